@@ -1,0 +1,27 @@
+// digits: trains a classifier of handwritten digits (the UCI data set Debian ships) with torchtrain.
+//
+//   digits [--data path] [--eval_fraction 0.1] [--hidden_size 128] [any TrainingArguments flag]
+#include <cstdio>
+#include <exception>
+
+#include "digits.hpp"
+
+int main(int argc, char** argv) try {
+  namespace tt = torchtrain;
+  auto [args, options] =
+      tt::parse_args(argc, argv, digits::default_training_arguments(), digits::DigitsArguments{});
+  tt::set_seed(args.seed);
+  auto [train_set, eval_set] =
+      digits::load_digits(options.data).split(1.0 - options.eval_fraction, args.seed);
+  digits::Classifier model(options.hidden_size);
+
+  tt::Trainer<> trainer(model, args, train_set, eval_set, tt::loss::cross_entropy,
+                        tt::metrics::accuracy);
+  auto result = trainer.train();
+  trainer.log_metrics("train", result.metrics);
+  trainer.log_metrics("eval", trainer.evaluate());
+  return 0;
+} catch (const std::exception& error) {
+  fmt::print(stderr, "digits: {}\n", error.what());
+  return 1;
+}

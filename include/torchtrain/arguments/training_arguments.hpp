@@ -1,0 +1,85 @@
+// TrainingArguments: the runtime settings of a run, with the Python Trainer's names and defaults.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/hana/adapt_struct.hpp>
+
+namespace torchtrain {
+
+/// When something happens: never, every N optimizer steps, or at each epoch's end.
+enum class IntervalStrategy { no, steps, epoch };
+
+/// Learning-rate schedule shapes (multipliers of `learning_rate`), as in the Python
+/// `SchedulerType`.
+enum class SchedulerType { linear, constant, constant_with_warmup };
+
+// Names of enum values, found by argument-dependent lookup; the parser and the printers
+// use them. A user enum gets the same treatment by declaring its own `enum_names`.
+constexpr auto enum_names(IntervalStrategy) {
+  return std::array<std::string_view, 3>{"no", "steps", "epoch"};
+}
+constexpr auto enum_names(SchedulerType) {
+  return std::array<std::string_view, 3>{"linear", "constant", "constant_with_warmup"};
+}
+
+/// Every runtime number of a run. Field names, meanings and defaults follow the Python
+/// `transformers.TrainingArguments`; the comment on each field is its `--help` text.
+struct TrainingArguments {
+  // Output.
+  std::string output_dir = "trainer_output";  // where checkpoints and results are written
+
+  // The loop.
+  double num_train_epochs = 3.0;         // epochs to train (fractions allowed)
+  int max_steps = -1;                    // if > 0: optimizer steps to train, overrides num_train_epochs
+  int per_device_train_batch_size = 8;   // micro-batch size per device for training
+  int per_device_eval_batch_size = 8;    // batch size per device for evaluation
+  int gradient_accumulation_steps = 1;   // micro-batches per optimizer step
+  double max_grad_norm = 1.0;            // clip gradients to this global L2 norm (0 disables)
+
+  // Optimizer (AdamW) and schedule.
+  double learning_rate = 5e-5;           // initial learning rate
+  double weight_decay = 0.0;             // decoupled weight decay, not applied to biases and norms
+  double adam_beta1 = 0.9;               // AdamW beta1
+  double adam_beta2 = 0.999;             // AdamW beta2
+  double adam_epsilon = 1e-8;            // AdamW epsilon
+  SchedulerType lr_scheduler_type = SchedulerType::linear;  // learning-rate schedule
+  double warmup_steps = 0;               // linear warmup steps (a value < 1 is a ratio of the total)
+  double warmup_ratio = 0.0;             // warmup as a ratio of the total (used when warmup_steps is 0)
+
+  // Logging.
+  IntervalStrategy logging_strategy = IntervalStrategy::steps;  // when to log
+  double logging_steps = 500;            // log every N steps (a value < 1 is a ratio of the total)
+  bool logging_first_step = false;       // also log the first step
+
+  // Evaluation.
+  IntervalStrategy eval_strategy = IntervalStrategy::no;  // when to evaluate during training
+  std::optional<double> eval_steps;      // evaluate every N steps (default: logging_steps; < 1 is a ratio)
+  double eval_delay = 0;                 // steps (or epochs) to wait before the first evaluation
+
+  // Data, randomness and devices.
+  std::uint64_t seed = 42;               // random seed set when the trainer is created
+  std::optional<std::uint64_t> data_seed;  // seed of the data order (default: seed)
+  bool dataloader_drop_last = false;     // drop the last incomplete training batch of each epoch
+  bool use_cpu = false;                  // train on the CPU even when CUDA is available
+
+  // Precision (must agree with the Trainer's precision policy).
+  bool bf16 = false;                     // bfloat16 mixed precision
+  bool fp16 = false;                     // float16 mixed precision with loss scaling
+};
+
+}  // namespace torchtrain
+
+// Reflection: every field above must be listed here (a static_assert in the parser
+// compares the count), so that flags, printing and files cover the whole struct.
+BOOST_HANA_ADAPT_STRUCT(torchtrain::TrainingArguments, output_dir, num_train_epochs, max_steps,
+                        per_device_train_batch_size, per_device_eval_batch_size,
+                        gradient_accumulation_steps, max_grad_norm, learning_rate, weight_decay,
+                        adam_beta1, adam_beta2, adam_epsilon, lr_scheduler_type, warmup_steps,
+                        warmup_ratio, logging_strategy, logging_steps, logging_first_step,
+                        eval_strategy, eval_steps, eval_delay, seed, data_seed,
+                        dataloader_drop_last, use_cpu, bf16, fp16);

@@ -1,0 +1,32 @@
+// DefaultFlow: when to log, evaluate and stop, from the arguments (the Python DefaultFlowCallback).
+#pragma once
+
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/trainer/trainer_state.hpp>
+
+namespace torchtrain {
+
+/// The built-in callback that turns the intervals of the arguments into control flags.
+/// The trainer always runs it before the user's callbacks, so theirs can override it.
+struct DefaultFlow {
+  void on_step_end(const TrainingArguments& args, const TrainerState& state,
+                   TrainerControl& control) const {
+    if (state.global_step == 1 && args.logging_first_step) control.should_log = true;
+    if (args.logging_strategy == IntervalStrategy::steps && state.logging_steps > 0 &&
+        state.global_step % state.logging_steps == 0)
+      control.should_log = true;
+    if (args.eval_strategy == IntervalStrategy::steps && state.eval_steps > 0 &&
+        state.global_step % state.eval_steps == 0 && args.eval_delay <= state.global_step)
+      control.should_evaluate = true;
+    if (state.global_step >= state.max_steps) control.should_training_stop = true;
+  }
+
+  void on_epoch_end(const TrainingArguments& args, const TrainerState& state,
+                    TrainerControl& control) const {
+    if (args.logging_strategy == IntervalStrategy::epoch) control.should_log = true;
+    if (args.eval_strategy == IntervalStrategy::epoch && args.eval_delay <= state.epoch)
+      control.should_evaluate = true;
+  }
+};
+
+}  // namespace torchtrain

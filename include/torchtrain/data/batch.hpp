@@ -1,0 +1,21 @@
+// Batch: the inputs and labels of one (micro-)batch.
+#pragma once
+
+#include <torch/types.h>
+
+namespace torchtrain::data {
+
+/// What ready-made datasets produce. Models take `inputs` (or the whole batch, if their
+/// `forward` accepts a Batch); losses and metrics read `labels`.
+struct Batch {
+  torch::Tensor inputs;
+  torch::Tensor labels;
+
+  std::int64_t size() const { return inputs.size(0); }
+  Batch to(torch::Device device, bool non_blocking = false) const {
+    if (inputs.device() == device && (!labels.defined() || labels.device() == device)) return *this;
+    return {inputs.to(device, non_blocking), labels.defined() ? labels.to(device, non_blocking) : labels};
+  }
+};
+
+}  // namespace torchtrain::data

@@ -1,0 +1,105 @@
+// Reading numeric CSV files, plain or gzip-compressed, with errors that name file and line.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <torch/types.h>
+#include <zlib.h>
+
+namespace torchtrain::data {
+
+/// A data file that cannot be read: the message names the file and, where it applies,
+/// the line and column.
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The numbers of a CSV file, row-major.
+struct CsvTable {
+  std::vector<float> values;
+  std::int64_t rows = 0;
+  std::int64_t columns = 0;
+
+  /// A [rows, columns] float32 tensor holding a copy of the values.
+  torch::Tensor to_tensor() const {
+    return torch::from_blob(const_cast<float*>(values.data()), {rows, columns}, torch::kFloat32)
+        .clone();
+  }
+};
+
+namespace detail {
+
+// The whole content of a file; gzip data is decompressed, anything else read as is.
+inline std::string read_maybe_gzipped(const std::filesystem::path& path) {
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (file == nullptr)
+    throw DataError(fmt::format("cannot open '{}': {}", path.string(),
+                                errno ? std::strerror(errno) : "out of memory"));
+  std::string content;
+  char buffer[1 << 16];
+  int read = 0;
+  while ((read = gzread(file, buffer, sizeof buffer)) > 0) content.append(buffer, static_cast<std::size_t>(read));
+  if (read < 0) {
+    int code = 0;
+    std::string message = gzerror(file, &code);
+    gzclose(file);
+    throw DataError(fmt::format("cannot read '{}': {} (is the file damaged?)", path.string(), message));
+  }
+  gzclose(file);
+  return content;
+}
+
+}  // namespace detail
+
+/// Reads a CSV file of numbers, separated by commas, one row per line, every row with
+/// the same number of fields. `skip_header_lines` lines at the top are ignored. A file
+/// ending in .gz (or any gzip data) is decompressed on the fly.
+/// Throws DataError naming the file, line and column for anything that is not such a table.
+inline CsvTable read_numeric_csv(const std::filesystem::path& path, int skip_header_lines = 0) {
+  const std::string content = detail::read_maybe_gzipped(path);
+  CsvTable table;
+  std::string_view rest = content;
+  for (std::int64_t line_number = 1; !rest.empty(); ++line_number) {
+    auto end = rest.find('\n');
+    std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line_number <= skip_header_lines || line.find_first_not_of(" \t") == std::string_view::npos)
+      continue;
+
+    std::int64_t fields = 0;
+    for (std::size_t start = 0; start <= line.size(); ++fields) {
+      auto comma = std::min(line.find(',', start), line.size());
+      std::string_view field = line.substr(start, comma - start);
+      while (!field.empty() && (field.front() == ' ' || field.front() == '\t')) field.remove_prefix(1);
+      while (!field.empty() && (field.back() == ' ' || field.back() == '\t')) field.remove_suffix(1);
+      float value = 0;
+      auto [parsed_end, error] = std::from_chars(field.data(), field.data() + field.size(), value);
+      if (field.empty() || error != std::errc{} || parsed_end != field.data() + field.size())
+        throw DataError(fmt::format("{}:{}: field {} is '{}', not a number", path.string(),
+                                    line_number, fields + 1, field));
+      table.values.push_back(value);
+      start = comma + 1;
+    }
+    if (table.rows > 0 && fields != table.columns)
+      throw DataError(fmt::format("{}:{}: expected {} fields like the lines before, found {}",
+                                  path.string(), line_number, table.columns, fields));
+    table.columns = fields;
+    ++table.rows;
+  }
+  if (table.rows == 0) throw DataError(fmt::format("{}: no data rows", path.string()));
+  return table;
+}
+
+}  // namespace torchtrain::data

@@ -1,0 +1,33 @@
+// The order in which a training epoch visits the samples.
+#pragma once
+
+#include <cstdint>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/types.h>
+
+namespace torchtrain::data {
+
+/// A permutation of [0, size) that depends only on (seed, epoch): every epoch gets a new
+/// order, and a resumed run can recompute the order of any epoch.
+inline torch::Tensor epoch_permutation(std::int64_t size, std::uint64_t seed, std::int64_t epoch) {
+  auto generator = at::detail::createCPUGenerator(seed + static_cast<std::uint64_t>(epoch));
+  return torch::randperm(size, generator, torch::kLong);
+}
+
+/// Sampler for training: a seeded permutation per epoch (see epoch_permutation).
+struct RandomSampler {
+  std::uint64_t seed = 42;
+  torch::Tensor order(std::int64_t size, std::int64_t epoch) const {
+    return epoch_permutation(size, seed, epoch);
+  }
+};
+
+/// Sampler for evaluation: the samples in their stored order.
+struct SequentialSampler {
+  torch::Tensor order(std::int64_t size, std::int64_t /*epoch*/ = 0) const {
+    return torch::arange(size, torch::kLong);
+  }
+};
+
+}  // namespace torchtrain::data

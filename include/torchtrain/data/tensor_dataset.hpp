@@ -1,0 +1,50 @@
+// TensorDataset: samples held as rows of an inputs tensor and a labels tensor.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+
+#include <fmt/format.h>
+#include <torch/types.h>
+
+#include <torchtrain/data/batch.hpp>
+#include <torchtrain/data/random_sampler.hpp>
+
+namespace torchtrain::data {
+
+/// Sample i is (inputs[i], labels[i]). A batch is gathered with one index_select per
+/// tensor rather than by stacking single samples.
+class TensorDataset {
+ public:
+  TensorDataset(torch::Tensor inputs, torch::Tensor labels)
+      : inputs_(std::move(inputs)), labels_(std::move(labels)) {
+    TORCH_CHECK(inputs_.dim() >= 1 && labels_.dim() >= 1 && inputs_.size(0) == labels_.size(0),
+                "TensorDataset: inputs and labels need the same number of rows, got ",
+                inputs_.sizes(), " and ", labels_.sizes());
+  }
+
+  std::int64_t size() const { return inputs_.size(0); }
+  Batch get_batch(const torch::Tensor& indices) const {
+    return {inputs_.index_select(0, indices), labels_.index_select(0, indices)};
+  }
+  const torch::Tensor& inputs() const { return inputs_; }
+  const torch::Tensor& labels() const { return labels_; }
+
+  /// Splits into (first, second) with `fraction` of the rows in the first, after a
+  /// shuffle seeded with `seed`: the same seed gives the same split.
+  std::pair<TensorDataset, TensorDataset> split(double fraction, std::uint64_t seed) const {
+    TORCH_CHECK(fraction > 0 && fraction < 1, "TensorDataset::split: fraction must be in (0, 1), got ",
+                fraction);
+    auto order = epoch_permutation(size(), seed, 0);
+    auto first_size = static_cast<std::int64_t>(fraction * static_cast<double>(size()));
+    auto first = order.slice(0, 0, first_size), second = order.slice(0, first_size);
+    return {TensorDataset(inputs_.index_select(0, first), labels_.index_select(0, first)),
+            TensorDataset(inputs_.index_select(0, second), labels_.index_select(0, second))};
+  }
+
+ private:
+  torch::Tensor inputs_;
+  torch::Tensor labels_;
+};
+
+}  // namespace torchtrain::data

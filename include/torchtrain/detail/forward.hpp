@@ -1,0 +1,28 @@
+// Calling a model on a batch, and reading logits from what it returns.
+#pragma once
+
+#include <concepts>
+
+#include <torch/types.h>
+
+namespace torchtrain::detail {
+
+/// `model->forward(batch)` when the model takes whole batches, else `model->forward(batch.inputs)`.
+template <class Model, class Batch>
+decltype(auto) forward(Model& model, const Batch& batch) {
+  if constexpr (requires { model->forward(batch); })
+    return model->forward(batch);
+  else
+    return model->forward(batch.inputs);
+}
+
+/// The logits of a model output: the output itself when it is a tensor, else `.logits`.
+template <class Outputs>
+const torch::Tensor& logits_of(const Outputs& outputs) {
+  if constexpr (std::convertible_to<const Outputs&, const torch::Tensor&>)
+    return outputs;
+  else
+    return outputs.logits;
+}
+
+}  // namespace torchtrain::detail

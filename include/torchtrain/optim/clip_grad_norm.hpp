@@ -1,0 +1,29 @@
+// Gradient clipping by global L2 norm, without a host synchronization.
+#pragma once
+
+#include <vector>
+
+#include <torch/types.h>
+
+#include <torchtrain/detail/compat.hpp>
+
+namespace torchtrain::optim {
+
+/// Scales the gradients of `parameters` so that their global L2 norm is at most
+/// `max_norm`, with the arithmetic of `torch.nn.utils.clip_grad_norm_`. Returns the norm
+/// before clipping as a 0-dim tensor on the gradients' device (undefined when no
+/// parameter has a gradient), so the caller decides when to read it.
+inline torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
+  std::vector<torch::Tensor> gradients;
+  gradients.reserve(parameters.size());
+  for (const auto& parameter : parameters)
+    if (parameter.grad().defined()) gradients.push_back(parameter.grad());
+  if (gradients.empty()) return {};
+  auto norms = detail::foreach_norm(gradients);
+  auto total_norm = norms.size() == 1 ? norms.front() : torch::stack(norms).norm(2);
+  auto clip_coefficient = torch::clamp(max_norm / (total_norm + 1e-6), c10::nullopt, 1.0);
+  detail::foreach_mul_(gradients, clip_coefficient);
+  return total_norm;
+}
+
+}  // namespace torchtrain::optim

@@ -1,0 +1,15 @@
+// Clearing gradients between optimizer steps.
+#pragma once
+
+#include <torch/optim/optimizer.h>
+
+namespace torchtrain::optim {
+
+/// Drops every gradient (PyTorch's `zero_grad(set_to_none=True)`): the next backward
+/// writes fresh gradients instead of adding to zeros.
+inline void zero_grad_set_to_none(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups())
+    for (auto& parameter : group.params()) parameter.mutable_grad().reset();
+}
+
+}  // namespace torchtrain::optim

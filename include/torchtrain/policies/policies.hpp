@@ -1,0 +1,10 @@
+// All policies, by category.
+#pragma once
+
+#include <torchtrain/policies/accumulation/accumulation.hpp>
+#include <torchtrain/policies/category.hpp>
+#include <torchtrain/policies/checkpointer/no_checkpoint.hpp>
+#include <torchtrain/policies/logger/console_logger.hpp>
+#include <torchtrain/policies/policy_set.hpp>
+#include <torchtrain/policies/precision/fp32.hpp>
+#include <torchtrain/policies/strategy/single_device.hpp>

@@ -1,0 +1,25 @@
+// PolicySet: the policies of a Trainer, one per category, found by category in any order.
+#pragma once
+
+#include <torchtrain/detail/find_policy.hpp>
+#include <torchtrain/policies/accumulation/accumulation.hpp>
+#include <torchtrain/policies/category.hpp>
+#include <torchtrain/policies/checkpointer/no_checkpoint.hpp>
+#include <torchtrain/policies/logger/console_logger.hpp>
+#include <torchtrain/policies/precision/fp32.hpp>
+#include <torchtrain/policies/strategy/single_device.hpp>
+
+namespace torchtrain {
+
+/// The policies given to `Trainer<Policies...>`, resolved by category; a category not
+/// given takes its default. Two policies of one category fail to compile, naming both.
+template <Policy... Policies>
+struct PolicySet {
+  using precision = detail::find_policy_t<category::precision, FP32, Policies...>;
+  using accumulation = detail::find_policy_t<category::accumulation, AccumFromArguments, Policies...>;
+  using strategy = detail::find_policy_t<category::strategy, SingleDevice, Policies...>;
+  using checkpointer = detail::find_policy_t<category::checkpointer, NoCheckpoint, Policies...>;
+  using logger = detail::find_policy_t<category::logger, ConsoleLogger, Policies...>;
+};
+
+}  // namespace torchtrain

@@ -1,0 +1,42 @@
+// SingleDevice: one process on one device (CUDA when available, else the CPU).
+#pragma once
+
+#include <torch/cuda.h>
+#include <torch/types.h>
+
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/policies/category.hpp>
+
+namespace torchtrain {
+
+/// Strategy policy: the whole model on one device, no gradient synchronization.
+///
+/// Every strategy offers: `setup(model, args)` to place the model; `device()`;
+/// `gradient_sync(bool)` returning a scope in which backward does (or does not)
+/// synchronize gradients; `reduce_mean(tensor)` over processes; rank and world size.
+class SingleDevice {
+ public:
+  using torchtrain_category = category::strategy;
+
+  /// An empty scope: with one process there is nothing to synchronize.
+  struct GradientSyncScope {};
+
+  template <class Model>
+  void setup(Model& model, const TrainingArguments& args) {
+    device_ = !args.use_cpu && torch::cuda::is_available() ? torch::Device(torch::kCUDA)
+                                                             : torch::Device(torch::kCPU);
+    model->to(device_);
+  }
+
+  torch::Device device() const { return device_; }
+  GradientSyncScope gradient_sync(bool /*enabled*/) const { return {}; }
+  at::Tensor reduce_mean(const at::Tensor& value) const { return value; }
+  int rank() const { return 0; }
+  int world_size() const { return 1; }
+  bool is_main_process() const { return true; }
+
+ private:
+  torch::Device device_ = torch::kCPU;
+};
+
+}  // namespace torchtrain

@@ -1,0 +1,23 @@
+// torchtrain: the Hugging Face Trainer for LibTorch. Including this header includes every part.
+#pragma once
+
+#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/arguments/parse_args.hpp>
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/arguments/validate.hpp>
+#include <torchtrain/callbacks/callbacks.hpp>
+#include <torchtrain/data/batch.hpp>
+#include <torchtrain/data/csv.hpp>
+#include <torchtrain/data/dataset.hpp>
+#include <torchtrain/data/random_sampler.hpp>
+#include <torchtrain/data/tensor_dataset.hpp>
+#include <torchtrain/loss/loss.hpp>
+#include <torchtrain/metrics/accuracy.hpp>
+#include <torchtrain/metrics/compute_metrics.hpp>
+#include <torchtrain/optim/adamw.hpp>
+#include <torchtrain/optim/clip_grad_norm.hpp>
+#include <torchtrain/optim/lr_schedule.hpp>
+#include <torchtrain/optim/parameter_groups.hpp>
+#include <torchtrain/optim/zero_grad.hpp>
+#include <torchtrain/policies/policies.hpp>
+#include <torchtrain/trainer/trainer.hpp>

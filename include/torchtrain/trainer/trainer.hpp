@@ -1,0 +1,73 @@
+// Trainer<Policies...>: give it a model, arguments and data, and it trains.
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <utility>
+
+#include <boost/hana/tuple.hpp>
+
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/data/dataset.hpp>
+#include <torchtrain/loss/loss.hpp>
+#include <torchtrain/metrics/compute_metrics.hpp>
+#include <torchtrain/policies/policy_set.hpp>
+#include <torchtrain/trainer/training_loop.hpp>
+
+namespace torchtrain {
+
+/// The Hugging Face `Trainer` for LibTorch. The policies fix the shape of a run at compile
+/// time, in any order, each category at most once (unnamed categories take defaults):
+///
+///     Trainer<> trainer(model, args, train_set, eval_set, loss::cross_entropy, metrics::accuracy);
+///     Trainer<BF16, DDP, Accum<4>> ...
+///
+/// The model, dataset, loss, metrics and callback types are deduced from the constructor
+/// arguments; the loop that runs them is compiled for exactly those types.
+template <Policy... Policies>
+class Trainer {
+ public:
+  using policies = PolicySet<Policies...>;
+  static_assert(sizeof(policies) > 0);  // resolves the categories: duplicates fail here
+
+  /// Requires: `model` is a torch::nn::ModuleHolder or std::shared_ptr to a Module, whose
+  /// forward takes the batch or its `inputs`; `loss(outputs, batch)` returns a scalar
+  /// tensor (the default uses the loss the model returns); `compute_metrics(EvalPrediction)`
+  /// returns Metrics; `callbacks` is a tuple made by torchtrain::callbacks(...).
+  /// Ensures: the arguments are checked (ArgumentError names the flag), the seed is set,
+  /// the model is on the strategy's device, and on_init_end has run.
+  template <class Model, data::Dataset TrainDataset, class EvalDataset = data::NoDataset,
+            class Loss = loss::ModelLoss, class Compute = NoMetrics,
+            class Callbacks = boost::hana::tuple<>>
+    requires(std::is_same_v<EvalDataset, data::NoDataset> || data::Dataset<EvalDataset>) &&
+            (std::is_same_v<Compute, NoMetrics> || ComputeMetrics<Compute>)
+  Trainer(Model model, TrainingArguments args, TrainDataset train_dataset,
+          EvalDataset eval_dataset = {}, Loss loss = {}, Compute compute_metrics = {},
+          Callbacks callbacks = {})
+      : loop_(std::make_unique<TrainingLoop<policies, Model, TrainDataset, EvalDataset, Loss,
+                                            Compute, Callbacks>>(
+            std::move(model), std::move(args), std::move(train_dataset), std::move(eval_dataset),
+            std::move(loss), std::move(compute_metrics), std::move(callbacks))) {}
+
+  /// Trains for max_steps or num_train_epochs; returns the global step, the mean training
+  /// loss and the train_* speed metrics.
+  TrainOutput train() { return loop_->train(); }
+
+  /// Evaluates on the eval dataset: `<prefix>_loss`, `<prefix>_<metric>` for each metric of
+  /// compute_metrics, `<prefix>_runtime`, `<prefix>_samples_per_second`,
+  /// `<prefix>_steps_per_second`, and `epoch`.
+  Metrics evaluate(std::string_view metric_key_prefix = "eval") {
+    return loop_->evaluate(metric_key_prefix);
+  }
+
+  /// Prints metrics as an aligned table under `***** <split> metrics *****` (main process).
+  void log_metrics(std::string_view split, const Metrics& metrics) { loop_->log_metrics(split, metrics); }
+
+  const TrainerState& state() const { return loop_->state(); }
+  const TrainingArguments& args() const { return loop_->args(); }
+
+ private:
+  std::unique_ptr<detail::TrainerInterface> loop_;
+};
+
+}  // namespace torchtrain

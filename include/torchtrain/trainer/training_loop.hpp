@@ -1,0 +1,352 @@
+// TrainingLoop: the Python Trainer's train() and evaluate(), with every type known at compile time.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <boost/hana/prepend.hpp>
+#include <fmt/format.h>
+#include <torch/types.h>
+#include <torch/utils.h>
+
+#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/arguments/validate.hpp>
+#include <torchtrain/callbacks/default_flow.hpp>
+#include <torchtrain/callbacks/events.hpp>
+#include <torchtrain/data/dataset.hpp>
+#include <torchtrain/data/random_sampler.hpp>
+#include <torchtrain/detail/forward.hpp>
+#include <torchtrain/metrics/compute_metrics.hpp>
+#include <torchtrain/optim/adamw.hpp>
+#include <torchtrain/optim/clip_grad_norm.hpp>
+#include <torchtrain/optim/lr_schedule.hpp>
+#include <torchtrain/optim/zero_grad.hpp>
+#include <torchtrain/trainer/metrics.hpp>
+#include <torchtrain/trainer/set_seed.hpp>
+#include <torchtrain/trainer/trainer_state.hpp>
+#include <torchtrain/trainer/training_plan.hpp>
+
+namespace torchtrain {
+
+namespace detail {
+
+/// What a Trainer offers, whatever its model, data and callback types, which only the
+/// TrainingLoop behind it knows. Crossing this interface costs one virtual call per
+/// train() or evaluate(), never one per step.
+class TrainerInterface {
+ public:
+  virtual ~TrainerInterface() = default;
+  virtual TrainOutput train() = 0;
+  virtual Metrics evaluate(std::string_view metric_key_prefix) = 0;
+  virtual void log_metrics(std::string_view split, const Metrics& metrics) = 0;
+  virtual const TrainerState& state() const = 0;
+  virtual const TrainingArguments& args() const = 0;
+};
+
+inline double round_to(double value, int digits) {
+  const double scale = std::pow(10.0, digits);
+  return std::round(value * scale) / scale;
+}
+
+}  // namespace detail
+
+/// The loop of one Trainer. `Policies` is a PolicySet; the callbacks tuple runs after
+/// the built-in DefaultFlow. Users meet it through Trainer, not by name.
+template <class Policies, class Model, class TrainDataset, class EvalDataset, class Loss,
+          class Compute, class Callbacks>
+class TrainingLoop final : public detail::TrainerInterface {
+  using Clock = std::chrono::steady_clock;
+  static constexpr bool has_eval_dataset = !std::is_same_v<EvalDataset, data::NoDataset>;
+  static constexpr bool has_compute_metrics = !std::is_same_v<Compute, NoMetrics>;
+
+ public:
+  using Precision = typename Policies::precision;
+  using Accumulation = typename Policies::accumulation;
+  using Strategy = typename Policies::strategy;
+  using Checkpointer = typename Policies::checkpointer;
+  using Logger = typename Policies::logger;
+
+  TrainingLoop(Model model, TrainingArguments args, TrainDataset train_dataset,
+               EvalDataset eval_dataset, Loss loss, Compute compute_metrics, Callbacks callbacks)
+      : model_(std::move(model)),
+        args_(std::move(args)),
+        train_dataset_(std::move(train_dataset)),
+        eval_dataset_(std::move(eval_dataset)),
+        loss_(std::move(loss)),
+        compute_metrics_(std::move(compute_metrics)),
+        callbacks_(boost::hana::prepend(std::move(callbacks), DefaultFlow{})) {
+    check_arguments();
+    set_seed(args_.seed);
+    strategy_.setup(model_, args_);
+    state_.is_local_process_zero = state_.is_world_process_zero = strategy_.is_main_process();
+    notify<event::on_init_end>();
+  }
+
+  TrainOutput train() override {
+    const auto plan = plan_training(args_, data::dataset_size(train_dataset_), Accumulation::steps(args_));
+    begin_run(plan);
+    const auto start = Clock::now();
+    control_.should_training_stop = false;
+    notify<event::on_train_begin>();
+    for (int epoch = 0; epoch < plan.num_epochs && !control_.should_training_stop; ++epoch)
+      train_epoch(plan, epoch);
+
+    const double runtime = std::chrono::duration<double>(Clock::now() - start).count();
+    total_loss_ += strategy_.reduce_mean(loss_since_log_).template item<double>();
+    const double train_loss = total_loss_ / std::max(state_.global_step, 1);
+    const double samples = args_.max_steps > 0
+                               ? static_cast<double>(plan.max_steps) * args_.per_device_train_batch_size *
+                                     plan.accumulation_steps * strategy_.world_size()
+                               : static_cast<double>(plan.num_samples) * args_.num_train_epochs;
+    Metrics metrics{{"train_runtime", detail::round_to(runtime, 4)},
+                    {"train_samples_per_second", detail::round_to(samples / runtime, 3)},
+                    {"train_steps_per_second", detail::round_to(plan.max_steps / runtime, 3)},
+                    {"total_flos", state_.total_flos},
+                    {"train_loss", train_loss}};
+    log(metrics);
+    notify<event::on_train_end>();
+    return {state_.global_step, train_loss, log_with_epoch(metrics)};
+  }
+
+  Metrics evaluate(std::string_view metric_key_prefix) override {
+    if constexpr (has_eval_dataset)
+      return evaluate_dataset(eval_dataset_, metric_key_prefix);
+    else
+      throw ArgumentError("evaluate() needs an eval dataset: pass one to the Trainer");
+  }
+
+  void log_metrics(std::string_view split, const Metrics& metrics) override {
+    if (strategy_.is_main_process()) logger_.log_metrics(split, metrics);
+  }
+
+  const TrainerState& state() const override { return state_; }
+  const TrainingArguments& args() const override { return args_; }
+  Model& model() { return model_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  optim::LRScheduler& lr_scheduler() { return *scheduler_; }
+  Precision& precision() { return precision_; }
+
+ private:
+  // One epoch: optimizer steps over windows of `accumulation_steps` micro-batches.
+  void train_epoch(const TrainingPlan& plan, int epoch) {
+    const auto order = sampler_.order(plan.num_samples, epoch);
+    control_.should_epoch_stop = false;
+    notify<event::on_epoch_begin>();
+    for (int update = 0; update < plan.updates_per_epoch; ++update) {
+      const std::int64_t first = std::int64_t{update} * plan.accumulation_steps;
+      const std::int64_t last = std::min(first + plan.accumulation_steps, plan.batches_per_epoch);
+      control_.should_log = control_.should_evaluate = control_.should_save = false;
+      notify<event::on_step_begin>();
+
+      for (std::int64_t micro_batch = first; micro_batch < last; ++micro_batch) {
+        auto batch = data::fetch_batch(train_dataset_, batch_indices(order, micro_batch))
+                         .to(strategy_.device(), /*non_blocking=*/true);
+        [[maybe_unused]] auto sync = strategy_.gradient_sync(/*enabled=*/micro_batch + 1 == last);
+        loss_since_log_ += training_step(batch, static_cast<double>(last - first));
+        if (micro_batch + 1 < last) notify<event::on_substep_end>();
+      }
+      optimizer_step();
+
+      state_.global_step += 1;
+      state_.epoch = epoch + static_cast<double>(last) / static_cast<double>(plan.batches_per_epoch);
+      notify<event::on_step_end>();
+      log_evaluate_save();
+      if (control_.should_epoch_stop || control_.should_training_stop) break;
+    }
+    notify<event::on_epoch_end>();
+    log_evaluate_save();
+  }
+
+  // Forward and loss under the precision policy, then backward. The loss is divided by
+  // the number of micro-batches in the window, so the window's gradient is their mean.
+  torch::Tensor training_step(const auto& batch, double window_length) {
+    auto loss = precision_.autocast([&] { return loss_(detail::forward(model_, batch), batch); });
+    if (window_length > 1) loss = loss / window_length;
+    precision_.backward(loss);
+    return loss.detach();
+  }
+
+  // Unscale, clip, step, schedule, zero: in the Python Trainer's order.
+  void optimizer_step() {
+    precision_.unscale_gradients(*optimizer_);
+    if (args_.max_grad_norm > 0) grad_norm_ = optim::clip_grad_norm(parameters_, args_.max_grad_norm);
+    notify<event::on_pre_optimizer_step>();
+    const bool stepped = precision_.optimizer_step(*optimizer_);
+    notify<event::on_optimizer_step>();
+    learning_rate_ = scheduler_->last_lr();  // the rate this step used
+    if (stepped) scheduler_->step();
+    optim::zero_grad_set_to_none(*optimizer_);
+  }
+
+  // Acts on the control flags that the flow and the callbacks set.
+  void log_evaluate_save() {
+    if (control_.should_log && state_.global_step > last_logged_step_) log_training_progress();
+    if (control_.should_evaluate) {
+      if constexpr (has_eval_dataset) evaluate_dataset(eval_dataset_, "eval");
+      control_.should_evaluate = false;
+    }
+    if (control_.should_save) {
+      checkpointer_.save(*this);
+      control_.should_save = false;
+      notify<event::on_save>();
+    }
+  }
+
+  // Logs the mean step loss since the last log, the gradient norm and the learning rate.
+  void log_training_progress() {
+    const double loss_sum = strategy_.reduce_mean(loss_since_log_).template item<double>();
+    loss_since_log_.zero_();
+    total_loss_ += loss_sum;
+    Metrics logs{{"loss", detail::round_to(loss_sum / (state_.global_step - last_logged_step_), 4)}};
+    if (grad_norm_.defined()) logs.set("grad_norm", strategy_.reduce_mean(grad_norm_).template item<double>());
+    logs.set("learning_rate", learning_rate_);
+    last_logged_step_ = state_.global_step;
+    log(logs);
+  }
+
+  template <class Dataset>
+  Metrics evaluate_dataset(Dataset& dataset, std::string_view prefix) {
+    const auto start = Clock::now();
+    torch::NoGradGuard no_grad;
+    model_->eval();
+    const std::int64_t size = data::dataset_size(dataset);
+    const std::int64_t batch_size = args_.per_device_eval_batch_size;
+    const auto order = data::SequentialSampler{}.order(size);
+    const std::int64_t batches = (size + batch_size - 1) / batch_size;
+    auto loss_sum = torch::zeros({}, torch::TensorOptions(torch::kDouble).device(strategy_.device()));
+    std::vector<torch::Tensor> predictions, label_ids;
+    for (std::int64_t b = 0; b < batches; ++b) {
+      auto batch = data::fetch_batch(dataset, order.slice(0, b * batch_size, (b + 1) * batch_size))
+                       .to(strategy_.device(), /*non_blocking=*/true);
+      auto [outputs, loss] = precision_.autocast([&] {
+        auto outputs = detail::forward(model_, batch);
+        auto loss = loss_(outputs, batch);
+        return std::pair{std::move(outputs), std::move(loss)};
+      });
+      loss_sum += loss.detach().to(torch::kDouble) * static_cast<double>(batch.size());
+      if constexpr (has_compute_metrics) {
+        predictions.push_back(detail::logits_of(outputs).detach().to(torch::kCPU));
+        label_ids.push_back(batch.labels.to(torch::kCPU));
+      }
+      notify<event::on_prediction_step>();
+    }
+    model_->train();
+
+    const std::string p(prefix);
+    Metrics metrics{{p + "_loss", strategy_.reduce_mean(loss_sum).template item<double>() / size}};
+    if constexpr (has_compute_metrics) {
+      Metrics computed = compute_metrics_(EvalPrediction{torch::cat(predictions), torch::cat(label_ids)});
+      for (const auto& [name, value] : computed) metrics.set(p + "_" + name, value);
+    }
+    const double runtime = std::chrono::duration<double>(Clock::now() - start).count();
+    metrics.set(p + "_runtime", detail::round_to(runtime, 4));
+    metrics.set(p + "_samples_per_second", detail::round_to(size / runtime, 3));
+    metrics.set(p + "_steps_per_second", detail::round_to(batches / runtime, 3));
+    log(metrics);
+    control_.should_evaluate = false;
+    metrics = log_with_epoch(metrics);
+    notify<event::on_evaluate>(metrics);
+    return metrics;
+  }
+
+  // Adds the epoch, appends to log_history with the step, tells callbacks and the logger.
+  void log(const Metrics& logs) {
+    Metrics with_epoch = log_with_epoch(logs);
+    Metrics entry = with_epoch;
+    entry.set("step", state_.global_step);
+    state_.log_history.push_back(std::move(entry));
+    control_.should_log = false;
+    notify<event::on_log>(with_epoch);
+    if (strategy_.is_main_process()) logger_.log(with_epoch, state_);
+  }
+  Metrics log_with_epoch(Metrics logs) const {
+    logs.set("epoch", state_.epoch);
+    return logs;
+  }
+
+  // Fresh optimizer, schedule, state and counters for a run.
+  void begin_run(const TrainingPlan& plan) {
+    optimizer_ = optim::make_adamw(*model_, args_);
+    parameters_ = model_->parameters();  // clipped in model order, as Python clips model.parameters()
+    scheduler_ = std::make_unique<optim::LRScheduler>(
+        *optimizer_, optim::LRSchedule{args_.lr_scheduler_type,
+                                       optim::resolve_warmup_steps(args_, plan.max_steps), plan.max_steps});
+    sampler_ = data::RandomSampler{args_.data_seed.value_or(args_.seed)};
+
+    state_.epoch = 0;
+    state_.global_step = 0;
+    state_.max_steps = plan.max_steps;
+    state_.num_train_epochs = plan.num_epochs;
+    state_.train_batch_size = args_.per_device_train_batch_size;
+    state_.logging_steps = resolve_interval(args_.logging_steps, plan.max_steps);
+    state_.eval_steps = resolve_interval(args_.eval_steps.value_or(args_.logging_steps), plan.max_steps);
+    state_.log_history.clear();
+
+    loss_since_log_ = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(strategy_.device()));
+    total_loss_ = 0;
+    last_logged_step_ = 0;
+    grad_norm_ = torch::Tensor();
+    model_->train();
+  }
+
+  // The sample indices of micro-batch `batch` of an epoch (the last one may be short).
+  torch::Tensor batch_indices(const torch::Tensor& order, std::int64_t batch) const {
+    const std::int64_t size = args_.per_device_train_batch_size;
+    return order.slice(0, batch * size, (batch + 1) * size);
+  }
+
+  void check_arguments() const {
+    validate(args_);
+    if (args_.bf16 && !Precision::uses_bf16)
+      throw ArgumentError(fmt::format("--bf16 is set, but the Trainer's precision policy is {}; "
+                                      "use Trainer<BF16> or drop --bf16", Precision::name));
+    if (args_.fp16 && !Precision::uses_fp16)
+      throw ArgumentError(fmt::format("--fp16 is set, but the Trainer's precision policy is {}; "
+                                      "use Trainer<FP16> or drop --fp16", Precision::name));
+    if (!has_eval_dataset && args_.eval_strategy != IntervalStrategy::no)
+      throw ArgumentError(fmt::format("--eval_strategy {} needs an eval dataset: pass one to the "
+                                      "Trainer, or use --eval_strategy no",
+                                      detail::format_value(args_.eval_strategy)));
+    Accumulation::steps(args_);
+  }
+
+  template <class Event, class... Extra>
+  void notify(Extra&... extra) {
+    torchtrain::notify<Event>(callbacks_, args_, state_, control_, extra...);
+  }
+
+  Model model_;
+  TrainingArguments args_;
+  TrainDataset train_dataset_;
+  EvalDataset eval_dataset_;
+  Loss loss_;
+  Compute compute_metrics_;
+  decltype(boost::hana::prepend(std::declval<Callbacks>(), DefaultFlow{})) callbacks_;
+
+  Precision precision_;
+  Strategy strategy_;
+  Checkpointer checkpointer_;
+  Logger logger_;
+
+  TrainerState state_;
+  TrainerControl control_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<optim::LRScheduler> scheduler_;
+  std::vector<torch::Tensor> parameters_;
+  data::RandomSampler sampler_;
+
+  torch::Tensor loss_since_log_;  // sum of step losses since the last log, on the device
+  torch::Tensor grad_norm_;       // of the last step, before clipping
+  double learning_rate_ = 0;
+  double total_loss_ = 0;
+  int last_logged_step_ = 0;
+};
+
+}  // namespace torchtrain

@@ -1,0 +1,55 @@
+// TrainingPlan: how many batches, optimizer steps and epochs a run takes.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include <fmt/format.h>
+
+#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/arguments/training_arguments.hpp>
+
+namespace torchtrain {
+
+/// The shape of a run, computed once before training as the Python Trainer does.
+struct TrainingPlan {
+  std::int64_t num_samples = 0;        // in the training set (on this process)
+  std::int64_t batches_per_epoch = 0;  // micro-batches
+  int accumulation_steps = 1;          // micro-batches per optimizer step
+  int updates_per_epoch = 0;           // optimizer steps; the last window may be short
+  int max_steps = 0;                   // optimizer steps in the whole run
+  int num_epochs = 0;                  // epochs the loop enters
+};
+
+/// max_steps > 0 wins over num_train_epochs; fractional epochs give
+/// ceil(num_train_epochs x updates_per_epoch) steps.
+inline TrainingPlan plan_training(const TrainingArguments& args, std::int64_t num_samples,
+                                  int accumulation_steps) {
+  TrainingPlan plan;
+  plan.num_samples = num_samples;
+  plan.accumulation_steps = accumulation_steps;
+  const std::int64_t batch_size = args.per_device_train_batch_size;
+  plan.batches_per_epoch = args.dataloader_drop_last ? num_samples / batch_size
+                                                     : (num_samples + batch_size - 1) / batch_size;
+  if (plan.batches_per_epoch == 0)
+    throw ArgumentError(fmt::format(
+        "the training set has {} samples, not one batch of --per_device_train_batch_size {}{}",
+        num_samples, batch_size, args.dataloader_drop_last ? " (with --dataloader_drop_last)" : ""));
+  plan.updates_per_epoch =
+      static_cast<int>((plan.batches_per_epoch + accumulation_steps - 1) / accumulation_steps);
+  if (args.max_steps > 0) {
+    plan.max_steps = args.max_steps;
+    plan.num_epochs = (args.max_steps + plan.updates_per_epoch - 1) / plan.updates_per_epoch;
+  } else {
+    plan.max_steps = static_cast<int>(std::ceil(args.num_train_epochs * plan.updates_per_epoch));
+    plan.num_epochs = static_cast<int>(std::ceil(args.num_train_epochs));
+  }
+  return plan;
+}
+
+/// An interval argument in steps: a value < 1 is a ratio of max_steps (rounded up).
+inline int resolve_interval(double steps, int max_steps) {
+  return steps < 1 ? static_cast<int>(std::ceil(steps * max_steps)) : static_cast<int>(steps);
+}
+
+}  // namespace torchtrain

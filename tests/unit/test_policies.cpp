@@ -1,0 +1,76 @@
+// Policies: found by category in any order, defaults for the missing, checks at construction.
+#include "testing.hpp"
+
+#include <type_traits>
+#include <vector>
+
+namespace {
+
+// A logger policy of the user's: the loop is open to new policies of a category.
+struct RecordingLogger {
+  using torchtrain_category = tt::category::logger;
+  static inline std::vector<tt::Metrics> logs;
+  void log(const tt::Metrics& metrics, const tt::TrainerState&) { logs.push_back(metrics); }
+  void log_metrics(std::string_view, const tt::Metrics&) {}
+};
+
+tt::data::TensorDataset tiny_regression() {
+  auto inputs = torch::randn({32, 2});
+  return {inputs, inputs.sum(1, /*keepdim=*/true)};
+}
+
+}  // namespace
+
+DOCTEST_TEST_SUITE("policies") {
+
+DOCTEST_TEST_CASE("Trainer<> takes the default of every category") {
+  using P = tt::Trainer<>::policies;
+  static_assert(std::is_same_v<P::precision, tt::FP32>);
+  static_assert(std::is_same_v<P::accumulation, tt::AccumFromArguments>);
+  static_assert(std::is_same_v<P::strategy, tt::SingleDevice>);
+  static_assert(std::is_same_v<P::checkpointer, tt::NoCheckpoint>);
+  static_assert(std::is_same_v<P::logger, tt::ConsoleLogger>);
+  DOCTEST_CHECK(tt::Policy<tt::FP32>);
+  DOCTEST_CHECK(!tt::Policy<int>);
+}
+
+DOCTEST_TEST_CASE("policies are found by category in any order") {
+  using A = tt::Trainer<tt::Accum<4>, tt::FP32, RecordingLogger>::policies;
+  using B = tt::Trainer<RecordingLogger, tt::Accum<4>>::policies;
+  static_assert(std::is_same_v<A::accumulation, tt::Accum<4>>);
+  static_assert(std::is_same_v<B::accumulation, tt::Accum<4>>);
+  static_assert(std::is_same_v<A::logger, RecordingLogger>);
+  static_assert(std::is_same_v<B::logger, RecordingLogger>);
+  static_assert(std::is_same_v<A::precision, B::precision>);
+  static_assert(std::is_same_v<B::strategy, tt::SingleDevice>);
+  DOCTEST_CHECK(tt::PolicyOf<tt::Accum<4>, tt::category::accumulation>);
+}
+
+DOCTEST_TEST_CASE("a user's policy takes the place of the default") {
+  RecordingLogger::logs.clear();
+  torch::nn::Linear model(2, 1);
+  tt::Trainer<RecordingLogger> trainer(model, {.max_steps = 6, .logging_steps = 2}, tiny_regression(),
+                                       tt::data::NoDataset{}, tt::loss::mean_squared_error);
+  trainer.train();
+  // Three interval logs and the end-of-training summary, all through the user's logger.
+  DOCTEST_REQUIRE(RecordingLogger::logs.size() == 4);
+  DOCTEST_CHECK(RecordingLogger::logs[0].contains("loss"));
+  DOCTEST_CHECK(RecordingLogger::logs[3].contains("train_runtime"));
+  DOCTEST_CHECK(trainer.state().log_history.size() == 4);
+}
+
+DOCTEST_TEST_CASE("arguments that contradict the policies fail at construction, naming both") {
+  torch::nn::Linear model(2, 1);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      (tt::Trainer<tt::Accum<4>>(model, {.gradient_accumulation_steps = 2}, tiny_regression())),
+      "--gradient_accumulation_steps 2 contradicts the Trainer's policy Accum<4>; drop the flag or "
+      "make them equal",
+      tt::ArgumentError);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      tt::Trainer<>(model, {.bf16 = true}, tiny_regression()),
+      "--bf16 is set, but the Trainer's precision policy is FP32; use Trainer<BF16> or drop --bf16",
+      tt::ArgumentError);
+  DOCTEST_CHECK_NOTHROW(tt::Trainer<tt::Accum<4>>(model, {.gradient_accumulation_steps = 4}, tiny_regression()));
+}
+
+}  // DOCTEST_TEST_SUITE

@@ -1,0 +1,308 @@
+// The training loop: equal to a hand-written LibTorch loop bit for bit, and what it logs and returns.
+#include "testing.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct NetImpl : torch::nn::Module {
+  NetImpl()
+      : first(register_module("first", torch::nn::Linear(8, 16))),
+        norm(register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({16})))),
+        dropout(register_module("dropout", torch::nn::Dropout(0.2))),
+        last(register_module("last", torch::nn::Linear(16, 3))) {}
+  torch::Tensor forward(const torch::Tensor& x) { return last(dropout(norm(torch::relu(first(x))))); }
+  torch::nn::Linear first;
+  torch::nn::LayerNorm norm;
+  torch::nn::Dropout dropout;
+  torch::nn::Linear last;
+};
+TORCH_MODULE(Net);
+
+tt::data::TensorDataset classification_data() {
+  torch::manual_seed(1);
+  auto inputs = torch::randn({100, 8});
+  auto labels = (inputs.slice(1, 0, 3).argmax(1) + (inputs.select(1, 4) > 1).to(torch::kLong)) % 3;
+  return {inputs, labels};
+}
+
+// 100 samples in micro-batches of 16: 7 batches per epoch, the last one of 4 samples.
+const tt::TrainingArguments arguments{.num_train_epochs = 3,
+                                      .per_device_train_batch_size = 16,
+                                      .max_grad_norm = 0.5,
+                                      .learning_rate = 1e-2,
+                                      .weight_decay = 0.1,
+                                      .warmup_steps = 5,
+                                      .logging_steps = 5};
+
+// What the hand-written loop saw at each optimizer step.
+struct ReferenceRun {
+  Net model{nullptr};
+  std::vector<double> losses, grad_norms, learning_rates;
+};
+
+// The loop a LibTorch user would write: same seed, data order, AdamW groups, linear
+// warmup and clipping, written out with LibTorch calls only.
+ReferenceRun hand_written_loop(const tt::data::TensorDataset& data) {
+  ReferenceRun run;
+  torch::manual_seed(7);
+  run.model = Net();
+  torch::manual_seed(arguments.seed);
+  auto& m = *run.model;
+  auto options = torch::optim::AdamWOptions(1e-2).betas({0.9, 0.999}).eps(1e-8).weight_decay(0.1);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::vector{m.first->weight, m.last->weight},
+                      std::make_unique<torch::optim::AdamWOptions>(options));
+  groups.emplace_back(std::vector{m.first->bias, m.norm->weight, m.norm->bias, m.last->bias},
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options).weight_decay(0)));
+  torch::optim::AdamW optimizer(std::move(groups), options);
+
+  const int total_steps = 21, warmup = 5;
+  int step = 0;
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    auto order = torch::randperm(100, at::detail::createCPUGenerator(42 + epoch), torch::kLong);
+    for (int b = 0; b < 7; ++b) {
+      auto indices = order.slice(0, b * 16, (b + 1) * 16);
+      auto loss = torch::nn::functional::cross_entropy(
+          run.model->forward(data.inputs().index_select(0, indices)), data.labels().index_select(0, indices));
+      optimizer.zero_grad();
+      loss.backward();
+      run.grad_norms.push_back(torch::nn::utils::clip_grad_norm_(run.model->parameters(), 0.5));
+      const double factor = step < warmup ? static_cast<double>(step) / warmup
+                                          : std::max(0.0, static_cast<double>(total_steps - step) / (total_steps - warmup));
+      for (auto& group : optimizer.param_groups()) group.options().set_lr(1e-2 * factor);
+      run.learning_rates.push_back(1e-2 * factor);
+      optimizer.step();
+      run.losses.push_back(loss.item<double>());
+      ++step;
+    }
+  }
+  return run;
+}
+
+// Records the events a callback receives.
+struct EventRecorder {
+  std::vector<std::string>* events;
+  void on_train_begin(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&) {
+    events->push_back("train_begin");
+  }
+  void on_step_end(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl&) {
+    events->push_back("step_end " + std::to_string(state.global_step));
+  }
+  void on_log(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&, const tt::Metrics& logs) {
+    events->push_back(logs.contains("loss") ? "log loss" : "log other");
+  }
+};
+
+// Stops training after a given step, through the control flags.
+struct StopAfter {
+  int step;
+  void on_step_end(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl& control) const {
+    if (state.global_step == step) control.should_training_stop = true;
+  }
+};
+
+}  // namespace
+
+DOCTEST_TEST_SUITE("trainer") {
+
+DOCTEST_TEST_CASE("the trainer's final weights equal a hand-written LibTorch loop's, bit for bit") {
+  auto data = classification_data();
+  auto reference = hand_written_loop(data);
+
+  torch::manual_seed(7);
+  Net model;
+  tt::Trainer<> trainer(model, arguments, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
+  auto result = trainer.train();
+
+  DOCTEST_CHECK(result.global_step == 21);
+  auto trained = model->named_parameters(), expected = reference.model->named_parameters();
+  DOCTEST_REQUIRE(trained.size() == expected.size());
+  for (const auto& parameter : trained) {
+    DOCTEST_INFO("parameter ", parameter.key());
+    DOCTEST_CHECK(torch::equal(parameter.value(), expected[parameter.key()]));
+  }
+  // The loop really trained: the weights moved away from their initial values.
+  torch::manual_seed(7);
+  Net initial;
+  DOCTEST_CHECK(!torch::equal(initial->first->weight, model->first->weight));
+}
+
+DOCTEST_TEST_CASE("logs: mean loss over the interval, grad norm, learning rate used, epoch") {
+  auto data = classification_data();
+  auto reference = hand_written_loop(data);
+  torch::manual_seed(7);
+  Net model;
+  tt::Trainer<> trainer(model, arguments, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
+  auto result = trainer.train();
+
+  const auto& history = trainer.state().log_history;
+  DOCTEST_REQUIRE(history.size() == 5);  // steps 5, 10, 15, 20, then the training summary
+  for (int i = 0; i < 4; ++i) {
+    const int step = 5 * (i + 1);
+    DOCTEST_INFO("log at step ", step);
+    const auto& log = history[static_cast<std::size_t>(i)];
+    double mean = 0;
+    for (int s = step - 5; s < step; ++s) mean += reference.losses[static_cast<std::size_t>(s)] / 5;
+    DOCTEST_CHECK(log.at("step") == step);
+    DOCTEST_CHECK(log.at("loss") == doctest::Approx(std::round(mean * 1e4) / 1e4).epsilon(1e-9));
+    DOCTEST_CHECK(log.at("grad_norm") == doctest::Approx(reference.grad_norms[static_cast<std::size_t>(step - 1)]).epsilon(1e-6));
+    DOCTEST_CHECK(log.at("learning_rate") == reference.learning_rates[static_cast<std::size_t>(step - 1)]);
+    DOCTEST_CHECK(log.at("epoch") == doctest::Approx(step / 7 + (step % 7) / 7.0));
+  }
+  double mean_loss = 0;
+  for (double loss : reference.losses) mean_loss += loss / 21;
+  DOCTEST_CHECK(result.training_loss == doctest::Approx(mean_loss).epsilon(1e-5));
+  for (const char* key : {"train_runtime", "train_samples_per_second", "train_steps_per_second", "train_loss", "epoch"})
+    DOCTEST_CHECK_MESSAGE(result.metrics.contains(key), key);
+  DOCTEST_CHECK(result.metrics.at("train_loss") == result.training_loss);
+  DOCTEST_CHECK(result.metrics.at("epoch") == 3.0);
+  DOCTEST_CHECK(history.back().at("train_runtime") == result.metrics.at("train_runtime"));
+}
+
+DOCTEST_TEST_CASE("evaluate() returns the sample-weighted eval_loss, metrics and the epoch") {
+  auto data = classification_data();
+  torch::manual_seed(7);
+  Net model;
+  auto args = arguments;
+  args.per_device_eval_batch_size = 30;  // batches of 30, 30, 30 and 10 samples
+  tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy, tt::metrics::accuracy);
+  trainer.train();
+  auto metrics = trainer.evaluate();
+
+  torch::NoGradGuard no_grad;
+  model->eval();
+  auto logits = model->forward(data.inputs());
+  auto expected_loss = torch::nn::functional::cross_entropy(logits, data.labels()).item<double>();
+  auto expected_accuracy = (logits.argmax(1) == data.labels()).to(torch::kDouble).mean().item<double>();
+  DOCTEST_CHECK(metrics.at("eval_loss") == doctest::Approx(expected_loss).epsilon(1e-6));
+  DOCTEST_CHECK(metrics.at("eval_accuracy") == expected_accuracy);
+  DOCTEST_CHECK(metrics.at("epoch") == 3.0);
+  for (const char* key : {"eval_runtime", "eval_samples_per_second", "eval_steps_per_second"})
+    DOCTEST_CHECK_MESSAGE(metrics.contains(key), key);
+  DOCTEST_CHECK(trainer.state().log_history.back().at("eval_loss") == metrics.at("eval_loss"));
+  DOCTEST_CHECK(trainer.evaluate("test").contains("test_loss"));
+}
+
+DOCTEST_TEST_CASE("eval_strategy steps evaluates every eval_steps during training") {
+  auto data = classification_data();
+  Net model;
+  auto args = arguments;
+  args.eval_strategy = tt::IntervalStrategy::steps;
+  args.eval_steps = 10;
+  tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy);
+  trainer.train();
+  std::vector<double> eval_steps;
+  for (const auto& log : trainer.state().log_history)
+    if (log.contains("eval_loss")) eval_steps.push_back(log.at("step"));
+  DOCTEST_CHECK(eval_steps == std::vector<double>{10, 20});
+}
+
+DOCTEST_TEST_CASE("an eval strategy without an eval dataset is an error that names the flag") {
+  Net model;
+  auto args = arguments;
+  args.eval_strategy = tt::IntervalStrategy::epoch;
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<>(model, args, classification_data()),
+                               "--eval_strategy epoch needs an eval dataset: pass one to the Trainer, "
+                               "or use --eval_strategy no",
+                               tt::ArgumentError);
+}
+
+DOCTEST_TEST_CASE("max_steps overrides the epochs, and fractional epochs round up to whole steps") {
+  auto plan = tt::plan_training({.max_steps = 10, .per_device_train_batch_size = 16}, 100, 1);
+  DOCTEST_CHECK(plan.batches_per_epoch == 7);
+  DOCTEST_CHECK(plan.max_steps == 10);
+  DOCTEST_CHECK(plan.num_epochs == 2);
+  plan = tt::plan_training({.num_train_epochs = 1.5, .per_device_train_batch_size = 16}, 100, 2);
+  DOCTEST_CHECK(plan.updates_per_epoch == 4);  // windows of 2, 2, 2 and 1 micro-batches
+  DOCTEST_CHECK(plan.max_steps == 6);
+  DOCTEST_CHECK(plan.num_epochs == 2);
+  plan = tt::plan_training({.per_device_train_batch_size = 16, .dataloader_drop_last = true}, 100, 1);
+  DOCTEST_CHECK(plan.batches_per_epoch == 6);
+  DOCTEST_CHECK_THROWS_AS(tt::plan_training({.per_device_train_batch_size = 16, .dataloader_drop_last = true}, 10, 1),
+                          tt::ArgumentError);
+
+  Net model;
+  tt::Trainer<> trainer(model, {.num_train_epochs = 1.5, .per_device_train_batch_size = 16},
+                        classification_data(), tt::data::NoDataset{}, tt::loss::cross_entropy);
+  DOCTEST_CHECK(trainer.train().global_step == 11);  // ceil(1.5 x 7)
+  DOCTEST_CHECK(trainer.state().epoch == doctest::Approx(1 + 4 / 7.0));
+}
+
+DOCTEST_TEST_CASE("gradient accumulation: one optimizer step per window, the last window short") {
+  auto data = classification_data();
+  Net model;
+  std::vector<std::string> events;
+  auto args = arguments;
+  args.gradient_accumulation_steps = 3;  // windows of 3, 3 and 1 micro-batches
+  args.num_train_epochs = 1;
+  tt::Trainer<> trainer(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy,
+                        tt::NoMetrics{}, tt::callbacks(EventRecorder{&events}));
+  auto result = trainer.train();
+  DOCTEST_CHECK(result.global_step == 3);
+  DOCTEST_CHECK(std::count(events.begin(), events.end(), "step_end 3") == 1);
+}
+
+DOCTEST_TEST_CASE("callbacks see the events in order, and TrainerControl steers the loop") {
+  auto data = classification_data();
+  Net model;
+  std::vector<std::string> events;
+  tt::Trainer<> trainer(model, arguments, data, tt::data::NoDataset{}, tt::loss::cross_entropy,
+                        tt::NoMetrics{}, tt::callbacks(EventRecorder{&events}, StopAfter{6}));
+  auto result = trainer.train();
+  DOCTEST_CHECK(result.global_step == 6);
+  DOCTEST_CHECK(events == std::vector<std::string>{"train_begin", "step_end 1", "step_end 2", "step_end 3",
+                                                   "step_end 4", "step_end 5", "log loss", "step_end 6",
+                                                   "log other"});
+}
+
+DOCTEST_TEST_CASE("parameter groups: no weight decay for biases and normalization weights") {
+  Net model;
+  auto groups = tt::optim::weight_decay_groups(*model);
+  auto same = [](const std::vector<torch::Tensor>& found, std::vector<torch::Tensor> expected) {
+    if (found.size() != expected.size()) return false;
+    for (std::size_t i = 0; i < found.size(); ++i)
+      if (!found[i].is_same(expected[i])) return false;
+    return true;
+  };
+  DOCTEST_CHECK(same(groups.decay, {model->first->weight, model->last->weight}));
+  DOCTEST_CHECK(same(groups.no_decay, {model->first->bias, model->norm->weight, model->norm->bias, model->last->bias}));
+  // By type: a LayerNorm registered under any name; by name: a plain module called "*_norm".
+  DOCTEST_CHECK(tt::optim::is_normalization_layer(*torch::nn::LayerNorm(torch::nn::LayerNormOptions({4}))));
+  DOCTEST_CHECK(!tt::optim::is_normalization_layer(*torch::nn::Linear(2, 2)));
+  DOCTEST_CHECK(tt::optim::is_exempt_by_name("blocks.0.attention_norm.weight"));
+  DOCTEST_CHECK(tt::optim::is_exempt_by_name("final.norm.scale"));
+  DOCTEST_CHECK(!tt::optim::is_exempt_by_name("normalizer.weight"));
+  DOCTEST_CHECK(!tt::optim::is_exempt_by_name("embedding.weight"));
+}
+
+DOCTEST_TEST_CASE("linear schedule with warmup follows the Python formula") {
+  tt::optim::LRSchedule schedule{tt::SchedulerType::linear, 4, 10};
+  std::vector<double> factors;
+  for (int step = 0; step <= 10; ++step) factors.push_back(schedule.factor(step));
+  DOCTEST_CHECK(factors == std::vector<double>{0, 0.25, 0.5, 0.75, 1, 5 / 6.0, 4 / 6.0, 3 / 6.0, 2 / 6.0, 1 / 6.0, 0});
+  DOCTEST_CHECK(tt::optim::resolve_warmup_steps({.warmup_steps = 3}, 100) == 3);
+  DOCTEST_CHECK(tt::optim::resolve_warmup_steps({.warmup_steps = 0.05}, 90) == 5);  // ceil(4.5)
+  DOCTEST_CHECK(tt::optim::resolve_warmup_steps({.warmup_ratio = 0.1}, 95) == 10);  // ceil(9.5)
+}
+
+DOCTEST_TEST_CASE("clip_grad_norm matches LibTorch's clip_grad_norm_ exactly") {
+  torch::manual_seed(3);
+  std::vector<torch::Tensor> ours, theirs;
+  for (auto shape : {std::vector<std::int64_t>{16, 8}, {16}, {3, 16}}) {
+    auto gradient = torch::randn(shape) * 3;
+    ours.push_back(torch::zeros(shape, torch::requires_grad()));
+    theirs.push_back(torch::zeros(shape, torch::requires_grad()));
+    ours.back().mutable_grad() = gradient.clone();
+    theirs.back().mutable_grad() = gradient.clone();
+  }
+  const double expected = torch::nn::utils::clip_grad_norm_(theirs, 0.5);
+  DOCTEST_CHECK(expected > 0.5);  // so that clipping really scales
+  DOCTEST_CHECK(tt::optim::clip_grad_norm(ours, 0.5).item<double>() == expected);
+  for (std::size_t i = 0; i < ours.size(); ++i) DOCTEST_CHECK(torch::equal(ours[i].grad(), theirs[i].grad()));
+}
+
+}  // DOCTEST_TEST_SUITE
