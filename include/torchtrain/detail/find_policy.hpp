@@ -17,6 +17,21 @@ namespace torchtrain::detail {
 template <class Category, class... Policies>
 struct two_policies_of_one_category;
 
+// Left incomplete on purpose: the error for a type that is no policy names it here.
+template <class T>
+struct is_not_a_torchtrain_policy;
+
+template <class T>
+constexpr bool require_policy() {
+  static_assert(Policy<T>,
+                "torchtrain: Trainer got a type that is not a policy (it is named in "
+                "'is_not_a_torchtrain_policy<T>' below). A policy declares its category with "
+                "`using torchtrain_category = torchtrain::category::precision;` (or accumulation, "
+                "strategy, checkpointer, logger)");
+  if constexpr (!Policy<T>) return sizeof(is_not_a_torchtrain_policy<T>) == 0;
+  return true;
+}
+
 template <class Category, class... Found>
 constexpr bool at_most_one_policy() {
   static_assert(sizeof...(Found) <= 1,

@@ -12,9 +12,11 @@
 namespace torchtrain {
 
 /// The policies given to `Trainer<Policies...>`, resolved by category; a category not
-/// given takes its default. Two policies of one category fail to compile, naming both.
-template <Policy... Policies>
+/// given takes its default. A type that is no policy, or two policies of one category,
+/// fail to compile with a message naming them.
+template <class... Policies>
 struct PolicySet {
+  static_assert((detail::require_policy<Policies>() && ...));
   using precision = detail::find_policy_t<category::precision, FP32, Policies...>;
   using accumulation = detail::find_policy_t<category::accumulation, AccumFromArguments, Policies...>;
   using strategy = detail::find_policy_t<category::strategy, SingleDevice, Policies...>;

@@ -24,11 +24,11 @@ namespace torchtrain {
 ///
 /// The model, dataset, loss, metrics and callback types are deduced from the constructor
 /// arguments; the loop that runs them is compiled for exactly those types.
-template <Policy... Policies>
+template <class... Policies>
 class Trainer {
  public:
   using policies = PolicySet<Policies...>;
-  static_assert(sizeof(policies) > 0);  // resolves the categories: duplicates fail here
+  static_assert(sizeof(policies) > 0);  // checks and resolves the policies, naming offenders
 
   /// Requires: `model` is a torch::nn::ModuleHolder or std::shared_ptr to a Module, whose
   /// forward takes the batch or its `inputs`; `loss(outputs, batch)` returns a scalar

@@ -108,7 +108,6 @@ class TrainingLoop final : public detail::TrainerInterface {
     Metrics metrics{{"train_runtime", detail::round_to(runtime, 4)},
                     {"train_samples_per_second", detail::round_to(samples / runtime, 3)},
                     {"train_steps_per_second", detail::round_to(plan.max_steps / runtime, 3)},
-                    {"total_flos", state_.total_flos},
                     {"train_loss", train_loss}};
     log(metrics);
     notify<event::on_train_end>();
