@@ -69,7 +69,9 @@ DOCTEST_TEST_CASE("bad CSV input is an error naming the file, line and field") {
   std::ifstream in(whole, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), {});
   auto cut = temporary_file("cut.csv.gz", bytes.substr(0, bytes.size() / 2));
-  DOCTEST_CHECK_THROWS_AS(tt::data::read_numeric_csv(cut), tt::data::DataError);
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::read_numeric_csv(cut),
+                               ("cannot read '" + cut.string() + "': unexpected end of file (is the file damaged?)").c_str(),
+                               tt::data::DataError);
 }
 
 DOCTEST_TEST_CASE("every epoch gets a new order, the same for the same seed and epoch") {

@@ -50,10 +50,11 @@ inline std::string read_maybe_gzipped(const std::filesystem::path& path) {
   char buffer[1 << 16];
   int read = 0;
   while ((read = gzread(file, buffer, sizeof buffer)) > 0) content.append(buffer, static_cast<std::size_t>(read));
-  if (read < 0) {
-    int code = 0;
-    std::string message = gzerror(file, &code);
+  int code = Z_OK;
+  std::string message = gzerror(file, &code);  // a stream cut short ends reading with Z_BUF_ERROR
+  if (read < 0 || (code != Z_OK && code != Z_STREAM_END)) {
     gzclose(file);
+    if (auto prefix = path.string() + ": "; message.starts_with(prefix)) message.erase(0, prefix.size());
     throw DataError(fmt::format("cannot read '{}': {} (is the file damaged?)", path.string(), message));
   }
   gzclose(file);
