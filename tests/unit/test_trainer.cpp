@@ -83,6 +83,20 @@ ReferenceRun hand_written_loop(const tt::data::TensorDataset& data) {
   return run;
 }
 
+// The same run through Trainer<>: same initial weights, seed and arguments.
+struct TrainerRun {
+  Net model;
+  tt::TrainOutput result;
+  std::vector<tt::Metrics> log_history;
+};
+TrainerRun trainer_run(const tt::data::TensorDataset& data) {
+  torch::manual_seed(7);
+  Net model;
+  tt::Trainer<> trainer(model, arguments, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
+  auto result = trainer.train();
+  return {model, result, trainer.state().log_history};
+}
+
 // Records the events a callback receives.
 struct EventRecorder {
   std::vector<std::string>* events;
@@ -112,11 +126,7 @@ DOCTEST_TEST_SUITE("trainer") {
 DOCTEST_TEST_CASE("the trainer's final weights equal a hand-written LibTorch loop's, bit for bit") {
   auto data = classification_data();
   auto reference = hand_written_loop(data);
-
-  torch::manual_seed(7);
-  Net model;
-  tt::Trainer<> trainer(model, arguments, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
-  auto result = trainer.train();
+  auto [model, result, history] = trainer_run(data);
 
   DOCTEST_CHECK(result.global_step == 21);
   auto trained = model->named_parameters(), expected = reference.model->named_parameters();
@@ -134,12 +144,8 @@ DOCTEST_TEST_CASE("the trainer's final weights equal a hand-written LibTorch loo
 DOCTEST_TEST_CASE("logs: mean loss over the interval, grad norm, learning rate used, epoch") {
   auto data = classification_data();
   auto reference = hand_written_loop(data);
-  torch::manual_seed(7);
-  Net model;
-  tt::Trainer<> trainer(model, arguments, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
-  auto result = trainer.train();
+  auto [model, result, history] = trainer_run(data);
 
-  const auto& history = trainer.state().log_history;
   DOCTEST_REQUIRE(history.size() == 5);  // steps 5, 10, 15, 20, then the training summary
   for (int i = 0; i < 4; ++i) {
     const int step = 5 * (i + 1);
