@@ -216,6 +216,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     torch::NoGradGuard no_grad;
     model_->eval();
     const std::int64_t size = data::dataset_size(dataset);
+    if (size == 0) throw ArgumentError("evaluate() got an empty dataset: there is nothing to evaluate");
     const std::int64_t batch_size = args_.per_device_eval_batch_size;
     const auto order = data::SequentialSampler{}.order(size);
     const std::int64_t batches = (size + batch_size - 1) / batch_size;
