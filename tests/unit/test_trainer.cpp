@@ -311,4 +311,19 @@ DOCTEST_TEST_CASE("clip_grad_norm matches LibTorch's clip_grad_norm_ exactly") {
   for (std::size_t i = 0; i < ours.size(); ++i) DOCTEST_CHECK(torch::equal(ours[i].grad(), theirs[i].grad()));
 }
 
+DOCTEST_TEST_CASE("LossSum adds every loss, also past the folding point, and resets") {
+  tt::LossSum sum;
+  DOCTEST_CHECK(!sum.sum().defined());
+  double expected = 0;
+  for (int i = 0; i < 600; ++i) {  // folds twice on the way
+    sum.add(torch::tensor(static_cast<float>(i % 7)));
+    expected += i % 7;
+  }
+  DOCTEST_CHECK(sum.sum().item<double>() == expected);
+  sum.add(torch::tensor(1.0f));
+  DOCTEST_CHECK(sum.sum().item<double>() == expected + 1);
+  sum.reset();
+  DOCTEST_CHECK(!sum.sum().defined());
+}
+
 }  // DOCTEST_TEST_SUITE

@@ -28,6 +28,7 @@
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/lr_schedule.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
+#include <torchtrain/trainer/loss_sum.hpp>
 #include <torchtrain/trainer/metrics.hpp>
 #include <torchtrain/trainer/set_seed.hpp>
 #include <torchtrain/trainer/trainer_state.hpp>
@@ -99,7 +100,7 @@ class TrainingLoop final : public detail::TrainerInterface {
       train_epoch(plan, epoch);
 
     const double runtime = std::chrono::duration<double>(Clock::now() - start).count();
-    total_loss_ += strategy_.reduce_mean(loss_since_log_).template item<double>();
+    total_loss_ += read_loss_since_log();
     const double train_loss = total_loss_ / std::max(state_.global_step, 1);
     const double samples = args_.max_steps > 0
                                ? static_cast<double>(plan.max_steps) * args_.per_device_train_batch_size *
@@ -148,7 +149,7 @@ class TrainingLoop final : public detail::TrainerInterface {
         auto batch = data::fetch_batch(train_dataset_, batch_indices(order, micro_batch))
                          .to(strategy_.device(), /*non_blocking=*/true);
         [[maybe_unused]] auto sync = strategy_.gradient_sync(/*enabled=*/micro_batch + 1 == last);
-        loss_since_log_ += training_step(batch, static_cast<double>(last - first));
+        loss_since_log_.add(training_step(batch, static_cast<double>(last - first)));
         if (micro_batch + 1 < last) notify<event::on_substep_end>();
       }
       optimizer_step();
@@ -198,10 +199,17 @@ class TrainingLoop final : public detail::TrainerInterface {
     }
   }
 
+  // The sum of the step losses since the last log (averaged over processes), then resets it.
+  double read_loss_since_log() {
+    const auto& sum = loss_since_log_.sum();
+    const double value = sum.defined() ? strategy_.reduce_mean(sum).template item<double>() : 0.0;
+    loss_since_log_.reset();
+    return value;
+  }
+
   // Logs the mean step loss since the last log, the gradient norm and the learning rate.
   void log_training_progress() {
-    const double loss_sum = strategy_.reduce_mean(loss_since_log_).template item<double>();
-    loss_since_log_.zero_();
+    const double loss_sum = read_loss_since_log();
     total_loss_ += loss_sum;
     Metrics logs{{"loss", detail::round_to(loss_sum / (state_.global_step - last_logged_step_), 4)}};
     if (grad_norm_.defined()) logs.set("grad_norm", strategy_.reduce_mean(grad_norm_).template item<double>());
@@ -289,7 +297,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     state_.eval_steps = resolve_interval(args_.eval_steps.value_or(args_.logging_steps), plan.max_steps);
     state_.log_history.clear();
 
-    loss_since_log_ = torch::zeros({}, torch::TensorOptions(torch::kFloat).device(strategy_.device()));
+    loss_since_log_.reset();
     total_loss_ = 0;
     last_logged_step_ = 0;
     grad_norm_ = torch::Tensor();
@@ -342,7 +350,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   std::vector<torch::Tensor> parameters_;
   data::RandomSampler sampler_;
 
-  torch::Tensor loss_since_log_;  // sum of step losses since the last log, on the device
+  LossSum loss_since_log_;        // step losses since the last log, on the device
   torch::Tensor grad_norm_;       // of the last step, before clipping
   double learning_rate_ = 0;
   double total_loss_ = 0;
