@@ -110,9 +110,9 @@ class TrainingLoop final : public detail::TrainerInterface {
                     {"train_samples_per_second", detail::round_to(samples / runtime, 3)},
                     {"train_steps_per_second", detail::round_to(plan.max_steps / runtime, 3)},
                     {"train_loss", train_loss}};
-    log(metrics);
+    metrics = log(metrics);
     notify<event::on_train_end>();
-    return {state_.global_step, train_loss, log_with_epoch(metrics)};
+    return {state_.global_step, train_loss, metrics};
   }
 
   Metrics evaluate(std::string_view metric_key_prefix) override {
@@ -257,25 +257,22 @@ class TrainingLoop final : public detail::TrainerInterface {
     metrics.set(p + "_runtime", detail::round_to(runtime, 4));
     metrics.set(p + "_samples_per_second", detail::round_to(size / runtime, 3));
     metrics.set(p + "_steps_per_second", detail::round_to(batches / runtime, 3));
-    log(metrics);
+    metrics = log(metrics);
     control_.should_evaluate = false;
-    metrics = log_with_epoch(metrics);
     notify<event::on_evaluate>(metrics);
     return metrics;
   }
 
-  // Adds the epoch, appends to log_history with the step, tells callbacks and the logger.
-  void log(const Metrics& logs) {
-    Metrics with_epoch = log_with_epoch(logs);
-    Metrics entry = with_epoch;
+  // Adds the epoch, appends to log_history with the step, tells callbacks and the logger;
+  // returns the logs with the epoch, as the Python Trainer's `log` leaves them.
+  Metrics log(Metrics logs) {
+    logs.set("epoch", state_.epoch);
+    Metrics entry = logs;
     entry.set("step", state_.global_step);
     state_.log_history.push_back(std::move(entry));
     control_.should_log = false;
-    notify<event::on_log>(with_epoch);
-    if (strategy_.is_main_process()) logger_.log(with_epoch, state_);
-  }
-  Metrics log_with_epoch(Metrics logs) const {
-    logs.set("epoch", state_.epoch);
+    notify<event::on_log>(logs);
+    if (strategy_.is_main_process()) logger_.log(logs, state_);
     return logs;
   }
 
