@@ -221,8 +221,6 @@ class TrainingLoop final : public detail::TrainerInterface {
   template <class Dataset>
   Metrics evaluate_dataset(Dataset& dataset, std::string_view prefix) {
     const auto start = Clock::now();
-    torch::NoGradGuard no_grad;
-    model_->eval();
     const std::int64_t size = data::dataset_size(dataset);
     if (size == 0) throw ArgumentError("evaluate() got an empty dataset: there is nothing to evaluate");
     const std::int64_t batch_size = args_.per_device_eval_batch_size;
@@ -230,18 +228,22 @@ class TrainingLoop final : public detail::TrainerInterface {
     const std::int64_t batches = (size + batch_size - 1) / batch_size;
     auto loss_sum = torch::zeros({}, torch::TensorOptions(torch::kDouble).device(strategy_.device()));
     std::vector<torch::Tensor> predictions, label_ids;
+    model_->eval();
     for (std::int64_t b = 0; b < batches; ++b) {
-      auto batch = data::fetch_batch(dataset, order.slice(0, b * batch_size, (b + 1) * batch_size))
-                       .to(strategy_.device(), /*non_blocking=*/true);
-      auto [outputs, loss] = precision_.autocast([&] {
-        auto outputs = detail::forward(model_, batch);
-        auto loss = loss_(outputs, batch);
-        return std::pair{std::move(outputs), std::move(loss)};
-      });
-      loss_sum += loss.detach().to(torch::kDouble) * static_cast<double>(batch.size());
-      if constexpr (has_compute_metrics) {
-        predictions.push_back(detail::logits_of(outputs).detach().to(torch::kCPU));
-        label_ids.push_back(batch.labels.to(torch::kCPU));
+      {
+        torch::NoGradGuard no_grad;  // around the model only: callbacks run as usual
+        auto batch = data::fetch_batch(dataset, order.slice(0, b * batch_size, (b + 1) * batch_size))
+                         .to(strategy_.device(), /*non_blocking=*/true);
+        auto [outputs, loss] = precision_.autocast([&] {
+          auto outputs = detail::forward(model_, batch);
+          auto loss = loss_(outputs, batch);
+          return std::pair{std::move(outputs), std::move(loss)};
+        });
+        loss_sum += loss.to(torch::kDouble) * static_cast<double>(batch.size());
+        if constexpr (has_compute_metrics) {
+          predictions.push_back(detail::logits_of(outputs).to(torch::kCPU));
+          label_ids.push_back(batch.labels.to(torch::kCPU));
+        }
       }
       notify<event::on_prediction_step>();
     }
