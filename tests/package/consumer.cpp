@@ -1,6 +1,6 @@
 // A user's program: trains a tiny regression with torchtrain from outside this repository.
+#include <torchtrain/torchtrain.hpp>  // first: it needs nothing included before it
 #include <torch/torch.h>
-#include <torchtrain/torchtrain.hpp>
 
 #include <fmt/format.h>
 

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include <torch/nn/functional/instancenorm.h>  // LibTorch's instancenorm.h needs it first
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/instancenorm.h>

@@ -23,6 +23,7 @@
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/random_sampler.hpp>
 #include <torchtrain/detail/forward.hpp>
+#include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/optim/adamw.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
