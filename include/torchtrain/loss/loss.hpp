@@ -8,6 +8,19 @@
 
 namespace torchtrain::loss {
 
+/// Labels equal to this do not count (padding, prompt tokens), as in PyTorch and Python.
+inline constexpr std::int64_t ignore_index = -100;
+
+/// A loss that can divide its sum by a count of labels given from outside: called as
+/// `loss(outputs, batch, num_items_in_batch)`. With gradient accumulation the trainer
+/// passes the labels of the whole window, which makes the accumulated gradient exactly
+/// the full batch's for token-level losses (the Python Trainer's `num_items_in_batch`).
+template <class Loss, class Outputs, class Batch>
+concept CountsItems = requires(const Loss& loss, const Outputs& outputs, const Batch& batch,
+                               const torch::Tensor& count) {
+  { loss(outputs, batch, count) } -> std::convertible_to<torch::Tensor>;
+};
+
 /// The default: the model computes its own loss. Its forward returns either the loss
 /// tensor itself or an object with a `loss` member (and `logits` for evaluation).
 struct ModelLoss {
@@ -20,18 +33,34 @@ struct ModelLoss {
   }
 };
 
-/// Cross-entropy between logits [N, C, ...] and class labels; labels equal to
-/// `ignore_index` (-100, as in PyTorch and the Python Trainer) do not count.
+/// Cross-entropy between logits and class labels; labels equal to `ignore_index` (-100) do
+/// not count. Logits are [N, C], or [N, T, C] with labels [N, T] (classes in the last
+/// dimension, as language models return them).
 struct CrossEntropy {
-  std::int64_t ignore_index = -100;
   double label_smoothing = 0.0;
 
+  /// The mean over the labels that count.
   template <class Batch>
   torch::Tensor operator()(const torch::Tensor& logits, const Batch& batch) const {
-    return torch::nn::functional::cross_entropy(
-        logits, batch.labels,
-        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(ignore_index).label_smoothing(
-            label_smoothing));
+    return compute(logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions::reduction_t(torch::kMean));
+  }
+  /// The sum over the labels that count, divided by `num_items_in_batch`.
+  template <class Batch>
+  torch::Tensor operator()(const torch::Tensor& logits, const Batch& batch,
+                           const torch::Tensor& num_items_in_batch) const {
+    return compute(logits, batch.labels, torch::kSum) / num_items_in_batch;
+  }
+
+ private:
+  torch::Tensor compute(const torch::Tensor& logits, const torch::Tensor& labels,
+                        torch::nn::functional::CrossEntropyFuncOptions::reduction_t reduction) const {
+    auto options = torch::nn::functional::CrossEntropyFuncOptions()
+                       .ignore_index(ignore_index)
+                       .label_smoothing(label_smoothing)
+                       .reduction(reduction);
+    if (logits.dim() > 2)
+      return torch::nn::functional::cross_entropy(logits.flatten(0, -2), labels.flatten(), options);
+    return torch::nn::functional::cross_entropy(logits, labels, options);
   }
 };
 inline constexpr CrossEntropy cross_entropy{};

@@ -6,5 +6,8 @@
 #include <torchtrain/policies/checkpointer/no_checkpoint.hpp>
 #include <torchtrain/policies/logger/console_logger.hpp>
 #include <torchtrain/policies/policy_set.hpp>
+#include <torchtrain/policies/precision/bf16.hpp>
+#include <torchtrain/policies/precision/fp16.hpp>
 #include <torchtrain/policies/precision/fp32.hpp>
+#include <torchtrain/policies/precision/grad_scaler.hpp>
 #include <torchtrain/policies/strategy/single_device.hpp>

@@ -24,6 +24,7 @@
 #include <torchtrain/data/random_sampler.hpp>
 #include <torchtrain/detail/forward.hpp>
 #include <torchtrain/detail/reflection.hpp>
+#include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/optim/adamw.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
@@ -67,6 +68,10 @@ class TrainingLoop final : public detail::TrainerInterface {
   using Clock = std::chrono::steady_clock;
   static constexpr bool has_eval_dataset = !std::is_same_v<EvalDataset, data::NoDataset>;
   static constexpr bool has_compute_metrics = !std::is_same_v<Compute, NoMetrics>;
+  using Batch = std::remove_cvref_t<decltype(data::fetch_batch(std::declval<TrainDataset&>(),
+                                                               std::declval<const torch::Tensor&>()))>;
+  using Outputs = std::remove_cvref_t<decltype(detail::forward(std::declval<Model&>(), std::declval<const Batch&>()))>;
+  static constexpr bool loss_counts_items = loss::CountsItems<Loss, Outputs, Batch>;
 
  public:
   using Precision = typename Policies::precision;
@@ -87,6 +92,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     check_arguments();
     set_seed(args_.seed);
     strategy_.setup(model_, args_);
+    precision_.setup(strategy_.device());
     state_.is_local_process_zero = state_.is_world_process_zero = strategy_.is_main_process();
     notify<event::on_init_end>();
   }
@@ -146,12 +152,19 @@ class TrainingLoop final : public detail::TrainerInterface {
       control_.should_log = control_.should_evaluate = control_.should_save = false;
       notify<event::on_step_begin>();
 
-      for (std::int64_t micro_batch = first; micro_batch < last; ++micro_batch) {
-        auto batch = data::fetch_batch(train_dataset_, batch_indices(order, micro_batch))
-                         .to(strategy_.device(), /*non_blocking=*/true);
-        [[maybe_unused]] auto sync = strategy_.gradient_sync(/*enabled=*/micro_batch + 1 == last);
-        loss_since_log_.add(training_step(batch, static_cast<double>(last - first)));
-        if (micro_batch + 1 < last) notify<event::on_substep_end>();
+      // The whole window is fetched first, so that a token-level loss can be divided by
+      // the number of labels in the window (the Python Trainer's num_items_in_batch).
+      auto& window = window_;
+      window.clear();
+      for (std::int64_t micro_batch = first; micro_batch < last; ++micro_batch)
+        window.push_back(data::fetch_batch(train_dataset_, batch_indices(order, micro_batch))
+                             .to(strategy_.device(), /*non_blocking=*/true));
+      const auto num_items_in_batch = count_items(window);
+      for (std::size_t i = 0; i < window.size(); ++i) {
+        const bool last_of_window = i + 1 == window.size();
+        [[maybe_unused]] auto sync = strategy_.gradient_sync(/*enabled=*/last_of_window);
+        loss_since_log_.add(training_step(window[i], static_cast<double>(window.size()), num_items_in_batch));
+        if (!last_of_window) notify<event::on_substep_end>();
       }
       optimizer_step();
 
@@ -165,13 +178,32 @@ class TrainingLoop final : public detail::TrainerInterface {
     log_evaluate_save();
   }
 
-  // Forward and loss under the precision policy, then backward. The loss is divided by
-  // the number of micro-batches in the window, so the window's gradient is their mean.
-  torch::Tensor training_step(const auto& batch, double window_length) {
-    auto loss = precision_.autocast([&] { return loss_(detail::forward(model_, batch), batch); });
-    if (window_length > 1) loss = loss / window_length;
+  // Forward and loss under the precision policy, then backward. A loss that counts items
+  // divides its sum by the labels of the whole window; any other loss is divided by the
+  // number of micro-batches in the window. Either way the window's gradient is the
+  // gradient of one batch as large as the window.
+  torch::Tensor training_step(const Batch& batch, double window_length, const torch::Tensor& num_items_in_batch) {
+    auto loss = precision_.autocast([&] {
+      if constexpr (loss_counts_items)
+        if (num_items_in_batch.defined()) return loss_(detail::forward(model_, batch), batch, num_items_in_batch);
+      return loss_(detail::forward(model_, batch), batch);
+    });
+    if (!num_items_in_batch.defined() && window_length > 1) loss = loss / window_length;
     precision_.backward(loss);
     return loss.detach();
+  }
+
+  // The labels that count (not -100) in a window, when the loss divides by them; undefined
+  // for a window of one micro-batch, whose mean loss is already exact.
+  torch::Tensor count_items(const std::vector<Batch>& window) const {
+    if constexpr (!loss_counts_items) {
+      return {};
+    } else {
+      if (window.size() == 1) return {};
+      auto count = (window.front().labels != loss::ignore_index).sum();
+      for (std::size_t i = 1; i < window.size(); ++i) count += (window[i].labels != loss::ignore_index).sum();
+      return count;
+    }
   }
 
   // Unscale, clip, step, schedule, zero: in the Python Trainer's order.
@@ -348,6 +380,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<optim::LRScheduler> scheduler_;
   std::vector<torch::Tensor> parameters_;
+  std::vector<Batch> window_;  // the micro-batches of the current optimizer step
   data::RandomSampler sampler_;
 
   LossSum loss_since_log_;        // step losses since the last log, on the device

@@ -1,0 +1,60 @@
+// FP16: forward and loss under autocast to float16, with dynamic loss scaling.
+#pragma once
+
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+#include <torch/types.h>
+
+#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/detail/autocast.hpp>
+#include <torchtrain/policies/category.hpp>
+#include <torchtrain/policies/precision/grad_scaler.hpp>
+
+namespace torchtrain {
+
+/// Precision policy for float16 mixed precision (`--fp16`, Lightning's "16-mixed"), with a
+/// GradScaler configured by `options`: `Trainer<FP16Precision<{.growth_interval = 1000}>>`.
+/// Gradients are unscaled before clipping (so grad_norm is the true norm); a step with an
+/// inf or NaN gradient is skipped, with its scheduler step, and the scale backs off.
+/// LibTorch 1.13 has no float16 autocast on the CPU: there FP16 fails at construction.
+template <GradScalerOptions options = GradScalerOptions{}>
+struct FP16Precision {
+  using torchtrain_category = category::precision;
+  static constexpr std::string_view name = "FP16";
+  static constexpr bool uses_bf16 = false;
+  static constexpr bool uses_fp16 = true;
+
+  void setup(torch::Device device) {
+    if (!detail::autocast_supported(device.type(), torch::kHalf))
+      throw ArgumentError(fmt::format(
+          "--fp16 (the FP16 policy) needs float16 autocast, which this LibTorch ({}) lacks on {}; "
+          "train on CUDA, or use Trainer<BF16> with --bf16 on the CPU",
+          TORCH_VERSION, device.str()));
+    device_type_ = device.type();
+  }
+
+  template <class Forward>
+  decltype(auto) autocast(Forward&& forward) {
+    detail::AutocastScope scope(device_type_, torch::kHalf);
+    return std::forward<Forward>(forward)();
+  }
+  void backward(const torch::Tensor& loss) { scaler.scale(loss).backward(); }
+  void unscale_gradients(torch::optim::Optimizer& optimizer) { scaler.unscale(optimizer); }
+  bool optimizer_step(torch::optim::Optimizer& optimizer) {
+    const bool stepped = scaler.step(optimizer);
+    scaler.update();
+    return stepped;
+  }
+
+  GradScaler scaler{options};
+
+ private:
+  c10::DeviceType device_type_ = c10::DeviceType::CUDA;
+};
+
+/// FP16 with PyTorch's GradScaler defaults.
+using FP16 = FP16Precision<>;
+
+}  // namespace torchtrain

@@ -1,0 +1,80 @@
+// GradScaler: dynamic loss scaling for float16 training, with the arithmetic of PyTorch's GradScaler.
+#pragma once
+
+#include <vector>
+
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+namespace torchtrain {
+
+/// The settings of PyTorch's `torch.amp.GradScaler`, with its defaults.
+struct GradScalerOptions {
+  double init_scale = 65536.0;  // 2^16
+  double growth_factor = 2.0;
+  double backoff_factor = 0.5;
+  int growth_interval = 2000;   // steps without inf/NaN gradients before the scale grows
+};
+
+/// Multiplies the loss by a scale so that small float16 gradients do not flush to zero,
+/// divides the gradients by it before clipping and the optimizer step, and skips the step
+/// when any gradient is inf or NaN. Per optimizer step: scale(loss).backward() for each
+/// micro-batch, then unscale (optional, before clipping), step, update.
+class GradScaler {
+ public:
+  explicit GradScaler(GradScalerOptions options = {}) : options_(options), scale_(options.init_scale) {}
+
+  torch::Tensor scale(const torch::Tensor& loss) const { return loss * scale_; }
+
+  /// Divides every gradient by the scale, once per step, and notes whether any is not finite.
+  void unscale(torch::optim::Optimizer& optimizer) {
+    if (unscaled_) return;
+    std::vector<torch::Tensor> finite;
+    for (auto& group : optimizer.param_groups())
+      for (auto& parameter : group.params())
+        if (parameter.grad().defined()) {
+          parameter.mutable_grad().mul_(1.0 / scale_);
+          finite.push_back(parameter.grad().isfinite().all());
+        }
+    found_inf_ = !finite.empty() && !torch::stack(finite).all().item<bool>();
+    unscaled_ = true;
+  }
+
+  /// Unscales if not done yet; steps the optimizer unless a gradient was inf or NaN.
+  /// Returns whether the optimizer stepped.
+  bool step(torch::optim::Optimizer& optimizer) {
+    unscale(optimizer);
+    if (!found_inf_) optimizer.step();
+    return !found_inf_;
+  }
+
+  /// Backs off after a skipped step, grows after growth_interval good steps in a row.
+  void update() {
+    if (found_inf_) {
+      scale_ *= options_.backoff_factor;
+      good_steps_ = 0;
+    } else if (++good_steps_ == options_.growth_interval) {
+      scale_ *= options_.growth_factor;
+      good_steps_ = 0;
+    }
+    unscaled_ = found_inf_ = false;
+  }
+
+  double get_scale() const { return scale_; }
+  int growth_tracker() const { return good_steps_; }  // good steps since the last change
+  const GradScalerOptions& options() const { return options_; }
+  /// Restores what get_scale() and growth_tracker() returned (for resuming a run).
+  void load_state(double scale, int growth_tracker) {
+    scale_ = scale;
+    good_steps_ = growth_tracker;
+  }
+
+ private:
+  GradScalerOptions options_;
+  double scale_;
+  int good_steps_ = 0;
+  bool unscaled_ = false;
+  bool found_inf_ = false;
+};
+
+}  // namespace torchtrain
