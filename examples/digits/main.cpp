@@ -15,11 +15,14 @@ int main(int argc, char** argv) try {
       digits::load_digits(options.data).split(1.0 - options.eval_fraction, args.seed);
   digits::Classifier model(options.hidden_size);
 
-  tt::Trainer<> trainer(model, args, train_set, eval_set, tt::loss::cross_entropy,
-                        tt::metrics::accuracy);
-  auto result = trainer.train();
-  trainer.log_metrics("train", result.metrics);
-  trainer.log_metrics("eval", trainer.evaluate());
+  // --bf16 or --fp16 on the command line pick the precision policy, once.
+  tt::with_precision(args, [&]<class Precision>(Precision) {
+    tt::Trainer<Precision> trainer(model, args, train_set, eval_set, tt::loss::cross_entropy,
+                                   tt::metrics::accuracy);
+    auto result = trainer.train();
+    trainer.log_metrics("train", result.metrics);
+    trainer.log_metrics("eval", trainer.evaluate());
+  });
   return 0;
 } catch (const std::exception& error) {
   fmt::print(stderr, "digits: {}\n", error.what());

@@ -1,9 +1,11 @@
 // AutocastScope: LibTorch's autocast switched on for one device type, for one scope.
 #pragma once
 
+#include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/DeviceType.h>
 #include <c10/core/ScalarType.h>
+#include <torch/library.h>
 
 #include <torchtrain/detail/compat.hpp>
 
@@ -48,6 +50,30 @@ inline bool autocast_supported(c10::DeviceType device, c10::ScalarType dtype) {
   if (device == c10::DeviceType::CPU && dtype == c10::ScalarType::Half)
     return TORCHTRAIN_TORCH_AT_LEAST(2, 1);
   return device == c10::DeviceType::CPU || device == c10::DeviceType::CUDA;
+}
+
+#if !TORCHTRAIN_TORCH_AT_LEAST(2, 0)
+// LibTorch 1.13's CPU autocast has no rule for layer_norm, which then fails on a bfloat16
+// input with float32 weights. Later versions run it in float32; this kernel does the same.
+inline at::Tensor layer_norm_in_float32(const at::Tensor& input, c10::IntArrayRef normalized_shape,
+                                        const c10::optional<at::Tensor>& weight,
+                                        const c10::optional<at::Tensor>& bias, double eps, bool cudnn_enable) {
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+  auto to_float = [](const c10::optional<at::Tensor>& tensor) {
+    return tensor && tensor->defined() ? c10::optional<at::Tensor>(tensor->to(at::kFloat)) : tensor;
+  };
+  return at::layer_norm(input.to(at::kFloat), normalized_shape, to_float(weight), to_float(bias), eps,
+                        cudnn_enable);
+}
+#endif
+
+/// Registers, once per program, the CPU autocast rules this LibTorch lacks.
+inline void complete_cpu_autocast() {
+#if !TORCHTRAIN_TORCH_AT_LEAST(2, 0)
+  static torch::Library library(torch::Library::IMPL, "aten", c10::DispatchKey::AutocastCPU, __FILE__, __LINE__);
+  [[maybe_unused]] static const bool registered =
+      (library.impl("layer_norm", TORCH_FN(layer_norm_in_float32)), true);
+#endif
 }
 
 /// While alive, ops on `device` run under autocast to `dtype`; the previous setting comes

@@ -344,6 +344,12 @@ class TrainingLoop final : public detail::TrainerInterface {
 
   void check_arguments() const {
     validate(args_);
+    if (Precision::uses_bf16 && !args_.bf16)
+      throw ArgumentError(fmt::format("the Trainer's precision policy is {}, but --bf16 is not set; pass --bf16",
+                                      Precision::name));
+    if (Precision::uses_fp16 && !args_.fp16)
+      throw ArgumentError(fmt::format("the Trainer's precision policy is {}, but --fp16 is not set; pass --fp16",
+                                      Precision::name));
     if (args_.bf16 && !Precision::uses_bf16)
       throw ArgumentError(fmt::format("--bf16 is set, but the Trainer's precision policy is {}; "
                                       "use Trainer<BF16> or drop --bf16", Precision::name));
