@@ -14,6 +14,7 @@
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/accuracy.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
+#include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/optim/adamw.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/lr_schedule.hpp>

@@ -40,6 +40,7 @@ struct TrainingArguments {
   int per_device_eval_batch_size = 8;    // batch size per device for evaluation
   int gradient_accumulation_steps = 1;   // micro-batches per optimizer step
   double max_grad_norm = 1.0;            // clip gradients to this global L2 norm (0 disables)
+  bool gradient_checkpointing = false;   // recompute the forward of Checkpoint-wrapped modules in backward
 
   // Optimizer (AdamW) and schedule.
   double learning_rate = 5e-5;           // initial learning rate
@@ -78,7 +79,7 @@ struct TrainingArguments {
 // compares the count), so that flags, printing and files cover the whole struct.
 BOOST_HANA_ADAPT_STRUCT(torchtrain::TrainingArguments, output_dir, num_train_epochs, max_steps,
                         per_device_train_batch_size, per_device_eval_batch_size,
-                        gradient_accumulation_steps, max_grad_norm, learning_rate, weight_decay,
+                        gradient_accumulation_steps, max_grad_norm, gradient_checkpointing, learning_rate, weight_decay,
                         adam_beta1, adam_beta2, adam_epsilon, lr_scheduler_type, warmup_steps,
                         warmup_ratio, logging_strategy, logging_steps, logging_first_step,
                         eval_strategy, eval_steps, eval_delay, seed, data_seed,

@@ -26,6 +26,7 @@
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
+#include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/optim/adamw.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/lr_schedule.hpp>
@@ -91,6 +92,7 @@ class TrainingLoop final : public detail::TrainerInterface {
         callbacks_(boost::hana::prepend(std::move(callbacks), DefaultFlow{})) {
     check_arguments();
     set_seed(args_.seed);
+    nn::set_gradient_checkpointing(*model_, args_.gradient_checkpointing);
     strategy_.setup(model_, args_);
     precision_.setup(strategy_.device());
     state_.is_local_process_zero = state_.is_world_process_zero = strategy_.is_main_process();
