@@ -6,7 +6,7 @@
 namespace torchtrain::data {
 
 /// What ready-made datasets produce. Models take `inputs` (or the whole batch, if their
-/// `forward` accepts a Batch); losses and metrics read `labels`.
+/// `forward` does not take a tensor); losses and metrics read `labels`.
 struct Batch {
   torch::Tensor inputs;
   torch::Tensor labels;

@@ -7,13 +7,15 @@
 
 namespace torchtrain::detail {
 
-/// `model->forward(batch)` when the model takes whole batches, else `model->forward(batch.inputs)`.
+/// `model->forward(batch.inputs)` when the model takes a tensor, else `model->forward(batch)`
+/// (a model that wants the whole batch, masks and all). Inputs come first because generic
+/// containers such as torch::nn::Sequential declare a forward that accepts anything.
 template <class Model, class Batch>
 decltype(auto) forward(Model& model, const Batch& batch) {
-  if constexpr (requires { model->forward(batch); })
-    return model->forward(batch);
-  else
+  if constexpr (requires { model->forward(batch.inputs); })
     return model->forward(batch.inputs);
+  else
+    return model->forward(batch);
 }
 
 /// The logits of a model output: the output itself when it is a tensor, else `.logits`.
