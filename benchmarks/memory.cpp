@@ -12,6 +12,8 @@
 
 #include "peak_memory.hpp"
 
+#include "support.hpp"
+
 namespace tt = torchtrain;
 
 struct MemoryArguments {
@@ -49,12 +51,6 @@ struct DeepImpl : torch::nn::Module {
 };
 TORCH_MODULE(Deep);
 
-struct SilentLogger {
-  using torchtrain_category = tt::category::logger;
-  void log(const tt::Metrics&, const tt::TrainerState&) {}
-  void log_metrics(std::string_view, const tt::Metrics&) {}
-};
-
 // Peak bytes above what was allocated before the run (the data set).
 template <class... Policies>
 double peak_megabytes(bench::PeakMemory& memory, const MemoryArguments& shape, const tt::data::TensorDataset& data,
@@ -64,7 +60,7 @@ double peak_megabytes(bench::PeakMemory& memory, const MemoryArguments& shape, c
   const auto before = memory.current_bytes();
   {
     Deep model(shape);
-    tt::Trainer<SilentLogger, Policies...> trainer(
+    tt::Trainer<bench::SilentLogger, Policies...> trainer(
         model, {.max_steps = shape.steps, .per_device_train_batch_size = batch_size, .gradient_checkpointing = checkpointing},
         data, tt::data::NoDataset{}, tt::loss::cross_entropy);
     trainer.train();

@@ -10,6 +10,8 @@
 #include <torch/torch.h>
 #include <torchtrain/torchtrain.hpp>
 
+#include "support.hpp"
+
 namespace tt = torchtrain;
 
 struct PrecisionArguments {
@@ -22,29 +24,18 @@ BOOST_HANA_ADAPT_STRUCT(PrecisionArguments, width, batch, steps, rounds);
 
 namespace {
 
-struct SilentLogger {
-  using torchtrain_category = tt::category::logger;
-  void log(const tt::Metrics&, const tt::TrainerState&) {}
-  void log_metrics(std::string_view, const tt::Metrics&) {}
-};
-
 template <class Precision>
 double steps_per_second(const PrecisionArguments& shape, const tt::data::TensorDataset& data) {
   tt::set_seed(0);
   torch::nn::Sequential model(torch::nn::Linear(shape.width, shape.width), torch::nn::GELU(),
                               torch::nn::Linear(shape.width, shape.width), torch::nn::GELU(),
                               torch::nn::Linear(shape.width, 10));
-  tt::Trainer<SilentLogger, Precision> trainer(
+  tt::Trainer<bench::SilentLogger, Precision> trainer(
       model, {.max_steps = shape.steps, .per_device_train_batch_size = shape.batch, .bf16 = Precision::uses_bf16},
       data, tt::data::NoDataset{}, tt::loss::cross_entropy);
   const auto start = std::chrono::steady_clock::now();
   trainer.train();
   return shape.steps / std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
 }
 
 }  // namespace
@@ -63,6 +54,6 @@ int main(int argc, char** argv) {
   fmt::print("MLP {0}-{0}-{0}-10, batch {1}, {2} steps x {3} rounds, medians, CPU, {4} LibTorch threads\n",
              shape.width, shape.batch, shape.steps, shape.rounds, torch::get_num_threads());
   fmt::print("| precision | steps/s | BF16 / FP32 |\n|-----------|---------|-------------|\n");
-  fmt::print("| FP32      | {:7.2f} |             |\n| BF16      | {:7.2f} | {:11.3f} |\n", median(fp32), median(bf16),
-             median(ratios));
+  fmt::print("| FP32      | {:7.2f} |             |\n| BF16      | {:7.2f} | {:11.3f} |\n", bench::median(fp32), bench::median(bf16),
+             bench::median(ratios));
 }

@@ -12,6 +12,8 @@
 
 #include "digits/digits.hpp"
 
+#include "support.hpp"
+
 namespace tt = torchtrain;
 
 struct BenchmarkArguments {
@@ -25,13 +27,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Keeps the table readable: the timed runs print nothing.
-struct SilentLogger {
-  using torchtrain_category = tt::category::logger;
-  void log(const tt::Metrics&, const tt::TrainerState&) {}
-  void log_metrics(std::string_view, const tt::Metrics&) {}
-};
-
 tt::TrainingArguments training_arguments(int steps) {
   auto args = digits::default_training_arguments();
   args.max_steps = steps;
@@ -43,7 +38,7 @@ tt::TrainingArguments training_arguments(int steps) {
 double trainer_steps_per_second(const tt::data::TensorDataset& data, int steps) {
   tt::set_seed(0);
   digits::Classifier model(128);
-  tt::Trainer<SilentLogger> trainer(model, training_arguments(steps), data, tt::data::NoDataset{},
+  tt::Trainer<bench::SilentLogger> trainer(model, training_arguments(steps), data, tt::data::NoDataset{},
                                          tt::loss::cross_entropy);
   const auto start = Clock::now();
   trainer.train();
@@ -101,11 +96,6 @@ double hand_written_steps_per_second(const tt::data::TensorDataset& data, int st
   return steps / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,11 +118,11 @@ int main(int argc, char** argv) {
              options.rounds, torch::get_num_threads());
   fmt::print("| loop                                   | steps/s | Trainer<> / loop |\n");
   fmt::print("|----------------------------------------|---------|------------------|\n");
-  fmt::print("| Trainer<>                              | {:7.0f} |                  |\n", median(trainer));
-  fmt::print("| hand-written, LibTorch's usual calls   | {:7.0f} | {:16.3f} |\n", median(typical),
-             median(ratio_typical));
-  fmt::print("| hand-written, the trainer's calls      | {:7.0f} | {:16.3f} |\n", median(same_kernels),
-             median(ratio_same));
+  fmt::print("| Trainer<>                              | {:7.0f} |                  |\n", bench::median(trainer));
+  fmt::print("| hand-written, LibTorch's usual calls   | {:7.0f} | {:16.3f} |\n", bench::median(typical),
+             bench::median(ratio_typical));
+  fmt::print("| hand-written, the trainer's calls      | {:7.0f} | {:16.3f} |\n", bench::median(same_kernels),
+             bench::median(ratio_same));
   fmt::print("trainer overhead against the same calls written by hand: {:+.1f}%\n",
-             (1 / median(ratio_same) - 1) * 100);
+             (1 / bench::median(ratio_same) - 1) * 100);
 }

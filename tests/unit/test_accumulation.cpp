@@ -73,6 +73,17 @@ std::vector<torch::Tensor> train_one_step(const tt::data::TensorDataset& data, i
   return parameters_of(*model);
 }
 
+// The initial parameters, and the parameters after one step of Accum<4> x 8 and of 32.
+struct OneStepRuns {
+  std::vector<torch::Tensor> initial, accumulated, full_batch;
+};
+template <class Model>
+OneStepRuns accumulated_and_full_batch(const tt::data::TensorDataset& data) {
+  torch::manual_seed(3);
+  auto initial = parameters_of(*Model());
+  return {initial, train_one_step<Model, tt::Accum<4>>(data, 8), train_one_step<Model>(data, 32)};
+}
+
 // What the naive normalization does: each micro-batch's mean loss divided by the number of
 // micro-batches, then the same AdamW step.
 std::vector<torch::Tensor> naive_mean_of_means(const tt::data::TensorDataset& data) {
@@ -102,20 +113,13 @@ struct StepCounter {
 DOCTEST_TEST_SUITE("accumulation") {
 
 DOCTEST_TEST_CASE("Accum<4> with micro-batches of 8 equals one step of 32: fixed-size classification") {
-  auto data = fixed_size_classification();
-  torch::manual_seed(3);
-  auto initial = parameters_of(*Classifier());
-  auto accumulated = train_one_step<Classifier, tt::Accum<4>>(data, 8);
-  auto full_batch = train_one_step<Classifier>(data, 32);
-  DOCTEST_CHECK(relative_difference_of_updates(initial, accumulated, full_batch) < 1e-6);
+  auto run = accumulated_and_full_batch<Classifier>(fixed_size_classification());
+  DOCTEST_CHECK(relative_difference_of_updates(run.initial, run.accumulated, run.full_batch) < 1e-6);
 }
 
 DOCTEST_TEST_CASE("Accum<4> with micro-batches of 8 equals one step of 32: padded sequences, token-level loss") {
   auto data = padded_sequences();
-  torch::manual_seed(3);
-  auto initial = parameters_of(*TokenModel());
-  auto accumulated = train_one_step<TokenModel, tt::Accum<4>>(data, 8);
-  auto full_batch = train_one_step<TokenModel>(data, 32);
+  auto [initial, accumulated, full_batch] = accumulated_and_full_batch<TokenModel>(data);
   const double ours = relative_difference_of_updates(initial, accumulated, full_batch);
   const double naive = relative_difference_of_updates(initial, naive_mean_of_means(data), full_batch);
   DOCTEST_INFO("relative difference: ours ", ours, ", naive mean of means ", naive);
