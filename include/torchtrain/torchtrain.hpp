@@ -17,7 +17,7 @@
 #include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/optim/adamw.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
-#include <torchtrain/optim/lr_schedule.hpp>
+#include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/policies.hpp>

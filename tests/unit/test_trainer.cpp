@@ -286,7 +286,7 @@ DOCTEST_TEST_CASE("parameter groups: no weight decay for biases and normalizatio
 }
 
 DOCTEST_TEST_CASE("linear schedule with warmup follows the Python formula") {
-  tt::optim::LRSchedule schedule{tt::SchedulerType::linear, 4, 10};
+  tt::optim::LRSchedule schedule(tt::SchedulerType::linear, 4, 10);
   std::vector<double> factors;
   for (int step = 0; step <= 10; ++step) factors.push_back(schedule.factor(step));
   DOCTEST_CHECK(factors == std::vector<double>{0, 0.25, 0.5, 0.75, 1, 5 / 6.0, 4 / 6.0, 3 / 6.0, 2 / 6.0, 1 / 6.0, 0});

@@ -16,7 +16,18 @@ enum class IntervalStrategy { no, steps, epoch };
 
 /// Learning-rate schedule shapes (multipliers of `learning_rate`), as in the Python
 /// `SchedulerType`.
-enum class SchedulerType { linear, constant, constant_with_warmup };
+enum class SchedulerType {
+  linear,
+  cosine,
+  cosine_with_restarts,
+  polynomial,
+  constant,
+  constant_with_warmup,
+  inverse_sqrt,
+  reduce_lr_on_plateau,
+  cosine_with_min_lr,
+  warmup_stable_decay
+};
 
 // Names of enum values, found by argument-dependent lookup; the parser and the printers
 // use them. A user enum gets the same treatment by declaring its own `enum_names`.
@@ -24,7 +35,11 @@ constexpr auto enum_names(IntervalStrategy) {
   return std::array<std::string_view, 3>{"no", "steps", "epoch"};
 }
 constexpr auto enum_names(SchedulerType) {
-  return std::array<std::string_view, 3>{"linear", "constant", "constant_with_warmup"};
+  return std::array<std::string_view, 10>{"linear",         "cosine",
+                                          "cosine_with_restarts", "polynomial",
+                                          "constant",       "constant_with_warmup",
+                                          "inverse_sqrt",   "reduce_lr_on_plateau",
+                                          "cosine_with_min_lr", "warmup_stable_decay"};
 }
 
 /// Every runtime number of a run. Field names, meanings and defaults follow the Python
@@ -49,6 +64,7 @@ struct TrainingArguments {
   double adam_beta2 = 0.999;             // AdamW beta2
   double adam_epsilon = 1e-8;            // AdamW epsilon
   SchedulerType lr_scheduler_type = SchedulerType::linear;  // learning-rate schedule
+  std::string lr_scheduler_kwargs;       // the schedule's extra parameters: "num_cycles=2,power=0.5"
   double warmup_steps = 0;               // linear warmup steps (a value < 1 is a ratio of the total)
   double warmup_ratio = 0.0;             // warmup as a ratio of the total (used when warmup_steps is 0)
 
@@ -80,7 +96,7 @@ struct TrainingArguments {
 BOOST_HANA_ADAPT_STRUCT(torchtrain::TrainingArguments, output_dir, num_train_epochs, max_steps,
                         per_device_train_batch_size, per_device_eval_batch_size,
                         gradient_accumulation_steps, max_grad_norm, gradient_checkpointing, learning_rate, weight_decay,
-                        adam_beta1, adam_beta2, adam_epsilon, lr_scheduler_type, warmup_steps,
+                        adam_beta1, adam_beta2, adam_epsilon, lr_scheduler_type, lr_scheduler_kwargs, warmup_steps,
                         warmup_ratio, logging_strategy, logging_steps, logging_first_step,
                         eval_strategy, eval_steps, eval_delay, seed, data_seed,
                         dataloader_drop_last, use_cpu, bf16, fp16);

@@ -29,7 +29,7 @@
 #include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/optim/adamw.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
-#include <torchtrain/optim/lr_schedule.hpp>
+#include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/trainer/loss_sum.hpp>
 #include <torchtrain/trainer/metrics.hpp>
@@ -216,7 +216,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     const bool stepped = precision_.optimizer_step(*optimizer_);
     notify<event::on_optimizer_step>();
     learning_rate_ = scheduler_->last_lr();  // the rate this step used
-    if (stepped) scheduler_->step();
+    if (stepped && !scheduler_->steps_on_metrics()) scheduler_->step();
     optim::zero_grad_set_to_none(*optimizer_);
   }
 
@@ -224,7 +224,10 @@ class TrainingLoop final : public detail::TrainerInterface {
   void log_evaluate_save() {
     if (control_.should_log && state_.global_step > last_logged_step_) log_training_progress();
     if (control_.should_evaluate) {
-      if constexpr (has_eval_dataset) evaluate_dataset(eval_dataset_, "eval");
+      if constexpr (has_eval_dataset) {
+        auto metrics = evaluate_dataset(eval_dataset_, "eval");
+        if (scheduler_->steps_on_metrics()) scheduler_->step(metrics.at("eval_loss"));
+      }
       control_.should_evaluate = false;
     }
     if (control_.should_save) {
@@ -317,9 +320,12 @@ class TrainingLoop final : public detail::TrainerInterface {
   void begin_run(const TrainingPlan& plan) {
     optimizer_ = optim::make_adamw(*model_, args_);
     parameters_ = model_->parameters();  // clipped in model order, as Python clips model.parameters()
+    const auto scheduler_options = parse_scheduler_kwargs(args_.lr_scheduler_kwargs);
     scheduler_ = std::make_unique<optim::LRScheduler>(
-        *optimizer_, optim::LRSchedule{args_.lr_scheduler_type,
-                                       optim::resolve_warmup_steps(args_, plan.max_steps), plan.max_steps});
+        *optimizer_,
+        optim::LRSchedule(args_.lr_scheduler_type, optim::resolve_warmup_steps(args_, plan.max_steps), plan.max_steps,
+                          scheduler_options, args_.learning_rate),
+        scheduler_options);
     sampler_ = data::RandomSampler{args_.data_seed.value_or(args_.seed)};
 
     state_.epoch = 0;
@@ -362,6 +368,10 @@ class TrainingLoop final : public detail::TrainerInterface {
       throw ArgumentError(fmt::format("--eval_strategy {} needs an eval dataset: pass one to the "
                                       "Trainer, or use --eval_strategy no",
                                       detail::format_value(args_.eval_strategy)));
+    if (args_.lr_scheduler_type == SchedulerType::reduce_lr_on_plateau && args_.eval_strategy == IntervalStrategy::no)
+      throw ArgumentError("--lr_scheduler_type reduce_lr_on_plateau steps on evaluation results: set --eval_strategy "
+                          "steps or epoch");
+    parse_scheduler_kwargs(args_.lr_scheduler_kwargs);  // fails now, naming a bad name or value
     Accumulation::steps(args_);
   }
 

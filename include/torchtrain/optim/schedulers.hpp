@@ -1,0 +1,290 @@
+// Learning-rate schedules with the Python Trainer's names, formulas and defaults, and the scheduler that applies them.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numbers>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+#include <fmt/format.h>
+#include <torch/optim/optimizer.h>
+
+#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/arguments/parse_args.hpp>
+#include <torchtrain/detail/reflection.hpp>
+
+namespace torchtrain {
+
+/// Shapes of the warm-up and decay phases of warmup_stable_decay.
+enum class PhaseShape { linear, cosine, one_minus_sqrt };
+constexpr auto enum_names(PhaseShape) { return std::array<std::string_view, 3>{"linear", "cosine", "1-sqrt"}; }
+
+/// The extra parameters of the schedules, under the Python names (`lr_scheduler_kwargs`).
+/// Unset optionals take the Python default of the chosen schedule.
+struct SchedulerOptions {
+  std::optional<double> num_cycles;        // cosine 0.5, cosine_with_restarts 1, cosine_with_min_lr 0.5, wsd 0.5
+  double power = 1.0;                      // polynomial
+  double lr_end = 1e-7;                    // polynomial: the final learning rate
+  std::optional<double> timescale;         // inverse_sqrt (default: warmup steps, or 10000)
+  std::optional<double> min_lr;            // cosine_with_min_lr (absolute); reduce_lr_on_plateau's floor
+  std::optional<double> min_lr_rate;       // cosine_with_min_lr (a share of the initial rate)
+  std::optional<std::int64_t> num_stable_steps;  // warmup_stable_decay (default: total - warmup - decay)
+  std::optional<std::int64_t> num_decay_steps;   // warmup_stable_decay (required)
+  PhaseShape warmup_type = PhaseShape::linear;   // warmup_stable_decay
+  PhaseShape decay_type = PhaseShape::cosine;    // warmup_stable_decay
+  double min_lr_ratio = 0.0;               // warmup_stable_decay
+  // reduce_lr_on_plateau: PyTorch's ReduceLROnPlateau (mode "min", threshold_mode "rel").
+  double factor = 0.1;
+  int patience = 10;
+  double threshold = 1e-4;
+  int cooldown = 0;
+  double eps = 1e-8;
+};
+
+namespace optim {
+
+/// The multiplier of the initial learning rate at scheduler step s (0 at the first
+/// optimizer step), for every SchedulerType but reduce_lr_on_plateau (always 1 here).
+class LRSchedule {
+ public:
+  /// `initial_lr` matters for polynomial and cosine_with_min_lr (absolute min_lr). Throws
+  /// ArgumentError for options the schedule cannot use.
+  LRSchedule(SchedulerType type, std::int64_t warmup_steps, std::int64_t total_steps,
+             SchedulerOptions options = {}, double initial_lr = 1.0)
+      : type_(type), warmup_(warmup_steps), total_(total_steps), options_(options), initial_lr_(initial_lr) {
+    using enum SchedulerType;
+    if (type == polynomial && !(initial_lr > options.lr_end))
+      throw ArgumentError(fmt::format("lr_end ({}) must be smaller than the initial learning rate ({}) for "
+                                      "--lr_scheduler_type polynomial", options.lr_end, initial_lr));
+    if (type == cosine_with_min_lr && options.min_lr.has_value() == options.min_lr_rate.has_value())
+      throw ArgumentError("--lr_scheduler_type cosine_with_min_lr needs exactly one of min_lr and min_lr_rate "
+                          "in --lr_scheduler_kwargs");
+    if (type == warmup_stable_decay && !options.num_decay_steps)
+      throw ArgumentError("--lr_scheduler_type warmup_stable_decay needs num_decay_steps in --lr_scheduler_kwargs");
+  }
+
+  SchedulerType type() const { return type_; }
+
+  double factor(std::int64_t step) const {
+    using enum SchedulerType;
+    const double s = static_cast<double>(step), w = static_cast<double>(warmup_);
+    const double warmup = s / std::max(1.0, w);
+    const double progress = (s - w) / std::max(1.0, static_cast<double>(total_ - warmup_));
+    switch (type_) {
+      case constant:
+      case reduce_lr_on_plateau:
+        return 1.0;
+      case constant_with_warmup:
+        return step < warmup_ ? warmup : 1.0;
+      case linear:
+        return step < warmup_ ? warmup : std::max(0.0, static_cast<double>(total_ - step) /
+                                                           std::max(1.0, static_cast<double>(total_ - warmup_)));
+      case cosine:
+        if (step < warmup_) return warmup;
+        return std::max(0.0, 0.5 * (1.0 + std::cos(std::numbers::pi * options_.num_cycles.value_or(0.5) * 2.0 * progress)));
+      case cosine_with_restarts: {
+        if (step < warmup_) return warmup;
+        if (progress >= 1.0) return 0.0;
+        const double cycles = options_.num_cycles.value_or(1.0);
+        return std::max(0.0, 0.5 * (1.0 + std::cos(std::numbers::pi * std::fmod(cycles * progress, 1.0))));
+      }
+      case polynomial: {
+        if (step < warmup_) return warmup;
+        if (step > total_) return options_.lr_end / initial_lr_;
+        const double remaining = 1.0 - (s - w) / static_cast<double>(total_ - warmup_);
+        return ((initial_lr_ - options_.lr_end) * std::pow(remaining, options_.power) + options_.lr_end) / initial_lr_;
+      }
+      case inverse_sqrt: {
+        if (step < warmup_) return warmup;
+        const double timescale = options_.timescale.value_or(warmup_ > 0 ? w : 10000.0);
+        const double shift = timescale - w;
+        return 1.0 / std::sqrt((s + shift) / timescale);
+      }
+      case cosine_with_min_lr: {
+        if (step < warmup_) return warmup;
+        const double rate = options_.min_lr_rate ? *options_.min_lr_rate : *options_.min_lr / initial_lr_;
+        const double f = 0.5 * (1.0 + std::cos(std::numbers::pi * options_.num_cycles.value_or(0.5) * 2.0 * progress));
+        return std::max(0.0, f * (1.0 - rate) + rate);
+      }
+      case warmup_stable_decay:
+        return warmup_stable_decay_factor(step);
+    }
+    return 1.0;
+  }
+
+ private:
+  double warmup_stable_decay_factor(std::int64_t step) const {
+    const double floor = options_.min_lr_ratio;
+    const std::int64_t decay = *options_.num_decay_steps;
+    const std::int64_t stable = options_.num_stable_steps.value_or(total_ - warmup_ - decay);
+    auto shaped = [&](double f) { return std::max(0.0, f * (1.0 - floor) + floor); };
+    if (step < warmup_) {
+      const double p = static_cast<double>(step) / std::max<std::int64_t>(1, warmup_);
+      switch (options_.warmup_type) {
+        case PhaseShape::linear: return shaped(p);
+        case PhaseShape::cosine: return shaped(0.5 * (1.0 - std::cos(std::numbers::pi * p)));
+        case PhaseShape::one_minus_sqrt: return shaped(1.0 - std::sqrt(1.0 - p));
+      }
+    }
+    if (step < warmup_ + stable) return 1.0;
+    if (step < warmup_ + stable + decay) {
+      const double p = static_cast<double>(step - warmup_ - stable) / std::max<std::int64_t>(1, decay);
+      switch (options_.decay_type) {
+        case PhaseShape::linear: return shaped(1.0 - p);
+        case PhaseShape::cosine:
+          return shaped(0.5 * (1.0 + std::cos(std::numbers::pi * options_.num_cycles.value_or(0.5) * 2.0 * p)));
+        case PhaseShape::one_minus_sqrt: return shaped(1.0 - std::sqrt(p));
+      }
+    }
+    return floor;
+  }
+
+  SchedulerType type_;
+  std::int64_t warmup_, total_;
+  SchedulerOptions options_;
+  double initial_lr_;
+};
+
+/// Sets each parameter group's learning rate to its initial rate x factor(step), like
+/// PyTorch's LambdaLR: the factor of step 0 applies from construction, step() moves to
+/// the next. For reduce_lr_on_plateau, step(metric) is PyTorch's ReduceLROnPlateau.
+class LRScheduler {
+ public:
+  LRScheduler(torch::optim::Optimizer& optimizer, LRSchedule schedule, SchedulerOptions options = {})
+      : optimizer_(&optimizer), schedule_(schedule), options_(options) {
+    for (auto& group : optimizer.param_groups()) initial_lrs_.push_back(group.options().get_lr());
+    apply();
+  }
+
+  /// Advances one optimizer step (not for reduce_lr_on_plateau, which moves on metrics).
+  void step() {
+    ++step_;
+    apply();
+  }
+
+  /// reduce_lr_on_plateau: after an evaluation, with the metric to minimize.
+  void step(double metric) {
+    ++step_;
+    if (metric < best_ * (1.0 - options_.threshold)) {
+      best_ = metric;
+      bad_evaluations_ = 0;
+    } else {
+      ++bad_evaluations_;
+    }
+    if (cooldown_left_ > 0) {
+      --cooldown_left_;
+      bad_evaluations_ = 0;
+    }
+    if (bad_evaluations_ > options_.patience) {
+      for (auto& group : optimizer_->param_groups()) {
+        const double old_lr = group.options().get_lr();
+        const double new_lr = std::max(old_lr * options_.factor, options_.min_lr.value_or(0.0));
+        if (old_lr - new_lr > options_.eps) group.options().set_lr(new_lr);
+      }
+      cooldown_left_ = options_.cooldown;
+      bad_evaluations_ = 0;
+    }
+  }
+
+  bool steps_on_metrics() const { return schedule_.type() == SchedulerType::reduce_lr_on_plateau; }
+
+  /// The current learning rate of each parameter group.
+  std::vector<double> get_last_lr() const {
+    std::vector<double> rates;
+    for (const auto& group : optimizer_->param_groups()) rates.push_back(group.options().get_lr());
+    return rates;
+  }
+  /// The learning rate of the first parameter group, as the Python Trainer logs it.
+  double last_lr() const { return optimizer_->param_groups().front().options().get_lr(); }
+  std::int64_t steps_taken() const { return step_; }
+  const LRSchedule& schedule() const { return schedule_; }
+
+ private:
+  void apply() {
+    if (steps_on_metrics()) return;
+    const double factor = schedule_.factor(step_);
+    auto& groups = optimizer_->param_groups();
+    for (std::size_t i = 0; i < groups.size(); ++i) groups[i].options().set_lr(initial_lrs_[i] * factor);
+  }
+
+  torch::optim::Optimizer* optimizer_;
+  LRSchedule schedule_;
+  SchedulerOptions options_;
+  std::vector<double> initial_lrs_;
+  std::int64_t step_ = 0;
+  double best_ = std::numeric_limits<double>::infinity();
+  int bad_evaluations_ = 0;
+  int cooldown_left_ = 0;
+};
+
+/// Warmup steps as the Python Trainer resolves them: warmup_steps >= 1 counts steps, a
+/// warmup_steps in (0, 1) is a ratio, else warmup_ratio; a ratio r gives ceil(r x total).
+inline int resolve_warmup_steps(const TrainingArguments& args, int total_steps) {
+  if (args.warmup_steps >= 1) return static_cast<int>(args.warmup_steps);
+  double ratio = args.warmup_steps > 0 ? args.warmup_steps : args.warmup_ratio;
+  return static_cast<int>(std::ceil(ratio * total_steps));
+}
+
+}  // namespace optim
+
+/// The Python `transformers.get_scheduler`: the schedule called `name` (see SchedulerType)
+/// over `num_training_steps`, applied to `optimizer` from now on. Throws ArgumentError,
+/// listing the known names, for an unknown one.
+inline optim::LRScheduler get_scheduler(std::string_view name, torch::optim::Optimizer& optimizer,
+                                        std::int64_t num_warmup_steps, std::int64_t num_training_steps,
+                                        SchedulerOptions options = {}) {
+  auto type = detail::parse_value<SchedulerType>(name);
+  if (!type)
+    throw ArgumentError(fmt::format("unknown scheduler '{}'; known: {}", name,
+                                    detail::type_name<SchedulerType>()));
+  const double initial_lr = optimizer.param_groups().front().options().get_lr();
+  return optim::LRScheduler(optimizer, optim::LRSchedule(*type, num_warmup_steps, num_training_steps, options, initial_lr),
+                            options);
+}
+
+}  // namespace torchtrain
+
+BOOST_HANA_ADAPT_STRUCT(torchtrain::SchedulerOptions, num_cycles, power, lr_end, timescale, min_lr, min_lr_rate,
+                        num_stable_steps, num_decay_steps, warmup_type, decay_type, min_lr_ratio, factor, patience,
+                        threshold, cooldown, eps);
+
+namespace torchtrain {
+
+/// Reads `lr_scheduler_kwargs` given as `name=value` pairs separated by commas, for
+/// example "num_cycles=2,power=0.5" (names of SchedulerOptions). Throws ArgumentError
+/// naming an unknown name or a bad value.
+inline SchedulerOptions parse_scheduler_kwargs(std::string_view text) {
+  SchedulerOptions options;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    std::string_view pair = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    if (pair.empty()) continue;
+    auto equals = pair.find('=');
+    if (equals == std::string_view::npos)
+      throw ArgumentError(fmt::format("--lr_scheduler_kwargs: '{}' is not name=value", pair));
+    std::string_view key = pair.substr(0, equals), value = pair.substr(equals + 1);
+    bool known = false;
+    detail::for_each_field(options, [&](std::string_view name, auto& field) {
+      if (name != key) return;
+      known = true;
+      auto parsed = detail::parse_value<std::remove_cvref_t<decltype(field)>>(value);
+      if (!parsed)
+        throw ArgumentError(fmt::format("--lr_scheduler_kwargs: {} expects {}, got '{}'", key,
+                                        detail::type_name<std::remove_cvref_t<decltype(field)>>(), value));
+      field = *parsed;
+    });
+    if (!known) throw ArgumentError(fmt::format("--lr_scheduler_kwargs: unknown name '{}'", key));
+  }
+  return options;
+}
+
+}  // namespace torchtrain
