@@ -15,7 +15,7 @@
 #include <torchtrain/metrics/accuracy.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
-#include <torchtrain/optim/adamw.hpp>
+#include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>

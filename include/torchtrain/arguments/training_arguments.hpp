@@ -29,10 +29,16 @@ enum class SchedulerType {
   warmup_stable_decay
 };
 
+/// Optimizers by their Python `optim` names (those written so far).
+enum class OptimizerNames { adamw_torch, adamw_torch_fused, sgd, adagrad, rmsprop };
+
 // Names of enum values, found by argument-dependent lookup; the parser and the printers
 // use them. A user enum gets the same treatment by declaring its own `enum_names`.
 constexpr auto enum_names(IntervalStrategy) {
   return std::array<std::string_view, 3>{"no", "steps", "epoch"};
+}
+constexpr auto enum_names(OptimizerNames) {
+  return std::array<std::string_view, 5>{"adamw_torch", "adamw_torch_fused", "sgd", "adagrad", "rmsprop"};
 }
 constexpr auto enum_names(SchedulerType) {
   return std::array<std::string_view, 10>{"linear",         "cosine",
@@ -57,7 +63,9 @@ struct TrainingArguments {
   double max_grad_norm = 1.0;            // clip gradients to this global L2 norm (0 disables)
   bool gradient_checkpointing = false;   // recompute the forward of Checkpoint-wrapped modules in backward
 
-  // Optimizer (AdamW) and schedule.
+  // Optimizer and schedule.
+  OptimizerNames optim = OptimizerNames::adamw_torch;  // the optimizer
+  std::string optim_args;                // the optimizer's extra settings: "momentum=0.9,nesterov=true"
   double learning_rate = 5e-5;           // initial learning rate
   double weight_decay = 0.0;             // decoupled weight decay, not applied to biases and norms
   double adam_beta1 = 0.9;               // AdamW beta1
@@ -95,7 +103,7 @@ struct TrainingArguments {
 // compares the count), so that flags, printing and files cover the whole struct.
 BOOST_HANA_ADAPT_STRUCT(torchtrain::TrainingArguments, output_dir, num_train_epochs, max_steps,
                         per_device_train_batch_size, per_device_eval_batch_size,
-                        gradient_accumulation_steps, max_grad_norm, gradient_checkpointing, learning_rate, weight_decay,
+                        gradient_accumulation_steps, max_grad_norm, gradient_checkpointing, optim, optim_args, learning_rate, weight_decay,
                         adam_beta1, adam_beta2, adam_epsilon, lr_scheduler_type, lr_scheduler_kwargs, warmup_steps,
                         warmup_ratio, logging_strategy, logging_steps, logging_first_step,
                         eval_strategy, eval_steps, eval_delay, seed, data_seed,

@@ -27,7 +27,7 @@
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
-#include <torchtrain/optim/adamw.hpp>
+#include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
@@ -318,7 +318,7 @@ class TrainingLoop final : public detail::TrainerInterface {
 
   // Fresh optimizer, schedule, state and counters for a run.
   void begin_run(const TrainingPlan& plan) {
-    optimizer_ = optim::make_adamw(*model_, args_);
+    optimizer_ = optim::make_optimizer(*model_, args_);
     parameters_ = model_->parameters();  // clipped in model order, as Python clips model.parameters()
     const auto scheduler_options = parse_scheduler_kwargs(args_.lr_scheduler_kwargs);
     scheduler_ = std::make_unique<optim::LRScheduler>(
@@ -372,6 +372,7 @@ class TrainingLoop final : public detail::TrainerInterface {
       throw ArgumentError("--lr_scheduler_type reduce_lr_on_plateau steps on evaluation results: set --eval_strategy "
                           "steps or epoch");
     parse_scheduler_kwargs(args_.lr_scheduler_kwargs);  // fails now, naming a bad name or value
+    optim::make_optimizer(*model_, args_);               // likewise for --optim_args
     Accumulation::steps(args_);
   }
 

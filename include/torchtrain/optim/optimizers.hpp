@@ -1,0 +1,137 @@
+// The optimizers of the Python Trainer's `optim` argument, over its two parameter groups.
+#pragma once
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <torch/optim/adagrad.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/rmsprop.h>
+#include <torch/optim/sgd.h>
+
+#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/detail/reflection.hpp>
+#include <torchtrain/optim/parameter_groups.hpp>
+
+namespace torchtrain::detail {
+
+// `optim_args` ("momentum=0.9,nesterov=true") as name -> value; each optimizer takes the
+// names it knows, and any name left over is an error.
+class OptimArgs {
+ public:
+  explicit OptimArgs(std::string_view text) {
+    while (!text.empty()) {
+      auto comma = text.find(',');
+      std::string_view pair = text.substr(0, comma);
+      text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+      if (pair.empty()) continue;
+      auto equals = pair.find('=');
+      if (equals == std::string_view::npos)
+        throw ArgumentError(fmt::format("--optim_args: '{}' is not name=value", pair));
+      values_.emplace(std::string(pair.substr(0, equals)), std::string(pair.substr(equals + 1)));
+    }
+  }
+
+  template <class T>
+  T take(const std::string& name, T fallback) {
+    auto found = values_.find(name);
+    if (found == values_.end()) return fallback;
+    auto value = parse_value<T>(found->second);
+    if (!value)
+      throw ArgumentError(fmt::format("--optim_args: {} expects {}, got '{}'", name,
+                                      type_name<T>(), found->second));
+    values_.erase(found);
+    return *value;
+  }
+
+  void require_all_taken(std::string_view optimizer) const {
+    if (!values_.empty())
+      throw ArgumentError(fmt::format("--optim_args: {} takes no '{}'", optimizer, values_.begin()->first));
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+// The Python Trainer's groups: weight decay on `decay`, none on `no_decay`; empty groups left out.
+template <class Options>
+std::vector<torch::optim::OptimizerParamGroup> groups_with_decay(const torch::nn::Module& model, const Options& options,
+                                                                 double weight_decay) {
+  auto [decay, no_decay] = optim::weight_decay_groups(model);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!decay.empty())
+    groups.emplace_back(std::move(decay), std::make_unique<Options>(Options(options).weight_decay(weight_decay)));
+  if (!no_decay.empty())
+    groups.emplace_back(std::move(no_decay), std::make_unique<Options>(Options(options).weight_decay(0)));
+  return groups;
+}
+
+}  // namespace torchtrain::detail
+
+namespace torchtrain::optim {
+
+/// The optimizer `args.optim` names, with `learning_rate`, `weight_decay` (not on biases and
+/// norm weights), `adam_beta1`, `adam_beta2`, `adam_epsilon` and `optim_args`:
+/// - adamw_torch: LibTorch's AdamW.
+/// - adamw_torch_fused: not written yet; warns once and uses adamw_torch.
+/// - sgd: optim_args momentum, dampening, nesterov (PyTorch's defaults 0, 0, false).
+/// - adagrad: optim_args lr_decay, initial_accumulator_value, eps (0, 0, 1e-10).
+/// - rmsprop: optim_args alpha, eps, momentum, centered (0.99, 1e-8, 0, false).
+/// Throws ArgumentError for an optim_args name the optimizer does not take.
+inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model,
+                                                               const TrainingArguments& args) {
+  detail::OptimArgs extra(args.optim_args);
+  const double lr = args.learning_rate;
+  switch (args.optim) {
+    case OptimizerNames::adamw_torch_fused: {
+      static const bool warned =
+          (fmt::print(stderr, "torchtrain: --optim adamw_torch_fused is not implemented yet; using adamw_torch\n"), true);
+      (void)warned;
+      [[fallthrough]];
+    }
+    case OptimizerNames::adamw_torch: {
+      extra.require_all_taken("adamw_torch");
+      auto options = torch::optim::AdamWOptions(lr).betas({args.adam_beta1, args.adam_beta2}).eps(args.adam_epsilon);
+      return std::make_unique<torch::optim::AdamW>(detail::groups_with_decay(model, options, args.weight_decay),
+                                                   options);
+    }
+    case OptimizerNames::sgd: {
+      auto options = torch::optim::SGDOptions(lr)
+                         .momentum(extra.take("momentum", 0.0))
+                         .dampening(extra.take("dampening", 0.0))
+                         .nesterov(extra.take("nesterov", false));
+      extra.require_all_taken("sgd");
+      return std::make_unique<torch::optim::SGD>(detail::groups_with_decay(model, options, args.weight_decay),
+                                                 options);
+    }
+    case OptimizerNames::adagrad: {
+      auto options = torch::optim::AdagradOptions(lr)
+                         .lr_decay(extra.take("lr_decay", 0.0))
+                         .initial_accumulator_value(extra.take("initial_accumulator_value", 0.0))
+                         .eps(extra.take("eps", 1e-10));
+      extra.require_all_taken("adagrad");
+      return std::make_unique<torch::optim::Adagrad>(detail::groups_with_decay(model, options, args.weight_decay),
+                                                     options);
+    }
+    case OptimizerNames::rmsprop: {
+      auto options = torch::optim::RMSpropOptions(lr)
+                         .alpha(extra.take("alpha", 0.99))
+                         .eps(extra.take("eps", 1e-8))
+                         .momentum(extra.take("momentum", 0.0))
+                         .centered(extra.take("centered", false));
+      extra.require_all_taken("rmsprop");
+      return std::make_unique<torch::optim::RMSprop>(detail::groups_with_decay(model, options, args.weight_decay),
+                                                     options);
+    }
+  }
+  throw ArgumentError("--optim: unknown optimizer");
+}
+
+}  // namespace torchtrain::optim

@@ -1,0 +1,78 @@
+// Optimizers by name: each equals the LibTorch optimizer a user would build by hand, bit for bit.
+#include "testing.hpp"
+
+#include <memory>
+#include <vector>
+
+namespace {
+
+tt::data::TensorDataset data() {
+  torch::manual_seed(8);
+  auto inputs = torch::randn({24, 4});
+  return {inputs, inputs.argmax(1) % 3};
+}
+
+// Three steps of batch 8 in the trainer's data order, with `optimizer` built by hand over
+// the groups the Python Trainer makes (weight decayed, bias not).
+template <class Options, class Optimizer>
+torch::Tensor hand_written(Options options, double weight_decay) {
+  torch::manual_seed(1);
+  torch::nn::Linear model(4, 3);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::vector{model->weight}, std::make_unique<Options>(Options(options).weight_decay(weight_decay)));
+  groups.emplace_back(std::vector{model->bias}, std::make_unique<Options>(Options(options).weight_decay(0)));
+  Optimizer optimizer(std::move(groups), options);
+  auto all = data();
+  auto order = tt::data::epoch_permutation(24, 42, 0);
+  for (int b = 0; b < 3; ++b) {
+    auto batch = all.get_batch(order.slice(0, b * 8, (b + 1) * 8));
+    optimizer.zero_grad();
+    tt::loss::cross_entropy(model->forward(batch.inputs), batch).backward();
+    optimizer.step();
+  }
+  return model->weight.detach().clone();
+}
+
+torch::Tensor trained(tt::OptimizerNames optim, std::string optim_args, double weight_decay) {
+  torch::manual_seed(1);
+  torch::nn::Linear model(4, 3);
+  tt::TrainingArguments args{.max_steps = 3, .max_grad_norm = 0, .optim = optim, .optim_args = std::move(optim_args),
+                             .learning_rate = 0.05, .weight_decay = weight_decay,
+                             .lr_scheduler_type = tt::SchedulerType::constant};
+  tt::Trainer<> trainer(model, args, data(), tt::data::NoDataset{}, tt::loss::cross_entropy);
+  trainer.train();
+  return model->weight.detach().clone();
+}
+
+}  // namespace
+
+DOCTEST_TEST_SUITE("optimizers") {
+
+DOCTEST_TEST_CASE("--optim sgd, adagrad, rmsprop and adamw_torch equal LibTorch's optimizers with the same settings") {
+  using namespace torch::optim;
+  DOCTEST_CHECK(torch::equal(trained(tt::OptimizerNames::sgd, "momentum=0.9,nesterov=true", 0.1),
+                             hand_written<SGDOptions, SGD>(SGDOptions(0.05).momentum(0.9).nesterov(true), 0.1)));
+  DOCTEST_CHECK(torch::equal(trained(tt::OptimizerNames::adagrad, "lr_decay=0.01", 0.1),
+                             hand_written<AdagradOptions, Adagrad>(AdagradOptions(0.05).lr_decay(0.01).eps(1e-10), 0.1)));
+  DOCTEST_CHECK(torch::equal(trained(tt::OptimizerNames::rmsprop, "alpha=0.9,centered=true", 0.1),
+                             hand_written<RMSpropOptions, RMSprop>(RMSpropOptions(0.05).alpha(0.9).centered(true), 0.1)));
+  DOCTEST_CHECK(torch::equal(trained(tt::OptimizerNames::adamw_torch, "", 0.1),
+                             hand_written<AdamWOptions, AdamW>(AdamWOptions(0.05), 0.1)));
+  // The settings matter: plain SGD differs from SGD with momentum.
+  DOCTEST_CHECK(!torch::equal(trained(tt::OptimizerNames::sgd, "", 0.1),
+                              hand_written<SGDOptions, SGD>(SGDOptions(0.05).momentum(0.9).nesterov(true), 0.1)));
+}
+
+DOCTEST_TEST_CASE("optim_args the optimizer does not take, or cannot read, fail before training") {
+  torch::nn::Linear model(4, 3);
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<>(model, {.optim = tt::OptimizerNames::sgd, .optim_args = "momentun=0.9"}, data()),
+                               "--optim_args: sgd takes no 'momentun'", tt::ArgumentError);
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<>(model, {.optim = tt::OptimizerNames::sgd, .optim_args = "momentum=high"}, data()),
+                               "--optim_args: momentum expects float, got 'high'", tt::ArgumentError);
+  std::array argv{"program", "--optim", "adafactor"};
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::parse_args<tt::TrainingArguments>(3, argv.data()),
+                               "--optim expects {adamw_torch|adamw_torch_fused|sgd|adagrad|rmsprop}, got 'adafactor'",
+                               tt::ArgumentError);
+}
+
+}  // DOCTEST_TEST_SUITE
