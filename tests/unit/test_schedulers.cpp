@@ -126,3 +126,55 @@ DOCTEST_TEST_CASE("reduce_lr_on_plateau needs an evaluation strategy; bad kwargs
 }
 
 }  // DOCTEST_TEST_SUITE
+
+DOCTEST_TEST_SUITE("schedulers") {
+
+DOCTEST_TEST_CASE("a saved and reloaded optimizer and scheduler continue with identical rates and updates") {
+  auto run = [](torch::nn::Linear& model, torch::optim::Optimizer& optimizer, tt::optim::LRScheduler& scheduler,
+                int steps, std::vector<double>& rates) {
+    for (int step = 0; step < steps; ++step) {
+      torch::manual_seed(100 + static_cast<std::uint64_t>(scheduler.steps_taken()));
+      optimizer.zero_grad();
+      model->forward(torch::randn({4, 3})).pow(2).sum().backward();
+      rates.push_back(scheduler.get_last_lr()[0]);
+      optimizer.step();
+      scheduler.step();
+    }
+  };
+  auto make = [](torch::nn::Linear& model) {
+    return std::make_unique<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(0.1));
+  };
+  torch::manual_seed(0);
+  torch::nn::Linear model(3, 2);
+  auto optimizer = make(model);
+  auto scheduler = tt::get_scheduler("cosine", *optimizer, 2, 8);
+  std::vector<double> rates;
+  run(model, *optimizer, scheduler, 3, rates);
+
+  std::stringstream saved_optimizer, saved_scheduler, saved_model;
+  torch::save(*optimizer, saved_optimizer);
+  torch::serialize::OutputArchive archive;
+  scheduler.save(archive);
+  archive.save_to(saved_scheduler);
+  torch::save(model, saved_model);
+  std::vector<double> uninterrupted_rates;
+  run(model, *optimizer, scheduler, 5, uninterrupted_rates);
+
+  torch::nn::Linear resumed(3, 2);
+  torch::load(resumed, saved_model);
+  auto resumed_optimizer = make(resumed);
+  torch::load(*resumed_optimizer, saved_optimizer);
+  auto resumed_scheduler = tt::get_scheduler("cosine", *resumed_optimizer, 2, 8);
+  torch::serialize::InputArchive input;
+  input.load_from(saved_scheduler);
+  resumed_scheduler.load(input);
+  DOCTEST_CHECK(resumed_scheduler.steps_taken() == 3);
+  std::vector<double> resumed_rates;
+  run(resumed, *resumed_optimizer, resumed_scheduler, 5, resumed_rates);
+
+  DOCTEST_CHECK(resumed_rates == uninterrupted_rates);
+  DOCTEST_CHECK(torch::equal(resumed->weight, model->weight));
+  DOCTEST_CHECK(torch::equal(resumed->bias, model->bias));
+}
+
+}  // DOCTEST_TEST_SUITE

@@ -15,6 +15,7 @@
 #include <boost/hana/adapt_struct.hpp>
 #include <fmt/format.h>
 #include <torch/optim/optimizer.h>
+#include <torch/serialize/archive.h>
 
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
@@ -195,6 +196,28 @@ class LRScheduler {
   }
 
   bool steps_on_metrics() const { return schedule_.type() == SchedulerType::reduce_lr_on_plateau; }
+
+  /// Writes the position in the schedule (and the plateau rule's counters), like a PyTorch
+  /// scheduler's state_dict; the optimizer saves its own state, learning rates included.
+  void save(torch::serialize::OutputArchive& archive) const {
+    archive.write("step", c10::IValue(step_));
+    archive.write("best", c10::IValue(best_));
+    archive.write("bad_evaluations", c10::IValue(static_cast<std::int64_t>(bad_evaluations_)));
+    archive.write("cooldown_left", c10::IValue(static_cast<std::int64_t>(cooldown_left_)));
+  }
+  /// Reads what save() wrote and sets the learning rates of that step.
+  void load(torch::serialize::InputArchive& archive) {
+    c10::IValue value;
+    archive.read("step", value);
+    step_ = value.toInt();
+    archive.read("best", value);
+    best_ = value.toDouble();
+    archive.read("bad_evaluations", value);
+    bad_evaluations_ = static_cast<int>(value.toInt());
+    archive.read("cooldown_left", value);
+    cooldown_left_ = static_cast<int>(value.toInt());
+    apply();
+  }
 
   /// The current learning rate of each parameter group.
   std::vector<double> get_last_lr() const {
