@@ -76,3 +76,41 @@ DOCTEST_TEST_CASE("optim_args the optimizer does not take, or cannot read, fail 
 }
 
 }  // DOCTEST_TEST_SUITE
+
+DOCTEST_TEST_SUITE("optimizers") {
+
+DOCTEST_TEST_CASE("bring your own optimizer and scheduler, or a factory for the optimizer") {
+  auto train_with = [](auto&& customize) {
+    torch::manual_seed(1);
+    torch::nn::Linear model(4, 3);
+    tt::TrainingArguments args{.max_steps = 3, .max_grad_norm = 0, .learning_rate = 0.05, .logging_steps = 1};
+    tt::Trainer<> trainer(model, args, data(), tt::data::NoDataset{}, tt::loss::cross_entropy);
+    customize(trainer, model);
+    trainer.train();
+    std::vector<double> rates;
+    for (const auto& log : trainer.state().log_history)
+      if (log.contains("learning_rate")) rates.push_back(log.at("learning_rate"));
+    return std::pair{model->weight.detach().clone(), rates};
+  };
+  // Optimizer and scheduler given: SGD with momentum under a constant rate of 0.2.
+  auto [given, given_rates] = train_with([](auto& trainer, torch::nn::Linear& model) {
+    auto optimizer = std::make_unique<torch::optim::SGD>(model->parameters(), torch::optim::SGDOptions(0.2).momentum(0.5));
+    auto scheduler = tt::get_scheduler("constant", *optimizer, 0, 3);
+    trainer.set_optimizers(std::move(optimizer), std::move(scheduler));
+  });
+  DOCTEST_CHECK(given_rates == std::vector<double>{0.2, 0.2, 0.2});
+  // The same optimizer from a factory: the arguments' linear schedule applies to its rate.
+  auto [made, made_rates] = train_with([](auto& trainer, torch::nn::Linear&) {
+    trainer.set_optimizer_factory([](torch::nn::Module& module, const tt::TrainingArguments&) {
+      return std::make_unique<torch::optim::SGD>(module.parameters(), torch::optim::SGDOptions(0.2).momentum(0.5));
+    });
+  });
+  DOCTEST_CHECK(made_rates == std::vector<double>{0.2, 0.2 * 2 / 3, 0.2 / 3});
+  // Both differ from the default AdamW run, and from each other (different rates).
+  auto [default_weights, default_rates] = train_with([](auto&, torch::nn::Linear&) {});
+  DOCTEST_CHECK(!torch::equal(given, default_weights));
+  DOCTEST_CHECK(!torch::equal(given, made));
+  DOCTEST_CHECK(default_rates == std::vector<double>{0.05, 0.05 * 2 / 3, 0.05 / 3});
+}
+
+}  // DOCTEST_TEST_SUITE

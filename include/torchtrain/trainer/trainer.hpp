@@ -63,6 +63,17 @@ class Trainer {
   /// Prints metrics as an aligned table under `***** <split> metrics *****` (main process).
   void log_metrics(std::string_view split, const Metrics& metrics) { loop_->log_metrics(split, metrics); }
 
+  /// Bring your own (the Python `optimizers=(optimizer, scheduler)`): the next train() uses
+  /// `optimizer`, built over this model's parameters, and `scheduler`, made for that
+  /// optimizer (for example by get_scheduler), or the schedule of the arguments when none.
+  void set_optimizers(std::unique_ptr<torch::optim::Optimizer> optimizer,
+                      std::optional<optim::LRScheduler> scheduler = std::nullopt) {
+    loop_->set_optimizers(std::move(optimizer), std::move(scheduler));
+  }
+  /// Customize how every train() makes its optimizer (the Python `create_optimizer`); the
+  /// schedule of the arguments is applied to it.
+  void set_optimizer_factory(OptimizerFactory factory) { loop_->set_optimizer_factory(std::move(factory)); }
+
   const TrainerState& state() const { return loop_->state(); }
   const TrainingArguments& args() const { return loop_->args(); }
 

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -39,6 +41,10 @@
 
 namespace torchtrain {
 
+/// Makes the optimizer of a run from the model and the arguments (see Trainer::set_optimizer_factory).
+using OptimizerFactory =
+    std::function<std::unique_ptr<torch::optim::Optimizer>(torch::nn::Module&, const TrainingArguments&)>;
+
 namespace detail {
 
 /// What a Trainer offers, whatever its model, data and callback types, which only the
@@ -52,6 +58,9 @@ class TrainerInterface {
   virtual void log_metrics(std::string_view split, const Metrics& metrics) = 0;
   virtual const TrainerState& state() const = 0;
   virtual const TrainingArguments& args() const = 0;
+  virtual void set_optimizers(std::unique_ptr<torch::optim::Optimizer> optimizer,
+                              std::optional<optim::LRScheduler> scheduler) = 0;
+  virtual void set_optimizer_factory(OptimizerFactory factory) = 0;
 };
 
 inline double round_to(double value, int digits) {
@@ -137,6 +146,15 @@ class TrainingLoop final : public detail::TrainerInterface {
 
   const TrainerState& state() const override { return state_; }
   const TrainingArguments& args() const override { return args_; }
+
+  void set_optimizers(std::unique_ptr<torch::optim::Optimizer> optimizer,
+                      std::optional<optim::LRScheduler> scheduler) override {
+    if (!optimizer && scheduler)
+      throw ArgumentError("set_optimizers: a scheduler needs the optimizer it was made for");
+    given_optimizer_ = std::move(optimizer);
+    given_scheduler_ = std::move(scheduler);
+  }
+  void set_optimizer_factory(OptimizerFactory factory) override { optimizer_factory_ = std::move(factory); }
   Model& model() { return model_; }
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
   optim::LRScheduler& lr_scheduler() { return *scheduler_; }
@@ -318,14 +336,25 @@ class TrainingLoop final : public detail::TrainerInterface {
 
   // Fresh optimizer, schedule, state and counters for a run.
   void begin_run(const TrainingPlan& plan) {
-    optimizer_ = optim::make_optimizer(*model_, args_);
+    // The user's optimizer (and scheduler) if given, else the factory's, else by --optim.
+    if (given_optimizer_)
+      optimizer_ = std::move(given_optimizer_);
+    else if (optimizer_factory_)
+      optimizer_ = optimizer_factory_(*model_, args_);
+    else
+      optimizer_ = optim::make_optimizer(*model_, args_);
     parameters_ = model_->parameters();  // clipped in model order, as Python clips model.parameters()
-    const auto scheduler_options = parse_scheduler_kwargs(args_.lr_scheduler_kwargs);
-    scheduler_ = std::make_unique<optim::LRScheduler>(
-        *optimizer_,
-        optim::LRSchedule(args_.lr_scheduler_type, optim::resolve_warmup_steps(args_, plan.max_steps), plan.max_steps,
-                          scheduler_options, args_.learning_rate),
-        scheduler_options);
+    if (given_scheduler_) {
+      scheduler_ = std::make_unique<optim::LRScheduler>(std::move(*given_scheduler_));
+      given_scheduler_.reset();
+    } else {
+      const auto scheduler_options = parse_scheduler_kwargs(args_.lr_scheduler_kwargs);
+      scheduler_ = std::make_unique<optim::LRScheduler>(
+          *optimizer_,
+          optim::LRSchedule(args_.lr_scheduler_type, optim::resolve_warmup_steps(args_, plan.max_steps),
+                            plan.max_steps, scheduler_options, optimizer_->param_groups().front().options().get_lr()),
+          scheduler_options);
+    }
     sampler_ = data::RandomSampler{args_.data_seed.value_or(args_.seed)};
 
     state_.epoch = 0;
@@ -398,6 +427,9 @@ class TrainingLoop final : public detail::TrainerInterface {
   TrainerControl control_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<optim::LRScheduler> scheduler_;
+  std::unique_ptr<torch::optim::Optimizer> given_optimizer_;  // by set_optimizers, for the next train()
+  std::optional<optim::LRScheduler> given_scheduler_;
+  OptimizerFactory optimizer_factory_;
   std::vector<torch::Tensor> parameters_;
   std::vector<Batch> window_;  // the micro-batches of the current optimizer step
   data::RandomSampler sampler_;
