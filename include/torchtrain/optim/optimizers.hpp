@@ -18,6 +18,7 @@
 
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/detail/name_values.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>
 
@@ -28,16 +29,7 @@ namespace torchtrain::detail {
 class OptimArgs {
  public:
   explicit OptimArgs(std::string_view text) {
-    while (!text.empty()) {
-      auto comma = text.find(',');
-      std::string_view pair = text.substr(0, comma);
-      text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
-      if (pair.empty()) continue;
-      auto equals = pair.find('=');
-      if (equals == std::string_view::npos)
-        throw ArgumentError(fmt::format("--optim_args: '{}' is not name=value", pair));
-      values_.emplace(std::string(pair.substr(0, equals)), std::string(pair.substr(equals + 1)));
-    }
+    for (auto [name, value] : split_name_values(text, "optim_args")) values_.emplace(name, value);
   }
 
   template <class T>

@@ -20,6 +20,7 @@
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/arguments/parse_args.hpp>
+#include <torchtrain/detail/name_values.hpp>
 #include <torchtrain/detail/reflection.hpp>
 
 namespace torchtrain {
@@ -286,15 +287,7 @@ namespace torchtrain {
 /// naming an unknown name or a bad value.
 inline SchedulerOptions parse_scheduler_kwargs(std::string_view text) {
   SchedulerOptions options;
-  while (!text.empty()) {
-    auto comma = text.find(',');
-    std::string_view pair = text.substr(0, comma);
-    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
-    if (pair.empty()) continue;
-    auto equals = pair.find('=');
-    if (equals == std::string_view::npos)
-      throw ArgumentError(fmt::format("--lr_scheduler_kwargs: '{}' is not name=value", pair));
-    std::string_view key = pair.substr(0, equals), value = pair.substr(equals + 1);
+  for (auto [key, value] : detail::split_name_values(text, "lr_scheduler_kwargs")) {
     bool known = false;
     detail::for_each_field(options, [&](std::string_view name, auto& field) {
       if (name != key) return;
