@@ -1,7 +1,12 @@
 // Optimizers by name: each equals the LibTorch optimizer a user would build by hand, bit for bit.
 #include "testing.hpp"
 
+#include <cstdlib>
+#include <fstream>
+#include <map>
 #include <memory>
+#include <sstream>
+#include <string>
 #include <vector>
 
 namespace {
@@ -69,9 +74,9 @@ DOCTEST_TEST_CASE("optim_args the optimizer does not take, or cannot read, fail 
                                "--optim_args: sgd takes no 'momentun'", tt::ArgumentError);
   DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<>(model, {.optim = tt::OptimizerNames::sgd, .optim_args = "momentum=high"}, data()),
                                "--optim_args: momentum expects float, got 'high'", tt::ArgumentError);
-  std::array argv{"program", "--optim", "adafactor"};
+  std::array argv{"program", "--optim", "adafactorr"};
   DOCTEST_CHECK_THROWS_WITH_AS(tt::parse_args<tt::TrainingArguments>(3, argv.data()),
-                               "--optim expects {adamw_torch|adamw_torch_fused|sgd|adagrad|rmsprop}, got 'adafactor'",
+                               "--optim expects {adamw_torch|adamw_torch_fused|sgd|adagrad|rmsprop|adafactor}, got 'adafactorr'",
                                tt::ArgumentError);
 }
 
@@ -111,6 +116,64 @@ DOCTEST_TEST_CASE("bring your own optimizer and scheduler, or a factory for the 
   DOCTEST_CHECK(!torch::equal(given, default_weights));
   DOCTEST_CHECK(!torch::equal(given, made));
   DOCTEST_CHECK(default_rates == std::vector<double>{0.05, 0.05 * 2 / 3, 0.05 / 3});
+}
+
+}  // DOCTEST_TEST_SUITE
+
+DOCTEST_TEST_SUITE("optimizers") {
+
+DOCTEST_TEST_CASE("Adafactor follows the Python implementation's numbers, step by step") {
+  const char* path = std::getenv("TORCHTRAIN_ADAFACTOR_REFERENCE");
+  DOCTEST_REQUIRE_MESSAGE(path != nullptr, "run through CTest, which writes the reference with Python first");
+  struct Case {
+    std::vector<std::int64_t> shape;
+    tt::optim::AdafactorOptions options;
+  };
+  const std::map<std::string, Case> cases{
+      {"matrix", {{2, 3}, tt::optim::AdafactorOptions(0.01).scale_parameter(false).relative_step(false)}},
+      {"vector", {{4}, tt::optim::AdafactorOptions(0.01).scale_parameter(false).relative_step(false)}},
+      {"matrix_beta1_decay",
+       {{3, 2}, tt::optim::AdafactorOptions(0.02).scale_parameter(false).relative_step(false).beta1(0.9).weight_decay(0.1)}},
+      {"matrix_relative_scaled", {{2, 2}, tt::optim::AdafactorOptions(0.0)}}};
+  std::map<std::string, std::pair<torch::Tensor, std::unique_ptr<tt::optim::Adafactor>>> runs;
+  std::ifstream file(path);
+  int rows_checked = 0;
+  for (std::string line; std::getline(file, line);) {
+    std::stringstream fields(line);
+    std::string name, step_text, values_text;
+    std::getline(fields, name, ';');
+    std::getline(fields, step_text, ';');
+    std::getline(fields, values_text);
+    const auto& setting = cases.at(name);
+    auto& [parameter, optimizer] = runs[name];
+    if (!optimizer) {
+      const auto n = c10::multiply_integers(setting.shape);
+      parameter = torch::cos(0.3 * torch::arange(n, torch::kDouble)).to(torch::kFloat).view(setting.shape).requires_grad_();
+      optimizer = std::make_unique<tt::optim::Adafactor>(std::vector{parameter}, setting.options);
+    }
+    const double step = std::stod(step_text);
+    parameter.mutable_grad() =
+        torch::sin(0.7 * torch::arange(parameter.numel(), torch::kDouble) + step).to(torch::kFloat).view(setting.shape);
+    optimizer->step();
+    std::vector<double> expected;
+    std::stringstream values(values_text);
+    for (std::string value; std::getline(values, value, ',');) expected.push_back(std::stod(value));
+    auto found = parameter.detach().flatten();
+    DOCTEST_REQUIRE(found.numel() == static_cast<std::int64_t>(expected.size()));
+    for (std::size_t k = 0; k < expected.size(); ++k) {
+      DOCTEST_INFO(name, " step ", step, " value ", k);
+      DOCTEST_CHECK(found[static_cast<std::int64_t>(k)].item<double>() == doctest::Approx(expected[k]).epsilon(1e-5));
+    }
+    ++rows_checked;
+  }
+  DOCTEST_CHECK(rows_checked == 12);
+}
+
+DOCTEST_TEST_CASE("--optim adafactor is Adafactor with the Python Trainer's settings") {
+  DOCTEST_CHECK(torch::equal(
+      trained(tt::OptimizerNames::adafactor, "beta1=0.5", 0.1),
+      hand_written<tt::optim::AdafactorOptions, tt::optim::Adafactor>(
+          tt::optim::AdafactorOptions(0.05).scale_parameter(false).relative_step(false).beta1(0.5), 0.1)));
 }
 
 }  // DOCTEST_TEST_SUITE

@@ -30,7 +30,7 @@ enum class SchedulerType {
 };
 
 /// Optimizers by their Python `optim` names (those written so far).
-enum class OptimizerNames { adamw_torch, adamw_torch_fused, sgd, adagrad, rmsprop };
+enum class OptimizerNames { adamw_torch, adamw_torch_fused, sgd, adagrad, rmsprop, adafactor };
 
 // Names of enum values, found by argument-dependent lookup; the parser and the printers
 // use them. A user enum gets the same treatment by declaring its own `enum_names`.
@@ -38,7 +38,7 @@ constexpr auto enum_names(IntervalStrategy) {
   return std::array<std::string_view, 3>{"no", "steps", "epoch"};
 }
 constexpr auto enum_names(OptimizerNames) {
-  return std::array<std::string_view, 5>{"adamw_torch", "adamw_torch_fused", "sgd", "adagrad", "rmsprop"};
+  return std::array<std::string_view, 6>{"adamw_torch", "adamw_torch_fused", "sgd", "adagrad", "rmsprop", "adafactor"};
 }
 constexpr auto enum_names(SchedulerType) {
   return std::array<std::string_view, 10>{"linear",         "cosine",

@@ -20,6 +20,7 @@
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/detail/name_values.hpp>
 #include <torchtrain/detail/reflection.hpp>
+#include <torchtrain/optim/adafactor.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>
 
 namespace torchtrain::detail {
@@ -78,6 +79,8 @@ namespace torchtrain::optim {
 /// - sgd: optim_args momentum, dampening, nesterov (PyTorch's defaults 0, 0, false).
 /// - adagrad: optim_args lr_decay, initial_accumulator_value, eps (0, 0, 1e-10).
 /// - rmsprop: optim_args alpha, eps, momentum, centered (0.99, 1e-8, 0, false).
+/// - adafactor: optim::Adafactor with scale_parameter and relative_step off (as the Python
+///   Trainer); optim_args clip_threshold (1), decay_rate (-0.8), beta1 (none).
 /// Throws ArgumentError for an optim_args name the optimizer does not take.
 inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model,
                                                                const TrainingArguments& args) {
@@ -114,6 +117,14 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
       extra.require_all_taken("adagrad");
       return std::make_unique<torch::optim::Adagrad>(detail::groups_with_decay(model, options, args.weight_decay),
                                                      options);
+    }
+    case OptimizerNames::adafactor: {
+      // As the Python Trainer sets it up: the learning rate as given, not relative or scaled.
+      auto options = AdafactorOptions(lr).scale_parameter(false).relative_step(false);
+      options.clip_threshold(extra.take("clip_threshold", 1.0)).decay_rate(extra.take("decay_rate", -0.8));
+      if (auto beta1 = extra.take("beta1", std::optional<double>{})) options.beta1(beta1);
+      extra.require_all_taken("adafactor");
+      return std::make_unique<Adafactor>(detail::groups_with_decay(model, options, args.weight_decay), options);
     }
     case OptimizerNames::rmsprop: {
       auto options = torch::optim::RMSpropOptions(lr)

@@ -1,0 +1,132 @@
+// Adafactor (Shazeer and Stern, 2018) with the arithmetic of the Python transformers implementation.
+#pragma once
+
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+namespace torchtrain::optim {
+
+/// Adafactor's settings, with the Python defaults. The Python Trainer (`--optim adafactor`)
+/// uses scale_parameter = false and relative_step = false with its learning_rate.
+struct AdafactorOptions : torch::optim::OptimizerCloneableOptions<AdafactorOptions> {
+  explicit AdafactorOptions(double lr = 1e-3) : lr_(lr) {}
+  TORCH_ARG(double, lr);
+  TORCH_ARG(double, eps1) = 1e-30;           // regularizes the squared gradient
+  TORCH_ARG(double, eps2) = 1e-3;            // floor of the parameter scale
+  TORCH_ARG(double, clip_threshold) = 1.0;   // of the update's root mean square
+  TORCH_ARG(double, decay_rate) = -0.8;      // beta2 at step t is 1 - t^decay_rate
+  TORCH_ARG(std::optional<double>, beta1);   // first moment, off by default
+  TORCH_ARG(double, weight_decay) = 0.0;
+  TORCH_ARG(bool, scale_parameter) = true;
+  TORCH_ARG(bool, relative_step) = true;
+  TORCH_ARG(bool, warmup_init) = false;
+
+  double get_lr() const override { return lr(); }
+  void set_lr(const double value) override { lr(value); }
+};
+
+/// Per-parameter state: the step, factored (row and column) or full second moments, and
+/// the first moment when beta1 is set.
+struct AdafactorParamState : torch::optim::OptimizerCloneableParamState<AdafactorParamState> {
+  std::int64_t step = 0;
+  torch::Tensor exp_avg_sq_row, exp_avg_sq_col, exp_avg_sq, exp_avg;
+};
+
+/// Adafactor: second moments of matrices kept as a row and a column vector (memory grows
+/// with rows + columns, not rows x columns), updates clipped by their root mean square.
+class Adafactor : public torch::optim::Optimizer {
+ public:
+  Adafactor(std::vector<torch::optim::OptimizerParamGroup> groups, AdafactorOptions defaults = {})
+      : Optimizer(std::move(groups), std::make_unique<AdafactorOptions>(defaults)) {}
+  Adafactor(std::vector<torch::Tensor> parameters, AdafactorOptions defaults = {})
+      : Adafactor({torch::optim::OptimizerParamGroup(std::move(parameters))}, defaults) {}
+
+  torch::Tensor step(LossClosure closure = nullptr) override {
+    torch::NoGradGuard no_grad;
+    torch::Tensor loss;
+    if (closure) {
+      torch::AutoGradMode enable_grad(true);
+      loss = closure();
+    }
+    for (auto& group : param_groups_) {
+      const auto& options = static_cast<const AdafactorOptions&>(group.options());
+      for (auto& parameter : group.params())
+        if (parameter.grad().defined()) update(parameter, options);
+    }
+    return loss;
+  }
+
+ private:
+  // LibTorch keys optimizer state by the parameter's TensorImpl (as a string in 1.13).
+  template <class State = decltype(state_)>  // a template, so that only one branch compiles
+  auto state_key(const torch::Tensor& parameter) const {
+    using Key = typename std::remove_cvref_t<State>::key_type;
+    if constexpr (std::is_same_v<Key, std::string>)
+      return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+    else
+      return static_cast<Key>(parameter.unsafeGetTensorImpl());
+  }
+
+  static torch::Tensor rms(const torch::Tensor& tensor) {
+    return tensor.norm(2) / std::sqrt(static_cast<double>(tensor.numel()));
+  }
+
+  void update(torch::Tensor& parameter, const AdafactorOptions& options) {
+    const auto grad = parameter.grad().to(torch::kFloat);
+    const bool factored = grad.dim() >= 2;
+    auto key = state_key(parameter);
+    if (state_.find(key) == state_.end()) {
+      auto fresh = std::make_unique<AdafactorParamState>();
+      if (factored) {
+        fresh->exp_avg_sq_row = torch::zeros(grad.sizes().slice(0, grad.dim() - 1), grad.options());
+        auto column_shape = grad.sizes().vec();
+        column_shape.erase(column_shape.end() - 2);
+        fresh->exp_avg_sq_col = torch::zeros(column_shape, grad.options());
+      } else {
+        fresh->exp_avg_sq = torch::zeros_like(grad);
+      }
+      if (options.beta1()) fresh->exp_avg = torch::zeros_like(grad);
+      state_[key] = std::move(fresh);
+    }
+    auto& state = static_cast<AdafactorParamState&>(*state_[key]);
+    state.step += 1;
+    const double step = static_cast<double>(state.step);
+
+    double lr = options.lr();
+    if (options.relative_step())
+      lr = std::min(options.warmup_init() ? 1e-6 * step : 1e-2, 1.0 / std::sqrt(step));
+    if (options.scale_parameter()) lr *= std::max(options.eps2(), rms(parameter).item<double>());
+    const double beta2 = 1.0 - std::pow(step, options.decay_rate());
+
+    auto squared = grad.pow(2) + options.eps1();
+    torch::Tensor change;
+    if (factored) {
+      state.exp_avg_sq_row.mul_(beta2).add_(squared.mean(-1), 1.0 - beta2);
+      state.exp_avg_sq_col.mul_(beta2).add_(squared.mean(-2), 1.0 - beta2);
+      auto row_factor = (state.exp_avg_sq_row / state.exp_avg_sq_row.mean(-1, true)).rsqrt_().unsqueeze(-1);
+      auto column_factor = state.exp_avg_sq_col.unsqueeze(-2).rsqrt();
+      change = (row_factor * column_factor).mul_(grad);
+    } else {
+      state.exp_avg_sq.mul_(beta2).add_(squared, 1.0 - beta2);
+      change = state.exp_avg_sq.rsqrt().mul_(grad);
+    }
+    change.div_((rms(change) / options.clip_threshold()).clamp_(1.0));
+    change.mul_(lr);
+    if (options.beta1()) {
+      state.exp_avg.mul_(*options.beta1()).add_(change, 1.0 - *options.beta1());
+      change = state.exp_avg;
+    }
+    if (options.weight_decay() != 0) parameter.add_(parameter, -options.weight_decay() * lr);
+    parameter.add_(-change);
+  }
+};
+
+}  // namespace torchtrain::optim
