@@ -17,6 +17,7 @@
 #include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
+#include <torchtrain/optim/multi_tensor_adamw.hpp>
 #include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>
 #include <torchtrain/optim/zero_grad.hpp>

@@ -177,3 +177,29 @@ DOCTEST_TEST_CASE("--optim adafactor is Adafactor with the Python Trainer's sett
 }
 
 }  // DOCTEST_TEST_SUITE
+
+DOCTEST_TEST_SUITE("optimizers") {
+
+DOCTEST_TEST_CASE("MultiTensorAdamW computes what LibTorch's AdamW computes") {
+  auto run = [](auto make_optimizer) {
+    torch::manual_seed(5);
+    torch::nn::Sequential model(torch::nn::Linear(6, 8), torch::nn::Tanh(), torch::nn::Linear(8, 3));
+    auto options = torch::optim::AdamWOptions(0.01).betas({0.8, 0.99}).eps(1e-6).weight_decay(0.05);
+    auto optimizer = make_optimizer(model->parameters(), options);
+    for (int step = 0; step < 5; ++step) {
+      optimizer->zero_grad();
+      model->forward(torch::randn({4, 6})).pow(2).mean().backward();
+      optimizer->step();
+    }
+    return model->parameters();
+  };
+  auto ours = run([](std::vector<torch::Tensor> p, torch::optim::AdamWOptions o) {
+    return std::make_unique<tt::optim::MultiTensorAdamW>(std::vector{torch::optim::OptimizerParamGroup(p)}, o);
+  });
+  auto theirs = run([](std::vector<torch::Tensor> p, torch::optim::AdamWOptions o) {
+    return std::make_unique<torch::optim::AdamW>(p, o);
+  });
+  for (std::size_t i = 0; i < ours.size(); ++i) DOCTEST_CHECK(torch::allclose(ours[i], theirs[i], 1e-6, 1e-7));
+}
+
+}  // DOCTEST_TEST_SUITE
