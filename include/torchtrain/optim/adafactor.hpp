@@ -12,6 +12,8 @@
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
+#include <torchtrain/detail/optimizer_closure.hpp>
+
 namespace torchtrain::optim {
 
 /// Adafactor's settings, with the Python defaults. The Python Trainer (`--optim adafactor`)
@@ -51,11 +53,7 @@ class Adafactor : public torch::optim::Optimizer {
 
   torch::Tensor step(LossClosure closure = nullptr) override {
     torch::NoGradGuard no_grad;
-    torch::Tensor loss;
-    if (closure) {
-      torch::AutoGradMode enable_grad(true);
-      loss = closure();
-    }
+    torch::Tensor loss = torchtrain::detail::evaluate_closure(closure);
     for (auto& group : param_groups_) {
       const auto& options = static_cast<const AdafactorOptions&>(group.options());
       for (auto& parameter : group.params())

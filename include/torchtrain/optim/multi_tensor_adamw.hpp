@@ -9,6 +9,8 @@
 #include <ATen/ATen.h>
 #include <torch/optim/adamw.h>
 
+#include <torchtrain/detail/optimizer_closure.hpp>
+
 namespace torchtrain::optim {
 
 /// AdamW whose step runs a handful of multi-tensor (`at::_foreach_*`) calls per parameter
@@ -25,11 +27,7 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
 
   torch::Tensor step(LossClosure closure = nullptr) override {
     torch::NoGradGuard no_grad;
-    torch::Tensor loss;
-    if (closure) {
-      torch::AutoGradMode enable_grad(true);
-      loss = closure();
-    }
+    torch::Tensor loss = torchtrain::detail::evaluate_closure(closure);
     if (moments_.size() < param_groups_.size()) moments_.resize(param_groups_.size());
     for (std::size_t g = 0; g < param_groups_.size(); ++g) step_group(param_groups_[g], moments_[g]);
     return loss;
