@@ -14,6 +14,10 @@ namespace torchtrain {
 /// When something happens: never, every N optimizer steps, or at each epoch's end.
 enum class IntervalStrategy { no, steps, epoch };
 
+/// When to save a checkpoint: as IntervalStrategy, or whenever evaluation finds a new best
+/// `metric_for_best_model` (the Python `SaveStrategy`).
+enum class SaveStrategy { no, steps, epoch, best };
+
 /// Learning-rate schedule shapes (multipliers of `learning_rate`), as in the Python
 /// `SchedulerType`.
 enum class SchedulerType {
@@ -36,6 +40,9 @@ enum class OptimizerNames { adamw_torch, adamw_torch_fused, sgd, adagrad, rmspro
 // use them. A user enum gets the same treatment by declaring its own `enum_names`.
 constexpr auto enum_names(IntervalStrategy) {
   return std::array<std::string_view, 3>{"no", "steps", "epoch"};
+}
+constexpr auto enum_names(SaveStrategy) {
+  return std::array<std::string_view, 4>{"no", "steps", "epoch", "best"};
 }
 constexpr auto enum_names(OptimizerNames) {
   return std::array<std::string_view, 6>{"adamw_torch", "adamw_torch_fused", "sgd", "adagrad", "rmsprop", "adafactor"};
@@ -86,6 +93,17 @@ struct TrainingArguments {
   std::optional<double> eval_steps;      // evaluate every N steps (default: logging_steps; < 1 is a ratio)
   double eval_delay = 0;                 // steps (or epochs) to wait before the first evaluation
 
+  // Checkpoints and the best model.
+  SaveStrategy save_strategy = SaveStrategy::steps;  // when to save a checkpoint
+  double save_steps = 500;               // save every N steps (a value < 1 is a ratio of the total)
+  std::optional<int> save_total_limit;   // keep at most N checkpoints (never deleting the best)
+  bool save_only_model = false;          // checkpoints hold the model only: no optimizer, scheduler, random state
+  bool load_best_model_at_end = false;   // load the best checkpoint's weights when training ends
+  std::optional<std::string> metric_for_best_model;  // metric deciding the best model (default "loss")
+  std::optional<bool> greater_is_better; // default: true unless the metric name ends in "loss"
+  std::optional<std::string> resume_from_checkpoint;  // for scripts: "true" (latest in output_dir) or a path
+  bool ignore_data_skip = false;         // on resume, do not skip the batches already seen this epoch
+
   // Data, randomness and devices.
   std::uint64_t seed = 42;               // random seed set when the trainer is created
   std::optional<std::uint64_t> data_seed;  // seed of the data order (default: seed)
@@ -95,6 +113,8 @@ struct TrainingArguments {
   // Precision (must agree with the Trainer's precision policy).
   bool bf16 = false;                     // bfloat16 mixed precision
   bool fp16 = false;                     // float16 mixed precision with loss scaling
+
+  friend bool operator==(const TrainingArguments&, const TrainingArguments&) = default;
 };
 
 }  // namespace torchtrain
@@ -106,5 +126,7 @@ BOOST_HANA_ADAPT_STRUCT(torchtrain::TrainingArguments, output_dir, num_train_epo
                         gradient_accumulation_steps, max_grad_norm, gradient_checkpointing, optim, optim_args, learning_rate, weight_decay,
                         adam_beta1, adam_beta2, adam_epsilon, lr_scheduler_type, lr_scheduler_kwargs, warmup_steps,
                         warmup_ratio, logging_strategy, logging_steps, logging_first_step,
-                        eval_strategy, eval_steps, eval_delay, seed, data_seed,
+                        eval_strategy, eval_steps, eval_delay, save_strategy, save_steps,
+                        save_total_limit, save_only_model, load_best_model_at_end, metric_for_best_model,
+                        greater_is_better, resume_from_checkpoint, ignore_data_skip, seed, data_seed,
                         dataloader_drop_last, use_cpu, bf16, fp16);

@@ -99,6 +99,7 @@ class TrainingLoop final : public detail::TrainerInterface {
         loss_(std::move(loss)),
         compute_metrics_(std::move(compute_metrics)),
         callbacks_(boost::hana::prepend(std::move(callbacks), DefaultFlow{})) {
+    derive_defaults(args_);
     check_arguments();
     set_seed(args_.seed);
     nn::set_gradient_checkpointing(*model_, args_.gradient_checkpointing);
