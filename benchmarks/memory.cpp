@@ -60,7 +60,7 @@ double peak_megabytes(bench::PeakMemory& memory, const MemoryArguments& shape, c
   const auto before = memory.current_bytes();
   {
     Deep model(shape);
-    tt::Trainer<bench::SilentLogger, Policies...> trainer(
+    tt::Trainer<bench::SilentLogger, tt::NoCheckpoint, Policies...> trainer(
         model, {.max_steps = shape.steps, .per_device_train_batch_size = batch_size, .gradient_checkpointing = checkpointing},
         data, tt::data::NoDataset{}, tt::loss::cross_entropy);
     trainer.train();

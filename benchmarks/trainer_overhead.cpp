@@ -38,7 +38,7 @@ tt::TrainingArguments training_arguments(int steps) {
 double trainer_steps_per_second(const tt::data::TensorDataset& data, int steps) {
   tt::set_seed(0);
   digits::Classifier model(128);
-  tt::Trainer<bench::SilentLogger> trainer(model, training_arguments(steps), data, tt::data::NoDataset{},
+  tt::Trainer<bench::SilentLogger, tt::NoCheckpoint> trainer(model, training_arguments(steps), data, tt::data::NoDataset{},
                                          tt::loss::cross_entropy);
   const auto start = Clock::now();
   trainer.train();

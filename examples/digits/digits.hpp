@@ -35,7 +35,11 @@ inline tt::TrainingArguments default_training_arguments() {
           .warmup_ratio = 0.05,
           .logging_steps = 100,
           .eval_strategy = tt::IntervalStrategy::steps,
-          .eval_steps = 255};
+          .eval_steps = 255,
+          .save_steps = 255,  // on the evaluations, so that the best one can be loaded at the end
+          .save_total_limit = 2,
+          .load_best_model_at_end = true,
+          .metric_for_best_model = "accuracy"};
 }
 
 /// Reads the data set: pixels scaled to [0, 1] as inputs, digits 0..9 as labels.

@@ -1,6 +1,10 @@
 // digits: trains a classifier of handwritten digits (the UCI data set Debian ships) with torchtrain.
 //
 //   digits [--data path] [--eval_fraction 0.1] [--hidden_size 128] [any TrainingArguments flag]
+//
+// Checkpoints go to output_dir/checkpoint-<step> (two kept, never deleting the best);
+// `--resume_from_checkpoint true` (or a checkpoint folder) continues an interrupted run.
+// At the end the best model is loaded and saved to output_dir as model.safetensors.
 #include <cstdio>
 #include <exception>
 
@@ -19,9 +23,14 @@ int main(int argc, char** argv) try {
   tt::with_precision(args, [&]<class Precision>(Precision) {
     tt::Trainer<Precision> trainer(model, args, train_set, eval_set, tt::loss::cross_entropy,
                                    tt::metrics::accuracy);
-    auto result = trainer.train();
+    auto result = trainer.train(args.resume_from_checkpoint);
+    trainer.save_model();
     trainer.log_metrics("train", result.metrics);
-    trainer.log_metrics("eval", trainer.evaluate());
+    trainer.save_metrics("train", result.metrics);
+    auto metrics = trainer.evaluate();
+    trainer.log_metrics("eval", metrics);
+    trainer.save_metrics("eval", metrics);
+    trainer.save_state();
   });
   return 0;
 } catch (const std::exception& error) {

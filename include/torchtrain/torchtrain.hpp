@@ -3,9 +3,15 @@
 
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/parse_args.hpp>
+#include <torchtrain/arguments/reflect.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/arguments/validate.hpp>
 #include <torchtrain/callbacks/callbacks.hpp>
+#include <torchtrain/checkpoint/checkpoint.hpp>
+#include <torchtrain/checkpoint/checkpoint_folders.hpp>
+#include <torchtrain/checkpoint/random_state.hpp>
+#include <torchtrain/checkpoint/resume_from.hpp>
+#include <torchtrain/checkpoint/state_dict.hpp>
 #include <torchtrain/data/batch.hpp>
 #include <torchtrain/data/csv.hpp>
 #include <torchtrain/data/dataset.hpp>

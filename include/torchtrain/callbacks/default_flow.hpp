@@ -6,7 +6,8 @@
 
 namespace torchtrain {
 
-/// The built-in callback that turns the intervals of the arguments into control flags.
+/// The built-in callback that turns the intervals of the arguments into control flags
+/// (saves with --save_strategy best are asked for by the trainer, on a new best metric).
 /// The trainer always runs it before the user's callbacks, so theirs can override it.
 struct DefaultFlow {
   void on_step_end(const TrainingArguments& args, const TrainerState& state,
@@ -18,7 +19,13 @@ struct DefaultFlow {
     if (args.eval_strategy == IntervalStrategy::steps && state.eval_steps > 0 &&
         state.global_step % state.eval_steps == 0 && args.eval_delay <= state.global_step)
       control.should_evaluate = true;
-    if (state.global_step >= state.max_steps) control.should_training_stop = true;
+    if (args.save_strategy == SaveStrategy::steps && state.save_steps > 0 && state.global_step % state.save_steps == 0)
+      control.should_save = true;
+    if (state.global_step >= state.max_steps) {
+      control.should_training_stop = true;
+      // The last step is saved too (an epoch strategy saves it at the epoch's end).
+      if (args.save_strategy == SaveStrategy::steps) control.should_save = true;
+    }
   }
 
   void on_epoch_end(const TrainingArguments& args, const TrainerState& state,
@@ -26,6 +33,7 @@ struct DefaultFlow {
     if (args.logging_strategy == IntervalStrategy::epoch) control.should_log = true;
     if (args.eval_strategy == IntervalStrategy::epoch && args.eval_delay <= state.epoch)
       control.should_evaluate = true;
+    if (args.save_strategy == SaveStrategy::epoch) control.should_save = true;
   }
 };
 

@@ -3,7 +3,9 @@
 
 #include <torchtrain/policies/accumulation/accumulation.hpp>
 #include <torchtrain/policies/category.hpp>
+#include <torchtrain/policies/checkpointer/async_checkpoint.hpp>
 #include <torchtrain/policies/checkpointer/no_checkpoint.hpp>
+#include <torchtrain/policies/checkpointer/sync_checkpoint.hpp>
 #include <torchtrain/policies/logger/console_logger.hpp>
 #include <torchtrain/policies/policy_set.hpp>
 #include <torchtrain/policies/precision/bf16.hpp>

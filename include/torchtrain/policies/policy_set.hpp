@@ -5,6 +5,7 @@
 #include <torchtrain/policies/accumulation/accumulation.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/checkpointer/no_checkpoint.hpp>
+#include <torchtrain/policies/checkpointer/sync_checkpoint.hpp>
 #include <torchtrain/policies/logger/console_logger.hpp>
 #include <torchtrain/policies/precision/fp32.hpp>
 #include <torchtrain/policies/strategy/single_device.hpp>
@@ -20,7 +21,7 @@ struct PolicySet {
   using precision = detail::find_policy_t<category::precision, FP32, Policies...>;
   using accumulation = detail::find_policy_t<category::accumulation, AccumFromArguments, Policies...>;
   using strategy = detail::find_policy_t<category::strategy, SingleDevice, Policies...>;
-  using checkpointer = detail::find_policy_t<category::checkpointer, NoCheckpoint, Policies...>;
+  using checkpointer = detail::find_policy_t<category::checkpointer, SyncCheckpoint, Policies...>;
   using logger = detail::find_policy_t<category::logger, ConsoleLogger, Policies...>;
 };
 

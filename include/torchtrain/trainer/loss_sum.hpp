@@ -1,9 +1,12 @@
 // LossSum: the running sum of training losses, kept on the device without a kernel per step.
 #pragma once
 
+#include <cstdint>
 #include <utility>
 #include <vector>
 
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 #include <torch/types.h>
 
 namespace torchtrain {
@@ -30,6 +33,21 @@ class LossSum {
   void reset() {
     pending_.clear();
     sum_ = torch::Tensor();
+  }
+
+  /// Writes the folded sum and the pending losses as they are, so that a resumed run
+  /// adds in the same order and logs bit-identical losses.
+  void save(torch::serialize::OutputArchive& archive) const {
+    archive.write("loss_sum", sum_.defined() ? sum_.unsqueeze(0) : torch::empty({0}));
+    archive.write("pending_losses", pending_.empty() ? torch::empty({0}) : torch::stack(pending_));
+  }
+  void load(torch::serialize::InputArchive& archive, torch::Device device) {
+    torch::Tensor sum, pending;
+    archive.read("loss_sum", sum);
+    archive.read("pending_losses", pending);
+    reset();
+    if (sum.numel() == 1) sum_ = sum.squeeze(0).to(device);
+    for (std::int64_t i = 0; i < pending.size(0); ++i) pending_.push_back(pending[i].to(device));
   }
 
  private:

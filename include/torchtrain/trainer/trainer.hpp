@@ -1,7 +1,9 @@
 // Trainer<Policies...>: give it a model, arguments and data, and it trains.
 #pragma once
 
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -50,8 +52,10 @@ class Trainer {
             std::move(loss), std::move(compute_metrics), std::move(callbacks))) {}
 
   /// Trains for max_steps or num_train_epochs; returns the global step, the mean training
-  /// loss and the train_* speed metrics.
-  TrainOutput train() { return loop_->train(); }
+  /// loss and the train_* speed metrics. `resume_from_checkpoint`: `true` for the latest
+  /// complete checkpoint in output_dir, a checkpoint folder, or a script's
+  /// `args.resume_from_checkpoint`; the resumed run repeats the interrupted one exactly.
+  TrainOutput train(const ResumeFrom& resume_from_checkpoint = {}) { return loop_->train(resume_from_checkpoint); }
 
   /// Evaluates on the eval dataset: `<prefix>_loss`, `<prefix>_<metric>` for each metric of
   /// compute_metrics, `<prefix>_runtime`, `<prefix>_samples_per_second`,
@@ -62,6 +66,18 @@ class Trainer {
 
   /// Prints metrics as an aligned table under `***** <split> metrics *****` (main process).
   void log_metrics(std::string_view split, const Metrics& metrics) { loop_->log_metrics(split, metrics); }
+  /// Writes `output_dir/<split>_results.json` and merges the metrics into `all_results.json`.
+  void save_metrics(std::string_view split, const Metrics& metrics) { loop_->save_metrics(split, metrics); }
+
+  /// Writes the model's weights as `model.safetensors`, with `config.json` and
+  /// `training_args.json`, into `folder` (default: output_dir).
+  void save_model(std::optional<std::filesystem::path> folder = std::nullopt) {
+    loop_->save_model(folder.value_or(args().output_dir));
+  }
+  /// Loads `folder/model.safetensors` (save_model's, a checkpoint's, or Python's) into the model.
+  void load_model(const std::filesystem::path& folder) { loop_->load_model(folder); }
+  /// Writes the trainer state as `output_dir/trainer_state.json`.
+  void save_state() { loop_->save_state(); }
 
   /// Bring your own (the Python `optimizers=(optimizer, scheduler)`): the next train() uses
   /// `optimizer`, built over this model's parameters, and `scheduler`, made for that

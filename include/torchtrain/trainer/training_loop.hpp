@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <functional>
 #include <optional>
@@ -22,10 +23,18 @@
 #include <torchtrain/arguments/validate.hpp>
 #include <torchtrain/callbacks/default_flow.hpp>
 #include <torchtrain/callbacks/events.hpp>
+#include <torchtrain/checkpoint/checkpoint.hpp>
+#include <torchtrain/checkpoint/random_state.hpp>
+#include <torchtrain/checkpoint/resume_from.hpp>
+#include <torchtrain/checkpoint/state_dict.hpp>
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/random_sampler.hpp>
 #include <torchtrain/detail/forward.hpp>
 #include <torchtrain/detail/reflection.hpp>
+#include <torchtrain/io/archive_bytes.hpp>
+#include <torchtrain/io/training_arguments_json.hpp>
+#include <torchtrain/io/trainer_state_json.hpp>
+#include <torchtrain/io/results_files.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
@@ -53,9 +62,13 @@ namespace detail {
 class TrainerInterface {
  public:
   virtual ~TrainerInterface() = default;
-  virtual TrainOutput train() = 0;
+  virtual TrainOutput train(const ResumeFrom& resume_from_checkpoint) = 0;
   virtual Metrics evaluate(std::string_view metric_key_prefix) = 0;
   virtual void log_metrics(std::string_view split, const Metrics& metrics) = 0;
+  virtual void save_metrics(std::string_view split, const Metrics& metrics) = 0;
+  virtual void save_model(const std::filesystem::path& folder) = 0;
+  virtual void load_model(const std::filesystem::path& folder) = 0;
+  virtual void save_state() = 0;
   virtual const TrainerState& state() const = 0;
   virtual const TrainingArguments& args() const = 0;
   virtual void set_optimizers(std::unique_ptr<torch::optim::Optimizer> optimizer,
@@ -109,14 +122,24 @@ class TrainingLoop final : public detail::TrainerInterface {
     notify<event::on_init_end>();
   }
 
-  TrainOutput train() override {
+  TrainOutput train(const ResumeFrom& resume_from_checkpoint) override {
     const auto plan = plan_training(args_, data::dataset_size(train_dataset_), Accumulation::steps(args_));
     begin_run(plan);
+    // A resumed run continues at the checkpoint's step, skipping the optimizer steps of
+    // the current epoch that it already took (unless --ignore_data_skip).
+    int first_epoch = 0;
+    int first_update = 0;
+    if (const auto folder = resume_from_checkpoint.folder(args_.output_dir)) {
+      resume(*folder, plan);
+      first_epoch = state_.global_step / plan.updates_per_epoch;
+      if (!args_.ignore_data_skip) first_update = state_.global_step % plan.updates_per_epoch;
+    }
     const auto start = Clock::now();
     control_.should_training_stop = false;
     notify<event::on_train_begin>();
-    for (int epoch = 0; epoch < plan.num_epochs && !control_.should_training_stop; ++epoch)
-      train_epoch(plan, epoch);
+    for (int epoch = first_epoch;
+         epoch < plan.num_epochs && state_.global_step < plan.max_steps && !control_.should_training_stop; ++epoch)
+      train_epoch(plan, epoch, epoch == first_epoch ? first_update : 0);
 
     const double runtime = std::chrono::duration<double>(Clock::now() - start).count();
     total_loss_ += read_loss_since_log();
@@ -130,6 +153,8 @@ class TrainingLoop final : public detail::TrainerInterface {
                     {"train_steps_per_second", detail::round_to(plan.max_steps / runtime, 3)},
                     {"train_loss", train_loss}};
     metrics = log(metrics);
+    checkpointer_.wait();  // every checkpoint is on disk before train() returns
+    if (args_.load_best_model_at_end && state_.best_model_checkpoint) load_best_model();
     notify<event::on_train_end>();
     return {state_.global_step, train_loss, metrics};
   }
@@ -143,6 +168,21 @@ class TrainingLoop final : public detail::TrainerInterface {
 
   void log_metrics(std::string_view split, const Metrics& metrics) override {
     if (strategy_.is_main_process()) logger_.log_metrics(split, metrics);
+  }
+  void save_metrics(std::string_view split, const Metrics& metrics) override {
+    if (strategy_.is_main_process()) io::save_metrics(args_.output_dir, split, metrics);
+  }
+  void save_model(const std::filesystem::path& folder) override {
+    if (!strategy_.is_main_process()) return;
+    torchtrain::save_model(*model_, folder);
+    io::replace_file(folder / Checkpoint::training_args_file, io::training_arguments_json(args_));
+  }
+  void load_model(const std::filesystem::path& folder) override { torchtrain::load_model(*model_, folder); }
+  void save_state() override {
+    if (!strategy_.is_main_process()) return;
+    std::filesystem::create_directories(args_.output_dir);
+    io::replace_file(std::filesystem::path(args_.output_dir) / Checkpoint::trainer_state_file,
+                     io::trainer_state_json(state_));
   }
 
   const TrainerState& state() const override { return state_; }
@@ -163,11 +203,11 @@ class TrainingLoop final : public detail::TrainerInterface {
 
  private:
   // One epoch: optimizer steps over windows of `accumulation_steps` micro-batches.
-  void train_epoch(const TrainingPlan& plan, int epoch) {
+  void train_epoch(const TrainingPlan& plan, int epoch, int first_update) {
     const auto order = sampler_.order(plan.num_samples, epoch);
     control_.should_epoch_stop = false;
     notify<event::on_epoch_begin>();
-    for (int update = 0; update < plan.updates_per_epoch; ++update) {
+    for (int update = first_update; update < plan.updates_per_epoch; ++update) {
       const std::int64_t first = std::int64_t{update} * plan.accumulation_steps;
       const std::int64_t last = std::min(first + plan.accumulation_steps, plan.batches_per_epoch);
       control_.should_log = control_.should_evaluate = control_.should_save = false;
@@ -246,14 +286,137 @@ class TrainingLoop final : public detail::TrainerInterface {
       if constexpr (has_eval_dataset) {
         auto metrics = evaluate_dataset(eval_dataset_, "eval");
         if (scheduler_->steps_on_metrics()) scheduler_->step(metrics.at("eval_loss"));
+        if (update_best_metric(metrics) && args_.save_strategy == SaveStrategy::best) control_.should_save = true;
       }
       control_.should_evaluate = false;
     }
     if (control_.should_save) {
-      checkpointer_.save(*this);
+      save_checkpoint();
       control_.should_save = false;
       notify<event::on_save>();
     }
+  }
+
+  // Notes a new best metric_for_best_model (the Python `_determine_best_metric`); returns
+  // whether this evaluation is the best so far. A NaN is never the best.
+  bool update_best_metric(const Metrics& metrics) {
+    if (!args_.metric_for_best_model) return false;
+    std::string name = *args_.metric_for_best_model;
+    if (!name.starts_with("eval_")) name = "eval_" + name;
+    if (!metrics.contains(name)) {
+      std::string names;
+      for (const auto& [key, value] : metrics) names += (names.empty() ? "" : ", ") + key;
+      throw ArgumentError(fmt::format("--metric_for_best_model {} names '{}', which evaluation does not return; "
+                                      "it returns {}",
+                                      *args_.metric_for_best_model, name, names));
+    }
+    const double value = metrics.at(name);
+    const bool greater = args_.greater_is_better.value_or(true);
+    const double best = state_.best_metric.value_or(greater ? -INFINITY : INFINITY);
+    if (!(greater ? value > best : value < best)) return false;
+    state_.best_metric = value;
+    state_.best_global_step = state_.global_step;
+    return true;
+  }
+
+  // Saves output_dir/checkpoint-<step> through the checkpointer (main process only).
+  void save_checkpoint() {
+    if constexpr (Checkpointer::writes_checkpoints) {
+      const std::filesystem::path output_dir = args_.output_dir;
+      // This checkpoint holds the best model when the evaluation just before it was the best.
+      if (state_.best_global_step == state_.global_step)
+        state_.best_model_checkpoint = checkpoint_folder(output_dir, state_.global_step).string();
+      if (strategy_.is_main_process())
+        checkpointer_.save(snapshot(), {checkpoint_folder(output_dir, state_.global_step), args_.save_total_limit,
+                                        state_.best_model_checkpoint});
+    }
+  }
+
+  // The checkpoint of this moment, in memory.
+  Checkpoint snapshot() {
+    Checkpoint checkpoint;
+    checkpoint.model = state_dict(*model_);
+    checkpoint.training_args = io::training_arguments_json(args_);
+    checkpoint.trainer_state = io::trainer_state_json(state_);
+    if (args_.save_only_model) return checkpoint;
+    const auto archive_of = [](const auto& part) {
+      torch::serialize::OutputArchive archive;
+      part.save(archive);
+      return io::archive_bytes(archive);
+    };
+    checkpoint.optimizer = archive_of(*optimizer_);
+    checkpoint.scheduler = archive_of(*scheduler_);
+    if constexpr (requires { precision_.scaler; }) checkpoint.scaler = archive_of(precision_.scaler);
+    checkpoint.rng_state = save_random_state();
+    torch::serialize::OutputArchive loop_state;
+    loss_since_log_.save(loop_state);
+    loop_state.write("total_loss", c10::IValue(total_loss_));
+    loop_state.write("last_logged_step", c10::IValue(static_cast<std::int64_t>(last_logged_step_)));
+    checkpoint.loop_state = io::archive_bytes(loop_state);
+    return checkpoint;
+  }
+
+  // Restores everything a checkpoint holds: weights, optimizer, schedule, loss scale,
+  // trainer state, the running loss and the random state. The intervals and batch size
+  // are this run's (a change from the checkpoint's is reported).
+  void resume(const std::filesystem::path& folder, const TrainingPlan& plan) {
+    const Checkpoint checkpoint = read_checkpoint(folder);
+    const auto file = [&](const char* name) { return (folder / name).string(); };
+    if (checkpoint.optimizer.empty())
+      throw FileError(fmt::format("'{}' holds no optimizer state (it was saved with --save_only_model), so training "
+                                  "cannot resume from it; load its weights with load_model() and train afresh",
+                                  folder.string()));
+    load_state_dict(*model_, checkpoint.model, file(Checkpoint::model_file));
+    io::read_archive(checkpoint.optimizer, file(Checkpoint::optimizer_file),
+                     [&](auto& archive) { optimizer_->load(archive); });
+    io::read_archive(checkpoint.scheduler, file(Checkpoint::scheduler_file),
+                     [&](auto& archive) { scheduler_->load(archive); });
+    if constexpr (requires { precision_.scaler; })
+      if (!checkpoint.scaler.empty())
+        io::read_archive(checkpoint.scaler, file(Checkpoint::scaler_file),
+                         [&](auto& archive) { precision_.scaler.load(archive); });
+    TrainerState saved = io::trainer_state_from_json(checkpoint.trainer_state, file(Checkpoint::trainer_state_file));
+    warn_if_changed("logging_steps", saved.logging_steps, state_.logging_steps);
+    warn_if_changed("eval_steps", saved.eval_steps, state_.eval_steps);
+    warn_if_changed("save_steps", saved.save_steps, state_.save_steps);
+    warn_if_changed("per_device_train_batch_size", saved.train_batch_size, state_.train_batch_size);
+    for (auto field : {&TrainerState::logging_steps, &TrainerState::eval_steps, &TrainerState::save_steps,
+                       &TrainerState::train_batch_size, &TrainerState::max_steps, &TrainerState::num_train_epochs})
+      saved.*field = state_.*field;
+    state_ = saved;
+    state_.is_local_process_zero = state_.is_world_process_zero = strategy_.is_main_process();
+    if (state_.global_step > plan.max_steps)
+      throw ArgumentError(fmt::format("'{}' is at step {}, past this run's {} steps; raise --max_steps or "
+                                      "--num_train_epochs to train further",
+                                      folder.string(), state_.global_step, plan.max_steps));
+    io::read_archive(checkpoint.loop_state, file(Checkpoint::loop_state_file), [&](auto& archive) {
+      loss_since_log_.load(archive, strategy_.device());
+      c10::IValue value;
+      archive.read("total_loss", value);
+      total_loss_ = value.toDouble();
+      archive.read("last_logged_step", value);
+      last_logged_step_ = static_cast<int>(value.toInt());
+    });
+    load_random_state(checkpoint.rng_state, file(Checkpoint::rng_state_file));
+  }
+
+  void warn_if_changed(std::string_view name, int saved, int now) const {
+    if (saved != now && strategy_.is_main_process())
+      fmt::print(stderr, "warning: --{} is {} in this run but was {} in the checkpoint; using {}\n", name, now,
+                 saved, now);
+  }
+
+  // Loads the weights of the best checkpoint, as --load_best_model_at_end asks.
+  void load_best_model() {
+    const std::filesystem::path folder = *state_.best_model_checkpoint;
+    if (strategy_.is_main_process())
+      fmt::print("Loading best model from {} (score: {}).\n", folder.string(), state_.best_metric.value_or(NAN));
+    const Checkpoint best = read_checkpoint(folder, /*model_only=*/true);
+    load_state_dict(*model_, best.model, (folder / Checkpoint::model_file).string());
+    // With a limit of one, the newest checkpoint was kept beside the best only to resume from.
+    if (args_.save_total_limit == 1 && strategy_.is_main_process())
+      for (const auto& other : sorted_checkpoints(args_.output_dir))
+        if (!std::filesystem::equivalent(other, folder)) std::filesystem::remove_all(other);
   }
 
   // The sum of the step losses since the last log (averaged over processes), then resets it.
@@ -365,7 +528,11 @@ class TrainingLoop final : public detail::TrainerInterface {
     state_.train_batch_size = args_.per_device_train_batch_size;
     state_.logging_steps = resolve_interval(args_.logging_steps, plan.max_steps);
     state_.eval_steps = resolve_interval(args_.eval_steps.value_or(args_.logging_steps), plan.max_steps);
+    state_.save_steps = resolve_interval(args_.save_steps, plan.max_steps);
     state_.log_history.clear();
+    state_.best_metric.reset();
+    state_.best_global_step.reset();
+    state_.best_model_checkpoint.reset();
 
     loss_since_log_.reset();
     total_loss_ = 0;
@@ -394,6 +561,9 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (args_.fp16 && !Precision::uses_fp16)
       throw ArgumentError(fmt::format("--fp16 is set, but the Trainer's precision policy is {}; "
                                       "use Trainer<FP16> or drop --fp16", Precision::name));
+    if (args_.load_best_model_at_end && !Checkpointer::writes_checkpoints)
+      throw ArgumentError("--load_best_model_at_end needs checkpoints, but this Trainer's checkpointer is "
+                          "NoCheckpoint; drop the flag or use a checkpointer that writes");
     if (!has_eval_dataset && args_.eval_strategy != IntervalStrategy::no)
       throw ArgumentError(fmt::format("--eval_strategy {} needs an eval dataset: pass one to the "
                                       "Trainer, or use --eval_strategy no",

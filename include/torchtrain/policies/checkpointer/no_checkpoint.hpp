@@ -1,18 +1,19 @@
 // NoCheckpoint: a checkpointer policy that writes nothing.
 #pragma once
 
+#include <torchtrain/checkpoint/checkpoint.hpp>
 #include <torchtrain/policies/category.hpp>
 
 namespace torchtrain {
 
-/// Checkpointer policy that ignores save requests (Lightning's `enable_checkpointing=False`).
-/// A checkpointer offers `save(loop)`, called when the flow asks for a save; the loop gives
-/// access to the model, optimizer, scheduler, precision, arguments and state.
+/// Checkpointer policy that ignores save requests (Lightning's `enable_checkpointing=False`);
+/// --load_best_model_at_end is an error with it, since no checkpoint would hold the best.
 struct NoCheckpoint {
   using torchtrain_category = category::checkpointer;
+  static constexpr bool writes_checkpoints = false;
 
-  template <class TrainingLoop>
-  void save(TrainingLoop&) {}
+  void save(Checkpoint, const SaveRequest&) {}
+  void wait() {}
 };
 
 }  // namespace torchtrain

@@ -1,9 +1,12 @@
 // GradScaler: dynamic loss scaling for float16 training, with the arithmetic of PyTorch's GradScaler.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include <torch/optim/optimizer.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
 #include <torch/types.h>
 
 namespace torchtrain {
@@ -67,6 +70,17 @@ class GradScaler {
   void load_state(double scale, int growth_tracker) {
     scale_ = scale;
     good_steps_ = growth_tracker;
+  }
+  /// Writes the scale and the growth tracker under PyTorch's state_dict names.
+  void save(torch::serialize::OutputArchive& archive) const {
+    archive.write("scale", c10::IValue(scale_));
+    archive.write("_growth_tracker", c10::IValue(static_cast<std::int64_t>(good_steps_)));
+  }
+  void load(torch::serialize::InputArchive& archive) {
+    c10::IValue scale, growth_tracker;
+    archive.read("scale", scale);
+    archive.read("_growth_tracker", growth_tracker);
+    load_state(scale.toDouble(), static_cast<int>(growth_tracker.toInt()));
   }
 
  private:

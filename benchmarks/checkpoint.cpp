@@ -1,0 +1,148 @@
+// Checkpoint speed: save and load throughput of about 100 MB of model and AdamW state next
+// to `cp` of the same bytes on the same disk, and the training time each save costs,
+// synchronous versus asynchronous, side by side.
+//
+//   bench_checkpoint [--folder bench_checkpoint_data] [--rounds 5] [--steps 60] [--save_steps 10]
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <torchtrain/torchtrain.hpp>
+
+#include "support.hpp"
+
+namespace tt = torchtrain;
+namespace fs = std::filesystem;
+
+struct CheckpointBenchArguments {
+  std::string folder = "bench_checkpoint_data";  // where checkpoints are written (the disk measured)
+  int rounds = 5;                                 // alternating measurements; medians are reported
+  int steps = 60;                                 // training steps per timed run
+  int save_steps = 10;                            // a save every this many steps
+};
+TORCHTRAIN_REFLECT(CheckpointBenchArguments, folder, rounds, steps, save_steps);
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// 4 layers of 1024 x 2048: 8.4 M parameters, 33.6 MB of weights, twice that of AdamW moments.
+torch::nn::Sequential make_model() {
+  torch::manual_seed(0);
+  return torch::nn::Sequential(torch::nn::Linear(1024, 2048), torch::nn::ReLU(), torch::nn::Linear(2048, 1024),
+                               torch::nn::ReLU(), torch::nn::Linear(1024, 2048), torch::nn::ReLU(),
+                               torch::nn::Linear(2048, 1024));
+}
+
+std::uintmax_t folder_bytes(const fs::path& folder) {
+  std::uintmax_t bytes = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(folder))
+    if (entry.is_regular_file()) bytes += entry.file_size();
+  return bytes;
+}
+
+// A checkpoint of the model and an AdamW that has taken a step, as the trainer makes it.
+tt::Checkpoint make_checkpoint(torch::nn::Sequential& model, torch::optim::AdamW& optimizer) {
+  tt::Checkpoint checkpoint;
+  checkpoint.model = tt::state_dict(*model);
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  checkpoint.optimizer = tt::io::archive_bytes(archive);
+  checkpoint.trainer_state = "{}";
+  return checkpoint;
+}
+
+template <class Checkpointer>
+double train_seconds_with(const CheckpointBenchArguments& options, const tt::data::TensorDataset& data,
+                          const fs::path& output_dir) {
+  fs::remove_all(output_dir);
+  auto model = make_model();
+  tt::TrainingArguments args{.output_dir = output_dir.string(),
+                             .max_steps = options.steps,
+                             .per_device_train_batch_size = 8,
+                             .logging_strategy = tt::IntervalStrategy::no,
+                             .save_steps = static_cast<double>(options.save_steps),
+                             .save_total_limit = 2};
+  tt::Trainer<bench::SilentLogger, Checkpointer> trainer(model, args, data, tt::data::NoDataset{},
+                                                             tt::loss::mean_squared_error);
+  const auto start = Clock::now();
+  trainer.train();  // returns once every checkpoint is on disk
+  return seconds_since(start);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto [options] = tt::parse_args<CheckpointBenchArguments>(argc, argv);
+  const fs::path root = fs::absolute(options.folder);
+  fs::remove_all(root);
+  fs::create_directories(root);
+
+  auto model = make_model();
+  torch::optim::AdamW optimizer(model->parameters());
+  model->forward(torch::randn({8, 1024})).square().mean().backward();
+  optimizer.step();
+  const auto checkpoint = make_checkpoint(model, optimizer);
+
+  std::vector<double> save, load, copy;
+  double megabytes = 0;
+  for (int round = 0; round < options.rounds; ++round) {
+    const auto saved = root / "checkpoint-1";
+    fs::remove_all(saved);
+    auto start = Clock::now();
+    tt::write_checkpoint(make_checkpoint(model, optimizer), saved);
+    save.push_back(seconds_since(start));
+    megabytes = static_cast<double>(folder_bytes(saved)) / 1e6;
+
+    start = Clock::now();
+    auto restored = tt::read_checkpoint(saved);
+    tt::load_state_dict(*model, restored.model, "model.safetensors");
+    tt::io::read_archive(restored.optimizer, "optimizer.pt", [&](auto& archive) { optimizer.load(archive); });
+    load.push_back(seconds_since(start));
+
+    // The physical limit: the same files copied, and fsynced as ours are.
+    const auto copied = root / "copy";
+    fs::remove_all(copied);
+    start = Clock::now();
+    const auto command = fmt::format("cp -r '{}' '{}' && sync '{}'/*", saved.string(), copied.string(), copied.string());
+    if (std::system(command.c_str()) != 0) return 1;
+    copy.push_back(seconds_since(start));
+  }
+  fmt::print("Checkpoint of {:.1f} MB (model {:.1f} MB + AdamW state), median of {} rounds, folder {}\n\n", megabytes,
+             megabytes / 3, options.rounds, root.string());
+  fmt::print("| operation                            |   MB/s | vs cp |\n");
+  fmt::print("| ------------------------------------ | -----: | ----: |\n");
+  const double cp_rate = megabytes / bench::median(copy);
+  fmt::print("| cp -r + sync of the same files       | {:6.0f} |  1.00 |\n", cp_rate);
+  fmt::print("| write_checkpoint (serialize + fsync) | {:6.0f} | {:5.2f} |\n", megabytes / bench::median(save),
+             megabytes / bench::median(save) / cp_rate);
+  fmt::print("| read_checkpoint + load (CRC checked) | {:6.0f} | {:5.2f} |\n\n", megabytes / bench::median(load),
+             megabytes / bench::median(load) / cp_rate);
+
+  // Training time lost per save: the same run with no, synchronous and asynchronous saves.
+  torch::manual_seed(1);
+  tt::data::TensorDataset data(torch::randn({512, 1024}), torch::randn({512, 1024}));
+  std::vector<double> none, sync, async;
+  for (int round = 0; round < options.rounds; ++round) {
+    none.push_back(train_seconds_with<tt::NoCheckpoint>(options, data, root / "none"));
+    sync.push_back(train_seconds_with<tt::SyncCheckpoint>(options, data, root / "sync"));
+    async.push_back(train_seconds_with<tt::AsyncCheckpoint>(options, data, root / "async"));
+  }
+  const int saves = options.steps / options.save_steps;
+  const double base = bench::median(none);
+  fmt::print("{} training steps, a save every {} ({} saves), median of {} rounds\n\n", options.steps, options.save_steps,
+             saves, options.rounds);
+  fmt::print("| checkpointer     | run (s) | lost per save (s) | lost per save / sync |\n");
+  fmt::print("| ---------------- | ------: | ----------------: | -------------------: |\n");
+  const double sync_lost = (bench::median(sync) - base) / saves;
+  const double async_lost = (bench::median(async) - base) / saves;
+  fmt::print("| NoCheckpoint     | {:7.2f} |                   |                      |\n", base);
+  fmt::print("| SyncCheckpoint   | {:7.2f} | {:17.3f} |                 1.00 |\n", bench::median(sync), sync_lost);
+  fmt::print("| AsyncCheckpoint  | {:7.2f} | {:17.3f} | {:20.2f} |\n", bench::median(async), async_lost,
+             async_lost / sync_lost);
+  fs::remove_all(root);
+}

@@ -1,0 +1,188 @@
+// Checkpoint: what a checkpoint folder holds, written so that it appears only when complete.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <torchtrain/checkpoint/checkpoint_folders.hpp>
+#include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/io/safetensors.hpp>
+
+namespace torchtrain {
+
+/// The contents of a checkpoint, in memory: what a checkpointer writes and what a resume
+/// reads. The file names are the Python Trainer's; the `.pt`/`.pth` files are LibTorch
+/// archives (C++ `torch::load`, Python `torch.jit.load`), not Python pickles.
+struct Checkpoint {
+  static constexpr const char* model_file = "model.safetensors";
+  static constexpr const char* training_args_file = "training_args.json";
+  static constexpr const char* trainer_state_file = "trainer_state.json";
+  static constexpr const char* optimizer_file = "optimizer.pt";
+  static constexpr const char* scheduler_file = "scheduler.pt";
+  static constexpr const char* scaler_file = "scaler.pt";
+  static constexpr const char* rng_state_file = "rng_state.pth";
+  static constexpr const char* loop_state_file = "loop_state.json";
+  /// Written last: the size and CRC-32 of every other file, so a damaged file is named.
+  static constexpr const char* manifest_file = "checkpoint_manifest.json";
+
+  std::vector<std::pair<std::string, torch::Tensor>> model;  // the model's state dict
+  std::string training_args;                                  // JSON text
+  std::string trainer_state;                                  // JSON text
+  // Empty with --save_only_model; scaler also without loss scaling.
+  std::string optimizer;
+  std::string scheduler;
+  std::string scaler;
+  std::string rng_state;
+  std::string loop_state;  // torchtrain's own: the loss since the last log (JSON)
+
+  /// The byte files (all but the model) by name, skipping empty ones.
+  template <class Self, class Visit>
+  static void for_each_file(Self& self, Visit&& visit) {
+    const std::pair<const char*, decltype(&self.optimizer)> files[] = {
+        {training_args_file, &self.training_args}, {trainer_state_file, &self.trainer_state},
+        {optimizer_file, &self.optimizer},         {scheduler_file, &self.scheduler},
+        {scaler_file, &self.scaler},               {rng_state_file, &self.rng_state},
+        {loop_state_file, &self.loop_state}};
+    for (auto& [name, bytes] : files) visit(name, *bytes);
+  }
+};
+
+/// Writes `checkpoint` into `folder`: first into `tmp-<name>` beside it, each file
+/// fsynced, the manifest last, then renamed into place, so the folder appears only when
+/// complete (an existing folder of that name is replaced). On any error the temporary
+/// folder is removed and earlier checkpoints are untouched; the FileError names the file.
+inline void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem::path& folder) {
+  const auto parent = folder.parent_path().empty() ? std::filesystem::path(".") : folder.parent_path();
+  const auto temporary = parent / ("tmp-" + folder.filename().string());
+  std::error_code error;
+  std::filesystem::remove_all(temporary, error);  // left by a save that was killed
+  std::filesystem::create_directories(temporary, error);
+  if (error)
+    throw FileError(fmt::format("cannot create '{}': {}; choose a writable --output_dir", temporary.string(),
+                                error.message()));
+  try {
+    nlohmann::json manifest = nlohmann::json::object();
+    const auto record = [&](const char* name, const io::WriteResult& written) {
+      manifest[name] = {{"size", written.size}, {"crc32", written.crc32}};
+    };
+    io::FileWriter model(temporary / Checkpoint::model_file);
+    io::save_safetensors(model, checkpoint.model);
+    record(Checkpoint::model_file, model.finish());
+    Checkpoint::for_each_file(checkpoint, [&](const char* name, const std::string& bytes) {
+      if (!bytes.empty()) record(name, io::write_file(temporary / name, bytes));
+    });
+    io::write_file(temporary / Checkpoint::manifest_file, manifest.dump(2) + "\n");
+    if (std::filesystem::exists(folder)) {  // the same step saved again: the new one wins
+      const auto replaced = parent / ("replaced-" + folder.filename().string());
+      std::filesystem::remove_all(replaced, error);
+      std::filesystem::rename(folder, replaced);
+      io::publish_directory(temporary, folder);
+      std::filesystem::remove_all(replaced, error);
+    } else {
+      io::publish_directory(temporary, folder);
+    }
+  } catch (...) {
+    std::filesystem::remove_all(temporary, error);
+    throw;
+  }
+}
+
+/// Where a save goes and what rotation after it must keep.
+struct SaveRequest {
+  std::filesystem::path folder;                      // output_dir/checkpoint-<step>
+  std::optional<int> save_total_limit;               // from the arguments
+  std::optional<std::string> best_model_checkpoint;  // never deleted by rotation
+};
+
+/// Writes the checkpoint, then deletes the oldest beyond the limit (never the best).
+inline void save_checkpoint(const Checkpoint& checkpoint, const SaveRequest& request) {
+  write_checkpoint(checkpoint, request.folder);
+  rotate_checkpoints(request.folder.parent_path(), request.save_total_limit, request.best_model_checkpoint);
+}
+
+/// True when `folder` holds a manifest, which is written last: a complete checkpoint.
+inline bool is_complete_checkpoint(const std::filesystem::path& folder) {
+  std::error_code error;
+  return std::filesystem::is_regular_file(folder / Checkpoint::manifest_file, error);
+}
+
+/// The complete checkpoint with the largest step in output_dir (what
+/// `resume_from_checkpoint = true` takes); nullopt when there is none.
+inline std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& output_dir) {
+  auto folders = sorted_checkpoints(output_dir);
+  for (auto it = folders.rbegin(); it != folders.rend(); ++it)
+    if (is_complete_checkpoint(*it)) return *it;
+  return std::nullopt;
+}
+
+namespace detail {
+
+// Reads a file of a checkpoint and checks it against the manifest's size and CRC-32.
+inline std::string read_checked(const std::filesystem::path& file, const nlohmann::json& expected) {
+  std::string bytes = io::read_file(file);
+  const auto size = expected.at("size").get<std::uint64_t>();
+  const auto crc = expected.at("crc32").get<std::uint32_t>();
+  if (bytes.size() != size)
+    throw FileError(fmt::format("'{}' has {} bytes, but the checkpoint was written with {}: the file is truncated "
+                                "or was replaced; resume from an earlier checkpoint",
+                                file.string(), bytes.size(), size));
+  if (io::crc32_of(bytes) != crc)
+    throw FileError(fmt::format("'{}' does not match the checksum written with it: the file was edited or is "
+                                "damaged; resume from an earlier checkpoint",
+                                file.string()));
+  return bytes;
+}
+
+}  // namespace detail
+
+/// Reads a checkpoint folder, checking every file against the manifest. `model_only`
+/// reads the weights and the trainer state alone. FileError names the folder or file
+/// that is missing, incomplete or damaged.
+inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool model_only = false) {
+  if (!std::filesystem::is_directory(folder))
+    throw FileError(fmt::format("cannot resume from '{}': no such checkpoint folder", folder.string()));
+  if (!is_complete_checkpoint(folder))
+    throw FileError(fmt::format("'{}' is not a complete torchtrain checkpoint ({} is missing): its save was "
+                                "interrupted, or another program wrote it; resume from another checkpoint",
+                                folder.string(), Checkpoint::manifest_file));
+  const auto manifest_path = folder / Checkpoint::manifest_file;
+  nlohmann::json manifest;
+  try {
+    manifest = nlohmann::json::parse(io::read_file(manifest_path));
+    for (const auto& [name, entry] : manifest.items()) {
+      entry.at("size").get<std::uint64_t>();
+      entry.at("crc32").get<std::uint32_t>();
+    }
+  } catch (const nlohmann::json::exception& error) {
+    throw FileError(fmt::format("cannot read '{}': {}; the file was edited or is damaged", manifest_path.string(),
+                                error.what()));
+  }
+  const auto expected = [&](const char* name) -> const nlohmann::json* {
+    return manifest.contains(name) ? &manifest[name] : nullptr;
+  };
+  if (!expected(Checkpoint::model_file) || !expected(Checkpoint::trainer_state_file))
+    throw FileError(fmt::format("'{}' lists no {} or {}; the file was edited", manifest_path.string(),
+                                Checkpoint::model_file, Checkpoint::trainer_state_file));
+
+  Checkpoint checkpoint;
+  const auto model_path = folder / Checkpoint::model_file;
+  detail::read_checked(model_path, *expected(Checkpoint::model_file));
+  checkpoint.model = io::load_safetensors(model_path);
+  Checkpoint::for_each_file(checkpoint, [&](const char* name, std::string& bytes) {
+    const bool wanted = !model_only || name == std::string_view(Checkpoint::trainer_state_file);
+    if (const auto* entry = expected(name); entry && wanted) bytes = detail::read_checked(folder / name, *entry);
+  });
+  return checkpoint;
+}
+
+}  // namespace torchtrain

@@ -1,0 +1,48 @@
+// ResumeFrom: what train() resumes from, as the Python `resume_from_checkpoint` argument.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+
+#include <torchtrain/checkpoint/checkpoint.hpp>
+#include <torchtrain/io/file_error.hpp>
+
+namespace torchtrain {
+
+/// Nothing (a fresh run), `true` (the latest complete checkpoint in output_dir), or a
+/// checkpoint folder. From a script's `--resume_from_checkpoint`, "true" or "True" means
+/// the latest and any other text is a folder: `trainer.train(args.resume_from_checkpoint)`.
+class ResumeFrom {
+ public:
+  ResumeFrom() = default;
+  ResumeFrom(bool latest) : latest_(latest) {}
+  ResumeFrom(const char* folder) : ResumeFrom(std::optional<std::string>(folder)) {}
+  ResumeFrom(std::string folder) : ResumeFrom(std::optional<std::string>(std::move(folder))) {}
+  ResumeFrom(std::optional<std::string> argument) {
+    if (!argument) return;
+    if (*argument == "true" || *argument == "True")
+      latest_ = true;
+    else if (*argument != "false" && *argument != "False")
+      folder_ = std::move(*argument);
+  }
+
+  /// The folder to resume from, or nullopt for a fresh run. FileError when `true` finds no
+  /// complete checkpoint in output_dir.
+  std::optional<std::filesystem::path> folder(const std::filesystem::path& output_dir) const {
+    if (folder_) return *folder_;
+    if (!latest_) return std::nullopt;
+    if (auto latest = latest_checkpoint(output_dir)) return latest;
+    throw FileError(fmt::format("No valid checkpoint found in output directory '{}': train without "
+                                "--resume_from_checkpoint, or name a checkpoint folder",
+                                output_dir.string()));
+  }
+
+ private:
+  bool latest_ = false;
+  std::optional<std::filesystem::path> folder_;
+};
+
+}  // namespace torchtrain

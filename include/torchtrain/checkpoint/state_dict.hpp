@@ -1,0 +1,91 @@
+// A module's state dict (parameters and buffers by dotted name), saved and loaded as safetensors.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+#include <torch/nn/module.h>
+#include <torch/types.h>
+#include <torch/version.h>
+
+#include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/io/safetensors.hpp>
+
+namespace torchtrain {
+
+using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
+
+/// The parameters and buffers of `module` by their dotted names, as PyTorch's
+/// `state_dict()` names them. The tensors are the module's own (not copies).
+inline StateDict state_dict(const torch::nn::Module& module) {
+  StateDict tensors;
+  for (const auto& item : module.named_parameters()) tensors.emplace_back(item.key(), item.value().detach());
+  for (const auto& item : module.named_buffers()) tensors.emplace_back(item.key(), item.value().detach());
+  return tensors;
+}
+
+/// Copies `tensors` into the module's parameters and buffers of the same names. Every
+/// name must match both ways with the same shape; FileError names `source` and the tensor.
+inline void load_state_dict(torch::nn::Module& module, const StateDict& tensors, std::string_view source) {
+  std::unordered_map<std::string_view, const torch::Tensor*> by_name;
+  for (const auto& [name, tensor] : tensors) by_name.emplace(name, &tensor);
+  auto targets = state_dict(module);
+  for (const auto& [name, target] : targets) {
+    auto found = by_name.find(name);
+    if (found == by_name.end())
+      throw FileError(fmt::format("'{}' has no tensor '{}' that the model needs: it was saved from another model",
+                                  source, name));
+    if (found->second->sizes() != target.sizes())
+      throw FileError(fmt::format("'{}' holds '{}' with shape [{}], but the model's has shape [{}]: it was saved from "
+                                  "another model",
+                                  source, name, fmt::join(found->second->sizes(), ", "),
+                                  fmt::join(target.sizes(), ", ")));
+    by_name.erase(found);
+  }
+  if (!by_name.empty())
+    throw FileError(fmt::format("'{}' holds '{}', which the model does not have: it was saved from another model",
+                                source, by_name.begin()->first));
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : targets)
+    for (const auto& [saved_name, saved] : tensors)
+      if (saved_name == name) target.copy_(saved);
+}
+
+/// Writes `module`'s weights to `folder/model.safetensors` (readable by Python's
+/// `safetensors`) and a small `config.json` describing them, each file replaced
+/// atomically. Creates the folder.
+inline void save_model(const torch::nn::Module& module, const std::filesystem::path& folder) {
+  std::filesystem::create_directories(folder);
+  const auto tensors = state_dict(module);
+  nlohmann::json shapes = nlohmann::json::object();
+  std::int64_t num_parameters = 0;
+  for (const auto& item : module.named_parameters()) num_parameters += item.value().numel();
+  for (const auto& [name, tensor] : tensors) shapes[name] = tensor.sizes().vec();
+  const nlohmann::json config = {{"architectures", {module.name()}},
+                                 {"num_parameters", num_parameters},
+                                 {"tensors", shapes},
+                                 {"torch_version", TORCH_VERSION},
+                                 {"saved_by", "torchtrain"}};
+  io::replace_file(folder / "model.safetensors", [&](io::FileWriter& file) { io::save_safetensors(file, tensors); });
+  io::replace_file(folder / "config.json", [&](io::FileWriter& file) {
+    const auto text = config.dump(2) + "\n";
+    file.write(text.data(), text.size());
+  });
+}
+
+/// Loads `folder/model.safetensors` (as written by save_model, a checkpoint, or Python's
+/// `safetensors.torch.save_file`) into `module`; names and shapes must match.
+inline void load_model(torch::nn::Module& module, const std::filesystem::path& folder) {
+  const auto file = folder / "model.safetensors";
+  load_state_dict(module, io::load_safetensors(file), file.string());
+}
+
+}  // namespace torchtrain

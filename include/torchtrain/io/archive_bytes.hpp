@@ -1,0 +1,52 @@
+// LibTorch serialization archives as bytes in memory, so that they can be written durably.
+#pragma once
+
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <torchtrain/io/file_error.hpp>
+
+namespace torchtrain::io {
+
+/// The bytes `archive.save_to(file)` would write (a LibTorch zip archive, which C++
+/// `torch::load` and Python `torch.jit.load` read).
+inline std::string archive_bytes(torch::serialize::OutputArchive& archive) {
+  std::ostringstream stream;
+  archive.save_to(stream);
+  return std::move(stream).str();
+}
+
+/// Loads `bytes` into `archive`; FileError naming `file_name` when they are no archive.
+inline void load_archive(torch::serialize::InputArchive& archive, const std::string& bytes,
+                         std::string_view file_name) {
+  std::istringstream stream(bytes);
+  try {
+    archive.load_from(stream);
+  } catch (const c10::Error& error) {
+    throw FileError(fmt::format("cannot read '{}': it is not a LibTorch archive or it is damaged ({}); "
+                                "resume from an earlier checkpoint",
+                                file_name, error.what_without_backtrace()));
+  }
+}
+
+/// Runs `read(archive)`, turning LibTorch's errors (a missing key, a wrong type) into a
+/// FileError naming `file_name`.
+template <class Read>
+void read_archive(const std::string& bytes, std::string_view file_name, Read&& read) {
+  torch::serialize::InputArchive archive;
+  load_archive(archive, bytes, file_name);
+  try {
+    read(archive);
+  } catch (const c10::Error& error) {
+    throw FileError(fmt::format("cannot restore from '{}': {}; it was written for another model, optimizer or "
+                                "version, or it is damaged",
+                                file_name, error.what_without_backtrace()));
+  }
+}
+
+}  // namespace torchtrain::io

@@ -1,0 +1,56 @@
+// AsyncCheckpoint: the default checkpointer's files, written by a background thread while training goes on.
+#pragma once
+
+#include <exception>
+#include <future>
+#include <utility>
+
+#include <fmt/format.h>
+#include <torch/types.h>
+
+#include <torchtrain/checkpoint/checkpoint.hpp>
+#include <torchtrain/policies/category.hpp>
+
+namespace torchtrain {
+
+/// Checkpointer policy that writes what SyncCheckpoint writes, byte for byte, from a
+/// background thread. The step loop pays for copying the weights to host memory and
+/// serializing the optimizer state; the disk writes, fsyncs and rotation overlap the
+/// next steps. A save first waits for the previous one, and so does the end of train();
+/// a failed write is rethrown there, and earlier checkpoints stay intact.
+class AsyncCheckpoint {
+ public:
+  using torchtrain_category = category::checkpointer;
+  static constexpr bool writes_checkpoints = true;
+
+  AsyncCheckpoint() = default;
+  AsyncCheckpoint(const AsyncCheckpoint&) = delete;
+  AsyncCheckpoint& operator=(const AsyncCheckpoint&) = delete;
+  ~AsyncCheckpoint() {
+    try {
+      wait();
+    } catch (const std::exception& error) {  // nobody is left to rethrow it to
+      fmt::print(stderr, "torchtrain: a checkpoint could not be written: {}\n", error.what());
+    }
+  }
+
+  void save(Checkpoint checkpoint, const SaveRequest& request) {
+    wait();
+    // The model keeps training: the writer gets copies (on CUDA, the copy to the host).
+    for (auto& [name, tensor] : checkpoint.model)
+      tensor = tensor.is_cpu() ? tensor.clone() : tensor.to(torch::kCPU);
+    pending_ = std::async(std::launch::async, [checkpoint = std::move(checkpoint), request] {
+      save_checkpoint(checkpoint, request);
+    });
+  }
+
+  /// Returns once the last save is on disk; rethrows its error.
+  void wait() {
+    if (pending_.valid()) std::exchange(pending_, {}).get();
+  }
+
+ private:
+  std::future<void> pending_;
+};
+
+}  // namespace torchtrain

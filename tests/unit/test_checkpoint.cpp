@@ -1,0 +1,544 @@
+// Checkpoints: the Python layout, save strategies, rotation, the best model, exact resume, damage and full disks.
+#include "testing.hpp"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct NetImpl : torch::nn::Module {
+  NetImpl()
+      : first(register_module("first", torch::nn::Linear(8, 16))),
+        norm(register_module("norm", torch::nn::BatchNorm1d(16))),
+        dropout(register_module("dropout", torch::nn::Dropout(0.2))),
+        last(register_module("last", torch::nn::Linear(16, 3))) {}
+  torch::Tensor forward(const torch::Tensor& x) { return last(dropout(norm(torch::relu(first(x))))); }
+  torch::nn::Linear first;
+  torch::nn::BatchNorm1d norm;  // buffers too: running statistics must come back on resume
+  torch::nn::Dropout dropout;   // and the random state, or the dropout masks differ
+  torch::nn::Linear last;
+};
+TORCH_MODULE(Net);
+
+tt::data::TensorDataset classification_data() {
+  torch::manual_seed(1);
+  auto inputs = torch::randn({100, 8});
+  auto labels = (inputs.slice(1, 0, 3).argmax(1) + (inputs.select(1, 4) > 1).to(torch::kLong)) % 3;
+  return {inputs, labels};
+}
+
+// A fresh folder under the suite's working directory, emptied first.
+fs::path fresh_folder(const std::string& name) {
+  const auto folder = fs::absolute("checkpoint_tests") / name;
+  fs::remove_all(folder);
+  fs::create_directories(folder);
+  return folder;
+}
+
+// 100 samples in micro-batches of 16: 7 optimizer steps per epoch, 21 in 3 epochs.
+tt::TrainingArguments arguments(const fs::path& output_dir) {
+  return {.output_dir = output_dir.string(),
+          .num_train_epochs = 3,
+          .per_device_train_batch_size = 16,
+          .learning_rate = 1e-2,
+          .weight_decay = 0.1,
+          .warmup_steps = 3,
+          .logging_steps = 3,
+          .save_steps = 5};
+}
+
+std::set<std::string> entries(const fs::path& folder) {
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(folder)) names.insert(entry.path().filename().string());
+  return names;
+}
+
+std::string file_bytes(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+nlohmann::json read_json(const fs::path& file) { return nlohmann::json::parse(file_bytes(file)); }
+
+bool same_weights(torch::nn::Module& a, const tt::StateDict& b) {
+  const auto tensors = tt::state_dict(a);
+  if (tensors.size() != b.size()) return false;
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    if (tensors[i].first != b[i].first || !torch::equal(tensors[i].second, b[i].second)) return false;
+  return true;
+}
+
+// What a run leaves: its weights and its logs without the timings.
+struct Run {
+  Net model;
+  std::vector<tt::Metrics> logs;
+};
+
+std::vector<tt::Metrics> without_timings(const std::vector<tt::Metrics>& history) {
+  std::vector<tt::Metrics> logs;
+  for (const auto& entry : history) {
+    tt::Metrics kept;
+    for (const auto& [name, value] : entry)
+      if (!name.ends_with("_runtime") && !name.ends_with("_per_second")) kept.set(name, value);
+    logs.push_back(kept);
+  }
+  return logs;
+}
+
+template <class... Policies>
+Run train(const tt::TrainingArguments& args, const tt::ResumeFrom& resume = {}, bool with_eval = false) {
+  const auto data = classification_data();
+  torch::manual_seed(7);
+  Net model;
+  Run run{model, {}};
+  if (with_eval) {
+    tt::Trainer<Policies...> trainer(model, args, data, data, tt::loss::cross_entropy, tt::metrics::accuracy);
+    trainer.train(resume);
+    run.logs = without_timings(trainer.state().log_history);
+  } else {
+    tt::Trainer<Policies...> trainer(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
+    trainer.train(resume);
+    run.logs = without_timings(trainer.state().log_history);
+  }
+  return run;
+}
+
+}  // namespace
+
+DOCTEST_TEST_SUITE("checkpoint") {
+
+DOCTEST_TEST_CASE("each save writes output_dir/checkpoint-<step> with the Python Trainer's files") {
+  const auto output_dir = fresh_folder("layout");
+  auto args = arguments(output_dir);
+  const auto run = train<>(args);
+
+  // save_steps 5 over 21 steps, and the last step.
+  DOCTEST_CHECK(entries(output_dir) ==
+                std::set<std::string>{"checkpoint-5", "checkpoint-10", "checkpoint-15", "checkpoint-20", "checkpoint-21"});
+  const auto last = output_dir / "checkpoint-21";
+  DOCTEST_CHECK(entries(last) == std::set<std::string>{"model.safetensors", "optimizer.pt", "scheduler.pt",
+                                                       "rng_state.pth", "loop_state.json", "trainer_state.json",
+                                                       "training_args.json", "checkpoint_manifest.json"});
+  // The weights are the model's at that step, under PyTorch's state_dict names.
+  const auto saved = tt::io::load_safetensors(last / "model.safetensors");
+  DOCTEST_CHECK(same_weights(*run.model, saved));
+  std::set<std::string> names;
+  for (const auto& [name, tensor] : saved) names.insert(name);
+  DOCTEST_CHECK(names.count("norm.running_mean") == 1);
+
+  const auto state = read_json(last / "trainer_state.json");
+  DOCTEST_CHECK(state["global_step"] == 21);
+  DOCTEST_CHECK(state["max_steps"] == 21);
+  DOCTEST_CHECK(state["save_steps"] == 5);
+  DOCTEST_CHECK(state["logging_steps"] == 3);
+  DOCTEST_CHECK(state["train_batch_size"] == 16);
+  DOCTEST_CHECK(state["log_history"].size() == 7);  // logs at steps 3, 6, ..., 21
+  DOCTEST_CHECK(state["best_model_checkpoint"].is_null());
+
+  tt::derive_defaults(args);
+  DOCTEST_CHECK(tt::io::load_training_arguments(last / "training_args.json") == args);
+}
+
+DOCTEST_TEST_CASE("save strategies no, epoch, best and save_only_model") {
+  auto args = arguments(fresh_folder("strategy_no"));
+  args.save_strategy = tt::SaveStrategy::no;
+  train<>(args);
+  DOCTEST_CHECK(entries(args.output_dir).empty());
+
+  args = arguments(fresh_folder("strategy_epoch"));
+  args.save_strategy = tt::SaveStrategy::epoch;
+  train<>(args);
+  DOCTEST_CHECK(entries(args.output_dir) == std::set<std::string>{"checkpoint-7", "checkpoint-14", "checkpoint-21"});
+
+  // best: a checkpoint exactly at the evaluations that improved eval_loss.
+  args = arguments(fresh_folder("strategy_best"));
+  args.save_strategy = tt::SaveStrategy::best;
+  args.eval_strategy = tt::IntervalStrategy::steps;
+  args.eval_steps = 2;
+  args.learning_rate = 5e-2;
+  const auto run = train<>(args, {}, /*with_eval=*/true);
+  std::set<std::string> improved;
+  double best = INFINITY;
+  for (const auto& entry : run.logs)
+    if (entry.contains("eval_loss") && entry.at("eval_loss") < best) {
+      best = entry.at("eval_loss");
+      improved.insert(fmt::format("checkpoint-{}", static_cast<int>(entry.at("step"))));
+    }
+  DOCTEST_CHECK(improved.size() >= 2);
+  DOCTEST_CHECK(entries(args.output_dir) == improved);
+
+  args = arguments(fresh_folder("only_model"));
+  args.save_only_model = true;
+  train<>(args);
+  DOCTEST_CHECK(entries(fs::path(args.output_dir) / "checkpoint-21") ==
+                std::set<std::string>{"model.safetensors", "trainer_state.json", "training_args.json",
+                                      "checkpoint_manifest.json"});
+  DOCTEST_CHECK_THROWS_WITH_AS(train<>(args, fs::path(args.output_dir) / "checkpoint-5"),
+                               doctest::Contains("--save_only_model"), tt::FileError);
+}
+
+DOCTEST_TEST_CASE("rotation deletes the oldest checkpoints, never the best") {
+  const auto output_dir = fresh_folder("rotation");
+  const auto make = [&] {
+    fs::remove_all(output_dir);
+    for (int step : {10, 20, 30, 40, 50}) fs::create_directories(tt::checkpoint_folder(output_dir, step));
+    fs::create_directories(output_dir / "tmp-checkpoint-60");  // a save in progress is no checkpoint
+  };
+  const auto best = tt::checkpoint_folder(output_dir, 20).string();
+
+  make();
+  tt::rotate_checkpoints(output_dir, 3, std::nullopt);
+  DOCTEST_CHECK(entries(output_dir) ==
+                std::set<std::string>{"checkpoint-30", "checkpoint-40", "checkpoint-50", "tmp-checkpoint-60"});
+  make();
+  tt::rotate_checkpoints(output_dir, 2, best);
+  DOCTEST_CHECK(entries(output_dir) == std::set<std::string>{"checkpoint-20", "checkpoint-50", "tmp-checkpoint-60"});
+  // Limit 1 with a best that is not the newest keeps two: the best, and the newest to resume from.
+  make();
+  tt::rotate_checkpoints(output_dir, 1, best);
+  DOCTEST_CHECK(entries(output_dir) == std::set<std::string>{"checkpoint-20", "checkpoint-50", "tmp-checkpoint-60"});
+  make();
+  tt::rotate_checkpoints(output_dir, 1, tt::checkpoint_folder(output_dir, 50).string());
+  DOCTEST_CHECK(entries(output_dir) == std::set<std::string>{"checkpoint-50", "tmp-checkpoint-60"});
+  make();
+  tt::rotate_checkpoints(output_dir, std::nullopt, best);
+  DOCTEST_CHECK(entries(output_dir).size() == 6);
+}
+
+DOCTEST_TEST_CASE("load_best_model_at_end ends with the best checkpoint's weights") {
+  auto args = arguments(fresh_folder("best_model"));
+  args.eval_strategy = tt::IntervalStrategy::steps;
+  args.eval_steps = 5;
+  args.learning_rate = 0.3;  // noisy enough that the last evaluation is not the best
+  args.load_best_model_at_end = true;
+  args.save_total_limit = 1;
+  const auto run = train<>(args, {}, /*with_eval=*/true);
+
+  int best_step = 0;
+  double best = INFINITY;
+  for (const auto& entry : run.logs)
+    if (entry.contains("eval_loss") && entry.at("eval_loss") < best) {
+      best = entry.at("eval_loss");
+      best_step = static_cast<int>(entry.at("step"));
+    }
+  DOCTEST_REQUIRE(best_step != 21);  // otherwise this test shows nothing
+  const auto best_folder = tt::checkpoint_folder(args.output_dir, best_step);
+  DOCTEST_CHECK(same_weights(*run.model, tt::io::load_safetensors(best_folder / "model.safetensors")));
+  // With limit 1 the newest was kept only to resume from; at the end the best alone remains.
+  DOCTEST_CHECK(entries(args.output_dir) == std::set<std::string>{best_folder.filename().string()});
+  const auto state = read_json(best_folder / "trainer_state.json");
+  DOCTEST_CHECK(state["best_model_checkpoint"] == best_folder.string());
+  DOCTEST_CHECK(state["best_metric"].get<double>() == best);
+
+  // The Python check between the strategies, and a checkpointer that writes nothing.
+  args.save_strategy = tt::SaveStrategy::epoch;
+  DOCTEST_CHECK_THROWS_WITH_AS(train<>(args, {}, true), doctest::Contains("--load_best_model_at_end requires the save "
+                                                                          "and eval strategy to match"),
+                               tt::ArgumentError);
+  args.save_strategy = tt::SaveStrategy::steps;
+  args.save_steps = 7;
+  DOCTEST_CHECK_THROWS_WITH_AS(train<>(args, {}, true), doctest::Contains("round multiple of --eval_steps"),
+                               tt::ArgumentError);
+  args.save_steps = 5;
+  DOCTEST_CHECK_THROWS_WITH_AS(train<tt::NoCheckpoint>(args, {}, true), doctest::Contains("NoCheckpoint"),
+                               tt::ArgumentError);
+}
+
+DOCTEST_TEST_CASE("a resumed run is the uninterrupted run, bit for bit") {
+  // Checkpoint 10 is in the second epoch, one step after the log at 9: the running loss,
+  // the dropout's random state, the BatchNorm statistics and the data position all matter.
+  auto args = arguments(fresh_folder("resume_reference"));
+  const auto uninterrupted = train<>(args);
+  for (int checkpoint : {5, 10, 15}) {
+    DOCTEST_CAPTURE(checkpoint);
+    const auto resumed = train<>(args, tt::checkpoint_folder(args.output_dir, checkpoint));
+    DOCTEST_CHECK(same_weights(*resumed.model, tt::state_dict(*uninterrupted.model)));
+    DOCTEST_CHECK(resumed.logs == uninterrupted.logs);
+  }
+
+  // With accumulation (windows of 3 micro-batches; 3 steps per epoch) and from the end of an epoch.
+  args = arguments(fresh_folder("resume_accumulation"));
+  args.gradient_accumulation_steps = 3;
+  args.save_steps = 3;
+  args.logging_steps = 2;
+  const auto accumulated = train<>(args);
+  for (int checkpoint : {3, 6}) {
+    DOCTEST_CAPTURE(checkpoint);
+    const auto resumed = train<>(args, tt::checkpoint_folder(args.output_dir, checkpoint));
+    DOCTEST_CHECK(same_weights(*resumed.model, tt::state_dict(*accumulated.model)));
+    DOCTEST_CHECK(resumed.logs == accumulated.logs);
+  }
+
+  // ignore_data_skip replays the epoch from its start: a different run.
+  args = arguments(fresh_folder("resume_no_skip"));
+  train<>(args);
+  args.ignore_data_skip = true;
+  const auto replayed = train<>(args, tt::checkpoint_folder(args.output_dir, 10));
+  DOCTEST_CHECK_FALSE(same_weights(*replayed.model, tt::state_dict(*uninterrupted.model)));
+}
+
+DOCTEST_TEST_CASE("resume_from_checkpoint true takes the latest complete checkpoint") {
+  const auto output_dir = fresh_folder("latest");
+  auto args = arguments(output_dir);
+  args.max_steps = 10;
+  train<>(args);
+  // A save that was killed, and a folder some other program wrote: neither is complete.
+  fs::create_directories(output_dir / "tmp-checkpoint-15");
+  fs::create_directories(output_dir / "checkpoint-12");
+  DOCTEST_CHECK(tt::latest_checkpoint(output_dir) == tt::checkpoint_folder(output_dir, 10));
+  DOCTEST_CHECK(tt::ResumeFrom("true").folder(output_dir) == tt::checkpoint_folder(output_dir, 10));
+  DOCTEST_CHECK_FALSE(tt::ResumeFrom(std::optional<std::string>{}).folder(output_dir));
+  DOCTEST_CHECK(tt::ResumeFrom("x/checkpoint-3").folder(output_dir) == fs::path("x/checkpoint-3"));
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::ResumeFrom(true).folder(fresh_folder("empty")),
+                               doctest::Contains("No valid checkpoint found in output directory"), tt::FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(train<>(args, tt::checkpoint_folder(output_dir, 12)),
+                               doctest::Contains("is not a complete torchtrain checkpoint"), tt::FileError);
+}
+
+DOCTEST_TEST_CASE("a damaged checkpoint file is named, never a crash") {
+  const auto output_dir = fresh_folder("damaged");
+  auto args = arguments(output_dir);
+  args.max_steps = 5;
+  train<>(args);
+  const auto good = tt::checkpoint_folder(output_dir, 5);
+  const auto damaged = output_dir / "checkpoint-6";
+  const auto damage = [&](const std::string& file, auto&& change) {
+    fs::remove_all(damaged);
+    fs::copy(good, damaged);
+    auto bytes = file_bytes(damaged / file);
+    change(bytes);
+    std::ofstream(damaged / file, std::ios::binary | std::ios::trunc) << bytes;
+  };
+  const auto truncate = [](std::string& bytes) { bytes.resize(bytes.size() / 2); };
+  const auto flip_last_byte = [](std::string& bytes) { bytes.back() ^= 0x5a; };
+  args.max_steps = 21;
+  for (const char* file : {"model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json",
+                           "loop_state.json"}) {
+    DOCTEST_CAPTURE(file);
+    damage(file, truncate);
+    DOCTEST_CHECK_THROWS_WITH_AS(train<>(args, damaged), doctest::Contains(file), tt::FileError);
+    damage(file, flip_last_byte);
+    DOCTEST_CHECK_THROWS_WITH_AS(train<>(args, damaged), doctest::Contains(file), tt::FileError);
+  }
+  damage("checkpoint_manifest.json", truncate);
+  DOCTEST_CHECK_THROWS_WITH_AS(train<>(args, damaged), doctest::Contains("checkpoint_manifest.json"), tt::FileError);
+  fs::remove(damaged / "checkpoint_manifest.json");
+  DOCTEST_CHECK_THROWS_WITH_AS(train<>(args, damaged), doctest::Contains("is not a complete"), tt::FileError);
+  DOCTEST_CHECK_NOTHROW(train<>(args, good));  // the good one was never touched
+}
+
+DOCTEST_TEST_CASE("a process killed during a save leaves the earlier checkpoints as they were") {
+  const auto output_dir = fresh_folder("killed_save");
+  // A checkpoint large enough that the kill lands while it is being written.
+  tt::Checkpoint big;
+  big.model = {{"weights", torch::randn({16, 1024, 1024})}};  // 64 MiB
+  big.trainer_state = "{}";
+  tt::Checkpoint small;
+  small.model = {{"weights", torch::ones({4})}};
+  small.trainer_state = "{}";
+  tt::write_checkpoint(small, tt::checkpoint_folder(output_dir, 1));
+  const auto before = file_bytes(output_dir / "checkpoint-1" / "model.safetensors");
+
+  const pid_t child = fork();
+  if (child == 0) {
+    tt::write_checkpoint(big, tt::checkpoint_folder(output_dir, 2));
+    _exit(0);
+  }
+  // Kill once the temporary folder has its model file, that is in the middle of the save.
+  const auto partial = output_dir / "tmp-checkpoint-2" / "model.safetensors";
+  int status = 0;
+  while (!fs::exists(partial) && waitpid(child, &status, WNOHANG) == 0) std::this_thread::yield();
+  kill(child, SIGKILL);
+  waitpid(child, &status, 0);
+  DOCTEST_REQUIRE(WIFSIGNALED(status));
+
+  DOCTEST_CHECK(file_bytes(output_dir / "checkpoint-1" / "model.safetensors") == before);
+  DOCTEST_CHECK(tt::latest_checkpoint(output_dir) == tt::checkpoint_folder(output_dir, 1));
+  DOCTEST_CHECK_FALSE(fs::exists(output_dir / "checkpoint-2"));
+  // The next save of that step starts over.
+  tt::write_checkpoint(small, tt::checkpoint_folder(output_dir, 2));
+  DOCTEST_CHECK(entries(output_dir) == std::set<std::string>{"checkpoint-1", "checkpoint-2"});
+}
+
+DOCTEST_TEST_CASE("AsyncCheckpoint writes the same bytes as SyncCheckpoint") {
+  auto sync_args = arguments(fresh_folder("sync"));
+  auto async_args = arguments(fresh_folder("async"));
+  async_args.output_dir = sync_args.output_dir;  // identical training_args.json
+  const auto synchronous = train<tt::SyncCheckpoint>(sync_args);
+  fs::rename(sync_args.output_dir, fs::path(sync_args.output_dir).parent_path() / "sync_done");
+  const auto asynchronous = train<tt::AsyncCheckpoint>(async_args);
+  const auto sync_dir = fs::path(sync_args.output_dir).parent_path() / "sync_done";
+  DOCTEST_REQUIRE(entries(sync_dir) == entries(async_args.output_dir));
+  for (const auto& checkpoint : entries(sync_dir))
+    for (const auto& file : entries(sync_dir / checkpoint)) {
+      DOCTEST_CAPTURE(file);
+      DOCTEST_CHECK(file_bytes(sync_dir / checkpoint / file) ==
+                    file_bytes(fs::path(async_args.output_dir) / checkpoint / file));
+    }
+  DOCTEST_CHECK(same_weights(*asynchronous.model, tt::state_dict(*synchronous.model)));
+}
+
+DOCTEST_TEST_CASE("save_model, load_model, save_state and save_metrics") {
+  const auto output_dir = fresh_folder("save_model");
+  auto args = arguments(output_dir);
+  args.save_strategy = tt::SaveStrategy::no;
+  const auto data = classification_data();
+  torch::manual_seed(7);
+  Net model;
+  tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy, tt::metrics::accuracy);
+  auto result = trainer.train();
+  trainer.save_model();
+  trainer.save_state();
+  trainer.save_metrics("train", result.metrics);
+  trainer.save_metrics("eval", trainer.evaluate());
+  DOCTEST_CHECK(entries(output_dir) == std::set<std::string>{"model.safetensors", "config.json", "training_args.json",
+                                                             "trainer_state.json", "train_results.json",
+                                                             "eval_results.json", "all_results.json"});
+  const auto config = read_json(output_dir / "config.json");
+  DOCTEST_CHECK(config["num_parameters"] == 8 * 16 + 16 + 2 * 16 + 16 * 3 + 3);
+  const auto all = read_json(output_dir / "all_results.json");
+  DOCTEST_CHECK(all.contains("train_loss"));
+  DOCTEST_CHECK(all.contains("eval_accuracy"));
+  DOCTEST_CHECK(read_json(output_dir / "trainer_state.json")["global_step"] == 21);
+
+  // load_model brings back exactly those weights into another model.
+  torch::manual_seed(99);
+  Net other;
+  tt::Trainer<> second(other, args, data, data, tt::loss::cross_entropy);
+  DOCTEST_CHECK_FALSE(same_weights(*other, tt::state_dict(*model)));
+  second.load_model(output_dir);
+  DOCTEST_CHECK(same_weights(*other, tt::state_dict(*model)));
+
+  // Another architecture is refused, naming the tensor.
+  torch::nn::Linear wrong(8, 3);
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::load_model(*wrong, output_dir), doctest::Contains("'weight'"), tt::FileError);
+}
+
+}  // DOCTEST_TEST_SUITE
+
+// Real processes of the main example, digits: killed at a random step and resumed, and
+// out of disk space during a save.
+DOCTEST_TEST_SUITE("processes") {
+
+namespace {
+
+struct Digits {
+  const char* binary = std::getenv("TORCHTRAIN_DIGITS_BINARY");
+  const char* csv = std::getenv("TORCHTRAIN_DIGITS_CSV");
+
+  // Starts digits with `flags`, through `sh -c <shell_prefix>` when one is given; its
+  // stderr goes to `stderr_fd` (or stays), its stdout to /dev/null.
+  pid_t start(const fs::path& output_dir, std::vector<std::string> flags, const std::string& shell_prefix = "",
+              int stderr_fd = -1) const {
+    std::vector<std::string> words = {binary, "--data", csv, "--output_dir", output_dir.string(),
+                                      "--save_steps", "17", "--eval_steps", "17", "--logging_steps", "10"};
+    words.insert(words.end(), flags.begin(), flags.end());
+    if (!shell_prefix.empty()) words.insert(words.begin(), {"/bin/sh", "-c", shell_prefix + " && exec \"$0\" \"$@\""});
+    const pid_t child = fork();
+    if (child == 0) {
+      std::vector<char*> argv;
+      for (auto& word : words) argv.push_back(word.data());
+      argv.push_back(nullptr);
+      dup2(open("/dev/null", O_WRONLY), STDOUT_FILENO);
+      if (stderr_fd >= 0) dup2(stderr_fd, STDERR_FILENO);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    return child;
+  }
+  static int wait(pid_t child) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    return status;
+  }
+  static bool succeeded(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+};
+
+}  // namespace
+
+DOCTEST_TEST_CASE("digits killed at a random step and resumed equals the uninterrupted run") {
+  const Digits digits;
+  DOCTEST_REQUIRE_MESSAGE(digits.binary, "set TORCHTRAIN_DIGITS_BINARY to the digits example");
+  DOCTEST_REQUIRE_MESSAGE(digits.csv, "set TORCHTRAIN_DIGITS_CSV to the digits data");
+  const std::vector<std::string> flags = {"--num_train_epochs", "6"};
+  const auto reference_dir = fresh_folder("digits_reference");
+  DOCTEST_REQUIRE(Digits::succeeded(Digits::wait(digits.start(reference_dir, flags))));
+
+  // 6 epochs of 51 steps, a save every 17: kill once a random checkpoint of the first
+  // half appears, wherever the process then is (a step, an evaluation, a save).
+  std::mt19937 random(std::random_device{}());
+  const int kill_after = 17 * std::uniform_int_distribution<int>(1, 9)(random);
+  DOCTEST_MESSAGE("killing after checkpoint-" << kill_after);
+  const auto killed_dir = fresh_folder("digits_killed");
+  const pid_t child = digits.start(killed_dir, flags);
+  int status = 0;
+  while (!fs::exists(tt::checkpoint_folder(killed_dir, kill_after)) && waitpid(child, &status, WNOHANG) == 0)
+    std::this_thread::yield();
+  kill(child, SIGKILL);
+  status = Digits::wait(child);
+  DOCTEST_REQUIRE_MESSAGE(WIFSIGNALED(status), "the run ended before it could be killed");
+  DOCTEST_CHECK_FALSE(fs::exists(killed_dir / "model.safetensors"));
+
+  auto resumed_flags = flags;
+  resumed_flags.insert(resumed_flags.end(), {"--resume_from_checkpoint", "true"});
+  DOCTEST_REQUIRE(Digits::succeeded(Digits::wait(digits.start(killed_dir, resumed_flags))));
+  DOCTEST_CHECK(file_bytes(killed_dir / "model.safetensors") == file_bytes(reference_dir / "model.safetensors"));
+  const auto logs = [](const fs::path& dir) {
+    auto history = read_json(dir / "trainer_state.json")["log_history"];
+    for (auto& entry : history)
+      for (const char* timing : {"eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "train_runtime",
+                                 "train_samples_per_second", "train_steps_per_second"})
+        entry.erase(timing);
+    return history;
+  };
+  const auto reference_logs = logs(reference_dir);
+  DOCTEST_CHECK(reference_logs.size() > 40);
+  DOCTEST_CHECK(logs(killed_dir) == reference_logs);
+}
+
+DOCTEST_TEST_CASE("a full disk during a save is a clear error and leaves earlier checkpoints intact") {
+  const Digits digits;
+  DOCTEST_REQUIRE(digits.binary);
+  const auto output_dir = fresh_folder("digits_full_disk");
+  DOCTEST_REQUIRE(Digits::succeeded(Digits::wait(digits.start(output_dir, {"--max_steps", "34"}))));
+  DOCTEST_REQUIRE(entries(output_dir).count("checkpoint-34") == 1);
+
+  // Resumed with files limited to 4 KiB (the shell's ulimit, in 512-byte blocks), the
+  // save at step 51 cannot write its model: SIGXFSZ is ignored so write() says EFBIG.
+  int pipe_ends[2];
+  DOCTEST_REQUIRE(pipe(pipe_ends) == 0);
+  const pid_t child = digits.start(output_dir, {"--max_steps", "68", "--resume_from_checkpoint", "true"},
+                                   "trap '' XFSZ && ulimit -f 8", pipe_ends[1]);
+  close(pipe_ends[1]);
+  std::string message;
+  char buffer[512];
+  for (ssize_t n; (n = read(pipe_ends[0], buffer, sizeof buffer)) > 0;) message.append(buffer, static_cast<std::size_t>(n));
+  close(pipe_ends[0]);
+  const int status = Digits::wait(child);
+  DOCTEST_CHECK(WIFEXITED(status));
+  DOCTEST_CHECK(WEXITSTATUS(status) == 1);
+  DOCTEST_CAPTURE(message);
+  DOCTEST_CHECK(message.find("tmp-checkpoint-51/model.safetensors") != std::string::npos);
+  DOCTEST_CHECK(message.find("File too large") != std::string::npos);
+  // No half-written folder, and the earlier checkpoints read back whole.
+  DOCTEST_CHECK(entries(output_dir) == std::set<std::string>{"checkpoint-17", "checkpoint-34"});
+  DOCTEST_CHECK_NOTHROW(tt::read_checkpoint(output_dir / "checkpoint-17"));
+  DOCTEST_CHECK_NOTHROW(tt::read_checkpoint(output_dir / "checkpoint-34"));
+}
+
+}  // DOCTEST_TEST_SUITE
