@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include <boost/hana/adapt_struct.hpp>
+#include <torchtrain/arguments/reflect.hpp>
 
 namespace torchtrain {
 
@@ -121,7 +121,7 @@ struct TrainingArguments {
 
 // Reflection: every field above must be listed here (a static_assert in the parser
 // compares the count), so that flags, printing and files cover the whole struct.
-BOOST_HANA_ADAPT_STRUCT(torchtrain::TrainingArguments, output_dir, num_train_epochs, max_steps,
+TORCHTRAIN_REFLECT(torchtrain::TrainingArguments, output_dir, num_train_epochs, max_steps,
                         per_device_train_batch_size, per_device_eval_batch_size,
                         gradient_accumulation_steps, max_grad_norm, gradient_checkpointing, optim, optim_args, learning_rate, weight_decay,
                         adam_beta1, adam_beta2, adam_epsilon, lr_scheduler_type, lr_scheduler_kwargs, warmup_steps,
