@@ -26,6 +26,7 @@
 #include <torchtrain/optim/multi_tensor_adamw.hpp>
 #include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>
+#include <torchtrain/optim/resumable.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/policies.hpp>
 #include <torchtrain/trainer/trainer.hpp>

@@ -1,12 +1,18 @@
-// Optimizers by name: each equals the LibTorch optimizer a user would build by hand, bit for bit.
+// Optimizers by name: each equals the LibTorch optimizer a user would build by hand, and
+// resumes from its saved state, bit for bit.
 #include "testing.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -200,6 +206,165 @@ DOCTEST_TEST_CASE("MultiTensorAdamW computes what LibTorch's AdamW computes") {
     return std::make_unique<torch::optim::AdamW>(p, o);
   });
   for (std::size_t i = 0; i < ours.size(); ++i) DOCTEST_CHECK(torch::allclose(ours[i], theirs[i], 1e-6, 1e-7));
+}
+
+}  // DOCTEST_TEST_SUITE
+
+namespace {
+
+// Weights (decayed) and biases (not): both of the Python Trainer's parameter groups.
+torch::nn::Sequential small_model() {
+  return torch::nn::Sequential(torch::nn::Linear(4, 5), torch::nn::Tanh(), torch::nn::Linear(5, 3));
+}
+
+// Steps first, first + 1, ... on data fixed by the step number, whichever run takes them.
+void take_steps(torch::nn::Sequential& model, torch::optim::Optimizer& optimizer, int first, int count) {
+  for (int step = first; step < first + count; ++step) {
+    torch::manual_seed(200 + static_cast<std::uint64_t>(step));
+    auto inputs = torch::randn({8, 4});
+    optimizer.zero_grad();
+    torch::nn::functional::cross_entropy(model->forward(inputs), inputs.argmax(1) % 3).backward();
+    optimizer.step();
+  }
+}
+
+std::vector<double> rates(const torch::optim::Optimizer& optimizer) {
+  std::vector<double> found;
+  for (const auto& group : optimizer.param_groups()) found.push_back(group.options().get_lr());
+  return found;
+}
+
+std::string saved(const torch::optim::Optimizer& optimizer) {
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  return bytes.str();
+}
+
+void load(torch::optim::Optimizer& optimizer, const std::string& bytes) {
+  std::istringstream stream(bytes);
+  torch::serialize::InputArchive archive;
+  archive.load_from(stream);
+  optimizer.load(archive);
+}
+
+using MakeOptimizer = std::function<std::unique_ptr<torch::optim::Optimizer>(torch::nn::Module&)>;
+
+struct Resumed {
+  std::vector<torch::Tensor> uninterrupted, resumed, not_loaded;  // parameters at the end
+  std::vector<double> saved_rates, loaded_rates;
+};
+
+// Three steps with an optimizer from `make`, its rates changed per group as a scheduler
+// would, then saved; three more steps with it (uninterrupted), and with one from `make_again`
+// over a copy of the saved model, with (resumed) and without (not_loaded) the saved state.
+Resumed resume(const MakeOptimizer& make, const MakeOptimizer& make_again) {
+  torch::manual_seed(1);
+  auto model = small_model();
+  auto optimizer = make(*model);
+  take_steps(model, *optimizer, 0, 3);
+  auto& groups = optimizer->param_groups();
+  for (std::size_t g = 0; g < groups.size(); ++g) groups[g].options().set_lr(groups[g].options().get_lr() * (0.3 + g));
+  Resumed result{.saved_rates = rates(*optimizer)};
+  const auto optimizer_bytes = saved(*optimizer);
+  std::stringstream model_bytes;
+  torch::save(model, model_bytes);
+  take_steps(model, *optimizer, 3, 3);
+  result.uninterrupted = model->parameters();
+
+  for (bool load_state : {true, false}) {
+    torch::manual_seed(2);  // other initial weights, replaced by the saved ones
+    auto copy = small_model();
+    std::istringstream model_stream(model_bytes.str());
+    torch::load(copy, model_stream);
+    auto restored = make_again(*copy);
+    if (load_state) {
+      load(*restored, optimizer_bytes);
+      result.loaded_rates = rates(*restored);
+    }
+    take_steps(copy, *restored, 3, 3);
+    (load_state ? result.resumed : result.not_loaded) = copy->parameters();
+  }
+  return result;
+}
+
+bool all_equal(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](auto& x, auto& y) { return torch::equal(x, y); });
+}
+
+// Every optimizer a test of resuming should cover: each --optim name, with optim_args that
+// give it all the state it can keep, and MultiTensorAdamW.
+std::vector<std::pair<std::string, MakeOptimizer>> every_optimizer() {
+  const std::map<std::string_view, std::string> full_state{
+      {"sgd", "momentum=0.9"}, {"adagrad", "lr_decay=0.01"}, {"rmsprop", "momentum=0.5,centered=true"},
+      {"adafactor", "beta1=0.9"}};
+  std::vector<std::pair<std::string, MakeOptimizer>> all;
+  const auto names = enum_names(tt::OptimizerNames{});
+  for (std::size_t k = 0; k < names.size(); ++k) {
+    auto found = full_state.find(names[k]);
+    tt::TrainingArguments args{.optim = static_cast<tt::OptimizerNames>(k),
+                               .optim_args = found == full_state.end() ? "" : found->second,
+                               .learning_rate = 0.05, .weight_decay = 0.1};
+    all.emplace_back(names[k], [args](torch::nn::Module& model) { return tt::optim::make_optimizer(model, args); });
+  }
+  all.emplace_back("MultiTensorAdamW", [](torch::nn::Module& model) {
+    auto [decay, no_decay] = tt::optim::weight_decay_groups(model);
+    auto options = torch::optim::AdamWOptions(0.05).weight_decay(0.1);
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(options));
+    groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(options).weight_decay(0)));
+    return std::make_unique<tt::optim::MultiTensorAdamW>(std::move(groups), options);
+  });
+  return all;
+}
+
+}  // namespace
+
+DOCTEST_TEST_SUITE("optimizers") {
+
+DOCTEST_TEST_CASE("every optimizer, saved and loaded, continues bit for bit as if never stopped") {
+  for (const auto& [name, make] : every_optimizer()) {
+    DOCTEST_INFO(name);
+    auto run = resume(make, make);
+    DOCTEST_CHECK(run.loaded_rates == run.saved_rates);
+    DOCTEST_CHECK(all_equal(run.resumed, run.uninterrupted));
+    // The saved state matters: without it the same steps end elsewhere.
+    DOCTEST_CHECK(!all_equal(run.not_loaded, run.uninterrupted));
+  }
+}
+
+DOCTEST_TEST_CASE("MultiTensorAdamW and LibTorch's AdamW resume from each other's archives") {
+  auto everything = every_optimizer();
+  auto find = [&](std::string_view name) {
+    return std::find_if(everything.begin(), everything.end(), [&](auto& entry) { return entry.first == name; })->second;
+  };
+  for (auto [from, to] : {std::pair{"adamw_torch", "MultiTensorAdamW"}, std::pair{"MultiTensorAdamW", "adamw_torch"}}) {
+    DOCTEST_INFO(from, " to ", to);
+    auto run = resume(find(from), find(to));
+    DOCTEST_CHECK(run.loaded_rates == run.saved_rates);
+    for (std::size_t i = 0; i < run.resumed.size(); ++i)
+      DOCTEST_CHECK(torch::allclose(run.resumed[i], run.uninterrupted[i], 1e-6, 1e-7));
+    DOCTEST_CHECK(!torch::allclose(run.not_loaded.front(), run.uninterrupted.front(), 1e-6, 1e-7));
+  }
+}
+
+DOCTEST_TEST_CASE("a truncated or unrelated archive is an error when an optimizer loads it, not a crash") {
+  torch::serialize::OutputArchive unrelated;
+  unrelated.write("step", c10::IValue(std::int64_t{3}));
+  std::ostringstream unrelated_bytes;
+  unrelated.save_to(unrelated_bytes);
+  for (const auto& [name, make] : every_optimizer()) {
+    DOCTEST_INFO(name);
+    auto model = small_model();
+    auto optimizer = make(*model);
+    take_steps(model, *optimizer, 0, 1);
+    const auto bytes = saved(*optimizer);
+    // LibTorch throws c10::Error, or torch::jit::ObjectAttributeError for a missing key.
+    for (auto kept : {bytes.size() / 2, bytes.size() - 16})
+      DOCTEST_CHECK_THROWS_AS(load(*make(*model), bytes.substr(0, kept)), std::exception);
+    DOCTEST_CHECK_THROWS_AS(load(*make(*model), unrelated_bytes.str()), std::exception);
+  }
 }
 
 }  // DOCTEST_TEST_SUITE

@@ -142,7 +142,8 @@ DOCTEST_TEST_CASE("a saved and reloaded optimizer and scheduler continue with id
     }
   };
   auto make = [](torch::nn::Linear& model) {
-    return std::make_unique<torch::optim::AdamW>(model->parameters(), torch::optim::AdamWOptions(0.1));
+    using Optimizer = tt::optim::Resumable<torch::optim::AdamW, torch::optim::AdamWOptions>;
+    return std::make_unique<Optimizer>(model->parameters(), torch::optim::AdamWOptions(0.1));
   };
   torch::manual_seed(0);
   torch::nn::Linear model(3, 2);
@@ -163,8 +164,10 @@ DOCTEST_TEST_CASE("a saved and reloaded optimizer and scheduler continue with id
   torch::nn::Linear resumed(3, 2);
   torch::load(resumed, saved_model);
   auto resumed_optimizer = make(resumed);
-  torch::load(*resumed_optimizer, saved_optimizer);
+  // The Python Trainer's order: the scheduler takes its initial rates from the optimizer as
+  // built, before loading brings back the scheduled rates of step 3.
   auto resumed_scheduler = tt::get_scheduler("cosine", *resumed_optimizer, 2, 8);
+  torch::load(*resumed_optimizer, saved_optimizer);
   torch::serialize::InputArchive input;
   input.load_from(saved_scheduler);
   resumed_scheduler.load(input);

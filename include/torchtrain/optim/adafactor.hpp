@@ -4,15 +4,18 @@
 #include <cmath>
 #include <memory>
 #include <optional>
-#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <torch/optim/optimizer.h>
+#include <torch/optim/serialize.h>
+#include <torch/serialize/archive.h>
 #include <torch/types.h>
 
+#include <torchtrain/detail/compat.hpp>
 #include <torchtrain/detail/optimizer_closure.hpp>
+#include <torchtrain/optim/resumable.hpp>
 
 namespace torchtrain::optim {
 
@@ -31,8 +34,38 @@ struct AdafactorOptions : torch::optim::OptimizerCloneableOptions<AdafactorOptio
   TORCH_ARG(bool, relative_step) = true;
   TORCH_ARG(bool, warmup_init) = false;
 
+ public:  // TORCH_ARG leaves the access private
   double get_lr() const override { return lr(); }
   void set_lr(const double value) override { lr(value); }
+
+  void serialize(torch::serialize::OutputArchive& archive) const override {
+    visit_settings(*this, [&](const char* name, const auto& value) { archive.write(name, c10::IValue(value)); });
+    if (beta1()) archive.write("beta1", c10::IValue(*beta1()));
+  }
+  void serialize(torch::serialize::InputArchive& archive) override {
+    visit_settings(*this, [&](const char* name, auto& value) {
+      c10::IValue saved;
+      archive.read(name, saved);
+      value = saved.to<std::remove_cvref_t<decltype(value)>>();
+    });
+    c10::IValue saved_beta1;  // written only when set
+    beta1(archive.try_read("beta1", saved_beta1) ? std::optional(saved_beta1.toDouble()) : std::nullopt);
+  }
+
+ private:
+  // Every setting but beta1 (which may be unset), under its name in an archive.
+  template <class Self, class Visit>
+  static void visit_settings(Self& self, Visit visit) {
+    visit("lr", self.lr());
+    visit("eps1", self.eps1());
+    visit("eps2", self.eps2());
+    visit("clip_threshold", self.clip_threshold());
+    visit("decay_rate", self.decay_rate());
+    visit("weight_decay", self.weight_decay());
+    visit("scale_parameter", self.scale_parameter());
+    visit("relative_step", self.relative_step());
+    visit("warmup_init", self.warmup_init());
+  }
 };
 
 /// Per-parameter state: the step, factored (row and column) or full second moments, and
@@ -40,6 +73,31 @@ struct AdafactorOptions : torch::optim::OptimizerCloneableOptions<AdafactorOptio
 struct AdafactorParamState : torch::optim::OptimizerCloneableParamState<AdafactorParamState> {
   std::int64_t step = 0;
   torch::Tensor exp_avg_sq_row, exp_avg_sq_col, exp_avg_sq, exp_avg;
+
+  void serialize(torch::serialize::OutputArchive& archive) const override {
+    archive.write("step", c10::IValue(step));
+    visit_moments(*this, [&](const char* name, const torch::Tensor& moment) {
+      if (moment.defined()) archive.write(name, moment, /*is_buffer=*/true);
+    });
+  }
+  void serialize(torch::serialize::InputArchive& archive) override {
+    c10::IValue saved_step;
+    archive.read("step", saved_step);
+    step = saved_step.toInt();
+    visit_moments(*this, [&](const char* name, torch::Tensor& moment) {
+      moment = torch::Tensor();  // a moment the archive lacks is one this parameter does not use
+      archive.try_read(name, moment, /*is_buffer=*/true);
+    });
+  }
+
+ private:
+  template <class Self, class Visit>
+  static void visit_moments(Self& self, Visit visit) {
+    visit("exp_avg_sq_row", self.exp_avg_sq_row);
+    visit("exp_avg_sq_col", self.exp_avg_sq_col);
+    visit("exp_avg_sq", self.exp_avg_sq);
+    visit("exp_avg", self.exp_avg);
+  }
 };
 
 /// Adafactor: second moments of matrices kept as a row and a column vector (memory grows
@@ -62,16 +120,17 @@ class Adafactor : public torch::optim::Optimizer {
     return loss;
   }
 
- private:
-  // LibTorch keys optimizer state by the parameter's TensorImpl (as a string in 1.13).
-  template <class State = decltype(state_)>  // a template, so that only one branch compiles
-  auto state_key(const torch::Tensor& parameter) const {
-    using Key = typename std::remove_cvref_t<State>::key_type;
-    if constexpr (std::is_same_v<Key, std::string>)
-      return c10::guts::to_string(parameter.unsafeGetTensorImpl());
-    else
-      return static_cast<Key>(parameter.unsafeGetTensorImpl());
+  /// Writes each parameter's state and each group's options, in LibTorch's layout.
+  void save(torch::serialize::OutputArchive& archive) const override {
+    torch::optim::serialize<AdafactorParamState, AdafactorOptions>(archive, *this);
   }
+  /// Reads what save() wrote for the same parameter groups, in the same order.
+  void load(torch::serialize::InputArchive& archive) override {
+    torch::optim::serialize<AdafactorParamState, AdafactorOptions>(archive, *this);
+    torchtrain::detail::load_group_options<AdafactorOptions>(archive, *this);
+  }
+
+ private:
 
   static torch::Tensor rms(const torch::Tensor& tensor) {
     return tensor.norm(2) / std::sqrt(static_cast<double>(tensor.numel()));
@@ -80,7 +139,7 @@ class Adafactor : public torch::optim::Optimizer {
   void update(torch::Tensor& parameter, const AdafactorOptions& options) {
     const auto grad = parameter.grad().to(torch::kFloat);
     const bool factored = grad.dim() >= 2;
-    auto key = state_key(parameter);
+    auto key = torchtrain::detail::optimizer_state_key(state_, parameter);
     if (state_.find(key) == state_.end()) {
       auto fresh = std::make_unique<AdafactorParamState>();
       if (factored) {

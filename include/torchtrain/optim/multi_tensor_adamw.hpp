@@ -2,14 +2,19 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
 #include <torch/optim/adamw.h>
+#include <torch/serialize/archive.h>
 
+#include <torchtrain/detail/compat.hpp>
 #include <torchtrain/detail/optimizer_closure.hpp>
+#include <torchtrain/optim/resumable.hpp>
 
 namespace torchtrain::optim {
 
@@ -17,6 +22,7 @@ namespace torchtrain::optim {
 /// group instead of a chain of calls per parameter, with the same arithmetic as
 /// torch::optim::AdamW (amsgrad is not offered). The parameters of a group are expected to
 /// step together: the group keeps one step count. Options are torch::optim::AdamWOptions.
+/// save() and load() use torch::optim::AdamW's format, so either resumes from the other's.
 class MultiTensorAdamW : public torch::optim::Optimizer {
  public:
   MultiTensorAdamW(std::vector<torch::optim::OptimizerParamGroup> groups, torch::optim::AdamWOptions defaults)
@@ -33,7 +39,60 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
     return loss;
   }
 
+  /// Writes each parameter's moments, at its group's step, and each group's options.
+  void save(torch::serialize::OutputArchive& archive) const override {
+    torch::optim::AdamW adamw = as_adamw();
+    for (std::size_t g = 0; g < moments_.size(); ++g) {
+      const auto& params = param_groups_[g].params();
+      for (std::size_t i = 0; i < moments_[g].exp_avg.size(); ++i) {
+        if (!moments_[g].exp_avg[i].defined()) continue;
+        auto state = std::make_unique<torch::optim::AdamWParamState>();
+        state->step(moments_[g].step).exp_avg(moments_[g].exp_avg[i]).exp_avg_sq(moments_[g].exp_avg_sq[i]);
+        adamw.state()[torchtrain::detail::optimizer_state_key(adamw.state(), params[i])] = std::move(state);
+      }
+    }
+    adamw.save(archive);
+  }
+
+  /// Reads an archive of save() or of torch::optim::AdamW (without amsgrad, and with one
+  /// step count in each group) for the same parameter groups, in the same order.
+  void load(torch::serialize::InputArchive& archive) override {
+    torch::optim::AdamW adamw = as_adamw();
+    adamw.load(archive);
+    torchtrain::detail::load_group_options<torch::optim::AdamWOptions>(archive, adamw);
+    std::vector<GroupMoments> loaded(param_groups_.size());
+    for (std::size_t g = 0; g < param_groups_.size(); ++g) {
+      const auto& options = static_cast<const torch::optim::AdamWOptions&>(adamw.param_groups()[g].options());
+      TORCH_CHECK(!options.amsgrad(), "MultiTensorAdamW cannot load parameter group ", g, ": it uses amsgrad");
+      const auto& params = param_groups_[g].params();
+      loaded[g].exp_avg.resize(params.size());
+      loaded[g].exp_avg_sq.resize(params.size());
+      std::optional<std::int64_t> step;
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        auto found = adamw.state().find(torchtrain::detail::optimizer_state_key(adamw.state(), params[i]));
+        if (found == adamw.state().end()) continue;
+        const auto& state = static_cast<const torch::optim::AdamWParamState&>(*found->second);
+        TORCH_CHECK(!step || *step == state.step(), "MultiTensorAdamW cannot load parameter group ", g,
+                    ": its parameters are at different steps (", *step, " and ", state.step(), ")");
+        step = state.step();
+        loaded[g].exp_avg[i] = state.exp_avg();
+        loaded[g].exp_avg_sq[i] = state.exp_avg_sq();
+      }
+      loaded[g].step = step.value_or(0);
+    }
+    for (std::size_t g = 0; g < param_groups_.size(); ++g)
+      static_cast<torch::optim::AdamWOptions&>(param_groups_[g].options()) =
+          static_cast<const torch::optim::AdamWOptions&>(adamw.param_groups()[g].options());
+    moments_ = std::move(loaded);
+  }
+
  private:
+  // An AdamW over the same parameters and options, with no state: the carrier of our state
+  // in and out of an archive.
+  torch::optim::AdamW as_adamw() const {
+    return torch::optim::AdamW(param_groups_, static_cast<const torch::optim::AdamWOptions&>(defaults()));
+  }
+
   struct GroupMoments {
     std::int64_t step = 0;
     std::vector<torch::Tensor> exp_avg, exp_avg_sq;  // aligned with the group's params

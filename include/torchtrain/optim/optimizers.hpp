@@ -22,6 +22,7 @@
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/optim/adafactor.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>
+#include <torchtrain/optim/resumable.hpp>
 
 namespace torchtrain::detail {
 
@@ -67,6 +68,14 @@ std::vector<torch::optim::OptimizerParamGroup> groups_with_decay(const torch::nn
   return groups;
 }
 
+// `Optimizer` with `options` over the groups above, restoring its options on load.
+template <class Optimizer, class Options>
+std::unique_ptr<torch::optim::Optimizer> resumable(const torch::nn::Module& model, const Options& options,
+                                                   double weight_decay) {
+  return std::make_unique<optim::Resumable<Optimizer, Options>>(groups_with_decay(model, options, weight_decay),
+                                                                options);
+}
+
 }  // namespace torchtrain::detail
 
 namespace torchtrain::optim {
@@ -81,6 +90,7 @@ namespace torchtrain::optim {
 /// - rmsprop: optim_args alpha, eps, momentum, centered (0.99, 1e-8, 0, false).
 /// - adafactor: optim::Adafactor with scale_parameter and relative_step off (as the Python
 ///   Trainer); optim_args clip_threshold (1), decay_rate (-0.8), beta1 (none).
+/// Each one's load() restores what its save() wrote, learning rates included (Resumable).
 /// Throws ArgumentError for an optim_args name the optimizer does not take.
 inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model,
                                                                const TrainingArguments& args) {
@@ -97,8 +107,7 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
     case OptimizerNames::adamw_torch: {
       extra.require_all_taken("adamw_torch");
       auto options = torch::optim::AdamWOptions(lr).betas({args.adam_beta1, args.adam_beta2}).eps(args.adam_epsilon);
-      return std::make_unique<torch::optim::AdamW>(detail::groups_with_decay(model, options, args.weight_decay),
-                                                   options);
+      return detail::resumable<torch::optim::AdamW>(model, options, args.weight_decay);
     }
     case OptimizerNames::sgd: {
       auto options = torch::optim::SGDOptions(lr)
@@ -106,8 +115,7 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
                          .dampening(extra.take("dampening", 0.0))
                          .nesterov(extra.take("nesterov", false));
       extra.require_all_taken("sgd");
-      return std::make_unique<torch::optim::SGD>(detail::groups_with_decay(model, options, args.weight_decay),
-                                                 options);
+      return detail::resumable<torch::optim::SGD>(model, options, args.weight_decay);
     }
     case OptimizerNames::adagrad: {
       auto options = torch::optim::AdagradOptions(lr)
@@ -115,8 +123,7 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
                          .initial_accumulator_value(extra.take("initial_accumulator_value", 0.0))
                          .eps(extra.take("eps", 1e-10));
       extra.require_all_taken("adagrad");
-      return std::make_unique<torch::optim::Adagrad>(detail::groups_with_decay(model, options, args.weight_decay),
-                                                     options);
+      return detail::resumable<torch::optim::Adagrad>(model, options, args.weight_decay);
     }
     case OptimizerNames::adafactor: {
       // As the Python Trainer sets it up: the learning rate as given, not relative or scaled.
@@ -133,8 +140,7 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
                          .momentum(extra.take("momentum", 0.0))
                          .centered(extra.take("centered", false));
       extra.require_all_taken("rmsprop");
-      return std::make_unique<torch::optim::RMSprop>(detail::groups_with_decay(model, options, args.weight_decay),
-                                                     options);
+      return detail::resumable<torch::optim::RMSprop>(model, options, args.weight_decay);
     }
   }
   throw ArgumentError("--optim: unknown optimizer");
