@@ -17,6 +17,9 @@
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/random_sampler.hpp>
 #include <torchtrain/data/tensor_dataset.hpp>
+#include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/io/safetensors.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/accuracy.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
