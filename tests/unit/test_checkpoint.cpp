@@ -151,7 +151,7 @@ DOCTEST_TEST_CASE("each save writes output_dir/checkpoint-<step> with the Python
   DOCTEST_CHECK(state["best_model_checkpoint"].is_null());
 
   tt::derive_defaults(args);
-  DOCTEST_CHECK(tt::io::load_training_arguments(last / "training_args.json") == args);
+  DOCTEST_CHECK(tt::load_training_arguments(last / "training_args.json") == args);
 }
 
 DOCTEST_TEST_CASE("save strategies no, epoch, best and save_only_model") {

@@ -72,7 +72,7 @@ inline void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem
                                 error.message()));
   try {
     nlohmann::json manifest = nlohmann::json::object();
-    const auto record = [&](const char* name, const io::WriteResult& written) {
+    const auto record = [&](const char* name, const io::FileChecksum& written) {
       manifest[name] = {{"size", written.size}, {"crc32", written.crc32}};
     };
     io::FileWriter model(temporary / Checkpoint::model_file);
@@ -127,20 +127,18 @@ inline std::optional<std::filesystem::path> latest_checkpoint(const std::filesys
 
 namespace detail {
 
-// Reads a file of a checkpoint and checks it against the manifest's size and CRC-32.
-inline std::string read_checked(const std::filesystem::path& file, const nlohmann::json& expected) {
-  std::string bytes = io::read_file(file);
+// Checks a file of a checkpoint against the manifest's size and CRC-32.
+inline void verify_file(const std::filesystem::path& file, const nlohmann::json& expected) {
+  const auto found = io::checksum_file(file);
   const auto size = expected.at("size").get<std::uint64_t>();
-  const auto crc = expected.at("crc32").get<std::uint32_t>();
-  if (bytes.size() != size)
+  if (found.size != size)
     throw FileError(fmt::format("'{}' has {} bytes, but the checkpoint was written with {}: the file is truncated "
                                 "or was replaced; resume from an earlier checkpoint",
-                                file.string(), bytes.size(), size));
-  if (io::crc32_of(bytes) != crc)
+                                file.string(), found.size, size));
+  if (found.crc32 != expected.at("crc32").get<std::uint32_t>())
     throw FileError(fmt::format("'{}' does not match the checksum written with it: the file was edited or is "
                                 "damaged; resume from an earlier checkpoint",
                                 file.string()));
-  return bytes;
 }
 
 }  // namespace detail
@@ -176,11 +174,14 @@ inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool mode
 
   Checkpoint checkpoint;
   const auto model_path = folder / Checkpoint::model_file;
-  detail::read_checked(model_path, *expected(Checkpoint::model_file));
+  detail::verify_file(model_path, *expected(Checkpoint::model_file));
   checkpoint.model = io::load_safetensors(model_path);
   Checkpoint::for_each_file(checkpoint, [&](const char* name, std::string& bytes) {
     const bool wanted = !model_only || name == std::string_view(Checkpoint::trainer_state_file);
-    if (const auto* entry = expected(name); entry && wanted) bytes = detail::read_checked(folder / name, *entry);
+    if (const auto* entry = expected(name); entry && wanted) {
+      detail::verify_file(folder / name, *entry);
+      bytes = io::read_file(folder / name);
+    }
   });
   return checkpoint;
 }

@@ -21,7 +21,8 @@
 
 namespace torchtrain {
 
-using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
+/// Tensors by name, in order: a module's state dict, or a safetensors file's contents.
+using StateDict = io::NamedTensors;
 
 /// The parameters and buffers of `module` by their dotted names, as PyTorch's
 /// `state_dict()` names them. The tensors are the module's own (not copies).

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -288,5 +289,33 @@ inline void publish_directory(const std::filesystem::path& temporary, const std:
   fsync_directory(folder_of(final));
   if (folder_of(temporary) != folder_of(final)) fsync_directory(folder_of(temporary));
 }
+
+/// Replaces the file at `path` with what `write(FileWriter&)` writes, atomically: the
+/// bytes go to `<path>.tmp`, are synced, and renamed over `path`, then the folder is
+/// synced. On an error the old file is untouched and the temporary one removed.
+template <class Write>
+  requires std::invocable<Write&, FileWriter&>
+FileChecksum replace_file(const std::filesystem::path& path, Write&& write) {
+  auto temporary = path;
+  temporary += ".tmp";
+  std::error_code ignored;
+  try {
+    FileWriter file(temporary);
+    write(file);
+    const auto checksum = file.finish();
+    if (::rename(temporary.c_str(), path.c_str()) != 0) throw detail::system_error("replace", path, errno);
+    fsync_directory(path.has_parent_path() ? path.parent_path() : std::filesystem::path("."));
+    return checksum;
+  } catch (...) {
+    std::filesystem::remove(temporary, ignored);
+    throw;
+  }
+}
+
+/// Replaces the file at `path` with `bytes`, atomically (see above).
+inline FileChecksum replace_file(const std::filesystem::path& path, std::string_view bytes) {
+  return replace_file(path, [&](FileWriter& file) { file.write(bytes); });
+}
+
 
 }  // namespace torchtrain::io

@@ -20,6 +20,7 @@
 
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/arguments/training_arguments_json.hpp>
 #include <torchtrain/arguments/validate.hpp>
 #include <torchtrain/callbacks/default_flow.hpp>
 #include <torchtrain/callbacks/events.hpp>
@@ -32,9 +33,6 @@
 #include <torchtrain/detail/forward.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
-#include <torchtrain/io/training_arguments_json.hpp>
-#include <torchtrain/io/trainer_state_json.hpp>
-#include <torchtrain/io/results_files.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
@@ -45,7 +43,9 @@
 #include <torchtrain/trainer/loss_sum.hpp>
 #include <torchtrain/trainer/metrics.hpp>
 #include <torchtrain/trainer/set_seed.hpp>
+#include <torchtrain/trainer/results_files.hpp>
 #include <torchtrain/trainer/trainer_state.hpp>
+#include <torchtrain/trainer/trainer_state_json.hpp>
 #include <torchtrain/trainer/training_plan.hpp>
 
 namespace torchtrain {
@@ -170,19 +170,19 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (strategy_.is_main_process()) logger_.log_metrics(split, metrics);
   }
   void save_metrics(std::string_view split, const Metrics& metrics) override {
-    if (strategy_.is_main_process()) io::save_metrics(args_.output_dir, split, metrics);
+    if (strategy_.is_main_process()) torchtrain::save_metrics(args_.output_dir, split, metrics);
   }
   void save_model(const std::filesystem::path& folder) override {
     if (!strategy_.is_main_process()) return;
     torchtrain::save_model(*model_, folder);
-    io::replace_file(folder / Checkpoint::training_args_file, io::training_arguments_json(args_));
+    io::replace_file(folder / Checkpoint::training_args_file, training_arguments_json(args_));
   }
   void load_model(const std::filesystem::path& folder) override { torchtrain::load_model(*model_, folder); }
   void save_state() override {
     if (!strategy_.is_main_process()) return;
     std::filesystem::create_directories(args_.output_dir);
     io::replace_file(std::filesystem::path(args_.output_dir) / Checkpoint::trainer_state_file,
-                     io::trainer_state_json(state_));
+                     trainer_state_json(state_));
   }
 
   const TrainerState& state() const override { return state_; }
@@ -336,8 +336,8 @@ class TrainingLoop final : public detail::TrainerInterface {
   Checkpoint snapshot() {
     Checkpoint checkpoint;
     checkpoint.model = state_dict(*model_);
-    checkpoint.training_args = io::training_arguments_json(args_);
-    checkpoint.trainer_state = io::trainer_state_json(state_);
+    checkpoint.training_args = training_arguments_json(args_);
+    checkpoint.trainer_state = trainer_state_json(state_);
     if (args_.save_only_model) return checkpoint;
     const auto archive_of = [](const auto& part) {
       torch::serialize::OutputArchive archive;
@@ -375,7 +375,7 @@ class TrainingLoop final : public detail::TrainerInterface {
       if (!checkpoint.scaler.empty())
         io::read_archive(checkpoint.scaler, file(Checkpoint::scaler_file),
                          [&](auto& archive) { precision_.scaler.load(archive); });
-    TrainerState saved = io::trainer_state_from_json(checkpoint.trainer_state, file(Checkpoint::trainer_state_file));
+    TrainerState saved = trainer_state_from_json(checkpoint.trainer_state, file(Checkpoint::trainer_state_file));
     warn_if_changed("logging_steps", saved.logging_steps, state_.logging_steps);
     warn_if_changed("eval_steps", saved.eval_steps, state_.eval_steps);
     warn_if_changed("save_steps", saved.save_steps, state_.save_steps);
