@@ -4,6 +4,7 @@
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/parse_args.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/arguments/training_arguments_json.hpp>
 #include <torchtrain/arguments/validate.hpp>
 #include <torchtrain/callbacks/callbacks.hpp>
 #include <torchtrain/data/batch.hpp>
@@ -11,6 +12,9 @@
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/random_sampler.hpp>
 #include <torchtrain/data/tensor_dataset.hpp>
+#include <torchtrain/io/python_json.hpp>
+#include <torchtrain/io/reflected_json.hpp>
+#include <torchtrain/io/text_file.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/accuracy.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
@@ -22,4 +26,6 @@
 #include <torchtrain/optim/parameter_groups.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/policies.hpp>
+#include <torchtrain/trainer/results_files.hpp>
 #include <torchtrain/trainer/trainer.hpp>
+#include <torchtrain/trainer/trainer_state_json.hpp>
