@@ -5,6 +5,7 @@
 #include <torchtrain/arguments/parse_args.hpp>
 #include <torchtrain/arguments/reflect.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/arguments/training_arguments_json.hpp>
 #include <torchtrain/arguments/validate.hpp>
 #include <torchtrain/callbacks/callbacks.hpp>
 #include <torchtrain/checkpoint/checkpoint.hpp>
@@ -20,6 +21,8 @@
 #include <torchtrain/io/durable_file.hpp>
 #include <torchtrain/io/file_error.hpp>
 #include <torchtrain/io/safetensors.hpp>
+#include <torchtrain/io/python_json.hpp>
+#include <torchtrain/io/reflected_json.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/accuracy.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
@@ -32,4 +35,6 @@
 #include <torchtrain/optim/resumable.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/policies.hpp>
+#include <torchtrain/trainer/results_files.hpp>
 #include <torchtrain/trainer/trainer.hpp>
+#include <torchtrain/trainer/trainer_state_json.hpp>

@@ -10,11 +10,6 @@
 #include <tuple>
 #include <type_traits>
 
-#include <boost/hana/accessors.hpp>
-#include <boost/hana/first.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/second.hpp>
-#include <boost/hana/string.hpp>
 #include <fmt/format.h>
 
 #include <torchtrain/arguments/argument_error.hpp>
@@ -23,15 +18,6 @@
 namespace torchtrain {
 
 namespace detail {
-
-/// Calls `visit(name, field)` for every reflected field of `object`.
-template <class Struct, class Visitor>
-void for_each_field(Struct& object, Visitor&& visit) {
-  boost::hana::for_each(boost::hana::accessors<std::remove_const_t<Struct>>(), [&](auto field) {
-    visit(std::string_view(boost::hana::to<const char*>(boost::hana::first(field))),
-          boost::hana::second(field)(object));
-  });
-}
 
 template <class T>
 void assign_flag(T& field, std::string_view name, std::string_view text) {

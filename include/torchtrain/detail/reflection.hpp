@@ -1,4 +1,4 @@
-// Reading and writing the fields of Boost.Hana-reflected structs as text.
+// Boost.Hana-reflected structs: visiting their fields, and reading and writing field values as text.
 #pragma once
 
 #include <charconv>
@@ -10,7 +10,11 @@
 #include <type_traits>
 
 #include <boost/hana/accessors.hpp>
+#include <boost/hana/first.hpp>
+#include <boost/hana/for_each.hpp>
 #include <boost/hana/length.hpp>
+#include <boost/hana/second.hpp>
+#include <boost/hana/string.hpp>
 #include <fmt/format.h>
 
 namespace torchtrain::detail {
@@ -34,6 +38,15 @@ template <class T>
 constexpr bool reflects_every_field() {
   return aggregate_field_count<T>() ==
          decltype(boost::hana::length(boost::hana::accessors<T>()))::value;
+}
+
+/// Calls `visit(name, field)` for every reflected field of `object`.
+template <class Struct, class Visitor>
+void for_each_field(Struct& object, Visitor&& visit) {
+  boost::hana::for_each(boost::hana::accessors<std::remove_const_t<Struct>>(), [&](auto field) {
+    visit(std::string_view(boost::hana::to<const char*>(boost::hana::first(field))),
+          boost::hana::second(field)(object));
+  });
 }
 
 template <class T>

@@ -45,7 +45,16 @@ class Metrics {
   auto end() const { return entries_.end(); }
   std::size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
-  friend bool operator==(const Metrics&, const Metrics&) = default;
+  /// Equal when both hold the same names with the same values, in any order (as Python
+  /// dicts compare): a log read back from a file, where keys are sorted, equals the original.
+  friend bool operator==(const Metrics& a, const Metrics& b) {
+    if (a.size() != b.size()) return false;
+    for (const auto& [name, value] : a.entries_) {
+      const auto* other = b.find(name);
+      if (other == nullptr || other->second != value) return false;
+    }
+    return true;
+  }
 
  private:
   const value_type* find(std::string_view name) const {

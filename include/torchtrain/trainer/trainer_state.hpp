@@ -2,9 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
 
 #include <torchtrain/trainer/metrics.hpp>
 
@@ -31,6 +34,12 @@ struct TrainerState {
   bool is_world_process_zero = true;
   bool is_hyper_param_search = false;
   std::optional<std::string> trial_name;
+  // The saved state of each stateful callback, by class name, as in Python: a JSON object
+  // (an array when several callbacks share the name). Held as JSON text so that this
+  // header needs no JSON library; trainer_state.json embeds each text as a JSON value.
+  std::map<std::string, std::string> stateful_callbacks;
+
+  friend bool operator==(const TrainerState&, const TrainerState&) = default;
 };
 
 /// Flags that callbacks set to steer the loop, as in the Python `TrainerControl`. The
@@ -51,3 +60,11 @@ struct TrainOutput {
 };
 
 }  // namespace torchtrain
+
+// Reflection: trainer_state.json has one key per field listed here (the JSON functions
+// check that none is missing).
+BOOST_HANA_ADAPT_STRUCT(torchtrain::TrainerState, epoch, global_step, max_steps, logging_steps, eval_steps,
+                        save_steps, train_batch_size, num_train_epochs, num_input_tokens_seen, total_flos,
+                        log_history, best_metric, best_global_step, best_model_checkpoint,
+                        is_local_process_zero, is_world_process_zero, is_hyper_param_search, trial_name,
+                        stateful_callbacks);

@@ -1,0 +1,292 @@
+// JSON files: training_args.json round trips, trainer_state.json and the results files equal
+// what Python writes (json_reference.py), and bad files fail with sentences naming file and key.
+#include "testing.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/hana/accessors.hpp>
+#include <boost/hana/first.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/second.hpp>
+#include <boost/hana/string.hpp>
+#include <unistd.h>
+
+namespace {
+
+namespace hana = boost::hana;
+
+// The expected texts written by json_reference.py through CTest, by file or case name.
+std::string reference(const std::string& name) {
+  const char* path = std::getenv("TORCHTRAIN_JSON_REFERENCE");
+  DOCTEST_REQUIRE_MESSAGE(path != nullptr, "run through CTest, which writes the reference with Python first");
+  auto all = tt::io::python_json_loads(tt::io::read_file(path), path);
+  DOCTEST_REQUIRE(all.contains(name));
+  return all[name].get<std::string>();
+}
+
+// A fresh, empty folder of this process under the system's temporary folder.
+std::filesystem::path fresh_folder(const std::string& name) {
+  auto path = std::filesystem::temp_directory_path() / fmt::format("torchtrain_json_{}_{}", getpid(), name);
+  std::filesystem::remove_all(path);
+  return path;
+}
+
+// Every field differs from its default (checked below), so a field that the JSON forgot
+// or mixed up with another breaks the round trip.
+tt::TrainingArguments changed_arguments() {
+  tt::TrainingArguments args;
+  args.output_dir = "runs/über \"quoted\"";
+  args.num_train_epochs = 0.1;
+  args.max_steps = 1234;
+  args.per_device_train_batch_size = 3;
+  args.per_device_eval_batch_size = 5;
+  args.gradient_accumulation_steps = 4;
+  args.max_grad_norm = 0.3;
+  args.gradient_checkpointing = true;
+  args.optim = tt::OptimizerNames::adafactor;
+  args.optim_args = "momentum=0.9,nesterov=true";
+  args.learning_rate = 1e-7;
+  args.weight_decay = 0.01;
+  args.adam_beta1 = 0.8;
+  args.adam_beta2 = 0.95;
+  args.adam_epsilon = 1e-12;
+  args.lr_scheduler_type = tt::SchedulerType::cosine_with_min_lr;
+  args.lr_scheduler_kwargs = "min_lr=1e-6";
+  args.warmup_steps = 0.05;
+  args.warmup_ratio = 0.1;
+  args.logging_strategy = tt::IntervalStrategy::epoch;
+  args.logging_steps = 0.2;
+  args.logging_first_step = true;
+  args.eval_strategy = tt::IntervalStrategy::steps;
+  args.eval_steps = 1.0 / 3;
+  args.eval_delay = 2;
+  args.save_strategy = tt::SaveStrategy::best;
+  args.save_steps = 250;
+  args.save_total_limit = 2;
+  args.save_only_model = true;
+  args.load_best_model_at_end = true;
+  args.metric_for_best_model = "accuracy";
+  args.greater_is_better = false;
+  args.resume_from_checkpoint = "true";
+  args.ignore_data_skip = true;
+  args.seed = std::numeric_limits<std::uint64_t>::max();
+  args.data_seed = 7;
+  args.dataloader_drop_last = true;
+  args.use_cpu = true;
+  args.bf16 = true;
+  args.fp16 = true;
+  return args;
+}
+
+tt::TrainingArguments args_from(std::string_view text) {
+  return tt::training_arguments_from_json(text, "training_args.json");
+}
+
+// The state json_reference.py writes with Python.
+tt::TrainerState reference_state() {
+  tt::TrainerState state;
+  state.epoch = 1.5;
+  state.global_step = 30;
+  state.max_steps = 40;
+  state.logging_steps = 10;
+  state.eval_steps = 20;
+  state.save_steps = 20;
+  state.train_batch_size = 8;
+  state.num_train_epochs = 2;
+  state.num_input_tokens_seen = 0;
+  state.total_flos = 1234567890123456.0;
+  state.log_history = {{{"loss", 0.6931}, {"grad_norm", 1.25}, {"learning_rate", 1e-07}, {"epoch", 0.5}, {"step", 10}},
+                       {{"eval_loss", 0.5}, {"eval_accuracy", 0.875}, {"eval_runtime", 0.1234},
+                        {"eval_samples_per_second", 1000.0}, {"eval_steps_per_second", 10.0}, {"epoch", 1.0},
+                        {"step", 20}}};
+  state.best_metric = 0.5;
+  state.best_global_step = 20;
+  state.best_model_checkpoint = "runs/über/checkpoint-20";
+  state.stateful_callbacks["TrainerControl"] =
+      R"({"args": {}, "attributes": {"should_epoch_stop": false, "should_evaluate": false, "should_log": false, )"
+      R"("should_save": true, "should_training_stop": false}})";
+  return state;
+}
+
+tt::TrainerState state_from(std::string_view text) { return tt::trainer_state_from_json(text, "trainer_state.json"); }
+
+}  // namespace
+
+DOCTEST_TEST_SUITE("json") {
+
+DOCTEST_TEST_CASE("Python's float repr, strings and NaN, byte for byte") {
+  for (const char* name : {"floats", "strings"}) {
+    auto expected = reference(name);
+    auto value = tt::io::python_json_loads(expected, name);
+    DOCTEST_CHECK(tt::io::python_json_dumps(value, expected.starts_with("{\n") ? std::optional(2) : std::nullopt) ==
+                  expected);
+  }
+  // nlohmann's own dump differs here: "1e+15" and null.
+  DOCTEST_CHECK(tt::io::python_json_dumps(1e15) == "1000000000000000.0");
+  DOCTEST_CHECK(tt::io::python_json_dumps(std::nan("")) == "NaN");
+  auto parsed = tt::io::python_json_loads(R"({"a": "NaN", "b": NaN, "c": [-Infinity, "x\"NaN"]})", "test");
+  DOCTEST_CHECK(parsed["a"] == "NaN");
+  DOCTEST_CHECK(std::isnan(parsed["b"].get<double>()));
+  DOCTEST_CHECK(parsed["c"][0].get<double>() == -std::numeric_limits<double>::infinity());
+  DOCTEST_CHECK(parsed["c"][1] == "x\"NaN");
+}
+
+DOCTEST_TEST_CASE("training_args.json round-trips every field exactly") {
+  const tt::TrainingArguments defaults;
+  const auto changed = changed_arguments();
+  hana::for_each(hana::accessors<tt::TrainingArguments>(), [&](auto field) {
+    const auto get = hana::second(field);
+    DOCTEST_CHECK_MESSAGE(!(get(changed) == get(defaults)),
+                          "changed_arguments() leaves " << hana::to<const char*>(hana::first(field)) << " at its default");
+  });
+  auto text = tt::training_arguments_json(changed);
+  auto back = args_from(text);
+  DOCTEST_CHECK(back == changed);
+  DOCTEST_CHECK(back.learning_rate == 1e-7);
+  DOCTEST_CHECK(*back.eval_steps == 1.0 / 3);
+  DOCTEST_CHECK(text.find("\"learning_rate\": 1e-07,") != std::string::npos);
+  DOCTEST_CHECK(text.find("\"seed\": 18446744073709551615,") != std::string::npos);
+  DOCTEST_CHECK(text.find(R"("output_dir": "runs/\u00fcber \"quoted\"")") != std::string::npos);
+
+  auto folder = fresh_folder("arguments");
+  std::filesystem::create_directories(folder);
+  tt::save_training_arguments(changed, folder / "training_args.json");
+  DOCTEST_CHECK(tt::load_training_arguments(folder / "training_args.json") == changed);
+  std::filesystem::remove_all(folder);
+}
+
+DOCTEST_TEST_CASE("training_args.json: sorted keys, indent 2, enums by name, null for empty optionals") {
+  auto text = tt::training_arguments_json({});
+  DOCTEST_CHECK(text.starts_with("{\n  \"adam_beta1\": 0.9,\n  \"adam_beta2\": 0.999,\n"));
+  DOCTEST_CHECK(text.ends_with("\n  \"weight_decay\": 0.0\n}\n"));
+  DOCTEST_CHECK(text.find("\n  \"eval_steps\": null,\n") != std::string::npos);
+  DOCTEST_CHECK(text.find("\n  \"lr_scheduler_type\": \"linear\",\n") != std::string::npos);
+  DOCTEST_CHECK(text.find("\n  \"num_train_epochs\": 3.0,\n") != std::string::npos);
+  DOCTEST_CHECK(text.find("\n  \"max_steps\": -1,\n") != std::string::npos);
+  std::vector<std::string> keys;
+  std::string_view rest = text;
+  for (auto start = rest.find("\n  \""); start != std::string_view::npos; start = rest.find("\n  \"", start + 1))
+    keys.emplace_back(rest.substr(start + 4, rest.find('"', start + 4) - start - 4));
+  DOCTEST_CHECK(keys.size() == tt::detail::aggregate_field_count<tt::TrainingArguments>());
+  DOCTEST_CHECK(std::is_sorted(keys.begin(), keys.end()));
+}
+
+DOCTEST_TEST_CASE("training_args.json: missing keys keep defaults, integers fill floats") {
+  auto args = args_from(R"({"learning_rate": 0.1, "num_train_epochs": 2, "eval_steps": null})");
+  tt::TrainingArguments expected;
+  expected.learning_rate = 0.1;
+  expected.num_train_epochs = 2.0;
+  DOCTEST_CHECK(args == expected);
+}
+
+DOCTEST_TEST_CASE("training_args.json: bad content is a sentence naming the file and the key") {
+  using tt::FileError;
+  DOCTEST_CHECK_THROWS_WITH_AS(args_from(R"({"learning_rate": "abc"})"),
+                               R"(training_args.json: 'learning_rate' must be a number, got "abc")", FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(args_from(R"({"learning_rat": 0.1})"),
+                               "training_args.json: unknown key 'learning_rat' (did you mean 'learning_rate'?)",
+                               FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(args_from(R"({"colour": 1})"), "training_args.json: unknown key 'colour'", FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(args_from(R"({"max_steps": 1.5})"),
+                               "training_args.json: 'max_steps' must be an integer, got 1.5", FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      args_from(R"({"max_steps": 3000000000})"),
+      "training_args.json: 'max_steps' must be an integer from -2147483648 to 2147483647, got 3000000000", FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      args_from(R"({"seed": -1})"),
+      "training_args.json: 'seed' must be an integer from 0 to 18446744073709551615, got -1", FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(args_from(R"({"eval_steps": "x"})"),
+                               R"(training_args.json: 'eval_steps' must be a number or null, got "x")", FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(args_from(R"({"bf16": 1})"), "training_args.json: 'bf16' must be true or false, got 1",
+                               FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      args_from(R"({"optim": "adam"})"),
+      R"(training_args.json: 'optim' must be one of "adamw_torch", "adamw_torch_fused", "sgd", "adagrad", "rmsprop", "adafactor", got "adam")",
+      FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(args_from("[1, 2]"), "training_args.json: must hold a JSON object, got [1, 2]",
+                               FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(args_from(R"({"seed": 4)"),
+                               doctest::Contains("training_args.json: not valid JSON: parse error at line 1, column 11"),
+                               FileError);
+  auto missing = fresh_folder("missing") / "training_args.json";
+  auto cannot_open = fmt::format("cannot open '{}': No such file or directory", missing.string());
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::load_training_arguments(missing), doctest::Contains(cannot_open.c_str()), FileError);
+}
+
+DOCTEST_TEST_CASE("trainer_state.json is what Python's json.dumps(asdict(state), indent=2, sort_keys=True) writes") {
+  const auto state = reference_state();
+  const auto text = tt::trainer_state_json(state);
+  DOCTEST_CHECK(text == reference("trainer_state.json"));
+  DOCTEST_CHECK(state_from(text) == state);
+  DOCTEST_CHECK(state_from(reference("trainer_state.json")) == state);
+}
+
+DOCTEST_TEST_CASE("trainer_state.json keeps NaN and Infinity, as Python does") {
+  tt::TrainerState state;
+  state.log_history = {{{"loss", std::numeric_limits<double>::infinity()}, {"grad_norm", std::nan("")}, {"step", 3}}};
+  auto text = tt::trainer_state_json(state);
+  DOCTEST_CHECK(text.find("\n      \"grad_norm\": NaN,\n      \"loss\": Infinity,\n      \"step\": 3\n") !=
+                std::string::npos);
+  auto back = state_from(text).log_history.at(0);
+  DOCTEST_CHECK(std::isnan(back.at("grad_norm")));
+  DOCTEST_CHECK(back.at("loss") == std::numeric_limits<double>::infinity());
+}
+
+DOCTEST_TEST_CASE("trainer_state.json: unknown keys are ignored, wrong types name the key") {
+  auto state = state_from(R"({"global_step": 5, "trial_params": {"lr": 0.1}, "a_future_key": [1]})");
+  DOCTEST_CHECK(state.global_step == 5);
+  DOCTEST_CHECK(state.logging_steps == 500);
+  using tt::FileError;
+  DOCTEST_CHECK_THROWS_WITH_AS(state_from(R"({"global_step": "5"})"),
+                               R"(trainer_state.json: 'global_step' must be an integer, got "5")", FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(state_from(R"({"log_history": [{"loss": 0.5, "step": 1}, {"loss": "x"}]})"),
+                               R"(trainer_state.json: 'log_history[1].loss' must be a number, got "x")", FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(state_from(R"({"log_history": {}})"),
+                               "trainer_state.json: 'log_history' must be a list, got {}", FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(state_from(R"({"stateful_callbacks": []})"),
+                               "trainer_state.json: 'stateful_callbacks' must be an object, got []", FileError);
+  tt::TrainerState bad;
+  bad.stateful_callbacks["EarlyStoppingCallback"] = "{not json";
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::trainer_state_json(bad),
+                               doctest::Contains("the state of callback 'EarlyStoppingCallback': not valid JSON"),
+                               FileError);
+}
+
+DOCTEST_TEST_CASE("save_metrics writes <split>_results.json and merges all_results.json as Python does") {
+  auto folder = fresh_folder("results") / "not" / "yet";
+  tt::save_metrics(folder, "train",
+                   {{"train_runtime", 12.5}, {"train_samples_per_second", 256.0}, {"train_steps_per_second", 3.2},
+                    {"total_flos", 1234567890123456.0}, {"train_loss", 0.6}, {"epoch", 2.0}, {"train_samples", 100}});
+  tt::save_metrics(folder, "eval",
+                   {{"eval_loss", 0.5}, {"eval_accuracy", 0.875}, {"eval_runtime", 0.25},
+                    {"eval_samples_per_second", 200.0}, {"eval_steps_per_second", 28.0}, {"epoch", 2.0},
+                    {"eval_samples", 50}});
+  for (const char* file : {"train_results.json", "eval_results.json", "all_results.json"}) {
+    DOCTEST_INFO(file);
+    DOCTEST_CHECK(tt::io::read_file(folder / file) == reference(file));
+  }
+
+  using tt::FileError;
+  auto all_results = (folder / "all_results.json").string();
+  tt::io::replace_file(folder / "all_results.json", "{\"eval_loss\": ");
+  auto not_json = all_results + ": not valid JSON: parse error";
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::save_metrics(folder, "test", {{"test_loss", 1}}),
+                               doctest::Contains(not_json.c_str()), FileError);
+  tt::io::replace_file(folder / "all_results.json", "[]");
+  auto not_an_object = all_results + ": must hold a JSON object, got []";
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::save_metrics(folder, "test", {{"test_loss", 1}}), not_an_object.c_str(), FileError);
+  auto under_a_file = folder / "train_results.json" / "out";
+  auto cannot_create = fmt::format("cannot create the folder '{}'", under_a_file.string());
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::save_metrics(under_a_file, "test", {{"test_loss", 1}}),
+                               doctest::Contains(cannot_create.c_str()), FileError);
+  std::filesystem::remove_all(folder.parent_path().parent_path());
+}
+
+}  // DOCTEST_TEST_SUITE
