@@ -32,6 +32,8 @@ tt::TrainingArguments training_arguments(int steps) {
   args.max_steps = steps;
   args.eval_strategy = tt::IntervalStrategy::no;
   args.logging_strategy = tt::IntervalStrategy::no;
+  args.save_strategy = tt::SaveStrategy::no;
+  args.load_best_model_at_end = false;
   return args;
 }
 

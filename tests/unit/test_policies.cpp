@@ -28,7 +28,7 @@ DOCTEST_TEST_CASE("Trainer<> takes the default of every category") {
   static_assert(std::is_same_v<P::precision, tt::FP32>);
   static_assert(std::is_same_v<P::accumulation, tt::AccumFromArguments>);
   static_assert(std::is_same_v<P::strategy, tt::SingleDevice>);
-  static_assert(std::is_same_v<P::checkpointer, tt::NoCheckpoint>);
+  static_assert(std::is_same_v<P::checkpointer, tt::SyncCheckpoint>);
   static_assert(std::is_same_v<P::logger, tt::ConsoleLogger>);
   DOCTEST_CHECK(tt::Policy<tt::FP32>);
   DOCTEST_CHECK(!tt::Policy<int>);

@@ -109,6 +109,8 @@ DOCTEST_TEST_CASE("BF16 trains digits to within 1 percentage point of FP32") {
     auto args = digits::default_training_arguments();
     args.bf16 = bf16;
     args.logging_strategy = args.eval_strategy = tt::IntervalStrategy::no;
+    args.save_strategy = tt::SaveStrategy::no;
+    args.load_best_model_at_end = false;
     tt::set_seed(args.seed);
     auto [train_set, eval_set] = digits::load_digits(digits::default_data_path).split(0.9, args.seed);
     digits::Classifier model(128);

@@ -21,6 +21,7 @@ class ResumeFrom {
   ResumeFrom(bool latest) : latest_(latest) {}
   ResumeFrom(const char* folder) : ResumeFrom(std::optional<std::string>(folder)) {}
   ResumeFrom(std::string folder) : ResumeFrom(std::optional<std::string>(std::move(folder))) {}
+  ResumeFrom(std::filesystem::path folder) : folder_(std::move(folder)) {}
   ResumeFrom(std::optional<std::string> argument) {
     if (!argument) return;
     if (*argument == "true" || *argument == "True")

@@ -337,6 +337,12 @@ class TrainingLoop final : public detail::TrainerInterface {
     Checkpoint checkpoint;
     checkpoint.model = state_dict(*model_);
     checkpoint.training_args = training_arguments_json(args_);
+    // As in Python, the control is saved as a stateful callback.
+    state_.stateful_callbacks["TrainerControl"] = fmt::format(
+        R"({{"args": {{"should_epoch_stop": {}, "should_evaluate": {}, "should_log": {}, "should_save": {}, )"
+        R"("should_training_stop": {}}}, "attributes": {{}}}})",
+        control_.should_epoch_stop, control_.should_evaluate, control_.should_log, control_.should_save,
+        control_.should_training_stop);
     checkpoint.trainer_state = trainer_state_json(state_);
     if (args_.save_only_model) return checkpoint;
     const auto archive_of = [](const auto& part) {
