@@ -8,6 +8,8 @@
 #include <torchtrain/arguments/training_arguments_json.hpp>
 #include <torchtrain/arguments/validate.hpp>
 #include <torchtrain/callbacks/callbacks.hpp>
+#include <torchtrain/callbacks/early_stopping.hpp>
+#include <torchtrain/callbacks/runtime_callbacks.hpp>
 #include <torchtrain/checkpoint/checkpoint.hpp>
 #include <torchtrain/checkpoint/checkpoint_folders.hpp>
 #include <torchtrain/checkpoint/random_state.hpp>

@@ -104,9 +104,9 @@ struct AdafactorParamState : torch::optim::OptimizerCloneableParamState<Adafacto
 /// with rows + columns, not rows x columns), updates clipped by their root mean square.
 class Adafactor : public torch::optim::Optimizer {
  public:
-  Adafactor(std::vector<torch::optim::OptimizerParamGroup> groups, AdafactorOptions defaults = {})
+  Adafactor(std::vector<torch::optim::OptimizerParamGroup> groups, AdafactorOptions defaults = AdafactorOptions())
       : Optimizer(std::move(groups), std::make_unique<AdafactorOptions>(defaults)) {}
-  Adafactor(std::vector<torch::Tensor> parameters, AdafactorOptions defaults = {})
+  Adafactor(std::vector<torch::Tensor> parameters, AdafactorOptions defaults = AdafactorOptions())
       : Adafactor({torch::optim::OptimizerParamGroup(std::move(parameters))}, defaults) {}
 
   torch::Tensor step(LossClosure closure = nullptr) override {

@@ -13,7 +13,9 @@
 #include <type_traits>
 #include <vector>
 
+#include <boost/hana/for_each.hpp>
 #include <boost/hana/prepend.hpp>
+#include <nlohmann/json.hpp>
 #include <fmt/format.h>
 #include <torch/types.h>
 #include <torch/utils.h>
@@ -88,6 +90,7 @@ inline double round_to(double value, int digits) {
 template <class Policies, class Model, class TrainDataset, class EvalDataset, class Loss,
           class Compute, class Callbacks>
 class TrainingLoop final : public detail::TrainerInterface {
+  static_assert(check_callbacks<TrainingObjects<Model>>(static_cast<Callbacks*>(nullptr)));
   using Clock = std::chrono::steady_clock;
   static constexpr bool has_eval_dataset = !std::is_same_v<EvalDataset, data::NoDataset>;
   static constexpr bool has_compute_metrics = !std::is_same_v<Compute, NoMetrics>;
@@ -152,9 +155,9 @@ class TrainingLoop final : public detail::TrainerInterface {
                     {"train_samples_per_second", detail::round_to(samples / runtime, 3)},
                     {"train_steps_per_second", detail::round_to(plan.max_steps / runtime, 3)},
                     {"train_loss", train_loss}};
-    metrics = log(metrics);
     checkpointer_.wait();  // every checkpoint is on disk before train() returns
     if (args_.load_best_model_at_end && state_.best_model_checkpoint) load_best_model();
+    metrics = log(metrics);
     notify<event::on_train_end>();
     return {state_.global_step, train_loss, metrics};
   }
@@ -343,6 +346,7 @@ class TrainingLoop final : public detail::TrainerInterface {
         R"("should_training_stop": {}}}, "attributes": {{}}}})",
         control_.should_epoch_stop, control_.should_evaluate, control_.should_log, control_.should_save,
         control_.should_training_stop);
+    save_callback_states();
     checkpoint.trainer_state = trainer_state_json(state_);
     if (args_.save_only_model) return checkpoint;
     const auto archive_of = [](const auto& part) {
@@ -391,6 +395,7 @@ class TrainingLoop final : public detail::TrainerInterface {
       saved.*field = state_.*field;
     state_ = saved;
     state_.is_local_process_zero = state_.is_world_process_zero = strategy_.is_main_process();
+    restore_callback_states(file(Checkpoint::trainer_state_file));
     if (state_.global_step > plan.max_steps)
       throw ArgumentError(fmt::format("'{}' is at step {}, past this run's {} steps; raise --max_steps or "
                                       "--num_train_epochs to train further",
@@ -583,8 +588,33 @@ class TrainingLoop final : public detail::TrainerInterface {
   }
 
   template <class Event, class... Extra>
-  void notify(Extra&... extra) {
-    torchtrain::notify<Event>(callbacks_, args_, state_, control_, extra...);
+  void notify(const Extra&... extra) {
+    TrainingObjects<Model> objects{model_, optimizer_.get(), scheduler_.get()};
+    torchtrain::notify<Event>(callbacks_, args_, state_, control_, objects, extra...);
+  }
+
+  // The state of each callback that has one (EarlyStopping's counter), as Python keeps it
+  // in trainer_state.json's stateful_callbacks, under the callback's name.
+  void save_callback_states() {
+    boost::hana::for_each(callbacks_, [&](const auto& callback) {
+      if constexpr (requires { callback.state(); })
+        state_.stateful_callbacks[std::string(callback.state_key)] = callback.state().dump();
+    });
+  }
+  void restore_callback_states(std::string_view file_name) {
+    boost::hana::for_each(callbacks_, [&](auto& callback) {
+      if constexpr (requires { callback.state(); }) {
+        const auto saved = state_.stateful_callbacks.find(std::string(callback.state_key));
+        if (saved == state_.stateful_callbacks.end()) return;
+        try {
+          callback.load_state(nlohmann::json::parse(saved->second));
+        } catch (const nlohmann::json::exception& error) {
+          throw FileError(fmt::format("'{}': the saved state of {} does not fit it ({}); resume with "
+                                      "another checkpoint",
+                                      file_name, callback.state_key, error.what()));
+        }
+      }
+    });
   }
 
   Model model_;

@@ -1,0 +1,61 @@
+// EarlyStopping: stops training when the best-model metric stops improving (the Python EarlyStoppingCallback).
+#pragma once
+
+#include <cmath>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/trainer/metrics.hpp>
+#include <torchtrain/trainer/trainer_state.hpp>
+
+namespace torchtrain {
+
+/// Stops training after `patience` evaluations in a row that do not beat the best
+/// `metric_for_best_model` by more than `threshold`, as the Python EarlyStoppingCallback
+/// does. Needs --metric_for_best_model (or --load_best_model_at_end, which implies
+/// "loss") and an evaluation strategy, and says so before training. Its counter is saved
+/// in checkpoints (trainer_state.json's stateful_callbacks) and restored on resume.
+struct EarlyStopping {
+  int patience = 1;        // the Python early_stopping_patience
+  double threshold = 0.0;  // the Python early_stopping_threshold
+  int patience_counter = 0;
+
+  static constexpr std::string_view state_key = "EarlyStoppingCallback";
+
+  void on_init_end(const TrainingArguments& args, const TrainerState&, TrainerControl&) const {
+    if (!args.metric_for_best_model)
+      throw ArgumentError("EarlyStopping needs --metric_for_best_model (or --load_best_model_at_end, which "
+                          "compares eval_loss)");
+    if (args.eval_strategy == IntervalStrategy::no)
+      throw ArgumentError("EarlyStopping needs evaluations: set --eval_strategy steps or epoch");
+  }
+
+  // Runs before the trainer records this evaluation as the best, so it compares with the
+  // best of the earlier ones, as in Python.
+  void on_evaluate(const TrainingArguments& args, const TrainerState& state, TrainerControl& control,
+                   const Metrics& metrics) {
+    std::string name = *args.metric_for_best_model;
+    if (!name.starts_with("eval_")) name = "eval_" + name;
+    if (!metrics.contains(name)) return;  // another evaluation set, without this metric
+    const double value = metrics.at(name);
+    const bool greater = args.greater_is_better.value_or(true);
+    const bool improved = !state.best_metric || ((greater ? value > *state.best_metric : value < *state.best_metric) &&
+                                                 std::abs(value - *state.best_metric) > threshold);
+    patience_counter = improved ? 0 : patience_counter + 1;
+    if (patience_counter >= patience) control.should_training_stop = true;
+  }
+
+  /// The Python callback's saved state: its arguments and its counter.
+  nlohmann::json state() const {
+    return {{"args", {{"early_stopping_patience", patience}, {"early_stopping_threshold", threshold}}},
+            {"attributes", {{"early_stopping_patience_counter", patience_counter}}}};
+  }
+  void load_state(const nlohmann::json& saved) {
+    patience_counter = saved.at("attributes").at("early_stopping_patience_counter").get<int>();
+  }
+};
+
+}  // namespace torchtrain
