@@ -19,12 +19,7 @@ tt::data::TensorDataset regression_data(int samples) {
   return {inputs, inputs.sum(1, true)};
 }
 
-fs::path fresh_folder(const std::string& name) {
-  const auto folder = fs::absolute("callback_tests") / name;
-  fs::remove_all(folder);
-  fs::create_directories(folder);
-  return folder;
-}
+using test_support::fresh_folder;
 
 // Records every event by name, and checks what the hooks receive.
 struct Recorder {

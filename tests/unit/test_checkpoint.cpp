@@ -36,20 +36,9 @@ struct NetImpl : torch::nn::Module {
 };
 TORCH_MODULE(Net);
 
-tt::data::TensorDataset classification_data() {
-  torch::manual_seed(1);
-  auto inputs = torch::randn({100, 8});
-  auto labels = (inputs.slice(1, 0, 3).argmax(1) + (inputs.select(1, 4) > 1).to(torch::kLong)) % 3;
-  return {inputs, labels};
-}
+using test_support::classification_data;
 
-// A fresh folder under the suite's working directory, emptied first.
-fs::path fresh_folder(const std::string& name) {
-  const auto folder = fs::absolute("checkpoint_tests") / name;
-  fs::remove_all(folder);
-  fs::create_directories(folder);
-  return folder;
-}
+using test_support::fresh_folder;
 
 // 100 samples in micro-batches of 16: 7 optimizer steps per epoch, 21 in 3 epochs.
 tt::TrainingArguments arguments(const fs::path& output_dir) {
@@ -135,7 +124,7 @@ DOCTEST_TEST_CASE("each save writes output_dir/checkpoint-<step> with the Python
                 std::set<std::string>{"checkpoint-5", "checkpoint-10", "checkpoint-15", "checkpoint-20", "checkpoint-21"});
   const auto last = output_dir / "checkpoint-21";
   DOCTEST_CHECK(entries(last) == std::set<std::string>{"model.safetensors", "optimizer.pt", "scheduler.pt",
-                                                       "rng_state.pth", "loop_state.json", "trainer_state.json",
+                                                       "rng_state.pth", "loop_state.pt", "trainer_state.json",
                                                        "training_args.json", "checkpoint_manifest.json"});
   // The weights are the model's at that step, under PyTorch's state_dict names.
   const auto saved = tt::io::load_safetensors(last / "model.safetensors");
@@ -331,7 +320,7 @@ DOCTEST_TEST_CASE("a damaged checkpoint file is named, never a crash") {
   const auto flip_last_byte = [](std::string& bytes) { bytes.back() ^= 0x5a; };
   args.max_steps = 21;
   for (const char* file : {"model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth", "trainer_state.json",
-                           "loop_state.json"}) {
+                           "loop_state.pt"}) {
     DOCTEST_CAPTURE(file);
     damage(file, truncate);
     DOCTEST_CHECK_THROWS_WITH_AS(train<>(args, damaged), doctest::Contains(file), tt::FileError);

@@ -31,12 +31,7 @@ std::string reference(const std::string& name) {
   return all[name].get<std::string>();
 }
 
-// A fresh, empty folder of this process under the system's temporary folder.
-std::filesystem::path fresh_folder(const std::string& name) {
-  auto path = std::filesystem::temp_directory_path() / fmt::format("torchtrain_json_{}_{}", getpid(), name);
-  std::filesystem::remove_all(path);
-  return path;
-}
+using test_support::fresh_folder;
 
 // Every field differs from its default (checked below), so a field that the JSON forgot
 // or mixed up with another breaks the round trip.

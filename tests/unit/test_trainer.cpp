@@ -22,12 +22,7 @@ struct NetImpl : torch::nn::Module {
 };
 TORCH_MODULE(Net);
 
-tt::data::TensorDataset classification_data() {
-  torch::manual_seed(1);
-  auto inputs = torch::randn({100, 8});
-  auto labels = (inputs.slice(1, 0, 3).argmax(1) + (inputs.select(1, 4) > 1).to(torch::kLong)) % 3;
-  return {inputs, labels};
-}
+using test_support::classification_data;
 
 // 100 samples in micro-batches of 16: 7 batches per epoch, the last one of 4 samples.
 const tt::TrainingArguments arguments{.num_train_epochs = 3,

@@ -8,4 +8,29 @@
 #define DOCTEST_CONFIG_NO_SHORT_MACRO_NAMES
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <string>
+
 namespace tt = torchtrain;
+
+// What several suites share.
+namespace test_support {
+
+/// An empty folder for one test, under the working directory (CTest runs each suite in a
+/// folder of its own, so suites running in parallel never share one).
+inline std::filesystem::path fresh_folder(const std::string& name) {
+  const auto folder = std::filesystem::absolute("test_folders") / name;
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  return folder;
+}
+
+/// 100 samples of 8 features in 3 classes, a function of the features (seed 1).
+inline tt::data::TensorDataset classification_data() {
+  torch::manual_seed(1);
+  auto inputs = torch::randn({100, 8});
+  auto labels = (inputs.slice(1, 0, 3).argmax(1) + (inputs.select(1, 4) > 1).to(torch::kLong)) % 3;
+  return {inputs, labels};
+}
+
+}  // namespace test_support

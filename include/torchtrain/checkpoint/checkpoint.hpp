@@ -31,7 +31,7 @@ struct Checkpoint {
   static constexpr const char* scheduler_file = "scheduler.pt";
   static constexpr const char* scaler_file = "scaler.pt";
   static constexpr const char* rng_state_file = "rng_state.pth";
-  static constexpr const char* loop_state_file = "loop_state.json";
+  static constexpr const char* loop_state_file = "loop_state.pt";
   /// Written last: the size and CRC-32 of every other file, so a damaged file is named.
   static constexpr const char* manifest_file = "checkpoint_manifest.json";
 
@@ -43,7 +43,7 @@ struct Checkpoint {
   std::string scheduler;
   std::string scaler;
   std::string rng_state;
-  std::string loop_state;  // torchtrain's own: the loss since the last log (JSON)
+  std::string loop_state;  // torchtrain's own: the loss since the last log (a LibTorch archive)
 
   /// The byte files (all but the model) by name, skipping empty ones.
   template <class Self, class Visit>
