@@ -3,7 +3,6 @@
 
 #include <string>
 
-#include <boost/hana/adapt_struct.hpp>
 #include <fmt/format.h>
 #include <torch/torch.h>
 #include <torchtrain/torchtrain.hpp>
@@ -77,4 +76,7 @@ TORCH_MODULE(Classifier);
 
 }  // namespace digits
 
-BOOST_HANA_ADAPT_STRUCT(digits::DigitsArguments, data, eval_fraction, hidden_size);
+TORCHTRAIN_REFLECT(digits::DigitsArguments,
+                   (data, "digits CSV (plain or .gz): 64 pixels, then the label"),
+                   (eval_fraction, "share of the images held out for evaluation"),
+                   (hidden_size, "width of the hidden layer"));

@@ -1,7 +1,9 @@
 // torchtrain: the Hugging Face Trainer for LibTorch. Including this header includes every part.
 #pragma once
 
+#include <torchtrain/arguments/argument_docs.hpp>
 #include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/arguments/json_arguments.hpp>
 #include <torchtrain/arguments/parse_args.hpp>
 #include <torchtrain/arguments/reflect.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>

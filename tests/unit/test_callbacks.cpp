@@ -205,7 +205,7 @@ DOCTEST_TEST_CASE("each control flag set by a callback changes the loop as in Py
 
 DOCTEST_TEST_CASE("EarlyStopping stops after patience evaluations without improvement, and resumes its count") {
   tt::TrainingArguments args{.output_dir = fresh_folder("early_stopping").string(),
-                             .num_train_epochs = 10,
+                             .num_train_epochs = 20,
                              .logging_strategy = tt::IntervalStrategy::no,
                              .eval_strategy = tt::IntervalStrategy::steps,
                              .eval_steps = 2,
@@ -213,7 +213,7 @@ DOCTEST_TEST_CASE("EarlyStopping stops after patience evaluations without improv
                              .metric_for_best_model = "score"};
   const auto data = regression_data(8);
   // Scores 0.5, 0.6 improve; 0.55 and 0.58 do not: with patience 2, training stops at the
-  // fourth evaluation, step 8, of 40.
+  // fourth evaluation, step 8, of 20.
   const std::vector<double> scores{0.5, 0.6, 0.55, 0.58, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9};
   const auto train = [&](std::size_t first_score, const tt::ResumeFrom& resume) {
     torch::nn::Linear model(4, 1);
@@ -231,6 +231,11 @@ DOCTEST_TEST_CASE("EarlyStopping stops after patience evaluations without improv
   const auto state = nlohmann::json::parse(state_file);
   DOCTEST_CHECK(state["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"]["early_stopping_patience_counter"] ==
                 1);
+  // Without restore_callback_states_from_checkpoint (the Python default) the count starts
+  // at 0 again: 0.58 at step 8 counts 1, 0.9 at step 10 improves and resets it, and the
+  // two 0.9 after it stop training at step 14.
+  DOCTEST_CHECK(train(3, checkpoint) == 14);
+  args.restore_callback_states_from_checkpoint = true;
   DOCTEST_CHECK(train(3, checkpoint) == 8);
 
   // A threshold: an improvement must be larger than it.

@@ -44,6 +44,7 @@ tt::TrainingArguments changed_arguments() {
   args.per_device_eval_batch_size = 5;
   args.gradient_accumulation_steps = 4;
   args.max_grad_norm = 0.3;
+  args.label_smoothing_factor = 0.1;
   args.gradient_checkpointing = true;
   args.optim = tt::OptimizerNames::adafactor;
   args.optim_args = "momentum=0.9,nesterov=true";
@@ -59,9 +60,21 @@ tt::TrainingArguments changed_arguments() {
   args.logging_strategy = tt::IntervalStrategy::epoch;
   args.logging_steps = 0.2;
   args.logging_first_step = true;
+  args.logging_nan_inf_filter = false;
+  args.logging_dir = "runs/logs";
+  args.report_to = {"tensorboard", "jsonl"};
+  args.run_name = "first run";
+  args.log_level = tt::LogLevel::debug;
+  args.log_level_replica = tt::LogLevel::critical;
+  args.disable_tqdm = true;
   args.eval_strategy = tt::IntervalStrategy::steps;
   args.eval_steps = 1.0 / 3;
   args.eval_delay = 2;
+  args.eval_on_start = true;
+  args.eval_accumulation_steps = 3;
+  args.prediction_loss_only = true;
+  args.include_for_metrics = {"inputs", "loss"};
+  args.batch_eval_metrics = true;
   args.save_strategy = tt::SaveStrategy::best;
   args.save_steps = 250;
   args.save_total_limit = 2;
@@ -71,12 +84,22 @@ tt::TrainingArguments changed_arguments() {
   args.greater_is_better = false;
   args.resume_from_checkpoint = "true";
   args.ignore_data_skip = true;
+  args.restore_callback_states_from_checkpoint = true;
   args.seed = std::numeric_limits<std::uint64_t>::max();
   args.data_seed = 7;
+  args.full_determinism = true;
   args.dataloader_drop_last = true;
+  args.dataloader_num_workers = 4;
+  args.dataloader_prefetch_factor = 2;
+  args.dataloader_pin_memory = false;
+  args.group_by_length = true;
+  args.label_names = std::vector<std::string>{"labels", "mask"};
   args.use_cpu = true;
+  args.ddp_backend = "gloo";
+  args.ddp_timeout = 60;
   args.bf16 = true;
   args.fp16 = true;
+  args.tf32 = false;
   return args;
 }
 
@@ -149,6 +172,7 @@ DOCTEST_TEST_CASE("training_args.json round-trips every field exactly") {
   DOCTEST_CHECK(text.find("\"learning_rate\": 1e-07,") != std::string::npos);
   DOCTEST_CHECK(text.find("\"seed\": 18446744073709551615,") != std::string::npos);
   DOCTEST_CHECK(text.find(R"("output_dir": "runs/\u00fcber \"quoted\"")") != std::string::npos);
+  DOCTEST_CHECK(text.find("\n  \"report_to\": [\n    \"tensorboard\",\n    \"jsonl\"\n  ],\n") != std::string::npos);
 
   auto folder = fresh_folder("arguments");
   std::filesystem::create_directories(folder);
@@ -201,6 +225,13 @@ DOCTEST_TEST_CASE("training_args.json: bad content is a sentence naming the file
                                R"(training_args.json: 'eval_steps' must be a number or null, got "x")", FileError);
   DOCTEST_CHECK_THROWS_WITH_AS(args_from(R"({"bf16": 1})"), "training_args.json: 'bf16' must be true or false, got 1",
                                FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      args_from(R"({"report_to": ["jsonl", 1]})"),
+      R"(training_args.json: 'report_to' must be a list, each item a string (item 1 is not), got ["jsonl", 1])",
+      FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      args_from(R"({"label_names": "labels"})"),
+      R"(training_args.json: 'label_names' must be null or a list, each item a string, got "labels")", FileError);
   DOCTEST_CHECK_THROWS_WITH_AS(
       args_from(R"({"optim": "adam"})"),
       R"(training_args.json: 'optim' must be one of "adamw_torch", "adamw_torch_fused", "sgd", "adagrad", "rmsprop", "adafactor", got "adam")",

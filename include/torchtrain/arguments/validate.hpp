@@ -1,25 +1,107 @@
 // validate: the checks on TrainingArguments that need nothing but the arguments.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
 
 namespace torchtrain {
 
+/// The logger names `report_to` accepts besides "all" and "none".
+inline constexpr std::array<std::string_view, 3> reporting_integrations{"tensorboard", "jsonl", "csv"};
+
+/// The process group backends `ddp_backend` accepts.
+inline constexpr std::array<std::string_view, 2> ddp_backends{"nccl", "gloo"};
+
+/// The names `include_for_metrics` accepts.
+inline constexpr std::array<std::string_view, 2> metrics_inputs{"inputs", "loss"};
+
 /// Fills what the Python `TrainingArguments.__post_init__` derives from other fields:
-/// metric_for_best_model is "loss" when the best model matters and none is named, and
-/// greater_is_better is true unless that metric's name ends in "loss".
+/// metric_for_best_model is "loss" when the best model matters and none is named;
+/// greater_is_better is true unless that metric's name ends in "loss"; report_to "all"
+/// becomes every reporting integration and "none" the empty list; use_cpu turns
+/// dataloader_pin_memory off. Applying it twice changes nothing more.
 inline void derive_defaults(TrainingArguments& args) {
   if (!args.metric_for_best_model && (args.load_best_model_at_end || args.save_strategy == SaveStrategy::best))
     args.metric_for_best_model = "loss";
   if (args.metric_for_best_model && !args.greater_is_better)
     args.greater_is_better = !args.metric_for_best_model->ends_with("loss");
+  if (args.report_to == std::vector<std::string>{"all"})
+    args.report_to.assign(reporting_integrations.begin(), reporting_integrations.end());
+  else if (args.report_to == std::vector<std::string>{"none"})
+    args.report_to.clear();
+  if (args.use_cpu) args.dataloader_pin_memory = false;
 }
+
+namespace detail {
+
+template <std::size_t N>
+bool is_one_of(std::string_view name, const std::array<std::string_view, N>& names) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+template <std::size_t N>
+std::string joined(const std::array<std::string_view, N>& names) {
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+// Python's rule for the step intervals: above 1 a count of steps, so a whole number.
+inline void require_whole_above_one(std::string_view flag, double steps) {
+  if (steps > 1 && steps != std::floor(steps))
+    throw ArgumentError(fmt::format("--{} must be a whole number when above 1 (below 1 it is a ratio), got {}",
+                                    flag, steps));
+}
+
+// Throws ArgumentError naming --report_to for a name that is not a reporting
+// integration, "all" or "none", and for "all" or "none" beside other names.
+inline void validate_reporting(const TrainingArguments& args) {
+  for (const auto& name : args.report_to) {
+    if ((name == "all" || name == "none") && args.report_to.size() > 1)
+      throw ArgumentError(fmt::format("--report_to {} cannot be given beside other names, got {}", name,
+                                      fmt::join(args.report_to, " ")));
+    if (name != "all" && name != "none" && !is_one_of(name, reporting_integrations))
+      throw ArgumentError(fmt::format("--report_to {} is not a logger torchtrain has; choose from {}, all, none",
+                                      name, joined(reporting_integrations)));
+  }
+}
+
+// Throws ArgumentError, naming the flag, for evaluation, data and distribution settings
+// that cannot work.
+inline void validate_evaluation_and_data(const TrainingArguments& args) {
+  if (!(args.label_smoothing_factor >= 0 && args.label_smoothing_factor < 1))
+    throw ArgumentError(fmt::format("--label_smoothing_factor must be in [0, 1), got {}", args.label_smoothing_factor));
+  if (args.eval_accumulation_steps && *args.eval_accumulation_steps < 1)
+    throw ArgumentError(fmt::format("--eval_accumulation_steps must be at least 1 (or None), got {}",
+                                    *args.eval_accumulation_steps));
+  for (const auto& name : args.include_for_metrics)
+    if (!is_one_of(name, metrics_inputs))
+      throw ArgumentError(fmt::format("--include_for_metrics {} is not one of {}", name, joined(metrics_inputs)));
+  if (args.dataloader_num_workers < 0)
+    throw ArgumentError(fmt::format("--dataloader_num_workers must not be negative, got {}", args.dataloader_num_workers));
+  if (args.dataloader_prefetch_factor && args.dataloader_num_workers == 0)
+    throw ArgumentError("--dataloader_prefetch_factor can only be set when batches are loaded by workers, "
+                        "i.e. when --dataloader_num_workers > 0");
+  if (args.dataloader_prefetch_factor && *args.dataloader_prefetch_factor < 1)
+    throw ArgumentError(fmt::format("--dataloader_prefetch_factor must be at least 1 (or None), got {}",
+                                    *args.dataloader_prefetch_factor));
+  if (args.ddp_backend && !is_one_of(*args.ddp_backend, ddp_backends))
+    throw ArgumentError(fmt::format("--ddp_backend {} is not one torchtrain runs on; choose from {}", *args.ddp_backend,
+                                    joined(ddp_backends)));
+  if (args.ddp_timeout < 1)
+    throw ArgumentError(fmt::format("--ddp_timeout must be at least 1 second, got {}", args.ddp_timeout));
+}
+
+}  // namespace detail
 
 /// Throws ArgumentError, naming the flag, for settings that cannot work.
 inline void validate(const TrainingArguments& args) {
@@ -55,6 +137,11 @@ inline void validate(const TrainingArguments& args) {
   if (args.save_strategy == SaveStrategy::steps && !(args.save_steps > 0))
     throw ArgumentError(fmt::format(
         "--save_steps must be positive with --save_strategy steps, got {}", args.save_steps));
+  if (args.logging_strategy == IntervalStrategy::steps) detail::require_whole_above_one("logging_steps", args.logging_steps);
+  if (args.eval_strategy == IntervalStrategy::steps)
+    detail::require_whole_above_one(args.eval_steps ? "eval_steps" : "logging_steps",
+                                    args.eval_steps.value_or(args.logging_steps));
+  if (args.save_strategy == SaveStrategy::steps) detail::require_whole_above_one("save_steps", args.save_steps);
   if (args.load_best_model_at_end && args.save_strategy != SaveStrategy::best) {
     const auto eval = enum_names(args.eval_strategy)[static_cast<std::size_t>(args.eval_strategy)];
     const auto save = enum_names(args.save_strategy)[static_cast<std::size_t>(args.save_strategy)];
@@ -76,6 +163,8 @@ inline void validate(const TrainingArguments& args) {
             args.save_steps, eval_steps));
     }
   }
+  detail::validate_reporting(args);
+  detail::validate_evaluation_and_data(args);
 }
 
 }  // namespace torchtrain

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include <boost/hana/accessors.hpp>
 #include <boost/hana/first.hpp>
@@ -16,6 +17,8 @@
 #include <boost/hana/second.hpp>
 #include <boost/hana/string.hpp>
 #include <fmt/format.h>
+
+#include <torchtrain/io/python_json.hpp>
 
 namespace torchtrain::detail {
 
@@ -54,6 +57,15 @@ struct is_optional : std::false_type {};
 template <class T>
 struct is_optional<std::optional<T>> : std::true_type {};
 
+template <class T>
+struct is_vector : std::false_type {};
+template <class T>
+struct is_vector<std::vector<T>> : std::true_type {};
+
+/// A list field, or an optional list: its values may be given as several words.
+template <class T>
+concept ListField = is_vector<T>::value || (is_optional<T>::value && is_vector<typename T::value_type>::value);
+
 template <class E>
 concept NamedEnum = std::is_enum_v<E> && requires(E e) { enum_names(e); };
 
@@ -64,7 +76,8 @@ std::string type_name() {
   else if constexpr (std::is_integral_v<T>) return "int";
   else if constexpr (std::is_floating_point_v<T>) return "float";
   else if constexpr (std::is_same_v<T, std::string>) return "str";
-  else if constexpr (is_optional<T>::value) return type_name<typename T::value_type>();
+  else if constexpr (is_optional<T>::value) return type_name<typename T::value_type>() + " or None";
+  else if constexpr (is_vector<T>::value) return "list[" + type_name<typename T::value_type>() + "]";
   else if constexpr (NamedEnum<T>) {
     std::string names;
     for (auto name : enum_names(T{})) names += fmt::format("{}{}", names.empty() ? "" : "|", name);
@@ -73,7 +86,8 @@ std::string type_name() {
     static_assert(sizeof(T) == 0, "torchtrain: this field type cannot be read from text");
 }
 
-/// Parses `text` as a T; std::nullopt when it is not one.
+/// Parses `text` as a T; std::nullopt when it is not one. A list is its items separated
+/// by commas (empty items skipped, so "" is the empty list); an optional is also "None".
 template <class T>
 std::optional<T> parse_value(std::string_view text) {
   if constexpr (std::is_same_v<T, bool>) {
@@ -90,9 +104,21 @@ std::optional<T> parse_value(std::string_view text) {
   } else if constexpr (std::is_same_v<T, std::string>) {
     return std::string(text);
   } else if constexpr (is_optional<T>::value) {
-    if (text == "None" || text == "none") return T{};
-    if (auto value = parse_value<typename T::value_type>(text)) return T{*value};
+    if (text == "None" || text == "none") return std::optional<T>(std::in_place);  // holding an empty T
+    if (auto value = parse_value<typename T::value_type>(text)) return T{std::move(*value)};
     return std::nullopt;
+  } else if constexpr (is_vector<T>::value) {
+    T items;
+    while (!text.empty()) {
+      const auto comma = text.find(',');
+      if (comma != 0) {
+        auto item = parse_value<typename T::value_type>(text.substr(0, comma));
+        if (!item) return std::nullopt;
+        items.push_back(std::move(*item));
+      }
+      text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    }
+    return items;
   } else if constexpr (NamedEnum<T>) {
     auto names = enum_names(T{});
     for (std::size_t i = 0; i < names.size(); ++i)
@@ -110,7 +136,41 @@ std::string format_value(const T& value) {
   else if constexpr (std::is_arithmetic_v<T>) return fmt::format("{}", value);
   else if constexpr (std::is_same_v<T, std::string>) return value;
   else if constexpr (is_optional<T>::value) return value ? format_value(*value) : "None";
-  else if constexpr (NamedEnum<T>) return std::string(enum_names(T{})[static_cast<std::size_t>(value)]);
+  else if constexpr (is_vector<T>::value) {
+    std::string text;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      if (i > 0) text += ',';
+      text += format_value(value[i]);
+    }
+    return text;
+  } else if constexpr (NamedEnum<T>) return std::string(enum_names(T{})[static_cast<std::size_t>(value)]);
+  else static_assert(sizeof(T) == 0, "torchtrain: this field type cannot be written as text");
+}
+
+/// A field value as Python would write it in code (`'trainer_output'`, `5e-05`, `None`,
+/// `True`, `['none']`), for `--help` and documentation, where a Python user reads it
+/// against the Python defaults. An enum value is written as its name, quoted.
+template <class T>
+std::string python_repr(const T& value) {
+  if constexpr (std::is_same_v<T, bool>) return value ? "True" : "False";
+  else if constexpr (std::is_floating_point_v<T>) return io::detail::python_float_repr(static_cast<double>(value));
+  else if constexpr (std::is_integral_v<T>) return fmt::format("{}", value);
+  else if constexpr (std::is_same_v<T, std::string>) {
+    std::string quoted = "'";
+    for (char c : value) {
+      if (c == '\\' || c == '\'') quoted += '\\';
+      quoted += c;
+    }
+    return quoted + "'";
+  } else if constexpr (is_optional<T>::value) return value ? python_repr(*value) : "None";
+  else if constexpr (is_vector<T>::value) {
+    std::string items = "[";
+    for (const auto& item : value) {
+      if (items.size() > 1) items += ", ";
+      items += python_repr(item);
+    }
+    return items + "]";
+  } else if constexpr (NamedEnum<T>) return python_repr(format_value(value));
   else static_assert(sizeof(T) == 0, "torchtrain: this field type cannot be written as text");
 }
 

@@ -26,30 +26,9 @@ namespace detail {
 
 template <class T>
 constexpr bool is_json_field() {
-  if constexpr (torchtrain::detail::is_optional<T>::value) return is_json_field<typename T::value_type>();
+  if constexpr (torchtrain::detail::is_optional<T>::value || torchtrain::detail::is_vector<T>::value)
+    return is_json_field<typename T::value_type>();
   else return std::is_arithmetic_v<T> || std::is_same_v<T, std::string> || torchtrain::detail::NamedEnum<T>;
-}
-
-// What a value of type T looks like in JSON, for messages; `got` tells a wrong type
-// from an integer out of range.
-template <class T>
-std::string expected_json(const nlohmann::json& got) {
-  if constexpr (torchtrain::detail::is_optional<T>::value) {
-    return expected_json<typename T::value_type>(got) + " or null";
-  } else if constexpr (std::is_same_v<T, bool>) {
-    return "true or false";
-  } else if constexpr (std::is_integral_v<T>) {
-    if (!got.is_number_integer()) return "an integer";
-    return fmt::format("an integer from {} to {}", std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
-  } else if constexpr (std::is_floating_point_v<T>) {
-    return "a number";
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    return "a string";
-  } else {
-    std::string names;
-    for (auto name : enum_names(T{})) names += fmt::format("{}\"{}\"", names.empty() ? "" : ", ", name);
-    return "one of " + names;
-  }
 }
 
 // A value quoted in a message: its JSON text, cut short when long.
@@ -91,6 +70,15 @@ bool assign_from_json(const nlohmann::json& value, T& field) {
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!value.is_string()) return false;
     field = value.get<std::string>();
+  } else if constexpr (torchtrain::detail::is_vector<T>::value) {
+    if (!value.is_array()) return false;
+    T items;
+    for (const auto& element : value) {
+      typename T::value_type item{};
+      if (!assign_from_json(element, item)) return false;
+      items.push_back(std::move(item));
+    }
+    field = std::move(items);
   } else {
     if (!value.is_string()) return false;
     auto names = enum_names(T{});
@@ -105,10 +93,43 @@ bool assign_from_json(const nlohmann::json& value, T& field) {
   return true;
 }
 
+// What a value of type T looks like in JSON, for messages; `got` tells a wrong type
+// from an integer out of range.
+template <class T>
+std::string expected_json(const nlohmann::json& got) {
+  if constexpr (torchtrain::detail::is_optional<T>::value) {
+    if constexpr (torchtrain::detail::is_vector<typename T::value_type>::value)
+      return "null or " + expected_json<typename T::value_type>(got);  // "a list, each item ..., or null" misreads
+    return expected_json<typename T::value_type>(got) + " or null";
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return "true or false";
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!got.is_number_integer()) return "an integer";
+    return fmt::format("an integer from {} to {}", std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return "a number";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return "a string";
+  } else if constexpr (torchtrain::detail::is_vector<T>::value) {
+    // Names the item that is wrong, when the list itself is one.
+    using Item = typename T::value_type;
+    if (got.is_array())
+      for (std::size_t i = 0; i < got.size(); ++i)
+        if (Item item{}; !assign_from_json(got[i], item))
+          return fmt::format("a list, each item {} (item {} is not)", expected_json<Item>(got[i]), i);
+    return fmt::format("a list, each item {}", expected_json<Item>(nlohmann::json()));
+  } else {
+    std::string names;
+    for (auto name : enum_names(T{})) names += fmt::format("{}\"{}\"", names.empty() ? "" : ", ", name);
+    return "one of " + names;
+  }
+}
+
 }  // namespace detail
 
 /// Field types with a JSON form: bool, integers, floating point, std::string, enums with
-/// `enum_names`, and std::optional of those (null when empty).
+/// `enum_names`, std::vector of those (arrays), and std::optional of all these (null when
+/// empty).
 template <class T>
 concept JsonField = detail::is_json_field<T>();
 
@@ -132,15 +153,21 @@ inline void require_object(const nlohmann::json& json, std::string_view source) 
 }
 
 /// `value` as JSON: numbers keep their kind (a double is always written as a float, an
-/// integer as an integer), enums are their names, an empty optional is null.
+/// integer as an integer), enums are their names, a vector is an array, an empty optional
+/// is null.
 template <JsonField T>
 nlohmann::json value_to_json(const T& value) {
-  if constexpr (torchtrain::detail::is_optional<T>::value)
+  if constexpr (torchtrain::detail::is_optional<T>::value) {
     return value ? value_to_json(*value) : nlohmann::json(nullptr);
-  else if constexpr (torchtrain::detail::NamedEnum<T>)
+  } else if constexpr (torchtrain::detail::is_vector<T>::value) {
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& item : value) items.push_back(value_to_json(item));
+    return items;
+  } else if constexpr (torchtrain::detail::NamedEnum<T>) {
     return std::string(enum_names(T{})[static_cast<std::size_t>(value)]);
-  else
+  } else {
     return nlohmann::json(value);
+  }
 }
 
 /// Sets `field` from `value`. An integer is accepted for a floating-point field; nothing
@@ -162,7 +189,7 @@ nlohmann::json to_json(const T& object) {
   torchtrain::detail::for_each_field(object, [&](std::string_view name, const auto& field) {
     static_assert(JsonField<std::remove_cvref_t<decltype(field)>>,
                   "torchtrain::io::to_json: a field type has no JSON form (bool, integers, floating "
-                  "point, std::string, named enums and std::optional of those do)");
+                  "point, std::string, named enums, std::vector and std::optional of those do)");
     json[std::string(name)] = value_to_json(field);
   });
   return json;

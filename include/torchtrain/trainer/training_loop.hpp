@@ -395,7 +395,8 @@ class TrainingLoop final : public detail::TrainerInterface {
       saved.*field = state_.*field;
     state_ = saved;
     state_.is_local_process_zero = state_.is_world_process_zero = strategy_.is_main_process();
-    restore_callback_states(file(Checkpoint::trainer_state_file));
+    // As in Python, callbacks start afresh on resume unless asked to take their saved state.
+    if (args_.restore_callback_states_from_checkpoint) restore_callback_states(file(Checkpoint::trainer_state_file));
     if (state_.global_step > plan.max_steps)
       throw ArgumentError(fmt::format("'{}' is at step {}, past this run's {} steps; raise --max_steps or "
                                       "--num_train_epochs to train further",
