@@ -26,6 +26,7 @@
 #include <torchtrain/io/safetensors.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
+#include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/accuracy.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
