@@ -22,11 +22,15 @@
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/random_sampler.hpp>
 #include <torchtrain/data/tensor_dataset.hpp>
+#include <torchtrain/io/append_file.hpp>
+#include <torchtrain/io/crc32c.hpp>
 #include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/io/event_file.hpp>
 #include <torchtrain/io/file_error.hpp>
 #include <torchtrain/io/safetensors.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
+#include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/accuracy.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>

@@ -7,6 +7,12 @@
 #include <torchtrain/policies/checkpointer/no_checkpoint.hpp>
 #include <torchtrain/policies/checkpointer/sync_checkpoint.hpp>
 #include <torchtrain/policies/logger/console_logger.hpp>
+#include <torchtrain/policies/logger/csv_logger.hpp>
+#include <torchtrain/policies/logger/json_lines_logger.hpp>
+#include <torchtrain/policies/logger/loggers.hpp>
+#include <torchtrain/policies/logger/logging_dir.hpp>
+#include <torchtrain/policies/logger/progress_bar.hpp>
+#include <torchtrain/policies/logger/tensorboard_logger.hpp>
 #include <torchtrain/policies/policy_set.hpp>
 #include <torchtrain/policies/precision/bf16.hpp>
 #include <torchtrain/policies/precision/fp16.hpp>

@@ -1,16 +1,22 @@
-// ConsoleLogger: logs as lines on the console, and the end-of-run metrics table.
+// ConsoleLogger: logs as lines on the console, a progress bar on a terminal, and the end-of-run metrics table.
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <torchtrain/policies/category.hpp>
+#include <torchtrain/policies/logger/progress_bar.hpp>
 #include <torchtrain/trainer/metrics.hpp>
 #include <torchtrain/trainer/trainer_state.hpp>
 
@@ -47,20 +53,114 @@ inline std::string format_metrics_table(std::string_view split, const Metrics& m
   return table;
 }
 
-/// Logger policy: prints each log as a line (see format_log_line) to `out`.
+/// When the console logger draws a progress bar.
+enum class ProgressBar {
+  when_terminal,  // when its output is a terminal (the Python Trainer's tqdm bar)
+  never,          // plain lines only, as the Python `disable_tqdm`
+  always,         // also into a file or pipe (redraws are then carriage returns in it)
+};
+
+/// Logger policy: prints each log as a line (see format_log_line) to `out`, and the
+/// end-of-run metrics table. With a progress bar (see ProgressBar), the bar
+/// (format_progress_bar) stays on the last line and is redrawn in place at most ten
+/// times a second from `on_step_end`, and each log is printed above it.
 /// The trainer calls loggers on the main process only.
-struct ConsoleLogger {
+class ConsoleLogger {
+  using Clock = std::chrono::steady_clock;
+
+ public:
   using torchtrain_category = category::logger;
-  std::FILE* out = stdout;
+
+  explicit ConsoleLogger(std::FILE* out = stdout, ProgressBar bar = ProgressBar::when_terminal)
+      : out_(out),
+        draws_bar_(bar == ProgressBar::always || (bar == ProgressBar::when_terminal && ::isatty(::fileno(out)))) {}
 
   void log(const Metrics& logs, const TrainerState& state) {
-    fmt::print(out, "{}\n", format_log_line(logs, state));
-    std::fflush(out);
+    if (!draws_bar_) {
+      fmt::print(out_, "{}\n", format_log_line(logs, state));
+      std::fflush(out_);
+      return;
+    }
+    for (const auto& [name, value] : logs)
+      if (name == "loss") last_loss_ = value;
+    fmt::print(out_, "\r\x1b[K{}\n", format_log_line(logs, state));  // over the bar, which then goes below
+    if (bar_shown_) draw(state);
+    std::fflush(out_);
   }
+
   void log_metrics(std::string_view split, const Metrics& metrics) {
-    fmt::print(out, "{}", format_metrics_table(split, metrics));
-    std::fflush(out);
+    end_bar();
+    fmt::print(out_, "{}", format_metrics_table(split, metrics));
+    std::fflush(out_);
   }
+
+  /// Starts timing the run for the bar's speed and remaining time.
+  void on_train_begin(const TrainerState& state) {
+    if (!draws_bar_) return;
+    start_ = last_draw_ = Clock::now();
+    start_step_ = state.global_step;
+    last_loss_.reset();
+    started_ = true;
+    draw(state);
+    std::fflush(out_);
+  }
+
+  /// Redraws the bar when a tenth of a second has passed since it was last drawn, and at
+  /// the last step.
+  void on_step_end(const TrainerState& state) {
+    if (!draws_bar_) return;
+    if (!started_) on_train_begin(state);
+    const auto now = Clock::now();
+    if (now - last_draw_ < std::chrono::milliseconds(100) && state.global_step < state.max_steps) return;
+    last_draw_ = now;
+    draw(state);
+    std::fflush(out_);
+  }
+
+  /// Draws the bar a last time and moves below it.
+  void on_train_end(const TrainerState& state) {
+    if (!draws_bar_ || !started_) return;
+    draw(state);
+    end_bar();
+    started_ = false;
+    std::fflush(out_);
+  }
+
+  /// Whether this logger draws a progress bar (see ProgressBar).
+  bool draws_bar() const { return draws_bar_; }
+
+ private:
+  void draw(const TrainerState& state) {
+    Progress progress{.step = state.global_step,
+                      .max_steps = state.max_steps,
+                      .epoch = state.epoch,
+                      .steps_timed = state.global_step - start_step_,
+                      .seconds = std::chrono::duration<double>(Clock::now() - start_).count(),
+                      .loss = last_loss_};
+    fmt::print(out_, "\r{}\x1b[K", format_progress_bar(progress, terminal_width()));
+    bar_shown_ = true;
+  }
+
+  void end_bar() {
+    if (bar_shown_) fmt::print(out_, "\n");
+    bar_shown_ = false;
+  }
+
+  // The terminal's width; 100 columns where the output is no terminal (ProgressBar::always).
+  int terminal_width() const {
+    winsize size{};
+    if (::ioctl(::fileno(out_), TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+    return 100;
+  }
+
+  std::FILE* out_;
+  bool draws_bar_;
+  bool started_ = false;
+  bool bar_shown_ = false;
+  Clock::time_point start_{};
+  Clock::time_point last_draw_{};
+  int start_step_ = 0;
+  std::optional<double> last_loss_;
 };
 
 }  // namespace torchtrain

@@ -1,0 +1,18 @@
+// The name of this machine, as file names of logs carry it.
+#pragma once
+
+#include <string>
+
+#include <unistd.h>
+
+namespace torchtrain::detail {
+
+/// The host name (what Python's `socket.gethostname()` returns); "localhost" when the
+/// system does not say.
+inline std::string host_name() {
+  char host[256] = "";  // zero-filled: a name of 255 bytes still ends in a NUL
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "localhost";
+  return host;
+}
+
+}  // namespace torchtrain::detail

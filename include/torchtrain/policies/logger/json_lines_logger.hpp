@@ -1,0 +1,82 @@
+// JsonLinesLogger: each log as one JSON object on a line of its own, appended to a file.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <torchtrain/io/append_file.hpp>
+#include <torchtrain/io/python_json.hpp>
+#include <torchtrain/policies/category.hpp>
+#include <torchtrain/policies/logger/logging_dir.hpp>
+#include <torchtrain/trainer/metrics.hpp>
+#include <torchtrain/trainer/metrics_json.hpp>
+#include <torchtrain/trainer/trainer_state.hpp>
+
+namespace torchtrain {
+
+/// The JSON line of a log at `step`: the object `python_json_dumps(metrics_to_json(entry))`
+/// writes for the log_history entry (the log's values and "step"), and a line break.
+/// Written straight from the values, without a JSON tree in between, since it runs at
+/// every log.
+inline std::string json_line(const Metrics& logs, int step) {
+  std::vector<std::pair<std::string_view, double>> entries;
+  entries.reserve(logs.size() + 1);
+  for (const auto& [name, value] : logs)
+    if (name != "step") entries.emplace_back(name, value);
+  entries.emplace_back("step", step);
+  std::sort(entries.begin(), entries.end());  // by name, as Python's sort_keys (UTF-8 byte order is code point order)
+  std::string line = "{";
+  for (const auto& [name, value] : entries) {
+    if (line.size() > 1) line += ", ";
+    line += io::detail::python_quote(name);
+    line += ": ";
+    constexpr double exact_integers = 9007199254740992.0;  // 2^53, as metrics_to_json
+    if (is_count_metric(name) && std::trunc(value) == value && std::abs(value) <= exact_integers)
+      line += std::to_string(static_cast<std::int64_t>(value));
+    else
+      line += io::detail::python_float_repr(value);
+  }
+  return line + "}\n";
+}
+
+/// Logger policy: appends each log to `<logging_dir>/log_history.jsonl` as one line
+/// holding the JSON object that trainer_state.json's log_history holds for it: the
+/// log's values and "step", keys sorted, numbers as Python's json module writes them:
+///   {"epoch": 0.5, "grad_norm": 1.25, "learning_rate": 4.5e-05, "loss": 0.4321, "step": 50}
+/// Each line reaches the system when it is logged (`tail -f` shows it). A file already
+/// there (a resumed run with the same folder) is continued. The file and its folder are
+/// created at the first log, so that a logger that never logs (on a rank other than the
+/// main process) writes nothing. Throws FileError when the file cannot be written.
+class JsonLinesLogger {
+ public:
+  using torchtrain_category = category::logger;
+  static constexpr std::string_view file_name = "log_history.jsonl";
+
+  /// Writes in default_logging_dir(): `runs/<date>_<host>`.
+  JsonLinesLogger() : JsonLinesLogger(default_logging_dir()) {}
+  explicit JsonLinesLogger(const std::filesystem::path& logging_dir) : path_(logging_dir / file_name) {}
+
+  void log(const Metrics& logs, const TrainerState& state) {
+    if (!file_) file_.emplace(io::open_lines_for_append(path_));
+    file_->append(json_line(logs, state.global_step));
+  }
+
+  /// Nothing: the metrics that Trainer::log_metrics prints were logged when computed.
+  void log_metrics(std::string_view, const Metrics&) {}
+
+  /// The file the logs go to.
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  std::optional<io::AppendFile> file_;
+};
+
+}  // namespace torchtrain

@@ -1,0 +1,121 @@
+// Loggers<A, B, ...>: one logger policy that hands every log to several loggers.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include <torchtrain/policies/category.hpp>
+#include <torchtrain/policies/logger/logging_dir.hpp>
+#include <torchtrain/trainer/metrics.hpp>
+#include <torchtrain/trainer/trainer_state.hpp>
+
+namespace torchtrain {
+
+/// A logger policy: names the logger category and takes the trainer's two calls,
+/// `log(logs, state)` for each log (interval logs, evaluations, the end-of-training
+/// summary) and `log_metrics(split, metrics)` for `Trainer::log_metrics`.
+/// It may also define any of `on_train_begin(state)`, `on_step_end(state)` (after every
+/// optimizer step) and `on_train_end(state)`; a logger without them costs nothing there.
+template <class T>
+concept LoggerPolicy = PolicyOf<T, category::logger> &&
+                       requires(T& logger, const Metrics& metrics, const TrainerState& state, std::string_view split) {
+                         logger.log(metrics, state);
+                         logger.log_metrics(split, metrics);
+                       };
+
+namespace detail {
+
+// Left incomplete on purpose: the error for a type that is no logger names it here.
+template <class T>
+struct is_not_a_logger_policy;
+
+template <class T>
+constexpr bool require_logger() {
+  static_assert(LoggerPolicy<T>,
+                "torchtrain: Loggers<...> got a type that is not a logger policy (it is named in "
+                "'is_not_a_logger_policy<T>' below). A logger declares "
+                "`using torchtrain_category = torchtrain::category::logger;` and has "
+                "`log(const Metrics&, const TrainerState&)` and `log_metrics(std::string_view, const Metrics&)`");
+  if constexpr (!LoggerPolicy<T>) return sizeof(is_not_a_logger_policy<T>) == 0;
+  return true;
+}
+
+}  // namespace detail
+
+/// Logger policy that hands each call to every logger of `Each`, in the order given:
+/// `Trainer<Loggers<ConsoleLogger, TensorBoardLogger>>` prints the logs and writes them
+/// as TensorBoard events. The optional hooks reach only the loggers that define them.
+/// `Loggers<>` logs nothing. A type in `Each` that is not a LoggerPolicy fails to
+/// compile with a message naming it.
+template <class... Each>
+class Loggers {
+  static_assert((detail::require_logger<Each>() && ...));
+  static constexpr bool some_take_a_folder = (std::is_constructible_v<Each, std::filesystem::path> || ...);
+
+ public:
+  using torchtrain_category = category::logger;
+
+  /// Each logger default-constructed, except that those that write files all get the one
+  /// folder default_logging_dir() (one time stamp for all of them).
+  Loggers() : Loggers(some_take_a_folder ? default_logging_dir() : std::filesystem::path()) {}
+
+  /// The loggers that write files (constructible from a path) write in `logging_dir`; the
+  /// others are default-constructed.
+  explicit Loggers(const std::filesystem::path& logging_dir) : loggers_(make<Each>(logging_dir)...) {}
+
+  /// The loggers given, each set up by the caller.
+  explicit Loggers(Each... each)
+    requires(sizeof...(Each) > 0)
+      : loggers_(std::move(each)...) {}
+
+  void log(const Metrics& logs, const TrainerState& state) {
+    std::apply([&](auto&... logger) { (logger.log(logs, state), ...); }, loggers_);
+  }
+  void log_metrics(std::string_view split, const Metrics& metrics) {
+    std::apply([&](auto&... logger) { (logger.log_metrics(split, metrics), ...); }, loggers_);
+  }
+  void on_train_begin(const TrainerState& state) {
+    std::apply([&](auto&... logger) { (call_on_train_begin(logger, state), ...); }, loggers_);
+  }
+  void on_step_end(const TrainerState& state) {
+    std::apply([&](auto&... logger) { (call_on_step_end(logger, state), ...); }, loggers_);
+  }
+  void on_train_end(const TrainerState& state) {
+    std::apply([&](auto&... logger) { (call_on_train_end(logger, state), ...); }, loggers_);
+  }
+
+  /// The logger at `Index` in `Each`.
+  template <std::size_t Index>
+  auto& get() {
+    return std::get<Index>(loggers_);
+  }
+
+ private:
+  template <class Logger>
+  static Logger make(const std::filesystem::path& logging_dir) {
+    if constexpr (std::is_constructible_v<Logger, std::filesystem::path>)
+      return Logger(logging_dir);
+    else
+      return Logger();
+  }
+  template <class Logger>
+  static void call_on_train_begin(Logger& logger, const TrainerState& state) {
+    if constexpr (requires { logger.on_train_begin(state); }) logger.on_train_begin(state);
+  }
+  template <class Logger>
+  static void call_on_step_end(Logger& logger, const TrainerState& state) {
+    if constexpr (requires { logger.on_step_end(state); }) logger.on_step_end(state);
+  }
+  template <class Logger>
+  static void call_on_train_end(Logger& logger, const TrainerState& state) {
+    if constexpr (requires { logger.on_train_end(state); }) logger.on_train_end(state);
+  }
+
+  std::tuple<Each...> loggers_;
+};
+
+}  // namespace torchtrain

@@ -1,0 +1,24 @@
+// The folder file loggers write to when none is given: the Python Trainer's default.
+#pragma once
+
+#include <ctime>
+#include <filesystem>
+#include <string>
+
+#include <torchtrain/detail/host_name.hpp>
+
+namespace torchtrain {
+
+/// `output_dir/runs/<Mon DD_HH-MM-SS>_<host>` in local time, e.g.
+/// `trainer_output/runs/Nov23_14-05-09_gpu1`: the default of the Python `logging_dir`
+/// (and, with an empty `output_dir`, of PyTorch's `SummaryWriter()`: `runs/...`).
+inline std::filesystem::path default_logging_dir(const std::filesystem::path& output_dir = {}) {
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  ::localtime_r(&now, &local);
+  char time_text[32] = "";
+  std::strftime(time_text, sizeof time_text, "%b%d_%H-%M-%S", &local);
+  return output_dir / "runs" / (std::string(time_text) + "_" + detail::host_name());
+}
+
+}  // namespace torchtrain

@@ -1,0 +1,64 @@
+// TensorBoardLogger: logs as TensorBoard scalars, under the tags the Python Trainer uses.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <torchtrain/io/event_file.hpp>
+#include <torchtrain/policies/category.hpp>
+#include <torchtrain/policies/logger/logging_dir.hpp>
+#include <torchtrain/trainer/metrics.hpp>
+#include <torchtrain/trainer/trainer_state.hpp>
+
+namespace torchtrain {
+
+/// The TensorBoard tag of the logged value `name`, by the Python Trainer's rule
+/// (`rewrite_logs`): "eval_<x>" becomes "eval/<x>", "test_<x>" becomes "test/<x>", and
+/// every other name goes under "train/": "loss" is "train/loss", "learning_rate"
+/// "train/learning_rate", "epoch" "train/epoch" (in evaluation logs too).
+inline std::string tensorboard_tag(std::string_view name) {
+  if (name.starts_with("eval_")) return "eval/" + std::string(name.substr(5));
+  if (name.starts_with("test_")) return "test/" + std::string(name.substr(5));
+  return "train/" + std::string(name);
+}
+
+/// Logger policy: writes each value of each log as a TensorBoard scalar (tag by
+/// tensorboard_tag, step = state.global_step, value as a float32) into an event file in
+/// `logging_dir`, as the Python Trainer does with report_to="tensorboard"; view them with
+/// `tensorboard --logdir <logging_dir>`. The file (see io::EventFileWriter) is created at
+/// the first log, so that a logger that never logs (on a rank other than the main
+/// process) writes nothing; each log reaches the system at once. Throws FileError when
+/// the file cannot be written.
+class TensorBoardLogger {
+ public:
+  using torchtrain_category = category::logger;
+
+  /// Writes in default_logging_dir(): `runs/<date>_<host>`, as PyTorch's SummaryWriter().
+  TensorBoardLogger() : TensorBoardLogger(default_logging_dir()) {}
+  explicit TensorBoardLogger(std::filesystem::path logging_dir) : logging_dir_(std::move(logging_dir)) {}
+
+  void log(const Metrics& logs, const TrainerState& state) {
+    if (!writer_) writer_.emplace(logging_dir_);
+    for (const auto& [name, value] : logs) writer_->add_scalar(tensorboard_tag(name), value, state.global_step);
+    writer_->flush();
+  }
+
+  /// Nothing: the metrics that Trainer::log_metrics prints were logged when computed.
+  void log_metrics(std::string_view, const Metrics&) {}
+
+  const std::filesystem::path& logging_dir() const { return logging_dir_; }
+  /// The event file, once the first log has created it.
+  std::optional<std::filesystem::path> event_file() const {
+    if (!writer_) return std::nullopt;
+    return writer_->path();
+  }
+
+ private:
+  std::filesystem::path logging_dir_;
+  std::optional<io::EventFileWriter> writer_;
+};
+
+}  // namespace torchtrain

@@ -1,0 +1,751 @@
+// Loggers: several at once, JSON lines, CSV, TensorBoard event files read back by an
+// independent decoder, the progress bar's text, and the SVG picture of a run.
+#include "testing.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// An empty folder of this process for the test `name`; all are removed at exit.
+fs::path scratch(const std::string& name) {
+  static const struct Root {
+    fs::path path = fs::temp_directory_path() / ("torchtrain_loggers_" + std::to_string(::getpid()));
+    ~Root() { fs::remove_all(path); }
+  } root;
+  auto path = root.path / name;
+  fs::remove_all(path);
+  fs::create_directories(path);
+  return path;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(file), {}};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  return lines;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// The message of the FileError that `action` throws, or a text saying what happened instead.
+std::string file_error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const tt::FileError& error) {
+    return error.what();
+  }
+  return "no error";
+}
+
+tt::TrainerState at_step(int step, int max_steps = 40) {
+  tt::TrainerState state;
+  state.global_step = step;
+  state.max_steps = max_steps;
+  state.epoch = step / 40.0;
+  return state;
+}
+
+// The logs the TensorBoard tests write (tensorboard_check.py expects the same): interval
+// logs, an evaluation, a test prediction and the end-of-training summary.
+struct KnownLog {
+  int step;
+  tt::Metrics logs;
+};
+std::vector<KnownLog> known_logs() {
+  return {
+      {10, {{"loss", 2.3026}, {"grad_norm", 1.5}, {"learning_rate", 4.5e-05}, {"epoch", 0.25}}},
+      {20, {{"loss", 1.125}, {"grad_norm", 0.75}, {"learning_rate", 4e-05}, {"epoch", 0.5}}},
+      {20,
+       {{"eval_loss", 1.25},
+        {"eval_accuracy", 0.875},
+        {"eval_runtime", 0.5},
+        {"eval_samples_per_second", 1000.0},
+        {"eval_steps_per_second", 31.25},
+        {"epoch", 0.5}}},
+      {40, {{"test_loss", 1.3}, {"test_accuracy", 0.86}, {"epoch", 1.0}}},
+      {40,
+       {{"train_runtime", 12.5},
+        {"train_samples_per_second", 102.4},
+        {"train_steps_per_second", 3.2},
+        {"train_loss", 1.5},
+        {"epoch", 1.0}}},
+  };
+}
+
+// ---- An event-file reader written here from the format's description, sharing no code
+// with the writer: CRC-32C bit by bit, protobuf fields by wire type.
+
+std::uint32_t bitwise_crc32c(std::string_view data) {
+  std::uint32_t crc = 0xffffffffu;
+  for (unsigned char byte : data) {
+    crc ^= byte;
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+std::uint32_t masked(std::uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }
+
+std::uint64_t little_endian(std::string_view bytes) {
+  std::uint64_t value = 0;
+  for (std::size_t i = bytes.size(); i-- > 0;) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  return value;
+}
+
+// The records of a TFRecord file; fails the test at a bad length or a bad CRC.
+std::vector<std::string> read_records(const std::string& file) {
+  std::vector<std::string> records;
+  std::size_t at = 0;
+  while (at < file.size()) {
+    DOCTEST_REQUIRE(file.size() - at >= 12);
+    const std::string_view length_bytes(file.data() + at, 8);
+    const auto length = little_endian(length_bytes);
+    DOCTEST_REQUIRE(little_endian(std::string_view(file.data() + at + 8, 4)) == masked(bitwise_crc32c(length_bytes)));
+    DOCTEST_REQUIRE(file.size() - at - 12 >= length + 4);
+    const std::string payload = file.substr(at + 12, length);
+    DOCTEST_REQUIRE(little_endian(std::string_view(file.data() + at + 12 + length, 4)) ==
+                    masked(bitwise_crc32c(payload)));
+    records.push_back(payload);
+    at += 12 + length + 4;
+  }
+  return records;
+}
+
+struct ProtoField {
+  int number;
+  int wire_type;
+  std::uint64_t number_value;  // varint, fixed64 or fixed32
+  std::string bytes;           // length-delimited
+};
+
+std::uint64_t read_varint(std::string_view message, std::size_t& at) {
+  std::uint64_t value = 0;
+  for (int shift = 0;; shift += 7) {
+    DOCTEST_REQUIRE(at < message.size());
+    const auto byte = static_cast<unsigned char>(message[at++]);
+    value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return value;
+  }
+}
+
+std::vector<ProtoField> read_fields(std::string_view message) {
+  std::vector<ProtoField> fields;
+  for (std::size_t at = 0; at < message.size();) {
+    const auto key = read_varint(message, at);
+    ProtoField field{static_cast<int>(key >> 3), static_cast<int>(key & 7), 0, {}};
+    switch (field.wire_type) {
+      case 0: field.number_value = read_varint(message, at); break;
+      case 1: field.number_value = little_endian(message.substr(at, 8)); at += 8; break;
+      case 5: field.number_value = little_endian(message.substr(at, 4)); at += 4; break;
+      case 2: {
+        const auto length = read_varint(message, at);
+        field.bytes = std::string(message.substr(at, length));
+        at += length;
+        break;
+      }
+      default: DOCTEST_FAIL("unexpected wire type ", field.wire_type);
+    }
+    DOCTEST_REQUIRE(at <= message.size());
+    fields.push_back(field);
+  }
+  return fields;
+}
+
+struct DecodedEvent {
+  double wall_time = 0;
+  std::int64_t step = 0;
+  std::string file_version;
+  std::vector<std::pair<std::string, float>> values;
+};
+
+DecodedEvent decode_event(const std::string& payload) {
+  DecodedEvent event;
+  for (const auto& field : read_fields(payload)) {
+    if (field.number == 1 && field.wire_type == 1) event.wall_time = std::bit_cast<double>(field.number_value);
+    else if (field.number == 2 && field.wire_type == 0) event.step = static_cast<std::int64_t>(field.number_value);
+    else if (field.number == 3 && field.wire_type == 2) event.file_version = field.bytes;
+    else if (field.number == 5 && field.wire_type == 2) {
+      for (const auto& value : read_fields(field.bytes)) {  // Summary.value, repeated
+        DOCTEST_REQUIRE((value.number == 1 && value.wire_type == 2));
+        std::string tag;
+        std::optional<float> simple_value;
+        for (const auto& part : read_fields(value.bytes)) {
+          if (part.number == 1 && part.wire_type == 2) tag = part.bytes;
+          else if (part.number == 2 && part.wire_type == 5)
+            simple_value = std::bit_cast<float>(static_cast<std::uint32_t>(part.number_value));
+          else DOCTEST_FAIL("unexpected Summary.Value field ", part.number);
+        }
+        DOCTEST_REQUIRE(simple_value.has_value());
+        event.values.emplace_back(tag, *simple_value);
+      }
+    } else {
+      DOCTEST_FAIL("unexpected Event field ", field.number);
+    }
+  }
+  return event;
+}
+
+std::vector<DecodedEvent> decode_event_file(const fs::path& path) {
+  std::vector<DecodedEvent> events;
+  for (const auto& record : read_records(read_text(path))) events.push_back(decode_event(record));
+  return events;
+}
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// ---- A well-formedness checker for the SVG: elements, attributes, text, entities.
+
+struct XmlElement {
+  std::string name;
+  std::map<std::string, std::string> attributes;
+  std::string text;
+  std::vector<XmlElement> children;
+};
+
+bool is_name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ':' || c == '.';
+}
+
+// Checks that `text` is only characters and entity references (&amp; &lt; &gt; &quot;
+// &apos; &#N;) without '<'; returns it with the references resolved.
+std::string xml_characters(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    DOCTEST_REQUIRE_MESSAGE(text[i] != '<', "a '<' in character data");
+    if (text[i] != '&') {
+      out += text[i];
+      continue;
+    }
+    const auto end = text.find(';', i);
+    DOCTEST_REQUIRE_MESSAGE(end != std::string_view::npos, "an '&' that starts no entity reference");
+    const auto entity = text.substr(i + 1, end - i - 1);
+    static const std::map<std::string_view, char> named{
+        {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}};
+    if (auto found = named.find(entity); found != named.end()) out += found->second;
+    else
+      DOCTEST_REQUIRE_MESSAGE((entity.size() > 1 && entity[0] == '#'), "an unknown entity &", std::string(entity), ";");
+    i = end;
+  }
+  return out;
+}
+
+XmlElement parse_element(std::string_view xml, std::size_t& at) {
+  DOCTEST_REQUIRE(xml.substr(at, 1) == "<");
+  ++at;
+  XmlElement element;
+  while (at < xml.size() && is_name_char(xml[at])) element.name += xml[at++];
+  DOCTEST_REQUIRE_MESSAGE(!element.name.empty(), "an element without a name at byte ", at);
+  for (;;) {
+    while (at < xml.size() && std::isspace(static_cast<unsigned char>(xml[at]))) ++at;
+    DOCTEST_REQUIRE(at < xml.size());
+    if (xml.substr(at, 2) == "/>") {
+      at += 2;
+      return element;
+    }
+    if (xml[at] == '>') {
+      ++at;
+      break;
+    }
+    std::string name;
+    while (at < xml.size() && is_name_char(xml[at])) name += xml[at++];
+    DOCTEST_REQUIRE_MESSAGE(!name.empty(), "a bad attribute in <", element.name, "> at byte ", at);
+    DOCTEST_REQUIRE_MESSAGE(xml.substr(at, 2) == "=\"", "attribute ", name, " of <", element.name, "> is not quoted");
+    at += 2;
+    const auto end = xml.find('"', at);
+    DOCTEST_REQUIRE(end != std::string_view::npos);
+    DOCTEST_REQUIRE_MESSAGE(element.attributes.count(name) == 0, "attribute ", name, " twice");
+    element.attributes[name] = xml_characters(xml.substr(at, end - at));
+    at = end + 1;
+  }
+  for (;;) {  // content, up to the matching end tag
+    const auto next = xml.find('<', at);
+    DOCTEST_REQUIRE_MESSAGE(next != std::string_view::npos, "<", element.name, "> is never closed");
+    element.text += xml_characters(xml.substr(at, next - at));
+    at = next;
+    if (xml.substr(at, 2) == "</") {
+      const auto end = xml.find('>', at);
+      DOCTEST_REQUIRE(end != std::string_view::npos);
+      DOCTEST_REQUIRE_MESSAGE(xml.substr(at + 2, end - at - 2) == element.name, "<", element.name, "> closed by ",
+                              std::string(xml.substr(at, end - at + 1)));
+      at = end + 1;
+      return element;
+    }
+    element.children.push_back(parse_element(xml, at));
+  }
+}
+
+// The root element of `xml`; fails the test unless it is well-formed: an optional XML
+// declaration, then one element, then only white space.
+XmlElement parse_xml(std::string_view xml) {
+  std::size_t at = 0;
+  if (xml.starts_with("<?xml")) {
+    at = xml.find("?>");
+    DOCTEST_REQUIRE(at != std::string_view::npos);
+    at += 2;
+  }
+  while (at < xml.size() && std::isspace(static_cast<unsigned char>(xml[at]))) ++at;
+  XmlElement root = parse_element(xml, at);
+  for (; at < xml.size(); ++at)
+    DOCTEST_REQUIRE_MESSAGE(std::isspace(static_cast<unsigned char>(xml[at])), "content after the root");
+  return root;
+}
+
+void find_all(const XmlElement& element, const std::function<bool(const XmlElement&)>& match,
+              std::vector<const XmlElement*>& found) {
+  if (match(element)) found.push_back(&element);
+  for (const auto& child : element.children) find_all(child, match, found);
+}
+
+std::vector<const XmlElement*> elements_of_class(const XmlElement& root, const std::string& css_class) {
+  std::vector<const XmlElement*> found;
+  find_all(
+      root, [&](const XmlElement& e) { return e.attributes.count("class") && e.attributes.at("class") == css_class; },
+      found);
+  return found;
+}
+
+// The linear map from values to pixels that an axis's tick labels give: through the first
+// and the last tick, checked against every tick between.
+struct AxisMap {
+  double value0, pixel0, value1, pixel1;
+  double operator()(double value) const { return pixel0 + (value - value0) / (value1 - value0) * (pixel1 - pixel0); }
+};
+
+AxisMap axis_from_ticks(const std::vector<const XmlElement*>& ticks, const std::string& coordinate) {
+  DOCTEST_REQUIRE(ticks.size() >= 2);
+  auto value = [](const XmlElement* tick) { return std::stod(tick->text); };
+  auto pixel = [&](const XmlElement* tick) { return std::stod(tick->attributes.at(coordinate)); };
+  AxisMap map{value(ticks.front()), pixel(ticks.front()), value(ticks.back()), pixel(ticks.back())};
+  // Positions are written to 0.01 px: each off by up to 0.005, the map by as much.
+  for (const auto* tick : ticks) DOCTEST_CHECK(std::abs(map(value(tick)) - pixel(tick)) <= 0.011);
+  return map;
+}
+
+std::vector<std::pair<double, double>> polyline_points(const XmlElement& polyline) {
+  std::vector<std::pair<double, double>> points;
+  std::istringstream stream(polyline.attributes.at("points"));
+  for (std::string pair; stream >> pair;) {
+    const auto comma = pair.find(',');
+    points.emplace_back(std::stod(pair.substr(0, comma)), std::stod(pair.substr(comma + 1)));
+  }
+  return points;
+}
+
+// A logger that records what reaches it, with the optional hooks or without them.
+template <bool WithHooks>
+struct Recorder {
+  using torchtrain_category = tt::category::logger;
+  std::vector<std::string>* calls;
+  explicit Recorder(std::vector<std::string>* into = nullptr) : calls(into) {}
+  void log(const tt::Metrics& logs, const tt::TrainerState& state) {
+    calls->push_back(fmt::format("{} log {} at {}", WithHooks, logs.size(), state.global_step));
+  }
+  void log_metrics(std::string_view split, const tt::Metrics&) {
+    calls->push_back(fmt::format("{} metrics {}", WithHooks, split));
+  }
+  void on_train_begin(const tt::TrainerState&) requires WithHooks { calls->push_back("begin"); }
+  void on_step_end(const tt::TrainerState& state) requires WithHooks {
+    calls->push_back(fmt::format("step {}", state.global_step));
+  }
+  void on_train_end(const tt::TrainerState&) requires WithHooks { calls->push_back("end"); }
+};
+
+tt::data::TensorDataset tiny_regression() {
+  auto inputs = torch::randn({32, 2});
+  return {inputs, inputs.sum(1, /*keepdim=*/true)};
+}
+
+}  // namespace
+
+DOCTEST_TEST_SUITE("loggers") {
+
+DOCTEST_TEST_CASE("CRC-32C gives the published check values, and TFRecord's mask") {
+  DOCTEST_CHECK(tt::io::crc32c("123456789") == 0xe3069283u);
+  DOCTEST_CHECK(tt::io::crc32c("") == 0u);
+  DOCTEST_CHECK(tt::io::crc32c(std::string(32, '\0')) == 0x8a9136aau);  // RFC 3720, B.4
+  DOCTEST_CHECK(tt::io::crc32c(std::string(32, '\xff')) == 0x62a8ab43u);
+  DOCTEST_CHECK(tt::io::crc32c("56789", tt::io::crc32c("1234")) == 0xe3069283u);
+  static_assert(tt::io::crc32c("123456789") == 0xe3069283u);  // usable at compile time
+  DOCTEST_CHECK(tt::io::mask_crc32c(0) == 0xa282ead8u);
+  DOCTEST_CHECK(tt::io::mask_crc32c(0xe3069283u) == masked(0xe3069283u));
+  const std::string bytes = "the quick brown fox \x01\x80\xff";
+  DOCTEST_CHECK(tt::io::crc32c(bytes) == bitwise_crc32c(bytes));
+}
+
+DOCTEST_TEST_CASE("an event file decodes: framing, every CRC, the version event, scalars") {
+  const auto folder = scratch("event_file") / "nested" / "run";
+  const double before = unix_now();
+  tt::io::EventFileWriter writer(folder);
+  writer.add_scalar("train/loss", 0.25, 7);
+  writer.add_scalar("train/big_step", -1.5, std::int64_t{1} << 40);
+  writer.flush();
+  const double after = unix_now();
+
+  const auto events = decode_event_file(writer.path());
+  DOCTEST_REQUIRE(events.size() == 3);
+  DOCTEST_CHECK(events[0].file_version == "brain.Event:2");
+  DOCTEST_CHECK(events[0].values.empty());
+  for (const auto& event : events) {
+    DOCTEST_CHECK(event.wall_time >= std::floor(before));
+    DOCTEST_CHECK(event.wall_time <= after + 1);
+  }
+  DOCTEST_CHECK(events[1].step == 7);
+  DOCTEST_REQUIRE(events[1].values.size() == 1);
+  DOCTEST_CHECK(events[1].values[0].first == "train/loss");
+  DOCTEST_CHECK(events[1].values[0].second == 0.25f);
+  DOCTEST_CHECK(events[2].step == std::int64_t{1} << 40);
+  DOCTEST_CHECK(events[2].values[0].second == -1.5f);
+
+  // The name TensorBoard's own writer gives: seconds (10 digits), host, pid, a number.
+  const std::string name = writer.path().filename().string();
+  std::smatch match;
+  DOCTEST_REQUIRE(std::regex_match(name, match, std::regex(R"(events\.out\.tfevents\.(\d{10})\.(.+)\.(\d+)\.(\d+))")));
+  DOCTEST_CHECK(std::stod(match[1]) >= std::floor(before));
+  DOCTEST_CHECK(match[2] == tt::detail::host_name());
+  DOCTEST_CHECK(std::stol(match[3]) == ::getpid());
+
+  // A second writer in the same folder and second gets a file of its own.
+  tt::io::EventFileWriter second(folder);
+  DOCTEST_CHECK(second.path() != writer.path());
+}
+
+DOCTEST_TEST_CASE("a record's framing, byte by byte") {
+  const std::string record = tt::io::tfrecord("abc");
+  DOCTEST_REQUIRE(record.size() == 8 + 4 + 3 + 4);
+  DOCTEST_CHECK(record.substr(0, 8) == std::string("\x03\0\0\0\0\0\0\0", 8));
+  DOCTEST_CHECK(little_endian(record.substr(8, 4)) == masked(bitwise_crc32c(record.substr(0, 8))));
+  DOCTEST_CHECK(record.substr(12, 3) == "abc");
+  DOCTEST_CHECK(little_endian(record.substr(15, 4)) == masked(bitwise_crc32c("abc")));
+  // wall_time 1.0 (field 1, fixed64), step 0 left out, file_version (field 3).
+  DOCTEST_CHECK(tt::io::file_version_event(1.0) ==
+                std::string("\x09\0\0\0\0\0\0\xf0\x3f\x1a\x0d" "brain.Event:2", 24));
+}
+
+DOCTEST_TEST_CASE("TensorBoard tags follow the Python Trainer's rewrite_logs") {
+  DOCTEST_CHECK(tt::tensorboard_tag("loss") == "train/loss");
+  DOCTEST_CHECK(tt::tensorboard_tag("learning_rate") == "train/learning_rate");
+  DOCTEST_CHECK(tt::tensorboard_tag("grad_norm") == "train/grad_norm");
+  DOCTEST_CHECK(tt::tensorboard_tag("epoch") == "train/epoch");
+  DOCTEST_CHECK(tt::tensorboard_tag("train_runtime") == "train/train_runtime");
+  DOCTEST_CHECK(tt::tensorboard_tag("eval_loss") == "eval/loss");
+  DOCTEST_CHECK(tt::tensorboard_tag("eval_accuracy") == "eval/accuracy");
+  DOCTEST_CHECK(tt::tensorboard_tag("test_loss") == "test/loss");
+  DOCTEST_CHECK(tt::tensorboard_tag("evaluation") == "train/evaluation");
+}
+
+DOCTEST_TEST_CASE("TensorBoardLogger: every tag, step and value read back (and a file for tensorboard_check.py)") {
+  const char* given = std::getenv("TORCHTRAIN_TENSORBOARD_FOR_PYTHON");
+  const fs::path folder = given ? fs::path(given) : scratch("tensorboard") / "runs";
+  fs::remove_all(folder);
+  tt::TensorBoardLogger logger(folder);
+  DOCTEST_CHECK(!logger.event_file());
+  DOCTEST_CHECK(!fs::exists(folder));  // nothing before the first log
+  for (const auto& [step, logs] : known_logs()) logger.log(logs, at_step(step));
+  logger.log_metrics("eval", known_logs()[2].logs);  // writes nothing: logged already
+  DOCTEST_REQUIRE(logger.event_file());
+  DOCTEST_CHECK(std::distance(fs::directory_iterator(folder), fs::directory_iterator()) == 1);
+
+  const auto events = decode_event_file(*logger.event_file());
+  std::size_t next = 1;  // after the version event
+  for (const auto& [step, logs] : known_logs())
+    for (const auto& [name, value] : logs) {
+      DOCTEST_REQUIRE(next < events.size());
+      const auto& event = events[next++];
+      DOCTEST_CHECK(event.step == step);
+      DOCTEST_REQUIRE(event.values.size() == 1);  // one scalar per event, as SummaryWriter.add_scalar
+      DOCTEST_CHECK(event.values[0].first == tt::tensorboard_tag(name));
+      DOCTEST_CHECK(event.values[0].second == static_cast<float>(value));
+    }
+  DOCTEST_CHECK(next == events.size());
+  DOCTEST_CHECK(events[1].values[0].first == "train/loss");
+  DOCTEST_CHECK(events[9].values[0].first == "eval/loss");
+}
+
+DOCTEST_TEST_CASE("JsonLinesLogger: the log_history entry of each log, one line each, continued across runs") {
+  const auto folder = scratch("json_lines");
+  {
+    tt::JsonLinesLogger logger(folder);
+    DOCTEST_CHECK(logger.path() == folder / "log_history.jsonl");
+    logger.log({{"loss", 0.4321}, {"grad_norm", 1.25}, {"learning_rate", 4.5e-05}, {"epoch", 0.5}}, at_step(50));
+    logger.log({{"eval_loss", 0.5}, {"eval_accuracy", 1.0}, {"epoch", 0.5}}, at_step(50));
+  }
+  auto lines = lines_of(read_text(folder / "log_history.jsonl"));
+  DOCTEST_REQUIRE(lines.size() == 2);
+  DOCTEST_CHECK(lines[0] == R"({"epoch": 0.5, "grad_norm": 1.25, "learning_rate": 4.5e-05, "loss": 0.4321, "step": 50})");
+  DOCTEST_CHECK(lines[1] == R"({"epoch": 0.5, "eval_accuracy": 1.0, "eval_loss": 0.5, "step": 50})");
+
+  // Each line is the log_history entry as trainer_state.json writes it, for any values.
+  const tt::Metrics tricky{{"loss", std::nan("")}, {"grad_norm", -std::numeric_limits<double>::infinity()},
+                           {"eval_samples", 100}, {"test_samples", 100.5}, {"total_flos", 1e15},
+                           {"\xc3\xbcnic\xc3\xb6" "de", 1}, {"a\"b", -0.0}, {"Alpha", 2}, {"zeta", 1e-7}, {"step", 3}};
+  tt::Metrics entry = tricky;
+  entry.set("step", 7);
+  DOCTEST_CHECK(tt::json_line(tricky, 7) == tt::io::python_json_dumps(tt::metrics_to_json(entry)) + "\n");
+  DOCTEST_CHECK(tt::json_line(tricky, 7) ==
+                "{\"Alpha\": 2.0, \"a\\\"b\": -0.0, \"eval_samples\": 100, \"grad_norm\": -Infinity, \"loss\": NaN, "
+                "\"step\": 7, \"test_samples\": 100.5, \"total_flos\": 1000000000000000.0, \"zeta\": 1e-07, "
+                "\"\\u00fcnic\\u00f6de\": 1.0}\n");
+
+  // A crash left half a line; the next run starts on a line of its own.
+  { std::ofstream(folder / "log_history.jsonl", std::ios::app) << R"({"loss": 0.)"; }
+  tt::JsonLinesLogger(folder).log({{"loss", std::nan("")}, {"epoch", 1e-05}}, at_step(100));
+  lines = lines_of(read_text(folder / "log_history.jsonl"));
+  DOCTEST_REQUIRE(lines.size() == 4);
+  DOCTEST_CHECK(lines[2] == R"({"loss": 0.)");
+  DOCTEST_CHECK(lines[3] == R"({"epoch": 1e-05, "loss": NaN, "step": 100})");
+}
+
+DOCTEST_TEST_CASE("CsvLogger: header from the first log, new columns to the right, empty cells") {
+  const auto folder = scratch("csv");
+  const auto path = folder / "log_history.csv";
+  {
+    tt::CsvLogger logger(folder);
+    DOCTEST_CHECK(!fs::exists(folder / "log_history.csv"));
+    logger.log({{"loss", 0.5}, {"learning_rate", 5e-05}, {"epoch", 0.25}}, at_step(10));
+    DOCTEST_CHECK(read_text(path) == "step,loss,learning_rate,epoch\n10,0.5,5e-05,0.25\n");
+    logger.log({{"loss", 0.25}, {"learning_rate", 2.5e-05}, {"epoch", 0.5}}, at_step(20));
+    logger.log({{"eval_loss", 0.75}, {"eval_accuracy", 0.875}, {"epoch", 0.5}}, at_step(20));
+    DOCTEST_CHECK(read_text(path) ==
+                  "step,loss,learning_rate,epoch,eval_loss,eval_accuracy\n"
+                  "10,0.5,5e-05,0.25,,\n"
+                  "20,0.25,2.5e-05,0.5,,\n"
+                  "20,,,0.5,0.75,0.875\n");
+    logger.log({{"loss", std::numeric_limits<double>::infinity()}, {"epoch", 1.0}}, at_step(40));
+  }
+  // Continued by a later run under the same header; a new name widens it again.
+  tt::CsvLogger later(folder);
+  later.log({{"epoch", 1.0}, {"odd, \"name\"", 1e16}}, at_step(41));
+  DOCTEST_CHECK(read_text(path) ==
+                "step,loss,learning_rate,epoch,eval_loss,eval_accuracy,\"odd, \"\"name\"\"\"\n"
+                "10,0.5,5e-05,0.25,,,\n"
+                "20,0.25,2.5e-05,0.5,,,\n"
+                "20,,,0.5,0.75,0.875,\n"
+                "40,inf,,1.0,,,\n"
+                "41,,,1.0,,,1e+16\n");
+  tt::CsvLogger again(folder);  // the quoted name is read back as one column
+  again.log({{"odd, \"name\"", 2.0}}, at_step(42));
+  DOCTEST_CHECK(lines_of(read_text(path)).back() == "42,,,,,,2.0");
+  DOCTEST_CHECK(!fs::exists(folder / "log_history.csv.tmp"));
+
+  const auto other = scratch("csv_other");
+  std::ofstream(other / "log_history.csv") << "name,value\nx,1\n";
+  const auto message = file_error_of([&] { tt::CsvLogger(other).log({{"loss", 1}}, at_step(1)); });
+  DOCTEST_CHECK(contains(message, "its first column is 'name', not 'step'"));
+}
+
+DOCTEST_TEST_CASE("a file logger that cannot write says which file and why") {
+  tt::io::AppendFile full("/dev/full");
+  const auto message = file_error_of([&] { full.append("x"); });
+  DOCTEST_CHECK(contains(message, "cannot write '/dev/full': No space left on device"));
+  const auto blocked = scratch("blocked");
+  std::ofstream(blocked / "file") << "a file where a folder should be";
+  const auto no_folder = file_error_of([&] { tt::JsonLinesLogger(blocked / "file").log({{"loss", 1}}, at_step(1)); });
+  DOCTEST_CHECK(contains(no_folder, "cannot create the folder '" + (blocked / "file").string() + "'"));
+}
+
+DOCTEST_TEST_CASE("Loggers<...> hands each call to every logger, hooks only to those that have them") {
+  static_assert(tt::LoggerPolicy<tt::Loggers<tt::ConsoleLogger, tt::TensorBoardLogger, tt::CsvLogger>>);
+  static_assert(tt::LoggerPolicy<tt::Loggers<>>);
+  static_assert(!tt::LoggerPolicy<tt::FP32>);
+  static_assert(std::is_same_v<tt::Trainer<tt::Loggers<tt::JsonLinesLogger>>::policies::logger,
+                               tt::Loggers<tt::JsonLinesLogger>>);
+
+  std::vector<std::string> calls;
+  tt::Loggers<Recorder<true>, Recorder<false>> loggers{Recorder<true>(&calls), Recorder<false>(&calls)};
+  const auto state = at_step(3);
+  loggers.on_train_begin(state);
+  loggers.on_step_end(state);
+  loggers.log({{"loss", 1}, {"epoch", 0.1}}, state);
+  loggers.log_metrics("eval", {{"eval_loss", 1}});
+  loggers.on_train_end(state);
+  DOCTEST_CHECK(calls == std::vector<std::string>{"begin", "step 3", "true log 2 at 3", "false log 2 at 3",
+                                                  "true metrics eval", "false metrics eval", "end"});
+
+  // One folder for all the file loggers.
+  const auto folder = scratch("together");
+  tt::Loggers<tt::JsonLinesLogger, tt::CsvLogger, tt::TensorBoardLogger> files(folder);
+  files.log({{"loss", 1}}, state);
+  DOCTEST_CHECK(files.get<0>().path() == folder / "log_history.jsonl");
+  DOCTEST_CHECK(files.get<1>().path() == folder / "log_history.csv");
+  DOCTEST_CHECK(files.get<2>().event_file()->parent_path() == folder);
+}
+
+DOCTEST_TEST_CASE("a Trainer with Loggers<...>: every file holds log_history") {
+  const auto folder = scratch("trainer");
+  const auto cwd = fs::current_path();
+  fs::current_path(folder);  // the default logging_dir, runs/<date>_<host>, lands here
+  std::vector<std::string> calls;
+  {
+    torch::manual_seed(0);
+    torch::nn::Linear model(2, 1);
+    tt::Trainer<tt::Loggers<tt::JsonLinesLogger, tt::CsvLogger, tt::TensorBoardLogger>, tt::NoCheckpoint> trainer(
+        model, {.output_dir = (folder / "out").string(), .max_steps = 6, .logging_steps = 2}, tiny_regression(),
+        tt::data::NoDataset{}, tt::loss::mean_squared_error);
+    trainer.train();
+    fs::current_path(cwd);
+    const auto& history = trainer.state().log_history;
+    DOCTEST_REQUIRE(history.size() == 4);  // three interval logs and the summary
+
+    DOCTEST_REQUIRE(std::distance(fs::directory_iterator(folder / "runs"), fs::directory_iterator()) == 1);
+    const fs::path logging_dir = fs::directory_iterator(folder / "runs")->path();
+    DOCTEST_CHECK(std::regex_match(logging_dir.filename().string(),
+                                   std::regex(R"([A-Z][a-z]{2}\d\d_\d\d-\d\d-\d\d_.+)")));
+    const auto lines = lines_of(read_text(logging_dir / "log_history.jsonl"));
+    DOCTEST_REQUIRE(lines.size() == history.size());
+    for (std::size_t i = 0; i < lines.size(); ++i)
+      DOCTEST_CHECK(lines[i] == tt::io::python_json_dumps(tt::metrics_to_json(history[i])));
+    DOCTEST_CHECK(lines_of(read_text(logging_dir / "log_history.csv")).size() == history.size() + 1);
+
+    std::vector<fs::path> event_files;
+    for (const auto& entry : fs::directory_iterator(logging_dir))
+      if (contains(entry.path().filename().string(), "tfevents")) event_files.push_back(entry.path());
+    DOCTEST_REQUIRE(event_files.size() == 1);
+    std::size_t scalars = 0;
+    for (const auto& entry : history) scalars += entry.size() - 1;  // all but "step"
+    const auto events = decode_event_file(event_files[0]);
+    DOCTEST_CHECK(events.size() == scalars + 1);
+    DOCTEST_CHECK(events[1].step == 2);
+    DOCTEST_CHECK(events[1].values[0].first == "train/loss");
+    DOCTEST_CHECK(events[1].values[0].second == static_cast<float>(history[0].at("loss")));
+  }
+  fs::current_path(cwd);
+}
+
+DOCTEST_TEST_CASE("the progress bar's text, from the numbers it shows") {
+  DOCTEST_CHECK(tt::format_duration(0) == "00:00");
+  DOCTEST_CHECK(tt::format_duration(75.9) == "01:15");
+  DOCTEST_CHECK(tt::format_duration(3600 + 62) == "1:01:02");
+  DOCTEST_CHECK(tt::format_duration(-1) == "?");
+  DOCTEST_CHECK(tt::format_duration(std::numeric_limits<double>::infinity()) == "?");
+  DOCTEST_CHECK(tt::format_rate(0, 0) == "?it/s");
+  DOCTEST_CHECK(tt::format_rate(100, 4) == "25.00it/s");
+  DOCTEST_CHECK(tt::format_rate(2, 5) == "2.50s/it");
+
+  const tt::Progress progress{.step = 459, .max_steps = 1020, .epoch = 1.35, .steps_timed = 459, .seconds = 12.3,
+                              .loss = 0.43214};
+  DOCTEST_CHECK(tt::format_progress_bar(progress, 80) ==
+                " 45%|██████▊        | 459/1020 [00:12<00:15, 37.32it/s, epoch=1.35, loss=0.4321]");
+  // A resumed run times only its own steps; no loss logged yet; a narrow terminal drops the bar.
+  const tt::Progress resumed{.step = 600, .max_steps = 1000, .epoch = 2, .steps_timed = 100, .seconds = 4};
+  DOCTEST_CHECK(tt::format_progress_bar(resumed, 70) ==
+                " 60%|██████████▊       | 600/1000 [00:04<00:16, 25.00it/s, epoch=2.00]");
+  DOCTEST_CHECK(tt::format_progress_bar(resumed, 52) == " 60% 600/1000 [00:04<00:16, 25.00it/s, epoch=2.00]");
+  const tt::Progress start{.step = 0, .max_steps = 10};
+  DOCTEST_CHECK(tt::format_progress_bar(start, 50) == "  0%|          | 0/10 [00:00<?, ?it/s, epoch=0.00]");
+  const tt::Progress done{.step = 10, .max_steps = 10, .epoch = 3, .steps_timed = 10, .seconds = 2};
+  DOCTEST_CHECK(tt::format_progress_bar(done, 58) == "100%|██████████| 10/10 [00:02<00:00, 5.00it/s, epoch=3.00]");
+  DOCTEST_CHECK(tt::format_progress_bar(done, 20) == "100% 10/10 [00:02<00");  // cut, never wrapped
+}
+
+DOCTEST_TEST_CASE("ConsoleLogger: plain lines off a terminal, a bar redrawn in place when asked") {
+  const auto folder = scratch("console");
+  const auto logs = tt::Metrics{{"loss", 0.5}, {"epoch", 0.5}};
+  {
+    std::FILE* file = std::fopen((folder / "plain.txt").c_str(), "w");
+    tt::ConsoleLogger plain(file);  // a file is no terminal: lines as before
+    DOCTEST_CHECK(!plain.draws_bar());
+    plain.on_train_begin(at_step(0, 10));
+    plain.on_step_end(at_step(5, 10));
+    plain.log(logs, at_step(5, 10));
+    plain.on_train_end(at_step(10, 10));
+    std::fclose(file);
+  }
+  DOCTEST_CHECK(read_text(folder / "plain.txt") == "[ 5/10] {'loss': 0.5, 'epoch': 0.5}\n");
+  {
+    std::FILE* file = std::fopen((folder / "bar.txt").c_str(), "w");
+    tt::ConsoleLogger bar(file, tt::ProgressBar::always);
+    DOCTEST_CHECK(bar.draws_bar());
+    bar.on_train_begin(at_step(0, 10));
+    bar.log(logs, at_step(5, 10));
+    bar.on_step_end(at_step(10, 10));  // the last step is always drawn
+    bar.on_train_end(at_step(10, 10));
+    bar.log_metrics("train", {{"train_loss", 0.5}});
+    std::fclose(file);
+  }
+  const std::string out = read_text(folder / "bar.txt");
+  // Each draw goes back to the line's start and clears what is left of the old one.
+  const auto draws = lines_of(out);
+  DOCTEST_REQUIRE(draws.size() == 4);
+  DOCTEST_CHECK(draws[0].starts_with("\r  0%|"));
+  DOCTEST_CHECK(draws[0].ends_with("\r\x1b[K[ 5/10] {'loss': 0.5, 'epoch': 0.5}"));  // the log above the bar
+  DOCTEST_CHECK(contains(draws[1], " 5/10 ["));                                      // the bar, redrawn below
+  DOCTEST_CHECK(draws[1].ends_with("epoch=0.25, loss=0.5]\x1b[K"));
+  DOCTEST_CHECK(contains(draws[1], "\r100%|"));
+  DOCTEST_CHECK(draws[2] == "***** train metrics *****");
+  DOCTEST_CHECK(draws[3] == "  train_loss = 0.5");
+}
+
+DOCTEST_TEST_CASE("the SVG picture: well-formed, and its lines hold the logged values") {
+  tt::TrainerState state = at_step(100, 120);
+  state.epoch = 2.5;
+  for (int step = 10; step <= 100; step += 10) {
+    tt::Metrics log{{"loss", 2.0 / step * 10}, {"grad_norm", 1.0}, {"learning_rate", 5e-5 * (120 - step) / 120},
+                    {"epoch", step / 40.0}, {"step", step}};
+    state.log_history.push_back(log);
+    if (step % 50 == 0)
+      state.log_history.push_back({{"eval_loss", 1.5 - step / 100.0}, {"epoch", step / 40.0}, {"step", step}});
+  }
+  state.log_history.push_back({{"loss", std::nan("")}, {"learning_rate", 0.0}, {"step", 110}});  // NaN left out
+
+  const auto folder = scratch("plot");
+  tt::io::write_training_plot(state, folder / "training_plot.svg");
+  const std::string svg = read_text(folder / "training_plot.svg");
+  DOCTEST_CHECK(svg == tt::io::training_plot_svg(state));
+  const auto root = parse_xml(svg);
+  DOCTEST_CHECK(root.name == "svg");
+  DOCTEST_CHECK(root.attributes.at("xmlns") == "http://www.w3.org/2000/svg");
+  DOCTEST_CHECK(contains(svg, "step 100 of 120, epoch 2.50, loss 0.2, eval_loss 0.5"));
+
+  const auto x_ticks = elements_of_class(root, "tick x");
+  const auto x = axis_from_ticks(x_ticks, "x");
+  DOCTEST_CHECK(x_ticks.front()->text == "0");
+  auto check_series = [&](const std::string& panel, const std::string& series, const std::string& name,
+                          std::size_t count) {
+    DOCTEST_INFO(series);
+    const auto groups = elements_of_class(root, panel);
+    DOCTEST_REQUIRE(groups.size() == 1);
+    const auto y = axis_from_ticks(elements_of_class(*groups[0], "tick y"), "y");
+    const auto lines = elements_of_class(*groups[0], series);
+    DOCTEST_REQUIRE(lines.size() == 1);
+    const auto points = polyline_points(*lines[0]);
+    std::vector<std::pair<double, double>> logged;
+    for (const auto& entry : state.log_history)
+      if (entry.contains(name) && std::isfinite(entry.at(name))) logged.emplace_back(entry.at("step"), entry.at(name));
+    DOCTEST_REQUIRE(points.size() == count);
+    DOCTEST_REQUIRE(logged.size() == count);
+    for (std::size_t i = 0; i < count; ++i) {
+      DOCTEST_CHECK(std::abs(points[i].first - x(logged[i].first)) <= 0.011);
+      DOCTEST_CHECK(std::abs(points[i].second - y(logged[i].second)) <= 0.011);
+    }
+  };
+  check_series("loss-panel", "train-loss", "loss", 10);
+  check_series("loss-panel", "eval-loss", "eval_loss", 2);
+  check_series("learning-rate-panel", "learning-rate", "learning_rate", 11);
+
+  // Before any log: still a picture, that says so.
+  const auto empty = tt::io::training_plot_svg(at_step(0, 10));
+  DOCTEST_CHECK(parse_xml(empty).name == "svg");
+  DOCTEST_CHECK(contains(empty, "no loss logged yet"));
+  DOCTEST_CHECK(contains(empty, "no learning rate logged yet"));
+}
+
+}  // DOCTEST_TEST_SUITE("loggers")
