@@ -41,25 +41,8 @@ std::FILE* console_file = nullptr;
 struct ConsoleLines : tt::ConsoleLogger {
   ConsoleLines() : tt::ConsoleLogger(console_file, tt::ProgressBar::never) {}
 };
-struct ConsoleBar;
-ConsoleBar* running_bar = nullptr;
 struct ConsoleBar : tt::ConsoleLogger {
-  ConsoleBar() : tt::ConsoleLogger(console_file, tt::ProgressBar::always) { running_bar = this; }
-  ~ConsoleBar() { running_bar = nullptr; }
-};
-
-// Until the training loop calls the loggers' step hooks itself, this callback does: the
-// bar is then redrawn as it will be (at most ten times a second, from every step's hook).
-struct DriveBar {
-  void on_train_begin(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl&) {
-    if (running_bar) running_bar->on_train_begin(state);
-  }
-  void on_step_end(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl&) {
-    if (running_bar) running_bar->on_step_end(state);
-  }
-  void on_train_end(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl&) {
-    if (running_bar) running_bar->on_train_end(state);
-  }
+  ConsoleBar() : tt::ConsoleLogger(console_file, tt::ProgressBar::always) {}
 };
 struct JsonLines : tt::JsonLinesLogger {
   JsonLines() : tt::JsonLinesLogger(run_folder) {}
@@ -94,8 +77,7 @@ double steps_per_second(const tt::data::TensorDataset& data, int steps, bool log
   tt::set_seed(0);
   digits::Classifier model(128);
   tt::Trainer<Logger, tt::NoCheckpoint> trainer(model, training_arguments(steps, log_every_step), data,
-                                                tt::data::NoDataset{}, tt::loss::cross_entropy, tt::NoMetrics{},
-                                                tt::callbacks(DriveBar{}));
+                                                tt::data::NoDataset{}, tt::loss::cross_entropy);
   const auto start = Clock::now();
   trainer.train();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -4,6 +4,7 @@
 #include <torchtrain/arguments/argument_docs.hpp>
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/json_arguments.hpp>
+#include <torchtrain/arguments/logging_dir.hpp>
 #include <torchtrain/arguments/parse_args.hpp>
 #include <torchtrain/arguments/reflect.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
@@ -27,6 +28,7 @@
 #include <torchtrain/io/durable_file.hpp>
 #include <torchtrain/io/event_file.hpp>
 #include <torchtrain/io/file_error.hpp>
+#include <torchtrain/io/messages.hpp>
 #include <torchtrain/io/safetensors.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>

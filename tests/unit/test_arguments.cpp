@@ -333,15 +333,22 @@ DOCTEST_TEST_CASE("report_to takes logger names, or all or none alone") {
     DOCTEST_CHECK_NOTHROW(tt::validate({.report_to = names}));
 }
 
-DOCTEST_TEST_CASE("derive_defaults: report_to all and none, pinned memory on the CPU, as in Python") {
-  tt::TrainingArguments args{.report_to = {"all"}, .use_cpu = true};
+DOCTEST_TEST_CASE("derive_defaults: report_to all and none, pinned memory on the CPU, logging_dir, disable_tqdm, as in Python") {
+  tt::TrainingArguments args{.output_dir = "out", .report_to = {"all"}, .log_level = tt::LogLevel::error, .use_cpu = true};
   tt::derive_defaults(args);
   DOCTEST_CHECK(args.report_to == std::vector<std::string>{"tensorboard", "jsonl", "csv"});
   DOCTEST_CHECK(!args.dataloader_pin_memory);
-  tt::TrainingArguments none;
+  DOCTEST_CHECK(args.disable_tqdm == true);  // only errors are shown: no bar
+  DOCTEST_REQUIRE(args.logging_dir);
+  const std::filesystem::path logging_dir = *args.logging_dir;
+  DOCTEST_CHECK(logging_dir.parent_path() == std::filesystem::path("out/runs"));
+  DOCTEST_CHECK(logging_dir.filename().string().ends_with("_" + tt::detail::host_name()));
+  tt::TrainingArguments none{.logging_dir = "mine"};
   tt::derive_defaults(none);
   DOCTEST_CHECK(none.report_to.empty());
   DOCTEST_CHECK(none.dataloader_pin_memory);
+  DOCTEST_CHECK(none.logging_dir == "mine");
+  DOCTEST_CHECK(none.disable_tqdm == false);
   auto again = none;
   tt::derive_defaults(again);
   DOCTEST_CHECK(again == none);

@@ -199,7 +199,7 @@ DOCTEST_TEST_CASE("each control flag set by a callback changes the loop as in Py
     run_steered(quiet, SetAt{&tt::TrainerControl::should_save, 4});
     std::set<std::string> saved;
     for (const auto& entry : fs::directory_iterator(output_dir)) saved.insert(entry.path().filename().string());
-    DOCTEST_CHECK(saved == std::set<std::string>{"checkpoint-4"});
+    DOCTEST_CHECK(saved == std::set<std::string>{"checkpoint-4", "training_plot.svg"});
   }
 }
 

@@ -119,13 +119,14 @@ DOCTEST_TEST_CASE("each save writes output_dir/checkpoint-<step> with the Python
   auto args = arguments(output_dir);
   const auto run = train<>(args);
 
-  // save_steps 5 over 21 steps, and the last step.
-  DOCTEST_CHECK(entries(output_dir) ==
-                std::set<std::string>{"checkpoint-5", "checkpoint-10", "checkpoint-15", "checkpoint-20", "checkpoint-21"});
+  // save_steps 5 over 21 steps, and the last step; the picture of the whole run.
+  DOCTEST_CHECK(entries(output_dir) == std::set<std::string>{"checkpoint-5", "checkpoint-10", "checkpoint-15",
+                                                             "checkpoint-20", "checkpoint-21", "training_plot.svg"});
   const auto last = output_dir / "checkpoint-21";
   DOCTEST_CHECK(entries(last) == std::set<std::string>{"model.safetensors", "optimizer.pt", "scheduler.pt",
                                                        "rng_state.pth", "loop_state.pt", "trainer_state.json",
-                                                       "training_args.json", "checkpoint_manifest.json"});
+                                                       "training_args.json", "training_plot.svg",
+                                                       "checkpoint_manifest.json"});
   // The weights are the model's at that step, under PyTorch's state_dict names.
   const auto saved = tt::io::load_safetensors(last / "model.safetensors");
   DOCTEST_CHECK(same_weights(*run.model, saved));
@@ -142,20 +143,26 @@ DOCTEST_TEST_CASE("each save writes output_dir/checkpoint-<step> with the Python
   DOCTEST_CHECK(state["log_history"].size() == 7);  // logs at steps 3, 6, ..., 21
   DOCTEST_CHECK(state["best_model_checkpoint"].is_null());
 
+  // The arguments as the Trainer completed them; logging_dir's default holds the time it was made.
+  const auto saved_args = tt::load_training_arguments(last / "training_args.json");
+  DOCTEST_REQUIRE(saved_args.logging_dir);
+  DOCTEST_CHECK(fs::path(*saved_args.logging_dir).parent_path() == fs::path(args.output_dir) / "runs");
+  args.logging_dir = saved_args.logging_dir;
   tt::derive_defaults(args);
-  DOCTEST_CHECK(tt::load_training_arguments(last / "training_args.json") == args);
+  DOCTEST_CHECK(saved_args == args);
 }
 
 DOCTEST_TEST_CASE("save strategies no, epoch, best and save_only_model") {
   auto args = arguments(fresh_folder("strategy_no"));
   args.save_strategy = tt::SaveStrategy::no;
   train<>(args);
-  DOCTEST_CHECK(entries(args.output_dir).empty());
+  DOCTEST_CHECK(entries(args.output_dir) == std::set<std::string>{"training_plot.svg"});
 
   args = arguments(fresh_folder("strategy_epoch"));
   args.save_strategy = tt::SaveStrategy::epoch;
   train<>(args);
-  DOCTEST_CHECK(entries(args.output_dir) == std::set<std::string>{"checkpoint-7", "checkpoint-14", "checkpoint-21"});
+  DOCTEST_CHECK(entries(args.output_dir) ==
+                std::set<std::string>{"checkpoint-7", "checkpoint-14", "checkpoint-21", "training_plot.svg"});
 
   // best: a checkpoint exactly at the evaluations that improved eval_loss.
   args = arguments(fresh_folder("strategy_best"));
@@ -172,13 +179,14 @@ DOCTEST_TEST_CASE("save strategies no, epoch, best and save_only_model") {
       improved.insert(fmt::format("checkpoint-{}", static_cast<int>(entry.at("step"))));
     }
   DOCTEST_CHECK(improved.size() >= 2);
+  improved.insert("training_plot.svg");
   DOCTEST_CHECK(entries(args.output_dir) == improved);
 
   args = arguments(fresh_folder("only_model"));
   args.save_only_model = true;
   train<>(args);
   DOCTEST_CHECK(entries(fs::path(args.output_dir) / "checkpoint-21") ==
-                std::set<std::string>{"model.safetensors", "trainer_state.json", "training_args.json",
+                std::set<std::string>{"model.safetensors", "trainer_state.json", "training_args.json", "training_plot.svg",
                                       "checkpoint_manifest.json"});
   DOCTEST_CHECK_THROWS_WITH_AS(train<>(args, fs::path(args.output_dir) / "checkpoint-5"),
                                doctest::Contains("--save_only_model"), tt::FileError);
@@ -232,7 +240,7 @@ DOCTEST_TEST_CASE("load_best_model_at_end ends with the best checkpoint's weight
   const auto best_folder = tt::checkpoint_folder(args.output_dir, best_step);
   DOCTEST_CHECK(same_weights(*run.model, tt::io::load_safetensors(best_folder / "model.safetensors")));
   // With limit 1 the newest was kept only to resume from; at the end the best alone remains.
-  DOCTEST_CHECK(entries(args.output_dir) == std::set<std::string>{best_folder.filename().string()});
+  DOCTEST_CHECK(entries(args.output_dir) == std::set<std::string>{best_folder.filename().string(), "training_plot.svg"});
   const auto state = read_json(best_folder / "trainer_state.json");
   DOCTEST_CHECK(state["best_model_checkpoint"] == best_folder.string());
   DOCTEST_CHECK(state["best_metric"].get<double>() == best);
@@ -391,13 +399,15 @@ DOCTEST_TEST_CASE("AsyncCheckpoint writes the same bytes as SyncCheckpoint") {
   // their address in memory (so its bytes, and the manifest's checksum of it, differ
   // between any two runs), and the same resumed run.
   auto sync_args = arguments(root / "output");
+  sync_args.logging_dir = (root / "logs").string();  // not the default, which holds the time
   const auto sync_run = train<tt::SyncCheckpoint>(sync_args);
   fs::rename(root / "output", root / "sync_run");
-  auto async_args = arguments(root / "output");
+  auto async_args = sync_args;
   const auto async_run = train<tt::AsyncCheckpoint>(async_args);
   DOCTEST_REQUIRE(entries(root / "sync_run") == entries(root / "output"));
   for (const auto& folder : entries(root / "output"))
-    for (const auto& file : entries(root / "output" / folder)) {
+    for (const auto& file : fs::is_directory(root / "output" / folder) ? entries(root / "output" / folder)
+                                                                       : std::set<std::string>{}) {
       if (file == "optimizer.pt" || file == "checkpoint_manifest.json") continue;
       DOCTEST_CAPTURE(file);
       DOCTEST_CHECK(file_bytes(root / "sync_run" / folder / file) == file_bytes(root / "output" / folder / file));
@@ -421,7 +431,7 @@ DOCTEST_TEST_CASE("save_model, load_model, save_state and save_metrics") {
   trainer.save_metrics("train", result.metrics);
   trainer.save_metrics("eval", trainer.evaluate());
   DOCTEST_CHECK(entries(output_dir) == std::set<std::string>{"model.safetensors", "config.json", "training_args.json",
-                                                             "trainer_state.json", "train_results.json",
+                                                             "trainer_state.json", "training_plot.svg", "train_results.json",
                                                              "eval_results.json", "all_results.json"});
   const auto config = read_json(output_dir / "config.json");
   DOCTEST_CHECK(config["num_parameters"] == 8 * 16 + 16 + 2 * 16 + 16 * 3 + 3);

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -362,6 +363,7 @@ struct Recorder {
   void log_metrics(std::string_view split, const tt::Metrics&) {
     calls->push_back(fmt::format("{} metrics {}", WithHooks, split));
   }
+  void setup(const tt::TrainingArguments& args) requires WithHooks { calls->push_back("setup " + args.output_dir); }
   void on_train_begin(const tt::TrainerState&) requires WithHooks { calls->push_back("begin"); }
   void on_step_end(const tt::TrainerState& state) requires WithHooks {
     calls->push_back(fmt::format("step {}", state.global_step));
@@ -372,6 +374,62 @@ struct Recorder {
 tt::data::TensorDataset tiny_regression() {
   auto inputs = torch::randn({32, 2});
   return {inputs, inputs.sum(1, /*keepdim=*/true)};
+}
+
+// The Trainer default-constructs its logger: this one records into `trainer_calls`.
+std::vector<std::string> trainer_calls;
+struct TrainerRecorder : Recorder<true> {
+  TrainerRecorder() : Recorder<true>(&trainer_calls) {}
+};
+
+// A strategy whose process is not the main one (rank 1 of a distributed run).
+struct NotMainProcess : tt::SingleDevice {
+  int rank() const { return 1; }
+  bool is_main_process() const { return false; }
+};
+
+// Trains a Linear(2, 1) on tiny_regression (4 steps an epoch at batch 8) with the policies given.
+template <class... Policies>
+tt::TrainerState train_tiny(tt::TrainingArguments args) {
+  torch::manual_seed(0);
+  torch::nn::Linear model(2, 1);
+  tt::Trainer<Policies...> trainer(model, std::move(args), tiny_regression(), tt::data::NoDataset{},
+                                   tt::loss::mean_squared_error);
+  trainer.train();
+  return trainer.state();
+}
+
+// What `action` prints on stderr (file descriptor 2, where torchtrain's messages go).
+std::string stderr_of(const std::function<void()>& action) {
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  std::FILE* capture = std::tmpfile();
+  ::dup2(::fileno(capture), 2);
+  try {
+    action();
+  } catch (...) {
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    std::fclose(capture);
+    throw;
+  }
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::rewind(capture);
+  std::string text;
+  for (int c; (c = std::fgetc(capture)) != EOF;) text += static_cast<char>(c);
+  std::fclose(capture);
+  return text;
+}
+
+// The steps of the interval logs (those with a training loss) in a log history.
+std::vector<int> logged_steps(const tt::TrainerState& state) {
+  std::vector<int> steps;
+  for (const auto& entry : state.log_history)
+    if (entry.contains("loss")) steps.push_back(static_cast<int>(entry.at("step")));
+  return steps;
 }
 
 }  // namespace
@@ -591,9 +649,6 @@ DOCTEST_TEST_CASE("Loggers<...> hands each call to every logger, hooks only to t
 
 DOCTEST_TEST_CASE("a Trainer with Loggers<...>: every file holds log_history") {
   const auto folder = scratch("trainer");
-  const auto cwd = fs::current_path();
-  fs::current_path(folder);  // the default logging_dir, runs/<date>_<host>, lands here
-  std::vector<std::string> calls;
   {
     torch::manual_seed(0);
     torch::nn::Linear model(2, 1);
@@ -601,12 +656,13 @@ DOCTEST_TEST_CASE("a Trainer with Loggers<...>: every file holds log_history") {
         model, {.output_dir = (folder / "out").string(), .max_steps = 6, .logging_steps = 2}, tiny_regression(),
         tt::data::NoDataset{}, tt::loss::mean_squared_error);
     trainer.train();
-    fs::current_path(cwd);
     const auto& history = trainer.state().log_history;
     DOCTEST_REQUIRE(history.size() == 4);  // three interval logs and the summary
 
-    DOCTEST_REQUIRE(std::distance(fs::directory_iterator(folder / "runs"), fs::directory_iterator()) == 1);
-    const fs::path logging_dir = fs::directory_iterator(folder / "runs")->path();
+    // The default --logging_dir: output_dir/runs/<date>_<host>.
+    DOCTEST_CHECK(trainer.args().logging_dir == fs::directory_iterator(folder / "out" / "runs")->path().string());
+    DOCTEST_REQUIRE(std::distance(fs::directory_iterator(folder / "out" / "runs"), fs::directory_iterator()) == 1);
+    const fs::path logging_dir = fs::directory_iterator(folder / "out" / "runs")->path();
     DOCTEST_CHECK(std::regex_match(logging_dir.filename().string(),
                                    std::regex(R"([A-Z][a-z]{2}\d\d_\d\d-\d\d-\d\d_.+)")));
     const auto lines = lines_of(read_text(logging_dir / "log_history.jsonl"));
@@ -627,7 +683,194 @@ DOCTEST_TEST_CASE("a Trainer with Loggers<...>: every file holds log_history") {
     DOCTEST_CHECK(events[1].values[0].first == "train/loss");
     DOCTEST_CHECK(events[1].values[0].second == static_cast<float>(history[0].at("loss")));
   }
-  fs::current_path(cwd);
+}
+
+DOCTEST_TEST_CASE("ReportTo, the default: --report_to chooses the file loggers, in --logging_dir") {
+  static_assert(std::is_same_v<tt::Trainer<>::policies::logger, tt::ReportTo>);
+  // Every name --report_to accepts is a logger ReportTo can make, and no other.
+  DOCTEST_CHECK((std::set<std::string_view>(tt::reporting_integrations.begin(), tt::reporting_integrations.end()) ==
+                 std::set<std::string_view>{tt::TensorBoardLogger::report_to_name, tt::JsonLinesLogger::report_to_name,
+                                            tt::CsvLogger::report_to_name}));
+  const auto folder = scratch("report_to");
+  const auto files_for = [&](std::vector<std::string> report_to) {
+    const auto run = folder / fmt::format("{}", fmt::join(report_to, "_"));
+    const auto state = train_tiny<tt::NoCheckpoint>({.output_dir = (run / "out").string(),
+                                                     .max_steps = 4,
+                                                     .logging_steps = 2,
+                                                     .logging_dir = (run / "logs").string(),
+                                                     .report_to = report_to});
+    std::set<std::string> files;
+    if (fs::exists(run / "logs"))
+      for (const auto& entry : fs::directory_iterator(run / "logs"))
+        files.insert(contains(entry.path().filename().string(), "tfevents") ? "tfevents"
+                                                                              : entry.path().filename().string());
+    if (files.contains("log_history.jsonl"))  // two interval logs and the summary
+      DOCTEST_CHECK(lines_of(read_text(run / "logs" / "log_history.jsonl")).size() == state.log_history.size());
+    return files;
+  };
+  DOCTEST_CHECK(files_for({"none"}).empty());
+  DOCTEST_CHECK((files_for({"jsonl", "tensorboard"}) == std::set<std::string>{"log_history.jsonl", "tfevents"}));
+  DOCTEST_CHECK((files_for({"all"}) == std::set<std::string>{"log_history.csv", "log_history.jsonl", "tfevents"}));
+
+  // A logger policy fixed in the type and --report_to cannot both choose.
+  torch::nn::Linear model(2, 1);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      tt::Trainer<tt::Loggers<tt::CsvLogger>>(model, {.report_to = {"tensorboard"}}, tiny_regression(),
+                                              tt::data::NoDataset{}, tt::loss::mean_squared_error),
+      doctest::Contains("--report_to tensorboard chooses loggers, but this Trainer's logger policy chooses them"),
+      tt::ArgumentError);
+}
+
+DOCTEST_TEST_CASE("the Trainer calls the logger's hooks, on the main process only") {
+  trainer_calls.clear();
+  const auto folder = scratch("hooks");
+  train_tiny<TrainerRecorder, tt::NoCheckpoint>(
+      {.output_dir = (folder / "main").string(), .max_steps = 4, .logging_steps = 2});
+  DOCTEST_CHECK((trainer_calls == std::vector<std::string>{"setup " + (folder / "main").string(), "begin", "step 1",
+                                                           "step 2", "true log 4 at 2", "step 3", "step 4",
+                                                           "true log 4 at 4", "true log 5 at 4", "end"}));
+
+  // Another rank: no logger call, no file, and its messages at --log_level_replica.
+  trainer_calls.clear();
+  const auto replica_output = folder / "replica";
+  const auto state = train_tiny<TrainerRecorder, NotMainProcess>({.output_dir = replica_output.string(),
+                                                                  .max_steps = 4,
+                                                                  .logging_steps = 2,
+                                                                  .log_level = tt::LogLevel::info,
+                                                                  .log_level_replica = tt::LogLevel::error,
+                                                                  .save_steps = 2});
+  DOCTEST_CHECK(trainer_calls.empty());
+  DOCTEST_CHECK(state.log_history.size() == 3);  // the state has the logs all the same
+  DOCTEST_CHECK(!fs::exists(replica_output));
+  DOCTEST_CHECK(tt::verbosity() == tt::LogLevel::error);
+  tt::set_verbosity(tt::LogLevel::warning);
+}
+
+DOCTEST_TEST_CASE("log_level: torchtrain's messages, filtered as transformers' logging") {
+  tt::set_verbosity(tt::LogLevel::warning);
+  const auto printed = stderr_of([] {
+    tt::message(tt::LogLevel::info, "an info {}", 1);
+    tt::message(tt::LogLevel::warning, "a warning {}", 2);
+    tt::set_verbosity(tt::LogLevel::passive);  // leaves the level as it is
+    tt::message(tt::LogLevel::info, "another info");
+    tt::set_verbosity(tt::LogLevel::error);
+    tt::message(tt::LogLevel::warning, "another warning");
+    tt::message(tt::LogLevel::critical, "a critical {}", "error");
+  });
+  DOCTEST_CHECK(printed == "torchtrain warning: a warning 2\ntorchtrain error: a critical error\n");
+
+  // --log_level info shows the Python Trainer's banner; the default (passive) does not.
+  const auto folder = scratch("log_level");
+  const auto banner = stderr_of([&] {
+    train_tiny<tt::NoCheckpoint>({.output_dir = folder.string(), .max_steps = 4, .log_level = tt::LogLevel::info});
+  });
+  tt::set_verbosity(tt::LogLevel::warning);
+  DOCTEST_CHECK(contains(banner, "***** Running training *****\n  Num examples = 32\n  Num Epochs = 1\n"));
+  DOCTEST_CHECK(contains(banner, "  Total optimization steps = 4\n  Number of trainable parameters = 3\n"));
+  const auto quiet = stderr_of([&] { train_tiny<tt::NoCheckpoint>({.output_dir = folder.string(), .max_steps = 4}); });
+  DOCTEST_CHECK(!contains(quiet, "Running training"));
+}
+
+DOCTEST_TEST_CASE("logging intervals: steps, a share of the steps, the first step, epochs, none") {
+  // 32 samples at batch 8 for 3 epochs: 12 steps.
+  const auto steps_logged = [](tt::TrainingArguments args) {
+    args.output_dir = scratch("intervals").string();
+    args.num_train_epochs = 3;
+    return logged_steps(train_tiny<tt::NoCheckpoint>(args));
+  };
+  DOCTEST_CHECK((steps_logged({.logging_steps = 5}) == std::vector<int>{5, 10}));
+  DOCTEST_CHECK((steps_logged({.logging_steps = 0.25}) == std::vector<int>{3, 6, 9, 12}));  // ceil(0.25 x 12)
+  DOCTEST_CHECK((steps_logged({.logging_steps = 0.3}) == std::vector<int>{4, 8, 12}));      // ceil(3.6)
+  DOCTEST_CHECK((steps_logged({.logging_steps = 5, .logging_first_step = true}) == std::vector<int>{1, 5, 10}));
+  DOCTEST_CHECK((steps_logged({.logging_strategy = tt::IntervalStrategy::epoch}) == std::vector<int>{4, 8, 12}));
+  DOCTEST_CHECK(steps_logged({.logging_strategy = tt::IntervalStrategy::no}).empty());
+}
+
+DOCTEST_TEST_CASE("logging_nan_inf_filter: a NaN or infinite loss counts as the mean since the last log") {
+  // Python: tr_loss += tr_loss / (1 + global_step - last_logged) in place of a bad loss.
+  tt::LossSum sum;
+  sum.add(torch::tensor(1.0), 1.0);
+  sum.add(torch::tensor(2.0), 2.0);
+  sum.add(torch::tensor(NAN), 3.0);          // 3 + 3/3
+  sum.add(torch::tensor(INFINITY), 4.0);     // 4 + 4/4
+  sum.add(torch::tensor(0.5), 5.0);
+  DOCTEST_CHECK(sum.sum().item<double>() == 5.5);
+  tt::LossSum unfiltered;
+  unfiltered.add(torch::tensor(1.0));
+  unfiltered.add(torch::tensor(NAN));
+  DOCTEST_CHECK(std::isnan(unfiltered.sum().item<double>()));
+
+  // Across folds (every LossSum::fold_every losses) the sum is the same recurrence.
+  tt::LossSum many;
+  double expected = 0;
+  for (int k = 0; k < 600; ++k) {
+    const bool bad = k % 97 == 3;
+    const double loss = 0.25 + (k % 7) * 0.125, divisor = 1 + k / 2;
+    many.add(torch::tensor(bad ? NAN : loss, torch::kFloat64), divisor);
+    expected += bad ? expected / divisor : loss;
+  }
+  DOCTEST_CHECK(many.sum().item<double>() == doctest::Approx(expected).epsilon(1e-12));
+
+  // In the Trainer: the second step's loss is NaN (its gradient is not).
+  const auto logged_loss = [](bool filter, double* first_loss) {
+    auto calls = std::make_shared<int>(0);
+    auto loss = [calls, first_loss](const torch::Tensor& outputs, const tt::data::Batch& batch) {
+      auto value = tt::loss::mean_squared_error(outputs, batch);
+      if (++*calls == 1) *first_loss = value.item<double>();
+      return *calls == 2 ? value + torch::full({}, NAN) : value;  // NaN value, finite gradient
+    };
+    torch::manual_seed(0);
+    torch::nn::Linear model(2, 1);
+    tt::Trainer<tt::NoCheckpoint> trainer(model,
+                                          {.output_dir = scratch("nan_filter").string(),
+                                           .max_steps = 2,
+                                           .logging_steps = 2,
+                                           .logging_nan_inf_filter = filter},
+                                          tiny_regression(), tt::data::NoDataset{}, loss);
+    trainer.train();
+    return trainer.state().log_history.front().at("loss");
+  };
+  double first = 0;
+  // The sum after step 2 is l1 + l1 / 2, averaged over the 2 steps.
+  const double filtered = logged_loss(true, &first);
+  DOCTEST_CHECK(filtered == doctest::Approx(0.75 * first).epsilon(1e-3));
+  DOCTEST_CHECK(std::isnan(logged_loss(false, &first)));
+}
+
+DOCTEST_TEST_CASE("training_plot.svg beside trainer_state.json: in each checkpoint, at the end, with save_state") {
+  const auto output_dir = scratch("plots");
+  torch::manual_seed(0);
+  torch::nn::Linear model(2, 1);
+  tt::Trainer<> trainer(model, {.output_dir = output_dir.string(), .max_steps = 6, .logging_steps = 1, .save_steps = 3},
+                        tiny_regression(), tt::data::NoDataset{}, tt::loss::mean_squared_error);
+  trainer.train();
+  // Each picture holds the training loss logged up to its moment: a point per log.
+  const auto points_in = [](const fs::path& svg) {
+    const std::string text = read_text(svg);
+    DOCTEST_CHECK(text.starts_with("<?xml"));
+    std::smatch match;
+    DOCTEST_REQUIRE(std::regex_search(text, match, std::regex(R"re(class="train-loss"[^>]*points="([^"]*)")re")));
+    const std::string points = match[1];
+    return std::count(points.begin(), points.end(), ',');
+  };
+  DOCTEST_CHECK(points_in(output_dir / "checkpoint-3" / "training_plot.svg") == 3);
+  DOCTEST_CHECK(points_in(output_dir / "checkpoint-6" / "training_plot.svg") == 6);
+  DOCTEST_CHECK(points_in(output_dir / "training_plot.svg") == 6);
+  fs::remove(output_dir / "training_plot.svg");
+  trainer.save_state();
+  DOCTEST_CHECK(fs::exists(output_dir / "trainer_state.json"));
+  DOCTEST_CHECK(points_in(output_dir / "training_plot.svg") == 6);
+}
+
+DOCTEST_TEST_CASE("--disable_tqdm turns the progress bar off") {
+  const auto folder = scratch("disable_tqdm");
+  std::FILE* file = std::fopen((folder / "out.txt").c_str(), "w");
+  tt::ConsoleLogger console(file, tt::ProgressBar::always);
+  console.setup({});
+  DOCTEST_CHECK(console.draws_bar());
+  console.setup({.disable_tqdm = true});
+  DOCTEST_CHECK(!console.draws_bar());
+  std::fclose(file);
 }
 
 DOCTEST_TEST_CASE("the progress bar's text, from the numbers it shows") {

@@ -29,7 +29,7 @@ DOCTEST_TEST_CASE("Trainer<> takes the default of every category") {
   static_assert(std::is_same_v<P::accumulation, tt::AccumFromArguments>);
   static_assert(std::is_same_v<P::strategy, tt::SingleDevice>);
   static_assert(std::is_same_v<P::checkpointer, tt::SyncCheckpoint>);
-  static_assert(std::is_same_v<P::logger, tt::ConsoleLogger>);
+  static_assert(std::is_same_v<P::logger, tt::ReportTo>);
   DOCTEST_CHECK(tt::Policy<tt::FP32>);
   DOCTEST_CHECK(!tt::Policy<int>);
 }

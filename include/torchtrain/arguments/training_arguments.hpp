@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <torchtrain/arguments/reflect.hpp>
+#include <torchtrain/io/messages.hpp>
 
 namespace torchtrain {
 
@@ -37,9 +38,6 @@ enum class SchedulerType {
 /// Optimizers by their Python `optim` names (those written so far).
 enum class OptimizerNames { adamw_torch, adamw_torch_fused, sgd, adagrad, rmsprop, adafactor };
 
-/// Log levels, as the Python `log_level` names them; `passive` leaves the level as it is.
-enum class LogLevel { debug, info, warning, error, critical, passive };
-
 // Names of enum values, found by argument-dependent lookup; the parser and the printers
 // use them. A user enum gets the same treatment by declaring its own `enum_names`.
 constexpr auto enum_names(IntervalStrategy) {
@@ -50,9 +48,6 @@ constexpr auto enum_names(SaveStrategy) {
 }
 constexpr auto enum_names(OptimizerNames) {
   return std::array<std::string_view, 6>{"adamw_torch", "adamw_torch_fused", "sgd", "adagrad", "rmsprop", "adafactor"};
-}
-constexpr auto enum_names(LogLevel) {
-  return std::array<std::string_view, 6>{"debug", "info", "warning", "error", "critical", "passive"};
 }
 constexpr auto enum_names(SchedulerType) {
   return std::array<std::string_view, 10>{"linear",         "cosine",

@@ -13,6 +13,7 @@
 #include <fmt/ranges.h>
 
 #include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/arguments/logging_dir.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
 
 namespace torchtrain {
@@ -30,7 +31,8 @@ inline constexpr std::array<std::string_view, 2> metrics_inputs{"inputs", "loss"
 /// metric_for_best_model is "loss" when the best model matters and none is named;
 /// greater_is_better is true unless that metric's name ends in "loss"; report_to "all"
 /// becomes every reporting integration and "none" the empty list; use_cpu turns
-/// dataloader_pin_memory off. Applying it twice changes nothing more.
+/// dataloader_pin_memory off; logging_dir is output_dir/runs/<date>_<host>; disable_tqdm
+/// is true when log_level shows only errors. Applying it twice changes nothing more.
 inline void derive_defaults(TrainingArguments& args) {
   if (!args.metric_for_best_model && (args.load_best_model_at_end || args.save_strategy == SaveStrategy::best))
     args.metric_for_best_model = "loss";
@@ -41,6 +43,10 @@ inline void derive_defaults(TrainingArguments& args) {
   else if (args.report_to == std::vector<std::string>{"none"})
     args.report_to.clear();
   if (args.use_cpu) args.dataloader_pin_memory = false;
+  if (!args.logging_dir) args.logging_dir = default_logging_dir(args.output_dir).string();
+  // Python asks the logger's effective level; `passive` leaves transformers' warning level.
+  if (!args.disable_tqdm)
+    args.disable_tqdm = args.log_level == LogLevel::error || args.log_level == LogLevel::critical;
 }
 
 namespace detail {

@@ -32,6 +32,7 @@ struct Checkpoint {
   static constexpr const char* scaler_file = "scaler.pt";
   static constexpr const char* rng_state_file = "rng_state.pth";
   static constexpr const char* loop_state_file = "loop_state.pt";
+  static constexpr const char* training_plot_file = "training_plot.svg";  // a picture of log_history
   /// Written last: the size and CRC-32 of every other file, so a damaged file is named.
   static constexpr const char* manifest_file = "checkpoint_manifest.json";
 
@@ -44,6 +45,7 @@ struct Checkpoint {
   std::string scaler;
   std::string rng_state;
   std::string loop_state;  // torchtrain's own: the loss since the last log (a LibTorch archive)
+  std::string training_plot;  // SVG text
 
   /// The byte files (all but the model) by name, skipping empty ones.
   template <class Self, class Visit>
@@ -52,7 +54,7 @@ struct Checkpoint {
         {training_args_file, &self.training_args}, {trainer_state_file, &self.trainer_state},
         {optimizer_file, &self.optimizer},         {scheduler_file, &self.scheduler},
         {scaler_file, &self.scaler},               {rng_state_file, &self.rng_state},
-        {loop_state_file, &self.loop_state}};
+        {loop_state_file, &self.loop_state},       {training_plot_file, &self.training_plot}};
     for (auto& [name, bytes] : files) visit(name, *bytes);
   }
 };

@@ -16,9 +16,6 @@
 
 namespace torchtrain::io {
 
-/// The file name of the picture, next to trainer_state.json.
-inline constexpr std::string_view training_plot_file = "training_plot.svg";
-
 namespace detail {
 
 struct PlotPoint {

@@ -18,6 +18,7 @@
 
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/io/messages.hpp>
 #include <torchtrain/detail/name_values.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/optim/adafactor.hpp>
@@ -98,9 +99,11 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
   const double lr = args.learning_rate;
   switch (args.optim) {
     case OptimizerNames::adamw_torch_fused: {
-      static const bool warned =
-          (fmt::print(stderr, "torchtrain: no fused AdamW kernel is used with LibTorch {}; --optim adamw_torch_fused "
-                              "runs adamw_torch\n", TORCH_VERSION), true);
+      static const bool warned = (message(LogLevel::warning,
+                                          "no fused AdamW kernel is used with LibTorch {}; --optim adamw_torch_fused "
+                                          "runs adamw_torch",
+                                          TORCH_VERSION),
+                                  true);
       (void)warned;
       [[fallthrough]];
     }

@@ -6,7 +6,7 @@
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/checkpointer/no_checkpoint.hpp>
 #include <torchtrain/policies/checkpointer/sync_checkpoint.hpp>
-#include <torchtrain/policies/logger/console_logger.hpp>
+#include <torchtrain/policies/logger/report_to.hpp>
 #include <torchtrain/policies/precision/fp32.hpp>
 #include <torchtrain/policies/strategy/single_device.hpp>
 
@@ -22,7 +22,7 @@ struct PolicySet {
   using accumulation = detail::find_policy_t<category::accumulation, AccumFromArguments, Policies...>;
   using strategy = detail::find_policy_t<category::strategy, SingleDevice, Policies...>;
   using checkpointer = detail::find_policy_t<category::checkpointer, SyncCheckpoint, Policies...>;
-  using logger = detail::find_policy_t<category::logger, ConsoleLogger, Policies...>;
+  using logger = detail::find_policy_t<category::logger, ReportTo, Policies...>;
 };
 
 }  // namespace torchtrain

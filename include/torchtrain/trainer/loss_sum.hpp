@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -11,16 +12,22 @@
 
 namespace torchtrain {
 
-/// Sums 0-dim loss tensors lazily: `add` only keeps the tensor; the sum is computed (one
-/// stack and one sum) when read, or every `fold_every` additions to bound the memory.
-/// Adding to a tensor at every step would cost a kernel launch per step; reading the value
-/// at every step would cost a host synchronization on CUDA.
+/// Sums 0-dim loss tensors lazily: `add` only keeps the tensor; the sum is computed (a few
+/// kernels over all of them) when read, or every `fold_every` additions to bound the
+/// memory. Adding to a tensor at every step would cost a kernel launch per step; reading
+/// the value at every step would cost a host synchronization on CUDA.
+///
+/// With `nan_inf_divisor` (the Python `logging_nan_inf_filter`), a loss that is NaN or
+/// infinite adds instead the sum so far divided by that number, which the caller gives as
+/// Python computes it: 1 + optimizer steps since the last log.
 class LossSum {
  public:
   static constexpr std::size_t fold_every = 256;
 
-  void add(torch::Tensor loss) {
+  void add(torch::Tensor loss, std::optional<double> nan_inf_divisor = std::nullopt) {
     pending_.push_back(std::move(loss));
+    divisors_.push_back(nan_inf_divisor.value_or(0));
+    filters_ = filters_ || nan_inf_divisor.has_value();
     if (pending_.size() == fold_every) fold();
   }
 
@@ -32,6 +39,8 @@ class LossSum {
 
   void reset() {
     pending_.clear();
+    divisors_.clear();
+    filters_ = false;
     sum_ = torch::Tensor();
   }
 
@@ -40,25 +49,55 @@ class LossSum {
   void save(torch::serialize::OutputArchive& archive) const {
     archive.write("loss_sum", sum_.defined() ? sum_.unsqueeze(0) : torch::empty({0}));
     archive.write("pending_losses", pending_.empty() ? torch::empty({0}) : torch::stack(pending_));
+    archive.write("pending_nan_inf_divisors",
+                  torch::tensor(std::vector<double>(divisors_), torch::kFloat64).view({-1}));
+    archive.write("filters_nan_inf", torch::tensor(filters_));
   }
   void load(torch::serialize::InputArchive& archive, torch::Device device) {
-    torch::Tensor sum, pending;
+    torch::Tensor sum, pending, divisors, filters;
     archive.read("loss_sum", sum);
     archive.read("pending_losses", pending);
+    archive.read("pending_nan_inf_divisors", divisors);
+    archive.read("filters_nan_inf", filters);
     reset();
     if (sum.numel() == 1) sum_ = sum.squeeze(0).to(device);
-    for (std::int64_t i = 0; i < pending.size(0); ++i) pending_.push_back(pending[i].to(device));
+    for (std::int64_t i = 0; i < pending.size(0); ++i) {
+      pending_.push_back(pending[i].to(device));
+      divisors_.push_back(divisors[i].item<double>());
+    }
+    filters_ = filters.item<bool>();
   }
 
  private:
   void fold() {
     if (pending_.empty()) return;
-    auto partial = torch::stack(pending_).sum();
-    sum_ = sum_.defined() ? sum_ + partial : partial;
+    auto losses = torch::stack(pending_);
+    torch::Tensor folded;
+    if (!filters_) {
+      auto partial = losses.sum();
+      folded = sum_.defined() ? sum_ + partial : partial;
+    } else {
+      // S <- S * a_k + b_k for each loss k, with (a, b) = (1, loss) for a finite loss and
+      // (1 + 1/divisor, 0) otherwise; in closed form, S * prod(a) + sum(b_k * prod_{j>k} a_j).
+      const auto finite = losses.isfinite();
+      const auto divisors = torch::tensor(divisors_, torch::kFloat64).to(losses.device(), losses.scalar_type());
+      const auto growth = torch::where(finite, torch::ones_like(losses), 1 + 1 / divisors);
+      const auto added = torch::where(finite, losses, torch::zeros_like(losses));
+      // Products of the growth of every later loss: shift the reversed cumulative product by one.
+      const auto later_growth =
+          torch::cat({growth.flip(0).cumprod(0).flip(0).slice(0, 1), torch::ones_like(losses.slice(0, 0, 1))});
+      const auto partial = (added * later_growth).sum();
+      folded = sum_.defined() ? sum_ * growth.prod() + partial : partial;
+    }
+    sum_ = folded;
     pending_.clear();
+    divisors_.clear();
+    filters_ = false;
   }
 
   std::vector<torch::Tensor> pending_;
+  std::vector<double> divisors_;  // for each pending loss (0 where not filtered)
+  bool filters_ = false;          // whether any pending loss is filtered
   torch::Tensor sum_;
 };
 

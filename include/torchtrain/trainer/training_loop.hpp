@@ -17,6 +17,7 @@
 #include <boost/hana/prepend.hpp>
 #include <nlohmann/json.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/types.h>
 #include <torch/utils.h>
 
@@ -35,6 +36,8 @@
 #include <torchtrain/detail/forward.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
+#include <torchtrain/io/messages.hpp>
+#include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
@@ -42,6 +45,7 @@
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
+#include <torchtrain/policies/logger/report_to.hpp>
 #include <torchtrain/trainer/loss_sum.hpp>
 #include <torchtrain/trainer/metrics.hpp>
 #include <torchtrain/trainer/set_seed.hpp>
@@ -122,6 +126,9 @@ class TrainingLoop final : public detail::TrainerInterface {
     strategy_.setup(model_, args_);
     precision_.setup(strategy_.device());
     state_.is_local_process_zero = state_.is_world_process_zero = strategy_.is_main_process();
+    set_verbosity(strategy_.is_main_process() ? args_.log_level : args_.log_level_replica);
+    if constexpr (requires { logger_.setup(args_); })
+      if (strategy_.is_main_process()) logger_.setup(args_);
     notify<event::on_init_end>();
   }
 
@@ -137,9 +144,12 @@ class TrainingLoop final : public detail::TrainerInterface {
       first_epoch = state_.global_step / plan.updates_per_epoch;
       if (!args_.ignore_data_skip) first_update = state_.global_step % plan.updates_per_epoch;
     }
+    announce_training(plan);
     const auto start = Clock::now();
     control_.should_training_stop = false;
     notify<event::on_train_begin>();
+    if constexpr (requires { logger_.on_train_begin(state_); })
+      if (strategy_.is_main_process()) logger_.on_train_begin(state_);
     for (int epoch = first_epoch;
          epoch < plan.num_epochs && state_.global_step < plan.max_steps && !control_.should_training_stop; ++epoch)
       train_epoch(plan, epoch, epoch == first_epoch ? first_update : 0);
@@ -159,6 +169,12 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (args_.load_best_model_at_end && state_.best_model_checkpoint) load_best_model();
     metrics = log(metrics);
     notify<event::on_train_end>();
+    if (strategy_.is_main_process()) {
+      if constexpr (requires { logger_.on_train_end(state_); }) logger_.on_train_end(state_);
+      // A picture of the run, beside the checkpoints (and trainer_state.json once saved).
+      std::filesystem::create_directories(args_.output_dir);
+      io::write_training_plot(state_, std::filesystem::path(args_.output_dir) / Checkpoint::training_plot_file);
+    }
     return {state_.global_step, train_loss, metrics};
   }
 
@@ -183,9 +199,10 @@ class TrainingLoop final : public detail::TrainerInterface {
   void load_model(const std::filesystem::path& folder) override { torchtrain::load_model(*model_, folder); }
   void save_state() override {
     if (!strategy_.is_main_process()) return;
-    std::filesystem::create_directories(args_.output_dir);
-    io::replace_file(std::filesystem::path(args_.output_dir) / Checkpoint::trainer_state_file,
-                     trainer_state_json(state_));
+    const std::filesystem::path output_dir = args_.output_dir;
+    std::filesystem::create_directories(output_dir);
+    io::replace_file(output_dir / Checkpoint::trainer_state_file, trainer_state_json(state_));
+    io::write_training_plot(state_, output_dir / Checkpoint::training_plot_file);
   }
 
   const TrainerState& state() const override { return state_; }
@@ -227,7 +244,8 @@ class TrainingLoop final : public detail::TrainerInterface {
       for (std::size_t i = 0; i < window.size(); ++i) {
         const bool last_of_window = i + 1 == window.size();
         [[maybe_unused]] auto sync = strategy_.gradient_sync(/*enabled=*/last_of_window);
-        loss_since_log_.add(training_step(window[i], static_cast<double>(window.size()), num_items_in_batch));
+        loss_since_log_.add(training_step(window[i], static_cast<double>(window.size()), num_items_in_batch),
+                            nan_inf_divisor());
         if (!last_of_window) notify<event::on_substep_end>();
       }
       optimizer_step();
@@ -235,6 +253,8 @@ class TrainingLoop final : public detail::TrainerInterface {
       state_.global_step += 1;
       state_.epoch = epoch + static_cast<double>(last) / static_cast<double>(plan.batches_per_epoch);
       notify<event::on_step_end>();
+      if constexpr (requires { logger_.on_step_end(state_); })
+        if (strategy_.is_main_process()) logger_.on_step_end(state_);
       log_evaluate_save();
       if (control_.should_epoch_stop || control_.should_training_stop) break;
     }
@@ -329,6 +349,7 @@ class TrainingLoop final : public detail::TrainerInterface {
       // This checkpoint holds the best model when the evaluation just before it was the best.
       if (state_.best_global_step == state_.global_step)
         state_.best_model_checkpoint = checkpoint_folder(output_dir, state_.global_step).string();
+      message(LogLevel::info, "Saving model checkpoint to {}", checkpoint_folder(output_dir, state_.global_step).string());
       if (strategy_.is_main_process())
         checkpointer_.save(snapshot(), {checkpoint_folder(output_dir, state_.global_step), args_.save_total_limit,
                                         state_.best_model_checkpoint});
@@ -348,6 +369,7 @@ class TrainingLoop final : public detail::TrainerInterface {
         control_.should_training_stop);
     save_callback_states();
     checkpoint.trainer_state = trainer_state_json(state_);
+    checkpoint.training_plot = io::training_plot_svg(state_);
     if (args_.save_only_model) return checkpoint;
     const auto archive_of = [](const auto& part) {
       torch::serialize::OutputArchive archive;
@@ -413,16 +435,40 @@ class TrainingLoop final : public detail::TrainerInterface {
   }
 
   void warn_if_changed(std::string_view name, int saved, int now) const {
-    if (saved != now && strategy_.is_main_process())
-      fmt::print(stderr, "warning: --{} is {} in this run but was {} in the checkpoint; using {}\n", name, now,
-                 saved, now);
+    if (saved != now)
+      message(LogLevel::warning, "--{} is {} in this run but was {} in the checkpoint; using {}", name, now, saved,
+              now);
+  }
+
+  // With --logging_nan_inf_filter, a NaN or infinite loss counts as the mean of the losses
+  // since the last log, by Python's formula (see LossSum).
+  std::optional<double> nan_inf_divisor() const {
+    if (!args_.logging_nan_inf_filter) return std::nullopt;
+    return 1.0 + state_.global_step - last_logged_step_;
+  }
+
+  // What the Python Trainer logs at info level when training starts.
+  void announce_training(const TrainingPlan& plan) const {
+    if (LogLevel::info < verbosity()) return;
+    std::int64_t trainable = 0;
+    for (const auto& parameter : model_->parameters())
+      if (parameter.requires_grad()) trainable += parameter.numel();
+    message(LogLevel::info,
+            "***** Running training *****\n  Num examples = {}\n  Num Epochs = {}\n"
+            "  Instantaneous batch size per device = {}\n"
+            "  Total train batch size (w. parallel, distributed & accumulation) = {}\n"
+            "  Gradient Accumulation steps = {}\n  Total optimization steps = {}\n"
+            "  Number of trainable parameters = {}",
+            plan.num_samples, plan.num_epochs, args_.per_device_train_batch_size,
+            std::int64_t{args_.per_device_train_batch_size} * plan.accumulation_steps * strategy_.world_size(),
+            plan.accumulation_steps, plan.max_steps, trainable);
   }
 
   // Loads the weights of the best checkpoint, as --load_best_model_at_end asks.
   void load_best_model() {
     const std::filesystem::path folder = *state_.best_model_checkpoint;
-    if (strategy_.is_main_process())
-      fmt::print("Loading best model from {} (score: {}).\n", folder.string(), state_.best_metric.value_or(NAN));
+    message(LogLevel::info, "Loading best model from {} (score: {}).", folder.string(),
+            state_.best_metric.value_or(NAN));
     const Checkpoint best = read_checkpoint(folder, /*model_only=*/true);
     load_state_dict(*model_, best.model, (folder / Checkpoint::model_file).string());
     // With a limit of one, the newest checkpoint was kept beside the best only to resume from.
@@ -573,6 +619,11 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (args_.fp16 && !Precision::uses_fp16)
       throw ArgumentError(fmt::format("--fp16 is set, but the Trainer's precision policy is {}; "
                                       "use Trainer<FP16> or drop --fp16", Precision::name));
+    if (!std::is_same_v<Logger, ReportTo> && !args_.report_to.empty())
+      throw ArgumentError(fmt::format("--report_to {} chooses loggers, but this Trainer's logger policy chooses them "
+                                      "already; drop --report_to, or leave the logger policy out (the default, "
+                                      "ReportTo, follows --report_to)",
+                                      fmt::join(args_.report_to, " ")));
     if (args_.load_best_model_at_end && !Checkpointer::writes_checkpoints)
       throw ArgumentError("--load_best_model_at_end needs checkpoints, but this Trainer's checkpointer is "
                           "NoCheckpoint; drop the flag or use a checkpointer that writes");

@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include <torchtrain/checkpoint/checkpoint.hpp>
+#include <torchtrain/io/messages.hpp>
 #include <torchtrain/policies/category.hpp>
 
 namespace torchtrain {
@@ -30,7 +31,7 @@ class AsyncCheckpoint {
     try {
       wait();
     } catch (const std::exception& error) {  // nobody is left to rethrow it to
-      fmt::print(stderr, "torchtrain: a checkpoint could not be written: {}\n", error.what());
+      message(LogLevel::error, "a checkpoint could not be written: {}", error.what());
     }
   }
 

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/logger/progress_bar.hpp>
 #include <torchtrain/trainer/metrics.hpp>
@@ -74,6 +75,11 @@ class ConsoleLogger {
   explicit ConsoleLogger(std::FILE* out = stdout, ProgressBar bar = ProgressBar::when_terminal)
       : out_(out),
         draws_bar_(bar == ProgressBar::always || (bar == ProgressBar::when_terminal && ::isatty(::fileno(out)))) {}
+
+  /// `--disable_tqdm` turns the bar off, whatever the constructor chose.
+  void setup(const TrainingArguments& args) {
+    if (args.disable_tqdm.value_or(false)) draws_bar_ = false;
+  }
 
   void log(const Metrics& logs, const TrainerState& state) {
     if (!draws_bar_) {

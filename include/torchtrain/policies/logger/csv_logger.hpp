@@ -17,7 +17,7 @@
 #include <torchtrain/io/file_error.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/policies/category.hpp>
-#include <torchtrain/policies/logger/logging_dir.hpp>
+#include <torchtrain/policies/logger/log_folder.hpp>
 #include <torchtrain/trainer/metrics.hpp>
 #include <torchtrain/trainer/trainer_state.hpp>
 
@@ -81,11 +81,14 @@ inline std::string csv_number(double value) {
 class CsvLogger {
  public:
   using torchtrain_category = category::logger;
+  static constexpr std::string_view report_to_name = "csv";  // its name in --report_to
   static constexpr std::string_view file_name = "log_history.csv";
 
-  /// Writes in default_logging_dir(): `runs/<date>_<host>`.
-  CsvLogger() : CsvLogger(default_logging_dir()) {}
-  explicit CsvLogger(const std::filesystem::path& logging_dir) : path_(logging_dir / file_name) {}
+  /// Writes in `--logging_dir` (see LogFolder).
+  CsvLogger() = default;
+  explicit CsvLogger(std::filesystem::path logging_dir) : folder_(std::move(logging_dir)) {}
+
+  void setup(const TrainingArguments& args) { folder_.setup(args); }
 
   void log(const Metrics& logs, const TrainerState& state) {
     if (!file_) open();
@@ -113,12 +116,12 @@ class CsvLogger {
   void log_metrics(std::string_view, const Metrics&) {}
 
   /// The file the logs go to.
-  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path path() const { return folder_.path() / file_name; }
 
  private:
   void open() {
-    file_.emplace(io::open_lines_for_append(path_));
-    const std::string content = io::read_file(path_);
+    file_.emplace(io::open_lines_for_append(path()));
+    const std::string content = io::read_file(path());
     header_written_ = !content.empty();
     if (!header_written_) {
       columns_ = {"step"};
@@ -128,7 +131,7 @@ class CsvLogger {
     if (columns_.front() != "step")
       throw FileError(fmt::format("cannot continue '{}': its first column is '{}', not 'step', so it is no table of "
                                   "logs; move it away or choose another logging_dir",
-                                  path_.string(), columns_.front()));
+                                  path().string(), columns_.front()));
   }
 
   std::string header() const {
@@ -147,7 +150,7 @@ class CsvLogger {
 
   // Rewrites the file with the current header, every row ending in `added` empty cells.
   void widen(std::size_t added) {
-    const std::string content = io::read_file(path_);
+    const std::string content = io::read_file(path());
     std::string widened = header();
     const std::string empty_cells(added, ',');
     for (std::size_t start = content.find('\n') + 1; start < content.size();) {
@@ -156,11 +159,11 @@ class CsvLogger {
       widened += empty_cells + '\n';
       start = end + 1;
     }
-    io::replace_file(path_, widened);
-    file_.emplace(path_);  // the old descriptor holds the file replaced
+    io::replace_file(path(), widened);
+    file_.emplace(path());  // the old descriptor holds the file replaced
   }
 
-  std::filesystem::path path_;
+  LogFolder folder_;
   std::optional<io::AppendFile> file_;
   std::vector<std::string> columns_;
   bool header_written_ = false;

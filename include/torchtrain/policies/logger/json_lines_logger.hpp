@@ -14,7 +14,7 @@
 #include <torchtrain/io/append_file.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/policies/category.hpp>
-#include <torchtrain/policies/logger/logging_dir.hpp>
+#include <torchtrain/policies/logger/log_folder.hpp>
 #include <torchtrain/trainer/metrics.hpp>
 #include <torchtrain/trainer/metrics_json.hpp>
 #include <torchtrain/trainer/trainer_state.hpp>
@@ -57,14 +57,17 @@ inline std::string json_line(const Metrics& logs, int step) {
 class JsonLinesLogger {
  public:
   using torchtrain_category = category::logger;
+  static constexpr std::string_view report_to_name = "jsonl";  // its name in --report_to
   static constexpr std::string_view file_name = "log_history.jsonl";
 
-  /// Writes in default_logging_dir(): `runs/<date>_<host>`.
-  JsonLinesLogger() : JsonLinesLogger(default_logging_dir()) {}
-  explicit JsonLinesLogger(const std::filesystem::path& logging_dir) : path_(logging_dir / file_name) {}
+  /// Writes in `--logging_dir` (see LogFolder).
+  JsonLinesLogger() = default;
+  explicit JsonLinesLogger(std::filesystem::path logging_dir) : folder_(std::move(logging_dir)) {}
+
+  void setup(const TrainingArguments& args) { folder_.setup(args); }
 
   void log(const Metrics& logs, const TrainerState& state) {
-    if (!file_) file_.emplace(io::open_lines_for_append(path_));
+    if (!file_) file_.emplace(io::open_lines_for_append(path()));
     file_->append(json_line(logs, state.global_step));
   }
 
@@ -72,10 +75,10 @@ class JsonLinesLogger {
   void log_metrics(std::string_view, const Metrics&) {}
 
   /// The file the logs go to.
-  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path path() const { return folder_.path() / file_name; }
 
  private:
-  std::filesystem::path path_;
+  LogFolder folder_;
   std::optional<io::AppendFile> file_;
 };
 

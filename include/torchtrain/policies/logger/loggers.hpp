@@ -9,7 +9,7 @@
 #include <utility>
 
 #include <torchtrain/policies/category.hpp>
-#include <torchtrain/policies/logger/logging_dir.hpp>
+#include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/trainer/metrics.hpp>
 #include <torchtrain/trainer/trainer_state.hpp>
 
@@ -18,8 +18,10 @@ namespace torchtrain {
 /// A logger policy: names the logger category and takes the trainer's two calls,
 /// `log(logs, state)` for each log (interval logs, evaluations, the end-of-training
 /// summary) and `log_metrics(split, metrics)` for `Trainer::log_metrics`.
-/// It may also define any of `on_train_begin(state)`, `on_step_end(state)` (after every
-/// optimizer step) and `on_train_end(state)`; a logger without them costs nothing there.
+/// It may also define any of `setup(args)` (once, when the Trainer is made: the
+/// arguments' logging_dir, report_to, disable_tqdm), `on_train_begin(state)`,
+/// `on_step_end(state)` (after every optimizer step) and `on_train_end(state)`; a logger
+/// without them costs nothing there. The Trainer calls loggers on the main process only.
 template <class T>
 concept LoggerPolicy = PolicyOf<T, category::logger> &&
                        requires(T& logger, const Metrics& metrics, const TrainerState& state, std::string_view split) {
@@ -54,14 +56,12 @@ constexpr bool require_logger() {
 template <class... Each>
 class Loggers {
   static_assert((detail::require_logger<Each>() && ...));
-  static constexpr bool some_take_a_folder = (std::is_constructible_v<Each, std::filesystem::path> || ...);
 
  public:
   using torchtrain_category = category::logger;
 
-  /// Each logger default-constructed, except that those that write files all get the one
-  /// folder default_logging_dir() (one time stamp for all of them).
-  Loggers() : Loggers(some_take_a_folder ? default_logging_dir() : std::filesystem::path()) {}
+  /// Each logger default-constructed: those that write files write in `--logging_dir`.
+  Loggers() = default;
 
   /// The loggers that write files (constructible from a path) write in `logging_dir`; the
   /// others are default-constructed.
@@ -72,6 +72,9 @@ class Loggers {
     requires(sizeof...(Each) > 0)
       : loggers_(std::move(each)...) {}
 
+  void setup(const TrainingArguments& args) {
+    std::apply([&](auto&... logger) { (call_setup(logger, args), ...); }, loggers_);
+  }
   void log(const Metrics& logs, const TrainerState& state) {
     std::apply([&](auto&... logger) { (logger.log(logs, state), ...); }, loggers_);
   }
@@ -101,6 +104,10 @@ class Loggers {
       return Logger(logging_dir);
     else
       return Logger();
+  }
+  template <class Logger>
+  static void call_setup(Logger& logger, const TrainingArguments& args) {
+    if constexpr (requires { logger.setup(args); }) logger.setup(args);
   }
   template <class Logger>
   static void call_on_train_begin(Logger& logger, const TrainerState& state) {

@@ -9,7 +9,7 @@
 
 #include <torchtrain/io/event_file.hpp>
 #include <torchtrain/policies/category.hpp>
-#include <torchtrain/policies/logger/logging_dir.hpp>
+#include <torchtrain/policies/logger/log_folder.hpp>
 #include <torchtrain/trainer/metrics.hpp>
 #include <torchtrain/trainer/trainer_state.hpp>
 
@@ -35,13 +35,16 @@ inline std::string tensorboard_tag(std::string_view name) {
 class TensorBoardLogger {
  public:
   using torchtrain_category = category::logger;
+  static constexpr std::string_view report_to_name = "tensorboard";  // its name in --report_to
 
-  /// Writes in default_logging_dir(): `runs/<date>_<host>`, as PyTorch's SummaryWriter().
-  TensorBoardLogger() : TensorBoardLogger(default_logging_dir()) {}
-  explicit TensorBoardLogger(std::filesystem::path logging_dir) : logging_dir_(std::move(logging_dir)) {}
+  /// Writes in `--logging_dir` (see LogFolder).
+  TensorBoardLogger() = default;
+  explicit TensorBoardLogger(std::filesystem::path logging_dir) : folder_(std::move(logging_dir)) {}
+
+  void setup(const TrainingArguments& args) { folder_.setup(args); }
 
   void log(const Metrics& logs, const TrainerState& state) {
-    if (!writer_) writer_.emplace(logging_dir_);
+    if (!writer_) writer_.emplace(folder_.path());
     for (const auto& [name, value] : logs) writer_->add_scalar(tensorboard_tag(name), value, state.global_step);
     writer_->flush();
   }
@@ -49,7 +52,7 @@ class TensorBoardLogger {
   /// Nothing: the metrics that Trainer::log_metrics prints were logged when computed.
   void log_metrics(std::string_view, const Metrics&) {}
 
-  const std::filesystem::path& logging_dir() const { return logging_dir_; }
+  const std::filesystem::path& logging_dir() const { return folder_.path(); }
   /// The event file, once the first log has created it.
   std::optional<std::filesystem::path> event_file() const {
     if (!writer_) return std::nullopt;
@@ -57,7 +60,7 @@ class TensorBoardLogger {
   }
 
  private:
-  std::filesystem::path logging_dir_;
+  LogFolder folder_;
   std::optional<io::EventFileWriter> writer_;
 };
 

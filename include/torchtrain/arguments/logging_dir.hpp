@@ -1,4 +1,4 @@
-// The folder file loggers write to when none is given: the Python Trainer's default.
+// The default of --logging_dir: the Python TrainingArguments' runs/<date>_<host> under output_dir.
 #pragma once
 
 #include <ctime>
