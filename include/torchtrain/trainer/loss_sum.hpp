@@ -1,6 +1,7 @@
 // LossSum: the running sum of training losses, kept on the device without a kernel per step.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -12,9 +13,8 @@
 
 namespace torchtrain {
 
-/// Sums 0-dim loss tensors lazily: `add` only keeps the tensor; the sum is computed (a few
-/// kernels over all of them) when read, or every `fold_every` additions to bound the
-/// memory. Adding to a tensor at every step would cost a kernel launch per step; reading
+/// Sums 0-dim loss tensors lazily: `add` only keeps the tensor; the sum is computed (one
+/// stack and one sum) when read, or every `fold_every` additions to bound the memory. Adding to a tensor at every step would cost a kernel launch per step; reading
 /// the value at every step would cost a host synchronization on CUDA.
 ///
 /// With `nan_inf_divisor` (the Python `logging_nan_inf_filter`), a loss that is NaN or
@@ -72,24 +72,24 @@ class LossSum {
   void fold() {
     if (pending_.empty()) return;
     auto losses = torch::stack(pending_);
-    torch::Tensor folded;
-    if (!filters_) {
-      auto partial = losses.sum();
-      folded = sum_.defined() ? sum_ + partial : partial;
-    } else {
+    auto partial = losses.sum();
+    // The sum is finite unless a loss is not. Only then is the recurrence below (a dozen
+    // kernels) needed. Reading the sum synchronizes on CUDA, but a fold comes at a log
+    // (which reads the sum anyway) or once every fold_every losses.
+    if (filters_ && !std::isfinite(partial.item<double>())) {
       // S <- S * a_k + b_k for each loss k, with (a, b) = (1, loss) for a finite loss and
       // (1 + 1/divisor, 0) otherwise; in closed form, S * prod(a) + sum(b_k * prod_{j>k} a_j).
       const auto finite = losses.isfinite();
       const auto divisors = torch::tensor(divisors_, torch::kFloat64).to(losses.device(), losses.scalar_type());
       const auto growth = torch::where(finite, torch::ones_like(losses), 1 + 1 / divisors);
       const auto added = torch::where(finite, losses, torch::zeros_like(losses));
-      // Products of the growth of every later loss: shift the reversed cumulative product by one.
+      // The growth of every later loss: the reversed cumulative product, shifted by one.
       const auto later_growth =
           torch::cat({growth.flip(0).cumprod(0).flip(0).slice(0, 1), torch::ones_like(losses.slice(0, 0, 1))});
-      const auto partial = (added * later_growth).sum();
-      folded = sum_.defined() ? sum_ * growth.prod() + partial : partial;
+      partial = (added * later_growth).sum();
+      if (sum_.defined()) sum_ = sum_ * growth.prod();
     }
-    sum_ = folded;
+    sum_ = sum_.defined() ? sum_ + partial : partial;
     pending_.clear();
     divisors_.clear();
     filters_ = false;
