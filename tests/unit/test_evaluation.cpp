@@ -92,7 +92,8 @@ struct EvalEvents {
                    const tt::Metrics&) {
     events->push_back("evaluate " + std::to_string(state.global_step));
   }
-  void on_predict(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&, const tt::Metrics& metrics) {
+  void on_predict(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&,
+                  const tt::Metrics& metrics) {
     events->push_back(metrics.contains("test_loss") ? "predict test_loss" : "predict");
   }
   void on_step_begin(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl&) {
@@ -163,7 +164,8 @@ DOCTEST_TEST_CASE("an eval strategy or eval_on_start without an eval dataset is 
   args = base_arguments();
   args.eval_on_start = true;
   DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<>(model, args, classification_data()),
-                               "--eval_on_start needs an eval dataset: pass one to the Trainer, or drop --eval_on_start",
+                               "--eval_on_start needs an eval dataset: pass one to the Trainer, or drop "
+                               "--eval_on_start",
                                tt::ArgumentError);
 }
 
@@ -348,7 +350,9 @@ DOCTEST_TEST_CASE("include_for_metrics adds the inputs and each sample's batch l
   };
   struct NoInputsData {
     std::int64_t size() const { return 4; }
-    NoInputs get_batch(const torch::Tensor& i) const { return {torch::zeros({i.numel(), 3}), torch::zeros({i.numel()})}; }
+    NoInputs get_batch(const torch::Tensor& i) const {
+      return {torch::zeros({i.numel(), 3}), torch::zeros({i.numel()})};
+    }
   };
   struct TakesBatch : torch::nn::Module {
     TakesBatch() { register_parameter("weight", torch::ones({1})); }
@@ -503,16 +507,19 @@ DOCTEST_TEST_CASE("precision, recall and F1 (macro, micro, weighted) on a fixed 
   const auto prediction = from_confusion_matrix({{5, 1, 0}, {2, 3, 1}, {0, 2, 6}});
   using tt::metrics::Average;
   const double p[] = {5.0 / 7, 3.0 / 6, 6.0 / 7}, r[] = {5.0 / 6, 3.0 / 6, 6.0 / 8};
-  const double f[] = {2 * p[0] * r[0] / (p[0] + r[0]), 2 * p[1] * r[1] / (p[1] + r[1]), 2 * p[2] * r[2] / (p[2] + r[2])};
+  double f[3];
+  for (int c = 0; c < 3; ++c) f[c] = 2 * p[c] * r[c] / (p[c] + r[c]);
   const double support[] = {6, 6, 8};
   const auto weighted = [&](const double* score) {
     return (score[0] * support[0] + score[1] * support[1] + score[2] * support[2]) / 20;
   };
   const auto value = [&](const auto& metric, const tt::EvalPrediction& of) { return metric(of).begin()->second; };
-  DOCTEST_CHECK(value(tt::metrics::Precision{.average = Average::macro}, prediction) == doctest::Approx((p[0] + p[1] + p[2]) / 3));
-  DOCTEST_CHECK(value(tt::metrics::Recall{.average = Average::macro}, prediction) == doctest::Approx((r[0] + r[1] + r[2]) / 3));
-  DOCTEST_CHECK(value(tt::metrics::F1{.average = Average::macro}, prediction) == doctest::Approx((f[0] + f[1] + f[2]) / 3));
-  DOCTEST_CHECK(value(tt::metrics::Precision{.average = Average::weighted}, prediction) == doctest::Approx(weighted(p)));
+  const auto mean = [](const double* score) { return (score[0] + score[1] + score[2]) / 3; };
+  DOCTEST_CHECK(value(tt::metrics::Precision{.average = Average::macro}, prediction) == doctest::Approx(mean(p)));
+  DOCTEST_CHECK(value(tt::metrics::Recall{.average = Average::macro}, prediction) == doctest::Approx(mean(r)));
+  DOCTEST_CHECK(value(tt::metrics::F1{.average = Average::macro}, prediction) == doctest::Approx(mean(f)));
+  DOCTEST_CHECK(value(tt::metrics::Precision{.average = Average::weighted}, prediction) ==
+                doctest::Approx(weighted(p)));
   DOCTEST_CHECK(value(tt::metrics::Recall{.average = Average::weighted}, prediction) == doctest::Approx(weighted(r)));
   DOCTEST_CHECK(value(tt::metrics::F1{.average = Average::weighted}, prediction) == doctest::Approx(weighted(f)));
   // Micro-averaged, single-label: every one is the accuracy, 14 / 20.
@@ -547,7 +554,8 @@ DOCTEST_TEST_CASE("perplexity, mean squared and mean absolute error on known ans
                             doctest::Contains("do not reduce the logits with preprocess_logits_for_metrics"));
 
   // Errors -1, 0, 2, -4: squared 1 + 0 + 4 + 16 = 21, absolute 7, over 4.
-  const tt::EvalPrediction regression{torch::tensor({1.0, 2.0, 3.0, 4.0}).view({4, 1}), torch::tensor({2.0, 2.0, 1.0, 8.0})};
+  const tt::EvalPrediction regression{torch::tensor({1.0, 2.0, 3.0, 4.0}).view({4, 1}),
+                                      torch::tensor({2.0, 2.0, 1.0, 8.0})};
   DOCTEST_CHECK(tt::metrics::mean_squared_error(regression).at("mse") == doctest::Approx(5.25));
   DOCTEST_CHECK(tt::metrics::mean_absolute_error(regression).at("mae") == doctest::Approx(1.75));
 
@@ -636,7 +644,7 @@ struct NoGraph {
   }
 };
 
-DOCTEST_TEST_CASE("evaluation builds no autograd graph, runs with dropout off, and hands the model back to train mode") {
+DOCTEST_TEST_CASE("evaluation builds no autograd graph, turns dropout off, and gives the model back in train mode") {
   const auto data = classification_data();
   Probe model;
   auto args = base_arguments();

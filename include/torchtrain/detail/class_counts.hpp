@@ -28,12 +28,14 @@ struct ClassCounts {
     auto labels = prediction.label_ids.flatten().to(torch::kLong);
     auto classes = predicted_classes(prediction).flatten().to(torch::kLong);
     TORCH_CHECK(labels.numel() == classes.numel(), "torchtrain metrics: ", classes.numel(), " predictions but ",
-                labels.numel(), " labels; predictions must be logits [..., classes] or class ids shaped like the labels");
+                labels.numel(), " labels; predictions must be logits [..., classes] or class ids shaped like the "
+                "labels");
     const auto counted = labels != loss::ignore_index;
     labels = labels.masked_select(counted);
     classes = classes.masked_select(counted);
     TORCH_CHECK(labels.numel() > 0, "torchtrain metrics: every label is -100, so there is nothing to score");
-    const std::int64_t num_classes = std::max(labels.max().item<std::int64_t>(), classes.max().item<std::int64_t>()) + 1;
+    const std::int64_t num_classes =
+        std::max(labels.max().item<std::int64_t>(), classes.max().item<std::int64_t>()) + 1;
     actual = torch::bincount(labels, {}, num_classes).to(torch::kDouble);
     predicted = torch::bincount(classes, {}, num_classes).to(torch::kDouble);
     true_positives = torch::bincount(labels.masked_select(labels == classes), {}, num_classes).to(torch::kDouble);

@@ -6,8 +6,9 @@
 namespace torchtrain {
 
 /// Predictions (the model's logits, or what preprocess_logits_for_metrics made of them)
-/// and label ids of a whole evaluation set (or of one batch, with --batch_eval_metrics),
-/// concatenated over batches and padded with -100 where sequence lengths differ, on the CPU.
+/// and label ids of a whole evaluation set, concatenated over batches and padded with -100
+/// where sequence lengths differ, on the CPU (with --batch_eval_metrics: of one batch, where
+/// the model ran).
 /// `inputs` and `losses` are defined only when --include_for_metrics names them; `losses`
 /// holds, for each sample, the loss of its batch (as Python repeats the batch loss).
 struct EvalPrediction {

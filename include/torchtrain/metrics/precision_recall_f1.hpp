@@ -28,7 +28,8 @@ inline double average_score(const torchtrain::detail::ClassCounts& counts, const
     return total == 0 ? 0.0 : numerator.sum().item<double>() / total;
   }
   const auto score = torch::where(denominator > 0, numerator / denominator.clamp_min(1), torch::zeros_like(numerator));
-  if (average == Average::weighted) return (score * counts.actual).sum().item<double>() / counts.actual.sum().item<double>();
+  if (average == Average::weighted)
+    return (score * counts.actual).sum().item<double>() / counts.actual.sum().item<double>();
   const auto present = (counts.actual + counts.predicted) > 0;
   return score.masked_select(present).mean().item<double>();
 }

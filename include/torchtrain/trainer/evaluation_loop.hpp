@@ -1,4 +1,4 @@
-// The Python Trainer's evaluation_loop: the model in eval mode without autograd over a dataset, keeping what metrics need.
+// evaluation_loop: the model over a dataset in eval mode without autograd, keeping what metrics need (as Python does).
 #pragma once
 
 #include <cstdint>

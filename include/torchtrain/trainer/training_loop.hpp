@@ -535,7 +535,8 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (output.loss_sum.defined())
       metrics.set(p + "_loss", strategy_.reduce_mean(output.loss_sum).template item<double>() / size);
     if (output.metrics)
-      for (const auto& [name, value] : *output.metrics) metrics.set(name.starts_with(p + "_") ? name : p + "_" + name, value);
+      for (const auto& [name, value] : *output.metrics)
+        metrics.set(name.starts_with(p + "_") ? name : p + "_" + name, value);
     const double runtime = std::chrono::duration<double>(Clock::now() - start).count();
     metrics.set(p + "_runtime", detail::round_to(runtime, 4));
     metrics.set(p + "_samples_per_second", detail::round_to(size / runtime, 3));
