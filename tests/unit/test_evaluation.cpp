@@ -55,13 +55,34 @@ torch::Tensor eval_logits(Net& model, const torch::Tensor& inputs) {
 // Sequences whose length differs between batches of 4: samples 0-3 have 2 positions,
 // 4-7 three, 8-9 four (as a collator padding each batch to its longest would give).
 struct VariableLengthSequences {
-  torch::Tensor features = torch::randn({10, 4, 3});
-  torch::Tensor labels = torch::randint(0, 5, {10, 4}, torch::kLong);
+  torch::Tensor features, labels;
+  VariableLengthSequences() {
+    torch::manual_seed(3);
+    features = torch::randn({10, 4, 3});
+    labels = torch::randint(0, 5, {10, 4}, torch::kLong);
+  }
   std::int64_t size() const { return 10; }
   tt::data::Batch get_batch(const torch::Tensor& indices) const {
     const std::int64_t length = 2 + indices[0].item<std::int64_t>() / 4;
     return {features.index_select(0, indices).slice(1, 0, length), labels.index_select(0, indices).slice(1, 0, length)};
   }
+};
+
+// Batches of another type than tt::data::Batch, with no `inputs` tensor, and a model that takes them.
+struct FeaturesBatch {
+  torch::Tensor features, labels;
+  std::int64_t size() const { return features.size(0); }
+  FeaturesBatch to(torch::Device, bool) const { return *this; }
+};
+struct FeaturesData {
+  std::int64_t size() const { return 4; }
+  FeaturesBatch get_batch(const torch::Tensor& indices) const {
+    return {torch::zeros({indices.numel(), 3}), torch::zeros({indices.numel()})};
+  }
+};
+struct TakesFeatures : torch::nn::Module {
+  TakesFeatures() { register_parameter("weight", torch::ones({1})); }
+  torch::Tensor forward(const FeaturesBatch& batch) { return batch.features.sum(1); }
 };
 
 // A test set without labels.
@@ -79,6 +100,47 @@ struct Recorder {
     ++*calls;
     *last = prediction;
     return {{"calls", static_cast<double>(*calls)}};
+  }
+};
+
+// A Net trained on nothing yet, with classification_data as train and eval set and a Recorder
+// as compute_metrics (the data's seed makes the Net's initial weights the same every time).
+struct RecordedTrainer {
+  tt::data::TensorDataset data = classification_data();
+  Net model;
+  int calls = 0;
+  tt::EvalPrediction got;
+  tt::Trainer<> trainer;
+  explicit RecordedTrainer(const tt::TrainingArguments& args)
+      : trainer(model, args, data, data, tt::loss::cross_entropy, Recorder{&calls, &got}) {}
+};
+
+// A linear model evaluated over VariableLengthSequences in batches of 4, and what compute_metrics got.
+struct SequenceEvaluation {
+  VariableLengthSequences data;
+  torch::nn::Linear model = torch::nn::Linear(3, 5);
+  int calls = 0;
+  tt::EvalPrediction got;
+  tt::Metrics metrics;
+
+  explicit SequenceEvaluation(std::vector<std::string> include_for_metrics = {}) {
+    auto args = base_arguments();
+    args.per_device_eval_batch_size = 4;
+    args.include_for_metrics = std::move(include_for_metrics);
+    tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy, Recorder{&calls, &got});
+    metrics = trainer.evaluate();
+  }
+  // Calls check(batch, rows, length) for each batch: `rows(t)` is the batch's rows of a kept
+  // tensor, `length` its sequence length.
+  template <class Check>
+  void for_each_batch(Check check) {
+    torch::NoGradGuard no_grad;
+    for (std::int64_t first : {0, 4, 8}) {
+      const auto indices = torch::arange(first, std::min<std::int64_t>(first + 4, 10));
+      const auto batch = data.get_batch(indices);
+      check(batch, [&](const torch::Tensor& kept) { return kept.slice(0, first, first + indices.numel()); },
+            batch.labels.size(1));
+    }
   }
 };
 
@@ -225,21 +287,13 @@ DOCTEST_TEST_CASE("predict returns predictions, label ids and test_ metrics, and
 }
 
 DOCTEST_TEST_CASE("a dataset of another batch type is an error naming both types") {
-  struct OtherBatch {
-    torch::Tensor inputs, labels;
-    std::int64_t size() const { return inputs.size(0); }
-    OtherBatch to(torch::Device, bool) const { return *this; }
-  };
-  struct OtherDataset {
-    std::int64_t size() const { return 4; }
-    OtherBatch get_batch(const torch::Tensor&) const { return {torch::zeros({4, 8}), torch::zeros({4}, torch::kLong)}; }
-  };
   Net model;
   tt::Trainer<> trainer(model, base_arguments(), classification_data(), tt::data::NoDataset{}, tt::loss::cross_entropy);
-  DOCTEST_CHECK_THROWS_WITH_AS(trainer.predict(OtherDataset{}),
+  DOCTEST_CHECK_THROWS_WITH_AS(trainer.predict(FeaturesData{}),
                                doctest::Contains("predict(dataset): the dataset gives batches of type"),
                                tt::ArgumentError);
-  DOCTEST_CHECK_THROWS_WITH_AS(trainer.evaluate(OtherDataset{}), doctest::Contains("torchtrain::data::Batch"),
+  DOCTEST_CHECK_THROWS_WITH_AS(trainer.evaluate(FeaturesData{}), doctest::Contains("FeaturesBatch"), tt::ArgumentError);
+  DOCTEST_CHECK_THROWS_WITH_AS(trainer.evaluate(FeaturesData{}), doctest::Contains("torchtrain::data::Batch"),
                                tt::ArgumentError);
 }
 
@@ -277,30 +331,18 @@ DOCTEST_TEST_CASE("named eval datasets give eval_<name>_loss and so on, in train
 // 3. What compute_metrics receives.
 
 DOCTEST_TEST_CASE("compute_metrics gets all batches concatenated, sequences of different lengths padded with -100") {
-  torch::manual_seed(3);
-  const VariableLengthSequences data;
-  torch::nn::Linear model(3, 5);
-  int calls = 0;
-  tt::EvalPrediction got;
-  auto args = base_arguments();
-  args.per_device_eval_batch_size = 4;
-  tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy, Recorder{&calls, &got});
-  trainer.evaluate();
-  DOCTEST_CHECK(calls == 1);
-  DOCTEST_CHECK((got.predictions.sizes() == torch::IntArrayRef{10, 4, 5}));
-  DOCTEST_CHECK((got.label_ids.sizes() == torch::IntArrayRef{10, 4}));
-  DOCTEST_CHECK(!got.inputs.defined());
-  DOCTEST_CHECK(!got.losses.defined());
-  torch::NoGradGuard no_grad;
-  for (std::int64_t first : {0, 4, 8}) {
-    const auto rows = torch::arange(first, std::min<std::int64_t>(first + 4, 10));
-    const auto batch = data.get_batch(rows);
-    const std::int64_t length = batch.labels.size(1), n = rows.numel();
-    DOCTEST_CHECK(torch::allclose(got.predictions.slice(0, first, first + n).slice(1, 0, length), model(batch.inputs)));
-    DOCTEST_CHECK(torch::equal(got.label_ids.slice(0, first, first + n).slice(1, 0, length), batch.labels));
-    DOCTEST_CHECK((got.predictions.slice(0, first, first + n).slice(1, length) == -100).all().item<bool>());
-    DOCTEST_CHECK((got.label_ids.slice(0, first, first + n).slice(1, length) == -100).all().item<bool>());
-  }
+  SequenceEvaluation run;
+  DOCTEST_CHECK(run.calls == 1);
+  DOCTEST_CHECK((run.got.predictions.sizes() == torch::IntArrayRef{10, 4, 5}));
+  DOCTEST_CHECK((run.got.label_ids.sizes() == torch::IntArrayRef{10, 4}));
+  DOCTEST_CHECK(!run.got.inputs.defined());
+  DOCTEST_CHECK(!run.got.losses.defined());
+  run.for_each_batch([&](const tt::data::Batch& batch, const auto& rows, std::int64_t length) {
+    DOCTEST_CHECK(torch::allclose(rows(run.got.predictions).slice(1, 0, length), run.model(batch.inputs)));
+    DOCTEST_CHECK(torch::equal(rows(run.got.label_ids).slice(1, 0, length), batch.labels));
+    DOCTEST_CHECK((rows(run.got.predictions).slice(1, length) == -100).all().item<bool>());
+    DOCTEST_CHECK((rows(run.got.label_ids).slice(1, length) == -100).all().item<bool>());
+  });
 }
 
 DOCTEST_TEST_CASE("pad_and_concatenate pads dimension 1 only, and rejects other differences") {
@@ -317,49 +359,25 @@ DOCTEST_TEST_CASE("pad_and_concatenate pads dimension 1 only, and rejects other 
 }
 
 DOCTEST_TEST_CASE("include_for_metrics adds the inputs and each sample's batch loss") {
-  torch::manual_seed(3);
-  const VariableLengthSequences data;
-  torch::nn::Linear model(3, 5);
-  int calls = 0;
-  tt::EvalPrediction got;
-  auto args = base_arguments();
-  args.per_device_eval_batch_size = 4;
-  args.include_for_metrics = {"inputs", "loss"};
-  tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy, Recorder{&calls, &got});
-  const auto metrics = trainer.evaluate();
-  DOCTEST_REQUIRE(got.inputs.defined());
-  DOCTEST_REQUIRE(got.losses.defined());
-  DOCTEST_CHECK((got.inputs.sizes() == torch::IntArrayRef{10, 4, 3}));
-  DOCTEST_CHECK((got.losses.sizes() == torch::IntArrayRef{10}));
-  torch::NoGradGuard no_grad;
-  for (std::int64_t first : {0, 4, 8}) {
-    const auto rows = torch::arange(first, std::min<std::int64_t>(first + 4, 10));
-    const auto batch = data.get_batch(rows);
-    const std::int64_t length = batch.labels.size(1), n = rows.numel();
-    DOCTEST_CHECK(torch::equal(got.inputs.slice(0, first, first + n).slice(1, 0, length), batch.inputs));
-    const auto loss = torch::nn::functional::cross_entropy(model(batch.inputs).flatten(0, 1), batch.labels.flatten());
-    DOCTEST_CHECK(torch::allclose(got.losses.slice(0, first, first + n), loss.expand({n})));
-  }
-  DOCTEST_CHECK(metrics.at("eval_loss") == doctest::Approx(got.losses.to(torch::kDouble).mean().item<double>()));
+  SequenceEvaluation run({"inputs", "loss"});
+  DOCTEST_REQUIRE(run.got.inputs.defined());
+  DOCTEST_REQUIRE(run.got.losses.defined());
+  DOCTEST_CHECK((run.got.inputs.sizes() == torch::IntArrayRef{10, 4, 3}));
+  DOCTEST_CHECK((run.got.losses.sizes() == torch::IntArrayRef{10}));
+  run.for_each_batch([&](const tt::data::Batch& batch, const auto& rows, std::int64_t length) {
+    DOCTEST_CHECK(torch::equal(rows(run.got.inputs).slice(1, 0, length), batch.inputs));
+    DOCTEST_CHECK((rows(run.got.inputs).slice(1, length) == -100).all().item<bool>());
+    const auto logits = run.model(batch.inputs);
+    const auto loss = torch::nn::functional::cross_entropy(logits.flatten(0, 1), batch.labels.flatten());
+    DOCTEST_CHECK(torch::allclose(rows(run.got.losses), loss.expand({batch.size()})));
+  });
+  DOCTEST_CHECK(run.metrics.at("eval_loss") ==
+                doctest::Approx(run.got.losses.to(torch::kDouble).mean().item<double>()));
 
+  auto args = base_arguments();
   args.include_for_metrics = {"inputs"};  // a batch type without inputs could not: an error, named
-  struct NoInputs {
-    torch::Tensor features, labels;
-    std::int64_t size() const { return features.size(0); }
-    NoInputs to(torch::Device, bool) const { return *this; }
-  };
-  struct NoInputsData {
-    std::int64_t size() const { return 4; }
-    NoInputs get_batch(const torch::Tensor& i) const {
-      return {torch::zeros({i.numel(), 3}), torch::zeros({i.numel()})};
-    }
-  };
-  struct TakesBatch : torch::nn::Module {
-    TakesBatch() { register_parameter("weight", torch::ones({1})); }
-    torch::Tensor forward(const NoInputs& batch) { return batch.features.sum(1); }
-  };
   DOCTEST_CHECK_THROWS_WITH_AS(
-      tt::Trainer<>(std::make_shared<TakesBatch>(), args, NoInputsData{}, tt::data::NoDataset{},
+      tt::Trainer<>(std::make_shared<TakesFeatures>(), args, FeaturesData{}, tt::data::NoDataset{},
                     tt::loss::mean_squared_error),
       "--include_for_metrics inputs: this Trainer's batches have no `inputs` tensor to hand to compute_metrics; drop "
       "it from --include_for_metrics",
@@ -367,18 +385,17 @@ DOCTEST_TEST_CASE("include_for_metrics adds the inputs and each sample's batch l
 }
 
 DOCTEST_TEST_CASE("preprocess_logits_for_metrics reduces each batch's logits, with its labels, before they are kept") {
-  const auto data = classification_data();
-  Net model;
-  int calls = 0;
-  tt::EvalPrediction got;
-  tt::Trainer<> trainer(model, base_arguments(), data, data, tt::loss::cross_entropy, Recorder{&calls, &got});
+  RecordedTrainer run(base_arguments());
+  const auto& data = run.data;
+  auto& model = run.model;
+  const auto& got = run.got;
   std::vector<std::int64_t> batch_sizes;
-  trainer.set_preprocess_logits_for_metrics([&](const torch::Tensor& logits, const torch::Tensor& labels) {
+  run.trainer.set_preprocess_logits_for_metrics([&](const torch::Tensor& logits, const torch::Tensor& labels) {
     DOCTEST_CHECK(labels.size(0) == logits.size(0));
     batch_sizes.push_back(logits.size(0));
     return tt::metrics::argmax_logits(logits, labels);
   });
-  const auto metrics = trainer.evaluate();
+  const auto metrics = run.trainer.evaluate();
   DOCTEST_CHECK((batch_sizes == std::vector<std::int64_t>{30, 30, 30, 10}));
   DOCTEST_CHECK((got.predictions.sizes() == torch::IntArrayRef{100}));
   DOCTEST_CHECK(torch::equal(got.predictions, eval_logits(model, data.inputs()).argmax(1)));
@@ -403,18 +420,13 @@ DOCTEST_TEST_CASE("eval_accumulation_steps moves kept outputs to the CPU every N
   DOCTEST_CHECK((all.slice(0, 0, 4).slice(1, 3) == -100).all().item<bool>());  // padded across the move too
   DOCTEST_CHECK(container.batches_on_device() == 0);
 
-  const auto data = classification_data();
   auto evaluate_with = [&](std::optional<int> steps) {
-    torch::manual_seed(5);
-    Net model;
-    int calls = 0;
-    tt::EvalPrediction got;
     auto args = base_arguments();
     args.eval_accumulation_steps = steps;
-    tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy, Recorder{&calls, &got});
-    auto metrics = trainer.evaluate();
-    DOCTEST_CHECK(got.predictions.device().is_cpu());
-    return std::pair{got, metrics.at("eval_loss")};
+    RecordedTrainer run(args);
+    const double loss = run.trainer.evaluate().at("eval_loss");
+    DOCTEST_CHECK(run.got.predictions.device().is_cpu());
+    return std::pair{run.got, loss};
   };
   const auto [all_at_end, loss] = evaluate_with(std::nullopt);
   for (int steps : {1, 3}) {
@@ -426,18 +438,14 @@ DOCTEST_TEST_CASE("eval_accumulation_steps moves kept outputs to the CPU every N
 }
 
 DOCTEST_TEST_CASE("prediction_loss_only keeps nothing but the loss") {
-  const auto data = classification_data();
-  Net model;
-  int calls = 0;
-  tt::EvalPrediction got;
   auto args = base_arguments();
   args.prediction_loss_only = true;
-  tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy, Recorder{&calls, &got});
-  const auto metrics = trainer.evaluate();
-  DOCTEST_CHECK(calls == 0);
+  RecordedTrainer run(args);
+  const auto metrics = run.trainer.evaluate();
+  DOCTEST_CHECK(run.calls == 0);
   DOCTEST_CHECK(metrics.contains("eval_loss"));
   DOCTEST_CHECK(!metrics.contains("eval_calls"));
-  const auto output = trainer.predict(data);
+  const auto output = run.trainer.predict(run.data);
   DOCTEST_CHECK(!output.predictions.defined());
   DOCTEST_CHECK(!output.label_ids.defined());
   DOCTEST_CHECK(output.metrics.contains("test_loss"));

@@ -36,38 +36,38 @@ inline double average_score(const torchtrain::detail::ClassCounts& counts, const
 
 }  // namespace detail
 
-/// compute_metrics {"precision": ...}: of the samples predicted as a class, the share that
-/// is that class. Predictions are logits (argmax is taken) or class ids; labels -100 do not count.
-struct Precision {
+namespace detail {
+enum class Score { precision, recall, f1 };
+}  // namespace detail
+
+/// compute_metrics {"<name>": score} for one of the class scores below. Predictions are
+/// logits (argmax is taken) or class ids; labels -100 do not count.
+template <detail::Score score>
+struct ClassScore {
   Average average = Average::macro;
-  std::string_view name = "precision";
+  std::string_view name = score == detail::Score::precision ? "precision"
+                          : score == detail::Score::recall  ? "recall"
+                                                            : "f1";
   Metrics operator()(const EvalPrediction& prediction) const {
     const torchtrain::detail::ClassCounts counts(prediction);
-    return {{std::string(name), detail::average_score(counts, counts.true_positives, counts.predicted, average)}};
+    const auto& tp = counts.true_positives;
+    double value;
+    if constexpr (score == detail::Score::precision)
+      value = detail::average_score(counts, tp, counts.predicted, average);
+    else if constexpr (score == detail::Score::recall)
+      value = detail::average_score(counts, tp, counts.actual, average);
+    else
+      value = detail::average_score(counts, 2 * tp, counts.predicted + counts.actual, average);
+    return {{std::string(name), value}};
   }
 };
 
-/// compute_metrics {"recall": ...}: of the samples of a class, the share predicted as it.
-struct Recall {
-  Average average = Average::macro;
-  std::string_view name = "recall";
-  Metrics operator()(const EvalPrediction& prediction) const {
-    const torchtrain::detail::ClassCounts counts(prediction);
-    return {{std::string(name), detail::average_score(counts, counts.true_positives, counts.actual, average)}};
-  }
-};
-
-/// compute_metrics {"f1": ...}: the harmonic mean of precision and recall, per class
-/// 2 tp / (predicted + actual).
-struct F1 {
-  Average average = Average::macro;
-  std::string_view name = "f1";
-  Metrics operator()(const EvalPrediction& prediction) const {
-    const torchtrain::detail::ClassCounts counts(prediction);
-    return {{std::string(name),
-             detail::average_score(counts, 2 * counts.true_positives, counts.predicted + counts.actual, average)}};
-  }
-};
+/// Precision {"precision": ...}: of the samples predicted as a class, the share that is that class.
+using Precision = ClassScore<detail::Score::precision>;
+/// Recall {"recall": ...}: of the samples of a class, the share predicted as it.
+using Recall = ClassScore<detail::Score::recall>;
+/// F1 {"f1": ...}: the harmonic mean of precision and recall, per class 2 tp / (predicted + actual).
+using F1 = ClassScore<detail::Score::f1>;
 
 inline constexpr Precision precision{};
 inline constexpr Recall recall{};
