@@ -340,8 +340,8 @@ DOCTEST_TEST_CASE("compute_metrics gets all batches concatenated, sequences of d
   run.for_each_batch([&](const tt::data::Batch& batch, const auto& rows, std::int64_t length) {
     DOCTEST_CHECK(torch::allclose(rows(run.got.predictions).slice(1, 0, length), run.model(batch.inputs)));
     DOCTEST_CHECK(torch::equal(rows(run.got.label_ids).slice(1, 0, length), batch.labels));
-    DOCTEST_CHECK((rows(run.got.predictions).slice(1, length) == -100).all().item<bool>());
-    DOCTEST_CHECK((rows(run.got.label_ids).slice(1, length) == -100).all().item<bool>());
+    DOCTEST_CHECK((rows(run.got.predictions).slice(1, length) == -100).all().template item<bool>());
+    DOCTEST_CHECK((rows(run.got.label_ids).slice(1, length) == -100).all().template item<bool>());
   });
 }
 
@@ -366,7 +366,7 @@ DOCTEST_TEST_CASE("include_for_metrics adds the inputs and each sample's batch l
   DOCTEST_CHECK((run.got.losses.sizes() == torch::IntArrayRef{10}));
   run.for_each_batch([&](const tt::data::Batch& batch, const auto& rows, std::int64_t length) {
     DOCTEST_CHECK(torch::equal(rows(run.got.inputs).slice(1, 0, length), batch.inputs));
-    DOCTEST_CHECK((rows(run.got.inputs).slice(1, length) == -100).all().item<bool>());
+    DOCTEST_CHECK((rows(run.got.inputs).slice(1, length) == -100).all().template item<bool>());
     const auto logits = run.model(batch.inputs);
     const auto loss = torch::nn::functional::cross_entropy(logits.flatten(0, 1), batch.labels.flatten());
     DOCTEST_CHECK(torch::allclose(rows(run.got.losses), loss.expand({batch.size()})));
