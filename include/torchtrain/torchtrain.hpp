@@ -21,6 +21,7 @@
 #include <torchtrain/data/batch.hpp>
 #include <torchtrain/data/csv.hpp>
 #include <torchtrain/data/dataset.hpp>
+#include <torchtrain/data/named_datasets.hpp>
 #include <torchtrain/data/random_sampler.hpp>
 #include <torchtrain/data/tensor_dataset.hpp>
 #include <torchtrain/io/append_file.hpp>
@@ -35,7 +36,12 @@
 #include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/accuracy.hpp>
+#include <torchtrain/metrics/combine.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
+#include <torchtrain/metrics/perplexity.hpp>
+#include <torchtrain/metrics/precision_recall_f1.hpp>
+#include <torchtrain/metrics/preprocess_logits.hpp>
+#include <torchtrain/metrics/regression.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
@@ -45,6 +51,7 @@
 #include <torchtrain/optim/resumable.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/policies.hpp>
+#include <torchtrain/trainer/prediction_output.hpp>
 #include <torchtrain/trainer/results_files.hpp>
 #include <torchtrain/trainer/trainer.hpp>
 #include <torchtrain/trainer/trainer_state_json.hpp>

@@ -18,8 +18,14 @@ decltype(auto) forward(Model& model, const Batch& batch) {
     return model->forward(batch);
 }
 
-/// The logits of a model output: the output itself when it is a tensor, else `.logits`.
+/// Whether a model output carries logits: it is a tensor, or has `.logits`.
 template <class Outputs>
+concept HasLogits = std::convertible_to<const Outputs&, const torch::Tensor&> || requires(const Outputs& outputs) {
+  { outputs.logits } -> std::convertible_to<const torch::Tensor&>;
+};
+
+/// The logits of a model output: the output itself when it is a tensor, else `.logits`.
+template <HasLogits Outputs>
 const torch::Tensor& logits_of(const Outputs& outputs) {
   if constexpr (std::convertible_to<const Outputs&, const torch::Tensor&>)
     return outputs;

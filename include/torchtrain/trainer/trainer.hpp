@@ -5,15 +5,21 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <boost/hana/tuple.hpp>
+#include <fmt/format.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/data/dataset.hpp>
+#include <torchtrain/data/named_datasets.hpp>
+#include <torchtrain/detail/any_dataset.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
+#include <torchtrain/metrics/preprocess_logits.hpp>
 #include <torchtrain/policies/policy_set.hpp>
+#include <torchtrain/trainer/prediction_output.hpp>
 #include <torchtrain/trainer/training_loop.hpp>
 
 namespace torchtrain {
@@ -34,14 +40,17 @@ class Trainer {
 
   /// Requires: `model` is a torch::nn::ModuleHolder or std::shared_ptr to a Module, whose
   /// forward takes the batch or its `inputs`; `loss(outputs, batch)` returns a scalar
-  /// tensor (the default uses the loss the model returns); `compute_metrics(EvalPrediction)`
-  /// returns Metrics; `callbacks` is a tuple made by torchtrain::callbacks(...).
+  /// tensor (the default uses the loss the model returns); `eval_dataset` is a dataset or
+  /// data::named_datasets(...); `compute_metrics(EvalPrediction)` (or, for
+  /// --batch_eval_metrics, `compute_metrics(EvalPrediction, bool compute_result)`) returns
+  /// Metrics; `callbacks` is a tuple made by torchtrain::callbacks(...).
   /// Ensures: the arguments are checked (ArgumentError names the flag), the seed is set,
   /// the model is on the strategy's device, and on_init_end has run.
   template <class Model, data::Dataset TrainDataset, class EvalDataset = data::NoDataset,
             class Loss = loss::ModelLoss, class Compute = NoMetrics,
             class Callbacks = boost::hana::tuple<>>
-    requires(std::is_same_v<EvalDataset, data::NoDataset> || data::Dataset<EvalDataset>) &&
+    requires(std::is_same_v<EvalDataset, data::NoDataset> || data::Dataset<EvalDataset> ||
+             data::is_named_datasets<EvalDataset>) &&
             (std::is_same_v<Compute, NoMetrics> || ComputeMetrics<Compute>)
   Trainer(Model model, TrainingArguments args, TrainDataset train_dataset,
           EvalDataset eval_dataset = {}, Loss loss = {}, Compute compute_metrics = {},
@@ -59,9 +68,41 @@ class Trainer {
 
   /// Evaluates on the eval dataset: `<prefix>_loss`, `<prefix>_<metric>` for each metric of
   /// compute_metrics, `<prefix>_runtime`, `<prefix>_samples_per_second`,
-  /// `<prefix>_steps_per_second`, and `epoch`.
-  Metrics evaluate(std::string_view metric_key_prefix = "eval") {
-    return loop_->evaluate(metric_key_prefix);
+  /// `<prefix>_steps_per_second`, and `epoch`; with named eval datasets, each one's under
+  /// `<prefix>_<name>_`. The model runs in eval mode without autograd and is handed back
+  /// in the mode it had. Logged, and on_evaluate is called, once per dataset.
+  Metrics evaluate(std::string_view metric_key_prefix = "eval") { return loop_->evaluate(metric_key_prefix); }
+
+  /// Evaluates on `dataset` instead (its batches must be of the train dataset's batch type),
+  /// or on each of data::named_datasets(...) under `<prefix>_<name>`.
+  template <class D>
+    requires data::Dataset<std::remove_cvref_t<D>> || data::is_named_datasets<std::remove_cvref_t<D>>
+  Metrics evaluate(D&& dataset, std::string_view metric_key_prefix = "eval") {
+    if constexpr (data::is_named_datasets<std::remove_cvref_t<D>>) {
+      Metrics all;
+      for (auto& [name, one] : dataset.datasets)
+        for (const auto& [key, value] :
+             loop_->evaluate(detail::AnyDataset(one), fmt::format("{}_{}", metric_key_prefix, name)))
+          all.set(key, value);
+      return all;
+    } else {
+      return loop_->evaluate(detail::AnyDataset(dataset), metric_key_prefix);
+    }
+  }
+
+  /// Runs the model over `dataset` as evaluate() does and returns the predictions and label
+  /// ids of every sample with the metrics under `test_` (no `epoch`: prediction is not
+  /// logged); on_predict is called with the metrics.
+  template <class D>
+    requires data::Dataset<std::remove_cvref_t<D>>
+  PredictionOutput predict(D&& dataset, std::string_view metric_key_prefix = "test") {
+    return loop_->predict(detail::AnyDataset(dataset), metric_key_prefix);
+  }
+
+  /// Reduces each evaluation batch's logits before they are kept for compute_metrics (the
+  /// Python `preprocess_logits_for_metrics`), for example metrics::argmax_logits.
+  void set_preprocess_logits_for_metrics(PreprocessLogits preprocess) {
+    loop_->set_preprocess_logits_for_metrics(std::move(preprocess));
   }
 
   /// Prints metrics as an aligned table under `***** <split> metrics *****` (main process).

@@ -1,4 +1,4 @@
-// TrainingLoop: the Python Trainer's train() and evaluate(), with every type known at compile time.
+// TrainingLoop: the Python Trainer's train(), evaluate() and predict(), with every type known at compile time.
 #pragma once
 
 #include <algorithm>
@@ -32,7 +32,9 @@
 #include <torchtrain/checkpoint/resume_from.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
 #include <torchtrain/data/dataset.hpp>
+#include <torchtrain/data/named_datasets.hpp>
 #include <torchtrain/data/random_sampler.hpp>
+#include <torchtrain/detail/any_dataset.hpp>
 #include <torchtrain/detail/forward.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
@@ -40,14 +42,17 @@
 #include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
+#include <torchtrain/metrics/preprocess_logits.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/logger/report_to.hpp>
+#include <torchtrain/trainer/evaluation_loop.hpp>
 #include <torchtrain/trainer/loss_sum.hpp>
 #include <torchtrain/trainer/metrics.hpp>
+#include <torchtrain/trainer/prediction_output.hpp>
 #include <torchtrain/trainer/set_seed.hpp>
 #include <torchtrain/trainer/results_files.hpp>
 #include <torchtrain/trainer/trainer_state.hpp>
@@ -64,12 +69,15 @@ namespace detail {
 
 /// What a Trainer offers, whatever its model, data and callback types, which only the
 /// TrainingLoop behind it knows. Crossing this interface costs one virtual call per
-/// train() or evaluate(), never one per step.
+/// train(), evaluate() or predict(), never one per step.
 class TrainerInterface {
  public:
   virtual ~TrainerInterface() = default;
   virtual TrainOutput train(const ResumeFrom& resume_from_checkpoint) = 0;
   virtual Metrics evaluate(std::string_view metric_key_prefix) = 0;
+  virtual Metrics evaluate(const AnyDataset& dataset, std::string_view metric_key_prefix) = 0;
+  virtual PredictionOutput predict(const AnyDataset& dataset, std::string_view metric_key_prefix) = 0;
+  virtual void set_preprocess_logits_for_metrics(PreprocessLogits preprocess) = 0;
   virtual void log_metrics(std::string_view split, const Metrics& metrics) = 0;
   virtual void save_metrics(std::string_view split, const Metrics& metrics) = 0;
   virtual void save_model(const std::filesystem::path& folder) = 0;
@@ -150,6 +158,10 @@ class TrainingLoop final : public detail::TrainerInterface {
     notify<event::on_train_begin>();
     if constexpr (requires { logger_.on_train_begin(state_); })
       if (strategy_.is_main_process()) logger_.on_train_begin(state_);
+    // A sanity check before the first step: like Python, it neither counts for the best
+    // metric nor steps a plateau schedule.
+    if constexpr (has_eval_dataset)
+      if (args_.eval_on_start) evaluate_eval_datasets("eval");
     for (int epoch = first_epoch;
          epoch < plan.num_epochs && state_.global_step < plan.max_steps && !control_.should_training_stop; ++epoch)
       train_epoch(plan, epoch, epoch == first_epoch ? first_update : 0);
@@ -180,9 +192,25 @@ class TrainingLoop final : public detail::TrainerInterface {
 
   Metrics evaluate(std::string_view metric_key_prefix) override {
     if constexpr (has_eval_dataset)
-      return evaluate_dataset(eval_dataset_, metric_key_prefix);
+      return evaluate_eval_datasets(metric_key_prefix);
     else
-      throw ArgumentError("evaluate() needs an eval dataset: pass one to the Trainer");
+      throw ArgumentError("evaluate() needs an eval dataset: pass one to the Trainer, or call evaluate(dataset)");
+  }
+  Metrics evaluate(const detail::AnyDataset& dataset, std::string_view metric_key_prefix) override {
+    dataset.check_batch_type<Batch>("evaluate(dataset)");
+    detail::TypedDataset<Batch> typed{dataset};
+    return evaluate_dataset(typed, metric_key_prefix);
+  }
+  // As in Python, prediction logs nothing and tells callbacks through on_predict.
+  PredictionOutput predict(const detail::AnyDataset& dataset, std::string_view metric_key_prefix) override {
+    dataset.check_batch_type<Batch>("predict(dataset)");
+    detail::TypedDataset<Batch> typed{dataset};
+    auto output = run_evaluation(typed, metric_key_prefix, /*prediction=*/true);
+    notify<event::on_predict>(output.metrics);
+    return output;
+  }
+  void set_preprocess_logits_for_metrics(PreprocessLogits preprocess) override {
+    preprocess_logits_ = std::move(preprocess);
   }
 
   void log_metrics(std::string_view split, const Metrics& metrics) override {
@@ -307,7 +335,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (control_.should_log && state_.global_step > last_logged_step_) log_training_progress();
     if (control_.should_evaluate) {
       if constexpr (has_eval_dataset) {
-        auto metrics = evaluate_dataset(eval_dataset_, "eval");
+        auto metrics = evaluate_eval_datasets("eval");
         if (scheduler_->steps_on_metrics()) scheduler_->step(metrics.at("eval_loss"));
         if (update_best_metric(metrics) && args_.save_strategy == SaveStrategy::best) control_.should_save = true;
       }
@@ -496,51 +524,74 @@ class TrainingLoop final : public detail::TrainerInterface {
     log(logs);
   }
 
+  // The eval dataset, or each of the named ones under `<prefix>_<name>`, their metrics merged.
+  Metrics evaluate_eval_datasets(std::string_view prefix) {
+    if constexpr (data::is_named_datasets<EvalDataset>) {
+      Metrics all;
+      for (auto& [name, dataset] : eval_dataset_.datasets)
+        for (const auto& [key, value] : evaluate_dataset(dataset, fmt::format("{}_{}", prefix, name)))
+          all.set(key, value);
+      return all;
+    } else {
+      return evaluate_dataset(eval_dataset_, prefix);
+    }
+  }
+
+  // One evaluation, logged (which adds the epoch) and told to the callbacks.
   template <class Dataset>
   Metrics evaluate_dataset(Dataset& dataset, std::string_view prefix) {
-    const auto start = Clock::now();
-    const std::int64_t size = data::dataset_size(dataset);
-    if (size == 0) throw ArgumentError("evaluate() got an empty dataset: there is nothing to evaluate");
-    const std::int64_t batch_size = args_.per_device_eval_batch_size;
-    const auto order = data::SequentialSampler{}.order(size);
-    const std::int64_t batches = (size + batch_size - 1) / batch_size;
-    auto loss_sum = torch::zeros({}, torch::TensorOptions(torch::kDouble).device(strategy_.device()));
-    std::vector<torch::Tensor> predictions, label_ids;
-    model_->eval();
-    for (std::int64_t b = 0; b < batches; ++b) {
-      {
-        torch::NoGradGuard no_grad;  // around the model only: callbacks run as usual
-        auto batch = data::fetch_batch(dataset, order.slice(0, b * batch_size, (b + 1) * batch_size))
-                         .to(strategy_.device(), /*non_blocking=*/true);
-        auto [outputs, loss] = precision_.autocast([&] {
-          auto outputs = detail::forward(model_, batch);
-          auto loss = loss_(outputs, batch);
-          return std::pair{std::move(outputs), std::move(loss)};
-        });
-        loss_sum += loss.to(torch::kDouble) * static_cast<double>(batch.size());
-        if constexpr (has_compute_metrics) {
-          predictions.push_back(detail::logits_of(outputs).to(torch::kCPU));
-          label_ids.push_back(batch.labels.to(torch::kCPU));
-        }
-      }
-      notify<event::on_prediction_step>();
-    }
-    model_->train();
-
-    const std::string p(prefix);
-    Metrics metrics{{p + "_loss", strategy_.reduce_mean(loss_sum).template item<double>() / size}};
-    if constexpr (has_compute_metrics) {
-      Metrics computed = compute_metrics_(EvalPrediction{torch::cat(predictions), torch::cat(label_ids)});
-      for (const auto& [name, value] : computed) metrics.set(p + "_" + name, value);
-    }
-    const double runtime = std::chrono::duration<double>(Clock::now() - start).count();
-    metrics.set(p + "_runtime", detail::round_to(runtime, 4));
-    metrics.set(p + "_samples_per_second", detail::round_to(size / runtime, 3));
-    metrics.set(p + "_steps_per_second", detail::round_to(batches / runtime, 3));
-    metrics = log(metrics);
+    auto metrics = log(run_evaluation(dataset, prefix, /*prediction=*/false).metrics);
     control_.should_evaluate = false;
     notify<event::on_evaluate>(metrics);
     return metrics;
+  }
+
+  // The evaluation loop over `dataset`, as the arguments ask, with the prefixed metrics:
+  // <prefix>_loss, compute_metrics' (a name that has the prefix keeps it), the speed.
+  template <class Dataset>
+  PredictionOutput run_evaluation(Dataset& dataset, std::string_view prefix, bool prediction) {
+    const auto start = Clock::now();
+    const std::int64_t size = data::dataset_size(dataset);
+    if (size == 0)
+      throw ArgumentError(fmt::format("{}() got an empty dataset: there is nothing to evaluate",
+                                      prediction ? "predict" : "evaluate"));
+    const detail::EvalLoopOptions options{.batch_size = args_.per_device_eval_batch_size,
+                                          .device = strategy_.device(),
+                                          .keep_outputs = !args_.prediction_loss_only,
+                                          .keep_all_batches = !args_.batch_eval_metrics || prediction,
+                                          .compute_per_batch = args_.batch_eval_metrics,
+                                          .include_inputs = includes_for_metrics("inputs"),
+                                          .include_losses = includes_for_metrics("loss"),
+                                          .accumulation_steps = args_.eval_accumulation_steps,
+                                          .preprocess_logits = &preprocess_logits_};
+    const auto step = [&](const auto& batch) {
+      return precision_.autocast([&] {
+        auto outputs = detail::forward(model_, batch);
+        std::pair<torch::Tensor, torch::Tensor> logits_and_loss;
+        if constexpr (detail::HasLogits<decltype(outputs)>) logits_and_loss.first = detail::logits_of(outputs);
+        if (batch.labels.defined()) logits_and_loss.second = loss_(outputs, batch);
+        return logits_and_loss;
+      });
+    };
+    auto output = detail::evaluation_loop(*model_, dataset, options, step, compute_metrics_,
+                                          [&] { notify<event::on_prediction_step>(); });
+
+    const std::string p(prefix);
+    Metrics metrics;
+    if (output.loss_sum.defined())
+      metrics.set(p + "_loss", strategy_.reduce_mean(output.loss_sum).template item<double>() / size);
+    if (output.metrics)
+      for (const auto& [name, value] : *output.metrics)
+        metrics.set(name.starts_with(p + "_") ? name : p + "_" + name, value);
+    const double runtime = std::chrono::duration<double>(Clock::now() - start).count();
+    metrics.set(p + "_runtime", detail::round_to(runtime, 4));
+    metrics.set(p + "_samples_per_second", detail::round_to(size / runtime, 3));
+    metrics.set(p + "_steps_per_second", detail::round_to(output.num_batches / runtime, 3));
+    return {output.prediction.predictions, output.prediction.label_ids, std::move(metrics)};
+  }
+
+  bool includes_for_metrics(std::string_view name) const {
+    return std::ranges::find(args_.include_for_metrics, name) != args_.include_for_metrics.end();
   }
 
   // Adds the epoch, appends to log_history with the step, tells callbacks and the logger;
@@ -627,6 +678,18 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (args_.load_best_model_at_end && !Checkpointer::writes_checkpoints)
       throw ArgumentError("--load_best_model_at_end needs checkpoints, but this Trainer's checkpointer is "
                           "NoCheckpoint; drop the flag or use a checkpointer that writes");
+    if (!has_eval_dataset && args_.eval_on_start)
+      throw ArgumentError("--eval_on_start needs an eval dataset: pass one to the Trainer, or drop --eval_on_start");
+    if constexpr (has_compute_metrics && !ComputesPerBatch<Compute>)
+      if (args_.batch_eval_metrics)
+        throw ArgumentError("--batch_eval_metrics calls compute_metrics(prediction, compute_result) after every "
+                            "batch, but this compute_metrics takes no `bool compute_result`; give it one (keep "
+                            "what you need per batch and return the metrics of the whole set when it is true), "
+                            "or drop --batch_eval_metrics");
+    if constexpr (!requires(const Batch& batch) { torch::Tensor(batch.inputs); })
+      if (includes_for_metrics("inputs"))
+        throw ArgumentError("--include_for_metrics inputs: this Trainer's batches have no `inputs` tensor to hand "
+                            "to compute_metrics; drop it from --include_for_metrics");
     if (!has_eval_dataset && args_.eval_strategy != IntervalStrategy::no)
       throw ArgumentError(fmt::format("--eval_strategy {} needs an eval dataset: pass one to the "
                                       "Trainer, or use --eval_strategy no",
@@ -675,6 +738,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   EvalDataset eval_dataset_;
   Loss loss_;
   Compute compute_metrics_;
+  PreprocessLogits preprocess_logits_;
   decltype(boost::hana::prepend(std::declval<Callbacks>(), DefaultFlow{})) callbacks_;
 
   Precision precision_;

@@ -1,0 +1,21 @@
+// PredictionOutput: what predict() returns, as in the Python Trainer.
+#pragma once
+
+#include <torch/types.h>
+
+#include <torchtrain/trainer/metrics.hpp>
+
+namespace torchtrain {
+
+/// The predictions (logits, or what preprocess_logits_for_metrics made of them) and label
+/// ids of a whole dataset, on the CPU, concatenated over batches (padded with -100 where
+/// sequence lengths differ; undefined with --prediction_loss_only, and label_ids undefined
+/// for a dataset without labels), and the metrics: `test_loss` (with labels), `test_<metric>`,
+/// `test_runtime`, `test_samples_per_second`, `test_steps_per_second`.
+struct PredictionOutput {
+  torch::Tensor predictions;
+  torch::Tensor label_ids;
+  Metrics metrics;
+};
+
+}  // namespace torchtrain
