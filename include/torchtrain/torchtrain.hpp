@@ -43,6 +43,7 @@
 #include <torchtrain/metrics/preprocess_logits.hpp>
 #include <torchtrain/metrics/regression.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
+#include <torchtrain/nn/neftune_embedding.hpp>
 #include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/multi_tensor_adamw.hpp>

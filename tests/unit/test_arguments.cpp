@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -405,6 +406,83 @@ DOCTEST_TEST_CASE("values are written as they are read back") {
   DOCTEST_CHECK(tt::detail::python_repr(std::string("it's")) == R"('it\'s')");
   DOCTEST_CHECK(tt::detail::python_repr(std::optional<bool>{}) == "None");
   DOCTEST_CHECK(tt::detail::python_repr(1e-8) == "1e-08");
+}
+
+DOCTEST_TEST_CASE("--neftune_noise_alpha: uniform noise on the NEFTuneEmbedding's output, while train() runs") {
+  torch::manual_seed(0);
+  tt::nn::NEFTuneEmbedding embedding(50, 8);
+  const auto ids = torch::randint(50, {4, 6});
+  const auto clean = embedding->weight.index_select(0, ids.flatten()).view({4, 6, 8});
+  embedding->noise_alpha = 5;
+  const auto noisy = embedding(ids).detach();
+  const double magnitude = 5 / std::sqrt(6.0 * 8.0);
+  const auto noise = (noisy - clean).abs();
+  DOCTEST_CHECK(noise.max().item<double>() <= magnitude + 1e-6);
+  DOCTEST_CHECK(noise.max().item<double>() > 0.9 * magnitude);  // 192 draws reach the edge
+  embedding->eval();
+  DOCTEST_CHECK(torch::equal(embedding(ids), clean));  // no noise in evaluation
+
+  // In the Trainer: on for train() only; a model without the module is an error.
+  struct Model : torch::nn::Module {
+    tt::nn::NEFTuneEmbedding embed = register_module("embed", tt::nn::NEFTuneEmbedding(10, 4));
+    torch::nn::Linear head = register_module("head", torch::nn::Linear(4, 1));
+    torch::Tensor forward(const torch::Tensor& ids) { return head(embed(ids).mean(1)); }
+  };
+  struct SeesNoise {
+    std::shared_ptr<Model> model;
+    std::shared_ptr<std::vector<double>> seen;
+    void on_step_begin(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&) {
+      seen->push_back(model->embed->noise_alpha);
+    }
+  };
+  auto model = std::make_shared<Model>();
+  auto seen = std::make_shared<std::vector<double>>();
+  tt::data::TensorDataset data(torch::randint(10, {16, 5}), torch::randn({16, 1}));
+  tt::Trainer<tt::NoCheckpoint> trainer(model,
+                                        {.output_dir = test_support::fresh_folder("neftune").string(),
+                                         .max_steps = 2,
+                                         .neftune_noise_alpha = 5.0},
+                                        data, tt::data::NoDataset{}, tt::loss::mean_squared_error, tt::NoMetrics{},
+                                        tt::callbacks(SeesNoise{model, seen}));
+  DOCTEST_CHECK(model->embed->noise_alpha == 0);
+  trainer.train();
+  DOCTEST_CHECK((*seen == std::vector<double>{5.0, 5.0}));
+  DOCTEST_CHECK(model->embed->noise_alpha == 0);
+
+  torch::nn::Linear plain(5, 1);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      tt::Trainer<>(plain, {.neftune_noise_alpha = 5.0}, tt::data::TensorDataset(torch::randn({16, 5}), torch::randn({16, 1})),
+                    tt::data::NoDataset{}, tt::loss::mean_squared_error),
+      doctest::Contains("the model has no tt::nn::NEFTuneEmbedding"), tt::ArgumentError);
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::validate({.neftune_noise_alpha = 0.0}),
+                               "--neftune_noise_alpha must be above 0 (leave it out for no noise), got 0",
+                               tt::ArgumentError);
+}
+
+DOCTEST_TEST_CASE("--label_smoothing_factor smooths tt::loss::CrossEntropy, and nothing else") {
+  torch::manual_seed(0);
+  tt::data::TensorDataset data(torch::randn({16, 4}), torch::randint(3, {16}));
+  const auto eval_loss = [&](double factor) {
+    torch::manual_seed(0);
+    torch::nn::Linear model(4, 3);
+    tt::Trainer<tt::NoCheckpoint> trainer(model, {.output_dir = "label_smoothing", .label_smoothing_factor = factor},
+                                          data, data, tt::loss::cross_entropy);
+    return trainer.evaluate().at("eval_loss");
+  };
+  // The Python LabelSmoother's value: (1 - e) * nll + e * mean over classes of -log p.
+  torch::manual_seed(0);
+  torch::nn::Linear model(4, 3);
+  const auto log_probs = torch::log_softmax(model(data.inputs()), 1);
+  const auto nll = -log_probs.gather(1, data.labels().unsqueeze(1)).mean();
+  const auto smooth = -log_probs.mean(1).mean();
+  const double expected = (0.9 * nll + 0.1 * smooth).item<double>();
+  DOCTEST_CHECK(eval_loss(0.1) == doctest::Approx(expected).epsilon(1e-5));
+  DOCTEST_CHECK(eval_loss(0.0) == doctest::Approx(nll.item<double>()).epsilon(1e-5));
+
+  torch::nn::Linear other(4, 3);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      tt::Trainer<>(other, {.label_smoothing_factor = 0.1}, data, tt::data::NoDataset{}, tt::loss::mean_squared_error),
+      doctest::Contains("--label_smoothing_factor smooths tt::loss::CrossEntropy"), tt::ArgumentError);
 }
 
 }  // DOCTEST_TEST_SUITE

@@ -72,6 +72,7 @@ struct TrainingArguments {
   int gradient_accumulation_steps = 1;   // micro-batches per optimizer step
   double max_grad_norm = 1.0;            // clip gradients to this global L2 norm (0 disables)
   double label_smoothing_factor = 0.0;   // label smoothing of the cross-entropy loss (0 disables)
+  std::optional<double> neftune_noise_alpha;  // NEFTune noise on the input embeddings while training
   bool gradient_checkpointing = false;   // recompute the forward of Checkpoint-wrapped modules in backward
 
   // Optimizer and schedule.
@@ -160,6 +161,8 @@ TORCHTRAIN_REFLECT(
     (gradient_accumulation_steps, "micro-batches per optimizer step"),
     (max_grad_norm, "clip gradients to this global L2 norm (0 disables clipping)"),
     (label_smoothing_factor, "label smoothing of the cross-entropy loss, in [0, 1) (0 disables it)"),
+    (neftune_noise_alpha, "NEFTune: uniform noise of this scale on the output of the model's tt::nn::NEFTuneEmbedding "
+                          "while training"),
     (gradient_checkpointing, "recompute the forward of Checkpoint-wrapped modules in backward, to save memory"),
     // Optimizer and schedule.
     (optim, "the optimizer"),

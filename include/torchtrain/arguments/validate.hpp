@@ -84,6 +84,9 @@ inline void validate_reporting(const TrainingArguments& args) {
 // Throws ArgumentError, naming the flag, for evaluation, data and distribution settings
 // that cannot work.
 inline void validate_evaluation_and_data(const TrainingArguments& args) {
+  if (args.neftune_noise_alpha && !(*args.neftune_noise_alpha > 0))
+    throw ArgumentError(fmt::format("--neftune_noise_alpha must be above 0 (leave it out for no noise), got {}",
+                                    *args.neftune_noise_alpha));
   if (!(args.label_smoothing_factor >= 0 && args.label_smoothing_factor < 1))
     throw ArgumentError(fmt::format("--label_smoothing_factor must be in [0, 1), got {}", args.label_smoothing_factor));
   if (args.eval_accumulation_steps && *args.eval_accumulation_steps < 1)

@@ -44,6 +44,7 @@
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/metrics/preprocess_logits.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
+#include <torchtrain/nn/neftune_embedding.hpp>
 #include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/schedulers.hpp>
@@ -131,6 +132,10 @@ class TrainingLoop final : public detail::TrainerInterface {
     check_arguments();
     set_seed(args_.seed);
     nn::set_gradient_checkpointing(*model_, args_.gradient_checkpointing);
+    apply_label_smoothing();
+    if (args_.neftune_noise_alpha && nn::set_neftune_noise_alpha(*model_, 0) == 0)
+      throw ArgumentError("--neftune_noise_alpha adds noise to the model's input embeddings, but the model has no "
+                          "tt::nn::NEFTuneEmbedding; use one (a drop-in torch::nn::Embedding) for its input embedding");
     strategy_.setup(model_, args_);
     precision_.setup(strategy_.device());
     state_.is_local_process_zero = state_.is_world_process_zero = strategy_.is_main_process();
@@ -153,6 +158,8 @@ class TrainingLoop final : public detail::TrainerInterface {
       if (!args_.ignore_data_skip) first_update = state_.global_step % plan.updates_per_epoch;
     }
     announce_training(plan);
+    // As in Python, NEFTune's noise is on for train() only.
+    if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, *args_.neftune_noise_alpha);
     const auto start = Clock::now();
     control_.should_training_stop = false;
     notify<event::on_train_begin>();
@@ -178,6 +185,7 @@ class TrainingLoop final : public detail::TrainerInterface {
                     {"train_steps_per_second", detail::round_to(plan.max_steps / runtime, 3)},
                     {"train_loss", train_loss}};
     checkpointer_.wait();  // every checkpoint is on disk before train() returns
+    if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, 0);
     if (args_.load_best_model_at_end && state_.best_model_checkpoint) load_best_model();
     metrics = log(metrics);
     notify<event::on_train_end>();
@@ -473,6 +481,22 @@ class TrainingLoop final : public detail::TrainerInterface {
   std::optional<double> nan_inf_divisor() const {
     if (!args_.logging_nan_inf_filter) return std::nullopt;
     return 1.0 + state_.global_step - last_logged_step_;
+  }
+
+  // --label_smoothing_factor smooths the cross-entropy loss, as Python's LabelSmoother
+  // (the same formula as LibTorch's label_smoothing), in training and evaluation.
+  void apply_label_smoothing() {
+    if (args_.label_smoothing_factor == 0) return;
+    if constexpr (std::is_same_v<Loss, loss::CrossEntropy>) {
+      if (loss_.label_smoothing != 0 && loss_.label_smoothing != args_.label_smoothing_factor)
+        throw ArgumentError(fmt::format("--label_smoothing_factor {} and the loss's own label_smoothing {} differ; "
+                                        "give one of them",
+                                        args_.label_smoothing_factor, loss_.label_smoothing));
+      loss_.label_smoothing = args_.label_smoothing_factor;
+    } else {
+      throw ArgumentError("--label_smoothing_factor smooths tt::loss::CrossEntropy, and this Trainer's loss is "
+                          "another; pass tt::loss::cross_entropy as the loss, or smooth in your own loss");
+    }
   }
 
   // What the Python Trainer logs at info level when training starts.
