@@ -45,6 +45,7 @@ tt::TrainingArguments changed_arguments() {
   args.gradient_accumulation_steps = 4;
   args.max_grad_norm = 0.3;
   args.label_smoothing_factor = 0.1;
+  args.neftune_noise_alpha = 5.0;
   args.gradient_checkpointing = true;
   args.optim = tt::OptimizerNames::adafactor;
   args.optim_args = "momentum=0.9,nesterov=true";
