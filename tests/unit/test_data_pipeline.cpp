@@ -8,11 +8,18 @@
 #include <string>
 #include <vector>
 
+#include <torchtrain/data/collated_dataset.hpp>
+#include <torchtrain/data/data_collator_for_language_modeling.hpp>
+#include <torchtrain/data/data_collator_with_padding.hpp>
+#include <torchtrain/data/default_data_collator.hpp>
 #include <torchtrain/data/distributed_sampler.hpp>
 #include <torchtrain/data/length_grouped_sampler.hpp>
 #include <torchtrain/data/sampler.hpp>
+#include <torchtrain/data/token_batch.hpp>
 
 namespace {
+
+using Example = torch::data::Example<>;
 
 torch::Tensor ids(std::vector<std::int64_t> values) { return torch::tensor(values, torch::kLong); }
 
@@ -96,6 +103,75 @@ DOCTEST_TEST_CASE("group_by_length sorts megabatches longest first and puts the 
   DOCTEST_CHECK_THROWS_WITH_AS(sampler.order(99, 0),
                                "LengthGroupedSampler: the dataset has 99 samples but 100 lengths were given; give "
                                "one length per sample",
+                               tt::ArgumentError);
+}
+
+// ---- collators ----
+
+DOCTEST_TEST_CASE("DefaultDataCollator stacks samples and their targets") {
+  auto batch = tt::data::DefaultDataCollator{}({{torch::tensor({1.f, 2.f}), torch::tensor(0)},
+                                               {torch::tensor({3.f, 4.f}), torch::tensor(1)}});
+  DOCTEST_CHECK(torch::equal(batch.inputs, torch::tensor({{1.f, 2.f}, {3.f, 4.f}})));
+  DOCTEST_CHECK(torch::equal(batch.labels, torch::tensor({0, 1})));
+  DOCTEST_CHECK(!tt::data::DefaultDataCollator{}({{torch::tensor({1.f}), {}}}).labels.defined());
+}
+
+DOCTEST_TEST_CASE("DataCollatorWithPadding pads to the longest, rounded to pad_to_multiple_of, with a mask") {
+  const tt::data::DataCollatorWithPadding pad{.pad_token_id = 9, .pad_to_multiple_of = 4};
+  auto batch = pad({{ids({5, 6, 7}), torch::tensor(1)}, {ids({8}), torch::tensor(0)}});
+  DOCTEST_CHECK(torch::equal(batch.input_ids, torch::tensor({{5, 6, 7, 9}, {8, 9, 9, 9}})));
+  DOCTEST_CHECK(torch::equal(batch.attention_mask, torch::tensor({{1, 1, 1, 0}, {1, 0, 0, 0}})));
+  DOCTEST_CHECK(torch::equal(batch.labels, torch::tensor({1, 0})));
+  // Labels per token are padded with -100; without pad_to_multiple_of, to the longest.
+  auto tokens = tt::data::DataCollatorWithPadding{}({{ids({5, 6}), ids({1, 2})}, {ids({8}), ids({3})}});
+  DOCTEST_CHECK(torch::equal(tokens.input_ids, torch::tensor({{5, 6}, {8, 0}})));
+  DOCTEST_CHECK(torch::equal(tokens.labels, torch::tensor({{1, 2}, {3, -100}})));
+  DOCTEST_CHECK_THROWS_WITH_AS(pad({{torch::ones({2, 2}, torch::kLong), {}}}),
+                               "padding needs each sample to be a 1-D sequence of token ids, got shape 2x2",
+                               tt::ArgumentError);
+}
+
+DOCTEST_TEST_CASE("causal language modeling: labels are the inputs with padding set to -100") {
+  const tt::data::DataCollatorForLanguageModeling causal{.mlm = false, .pad_token_id = 0};
+  // Token 0 is also a real token here (as GPT-2 pads with end-of-text): only padding loses its label.
+  auto batch = causal({{ids({5, 0, 7}), {}}, {ids({8}), {}}});
+  DOCTEST_CHECK(torch::equal(batch.input_ids, torch::tensor({{5, 0, 7}, {8, 0, 0}})));
+  DOCTEST_CHECK(torch::equal(batch.labels, torch::tensor({{5, 0, 7}, {8, -100, -100}})));
+  DOCTEST_CHECK(torch::equal(batch.attention_mask, torch::tensor({{1, 1, 1}, {1, 0, 0}})));
+}
+
+DOCTEST_TEST_CASE("masked language modeling: the 80/10/10 rule, seeded per batch, never on padding") {
+  const std::int64_t mask = 999, special = 1;
+  const tt::data::DataCollatorForLanguageModeling collator{
+      .mlm_probability = 1.0, .pad_token_id = 0, .mask_token_id = mask, .vocab_size = 1000,
+      .special_token_ids = {special}};
+  std::vector<Example> samples;
+  for (std::int64_t i = 0; i < 400; ++i)  // ids 2..901; every fourth sample is shorter, so padded
+    samples.push_back({torch::arange(2 + i % 100, 2 + i % 100 + (i % 4 == 0 ? 30 : 50), torch::kLong), {}});
+  samples[0].data[0] = special;
+  const auto original = tt::data::DataCollatorWithPadding{}(samples);
+  const auto batch = collator(samples, 5);
+  const auto tokens = original.attention_mask.to(torch::kBool) & (original.input_ids != special);
+  // Every token but padding and the special one is chosen (probability 1) and labelled.
+  DOCTEST_CHECK(torch::equal(batch.labels, original.input_ids.masked_fill(~tokens, -100)));
+  DOCTEST_CHECK(torch::equal(batch.input_ids.masked_select(~tokens), original.input_ids.masked_select(~tokens)));
+  const double chosen = tokens.sum().item<double>();
+  const double masked = (batch.input_ids == mask).sum().item<double>() / chosen;
+  const double kept = (tokens & (batch.input_ids == original.input_ids)).sum().item<double>() / chosen;
+  DOCTEST_CHECK(masked == doctest::Approx(0.8).epsilon(0.03));
+  DOCTEST_CHECK(kept == doctest::Approx(0.1).epsilon(0.15));
+  DOCTEST_CHECK(1 - masked - kept == doctest::Approx(0.1).epsilon(0.15));  // random ids
+  DOCTEST_CHECK(torch::equal(batch.input_ids, collator(samples, 5).input_ids));
+  DOCTEST_CHECK(!torch::equal(batch.input_ids, collator(samples, 6).input_ids));
+  // With probability 0 nothing changes and nothing is labelled.
+  auto none = collator;
+  none.mlm_probability = 0;
+  const auto unmasked = none(samples, 5);
+  DOCTEST_CHECK(torch::equal(unmasked.input_ids, original.input_ids));
+  DOCTEST_CHECK((unmasked.labels == -100).all().item<bool>());
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::DataCollatorForLanguageModeling{}(samples),
+                               "DataCollatorForLanguageModeling: masked language modeling (mlm = true) needs "
+                               "mask_token_id; set it, or set mlm = false for causal language modeling",
                                tt::ArgumentError);
 }
 
