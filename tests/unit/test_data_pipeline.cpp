@@ -11,6 +11,7 @@
 #include <torchtrain/data/collated_dataset.hpp>
 #include <torchtrain/data/data_collator_for_language_modeling.hpp>
 #include <torchtrain/data/data_collator_with_padding.hpp>
+#include <torchtrain/data/data_loader.hpp>
 #include <torchtrain/data/default_data_collator.hpp>
 #include <torchtrain/data/distributed_sampler.hpp>
 #include <torchtrain/data/length_grouped_sampler.hpp>
@@ -22,6 +23,38 @@ namespace {
 using Example = torch::data::Example<>;
 
 torch::Tensor ids(std::vector<std::int64_t> values) { return torch::tensor(values, torch::kLong); }
+
+// Sample i is the row [i, i]; label i. Counts get_batch calls, and fails on sample `failing`.
+struct CountingDataset {
+  std::int64_t samples = 40;
+  std::int64_t failing = -1;
+  std::atomic<std::int64_t>* fetched = nullptr;
+  std::int64_t size() const { return samples; }
+  tt::data::Batch get_batch(const torch::Tensor& indices) const {
+    if (fetched) ++*fetched;
+    if (failing >= 0 && (indices == failing).any().item<bool>())
+      throw std::runtime_error("sample " + std::to_string(failing) + " is unreadable");
+    return {indices.unsqueeze(1).repeat({1, 2}), indices.clone()};
+  }
+};
+
+// All the batches of an epoch, as the loop takes them.
+template <class D>
+std::vector<torch::Tensor> epoch_labels(D& dataset, tt::data::DataLoaderOptions options, const torch::Tensor& order,
+                                        std::int64_t first_batch = 0) {
+  tt::data::DataLoader<D> loader(dataset, options);
+  loader.start_epoch(order, first_batch);
+  std::vector<torch::Tensor> labels;
+  while (loader.has_next()) labels.push_back(loader.next().labels);
+  return labels;
+}
+
+bool same_batches(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!torch::equal(a[i], b[i])) return false;
+  return true;
+}
 
 }  // namespace
 
@@ -173,6 +206,123 @@ DOCTEST_TEST_CASE("masked language modeling: the 80/10/10 rule, seeded per batch
                                "DataCollatorForLanguageModeling: masked language modeling (mlm = true) needs "
                                "mask_token_id; set it, or set mlm = false for causal language modeling",
                                tt::ArgumentError);
+}
+
+// ---- loader ----
+
+DOCTEST_TEST_CASE("the DataLoader gives the same batches in the same order whatever the number of workers") {
+  CountingDataset dataset;
+  const auto order = tt::data::RandomSampler{3}.order(dataset.size(), 1);
+  for (bool drop_last : {false, true}) {
+    const tt::data::DataLoaderOptions plain{.batch_size = 6, .drop_last = drop_last};
+    const auto expected = epoch_labels(dataset, plain, order);
+    DOCTEST_CHECK(expected.size() == (drop_last ? 6u : 7u));  // 40 samples: the last batch holds 4
+    DOCTEST_CHECK(torch::equal(torch::cat(expected), drop_last ? order.slice(0, 0, 36) : order));
+    for (int workers : {1, 2, 3, 8})
+      for (int prefetch : {1, 2, 5}) {
+        auto options = plain;
+        options.num_workers = workers;
+        options.prefetch_factor = prefetch;
+        DOCTEST_CHECK(same_batches(epoch_labels(dataset, options, order), expected));
+        // A resumed epoch skips batches by index and goes on identically.
+        DOCTEST_CHECK(same_batches(epoch_labels(dataset, options, order, 4),
+                                   std::vector<torch::Tensor>(expected.begin() + 4, expected.end())));
+      }
+  }
+}
+
+DOCTEST_TEST_CASE("workers load at most prefetch_factor batches each ahead of the consumer") {
+  std::atomic<std::int64_t> fetched{0};
+  CountingDataset dataset{.samples = 200, .fetched = &fetched};
+  for (int workers : {1, 3})
+    for (int prefetch : {1, 2}) {
+      fetched = 0;
+      tt::data::DataLoader loader(dataset, {.batch_size = 2, .num_workers = workers, .prefetch_factor = prefetch});
+      loader.start_epoch(torch::arange(200));
+      for (std::int64_t taken = 1; loader.has_next(); ++taken) {
+        loader.next();
+        DOCTEST_CHECK(fetched.load() <= taken + workers * prefetch);
+      }
+      DOCTEST_CHECK(fetched.load() == 100);
+    }
+  // An epoch left half-way stops its workers; the next one starts afresh.
+  tt::data::DataLoader loader(dataset, {.batch_size = 2, .num_workers = 2});
+  loader.start_epoch(torch::arange(200));
+  loader.next();
+  loader.start_epoch(torch::arange(4));
+  DOCTEST_CHECK(torch::equal(loader.next().labels, ids({0, 1})));
+  DOCTEST_CHECK(torch::equal(loader.next().labels, ids({2, 3})));
+  DOCTEST_CHECK(!loader.has_next());
+  DOCTEST_CHECK_THROWS_AS(loader.next(), std::out_of_range);
+}
+
+DOCTEST_TEST_CASE("a batch that fails to load fails in its turn, with the dataset's message") {
+  CountingDataset dataset{.failing = 13};
+  for (int workers : {0, 2}) {
+    tt::data::DataLoader loader(dataset, {.batch_size = 4, .num_workers = workers});
+    loader.start_epoch(torch::arange(40));
+    for (int batch = 0; batch < 3; ++batch) DOCTEST_CHECK(torch::equal(loader.next().labels, torch::arange(batch * 4, batch * 4 + 4)));
+    DOCTEST_CHECK_THROWS_WITH_AS(loader.next(), "sample 13 is unreadable", std::runtime_error);
+  }
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::DataLoader(dataset, {.batch_size = 0}), "the batch size must be at least 1, got 0",
+                               tt::ArgumentError);
+}
+
+DOCTEST_TEST_CASE("training with loader workers gives the same weights as without, also with group_by_length") {
+  std::vector<std::int64_t> lengths(100);
+  for (std::size_t i = 0; i < lengths.size(); ++i) lengths[i] = static_cast<std::int64_t>((i * 37) % 11);
+  struct WithLengths : tt::data::TensorDataset {
+    std::vector<std::int64_t> sample_lengths;
+    const std::vector<std::int64_t>& lengths() const { return sample_lengths; }
+  };
+  const auto weights_after = [&](int workers, bool group_by_length) {
+    torch::manual_seed(3);
+    torch::nn::Linear model(8, 3);
+    std::optional<int> prefetch;
+    if (workers > 0) prefetch = 1;
+    tt::Trainer<> trainer(model,
+                          {.max_steps = 20, .per_device_train_batch_size = 8, .dataloader_num_workers = workers,
+                           .dataloader_prefetch_factor = prefetch, .group_by_length = group_by_length},
+                          WithLengths{test_support::classification_data(), lengths}, test_support::classification_data(),
+                          tt::loss::cross_entropy);
+    trainer.train();
+    return torch::cat({model->weight.flatten(), model->bias});
+  };
+  for (bool group_by_length : {false, true}) {
+    const auto expected = weights_after(0, group_by_length);
+    DOCTEST_CHECK(torch::equal(weights_after(1, group_by_length), expected));
+    DOCTEST_CHECK(torch::equal(weights_after(3, group_by_length), expected));
+  }
+  DOCTEST_CHECK(!torch::equal(weights_after(0, true), weights_after(0, false)));  // the order did change
+}
+
+DOCTEST_TEST_CASE("an empty training set, or no full batch with drop_last, fails before training") {
+  torch::nn::Linear model(8, 3);
+  const auto data = test_support::classification_data();
+  tt::data::TensorDataset empty(data.inputs().slice(0, 0, 0), data.labels().slice(0, 0, 0));
+  tt::Trainer<> on_empty(model, {}, empty, tt::data::NoDataset{}, tt::loss::cross_entropy);
+  DOCTEST_CHECK_THROWS_WITH_AS(on_empty.train(),
+                               "the training set is empty: there is nothing to train on; check the file or the "
+                               "split that made it",
+                               tt::ArgumentError);
+  tt::Trainer<> too_large(model, {.per_device_train_batch_size = 128, .dataloader_drop_last = true}, data,
+                          tt::data::NoDataset{}, tt::loss::cross_entropy);
+  DOCTEST_CHECK_THROWS_WITH_AS(too_large.train(),
+                               "the training set has 100 samples, not one batch of --per_device_train_batch_size 128 "
+                               "(with --dataloader_drop_last)",
+                               tt::ArgumentError);
+  DOCTEST_CHECK(too_large.state().global_step == 0);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      tt::Trainer<>(model, {.label_names = std::vector<std::string>{"target"}}, data, tt::data::NoDataset{},
+                    tt::loss::cross_entropy),
+      "--label_names target: torchtrain batches hold their labels in the member `labels`; name it so in your batch "
+      "type and drop --label_names (or pass --label_names labels)",
+      tt::ArgumentError);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      tt::Trainer<>(model, {.group_by_length = true}, data, tt::data::NoDataset{}, tt::loss::cross_entropy),
+      "--group_by_length needs the length of each training sample: give the dataset a lengths() member (one length "
+      "per sample), or drop --group_by_length",
+      tt::ArgumentError);
 }
 
 }  // DOCTEST_TEST_SUITE
