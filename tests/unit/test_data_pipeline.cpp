@@ -14,6 +14,7 @@
 #include <torchtrain/data/data_loader.hpp>
 #include <torchtrain/data/default_data_collator.hpp>
 #include <torchtrain/data/distributed_sampler.hpp>
+#include <torchtrain/data/json_lines.hpp>
 #include <torchtrain/data/length_grouped_sampler.hpp>
 #include <torchtrain/data/sampler.hpp>
 #include <torchtrain/data/token_batch.hpp>
@@ -21,6 +22,12 @@
 namespace {
 
 using Example = torch::data::Example<>;
+
+std::filesystem::path write_file(const std::string& name, const std::string& content) {
+  const auto path = test_support::fresh_folder("pipeline_" + name) / name;
+  std::ofstream(path) << content;
+  return path;
+}
 
 torch::Tensor ids(std::vector<std::int64_t> values) { return torch::tensor(values, torch::kLong); }
 
@@ -55,6 +62,16 @@ bool same_batches(const std::vector<torch::Tensor>& a, const std::vector<torch::
     if (!torch::equal(a[i], b[i])) return false;
   return true;
 }
+
+// A language model over a TokenBatch: it reads the batch's fields by name.
+struct TinyLanguageModelImpl : torch::nn::Module {
+  torch::nn::Embedding embedding = register_module("embedding", torch::nn::Embedding(20, 8));
+  torch::nn::Linear head = register_module("head", torch::nn::Linear(8, 20));
+  torch::Tensor forward(const tt::data::TokenBatch& batch) {
+    return head(embedding(batch.input_ids) * batch.attention_mask.unsqueeze(-1));
+  }
+};
+TORCH_MODULE(TinyLanguageModel);
 
 }  // namespace
 
@@ -323,6 +340,81 @@ DOCTEST_TEST_CASE("an empty training set, or no full batch with drop_last, fails
       "--group_by_length needs the length of each training sample: give the dataset a lengths() member (one length "
       "per sample), or drop --group_by_length",
       tt::ArgumentError);
+}
+
+// ---- datasets ----
+
+DOCTEST_TEST_CASE("masked language modeling batches are the same with workers as without") {
+  std::string text;
+  for (int i = 0; i < 30; ++i) text += fmt::format("{{\"input_ids\": [{}, {}, {}]}}\n", i + 2, i + 3, i % 5 + 2);
+  const auto path = write_file("mlm.jsonl", text);
+  auto dataset = tt::data::collate(
+      tt::data::JsonLinesDataset(path, {.labels = ""}),
+      tt::data::DataCollatorForLanguageModeling{.mlm_probability = 0.5, .mask_token_id = 1, .vocab_size = 40});
+  const auto order = tt::data::RandomSampler{1}.order(30, 0);
+  std::vector<torch::Tensor> batches[2];
+  for (int workers : {0, 2}) {
+    tt::data::DataLoader loader(dataset, {.batch_size = 4, .num_workers = workers});
+    loader.start_epoch(order);
+    while (loader.has_next()) batches[workers / 2].push_back(loader.next().input_ids);
+  }
+  DOCTEST_CHECK(same_batches(batches[0], batches[1]));
+}
+
+
+DOCTEST_TEST_CASE("JsonLinesDataset reads mapped fields as int64 or float32 tensors") {
+  const auto path = write_file("data.jsonl", "{\"text_ids\": [3, 4, 5], \"y\": 1, \"other\": \"x\"}\n\n"
+                                              "{\"text_ids\": [6], \"y\": 0}\n"
+                                              "{\"text_ids\": [[0.5, 1], [2, 3]], \"y\": 2}\r\n");
+  tt::data::JsonLinesDataset dataset(path, {.inputs = "text_ids", .labels = "y"});
+  DOCTEST_CHECK(tt::data::dataset_size(dataset) == 3);
+  DOCTEST_CHECK(torch::equal(dataset.get(0).data, ids({3, 4, 5})));
+  DOCTEST_CHECK(torch::equal(dataset.get(0).target, torch::tensor(1, torch::kLong)));
+  DOCTEST_CHECK(torch::equal(dataset.get(2).data, torch::tensor({{0.5f, 1.f}, {2.f, 3.f}})));
+  DOCTEST_CHECK((dataset.lengths() == std::vector<std::int64_t>{3, 1, 2}));
+  // Sequences of different lengths batch through a padding collator.
+  auto padded = tt::data::collate(tt::data::JsonLinesDataset(path, {.inputs = "text_ids", .labels = "y"}),
+                                  tt::data::DataCollatorWithPadding{});
+  auto batch = tt::data::fetch_batch(padded, ids({1, 0}));
+  DOCTEST_CHECK(torch::equal(batch.input_ids, torch::tensor({{6, 0, 0}, {3, 4, 5}})));
+  DOCTEST_CHECK(torch::equal(batch.labels, ids({0, 1})));
+}
+
+DOCTEST_TEST_CASE("a malformed JSON line is an error naming the file, the line and the fix") {
+  const auto check = [](const std::string& name, const std::string& content, const std::string& message) {
+    const auto path = write_file(name, content);
+    DOCTEST_CHECK_THROWS_WITH_AS(tt::data::JsonLinesDataset(path, {.inputs = "x", .labels = "y"}),
+                                 (path.string() + message).c_str(), tt::data::DataError);
+  };
+  check("missing.jsonl", "{\"x\": 1, \"y\": 2}\n{\"x\": 1, \"label\": 2}\n",
+        ":2: no field 'y' for the labels; the line has 'label', 'x'. Map the labels to one of them with "
+        "JsonFields{.labels = \"...\"}");
+  check("text.jsonl", "{\"x\": \"hello\", \"y\": 2}\n",
+        ":1: field 'x' is a string, not a number or an array of numbers (tokenize text before reading it here)");
+  check("ragged.jsonl", "{\"x\": [[1, 2], [3]], \"y\": 2}\n",
+        ":1: field 'x' is a ragged array: arrays at depth 2 differ in length");
+  check("array.jsonl", "[1, 2]\n", ":1: expected a JSON object, found array");
+  check("empty.jsonl", "\n \n", ": no data lines");
+  const auto broken = write_file("broken.jsonl", "{\"x\": 1, \"y\": 2}\n{\"x\": 1, \"y\": 2}\n{\"x\": 1,, \"y\": 2}\n");
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::JsonLinesDataset(broken, {.inputs = "x", .labels = "y"}),
+                               doctest::Contains((broken.string() + ":3: not valid JSON (").c_str()),
+                               tt::data::DataError);
+}
+
+DOCTEST_TEST_CASE("a Trainer trains a language model on a collated JSON lines set, batches read by name") {
+  std::string text;
+  for (int i = 0; i < 24; ++i) {
+    text += "{\"input_ids\": [";
+    for (int t = 0; t < 3 + i % 5; ++t) text += fmt::format("{}{}", t ? ", " : "", 2 + (i + t) % 18);
+    text += "]}\n";
+  }
+  auto dataset = tt::data::collate(tt::data::JsonLinesDataset(write_file("lm.jsonl", text), {.labels = ""}),
+                                   tt::data::DataCollatorForLanguageModeling{.mlm = false});
+  TinyLanguageModel model;
+  tt::Trainer<> trainer(model, {.max_steps = 4, .per_device_train_batch_size = 4}, dataset, dataset,
+                        tt::loss::cross_entropy);
+  DOCTEST_CHECK(trainer.train().global_step == 4);
+  DOCTEST_CHECK(std::isfinite(trainer.evaluate().at("eval_loss")));
 }
 
 }  // DOCTEST_TEST_SUITE
