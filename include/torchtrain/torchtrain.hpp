@@ -20,6 +20,7 @@
 #include <torchtrain/checkpoint/state_dict.hpp>
 #include <torchtrain/data/batch.hpp>
 #include <torchtrain/data/collated_dataset.hpp>
+#include <torchtrain/data/collator.hpp>
 #include <torchtrain/data/csv.hpp>
 #include <torchtrain/data/data_collator_for_language_modeling.hpp>
 #include <torchtrain/data/data_collator_with_padding.hpp>
@@ -27,7 +28,10 @@
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/default_data_collator.hpp>
 #include <torchtrain/data/distributed_sampler.hpp>
+#include <torchtrain/data/iterable_dataset.hpp>
+#include <torchtrain/data/json_fields.hpp>
 #include <torchtrain/data/json_lines.hpp>
+#include <torchtrain/data/json_lines_stream.hpp>
 #include <torchtrain/data/length_grouped_sampler.hpp>
 #include <torchtrain/data/named_datasets.hpp>
 #include <torchtrain/data/random_sampler.hpp>

@@ -14,7 +14,9 @@
 #include <torchtrain/data/data_loader.hpp>
 #include <torchtrain/data/default_data_collator.hpp>
 #include <torchtrain/data/distributed_sampler.hpp>
+#include <torchtrain/data/iterable_dataset.hpp>
 #include <torchtrain/data/json_lines.hpp>
+#include <torchtrain/data/json_lines_stream.hpp>
 #include <torchtrain/data/length_grouped_sampler.hpp>
 #include <torchtrain/data/sampler.hpp>
 #include <torchtrain/data/token_batch.hpp>
@@ -164,6 +166,10 @@ DOCTEST_TEST_CASE("DefaultDataCollator stacks samples and their targets") {
   DOCTEST_CHECK(torch::equal(batch.inputs, torch::tensor({{1.f, 2.f}, {3.f, 4.f}})));
   DOCTEST_CHECK(torch::equal(batch.labels, torch::tensor({0, 1})));
   DOCTEST_CHECK(!tt::data::DefaultDataCollator{}({{torch::tensor({1.f}), {}}}).labels.defined());
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::DefaultDataCollator{}({{torch::tensor({1.f}), torch::tensor(0)},
+                                                               {torch::tensor({2.f}), {}}}),
+                               "DefaultDataCollator: 1 of the 2 samples have a target; give every sample one, or none",
+                               tt::ArgumentError);
 }
 
 DOCTEST_TEST_CASE("DataCollatorWithPadding pads to the longest, rounded to pad_to_multiple_of, with a mask") {
@@ -398,6 +404,42 @@ DOCTEST_TEST_CASE("a malformed JSON line is an error naming the file, the line a
   const auto broken = write_file("broken.jsonl", "{\"x\": 1, \"y\": 2}\n{\"x\": 1, \"y\": 2}\n{\"x\": 1,, \"y\": 2}\n");
   DOCTEST_CHECK_THROWS_WITH_AS(tt::data::JsonLinesDataset(broken, {.inputs = "x", .labels = "y"}),
                                doctest::Contains((broken.string() + ":3: not valid JSON (").c_str()),
+                               tt::data::DataError);
+}
+
+DOCTEST_TEST_CASE("JsonLinesStream streams what JsonLinesDataset reads; IterableLoader batches it") {
+  static_assert(tt::data::IterableDataset<tt::data::JsonLinesStream>);
+  const auto path = write_file("stream.jsonl", "{\"input_ids\": [3, 4, 5]}\n\n{\"input_ids\": [6]}\n"
+                                                "{\"input_ids\": [7, 8]}\n{\"input_ids\": [9]}\n{\"input_ids\": [2]}");
+  const tt::data::JsonLinesDataset dataset(path, {.labels = ""});
+  tt::data::JsonLinesStream stream(path, {.labels = ""});
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    stream.restart(epoch);
+    for (std::size_t i = 0; i < 5; ++i) DOCTEST_CHECK(torch::equal(stream.next().value().data, dataset.get(i).data));
+    DOCTEST_CHECK(!stream.next());
+  }
+  for (bool drop_last : {false, true}) {
+    tt::data::IterableLoader loader(stream, tt::data::DataCollatorWithPadding{}, 2, drop_last);
+    loader.start_epoch(0);
+    DOCTEST_CHECK(torch::equal(loader.next().value().input_ids, torch::tensor({{3, 4, 5}, {6, 0, 0}})));
+    DOCTEST_CHECK(torch::equal(loader.next().value().input_ids, torch::tensor({{7, 8}, {9, 0}})));
+    if (!drop_last) DOCTEST_CHECK(torch::equal(loader.next().value().input_ids, torch::tensor({{2}})));
+    DOCTEST_CHECK(!loader.next());
+  }
+  // A seeded collator masks each batch anew, and the same way for the same epoch.
+  const tt::data::DataCollatorForLanguageModeling masking{.mlm_probability = 0.5, .mask_token_id = 1, .vocab_size = 10};
+  const auto first_batches = [&](std::int64_t epoch) {
+    tt::data::IterableLoader loader(stream, masking, 5);
+    loader.start_epoch(epoch);
+    return loader.next().value().labels;
+  };
+  DOCTEST_CHECK(torch::equal(first_batches(0), first_batches(0)));
+  DOCTEST_CHECK(!torch::equal(first_batches(0), first_batches(1)));
+  // A malformed line is reported when the stream reaches it.
+  const auto broken = write_file("broken_stream.jsonl", "{\"input_ids\": [3]}\n{\"input_ids\": 3\n");
+  tt::data::JsonLinesStream broken_stream(broken, {.labels = ""});
+  DOCTEST_CHECK(broken_stream.next());
+  DOCTEST_CHECK_THROWS_WITH_AS(broken_stream.next(), doctest::Contains((broken.string() + ":2: not valid JSON").c_str()),
                                tt::data::DataError);
 }
 

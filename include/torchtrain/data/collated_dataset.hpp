@@ -1,7 +1,6 @@
 // CollatedDataset: a dataset of single samples made into a batch dataset by a collator (the Python data_collator).
 #pragma once
 
-#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <utility>
@@ -10,16 +9,11 @@
 #include <torch/data/example.h>
 #include <torch/types.h>
 
+#include <torchtrain/data/collator.hpp>
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/detail/mix_seed.hpp>
 
 namespace torchtrain::data {
-
-/// Turns the samples at some indices into a batch. A collator that draws random numbers
-/// (masked language modeling) also takes a seed for the batch.
-template <class C>
-concept Collator = std::invocable<const C&, std::vector<torch::data::Example<>>> ||
-                   std::invocable<const C&, std::vector<torch::data::Example<>>, std::uint64_t>;
 
 /// `dataset`'s samples, gathered with `get(i)` and batched by `collator`: what the Python
 /// Trainer's `data_collator` argument does, as a dataset the Trainer takes like any other.
@@ -41,10 +35,7 @@ class CollatedDataset {
       samples.push_back(dataset_.get(static_cast<std::size_t>(index[i])));
       batch_seed = detail::mix_seed(batch_seed, static_cast<std::uint64_t>(index[i]));
     }
-    if constexpr (std::invocable<const C&, std::vector<torch::data::Example<>>, std::uint64_t>)
-      return collator_(std::move(samples), batch_seed);
-    else
-      return collator_(std::move(samples));
+    return collate_samples(collator_, std::move(samples), batch_seed);
   }
 
   D& dataset() { return dataset_; }

@@ -10,6 +10,7 @@
 #include <torch/types.h>
 
 #include <torchtrain/data/detail/pad_sequences.hpp>
+#include <torchtrain/data/detail/split_examples.hpp>
 #include <torchtrain/data/token_batch.hpp>
 #include <torchtrain/loss/loss.hpp>
 
@@ -26,14 +27,7 @@ struct DataCollatorWithPadding {
   std::optional<int> pad_to_multiple_of;
 
   TokenBatch operator()(std::vector<torch::data::Example<>> samples) const {
-    std::vector<torch::Tensor> ids, targets;
-    ids.reserve(samples.size());
-    for (auto& sample : samples) {
-      ids.push_back(std::move(sample.data));
-      if (sample.target.defined()) targets.push_back(std::move(sample.target));
-    }
-    TORCH_CHECK(targets.empty() || targets.size() == ids.size(),
-                "DataCollatorWithPadding: some samples have a target and some do not");
+    auto [ids, targets] = detail::split_examples(std::move(samples), "DataCollatorWithPadding");
     const auto length = detail::padded_length(ids, pad_to_multiple_of);
     TokenBatch batch{detail::pad_right(ids, length, pad_token_id), detail::attention_mask(ids, length), {}};
     if (!targets.empty())

@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include <torchtrain/data/batch.hpp>
+#include <torchtrain/data/detail/split_examples.hpp>
 
 namespace torchtrain::data {
 
@@ -16,15 +17,7 @@ namespace torchtrain::data {
 /// sequences of different lengths use DataCollatorWithPadding.
 struct DefaultDataCollator {
   Batch operator()(std::vector<torch::data::Example<>> samples) const {
-    std::vector<torch::Tensor> inputs, labels;
-    inputs.reserve(samples.size());
-    labels.reserve(samples.size());
-    for (auto& sample : samples) {
-      inputs.push_back(std::move(sample.data));
-      if (sample.target.defined()) labels.push_back(std::move(sample.target));
-    }
-    TORCH_CHECK(labels.empty() || labels.size() == inputs.size(),
-                "DefaultDataCollator: some samples have a target and some do not");
+    auto [inputs, labels] = detail::split_examples(std::move(samples), "DefaultDataCollator");
     return {torch::stack(inputs), labels.empty() ? torch::Tensor() : torch::stack(labels)};
   }
 };
