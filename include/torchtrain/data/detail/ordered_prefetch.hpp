@@ -21,7 +21,8 @@ namespace torchtrain::data::detail {
 /// from worker (k - first) mod W, so the sequence never depends on thread timing. Each
 /// worker reserves a place before it makes an item and holds at most `capacity` items
 /// made or being made and not yet taken: memory stays bounded however slow the consumer.
-/// An exception thrown by `make` is thrown again by the take() of that item.
+/// An exception thrown by `make` is thrown again by the take() of that item, and by every
+/// take() after it (the worker that threw has stopped).
 template <class T>
 class OrderedPrefetch {
  public:
@@ -48,6 +49,7 @@ class OrderedPrefetch {
 
   /// The next item in order; waits for its worker to make it.
   T take() {
+    if (failure_) std::rethrow_exception(failure_);
     Lane& lane = *lanes_[static_cast<std::size_t>((next_ - first_) % static_cast<std::int64_t>(lanes_.size()))];
     std::unique_lock lock(lane.mutex);
     lane.changed.wait(lock, [&] { return !lane.items.empty(); });
@@ -57,7 +59,10 @@ class OrderedPrefetch {
     lock.unlock();
     lane.changed.notify_all();
     ++next_;
-    if (auto* error = std::get_if<std::exception_ptr>(&item)) std::rethrow_exception(*error);
+    if (auto* error = std::get_if<std::exception_ptr>(&item)) {
+      failure_ = *error;
+      std::rethrow_exception(failure_);
+    }
     return std::move(std::get<T>(item));
   }
 
@@ -101,6 +106,7 @@ class OrderedPrefetch {
   int capacity_;
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::vector<std::thread> threads_;
+  std::exception_ptr failure_;  // the error take() threw, if any
 };
 
 }  // namespace torchtrain::data::detail
