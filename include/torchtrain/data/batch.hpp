@@ -16,6 +16,8 @@ struct Batch {
     if (inputs.device() == device && (!labels.defined() || labels.device() == device)) return *this;
     return {inputs.to(device, non_blocking), labels.defined() ? labels.to(device, non_blocking) : labels};
   }
+  /// A copy in page-locked memory, which CUDA copies from without blocking.
+  Batch pin_memory() const { return {inputs.pin_memory(), labels.defined() ? labels.pin_memory() : labels}; }
 };
 
 }  // namespace torchtrain::data

@@ -3,12 +3,14 @@
 
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <torch/data/example.h>
 #include <torch/types.h>
 
 #include <torchtrain/data/batch.hpp>
+#include <torchtrain/data/default_data_collator.hpp>
 
 namespace torchtrain::data {
 
@@ -44,22 +46,17 @@ std::int64_t dataset_size(const D& dataset) {
 }
 
 /// The batch of the samples at `indices` (int64, on the CPU). Examples of a LibTorch
-/// dataset are stacked into a Batch (data -> inputs, target -> labels).
+/// dataset are stacked into a Batch (data -> inputs, target -> labels) by DefaultDataCollator.
 template <Dataset D>
 auto fetch_batch(D& dataset, const torch::Tensor& indices) {
   if constexpr (BatchDataset<D>) {
     return dataset.get_batch(indices);
   } else {
-    std::vector<torch::Tensor> inputs, labels;
-    inputs.reserve(static_cast<std::size_t>(indices.numel()));
-    labels.reserve(static_cast<std::size_t>(indices.numel()));
+    std::vector<torch::data::Example<>> examples;
+    examples.reserve(static_cast<std::size_t>(indices.numel()));
     const auto* index = indices.data_ptr<std::int64_t>();
-    for (std::int64_t i = 0; i < indices.numel(); ++i) {
-      torch::data::Example<> example = dataset.get(static_cast<std::size_t>(index[i]));
-      inputs.push_back(std::move(example.data));
-      labels.push_back(std::move(example.target));
-    }
-    return Batch{torch::stack(inputs), torch::stack(labels)};
+    for (std::int64_t i = 0; i < indices.numel(); ++i) examples.push_back(dataset.get(static_cast<std::size_t>(index[i])));
+    return DefaultDataCollator{}(std::move(examples));
   }
 }
 

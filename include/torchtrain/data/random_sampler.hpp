@@ -1,4 +1,4 @@
-// The order in which a training epoch visits the samples.
+// RandomSampler: the seeded order in which a training epoch visits the samples.
 #pragma once
 
 #include <cstdint>
@@ -20,13 +20,6 @@ struct RandomSampler {
   std::uint64_t seed = 42;
   torch::Tensor order(std::int64_t size, std::int64_t epoch) const {
     return epoch_permutation(size, seed, epoch);
-  }
-};
-
-/// Sampler for evaluation: the samples in their stored order.
-struct SequentialSampler {
-  torch::Tensor order(std::int64_t size, std::int64_t /*epoch*/ = 0) const {
-    return torch::arange(size, torch::kLong);
   }
 };
 

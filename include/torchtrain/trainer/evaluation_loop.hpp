@@ -11,7 +11,8 @@
 #include <torch/utils.h>
 
 #include <torchtrain/data/dataset.hpp>
-#include <torchtrain/data/random_sampler.hpp>
+#include <torchtrain/data/data_loader.hpp>
+#include <torchtrain/data/sequential_sampler.hpp>
 #include <torchtrain/detail/eval_loop_container.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/metrics/eval_prediction.hpp>
@@ -22,7 +23,7 @@ namespace torchtrain::detail {
 
 /// What one evaluation keeps and computes, from the arguments and the caller.
 struct EvalLoopOptions {
-  std::int64_t batch_size;
+  data::DataLoaderOptions loader;  // per_device_eval_batch_size and the --dataloader_* arguments
   torch::Device device;
   bool keep_outputs;              // false with --prediction_loss_only: the loss only
   bool keep_all_batches;          // false when --batch_eval_metrics scores each batch (predict() keeps them)
@@ -78,18 +79,18 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
                                Step&& step, Compute& compute_metrics, OnPredictionStep&& on_prediction_step) {
   constexpr bool has_compute_metrics = !std::is_same_v<Compute, NoMetrics>;
   const std::int64_t size = data::dataset_size(dataset);
-  const auto order = data::SequentialSampler{}.order(size);
+  data::DataLoader loader(dataset, options.loader);
+  loader.start_epoch(data::SequentialSampler{}.order(size));
   EvalLoopOutput output;
   output.num_samples = size;
-  output.num_batches = (size + options.batch_size - 1) / options.batch_size;
+  output.num_batches = loader.num_batches(size);
   EvalLoopContainer predictions, labels, inputs, losses;
   const EvalModeGuard eval_mode(module);
   for (std::int64_t b = 0; b < output.num_batches; ++b) {
     EvalPrediction kept;  // this batch's
     {
       torch::NoGradGuard no_grad;
-      auto batch = data::fetch_batch(dataset, order.slice(0, b * options.batch_size, (b + 1) * options.batch_size))
-                       .to(options.device, /*non_blocking=*/true);
+      auto batch = loader.next().to(options.device, /*non_blocking=*/true);
       auto [logits, loss] = step(batch);
       const std::int64_t samples = batch.size();
       if (loss.defined()) {

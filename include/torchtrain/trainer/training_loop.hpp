@@ -31,7 +31,9 @@
 #include <torchtrain/checkpoint/random_state.hpp>
 #include <torchtrain/checkpoint/resume_from.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
+#include <torchtrain/data/data_loader.hpp>
 #include <torchtrain/data/dataset.hpp>
+#include <torchtrain/data/length_grouped_sampler.hpp>
 #include <torchtrain/data/named_datasets.hpp>
 #include <torchtrain/data/random_sampler.hpp>
 #include <torchtrain/detail/any_dataset.hpp>
@@ -160,6 +162,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     announce_training(plan);
     // As in Python, NEFTune's noise is on for train() only.
     if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, *args_.neftune_noise_alpha);
+    data::DataLoader loader(train_dataset_, loader_options(args_.per_device_train_batch_size, args_.dataloader_drop_last));
     const auto start = Clock::now();
     control_.should_training_stop = false;
     notify<event::on_train_begin>();
@@ -171,7 +174,7 @@ class TrainingLoop final : public detail::TrainerInterface {
       if (args_.eval_on_start) evaluate_eval_datasets("eval");
     for (int epoch = first_epoch;
          epoch < plan.num_epochs && state_.global_step < plan.max_steps && !control_.should_training_stop; ++epoch)
-      train_epoch(plan, epoch, epoch == first_epoch ? first_update : 0);
+      train_epoch(plan, epoch, epoch == first_epoch ? first_update : 0, loader);
 
     const double runtime = std::chrono::duration<double>(Clock::now() - start).count();
     total_loss_ += read_loss_since_log();
@@ -259,8 +262,11 @@ class TrainingLoop final : public detail::TrainerInterface {
 
  private:
   // One epoch: optimizer steps over windows of `accumulation_steps` micro-batches.
-  void train_epoch(const TrainingPlan& plan, int epoch, int first_update) {
-    const auto order = sampler_.order(plan.num_samples, epoch);
+  void train_epoch(const TrainingPlan& plan, int epoch, int first_update, data::DataLoader<TrainDataset>& loader) {
+    // Skipped batches are skipped by index, never loaded.
+    loader.start_epoch(length_sampler_ ? length_sampler_->order(plan.num_samples, epoch)
+                                       : sampler_.order(plan.num_samples, epoch),
+                       std::int64_t{first_update} * plan.accumulation_steps);
     control_.should_epoch_stop = false;
     notify<event::on_epoch_begin>();
     for (int update = first_update; update < plan.updates_per_epoch; ++update) {
@@ -274,8 +280,7 @@ class TrainingLoop final : public detail::TrainerInterface {
       auto& window = window_;
       window.clear();
       for (std::int64_t micro_batch = first; micro_batch < last; ++micro_batch)
-        window.push_back(data::fetch_batch(train_dataset_, batch_indices(order, micro_batch))
-                             .to(strategy_.device(), /*non_blocking=*/true));
+        window.push_back(loader.next().to(strategy_.device(), /*non_blocking=*/true));
       const auto num_items_in_batch = count_items(window);
       for (std::size_t i = 0; i < window.size(); ++i) {
         const bool last_of_window = i + 1 == window.size();
@@ -579,7 +584,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (size == 0)
       throw ArgumentError(fmt::format("{}() got an empty dataset: there is nothing to evaluate",
                                       prediction ? "predict" : "evaluate"));
-    const detail::EvalLoopOptions options{.batch_size = args_.per_device_eval_batch_size,
+    const detail::EvalLoopOptions options{.loader = loader_options(args_.per_device_eval_batch_size, /*drop_last=*/false),
                                           .device = strategy_.device(),
                                           .keep_outputs = !args_.prediction_loss_only,
                                           .keep_all_batches = !args_.batch_eval_metrics || prediction,
@@ -653,6 +658,12 @@ class TrainingLoop final : public detail::TrainerInterface {
           scheduler_options);
     }
     sampler_ = data::RandomSampler{args_.data_seed.value_or(args_.seed)};
+    // As Python, megabatches span the samples of one optimizer step.
+    if constexpr (data::HasSampleLengths<TrainDataset>)
+      if (args_.group_by_length)
+        length_sampler_ = data::LengthGroupedSampler{data::sample_lengths(train_dataset_),
+                                                     std::int64_t{args_.per_device_train_batch_size} * plan.accumulation_steps,
+                                                     sampler_.seed};
 
     state_.epoch = 0;
     state_.global_step = 0;
@@ -674,10 +685,15 @@ class TrainingLoop final : public detail::TrainerInterface {
     model_->train();
   }
 
-  // The sample indices of micro-batch `batch` of an epoch (the last one may be short).
-  torch::Tensor batch_indices(const torch::Tensor& order, std::int64_t batch) const {
-    const std::int64_t size = args_.per_device_train_batch_size;
-    return order.slice(0, batch * size, (batch + 1) * size);
+  // Batches are pinned only when they go to a CUDA device, where pinning makes copies
+  // non-blocking. Unlike Python, evaluation never drops a short last batch: eval_loss and
+  // the metrics cover every sample.
+  data::DataLoaderOptions loader_options(std::int64_t batch_size, bool drop_last) const {
+    return {.batch_size = batch_size,
+            .drop_last = drop_last,
+            .num_workers = args_.dataloader_num_workers,
+            .prefetch_factor = args_.dataloader_prefetch_factor,
+            .pin_memory = args_.dataloader_pin_memory && strategy_.device().is_cuda()};
   }
 
   void check_arguments() const {
@@ -702,6 +718,16 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (args_.load_best_model_at_end && !Checkpointer::writes_checkpoints)
       throw ArgumentError("--load_best_model_at_end needs checkpoints, but this Trainer's checkpointer is "
                           "NoCheckpoint; drop the flag or use a checkpointer that writes");
+    if (!data::HasSampleLengths<TrainDataset> && args_.group_by_length)
+      throw ArgumentError("--group_by_length needs the length of each training sample: give the dataset a "
+                          "lengths() member (one length per sample), or drop --group_by_length");
+    // Batches are structs: losses and metrics read the member `labels`, so a label name
+    // is checked here once rather than looked up in every step.
+    if (args_.label_names && *args_.label_names != std::vector<std::string>{"labels"})
+      throw ArgumentError(fmt::format("--label_names {}: torchtrain batches hold their labels in the member "
+                                      "`labels`; name it so in your batch type and drop --label_names (or pass "
+                                      "--label_names labels)",
+                                      fmt::join(*args_.label_names, " ")));
     if (!has_eval_dataset && args_.eval_on_start)
       throw ArgumentError("--eval_on_start needs an eval dataset: pass one to the Trainer, or drop --eval_on_start");
     if constexpr (has_compute_metrics && !ComputesPerBatch<Compute>)
@@ -780,6 +806,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   std::vector<torch::Tensor> parameters_;
   std::vector<Batch> window_;  // the micro-batches of the current optimizer step
   data::RandomSampler sampler_;
+  std::optional<data::LengthGroupedSampler> length_sampler_;  // with --group_by_length
 
   LossSum loss_since_log_;        // step losses since the last log, on the device
   torch::Tensor grad_norm_;       // of the last step, before clipping

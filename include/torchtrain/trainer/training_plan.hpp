@@ -28,6 +28,9 @@ inline TrainingPlan plan_training(const TrainingArguments& args, std::int64_t nu
   TrainingPlan plan;
   plan.num_samples = num_samples;
   plan.accumulation_steps = accumulation_steps;
+  if (num_samples == 0)
+    throw ArgumentError("the training set is empty: there is nothing to train on; check the file or the split "
+                        "that made it");
   const std::int64_t batch_size = args.per_device_train_batch_size;
   plan.batches_per_epoch = args.dataloader_drop_last ? num_samples / batch_size
                                                      : (num_samples + batch_size - 1) / batch_size;

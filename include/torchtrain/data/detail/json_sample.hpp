@@ -1,0 +1,81 @@
+// json_sample: one sample from one JSON line, its mapped fields as tensors, with errors naming file and line.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <torch/data/example.h>
+#include <torch/types.h>
+
+#include <torchtrain/data/csv.hpp>
+#include <torchtrain/data/json_fields.hpp>
+
+namespace torchtrain::data::detail {
+
+// Appends the numbers of `value` (depth `depth` of the field) to `values`, checking that
+// every array at one depth has the length `shape` records for it.
+inline void flatten_json_numbers(const nlohmann::json& value, std::size_t depth, std::vector<std::int64_t>& shape,
+                                 std::vector<double>& values, bool& fractional, const std::string& key, const std::string& where) {
+  if (value.is_number()) {
+    if (depth < shape.size())
+      throw DataError(fmt::format("{}: field '{}' mixes numbers and arrays at one depth", where, key));
+    fractional = fractional || value.is_number_float();
+    values.push_back(value.get<double>());
+    return;
+  }
+  if (!value.is_array())
+    throw DataError(fmt::format("{}: field '{}' is {} {}, not a number or an array of numbers{}", where, key,
+                                value.is_object() || value.is_array() ? "an" : "a", value.type_name(),
+                                value.is_string() ? " (tokenize text before reading it here)" : ""));
+  const auto length = static_cast<std::int64_t>(value.size());
+  if (depth == shape.size() && values.empty())
+    shape.push_back(length);
+  else if (depth >= shape.size() || shape[depth] != length)
+    throw DataError(fmt::format("{}: field '{}' is a ragged array: arrays at depth {} differ in length", where, key,
+                                depth + 1));
+  for (const auto& element : value) flatten_json_numbers(element, depth + 1, shape, values, fractional, key, where);
+}
+
+/// The field `key` of `object` as a tensor; `role` (inputs or labels) is for the error.
+inline torch::Tensor json_field(const nlohmann::json& object, const std::string& key, std::string_view role,
+                                const std::string& where) {
+  const auto found = object.find(key);
+  if (found == object.end()) {
+    std::string keys;
+    for (const auto& [name, value] : object.items()) keys += (keys.empty() ? "'" : ", '") + name + "'";
+    throw DataError(fmt::format("{}: no field '{}' for the {}; the line has {}. Map the {} to one of them "
+                                "with JsonFields{{.{} = \"...\"}}",
+                                where, key, role, keys.empty() ? "no fields" : keys, role, role));
+  }
+  std::vector<std::int64_t> shape;
+  std::vector<double> values;
+  bool fractional = false;
+  flatten_json_numbers(*found, 0, shape, values, fractional, key, where);
+  auto tensor = torch::tensor(values, torch::kDouble).view(shape);
+  return tensor.to(fractional ? torch::kFloat32 : torch::kLong);
+}
+
+/// The sample of one JSON line (an object); `where` is "file:line" for errors.
+inline torch::data::Example<> json_sample(std::string_view line, const JsonFields& fields, const std::string& where) {
+  nlohmann::json object;
+  try {
+    object = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::parse_error& error) {
+    throw DataError(fmt::format("{}: not valid JSON ({})", where, error.what()));
+  }
+  if (!object.is_object()) throw DataError(fmt::format("{}: expected a JSON object, found {}", where, object.type_name()));
+  torch::data::Example<> sample;
+  sample.data = json_field(object, fields.inputs, "inputs", where);
+  if (!fields.labels.empty()) sample.target = json_field(object, fields.labels, "labels", where);
+  return sample;
+}
+
+/// Whether a line holds nothing but white space (skipped, as blank lines are).
+inline bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
+
+}  // namespace torchtrain::data::detail
