@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace {
+namespace accumulation_tests {
 
 // A tiny language model: embeddings, then logits over the vocabulary at every position.
 struct TokenModelImpl : torch::nn::Module {
@@ -108,8 +108,6 @@ struct StepCounter {
   }
 };
 
-}  // namespace
-
 DOCTEST_TEST_SUITE("accumulation") {
 
 DOCTEST_TEST_CASE("Accum<4> with micro-batches of 8 equals one step of 32: fixed-size classification") {
@@ -153,3 +151,5 @@ DOCTEST_TEST_CASE("one optimizer step per window; intervals count optimizer step
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace accumulation_tests

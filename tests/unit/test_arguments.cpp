@@ -13,7 +13,7 @@
 
 #include <unistd.h>
 
-namespace {
+namespace arguments_tests {
 
 struct ModelArguments {
   std::string model_name = "mlp";
@@ -52,13 +52,15 @@ struct JsonFile {
   std::filesystem::path path;
 };
 
-}  // namespace
+}  // namespace arguments_tests
 
-TORCHTRAIN_REFLECT(ModelArguments, (model_name, "which model to build"), layers, tie_weights,
+TORCHTRAIN_REFLECT(arguments_tests::ModelArguments, (model_name, "which model to build"), layers, tie_weights,
                    (widths, "hidden layer widths"));
-BOOST_HANA_ADAPT_STRUCT(MissingField, a);
-BOOST_HANA_ADAPT_STRUCT(Clashing, seed);
-BOOST_HANA_ADAPT_STRUCT(Reserved, config);
+BOOST_HANA_ADAPT_STRUCT(arguments_tests::MissingField, a);
+BOOST_HANA_ADAPT_STRUCT(arguments_tests::Clashing, seed);
+BOOST_HANA_ADAPT_STRUCT(arguments_tests::Reserved, config);
+
+namespace arguments_tests {
 
 DOCTEST_TEST_SUITE("arguments") {
 
@@ -486,3 +488,5 @@ DOCTEST_TEST_CASE("--label_smoothing_factor smooths tt::loss::CrossEntropy, and 
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace arguments_tests

@@ -11,7 +11,7 @@
 
 namespace fs = std::filesystem;
 
-namespace {
+namespace callbacks_tests {
 
 tt::data::TensorDataset regression_data(int samples) {
   torch::manual_seed(3);
@@ -122,8 +122,6 @@ struct Probe {
     sampled_at->push_back(state.global_step);
   }
 };
-
-}  // namespace
 
 DOCTEST_TEST_SUITE("callbacks") {
 
@@ -312,3 +310,5 @@ DOCTEST_TEST_CASE("a hook can run the model in eval mode without autograd and ha
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace callbacks_tests

@@ -20,7 +20,7 @@
 
 namespace fs = std::filesystem;
 
-namespace {
+namespace checkpoint_tests {
 
 struct NetImpl : torch::nn::Module {
   NetImpl()
@@ -109,8 +109,6 @@ Run train(const tt::TrainingArguments& args, const tt::ResumeFrom& resume = {}, 
   }
   return run;
 }
-
-}  // namespace
 
 DOCTEST_TEST_SUITE("checkpoint") {
 
@@ -569,3 +567,5 @@ DOCTEST_TEST_CASE("a full disk during a save is a clear error and leaves earlier
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace checkpoint_tests

@@ -8,7 +8,7 @@
 
 #include <zlib.h>
 
-namespace {
+namespace data_tests {
 
 std::filesystem::path temporary_file(const std::string& name, const std::string& content, bool gzip = false) {
   auto path = std::filesystem::temp_directory_path() / ("torchtrain_test_" + name);
@@ -30,8 +30,6 @@ struct Squares : torch::data::datasets::Dataset<Squares> {
   }
   c10::optional<std::size_t> size() const override { return 5; }
 };
-
-}  // namespace
 
 DOCTEST_TEST_SUITE("data") {
 
@@ -115,3 +113,5 @@ DOCTEST_TEST_CASE("LibTorch datasets are batched by stacking their examples") {
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace data_tests

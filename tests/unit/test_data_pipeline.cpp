@@ -21,7 +21,7 @@
 #include <torchtrain/data/sampler.hpp>
 #include <torchtrain/data/token_batch.hpp>
 
-namespace {
+namespace data_pipeline_tests {
 
 using Example = torch::data::Example<>;
 
@@ -74,8 +74,6 @@ struct TinyLanguageModelImpl : torch::nn::Module {
   }
 };
 TORCH_MODULE(TinyLanguageModel);
-
-}  // namespace
 
 DOCTEST_TEST_SUITE("data") {
 
@@ -370,7 +368,6 @@ DOCTEST_TEST_CASE("masked language modeling batches are the same with workers as
   DOCTEST_CHECK(same_batches(batches[0], batches[1]));
 }
 
-
 DOCTEST_TEST_CASE("JsonLinesDataset reads mapped fields as int64 or float32 tensors") {
   const auto path = write_file("data.jsonl", "{\"text_ids\": [3, 4, 5], \"y\": 1, \"other\": \"x\"}\n\n"
                                               "{\"text_ids\": [6], \"y\": 0}\n"
@@ -463,3 +460,5 @@ DOCTEST_TEST_CASE("a Trainer trains a language model on a collated JSON lines se
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace data_pipeline_tests

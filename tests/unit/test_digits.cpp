@@ -7,6 +7,8 @@
 
 #include "digits/digits.hpp"
 
+namespace digits_tests {
+
 DOCTEST_TEST_SUITE("digits") {
 
 DOCTEST_TEST_CASE("digits reaches at least 95% eval accuracy with its default arguments") {
@@ -30,3 +32,5 @@ DOCTEST_TEST_CASE("a file that is not the digits data set is an error naming it"
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace digits_tests

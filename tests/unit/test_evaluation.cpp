@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace {
+namespace evaluation_tests {
 
 using test_support::classification_data;
 
@@ -162,8 +162,6 @@ struct EvalEvents {
     if (state.global_step == 0) events->push_back("first step");
   }
 };
-
-}  // namespace
 
 DOCTEST_TEST_SUITE("evaluation") {
 
@@ -688,3 +686,5 @@ DOCTEST_TEST_CASE("evaluation builds no autograd graph, turns dropout off, and g
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace evaluation_tests

@@ -3,7 +3,7 @@
 
 #include <vector>
 
-namespace {
+namespace gradient_checkpointing_tests {
 
 struct BlockImpl : torch::nn::Module {
   BlockImpl() : linear(register_module("linear", torch::nn::Linear(16, 16))), dropout(register_module("dropout", torch::nn::Dropout(0.3))) {}
@@ -54,8 +54,6 @@ tt::data::TensorDataset data() {
   return {inputs, inputs.argmax(1) % 3};
 }
 
-}  // namespace
-
 DOCTEST_TEST_SUITE("gradient_checkpointing") {
 
 DOCTEST_TEST_CASE("checkpointed blocks give the same gradients, recomputing their forward (dropout included)") {
@@ -86,3 +84,5 @@ DOCTEST_TEST_CASE("--gradient_checkpointing trains to the same weights through t
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace gradient_checkpointing_tests

@@ -19,38 +19,16 @@
 #include <nlohmann/json.hpp>
 #include <zlib.h>
 
-namespace {
+namespace io_tests {
+
+using test_support::contains;
+using test_support::file_error_of;
+using test_support::fresh_folder;
 
 namespace fs = std::filesystem;
 
-// An empty folder of this process for the test `name`; all are removed at exit.
-fs::path scratch(const std::string& name) {
-  static const struct Root {
-    fs::path path = fs::temp_directory_path() / ("torchtrain_io_" + std::to_string(::getpid()));
-    ~Root() { fs::remove_all(path); }
-  } root;
-  auto path = root.path / name;
-  fs::remove_all(path);
-  fs::create_directories(path);
-  return path;
-}
-
 void write_bytes(const fs::path& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// The message of the FileError that `action` throws, or a text saying what happened instead.
-std::string file_error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const tt::FileError& error) {
-    return error.what();
-  } catch (const std::exception& error) {
-    return std::string("not a FileError: ") + error.what();
-  }
-  return "no error";
 }
 
 // What `action` did in a child process whose files may not grow past `limit` bytes, as
@@ -115,12 +93,10 @@ std::string bytes_of_floats(const std::vector<float>& values) {
 
 constexpr const char* damaged_advice = "; the file is truncated, damaged or not a safetensors file";
 
-}  // namespace
-
 DOCTEST_TEST_SUITE("io") {
 
 DOCTEST_TEST_CASE("FileWriter keeps the size and the zlib CRC-32 of all it wrote") {
-  auto path = scratch("writer") / "file.bin";
+  auto path = fresh_folder("writer") / "file.bin";
   std::string first = "hello, ";
   std::string second(100'000, 'x');
   tt::io::FileWriter writer(path);
@@ -143,7 +119,7 @@ DOCTEST_TEST_CASE("FileWriter keeps the size and the zlib CRC-32 of all it wrote
 }
 
 DOCTEST_TEST_CASE("a file that cannot be opened is a FileError naming it") {
-  auto folder = scratch("missing");
+  auto folder = fresh_folder("missing");
   auto missing = folder / "no-such-file.bin";
   DOCTEST_CHECK_THROWS_WITH_AS(
       tt::io::read_file(missing),
@@ -175,7 +151,7 @@ DOCTEST_TEST_CASE("a full disk is a FileError that names the file and says what 
 }
 
 DOCTEST_TEST_CASE("writing past the file size limit is a FileError, and leaves other files as they were") {
-  auto folder = scratch("size_limit");
+  auto folder = fresh_folder("size_limit");
   auto path = folder / "big.bin";
   auto message = file_error_in_child_with_file_size_limit(4096, [&] {
     tt::io::FileWriter writer(path);
@@ -208,7 +184,7 @@ DOCTEST_TEST_CASE("writing past the file size limit is a FileError, and leaves o
 }
 
 DOCTEST_TEST_CASE("publish_directory renames a complete folder and never replaces one") {
-  auto folder = scratch("publish");
+  auto folder = fresh_folder("publish");
   auto temporary = folder / "checkpoint-5.tmp";
   fs::create_directories(temporary / "nested");
   tt::io::write_file(temporary / "a.txt", "first");
@@ -233,7 +209,7 @@ DOCTEST_TEST_CASE("publish_directory renames a complete folder and never replace
 }
 
 DOCTEST_TEST_CASE("safetensors round trip: every dtype, non-contiguous, 0-dim and empty tensors") {
-  auto path = scratch("round_trip") / "model.safetensors";
+  auto path = fresh_folder("round_trip") / "model.safetensors";
   auto tensors = known_tensors();
   DOCTEST_REQUIRE(!tensors[1].second.is_contiguous());
   tt::io::save_safetensors(path, tensors);
@@ -265,7 +241,7 @@ DOCTEST_TEST_CASE("a CPU contiguous tensor is written from its own memory, other
 }
 
 DOCTEST_TEST_CASE("the safetensors layout is the specification's, byte for byte") {
-  auto folder = scratch("layout");
+  auto folder = fresh_folder("layout");
   // The reference implementation's own test vectors: one F32 tensor [1, 2, 3] holding 0..5,
   // no metadata; the header is padded with spaces to a multiple of 8 bytes.
   auto data = bytes_of_floats({0, 1, 2, 3, 4, 5});
@@ -297,7 +273,7 @@ DOCTEST_TEST_CASE("the safetensors layout is the specification's, byte for byte"
 }
 
 DOCTEST_TEST_CASE("save_safetensors through an open FileWriter gives the file's checksum") {
-  auto path = scratch("writer_variant") / "model.safetensors";
+  auto path = fresh_folder("writer_variant") / "model.safetensors";
   tt::io::FileWriter writer(path);
   tt::io::save_safetensors(writer, known_tensors(), {{"format", "pt"}, {"step", "10"}});
   auto checksum = writer.finish();
@@ -308,7 +284,7 @@ DOCTEST_TEST_CASE("save_safetensors through an open FileWriter gives the file's 
 }
 
 DOCTEST_TEST_CASE("tensors safetensors cannot hold are refused before a file is created") {
-  auto folder = scratch("refused");
+  auto folder = fresh_folder("refused");
   auto path = folder / "model.safetensors";
   auto refused = [&](const tt::io::NamedTensors& tensors) {
     auto message = file_error_of([&] { tt::io::save_safetensors(path, tensors); });
@@ -325,7 +301,7 @@ DOCTEST_TEST_CASE("tensors safetensors cannot hold are refused before a file is 
 }
 
 DOCTEST_TEST_CASE("a damaged safetensors file is a FileError naming it, never a crash") {
-  auto folder = scratch("damaged");
+  auto folder = fresh_folder("damaged");
   auto load_error = [&](const std::string& bytes) {
     auto path = folder / "damaged.safetensors";
     write_bytes(path, bytes);
@@ -415,9 +391,11 @@ DOCTEST_TEST_CASE("a damaged safetensors file is a FileError naming it, never a 
 
 DOCTEST_TEST_CASE("a file for Python's safetensors reader (checked by safetensors_check.py)") {
   const char* given = std::getenv("TORCHTRAIN_SAFETENSORS_FOR_PYTHON");
-  auto path = given ? fs::path(given) : scratch("for_python") / "for_python.safetensors";
+  auto path = given ? fs::path(given) : fresh_folder("for_python") / "for_python.safetensors";
   tt::io::save_safetensors(path, known_tensors());
   DOCTEST_CHECK(tt::io::load_safetensors(path).size() == known_tensors().size());
 }
 
 }  // DOCTEST_TEST_SUITE("io")
+
+}  // namespace io_tests

@@ -18,7 +18,7 @@
 #include <boost/hana/string.hpp>
 #include <unistd.h>
 
-namespace {
+namespace json_tests {
 
 namespace hana = boost::hana;
 
@@ -135,8 +135,6 @@ tt::TrainerState reference_state() {
 }
 
 tt::TrainerState state_from(std::string_view text) { return tt::trainer_state_from_json(text, "trainer_state.json"); }
-
-}  // namespace
 
 DOCTEST_TEST_SUITE("json") {
 
@@ -317,3 +315,5 @@ DOCTEST_TEST_CASE("save_metrics writes <split>_results.json and merges all_resul
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace json_tests

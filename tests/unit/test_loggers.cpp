@@ -15,21 +15,13 @@
 
 #include <unistd.h>
 
-namespace {
+namespace loggers_tests {
+
+using test_support::contains;
+using test_support::file_error_of;
+using test_support::fresh_folder;
 
 namespace fs = std::filesystem;
-
-// An empty folder of this process for the test `name`; all are removed at exit.
-fs::path scratch(const std::string& name) {
-  static const struct Root {
-    fs::path path = fs::temp_directory_path() / ("torchtrain_loggers_" + std::to_string(::getpid()));
-    ~Root() { fs::remove_all(path); }
-  } root;
-  auto path = root.path / name;
-  fs::remove_all(path);
-  fs::create_directories(path);
-  return path;
-}
 
 std::string read_text(const fs::path& path) {
   std::ifstream file(path, std::ios::binary);
@@ -41,18 +33,6 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::istringstream stream(text);
   for (std::string line; std::getline(stream, line);) lines.push_back(line);
   return lines;
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// The message of the FileError that `action` throws, or a text saying what happened instead.
-std::string file_error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const tt::FileError& error) {
-    return error.what();
-  }
-  return "no error";
 }
 
 tt::TrainerState at_step(int step, int max_steps = 40) {
@@ -432,8 +412,6 @@ std::vector<int> logged_steps(const tt::TrainerState& state) {
   return steps;
 }
 
-}  // namespace
-
 DOCTEST_TEST_SUITE("loggers") {
 
 DOCTEST_TEST_CASE("CRC-32C gives the published check values, and TFRecord's mask") {
@@ -450,7 +428,7 @@ DOCTEST_TEST_CASE("CRC-32C gives the published check values, and TFRecord's mask
 }
 
 DOCTEST_TEST_CASE("an event file decodes: framing, every CRC, the version event, scalars") {
-  const auto folder = scratch("event_file") / "nested" / "run";
+  const auto folder = fresh_folder("event_file") / "nested" / "run";
   const double before = unix_now();
   tt::io::EventFileWriter writer(folder);
   writer.add_scalar("train/loss", 0.25, 7);
@@ -512,7 +490,7 @@ DOCTEST_TEST_CASE("TensorBoard tags follow the Python Trainer's rewrite_logs") {
 
 DOCTEST_TEST_CASE("TensorBoardLogger: every tag, step and value read back (and a file for tensorboard_check.py)") {
   const char* given = std::getenv("TORCHTRAIN_TENSORBOARD_FOR_PYTHON");
-  const fs::path folder = given ? fs::path(given) : scratch("tensorboard") / "runs";
+  const fs::path folder = given ? fs::path(given) : fresh_folder("tensorboard") / "runs";
   fs::remove_all(folder);
   tt::TensorBoardLogger logger(folder);
   DOCTEST_CHECK(!logger.event_file());
@@ -539,7 +517,7 @@ DOCTEST_TEST_CASE("TensorBoardLogger: every tag, step and value read back (and a
 }
 
 DOCTEST_TEST_CASE("JsonLinesLogger: the log_history entry of each log, one line each, continued across runs") {
-  const auto folder = scratch("json_lines");
+  const auto folder = fresh_folder("json_lines");
   {
     tt::JsonLinesLogger logger(folder);
     DOCTEST_CHECK(logger.path() == folder / "log_history.jsonl");
@@ -573,7 +551,7 @@ DOCTEST_TEST_CASE("JsonLinesLogger: the log_history entry of each log, one line 
 }
 
 DOCTEST_TEST_CASE("CsvLogger: header from the first log, new columns to the right, empty cells") {
-  const auto folder = scratch("csv");
+  const auto folder = fresh_folder("csv");
   const auto path = folder / "log_history.csv";
   {
     tt::CsvLogger logger(folder);
@@ -604,7 +582,7 @@ DOCTEST_TEST_CASE("CsvLogger: header from the first log, new columns to the righ
   DOCTEST_CHECK(lines_of(read_text(path)).back() == "42,,,,,,2.0");
   DOCTEST_CHECK(!fs::exists(folder / "log_history.csv.tmp"));
 
-  const auto other = scratch("csv_other");
+  const auto other = fresh_folder("csv_other");
   std::ofstream(other / "log_history.csv") << "name,value\nx,1\n";
   const auto message = file_error_of([&] { tt::CsvLogger(other).log({{"loss", 1}}, at_step(1)); });
   DOCTEST_CHECK(contains(message, "its first column is 'name', not 'step'"));
@@ -614,7 +592,7 @@ DOCTEST_TEST_CASE("a file logger that cannot write says which file and why") {
   tt::io::AppendFile full("/dev/full");
   const auto message = file_error_of([&] { full.append("x"); });
   DOCTEST_CHECK(contains(message, "cannot write '/dev/full': No space left on device"));
-  const auto blocked = scratch("blocked");
+  const auto blocked = fresh_folder("blocked");
   std::ofstream(blocked / "file") << "a file where a folder should be";
   const auto no_folder = file_error_of([&] { tt::JsonLinesLogger(blocked / "file").log({{"loss", 1}}, at_step(1)); });
   DOCTEST_CHECK(contains(no_folder, "cannot create the folder '" + (blocked / "file").string() + "'"));
@@ -639,7 +617,7 @@ DOCTEST_TEST_CASE("Loggers<...> hands each call to every logger, hooks only to t
                                                   "true metrics eval", "false metrics eval", "end"});
 
   // One folder for all the file loggers.
-  const auto folder = scratch("together");
+  const auto folder = fresh_folder("together");
   tt::Loggers<tt::JsonLinesLogger, tt::CsvLogger, tt::TensorBoardLogger> files(folder);
   files.log({{"loss", 1}}, state);
   DOCTEST_CHECK(files.get<0>().path() == folder / "log_history.jsonl");
@@ -648,7 +626,7 @@ DOCTEST_TEST_CASE("Loggers<...> hands each call to every logger, hooks only to t
 }
 
 DOCTEST_TEST_CASE("a Trainer with Loggers<...>: every file holds log_history") {
-  const auto folder = scratch("trainer");
+  const auto folder = fresh_folder("trainer");
   {
     torch::manual_seed(0);
     torch::nn::Linear model(2, 1);
@@ -691,7 +669,7 @@ DOCTEST_TEST_CASE("ReportTo, the default: --report_to chooses the file loggers, 
   DOCTEST_CHECK((std::set<std::string_view>(tt::reporting_integrations.begin(), tt::reporting_integrations.end()) ==
                  std::set<std::string_view>{tt::TensorBoardLogger::report_to_name, tt::JsonLinesLogger::report_to_name,
                                             tt::CsvLogger::report_to_name}));
-  const auto folder = scratch("report_to");
+  const auto folder = fresh_folder("report_to");
   const auto files_for = [&](std::vector<std::string> report_to) {
     const auto run = folder / fmt::format("{}", fmt::join(report_to, "_"));
     const auto state = train_tiny<tt::NoCheckpoint>({.output_dir = (run / "out").string(),
@@ -723,7 +701,7 @@ DOCTEST_TEST_CASE("ReportTo, the default: --report_to chooses the file loggers, 
 
 DOCTEST_TEST_CASE("the Trainer calls the logger's hooks, on the main process only") {
   trainer_calls.clear();
-  const auto folder = scratch("hooks");
+  const auto folder = fresh_folder("hooks");
   train_tiny<TrainerRecorder, tt::NoCheckpoint>(
       {.output_dir = (folder / "main").string(), .max_steps = 4, .logging_steps = 2});
   DOCTEST_CHECK((trainer_calls == std::vector<std::string>{"setup " + (folder / "main").string(), "begin", "step 1",
@@ -760,7 +738,7 @@ DOCTEST_TEST_CASE("log_level: torchtrain's messages, filtered as transformers' l
   DOCTEST_CHECK(printed == "torchtrain warning: a warning 2\ntorchtrain error: a critical error\n");
 
   // --log_level info shows the Python Trainer's banner; the default (passive) does not.
-  const auto folder = scratch("log_level");
+  const auto folder = fresh_folder("log_level");
   const auto banner = stderr_of([&] {
     train_tiny<tt::NoCheckpoint>({.output_dir = folder.string(), .max_steps = 4, .log_level = tt::LogLevel::info});
   });
@@ -774,7 +752,7 @@ DOCTEST_TEST_CASE("log_level: torchtrain's messages, filtered as transformers' l
 DOCTEST_TEST_CASE("logging intervals: steps, a share of the steps, the first step, epochs, none") {
   // 32 samples at batch 8 for 3 epochs: 12 steps.
   const auto steps_logged = [](tt::TrainingArguments args) {
-    args.output_dir = scratch("intervals").string();
+    args.output_dir = fresh_folder("intervals").string();
     args.num_train_epochs = 3;
     return logged_steps(train_tiny<tt::NoCheckpoint>(args));
   };
@@ -822,7 +800,7 @@ DOCTEST_TEST_CASE("logging_nan_inf_filter: a NaN or infinite loss counts as the 
     torch::manual_seed(0);
     torch::nn::Linear model(2, 1);
     tt::Trainer<tt::NoCheckpoint> trainer(model,
-                                          {.output_dir = scratch("nan_filter").string(),
+                                          {.output_dir = fresh_folder("nan_filter").string(),
                                            .max_steps = 2,
                                            .logging_steps = 2,
                                            .logging_nan_inf_filter = filter},
@@ -838,7 +816,7 @@ DOCTEST_TEST_CASE("logging_nan_inf_filter: a NaN or infinite loss counts as the 
 }
 
 DOCTEST_TEST_CASE("training_plot.svg beside trainer_state.json: in each checkpoint, at the end, with save_state") {
-  const auto output_dir = scratch("plots");
+  const auto output_dir = fresh_folder("plots");
   torch::manual_seed(0);
   torch::nn::Linear model(2, 1);
   tt::Trainer<> trainer(model, {.output_dir = output_dir.string(), .max_steps = 6, .logging_steps = 1, .save_steps = 3},
@@ -863,7 +841,7 @@ DOCTEST_TEST_CASE("training_plot.svg beside trainer_state.json: in each checkpoi
 }
 
 DOCTEST_TEST_CASE("--disable_tqdm turns the progress bar off") {
-  const auto folder = scratch("disable_tqdm");
+  const auto folder = fresh_folder("disable_tqdm");
   std::FILE* file = std::fopen((folder / "out.txt").c_str(), "w");
   tt::ConsoleLogger console(file, tt::ProgressBar::always);
   console.setup({});
@@ -900,7 +878,7 @@ DOCTEST_TEST_CASE("the progress bar's text, from the numbers it shows") {
 }
 
 DOCTEST_TEST_CASE("ConsoleLogger: plain lines off a terminal, a bar redrawn in place when asked") {
-  const auto folder = scratch("console");
+  const auto folder = fresh_folder("console");
   const auto logs = tt::Metrics{{"loss", 0.5}, {"epoch", 0.5}};
   {
     std::FILE* file = std::fopen((folder / "plain.txt").c_str(), "w");
@@ -949,7 +927,7 @@ DOCTEST_TEST_CASE("the SVG picture: well-formed, and its lines hold the logged v
   }
   state.log_history.push_back({{"loss", std::nan("")}, {"learning_rate", 0.0}, {"step", 110}});  // NaN left out
 
-  const auto folder = scratch("plot");
+  const auto folder = fresh_folder("plot");
   tt::io::write_training_plot(state, folder / "training_plot.svg");
   const std::string svg = read_text(folder / "training_plot.svg");
   DOCTEST_CHECK(svg == tt::io::training_plot_svg(state));
@@ -992,3 +970,5 @@ DOCTEST_TEST_CASE("the SVG picture: well-formed, and its lines hold the logged v
 }
 
 }  // DOCTEST_TEST_SUITE("loggers")
+
+}  // namespace loggers_tests

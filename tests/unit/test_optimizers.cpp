@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-namespace {
+namespace optimizers_tests {
 
 tt::data::TensorDataset data() {
   torch::manual_seed(8);
@@ -54,8 +54,6 @@ torch::Tensor trained(tt::OptimizerNames optim, std::string optim_args, double w
   trainer.train();
   return model->weight.detach().clone();
 }
-
-}  // namespace
 
 DOCTEST_TEST_SUITE("optimizers") {
 
@@ -368,3 +366,5 @@ DOCTEST_TEST_CASE("a truncated or unrelated archive is an error when an optimize
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace optimizers_tests

@@ -4,7 +4,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace {
+namespace policies_tests {
 
 // A logger policy of the user's: the loop is open to new policies of a category.
 struct RecordingLogger {
@@ -18,8 +18,6 @@ tt::data::TensorDataset tiny_regression() {
   auto inputs = torch::randn({32, 2});
   return {inputs, inputs.sum(1, /*keepdim=*/true)};
 }
-
-}  // namespace
 
 DOCTEST_TEST_SUITE("policies") {
 
@@ -74,3 +72,5 @@ DOCTEST_TEST_CASE("arguments that contradict the policies fail at construction, 
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace policies_tests

@@ -7,7 +7,7 @@
 
 #include "digits/digits.hpp"
 
-namespace {
+namespace precision_tests {
 
 // Records whether autocast was on, and in which dtype the model computed, during forward.
 struct ProbeImpl : torch::nn::Module {
@@ -77,8 +77,6 @@ struct LossScaledFP32 : tt::FP16Precision<tt::GradScalerOptions{.init_scale = 10
     return stepped;
   }
 };
-
-}  // namespace
 
 DOCTEST_TEST_SUITE("precision") {
 
@@ -198,3 +196,5 @@ DOCTEST_TEST_CASE("loss scaling in the trainer: a step with an inf gradient leav
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace precision_tests

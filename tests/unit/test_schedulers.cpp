@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace {
+namespace schedulers_tests {
 
 struct ReferenceRow {
   std::string type, kwargs;
@@ -41,8 +41,6 @@ torch::optim::SGD two_group_sgd(std::vector<torch::Tensor>& parameters) {
   groups.emplace_back(std::vector{parameters[1]}, std::make_unique<torch::optim::SGDOptions>(0.02));
   return torch::optim::SGD(std::move(groups), torch::optim::SGDOptions(0.1));
 }
-
-}  // namespace
 
 DOCTEST_TEST_SUITE("schedulers") {
 
@@ -181,3 +179,5 @@ DOCTEST_TEST_CASE("a saved and reloaded optimizer and scheduler continue with id
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace schedulers_tests

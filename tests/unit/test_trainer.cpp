@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace {
+namespace trainer_tests {
 
 struct NetImpl : torch::nn::Module {
   NetImpl()
@@ -113,8 +113,6 @@ struct StopAfter {
     if (state.global_step == step) control.should_training_stop = true;
   }
 };
-
-}  // namespace
 
 DOCTEST_TEST_SUITE("trainer") {
 
@@ -322,3 +320,5 @@ DOCTEST_TEST_CASE("LossSum adds every loss, also past the folding point, and res
 }
 
 }  // DOCTEST_TEST_SUITE
+
+}  // namespace trainer_tests

@@ -8,7 +8,9 @@
 #define DOCTEST_CONFIG_NO_SHORT_MACRO_NAMES
 #include <doctest/doctest.h>
 
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace tt = torchtrain;
@@ -31,6 +33,22 @@ inline tt::data::TensorDataset classification_data() {
   auto inputs = torch::randn({100, 8});
   auto labels = (inputs.slice(1, 0, 3).argmax(1) + (inputs.select(1, 4) > 1).to(torch::kLong)) % 3;
   return {inputs, labels};
+}
+
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// The message of the FileError that `action` throws, or a text saying what happened instead.
+inline std::string file_error_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const tt::FileError& error) {
+    return error.what();
+  } catch (const std::exception& error) {
+    return std::string("not a FileError: ") + error.what();
+  }
+  return "no error";
 }
 
 }  // namespace test_support
