@@ -36,8 +36,10 @@
 #include <torchtrain/data/named_datasets.hpp>
 #include <torchtrain/data/random_sampler.hpp>
 #include <torchtrain/data/sampler.hpp>
+#include <torchtrain/data/sentencepiece_tokenizer.hpp>
 #include <torchtrain/data/sequential_sampler.hpp>
 #include <torchtrain/data/tensor_dataset.hpp>
+#include <torchtrain/data/text_blocks.hpp>
 #include <torchtrain/data/token_batch.hpp>
 #include <torchtrain/io/append_file.hpp>
 #include <torchtrain/io/crc32c.hpp>
@@ -57,6 +59,7 @@
 #include <torchtrain/metrics/precision_recall_f1.hpp>
 #include <torchtrain/metrics/preprocess_logits.hpp>
 #include <torchtrain/metrics/regression.hpp>
+#include <torchtrain/nn/attention.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
 #include <torchtrain/optim/optimizers.hpp>

@@ -459,6 +459,59 @@ DOCTEST_TEST_CASE("a Trainer trains a language model on a collated JSON lines se
   DOCTEST_CHECK(std::isfinite(trainer.evaluate().at("eval_loss")));
 }
 
+// ---- text: sentencepiece and blocks ----
+
+DOCTEST_TEST_CASE("SentencePieceTokenizer trains on a text, round-trips it, and loads its model again") {
+  const auto folder = test_support::fresh_folder("sentencepiece");
+  const auto corpus = "/usr/share/common-licenses/GPL-3";
+  const auto tokenizer = tt::data::SentencePieceTokenizer::train(corpus, folder / "spm", {.vocab_size = 300});
+  DOCTEST_CHECK(tokenizer.vocab_size() == 300);
+  DOCTEST_CHECK(tokenizer.piece_id("<pad>") == 3);
+  DOCTEST_CHECK(tokenizer.piece_id("<unk>") == 0);
+  const std::string sentence = "This License applies to any program or other work.";
+  const auto ids = tokenizer.encode(sentence);
+  DOCTEST_CHECK(ids.size() > 3);
+  DOCTEST_CHECK(ids.size() < sentence.size());  // pieces, not characters
+  DOCTEST_CHECK(tokenizer.decode(ids) == sentence);
+  const auto loaded = tt::data::SentencePieceTokenizer::load(folder / "spm.model");
+  DOCTEST_CHECK((loaded.encode(sentence) == ids));
+
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::SentencePieceTokenizer::load(folder / "none.model"),
+                               doctest::Contains("none.model': no such file; train one"), tt::data::DataError);
+  const auto not_a_model = write_file("not_a.model", "plain text\n");
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::SentencePieceTokenizer::load(not_a_model),
+                               doctest::Contains("spm_export_vocab failed"), tt::data::DataError);
+}
+
+DOCTEST_TEST_CASE("text_blocks cuts the tokenized text into equal blocks, inputs equal to labels") {
+  // A tokenizer that makes one id per byte: the blocks can be checked by hand.
+  struct Bytes {
+    std::vector<int> encode(std::string_view text) const { return {text.begin(), text.end()}; }
+  };
+  const auto file = write_file("blocks.txt", "abcdefghij");
+  const auto blocks = tt::data::text_blocks(file, Bytes{}, 3);
+  DOCTEST_REQUIRE(blocks.size() == 3);  // "abc", "def", "ghi"; the partial "j" is dropped
+  const auto batch = blocks.get_batch(ids({1}));
+  DOCTEST_CHECK(torch::equal(batch.inputs, ids({'d', 'e', 'f'}).view({1, 3})));
+  DOCTEST_CHECK(torch::equal(batch.labels, batch.inputs));
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::text_blocks(file, Bytes{}, 11),
+                               doctest::Contains("has 10 tokens, fewer than one block of 11"), tt::data::DataError);
+}
+
+DOCTEST_TEST_CASE("causal_lm_cross_entropy scores the logits at t against the label at t + 1") {
+  torch::manual_seed(3);
+  const auto logits = torch::randn({2, 5, 7});
+  tt::data::Batch batch{torch::zeros({2, 5}, torch::kLong), torch::randint(7, {2, 5}, torch::kLong)};
+  batch.labels[0][4] = tt::loss::ignore_index;
+  const auto expected = torch::nn::functional::cross_entropy(
+      logits.slice(1, 0, 4).reshape({8, 7}), batch.labels.slice(1, 1).reshape({8}),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(tt::loss::ignore_index));
+  const auto loss = tt::loss::causal_lm_cross_entropy(logits, batch).item<double>();
+  DOCTEST_CHECK(loss == doctest::Approx(expected.item<double>()));
+  const auto summed = tt::loss::causal_lm_cross_entropy(logits, batch, torch::tensor(7.0)).item<double>();
+  DOCTEST_CHECK(summed == doctest::Approx(expected.item<double>()));  // 7 labels count after the shift
+}
+
 }  // DOCTEST_TEST_SUITE
 
 }  // namespace data_pipeline_tests

@@ -65,6 +65,28 @@ struct CrossEntropy {
 };
 inline constexpr CrossEntropy cross_entropy{};
 
+/// Next-token cross-entropy of a causal language model: the logits at position t [N, T, V]
+/// against the labels at t + 1 [N, T], as the Python models' ForCausalLMLoss shifts them, so
+/// a dataset may give the same tokens as inputs and labels (tt::data::text_blocks).
+struct CausalLMCrossEntropy {
+  template <class Batch>
+  torch::Tensor operator()(const torch::Tensor& logits, const Batch& batch) const {
+    return CrossEntropy{}(shifted(logits), ShiftedLabels{batch.labels.slice(1, 1)});
+  }
+  template <class Batch>
+  torch::Tensor operator()(const torch::Tensor& logits, const Batch& batch,
+                           const torch::Tensor& num_items_in_batch) const {
+    return CrossEntropy{}(shifted(logits), ShiftedLabels{batch.labels.slice(1, 1)}, num_items_in_batch);
+  }
+
+ private:
+  struct ShiftedLabels {
+    torch::Tensor labels;
+  };
+  static torch::Tensor shifted(const torch::Tensor& logits) { return logits.slice(1, 0, -1); }
+};
+inline constexpr CausalLMCrossEntropy causal_lm_cross_entropy{};
+
 /// Mean squared error between outputs and labels (for regression).
 struct MeanSquaredError {
   template <class Batch>

@@ -1,0 +1,107 @@
+// gpt: a small GPT-style language model trained on the licence texts that every Debian
+// system ships (/usr/share/common-licenses), with a sentencepiece tokenizer trained on the
+// same text. It prints the eval perplexity before and after training (exp(eval_loss), as
+// Python's run_clm.py reports it), fails unless training at least halved it, and ends with
+// a sample.
+//
+//   gpt [--vocab_size 1000] [--block_size 64] [--layers 4] [--hidden 128] [--heads 4]
+//       [--prompt "This License"] [any TrainingArguments flag]
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <torchtrain/torchtrain.hpp>
+
+#include "gpt/model.hpp"
+
+namespace tt = torchtrain;
+
+struct GptArguments {
+  std::vector<std::string> text_files = {
+      "/usr/share/common-licenses/GPL-3",     "/usr/share/common-licenses/GPL-2",
+      "/usr/share/common-licenses/LGPL-2.1",  "/usr/share/common-licenses/Apache-2.0",
+      "/usr/share/common-licenses/MPL-2.0",   "/usr/share/common-licenses/GFDL-1.3"};
+  int vocab_size = 1000;
+  int block_size = 64;
+  int layers = 4;
+  int heads = 4;
+  int hidden = 128;
+  std::string prompt = "This License";
+  int sample_tokens = 40;
+};
+TORCHTRAIN_REFLECT(GptArguments, (text_files, "the training text, concatenated"),
+                   (vocab_size, "pieces of the sentencepiece tokenizer trained on the text"),
+                   (block_size, "tokens per training sequence"), layers, heads, hidden,
+                   (prompt, "the start of the sample generated at the end"), sample_tokens);
+
+namespace {
+
+// The text files, one after another, in `folder/corpus.txt`: what the tokenizer and the
+// dataset read.
+std::filesystem::path write_corpus(const std::vector<std::string>& files, const std::filesystem::path& folder) {
+  std::filesystem::create_directories(folder);
+  const auto corpus = folder / "corpus.txt";
+  std::ofstream out(corpus, std::ios::binary);
+  for (const auto& file : files) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw tt::data::DataError(fmt::format("cannot open '{}': no such file or not readable", file));
+    out << in.rdbuf() << '\n';
+  }
+  if (!out.flush()) throw tt::data::DataError(fmt::format("cannot write '{}'", corpus.string()));
+  return corpus;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  tt::TrainingArguments defaults{.output_dir = "gpt_output",
+                                 .max_steps = 300,
+                                 .per_device_train_batch_size = 32,
+                                 .per_device_eval_batch_size = 64,
+                                 .learning_rate = 1e-3,
+                                 .weight_decay = 0.1,
+                                 .lr_scheduler_type = tt::SchedulerType::cosine,
+                                 .warmup_steps = 20,
+                                 .logging_steps = 50,
+                                 .eval_strategy = tt::IntervalStrategy::steps,
+                                 .eval_steps = 100,
+                                 .save_strategy = tt::SaveStrategy::no};
+  auto [args, options] = tt::parse_args(argc, argv, defaults, GptArguments{});
+
+  const auto corpus = write_corpus(options.text_files, args.output_dir);
+  const auto tokenizer = tt::data::SentencePieceTokenizer::train(
+      corpus, std::filesystem::path(args.output_dir) / "tokenizer", {.vocab_size = options.vocab_size});
+  auto [train_set, eval_set] = tt::data::text_blocks(corpus, tokenizer, options.block_size).split(0.9, args.seed);
+  fmt::print("{} training and {} evaluation blocks of {} tokens\n", train_set.size(), eval_set.size(),
+             options.block_size);
+
+  tt::set_seed(args.seed);
+  gpt::Gpt model(gpt::GptConfig{.vocab_size = tokenizer.vocab_size(),
+                                .context = options.block_size,
+                                .layers = options.layers,
+                                .heads = options.heads,
+                                .hidden = options.hidden});
+  tt::Trainer<> trainer(model, args, train_set, eval_set, tt::loss::causal_lm_cross_entropy);
+  const double start = std::exp(trainer.evaluate().at("eval_loss"));
+  trainer.train();
+  const double end = std::exp(trainer.evaluate().at("eval_loss"));
+  fmt::print("eval perplexity: {:.1f} before training, {:.1f} after\n", start, end);
+
+  auto sample = gpt::generate(model, tokenizer.encode(options.prompt), options.sample_tokens);
+  fmt::print("sample: {}\n", tokenizer.decode(sample));
+  if (!(end < start / 2)) {
+    fmt::print(stderr, "gpt: training did not halve the eval perplexity ({:.1f} -> {:.1f})\n", start, end);
+    return 1;
+  }
+  return 0;
+} catch (const std::exception& error) {
+  fmt::print(stderr, "gpt: {}\n", error.what());
+  return 1;
+}
