@@ -304,6 +304,30 @@ DOCTEST_TEST_CASE("clip_grad_norm matches LibTorch's clip_grad_norm_ exactly") {
   for (std::size_t i = 0; i < ours.size(); ++i) DOCTEST_CHECK(torch::equal(ours[i].grad(), theirs[i].grad()));
 }
 
+DOCTEST_TEST_CASE("--tf32 sets LibTorch's TensorFloat-32 switches; --tf32 true without a GPU is an error") {
+  const auto data = test_support::classification_data();
+  Net model;
+  const bool cublas = at::globalContext().allowTF32CuBLAS(), cudnn = at::globalContext().allowTF32CuDNN();
+  at::globalContext().setAllowTF32CuBLAS(true);
+  at::globalContext().setAllowTF32CuDNN(true);
+  tt::TrainingArguments args = arguments;
+  args.tf32 = false;
+  tt::Trainer<> off(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
+  DOCTEST_CHECK(!at::globalContext().allowTF32CuBLAS());
+  DOCTEST_CHECK(!at::globalContext().allowTF32CuDNN());
+  args.tf32 = true;
+  if (torch::cuda::is_available()) {
+    tt::Trainer<> on(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
+    DOCTEST_CHECK(at::globalContext().allowTF32CuBLAS());
+  } else {
+    DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<>(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy),
+                                 "--tf32 needs a CUDA GPU (Ampere or newer); this run is on the CPU: drop --tf32",
+                                 tt::ArgumentError);
+  }
+  at::globalContext().setAllowTF32CuBLAS(cublas);
+  at::globalContext().setAllowTF32CuDNN(cudnn);
+}
+
 DOCTEST_TEST_CASE("LossSum adds every loss, also past the folding point, and resets") {
   tt::LossSum sum;
   DOCTEST_CHECK(!sum.sum().defined());

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <ATen/Context.h>
 #include <torch/types.h>
 #include <torch/utils.h>
 
@@ -140,11 +141,22 @@ class TrainingLoop final : public detail::TrainerInterface {
                           "tt::nn::NEFTuneEmbedding; use one (a drop-in torch::nn::Embedding) for its input embedding");
     strategy_.setup(model_, args_);
     precision_.setup(strategy_.device());
+    apply_tf32();
     state_.is_local_process_zero = state_.is_world_process_zero = strategy_.is_main_process();
     set_verbosity(strategy_.is_main_process() ? args_.log_level : args_.log_level_replica);
     if constexpr (requires { logger_.setup(args_); })
       if (strategy_.is_main_process()) logger_.setup(args_);
     notify<event::on_init_end>();
+  }
+
+  // --tf32 sets LibTorch's global TensorFloat-32 switches, as Python sets torch.backends';
+  // asking for it without a CUDA device is an error there too.
+  void apply_tf32() const {
+    if (!args_.tf32) return;
+    if (*args_.tf32 && !strategy_.device().is_cuda())
+      throw ArgumentError("--tf32 needs a CUDA GPU (Ampere or newer); this run is on the CPU: drop --tf32");
+    at::globalContext().setAllowTF32CuBLAS(*args_.tf32);
+    at::globalContext().setAllowTF32CuDNN(*args_.tf32);
   }
 
   TrainOutput train(const ResumeFrom& resume_from_checkpoint) override {
