@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Run ON THE GPU MACHINE, in one device call (prepare .deps here first with
+# tools/device/prepare_deps.sh and carry it): builds against that machine's PyTorch
+# LibTorch (CUDA), runs the whole test suite, the examples on the GPU, and the benchmarks;
+# logs go under $OUT (default: ./device-out), a summary is printed last.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-$PWD/device-out}
+mkdir -p "$out"
+deps=$PWD/.deps
+[ -d "$deps/include/boost/hana" ] || { echo "run.sh: .deps is missing: run tools/device/prepare_deps.sh here and carry .deps" >&2; exit 2; }
+torch_prefix=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+# zlib: the machine has the shared library (Python's zlib uses it) but may lack its headers
+# and the unversioned libz.so; the headers travel in .deps.
+zlib=$(ldconfig -p 2>/dev/null | awk '/libz\.so\.1 .*x86-64/ {print $NF; exit}')
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+  python3 -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__)'
+  g++ --version | head -1; cmake --version | head -1
+} > "$out/versions.txt" 2>&1
+step() {  # name, command...: runs it with its log in $out/<name>.log and records the result
+  local name=$1; shift
+  local start=$SECONDS
+  if "$@" > "$out/$name.log" 2>&1; then result=ok; else result="FAILED ($?)"; fi
+  printf '%-28s %-12s %4ds\n' "$name" "$result" $((SECONDS - start)) | tee -a "$out/summary.txt"
+}
+: > "$out/summary.txt"
+generator=(); command -v ninja > /dev/null && generator=(-G Ninja)
+step configure cmake -S . -B build-cuda "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+  "-DCMAKE_PREFIX_PATH=$deps/cmake;$torch_prefix" -DBoost_NO_BOOST_CMAKE=ON "-DBoost_INCLUDE_DIR=$deps/include" \
+  "-DZLIB_INCLUDE_DIR=$deps/include" "-DZLIB_LIBRARY=${zlib:-/usr/lib/x86_64-linux-gnu/libz.so.1}"
+step build cmake --build build-cuda -j16
+step tests ctest --test-dir build-cuda -j8 --output-on-failure --timeout 300
+step example_digits build-cuda/examples/digits --output_dir "$out/digits" --bf16
+step example_gpt build-cuda/examples/gpt --output_dir "$out/gpt" --bf16
+for bench in build-cuda/benchmarks/bench_*; do step "$(basename "$bench")" "$bench"; done
+cat "$out/versions.txt"
+cat "$out/summary.txt"
