@@ -39,6 +39,7 @@
 #include <torchtrain/data/sequential_sampler.hpp>
 #include <torchtrain/data/tensor_dataset.hpp>
 #include <torchtrain/data/token_batch.hpp>
+#include <torchtrain/distributed/distributed.hpp>
 #include <torchtrain/io/append_file.hpp>
 #include <torchtrain/io/crc32c.hpp>
 #include <torchtrain/io/durable_file.hpp>
