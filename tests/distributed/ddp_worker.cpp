@@ -122,8 +122,11 @@ void train(tt::TrainingArguments args, const WorkerArguments& worker) {
     json["gradient_buckets"] = CountingDDP::last->gradient_buckets()->num_buckets();
   }
   std::ofstream(out / fmt::format("metrics-rank{}.json", env.rank)) << json.dump(2);
-  fmt::print("rank {} of {}: eval_loss {:.6f} eval_accuracy {:.4f}\n", env.rank, env.world_size,
-             metrics.at("eval_loss"), metrics.at("eval_accuracy"));
+  // A fingerprint of the weights, for comparing ranks that do not share a file system.
+  double weights_sum = 0;
+  for (const auto& parameter : model->parameters()) weights_sum += parameter.to(torch::kDouble).sum().item<double>();
+  fmt::print("rank {} of {}: eval_loss {:.6f} eval_accuracy {:.4f} weights_sum {:.17g}\n", env.rank, env.world_size,
+             metrics.at("eval_loss"), metrics.at("eval_accuracy"), weights_sum);
 }
 
 }  // namespace ddp_worker

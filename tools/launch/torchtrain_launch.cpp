@@ -140,7 +140,10 @@ void signal_all(std::vector<Rank>& ranks, int signal, bool stopping) {
   for (auto& rank : ranks)
     if (rank.running) {
       ::kill(-rank.pid, signal);  // its process group: the rank and anything it started
-      if (stopping) rank.stopped_by_us = true;
+      if (stopping) {
+        rank.stopped_by_us = true;
+        ::kill(-rank.pid, SIGCONT);  // a stopped rank (SIGSTOP, a debugger) takes the signal only once continued
+      }
     }
 }
 
@@ -223,7 +226,6 @@ int run(const Options& options) {
     }
     if (kill_at && Clock::now() >= *kill_at && running > 0) {
       signal_all(ranks, SIGKILL, true);
-      signal_all(ranks, SIGCONT, true);  // a stopped rank gets its SIGKILL only once continued on some systems
     }
   }
   int worst = 0;
