@@ -192,6 +192,7 @@ int run(const Options& options) {
   using Clock = std::chrono::steady_clock;
   std::optional<Clock::time_point> terminate_at, kill_at;
   auto running = ranks.size();
+  bool forwarded = false;
   while (running > 0) {
     // Wake at least once a second to act on the grace deadlines.
     timespec wait{1, 0};
@@ -199,6 +200,7 @@ int run(const Options& options) {
     if (signal == SIGINT || signal == SIGTERM || signal == SIGHUP) {
       fmt::print(stderr, "torchtrain-launch: got {}, passing it to every rank\n", strsignal(signal));
       signal_all(ranks, signal, false);
+      forwarded = true;  // ranks ending on it are doing as asked, not failing
     }
     int status = 0;
     pid_t pid;
@@ -210,7 +212,7 @@ int run(const Options& options) {
       --running;
       if (it->status != 0 && !it->stopped_by_us) {
         fmt::print(stderr, "torchtrain-launch: rank {} (pid {}) exited with status {}\n", it->rank, pid, it->status);
-        if (!terminate_at && running > 0) {
+        if (!terminate_at && !forwarded && running > 0) {
           fmt::print(stderr,
                      "torchtrain-launch: giving the other ranks {} s to stop by themselves (--grace_period), then "
                      "terminating them\n",

@@ -522,7 +522,7 @@ class TrainingLoop final : public detail::TrainerInterface {
             "  Total train batch size (w. parallel, distributed & accumulation) = {}\n"
             "  Gradient Accumulation steps = {}\n  Total optimization steps = {}\n"
             "  Number of trainable parameters = {}",
-            plan.num_samples, plan.num_epochs, args_.per_device_train_batch_size,
+            data::dataset_size(train_dataset_), plan.num_epochs, args_.per_device_train_batch_size,
             std::int64_t{args_.per_device_train_batch_size} * plan.accumulation_steps * strategy_.world_size(),
             plan.accumulation_steps, plan.max_steps, trainable);
   }

@@ -44,13 +44,17 @@ inline torch::Tensor gather_shards(ProcessGroup& group, const torch::Tensor& sha
     for (std::int64_t d = 1; d < shard.dim(); ++d)
       padded_shape[d] = std::max(padded_shape[d], sizes[d].item<std::int64_t>());
   }
-  auto padded = torch::full(padded_shape, pad, shard.options().device(device));
+  // Gloo reduces and gathers no bfloat16 or bool: those travel as float32 and uint8 (exactly).
+  const auto wire_type = shard.scalar_type() == torch::kBFloat16 ? torch::kFloat
+                         : shard.scalar_type() == torch::kBool   ? torch::kUInt8
+                                                                 : shard.scalar_type();
+  auto padded = torch::full(padded_shape, pad, shard.options().dtype(wire_type).device(device));
   auto target = padded;
   for (std::int64_t d = 0; d < shard.dim(); ++d) target = target.narrow(d, 0, shard.size(d));
   target.copy_(shard);
   const auto parts = group.all_gather(padded, "gathering the evaluation outputs");
   // [rows, R, ...]: row i of rank r is sample i R + r.
-  return torch::stack(parts, 1).flatten(0, 1).narrow(0, 0, size).to(shard.device());
+  return torch::stack(parts, 1).flatten(0, 1).narrow(0, 0, size).to(shard.device(), shard.scalar_type());
 }
 
 }  // namespace torchtrain::distributed::detail

@@ -77,9 +77,11 @@ class DDP {
 
   at::Tensor reduce_sum(const at::Tensor& value) const {
     if (world_size() == 1) return value;
-    auto sum = value.detach().clone();
+    // Gloo sums no bfloat16: such a value travels as float32.
+    auto sum = value.detach().to(value.scalar_type() == torch::kBFloat16 ? torch::kFloat : value.scalar_type(),
+                                 /*non_blocking=*/false, /*copy=*/true);
     group_->allreduce_sum(sum, "summing a metric over the ranks");
-    return sum;
+    return sum.to(value.scalar_type());
   }
   at::Tensor reduce_mean(const at::Tensor& value) const {
     return world_size() == 1 ? value : reduce_sum(value) / world_size();
