@@ -82,20 +82,25 @@ struct CountingDDP : tt::DDP {
   }
 };
 
+// Set before the handlers are installed: a handler may only write and exit.
+std::string signal_message;
+
+extern "C" void on_signal(int signal) {
+  const std::string& text = signal_message;
+  [[maybe_unused]] auto written = ::write(STDOUT_FILENO, text.data(), text.size());
+  ::_exit(128 + signal);
+}
+
+// Waits for SIGINT or SIGTERM. Handlers, not sigwait: LibTorch's threads do not block the
+// signals, and a process-directed signal may go to any thread that does not.
 int wait_for_signal(const std::filesystem::path& out) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigprocmask(SIG_BLOCK, &signals, nullptr);
   const auto rank = tt::distributed::read_environment().rank;
+  signal_message = fmt::format("ddp_worker: rank {} got a signal to stop\n", rank);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
   std::filesystem::create_directories(out);
   std::ofstream(out / fmt::format("ready-rank{}", rank)) << getpid();
-  int signal = 0;
-  sigwait(&signals, &signal);
-  fmt::print("ddp_worker: rank {} got {}\n", rank, strsignal(signal));
-  std::fflush(stdout);
-  return 128 + signal;
+  for (;;) ::pause();
 }
 
 template <class... Policies>

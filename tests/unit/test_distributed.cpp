@@ -366,8 +366,8 @@ DOCTEST_TEST_CASE("the launcher passes SIGTERM to every rank and returns their s
   const auto output = read_text(log);
   DOCTEST_MESSAGE(output);
   DOCTEST_CHECK(exit_code(status) == 128 + SIGTERM);
-  DOCTEST_CHECK(contains(output, "rank 0 got Terminated"));
-  DOCTEST_CHECK(contains(output, "rank 1 got Terminated"));
+  DOCTEST_CHECK(contains(output, "rank 0 got a signal to stop"));
+  DOCTEST_CHECK(contains(output, "rank 1 got a signal to stop"));
 }
 
 DOCTEST_TEST_CASE("the launcher rejects a bad command line with a sentence and its usage") {
