@@ -41,6 +41,7 @@
 #include <torchtrain/data/tensor_dataset.hpp>
 #include <torchtrain/data/text_blocks.hpp>
 #include <torchtrain/data/token_batch.hpp>
+#include <torchtrain/distributed/distributed.hpp>
 #include <torchtrain/io/append_file.hpp>
 #include <torchtrain/io/crc32c.hpp>
 #include <torchtrain/io/durable_file.hpp>

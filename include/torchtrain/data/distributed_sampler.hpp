@@ -36,8 +36,13 @@ struct DistributedSampler {
   }
 
   torch::Tensor order(std::int64_t size, std::int64_t epoch) const {
+    return shard(shuffle ? RandomSampler{seed}.order(size, epoch) : torch::arange(size, torch::kLong));
+  }
+
+  /// This rank's part of a whole-epoch order `indices` (any sampler's), by the rule above.
+  torch::Tensor shard(torch::Tensor indices) const {
+    const std::int64_t size = indices.size(0);
     const std::int64_t total = num_samples(size) * num_replicas;
-    auto indices = shuffle ? RandomSampler{seed}.order(size, epoch) : torch::arange(size, torch::kLong);
     if (total > size) {
       if (size == 0)
         throw ArgumentError("DistributedSampler: the dataset is empty; there is nothing to shard");

@@ -20,4 +20,5 @@
 #include <torchtrain/policies/precision/fp32.hpp>
 #include <torchtrain/policies/precision/grad_scaler.hpp>
 #include <torchtrain/policies/precision/with_precision.hpp>
+#include <torchtrain/policies/strategy/ddp.hpp>
 #include <torchtrain/policies/strategy/single_device.hpp>

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -31,6 +32,10 @@ struct EvalLoopOptions {
   bool include_inputs, include_losses;  // --include_for_metrics
   std::optional<int> accumulation_steps;  // --eval_accumulation_steps
   const PreprocessLogits* preprocess_logits;
+  // With several processes: the samples this one evaluates (undefined: all, in order), and
+  // how its kept outputs join every process's, in dataset order, before compute_metrics.
+  torch::Tensor order = {};
+  std::function<torch::Tensor(const torch::Tensor&)> gather = {};
 };
 
 /// The outputs kept (on the CPU), the sum over samples of their batch's loss (on the
@@ -80,10 +85,11 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
   constexpr bool has_compute_metrics = !std::is_same_v<Compute, NoMetrics>;
   const std::int64_t size = data::dataset_size(dataset);
   data::DataLoader loader(dataset, options.loader);
-  loader.start_epoch(data::SequentialSampler{}.order(size));
+  const auto order = options.order.defined() ? options.order : data::SequentialSampler{}.order(size);
+  loader.start_epoch(order);
   EvalLoopOutput output;
   output.num_samples = size;
-  output.num_batches = loader.num_batches(size);
+  output.num_batches = loader.num_batches(order.size(0));
   EvalLoopContainer predictions, labels, inputs, losses;
   const EvalModeGuard eval_mode(module);
   for (std::int64_t b = 0; b < output.num_batches; ++b) {
@@ -123,6 +129,10 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
       for (auto* container : {&predictions, &labels, &inputs, &losses}) container->to_cpu();
   }
   output.prediction = {predictions.get(), labels.get(), inputs.get(), losses.get()};
+  if (options.gather)
+    for (auto* kept : {&output.prediction.predictions, &output.prediction.label_ids, &output.prediction.inputs,
+                       &output.prediction.losses})
+      *kept = options.gather(*kept);
   if constexpr (has_compute_metrics) {
     if (!options.compute_per_batch && output.prediction.predictions.defined() && output.prediction.label_ids.defined())
       output.metrics = call_compute_metrics(compute_metrics, output.prediction, /*compute_result=*/true);

@@ -34,6 +34,7 @@
 #include <torchtrain/checkpoint/state_dict.hpp>
 #include <torchtrain/data/data_loader.hpp>
 #include <torchtrain/data/dataset.hpp>
+#include <torchtrain/data/distributed_sampler.hpp>
 #include <torchtrain/data/length_grouped_sampler.hpp>
 #include <torchtrain/data/named_datasets.hpp>
 #include <torchtrain/data/random_sampler.hpp>
@@ -160,7 +161,9 @@ class TrainingLoop final : public detail::TrainerInterface {
   }
 
   TrainOutput train(const ResumeFrom& resume_from_checkpoint) override {
-    const auto plan = plan_training(args_, data::dataset_size(train_dataset_), Accumulation::steps(args_));
+    // With several processes, each trains on its shard of every global batch.
+    const auto plan = plan_training(args_, train_sampler().num_samples(data::dataset_size(train_dataset_)),
+                                    Accumulation::steps(args_));
     begin_run(plan);
     // A resumed run continues at the checkpoint's step, skipping the optimizer steps of
     // the current epoch that it already took (unless --ignore_data_skip).
@@ -194,12 +197,13 @@ class TrainingLoop final : public detail::TrainerInterface {
     const double samples = args_.max_steps > 0
                                ? static_cast<double>(plan.max_steps) * args_.per_device_train_batch_size *
                                      plan.accumulation_steps * strategy_.world_size()
-                               : static_cast<double>(plan.num_samples) * args_.num_train_epochs;
+                               : static_cast<double>(plan.num_samples) * strategy_.world_size() * args_.num_train_epochs;
     Metrics metrics{{"train_runtime", detail::round_to(runtime, 4)},
                     {"train_samples_per_second", detail::round_to(samples / runtime, 3)},
                     {"train_steps_per_second", detail::round_to(plan.max_steps / runtime, 3)},
                     {"train_loss", train_loss}};
     checkpointer_.wait();  // every checkpoint is on disk before train() returns
+    strategy_.barrier("waiting for rank 0 to finish writing checkpoints");  // before any rank reads one
     if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, 0);
     if (args_.load_best_model_at_end && state_.best_model_checkpoint) load_best_model();
     metrics = log(metrics);
@@ -243,9 +247,11 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (strategy_.is_main_process()) torchtrain::save_metrics(args_.output_dir, split, metrics);
   }
   void save_model(const std::filesystem::path& folder) override {
-    if (!strategy_.is_main_process()) return;
-    torchtrain::save_model(*model_, folder);
-    io::replace_file(folder / Checkpoint::training_args_file, training_arguments_json(args_));
+    if (strategy_.is_main_process()) {
+      torchtrain::save_model(*model_, folder);
+      io::replace_file(folder / Checkpoint::training_args_file, training_arguments_json(args_));
+    }
+    strategy_.barrier("waiting for rank 0 to save the model");
   }
   void load_model(const std::filesystem::path& folder) override { torchtrain::load_model(*model_, folder); }
   void save_state() override {
@@ -276,8 +282,8 @@ class TrainingLoop final : public detail::TrainerInterface {
   // One epoch: optimizer steps over windows of `accumulation_steps` micro-batches.
   void train_epoch(const TrainingPlan& plan, int epoch, int first_update, data::DataLoader<TrainDataset>& loader) {
     // Skipped batches are skipped by index, never loaded.
-    loader.start_epoch(length_sampler_ ? length_sampler_->order(plan.num_samples, epoch)
-                                       : sampler_.order(plan.num_samples, epoch),
+    const std::int64_t size = data::dataset_size(train_dataset_);
+    loader.start_epoch(length_sampler_ ? sampler_.shard(length_sampler_->order(size, epoch)) : sampler_.order(size, epoch),
                        std::int64_t{first_update} * plan.accumulation_steps);
     control_.should_epoch_stop = false;
     notify<event::on_epoch_begin>();
@@ -528,7 +534,7 @@ class TrainingLoop final : public detail::TrainerInterface {
             "  Total train batch size (w. parallel, distributed & accumulation) = {}\n"
             "  Gradient Accumulation steps = {}\n  Total optimization steps = {}\n"
             "  Number of trainable parameters = {}",
-            plan.num_samples, plan.num_epochs, args_.per_device_train_batch_size,
+            data::dataset_size(train_dataset_), plan.num_epochs, args_.per_device_train_batch_size,
             std::int64_t{args_.per_device_train_batch_size} * plan.accumulation_steps * strategy_.world_size(),
             plan.accumulation_steps, plan.max_steps, trainable);
   }
@@ -604,7 +610,18 @@ class TrainingLoop final : public detail::TrainerInterface {
                                           .include_inputs = includes_for_metrics("inputs"),
                                           .include_losses = includes_for_metrics("loss"),
                                           .accumulation_steps = args_.eval_accumulation_steps,
-                                          .preprocess_logits = &preprocess_logits_};
+                                          .preprocess_logits = &preprocess_logits_,
+                                          .order = strategy_.evaluation_shard(size),
+                                          .gather = [&](const torch::Tensor& shard) {
+                                            return strategy_.gather_shards(shard, size);
+                                          }};
+    if (size < strategy_.world_size())
+      throw ArgumentError(fmt::format("{}() got {} samples for {} processes: give every process at least one",
+                                      prediction ? "predict" : "evaluate", size, strategy_.world_size()));
+    if (args_.batch_eval_metrics && strategy_.world_size() > 1)
+      throw ArgumentError("--batch_eval_metrics is not supported with several processes yet: each rank's batches "
+                          "would have to be gathered one by one; drop the flag to compute the metrics on the whole "
+                          "gathered set");
     const auto step = [&](const auto& batch) {
       return precision_.autocast([&] {
         auto outputs = detail::forward(model_, batch);
@@ -620,7 +637,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     const std::string p(prefix);
     Metrics metrics;
     if (output.loss_sum.defined())
-      metrics.set(p + "_loss", strategy_.reduce_mean(output.loss_sum).template item<double>() / size);
+      metrics.set(p + "_loss", strategy_.reduce_sum(output.loss_sum).template item<double>() / size);
     if (output.metrics)
       for (const auto& [name, value] : *output.metrics)
         metrics.set(name.starts_with(p + "_") ? name : p + "_" + name, value);
@@ -669,13 +686,13 @@ class TrainingLoop final : public detail::TrainerInterface {
                             plan.max_steps, scheduler_options, optimizer_->param_groups().front().options().get_lr()),
           scheduler_options);
     }
-    sampler_ = data::RandomSampler{args_.data_seed.value_or(args_.seed)};
+    sampler_ = train_sampler();
     // As Python, megabatches span the samples of one optimizer step.
     if constexpr (data::HasSampleLengths<TrainDataset>)
       if (args_.group_by_length)
         length_sampler_ = data::LengthGroupedSampler{data::sample_lengths(train_dataset_),
                                                      std::int64_t{args_.per_device_train_batch_size} * plan.accumulation_steps,
-                                                     sampler_.seed};
+                                                     args_.data_seed.value_or(args_.seed)};
 
     state_.epoch = 0;
     state_.global_step = 0;
@@ -695,6 +712,13 @@ class TrainingLoop final : public detail::TrainerInterface {
     last_logged_step_ = 0;
     grad_norm_ = torch::Tensor();
     model_->train();
+  }
+
+  // The default training sampler: the seeded random order, and with several processes
+  // each one's shard of it (PyTorch's DistributedSampler).
+  data::DistributedSampler train_sampler() const {
+    return {.num_replicas = strategy_.world_size(), .rank = strategy_.rank(), .shuffle = true,
+            .seed = args_.data_seed.value_or(args_.seed), .drop_last = false};
   }
 
   // Batches are pinned only when they go to a CUDA device, where pinning makes copies
@@ -817,7 +841,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   OptimizerFactory optimizer_factory_;
   std::vector<torch::Tensor> parameters_;
   std::vector<Batch> window_;  // the micro-batches of the current optimizer step
-  data::RandomSampler sampler_;
+  data::DistributedSampler sampler_;  // at world size 1, the RandomSampler's order
   std::optional<data::LengthGroupedSampler> length_sampler_;  // with --group_by_length
 
   LossSum loss_since_log_;        // step losses since the last log, on the device

@@ -1,6 +1,9 @@
 // SingleDevice: one process on one device (CUDA when available, else the CPU).
 #pragma once
 
+#include <cstdint>
+#include <string_view>
+
 #include <torch/cuda.h>
 #include <torch/types.h>
 
@@ -13,7 +16,10 @@ namespace torchtrain {
 ///
 /// Every strategy offers: `setup(model, args)` to place the model; `device()`;
 /// `gradient_sync(bool)` returning a scope in which backward does (or does not)
-/// synchronize gradients; `reduce_mean(tensor)` over processes; rank and world size.
+/// synchronize gradients; `reduce_mean(tensor)` and `reduce_sum(tensor)` over processes;
+/// `barrier(what)`; `evaluation_shard(size)`, the samples of an evaluation set this
+/// process evaluates, and `gather_shards(outputs, size)`, every process's outputs in
+/// dataset order; rank and world size. With one process each of these returns its input.
 class SingleDevice {
  public:
   using torchtrain_category = category::strategy;
@@ -31,6 +37,10 @@ class SingleDevice {
   torch::Device device() const { return device_; }
   GradientSyncScope gradient_sync(bool /*enabled*/) const { return {}; }
   at::Tensor reduce_mean(const at::Tensor& value) const { return value; }
+  at::Tensor reduce_sum(const at::Tensor& value) const { return value; }
+  void barrier(std::string_view /*what*/) const {}
+  torch::Tensor evaluation_shard(std::int64_t size) const { return torch::arange(size, torch::kLong); }
+  torch::Tensor gather_shards(const torch::Tensor& outputs, std::int64_t /*size*/) const { return outputs; }
   int rank() const { return 0; }
   int world_size() const { return 1; }
   bool is_main_process() const { return true; }

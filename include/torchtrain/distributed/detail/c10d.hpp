@@ -1,0 +1,106 @@
+// c10d machinery: the rendezvous store and the collective backend (Gloo, or NCCL where LibTorch has it) of a process group.
+#pragma once
+
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if defined(USE_C10D_NCCL)
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+
+#include <torchtrain/detail/compat.hpp>
+#include <torchtrain/distributed/distributed_error.hpp>
+#include <torchtrain/distributed/environment.hpp>
+
+#if !defined(USE_C10D_GLOO)
+#error "torchtrain's distributed code needs LibTorch's Gloo backend: link the imported `torch` target, which defines USE_C10D_GLOO"
+#endif
+
+namespace torchtrain::distributed::detail {
+
+/// What the collectives are called on: LibTorch 1.13's backends are ProcessGroups; from 2.0
+/// they are Backends that a ProcessGroup dispatches to. Same calls, other base class.
+#if TORCHTRAIN_TORCH_AT_LEAST(2, 0)
+using Collectives = c10d::Backend;
+#else
+using Collectives = c10d::ProcessGroup;
+#endif
+
+/// The message of the exception in flight, for wrapping it in a sentence of ours.
+inline std::string current_exception_text() {
+  try {
+    throw;
+  } catch (const c10::Error& error) {
+    return error.what_without_backtrace();
+  } catch (const std::exception& error) {
+    return error.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
+/// Connects to the rank-0 store at MASTER_ADDR:MASTER_PORT (rank 0 serves it unless
+/// torchrun's agent does); returns once every rank has connected, or throws after `timeout`.
+inline c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env, std::chrono::milliseconds timeout) {
+  c10d::TCPStoreOptions options;
+  options.port = env.master_port;
+  options.isServer = env.rank == 0 && !env.use_agent_store;
+  options.numWorkers = static_cast<std::size_t>(env.world_size);
+  options.waitWorkers = !env.use_agent_store;
+  options.timeout = timeout;
+  try {
+    return c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+  } catch (...) {
+    throw DistributedError(fmt::format(
+        "rank {} of {}: the ranks did not all meet at {}:{} within {} s ({}). Check that MASTER_ADDR and MASTER_PORT "
+        "are the same for every rank, that rank 0 can listen on that port (not used by another run) and that the "
+        "other ranks were started; --ddp_timeout sets how long to wait",
+        env.rank, env.world_size, env.master_addr, env.master_port,
+        std::chrono::duration_cast<std::chrono::seconds>(timeout).count(), current_exception_text()));
+  }
+}
+
+/// The Gloo transport device: the interface GLOO_SOCKET_IFNAME names (as PyTorch reads
+/// it), else the address this machine's host name resolves to (loopback if none).
+inline std::shared_ptr<::gloo::transport::Device> gloo_device() {
+  if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME"); interface && *interface) {
+    try {
+      return c10d::ProcessGroupGloo::createDeviceForInterface(interface);
+    } catch (...) {
+      throw DistributedError(fmt::format("GLOO_SOCKET_IFNAME={} names no usable network interface ({}); set it to "
+                                         "an interface of this machine (see `ip addr`) or unset it",
+                                         interface, current_exception_text()));
+    }
+  }
+  return c10d::ProcessGroupGloo::createDefaultDevice();
+}
+
+/// The backend for `name` ("gloo" or "nccl") over `store`.
+inline c10::intrusive_ptr<Collectives> make_backend(std::string_view name, const c10::intrusive_ptr<c10d::Store>& store,
+                                                    const Environment& env, std::chrono::milliseconds timeout) {
+  if (name == "gloo") {
+    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+    options->devices.push_back(gloo_device());
+    options->threads = 2;  // as PyTorch: two per device, so that one slow collective does not stall the next
+    return c10::make_intrusive<c10d::ProcessGroupGloo>(store, env.rank, env.world_size, options);
+  }
+  if (name == "nccl") {
+#if defined(USE_C10D_NCCL)
+    auto options = c10d::ProcessGroupNCCL::Options::create();
+    options->timeout = timeout;
+    return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, env.rank, env.world_size, options);
+#else
+    throw DistributedError("--ddp_backend nccl: this LibTorch was built without NCCL (no CUDA); use --ddp_backend "
+                           "gloo, or build against a CUDA LibTorch");
+#endif
+  }
+  throw DistributedError(fmt::format("--ddp_backend {}: torchtrain knows gloo (CPU) and nccl (CUDA)", name));
+}
+
+}  // namespace torchtrain::distributed::detail

@@ -1,0 +1,131 @@
+// ProcessGroup: the processes of a distributed run and the collectives between them (c10d over a TCPStore).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <torch/types.h>
+
+#include <torchtrain/distributed/detail/c10d.hpp>
+#include <torchtrain/distributed/distributed_error.hpp>
+#include <torchtrain/distributed/environment.hpp>
+
+namespace torchtrain::distributed {
+
+/// How to make the process group (the --ddp_backend and --ddp_timeout arguments).
+struct ProcessGroupOptions {
+  std::string backend;  // "gloo" or "nccl"; empty: nccl when CUDA is used, else gloo
+  std::chrono::seconds timeout{1800};
+};
+
+/// Every rank of the run, connected. With world size 1 there is no store and no backend,
+/// and each collective returns its input. Collectives must be called by every rank in
+/// the same order; a rank that died or stopped answering makes them throw
+/// DistributedError after at most the timeout, naming the collective.
+class ProcessGroup {
+ public:
+  using Work = c10::intrusive_ptr<c10d::Work>;
+
+  ProcessGroup(Environment env, ProcessGroupOptions options) : env_(std::move(env)), options_(std::move(options)) {
+    if (!env_.distributed()) return;
+    const std::chrono::milliseconds timeout = options_.timeout;
+    store_ = detail::connect_store(env_, timeout);
+    try {
+      backend_ = detail::make_backend(options_.backend, store_, env_, timeout);
+    } catch (const DistributedError&) {
+      throw;
+    } catch (...) {
+      throw DistributedError(fmt::format("rank {}: the {} backend could not connect the ranks ({}); with several "
+                                         "machines, set GLOO_SOCKET_IFNAME to the interface they reach each other on",
+                                         env_.rank, options_.backend, detail::current_exception_text()));
+    }
+  }
+
+  int rank() const { return env_.rank; }
+  int size() const { return env_.world_size; }
+  const Environment& environment() const { return env_; }
+  const ProcessGroupOptions& options() const { return options_; }
+
+  /// Starts summing `tensor` in place over the ranks; wait() on the result before reading it.
+  Work allreduce_sum_async(at::Tensor tensor) {
+    if (!backend_) return {};
+    std::vector<at::Tensor> tensors{std::move(tensor)};
+    return backend_->allreduce(tensors);
+  }
+
+  /// Waits for `work`; a failure becomes a DistributedError that says what to look at.
+  void wait(const Work& work, std::string_view what) const {
+    if (!work) return;
+    try {
+      work->wait();
+    } catch (...) {
+      throw DistributedError(fmt::format(
+          "rank {} of {}: {} failed: {}. Another rank has probably died or stopped answering (see its output); "
+          "a rank gives up after --ddp_timeout ({} s)",
+          env_.rank, env_.world_size, what, detail::current_exception_text(), options_.timeout.count()));
+    }
+  }
+
+  void allreduce_sum(const at::Tensor& tensor, std::string_view what = "an all-reduce") {
+    wait(allreduce_sum_async(tensor), what);
+  }
+
+  /// Overwrites `tensor` with rank `root`'s.
+  void broadcast(const at::Tensor& tensor, int root = 0, std::string_view what = "a broadcast") {
+    if (!backend_) return;
+    std::vector<at::Tensor> tensors{tensor};
+    c10d::BroadcastOptions options;
+    options.rootRank = root;
+    wait(backend_->broadcast(tensors, options), what);
+  }
+
+  /// Every rank's `tensor` (all of one shape), by rank.
+  std::vector<at::Tensor> all_gather(const at::Tensor& tensor, std::string_view what = "an all-gather") {
+    if (!backend_) return {tensor};
+    std::vector<at::Tensor> input{tensor.contiguous()};
+    std::vector<std::vector<at::Tensor>> output(1);
+    for (int r = 0; r < size(); ++r) output[0].push_back(torch::empty_like(input[0]));
+    wait(backend_->allgather(output, input), what);
+    return std::move(output[0]);
+  }
+
+  /// Returns once every rank has called it with the same `what`.
+  void barrier(std::string_view what = "a barrier") {
+    if (!backend_) return;
+    wait(backend_->barrier(), what);
+  }
+
+ private:
+  Environment env_;
+  ProcessGroupOptions options_;
+  c10::intrusive_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<detail::Collectives> backend_;
+};
+
+/// The process group of this process, made on the first call from the environment
+/// (read_environment) and `options`, as Python's init_process_group("env://"); later
+/// calls return the same group (a run meets once, however many Trainers it makes).
+/// A later call that asks for another backend or timeout gets an error.
+inline std::shared_ptr<ProcessGroup> default_process_group(const ProcessGroupOptions& options) {
+  static std::mutex mutex;
+  static std::shared_ptr<ProcessGroup> group;
+  const std::lock_guard lock(mutex);
+  if (!group) {
+    group = std::make_shared<ProcessGroup>(read_environment(), options);
+  } else if (group->options().backend != options.backend || group->options().timeout != options.timeout) {
+    throw DistributedError(fmt::format("this process already joined its process group with --ddp_backend {} and "
+                                       "--ddp_timeout {}; a later Trainer asked for {} and {}: give every Trainer of "
+                                       "a run the same values",
+                                       group->options().backend, group->options().timeout.count(), options.backend,
+                                       options.timeout.count()));
+  }
+  return group;
+}
+
+}  // namespace torchtrain::distributed

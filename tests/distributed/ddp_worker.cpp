@@ -1,0 +1,173 @@
+// ddp_worker: one rank of the distributed tests (the `distributed` suite starts it, mostly through torchtrain-launch).
+//
+//   ddp_worker --trainer single|ddp|ddp_accum2|bf16_single|bf16_ddp_accum4 --out DIR [TrainingArguments flags]
+//              [--die_at_step S --die_rank R --die_how exit|stop] [--wait_for_signal true]
+//
+// Trains a small classifier on a fixed synthetic set, then evaluates; writes this rank's
+// final parameters to DIR/weights-rank<R>.pt and its eval metrics to DIR/metrics-rank<R>.json
+// (all ranks, so the suite can check that they agree). The other flags make a rank fail
+// on purpose: exit at a step (a dead rank) or stop itself with SIGSTOP (a rank that no
+// longer answers), or wait for a signal forwarded by the launcher.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <torchtrain/torchtrain.hpp>
+
+namespace tt = torchtrain;
+
+namespace ddp_worker {
+
+struct WorkerArguments {
+  std::string trainer = "ddp";  // which Trainer type runs
+  std::string out = "ddp_worker_out";  // where weights and metrics go
+  int die_at_step = -1;          // the rank die_rank fails at the end of this step
+  int die_rank = 1;
+  std::string die_how = "exit";  // exit: _exit(3); stop: SIGSTOP itself
+  bool wait_for_signal = false;  // only wait for SIGINT or SIGTERM, report it and exit
+  bool rank_output_dir = false;  // output_dir/rank-<RANK>, to see which rank wrote what
+};
+
+// No dropout: the equivalence tests compare one batch of 32 with two of 16, and a
+// dropout mask would differ between the two.
+struct NetImpl : torch::nn::Module {
+  NetImpl()
+      : first(register_module("first", torch::nn::Linear(8, 32))),
+        norm(register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({32})))),
+        last(register_module("last", torch::nn::Linear(32, 3))) {}
+  torch::Tensor forward(const torch::Tensor& x) { return last(norm(torch::relu(first(x)))); }
+  torch::nn::Linear first;
+  torch::nn::LayerNorm norm;
+  torch::nn::Linear last;
+};
+TORCH_MODULE(Net);
+
+// 256 training samples (8 global batches of 32) and 45 evaluation samples (odd, so
+// that the evaluation shards of 2 ranks are uneven).
+inline std::pair<tt::data::TensorDataset, tt::data::TensorDataset> data() {
+  torch::manual_seed(1);
+  auto inputs = torch::randn({301, 8});
+  auto labels = (inputs.slice(1, 0, 3).argmax(1) + (inputs.select(1, 4) > 1).to(torch::kLong)) % 3;
+  return {tt::data::TensorDataset{inputs.slice(0, 0, 256), labels.slice(0, 0, 256)},
+          tt::data::TensorDataset{inputs.slice(0, 256), labels.slice(0, 256)}};
+}
+
+struct FailOnPurpose {
+  int step, rank;
+  std::string how;
+  void on_step_end(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl&) const {
+    if (state.global_step != step || tt::distributed::read_environment().rank != rank) return;
+    std::fprintf(stderr, "ddp_worker: rank %d fails on purpose at step %d (%s)\n", rank, step, how.c_str());
+    if (how == "stop") std::raise(SIGSTOP);
+    std::_Exit(3);
+  }
+};
+
+// DDP that remembers its gradient buckets, so that the worker can report how many
+// all-reduces backward issued (the accumulation test counts them).
+struct CountingDDP : tt::DDP {
+  static inline CountingDDP* last = nullptr;
+  template <class Model>
+  void setup(Model& model, const tt::TrainingArguments& args) {
+    tt::DDP::setup(model, args);
+    last = this;
+  }
+};
+
+// Set before the handlers are installed: a handler may only write and exit.
+std::string signal_message;
+
+extern "C" void on_signal(int signal) {
+  const std::string& text = signal_message;
+  [[maybe_unused]] auto written = ::write(STDOUT_FILENO, text.data(), text.size());
+  ::_exit(128 + signal);
+}
+
+// Waits for SIGINT or SIGTERM. Handlers, not sigwait: LibTorch's threads do not block the
+// signals, and a process-directed signal may go to any thread that does not.
+int wait_for_signal(const std::filesystem::path& out) {
+  const auto rank = tt::distributed::read_environment().rank;
+  signal_message = fmt::format("ddp_worker: rank {} got a signal to stop\n", rank);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::filesystem::create_directories(out);
+  std::ofstream(out / fmt::format("ready-rank{}", rank)) << getpid();
+  for (;;) ::pause();
+}
+
+template <class... Policies>
+void train(tt::TrainingArguments args, const WorkerArguments& worker) {
+  const auto env = tt::distributed::read_environment();
+  if (worker.rank_output_dir) args.output_dir += fmt::format("/rank-{}", env.rank);
+  auto [train_set, eval_set] = data();
+  torch::manual_seed(7);  // the same initial weights wherever the model is made
+  Net model;
+  tt::Trainer<Policies...> trainer(model, args, train_set, eval_set, tt::loss::cross_entropy, tt::metrics::accuracy,
+                                   tt::callbacks(FailOnPurpose{worker.die_at_step, worker.die_rank, worker.die_how}));
+  const auto result = trainer.train(args.resume_from_checkpoint);
+  const auto metrics = trainer.evaluate();
+  const std::filesystem::path out = worker.out;
+  std::filesystem::create_directories(out);
+  torch::save(model->parameters(), (out / fmt::format("weights-rank{}.pt", env.rank)).string());
+  nlohmann::json json;
+  for (const auto& [name, value] : metrics) json[name] = value;
+  json["train_loss"] = result.training_loss;
+  json["world_size"] = env.world_size;
+  json["global_step"] = result.global_step;
+  if (CountingDDP::last && CountingDDP::last->gradient_buckets()) {
+    json["gradient_allreduces"] = CountingDDP::last->gradient_buckets()->num_allreduces();
+    json["gradient_buckets"] = CountingDDP::last->gradient_buckets()->num_buckets();
+  }
+  std::ofstream(out / fmt::format("metrics-rank{}.json", env.rank)) << json.dump(2);
+  // A fingerprint of the weights, for comparing ranks that do not share a file system.
+  double weights_sum = 0;
+  for (const auto& parameter : model->parameters()) weights_sum += parameter.to(torch::kDouble).sum().item<double>();
+  fmt::print("rank {} of {}: eval_loss {:.6f} eval_accuracy {:.4f} weights_sum {:.17g}\n", env.rank, env.world_size,
+             metrics.at("eval_loss"), metrics.at("eval_accuracy"), weights_sum);
+}
+
+}  // namespace ddp_worker
+
+TORCHTRAIN_REFLECT(ddp_worker::WorkerArguments, (trainer, "which Trainer type runs"),
+                   (out, "where weights and metrics go"), (die_at_step, "fail at the end of this step"),
+                   (die_rank, "the rank that fails"), (die_how, "exit or stop"),
+                   (wait_for_signal, "only wait for SIGINT or SIGTERM"),
+                   (rank_output_dir, "output_dir/rank-<RANK>"));
+
+int main(int argc, char** argv) try {
+  using namespace ddp_worker;
+  const tt::TrainingArguments defaults{.output_dir = "ddp_worker_output",
+                                       .num_train_epochs = 2,
+                                       .per_device_train_batch_size = 16,
+                                       .per_device_eval_batch_size = 8,
+                                       .learning_rate = 1e-2,
+                                       .logging_steps = 4,
+                                       .save_strategy = tt::SaveStrategy::no};
+  auto [args, worker] = tt::parse_args(argc, argv, defaults, WorkerArguments{});
+  if (worker.wait_for_signal) return wait_for_signal(worker.out);
+  if (worker.trainer == "single")
+    train<>(args, worker);
+  else if (worker.trainer == "ddp")
+    train<CountingDDP>(args, worker);
+  else if (worker.trainer == "ddp_accum2")
+    train<CountingDDP, tt::Accum<2>>(args, worker);
+  else if (worker.trainer == "bf16_single")
+    train<tt::BF16>(args, worker);
+  else if (worker.trainer == "bf16_ddp_accum4")
+    train<tt::BF16, tt::DDP, tt::Accum<4>>(args, worker);  // the headline type, as written
+  else
+    throw tt::ArgumentError(fmt::format("--trainer {}: single, ddp, ddp_accum2, bf16_single or bf16_ddp_accum4",
+                                        worker.trainer));
+  return 0;
+} catch (const std::exception& error) {
+  fmt::print(stderr, "ddp_worker: {}\n", error.what());
+  return 1;
+}

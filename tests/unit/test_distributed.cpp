@@ -1,0 +1,402 @@
+// Distributed runs: the launch variables, and real ranks over Gloo on the CPU (equivalence, checkpoints, failures, the launcher).
+#include "testing.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace distributed_tests {
+
+DOCTEST_TEST_SUITE("distributed") {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace dist = tt::distributed;
+using Vars = std::map<std::string, std::string>;
+
+dist::Environment environment_of(const Vars& vars) {
+  return dist::read_environment([&](std::string_view name) -> std::optional<std::string> {
+    const auto found = vars.find(std::string(name));
+    if (found == vars.end()) return std::nullopt;
+    return found->second;
+  });
+}
+
+std::string error_of(const Vars& vars) {
+  try {
+    environment_of(vars);
+  } catch (const dist::DistributedError& error) {
+    return error.what();
+  }
+  return "no error";
+}
+
+using test_support::contains;
+
+}  // namespace
+
+DOCTEST_TEST_CASE("without launcher variables a process is rank 0 of 1, with no store to meet at") {
+  const auto env = environment_of({});
+  DOCTEST_CHECK(env.rank == 0);
+  DOCTEST_CHECK(env.world_size == 1);
+  DOCTEST_CHECK_FALSE(env.distributed());
+  DOCTEST_CHECK(env.master_addr.empty());
+  DOCTEST_CHECK(env.launcher == "none");
+}
+
+DOCTEST_TEST_CASE("torchrun's, Slurm's and Open MPI's variables are read") {
+  const auto torchrun = environment_of({{"RANK", "3"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "1"},
+                                        {"LOCAL_WORLD_SIZE", "2"}, {"MASTER_ADDR", "node0"}, {"MASTER_PORT", "1234"},
+                                        {"TORCHELASTIC_USE_AGENT_STORE", "True"}});
+  DOCTEST_CHECK(torchrun.launcher == "torchrun");
+  DOCTEST_CHECK(torchrun.rank == 3);
+  DOCTEST_CHECK(torchrun.world_size == 4);
+  DOCTEST_CHECK(torchrun.local_rank == 1);
+  DOCTEST_CHECK(torchrun.local_world_size == 2);
+  DOCTEST_CHECK(torchrun.master_addr == "node0");
+  DOCTEST_CHECK(torchrun.master_port == 1234);
+  DOCTEST_CHECK(torchrun.use_agent_store);
+
+  // srun on one node: the address and port default to this machine and torchrun's port.
+  const auto slurm = environment_of(
+      {{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}, {"SLURM_LOCALID", "1"}, {"SLURM_NTASKS_PER_NODE", "2"}});
+  DOCTEST_CHECK(slurm.launcher == "slurm");
+  DOCTEST_CHECK(slurm.rank == 1);
+  DOCTEST_CHECK(slurm.local_rank == 1);
+  DOCTEST_CHECK(slurm.master_addr == "127.0.0.1");
+  DOCTEST_CHECK(slurm.master_port == 29500);
+  // Slurm's "2(x3)": 2 tasks on each of 3 nodes; several nodes need MASTER_ADDR.
+  DOCTEST_CHECK(contains(error_of({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "6"}, {"SLURM_NTASKS_PER_NODE", "2(x3)"}}),
+                         "MASTER_ADDR is not set"));
+
+  const auto mpi = environment_of({{"OMPI_COMM_WORLD_RANK", "0"}, {"OMPI_COMM_WORLD_SIZE", "2"},
+                                   {"OMPI_COMM_WORLD_LOCAL_RANK", "0"}, {"MASTER_ADDR", "10.0.0.1"},
+                                   {"MASTER_PORT", "29501"}});
+  DOCTEST_CHECK(mpi.launcher == "openmpi");
+  DOCTEST_CHECK(mpi.world_size == 2);
+  DOCTEST_CHECK(mpi.master_addr == "10.0.0.1");
+  DOCTEST_CHECK(mpi.master_port == 29501);
+  // torchrun's variables win over Slurm's (torchrun started inside an allocation).
+  DOCTEST_CHECK(environment_of({{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}})
+                    .launcher == "torchrun");
+}
+
+DOCTEST_TEST_CASE("a half-set or malformed launch is an error naming the variable") {
+  DOCTEST_CHECK(contains(error_of({{"RANK", "0"}}), "RANK is set but WORLD_SIZE is not"));
+  DOCTEST_CHECK(contains(error_of({{"WORLD_SIZE", "2"}}), "WORLD_SIZE is set but RANK is not"));
+  DOCTEST_CHECK(contains(error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "http"}}),
+                         "MASTER_PORT=http is not a number"));
+  DOCTEST_CHECK(contains(error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "70000"}}),
+                         "MASTER_PORT=70000 is not a number in [0, 65535]"));
+  DOCTEST_CHECK(contains(error_of({{"RANK", "2"}, {"WORLD_SIZE", "2"}}), "RANK=2 is not below WORLD_SIZE=2"));
+  DOCTEST_CHECK(contains(error_of({{"RANK", "-1"}, {"WORLD_SIZE", "2"}}), "RANK=-1 is not a number"));
+  DOCTEST_CHECK(contains(error_of({{"RANK", "0"}, {"WORLD_SIZE", "0"}}), "WORLD_SIZE=0"));
+  DOCTEST_CHECK(contains(error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "29500"}}),
+                         "MASTER_ADDR is not set"));
+  DOCTEST_CHECK(contains(error_of({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}}), "MASTER_PORT is not set"));
+}
+
+DOCTEST_TEST_CASE("each rank's shard of the training order is the DistributedSampler's, and shards make the global batch") {
+  const auto order = tt::data::RandomSampler{42}.order(37, 2);
+  std::vector<torch::Tensor> shards;
+  for (int rank = 0; rank < 2; ++rank) {
+    const tt::data::DistributedSampler sampler{.num_replicas = 2, .rank = rank, .seed = 42};
+    shards.push_back(sampler.order(37, 2));
+    DOCTEST_CHECK(torch::equal(sampler.shard(order), shards.back()));
+    DOCTEST_CHECK(shards.back().size(0) == 19);  // padded from the start of the order
+  }
+  // Batch 0 of 4 on each rank is batch 0 of 8 on one process, rank r's sample i at 2 i + r.
+  const auto global = torch::stack({shards[0].slice(0, 0, 4), shards[1].slice(0, 0, 4)}, 1).flatten();
+  DOCTEST_CHECK(torch::equal(global, order.slice(0, 0, 8)));
+}
+
+// ---------------------------------------------------------------------------------------
+// Real processes. Each rank is tests/distributed/ddp_worker; most runs go through
+// torchtrain-launch, which sets the torchrun variables on a free port.
+
+namespace {
+
+struct Programs {
+  const char* worker = std::getenv("TORCHTRAIN_DDP_WORKER");
+  const char* launcher = std::getenv("TORCHTRAIN_LAUNCH");
+};
+
+// Exit code, or 128 + signal.
+int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+// Starts `words` with stdout and stderr into `log`, without any launcher variables of ours.
+pid_t start(const std::vector<std::string>& words, const fs::path& log) {
+  const pid_t child = fork();
+  if (child == 0) {
+    for (const char* name : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"})
+      unsetenv(name);
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    std::vector<char*> argv;
+    for (const auto& word : words) argv.push_back(const_cast<char*>(word.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return child;
+}
+
+std::string read_text(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct Finished {
+  int code;
+  std::string output;
+};
+
+Finished run(const std::vector<std::string>& words, const fs::path& log) {
+  const pid_t child = start(words, log);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return {exit_code(status), read_text(log)};
+}
+
+// `ranks` workers through the launcher (1: the worker alone, no variables), writing to `out`.
+Finished run_worker(int ranks, const fs::path& out, std::vector<std::string> flags,
+                    std::vector<std::string> launcher_flags = {}) {
+  const Programs programs;
+  std::vector<std::string> words;
+  if (ranks > 1) {
+    words = {programs.launcher, "--nproc_per_node", std::to_string(ranks)};
+    words.insert(words.end(), launcher_flags.begin(), launcher_flags.end());
+  }
+  words.insert(words.end(), {programs.worker, "--out", out.string(), "--output_dir", (out / "output").string()});
+  words.insert(words.end(), flags.begin(), flags.end());
+  fs::create_directories(out);
+  return run(words, out.string() + ".log");
+}
+
+std::vector<torch::Tensor> weights(const fs::path& out, int rank) {
+  std::vector<torch::Tensor> tensors;
+  torch::load(tensors, (out / fmt::format("weights-rank{}.pt", rank)).string());
+  return tensors;
+}
+
+nlohmann::json metrics(const fs::path& out, int rank) {
+  return nlohmann::json::parse(read_text(out / fmt::format("metrics-rank{}.json", rank)));
+}
+
+// |a - b| / |b| over all parameters together.
+double relative_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  DOCTEST_REQUIRE(a.size() == b.size());
+  double difference = 0, norm = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    difference += (a[i] - b[i]).to(torch::kDouble).pow(2).sum().item<double>();
+    norm += b[i].to(torch::kDouble).pow(2).sum().item<double>();
+  }
+  return std::sqrt(difference / norm);
+}
+
+bool all_equal(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!torch::equal(a[i], b[i])) return false;
+  return true;
+}
+
+void require_programs() {
+  const Programs programs;
+  DOCTEST_REQUIRE_MESSAGE(programs.worker, "set TORCHTRAIN_DDP_WORKER to the ddp_worker program");
+  DOCTEST_REQUIRE_MESSAGE(programs.launcher, "set TORCHTRAIN_LAUNCH to the torchtrain-launch program");
+}
+
+// The single-process reference and the 2-rank run agree: replicas equal, weights and
+// eval metrics within `tolerance` of the reference.
+void check_equivalent(const fs::path& single, const fs::path& ddp, double tolerance) {
+  const auto reference = weights(single, 0);
+  const auto rank0 = weights(ddp, 0);
+  DOCTEST_CHECK(all_equal(rank0, weights(ddp, 1)));  // the replicas never drift apart
+  const double difference = relative_difference(rank0, reference);
+  DOCTEST_MESSAGE("relative difference of the final weights: " << difference);
+  DOCTEST_CHECK(difference < tolerance);
+  const auto expected = metrics(single, 0);
+  for (int rank = 0; rank < 2; ++rank) {
+    const auto got = metrics(ddp, rank);
+    DOCTEST_CHECK(got["world_size"] == 2);
+    DOCTEST_CHECK(got["global_step"] == expected["global_step"]);
+    // eval_loss sums over uneven shards; accuracy needs the gathered predictions in order.
+    DOCTEST_CHECK(std::abs(got["eval_loss"].get<double>() - expected["eval_loss"].get<double>()) <
+                  tolerance * expected["eval_loss"].get<double>());
+    DOCTEST_CHECK(got["eval_accuracy"] == expected["eval_accuracy"]);
+    DOCTEST_CHECK(std::abs(got["train_loss"].get<double>() - expected["train_loss"].get<double>()) <
+                  tolerance * expected["train_loss"].get<double>());
+  }
+}
+
+}  // namespace
+
+DOCTEST_TEST_CASE("2 ranks with batch 16 train to the weights of 1 process with batch 32 (FP32)") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("fp32");
+  const auto single = run_worker(1, folder / "single", {"--trainer", "single", "--per_device_train_batch_size", "32"});
+  DOCTEST_REQUIRE_MESSAGE(single.code == 0, single.output);
+  const auto ddp = run_worker(2, folder / "ddp", {"--trainer", "ddp", "--per_device_train_batch_size", "16"});
+  DOCTEST_REQUIRE_MESSAGE(ddp.code == 0, ddp.output);
+  check_equivalent(folder / "single", folder / "ddp", 1e-6);
+  // One all-reduce per bucket and optimizer step.
+  const auto got = metrics(folder / "ddp", 0);
+  DOCTEST_CHECK(got["gradient_allreduces"] == got["gradient_buckets"].get<int>() * got["global_step"].get<int>());
+}
+
+DOCTEST_TEST_CASE("with Accum<2>, 2 ranks x 2 micro-batches of 8 equal 1 process with batch 32, reducing once per step") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("accum2");
+  const auto single = run_worker(1, folder / "single", {"--trainer", "single", "--per_device_train_batch_size", "32"});
+  DOCTEST_REQUIRE_MESSAGE(single.code == 0, single.output);
+  const auto ddp = run_worker(2, folder / "ddp", {"--trainer", "ddp_accum2", "--per_device_train_batch_size", "8"});
+  DOCTEST_REQUIRE_MESSAGE(ddp.code == 0, ddp.output);
+  check_equivalent(folder / "single", folder / "ddp", 1e-6);
+  // The first micro-step of each window runs under gradient_sync(false): no all-reduce.
+  const auto got = metrics(folder / "ddp", 0);
+  DOCTEST_CHECK(got["gradient_allreduces"] == got["gradient_buckets"].get<int>() * got["global_step"].get<int>());
+}
+
+DOCTEST_TEST_CASE("Trainer<BF16, DDP, Accum<4>> runs as written and converges like the single-process BF16 run") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("bf16");
+  const auto single =
+      run_worker(1, folder / "single", {"--trainer", "bf16_single", "--bf16", "true", "--per_device_train_batch_size",
+                                        "32", "--num_train_epochs", "4"});
+  DOCTEST_REQUIRE_MESSAGE(single.code == 0, single.output);
+  const auto ddp = run_worker(2, folder / "ddp", {"--trainer", "bf16_ddp_accum4", "--bf16", "true",
+                                                  "--per_device_train_batch_size", "4", "--num_train_epochs", "4"});
+  DOCTEST_REQUIRE_MESSAGE(ddp.code == 0, ddp.output);
+  const auto expected = metrics(folder / "single", 0);
+  const auto got = metrics(folder / "ddp", 0);
+  DOCTEST_MESSAGE("eval_loss single " << expected["eval_loss"] << ", DDP " << got["eval_loss"]);
+  DOCTEST_CHECK(got["global_step"] == expected["global_step"]);
+  // From ln 3 = 1.10 at the start; bfloat16 rounds differently in a batch of 32 and 4 of 4.
+  DOCTEST_CHECK(expected["eval_loss"].get<double>() < 0.7);
+  DOCTEST_CHECK(std::abs(got["eval_loss"].get<double>() - expected["eval_loss"].get<double>()) <
+                0.05 * expected["eval_loss"].get<double>());
+  DOCTEST_CHECK(std::abs(got["eval_accuracy"].get<double>() - expected["eval_accuracy"].get<double>()) <= 0.05);
+  DOCTEST_CHECK(all_equal(weights(folder / "ddp", 0), weights(folder / "ddp", 1)));
+}
+
+DOCTEST_TEST_CASE("only rank 0 writes checkpoints and logs, and every rank resumes from them") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("checkpoints");
+  // Each rank gets output_dir/rank-<RANK>: whatever rank 1 wrote would show there.
+  const std::vector<std::string> flags = {"--trainer", "ddp", "--rank_output_dir", "true", "--save_strategy", "steps",
+                                          "--save_steps", "4", "--report_to", "jsonl"};
+  const auto full = run_worker(2, folder / "full", flags);
+  DOCTEST_REQUIRE_MESSAGE(full.code == 0, full.output);
+  const auto rank0 = folder / "full" / "output" / "rank-0";
+  DOCTEST_CHECK(fs::exists(rank0 / "checkpoint-8" / "model.safetensors"));
+  DOCTEST_CHECK(fs::exists(rank0 / "checkpoint-16" / "trainer_state.json"));
+  DOCTEST_CHECK_FALSE(fs::exists(folder / "full" / "output" / "rank-1"));
+  int logs = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(rank0)) logs += entry.path().filename() == "log_history.jsonl";
+  DOCTEST_CHECK(logs == 1);
+
+  auto resumed_flags = flags;
+  resumed_flags.insert(resumed_flags.end(), {"--resume_from_checkpoint", (rank0 / "checkpoint-8").string()});
+  const auto resumed = run_worker(2, folder / "resumed", resumed_flags);
+  DOCTEST_REQUIRE_MESSAGE(resumed.code == 0, resumed.output);
+  for (int rank = 0; rank < 2; ++rank)
+    DOCTEST_CHECK(all_equal(weights(folder / "resumed", rank), weights(folder / "full", rank)));
+  DOCTEST_CHECK(metrics(folder / "resumed", 1)["eval_loss"] == metrics(folder / "full", 1)["eval_loss"]);
+}
+
+DOCTEST_TEST_CASE("a rank that dies: the other stops with a clear error, the launcher returns the worst status") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("dead_rank");
+  const auto finished = run_worker(2, folder / "run", {"--trainer", "ddp", "--die_at_step", "3", "--ddp_timeout", "60"});
+  DOCTEST_MESSAGE(finished.output);
+  DOCTEST_CHECK(finished.code == 3);  // rank 1's _exit(3), worse than rank 0's 1
+  DOCTEST_CHECK(contains(finished.output, "rank 1 fails on purpose at step 3"));
+  DOCTEST_CHECK(contains(finished.output, "torchtrain-launch: rank 1 (pid"));
+  DOCTEST_CHECK(contains(finished.output, "ddp_worker: rank 0 of 2: the gradient all-reduce failed"));
+  DOCTEST_CHECK(contains(finished.output, "torchtrain-launch: rank 0 (pid"));  // it stopped by itself
+}
+
+DOCTEST_TEST_CASE("a rank that stops answering: the other gives up after --ddp_timeout") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("stuck_rank");
+  // Rank 1 stops itself (SIGSTOP): its sockets stay open, so only the timeout can tell.
+  const auto finished = run_worker(2, folder / "run",
+                                   {"--trainer", "ddp", "--die_at_step", "3", "--die_how", "stop", "--ddp_timeout", "3"},
+                                   {"--grace_period", "0"});
+  DOCTEST_MESSAGE(finished.output);
+  DOCTEST_CHECK(finished.code == 1);  // rank 0's error; the launcher ended the stopped rank
+  DOCTEST_CHECK(contains(finished.output, "ddp_worker: rank 0 of 2: the gradient all-reduce failed"));
+  DOCTEST_CHECK(contains(finished.output, "gives up after --ddp_timeout (3 s)"));
+  DOCTEST_CHECK(contains(finished.output, "torchtrain-launch: terminating the 1 rank(s) still running"));
+}
+
+DOCTEST_TEST_CASE("the launcher passes SIGTERM to every rank and returns their status") {
+  require_programs();
+  const Programs programs;
+  const auto folder = test_support::fresh_folder("signals");
+  const auto log = folder / "run.log";
+  const pid_t launcher = start({programs.launcher, "--nproc_per_node", "2", programs.worker, "--wait_for_signal",
+                                "true", "--out", folder.string()},
+                               log);
+  // Both ranks say when they wait (no sleeping: the launcher's exit would end the loop too).
+  int status = 0;
+  bool ended = false;
+  while (!(fs::exists(folder / "ready-rank0") && fs::exists(folder / "ready-rank1")))
+    if ((ended = waitpid(launcher, &status, WNOHANG) == launcher)) break;
+    else std::this_thread::yield();
+  DOCTEST_REQUIRE_MESSAGE(!ended, read_text(log));
+  kill(launcher, SIGTERM);
+  waitpid(launcher, &status, 0);
+  const auto output = read_text(log);
+  DOCTEST_MESSAGE(output);
+  DOCTEST_CHECK(exit_code(status) == 128 + SIGTERM);
+  DOCTEST_CHECK(contains(output, "rank 0 got a signal to stop"));
+  DOCTEST_CHECK(contains(output, "rank 1 got a signal to stop"));
+}
+
+DOCTEST_TEST_CASE("the launcher rejects a bad command line with a sentence and its usage") {
+  require_programs();
+  const Programs programs;
+  const auto folder = test_support::fresh_folder("launcher_usage");
+  const auto launch = [&](std::vector<std::string> words) {
+    words.insert(words.begin(), programs.launcher);
+    return run(words, folder / "run.log");
+  };
+  auto finished = launch({programs.worker});
+  DOCTEST_CHECK(finished.code == 2);
+  DOCTEST_CHECK(contains(finished.output, "--nproc_per_node is required"));
+  finished = launch({"--nproc_per_node", "2", "--master_port", "http", programs.worker});
+  DOCTEST_CHECK(contains(finished.output, "--master_port http: expected a whole number in [1, 65535]"));
+  finished = launch({"--nproc_per_node", "2", "--nnodes", "2", "--node_rank", "1", "--master_port", "29400",
+                     programs.worker});
+  DOCTEST_CHECK(contains(finished.output, "--nnodes > 1 needs --master_addr"));
+  finished = launch({"--nproc_per_node", "2", "--nproc", "2", programs.worker});
+  DOCTEST_CHECK(contains(finished.output, "unknown flag --nproc"));
+  finished = launch({"--nproc_per_node", "2"});
+  DOCTEST_CHECK(contains(finished.output, "no program to launch"));
+  finished = launch({"--nproc_per_node", "2", (folder / "no-such-program").string()});
+  DOCTEST_CHECK(finished.code == 127);
+  DOCTEST_CHECK(contains(finished.output, "cannot run"));
+}
+
+}  // DOCTEST_TEST_SUITE
+
+}  // namespace distributed_tests
