@@ -7,6 +7,7 @@
 // 3.21 that LibTorch loads, and a program linking both crashes before main.
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -43,7 +44,10 @@ inline std::string shell_quoted(const std::string& text) {
 /// The standard output of `command` run by the shell with `input` as its standard input;
 /// an error naming `program` and what to install when it fails.
 inline std::string run_tool(const std::string& program, const std::string& command, const std::string& input = {}) {
-  const auto input_file = std::filesystem::temp_directory_path() / fmt::format("torchtrain_spm_{}.in", ::getpid());
+  // One input file per call: loader threads may encode at the same time.
+  static std::atomic<unsigned> calls{0};
+  const auto input_file =
+      std::filesystem::temp_directory_path() / fmt::format("torchtrain_spm_{}_{}.in", ::getpid(), calls++);
   std::ofstream(input_file, std::ios::binary) << input;
   const auto full = fmt::format("{} < {} 2>&1", command, shell_quoted(input_file.string()));
   std::string output;
