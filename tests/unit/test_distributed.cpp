@@ -249,30 +249,27 @@ void check_equivalent(const fs::path& single, const fs::path& ddp, double tolera
 
 }  // namespace
 
-DOCTEST_TEST_CASE("2 ranks with batch 16 train to the weights of 1 process with batch 32 (FP32)") {
+// One process with batch 32 against 2 ranks of `trainer` with `per_device_batch` each: the
+// same weights, and one all-reduce per bucket and optimizer step (none on the micro-steps
+// that run under gradient_sync(false)).
+void check_two_ranks_match_one(const std::string& name, const std::string& trainer, const std::string& per_device_batch) {
   require_programs();
-  const auto folder = test_support::fresh_folder("fp32");
+  const auto folder = test_support::fresh_folder(name);
   const auto single = run_worker(1, folder / "single", {"--trainer", "single", "--per_device_train_batch_size", "32"});
   DOCTEST_REQUIRE_MESSAGE(single.code == 0, single.output);
-  const auto ddp = run_worker(2, folder / "ddp", {"--trainer", "ddp", "--per_device_train_batch_size", "16"});
+  const auto ddp = run_worker(2, folder / "ddp", {"--trainer", trainer, "--per_device_train_batch_size", per_device_batch});
   DOCTEST_REQUIRE_MESSAGE(ddp.code == 0, ddp.output);
   check_equivalent(folder / "single", folder / "ddp", 1e-6);
-  // One all-reduce per bucket and optimizer step.
   const auto got = metrics(folder / "ddp", 0);
   DOCTEST_CHECK(got["gradient_allreduces"] == got["gradient_buckets"].get<int>() * got["global_step"].get<int>());
 }
 
+DOCTEST_TEST_CASE("2 ranks with batch 16 train to the weights of 1 process with batch 32 (FP32)") {
+  check_two_ranks_match_one("fp32", "ddp", "16");
+}
+
 DOCTEST_TEST_CASE("with Accum<2>, 2 ranks x 2 micro-batches of 8 equal 1 process with batch 32, reducing once per step") {
-  require_programs();
-  const auto folder = test_support::fresh_folder("accum2");
-  const auto single = run_worker(1, folder / "single", {"--trainer", "single", "--per_device_train_batch_size", "32"});
-  DOCTEST_REQUIRE_MESSAGE(single.code == 0, single.output);
-  const auto ddp = run_worker(2, folder / "ddp", {"--trainer", "ddp_accum2", "--per_device_train_batch_size", "8"});
-  DOCTEST_REQUIRE_MESSAGE(ddp.code == 0, ddp.output);
-  check_equivalent(folder / "single", folder / "ddp", 1e-6);
-  // The first micro-step of each window runs under gradient_sync(false): no all-reduce.
-  const auto got = metrics(folder / "ddp", 0);
-  DOCTEST_CHECK(got["gradient_allreduces"] == got["gradient_buckets"].get<int>() * got["global_step"].get<int>());
+  check_two_ranks_match_one("accum2", "ddp_accum2", "8");
 }
 
 DOCTEST_TEST_CASE("Trainer<BF16, DDP, Accum<4>> runs as written and converges like the single-process BF16 run") {
