@@ -496,6 +496,8 @@ DOCTEST_TEST_CASE("text_blocks cuts the tokenized text into equal blocks, inputs
   DOCTEST_CHECK(torch::equal(batch.labels, batch.inputs));
   DOCTEST_CHECK_THROWS_WITH_AS(tt::data::text_blocks(file, Bytes{}, 11),
                                doctest::Contains("has 10 tokens, fewer than one block of 11"), tt::data::DataError);
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::text_blocks(file, Bytes{}, 0), "the block size is 0; it must be at least 1",
+                               tt::data::DataError);
 }
 
 DOCTEST_TEST_CASE("causal_lm_cross_entropy scores the logits at t against the label at t + 1") {

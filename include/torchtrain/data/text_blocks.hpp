@@ -22,12 +22,13 @@ namespace torchtrain::data {
 /// blocks; a causal loss (tt::loss::causal_lm_cross_entropy) shifts them.
 template <class Tokenizer>
 TensorDataset text_blocks(const std::filesystem::path& file, const Tokenizer& tokenizer, std::int64_t block_size) {
+  if (block_size < 1) throw DataError(fmt::format("the block size is {}; it must be at least 1", block_size));
   std::ifstream stream(file, std::ios::binary);
   if (!stream) throw DataError(fmt::format("cannot open '{}': no such file or not readable", file.string()));
   const std::string text{std::istreambuf_iterator<char>(stream), {}};
   const auto ids = tokenizer.encode(text);
   const auto blocks = static_cast<std::int64_t>(ids.size()) / block_size;
-  if (block_size < 1 || blocks == 0)
+  if (blocks == 0)
     throw DataError(fmt::format("'{}' has {} tokens, fewer than one block of {}: use a longer text or a smaller "
                                 "block size",
                                 file.string(), ids.size(), block_size));
