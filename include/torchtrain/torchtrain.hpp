@@ -20,6 +20,7 @@
 #include <torchtrain/checkpoint/state_dict.hpp>
 #include <torchtrain/data/batch.hpp>
 #include <torchtrain/data/collated_dataset.hpp>
+#include <torchtrain/data/collated_stream.hpp>
 #include <torchtrain/data/collator.hpp>
 #include <torchtrain/data/csv.hpp>
 #include <torchtrain/data/data_collator_for_language_modeling.hpp>

@@ -1,11 +1,12 @@
 // ddp_worker: one rank of the distributed tests (the `distributed` suite starts it, mostly through torchtrain-launch).
 //
 //   ddp_worker --trainer single|ddp|ddp_accum2|bf16_single|bf16_ddp_accum4 --out DIR [TrainingArguments flags]
-//              [--die_at_step S --die_rank R --die_how exit|stop] [--wait_for_signal true]
+//              [--die_at_step S --die_rank R --die_how exit|stop] [--wait_for_signal true] [--stream true]
 //
 // Trains a small classifier on a fixed synthetic set, then evaluates; writes this rank's
 // final parameters to DIR/weights-rank<R>.pt and its eval metrics to DIR/metrics-rank<R>.json
-// (all ranks, so the suite can check that they agree). The other flags make a rank fail
+// (all ranks, so the suite can check that they agree). With --stream the training set is
+// read in order as a stream (which needs --max_steps). The other flags make a rank fail
 // on purpose: exit at a step (a dead rank) or stop itself with SIGSTOP (a rank that no
 // longer answers), or wait for a signal forwarded by the launcher.
 #include <csignal>
@@ -14,6 +15,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include <unistd.h>
@@ -34,6 +36,7 @@ struct WorkerArguments {
   std::string die_how = "exit";  // exit: _exit(3); stop: SIGSTOP itself
   bool wait_for_signal = false;  // only wait for SIGINT or SIGTERM, report it and exit
   bool rank_output_dir = false;  // output_dir/rank-<RANK>, to see which rank wrote what
+  bool stream = false;           // train on the training set read in order as a stream
 };
 
 // No dropout: the equivalence tests compare one batch of 32 with two of 16, and a
@@ -59,6 +62,18 @@ inline std::pair<tt::data::TensorDataset, tt::data::TensorDataset> data() {
   return {tt::data::TensorDataset{inputs.slice(0, 0, 256), labels.slice(0, 0, 256)},
           tt::data::TensorDataset{inputs.slice(0, 256), labels.slice(0, 256)}};
 }
+
+// A dataset read in order, as a stream (an IterableDataset).
+struct InOrder {
+  tt::data::TensorDataset data;
+  std::int64_t next_sample = 0;
+  void restart(std::int64_t /*epoch*/) { next_sample = 0; }
+  std::optional<torch::data::Example<>> next() {
+    if (next_sample == data.size()) return std::nullopt;
+    ++next_sample;
+    return torch::data::Example<>{data.inputs()[next_sample - 1], data.labels()[next_sample - 1]};
+  }
+};
 
 struct FailOnPurpose {
   int step, rank;
@@ -103,14 +118,15 @@ int wait_for_signal(const std::filesystem::path& out) {
   for (;;) ::pause();
 }
 
-template <class... Policies>
-void train(tt::TrainingArguments args, const WorkerArguments& worker) {
+template <class... Policies, class TrainSet>
+void train(tt::TrainingArguments args, const WorkerArguments& worker, TrainSet train_set,
+           const tt::data::TensorDataset& eval_set) {
   const auto env = tt::distributed::read_environment();
   if (worker.rank_output_dir) args.output_dir += fmt::format("/rank-{}", env.rank);
-  auto [train_set, eval_set] = data();
   torch::manual_seed(7);  // the same initial weights wherever the model is made
   Net model;
-  tt::Trainer<Policies...> trainer(model, args, train_set, eval_set, tt::loss::cross_entropy, tt::metrics::accuracy,
+  tt::Trainer<Policies...> trainer(model, args, std::move(train_set), eval_set, tt::loss::cross_entropy,
+                                   tt::metrics::accuracy,
                                    tt::callbacks(FailOnPurpose{worker.die_at_step, worker.die_rank, worker.die_how}));
   const auto result = trainer.train(args.resume_from_checkpoint);
   const auto metrics = trainer.evaluate();
@@ -134,13 +150,23 @@ void train(tt::TrainingArguments args, const WorkerArguments& worker) {
              metrics.at("eval_loss"), metrics.at("eval_accuracy"), weights_sum);
 }
 
+template <class... Policies>
+void train(const tt::TrainingArguments& args, const WorkerArguments& worker) {
+  auto [train_set, eval_set] = data();
+  if (worker.stream)
+    train<Policies...>(args, worker, InOrder{train_set}, eval_set);
+  else
+    train<Policies...>(args, worker, train_set, eval_set);
+}
+
 }  // namespace ddp_worker
 
 TORCHTRAIN_REFLECT(ddp_worker::WorkerArguments, (trainer, "which Trainer type runs"),
                    (out, "where weights and metrics go"), (die_at_step, "fail at the end of this step"),
                    (die_rank, "the rank that fails"), (die_how, "exit or stop"),
                    (wait_for_signal, "only wait for SIGINT or SIGTERM"),
-                   (rank_output_dir, "output_dir/rank-<RANK>"));
+                   (rank_output_dir, "output_dir/rank-<RANK>"),
+                   (stream, "train on the training set read in order as a stream"));
 
 int main(int argc, char** argv) try {
   using namespace ddp_worker;

@@ -4,11 +4,14 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <torchtrain/data/collated_dataset.hpp>
+#include <torchtrain/data/collated_stream.hpp>
 #include <torchtrain/data/data_collator_for_language_modeling.hpp>
 #include <torchtrain/data/data_collator_with_padding.hpp>
 #include <torchtrain/data/data_loader.hpp>
@@ -443,6 +446,108 @@ DOCTEST_TEST_CASE("JsonLinesStream streams what JsonLinesDataset reads; Iterable
                                tt::data::DataError);
 }
 
+// ---- streams in the Trainer ----
+
+// The first `size` samples of the classification data, in order; notes the epoch of each restart.
+struct ClassificationStream {
+  std::int64_t size = 20;
+  tt::data::TensorDataset data = test_support::classification_data();
+  std::shared_ptr<std::vector<std::int64_t>> restarts = std::make_shared<std::vector<std::int64_t>>();
+  std::int64_t next_sample = 0;
+  void restart(std::int64_t epoch) {
+    restarts->push_back(epoch);
+    next_sample = 0;
+  }
+  std::optional<Example> next() {
+    if (next_sample == size) return std::nullopt;
+    ++next_sample;
+    return Example{data.inputs()[next_sample - 1], data.labels()[next_sample - 1]};
+  }
+};
+
+std::vector<torch::Tensor> stream_labels(tt::data::IterableLoader<ClassificationStream, tt::data::DefaultDataCollator>& loader) {
+  std::vector<torch::Tensor> labels;
+  while (auto batch = loader.next()) labels.push_back(batch->labels);
+  return labels;
+}
+
+DOCTEST_TEST_CASE("a stream's shards: the ranks' batches make the one-process batch; skip reads past batches") {
+  ClassificationStream stream{.size = 10};
+  tt::data::IterableLoader whole(stream, tt::data::DefaultDataCollator{}, 4);
+  whole.start_epoch(0);
+  const auto expected = stream_labels(whole);  // batches of 4, 4 and 2
+  DOCTEST_REQUIRE(expected.size() == 3);
+  std::vector<std::vector<torch::Tensor>> shards;
+  for (std::int64_t rank : {0, 1}) {
+    tt::data::IterableLoader shard(stream, tt::data::DefaultDataCollator{}, 2);
+    shard.shard(2, rank);
+    shard.start_epoch(0);
+    shards.push_back(stream_labels(shard));
+  }
+  // The short last global batch is dropped, so that both ranks take the same steps.
+  DOCTEST_REQUIRE(shards[0].size() == 2);
+  DOCTEST_REQUIRE(shards[1].size() == 2);
+  for (std::size_t k = 0; k < 2; ++k) DOCTEST_CHECK(torch::equal(torch::cat({shards[0][k], shards[1][k]}), expected[k]));
+
+  tt::data::IterableLoader skipping(stream, tt::data::DefaultDataCollator{}, 4);
+  skipping.start_epoch(0);
+  DOCTEST_CHECK(skipping.skip(1) == 1);
+  DOCTEST_CHECK(skipping.batches_taken() == 1);
+  DOCTEST_CHECK(torch::equal(skipping.next().value().labels, expected[1]));
+  DOCTEST_CHECK(skipping.skip(5) == 1);
+  DOCTEST_CHECK(!skipping.next());
+  DOCTEST_CHECK_THROWS_WITH_AS(skipping.shard(2, 2), "rank 2 of 2 processes is not a shard of a stream",
+                               tt::ArgumentError);
+}
+
+DOCTEST_TEST_CASE("the Trainer trains on a stream for max_steps, restarting it each epoch; resuming repeats the run") {
+  const auto folder = test_support::fresh_folder("stream_trainer");
+  // 20 samples in batches of 4, two per step: windows of 2, 2 and 1 batches, 3 steps an epoch.
+  const auto run = [&](const std::string& name, tt::ResumeFrom resume_from) {
+    ClassificationStream stream;
+    torch::manual_seed(5);
+    torch::nn::Linear model(8, 3);
+    tt::Trainer<> trainer(model,
+                          {.output_dir = (folder / name).string(), .max_steps = 7, .per_device_train_batch_size = 4,
+                           .gradient_accumulation_steps = 2, .save_steps = 2},
+                          stream, tt::data::NoDataset{}, tt::loss::cross_entropy);
+    DOCTEST_CHECK(trainer.train(resume_from).global_step == 7);
+    // As in Python, an epoch of a stream counts max_steps x accumulation micro-batches.
+    DOCTEST_CHECK(trainer.state().epoch == doctest::Approx(2 + 2.0 / 14));
+    return std::pair(torch::cat({model->weight.flatten(), model->bias}), *stream.restarts);
+  };
+  const auto [weights, restarts] = run("whole", {});
+  DOCTEST_CHECK((restarts == std::vector<std::int64_t>{0, 1, 2}));
+  // Checkpoint 2 is inside epoch 0, 4 inside epoch 1 (after the stream ran out once), and
+  // 6 at the end of epoch 1's batches, before the stream has said it has no more.
+  for (const auto& [step, first_epoch] : {std::pair{2, 0}, std::pair{4, 1}, std::pair{6, 1}}) {
+    DOCTEST_CAPTURE(step);
+    const auto [resumed, resumed_restarts] =
+        run(fmt::format("resumed_{}", step), folder / "whole" / fmt::format("checkpoint-{}", step));
+    DOCTEST_CHECK(torch::equal(resumed, weights));
+    DOCTEST_CHECK(resumed_restarts.front() == first_epoch);
+    DOCTEST_CHECK(resumed_restarts.back() == 2);
+  }
+}
+
+DOCTEST_TEST_CASE("a stream needs max_steps, and a stream that gives no batch is an error naming it") {
+  torch::nn::Linear model(8, 3);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      tt::Trainer<>(model, {}, ClassificationStream{}, tt::data::NoDataset{}, tt::loss::cross_entropy),
+      doctest::Contains("the training set is a stream, which has no length, so --num_train_epochs cannot say how "
+                        "long to train: set --max_steps"),
+      tt::ArgumentError);
+  tt::Trainer<> on_empty(model, {.max_steps = 3}, ClassificationStream{.size = 0}, tt::data::NoDataset{},
+                         tt::loss::cross_entropy);
+  DOCTEST_CHECK_THROWS_WITH_AS(on_empty.train(),
+                               doctest::Contains("the training stream gave no batch of 8 samples in epoch 0"),
+                               tt::data::DataError);
+  tt::Trainer<> too_short(model, {.max_steps = 3, .dataloader_drop_last = true}, ClassificationStream{.size = 5},
+                          tt::data::NoDataset{}, tt::loss::cross_entropy);
+  DOCTEST_CHECK_THROWS_WITH_AS(too_short.train(), doctest::Contains("or drop --dataloader_drop_last"),
+                               tt::data::DataError);
+}
+
 DOCTEST_TEST_CASE("a Trainer trains a language model on a collated JSON lines set, batches read by name") {
   std::string text;
   for (int i = 0; i < 24; ++i) {
@@ -457,6 +562,13 @@ DOCTEST_TEST_CASE("a Trainer trains a language model on a collated JSON lines se
                         tt::loss::cross_entropy);
   DOCTEST_CHECK(trainer.train().global_step == 4);
   DOCTEST_CHECK(std::isfinite(trainer.evaluate().at("eval_loss")));
+  // The same lines as a stream: 6 batches an epoch, so 8 steps restart it once.
+  tt::Trainer<> streaming(model, {.max_steps = 8, .per_device_train_batch_size = 4},
+                          tt::data::collate(tt::data::JsonLinesStream(write_file("lm_stream.jsonl", text), {.labels = ""}),
+                                            tt::data::DataCollatorForLanguageModeling{.mlm = false}),
+                          dataset, tt::loss::cross_entropy);
+  DOCTEST_CHECK(streaming.train().global_step == 8);
+  DOCTEST_CHECK(streaming.state().epoch == doctest::Approx(1 + 2.0 / 8));
 }
 
 // ---- text: sentencepiece and blocks ----

@@ -252,12 +252,19 @@ void check_equivalent(const fs::path& single, const fs::path& ddp, double tolera
 // One process with batch 32 against 2 ranks of `trainer` with `per_device_batch` each: the
 // same weights, and one all-reduce per bucket and optimizer step (none on the micro-steps
 // that run under gradient_sync(false)).
-void check_two_ranks_match_one(const std::string& name, const std::string& trainer, const std::string& per_device_batch) {
+void check_two_ranks_match_one(const std::string& name, const std::string& trainer, const std::string& per_device_batch,
+                               const std::vector<std::string>& flags = {}) {
   require_programs();
   const auto folder = test_support::fresh_folder(name);
-  const auto single = run_worker(1, folder / "single", {"--trainer", "single", "--per_device_train_batch_size", "32"});
+  const auto with_flags = [&](std::vector<std::string> words) {
+    words.insert(words.end(), flags.begin(), flags.end());
+    return words;
+  };
+  const auto single =
+      run_worker(1, folder / "single", with_flags({"--trainer", "single", "--per_device_train_batch_size", "32"}));
   DOCTEST_REQUIRE_MESSAGE(single.code == 0, single.output);
-  const auto ddp = run_worker(2, folder / "ddp", {"--trainer", trainer, "--per_device_train_batch_size", per_device_batch});
+  const auto ddp =
+      run_worker(2, folder / "ddp", with_flags({"--trainer", trainer, "--per_device_train_batch_size", per_device_batch}));
   DOCTEST_REQUIRE_MESSAGE(ddp.code == 0, ddp.output);
   check_equivalent(folder / "single", folder / "ddp", 1e-6);
   const auto got = metrics(folder / "ddp", 0);
@@ -270,6 +277,11 @@ DOCTEST_TEST_CASE("2 ranks with batch 16 train to the weights of 1 process with 
 
 DOCTEST_TEST_CASE("with Accum<2>, 2 ranks x 2 micro-batches of 8 equal 1 process with batch 32, reducing once per step") {
   check_two_ranks_match_one("accum2", "ddp_accum2", "8");
+}
+
+// 256 samples are 8 batches of 32: 12 steps read the stream once and a half.
+DOCTEST_TEST_CASE("on a stream, 2 ranks x 2 micro-batches of 8 take their shares of 1 process's batches of 32") {
+  check_two_ranks_match_one("stream", "ddp_accum2", "8", {"--stream", "true", "--max_steps", "12"});
 }
 
 DOCTEST_TEST_CASE("Trainer<BF16, DDP, Accum<4>> runs as written and converges like the single-process BF16 run") {

@@ -70,6 +70,8 @@ class DataLoader {
   }
 
   bool has_next() const { return next_ < end_; }
+  /// Batches taken (or skipped) since the epoch began.
+  std::int64_t batches_taken() const { return next_; }
 
   /// The next batch of the epoch, on the CPU (pinned with pin_memory); rethrows what
   /// loading it threw.

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/data/collated_stream.hpp>
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/named_datasets.hpp>
 #include <torchtrain/detail/any_dataset.hpp>
@@ -39,14 +40,15 @@ class Trainer {
   static_assert(sizeof(policies) > 0);  // checks and resolves the policies, naming offenders
 
   /// Requires: `model` is a torch::nn::ModuleHolder or std::shared_ptr to a Module, whose
-  /// forward takes the batch or its `inputs`; `loss(outputs, batch)` returns a scalar
-  /// tensor (the default uses the loss the model returns); `eval_dataset` is a dataset or
-  /// data::named_datasets(...); `compute_metrics(EvalPrediction)` (or, for
+  /// forward takes the batch or its `inputs`; `train_dataset` is a dataset with a size, or
+  /// a stream (data::IterableDataset, or data::collate(stream, collator)), which needs
+  /// --max_steps; `loss(outputs, batch)` returns a scalar tensor (the default uses the
+  /// loss the model returns); `eval_dataset` is a dataset or data::named_datasets(...); `compute_metrics(EvalPrediction)` (or, for
   /// --batch_eval_metrics, `compute_metrics(EvalPrediction, bool compute_result)`) returns
   /// Metrics; `callbacks` is a tuple made by torchtrain::callbacks(...).
   /// Ensures: the arguments are checked (ArgumentError names the flag), the seed is set,
   /// the model is on the strategy's device, and on_init_end has run.
-  template <class Model, data::Dataset TrainDataset, class EvalDataset = data::NoDataset,
+  template <class Model, data::TrainingSet TrainDataset, class EvalDataset = data::NoDataset,
             class Loss = loss::ModelLoss, class Compute = NoMetrics,
             class Callbacks = boost::hana::tuple<>>
     requires(std::is_same_v<EvalDataset, data::NoDataset> || data::Dataset<EvalDataset> ||
@@ -55,10 +57,10 @@ class Trainer {
   Trainer(Model model, TrainingArguments args, TrainDataset train_dataset,
           EvalDataset eval_dataset = {}, Loss loss = {}, Compute compute_metrics = {},
           Callbacks callbacks = {})
-      : loop_(std::make_unique<TrainingLoop<policies, Model, TrainDataset, EvalDataset, Loss,
+      : loop_(std::make_unique<TrainingLoop<policies, Model, data::training_set_t<TrainDataset>, EvalDataset, Loss,
                                             Compute, Callbacks>>(
-            std::move(model), std::move(args), std::move(train_dataset), std::move(eval_dataset),
-            std::move(loss), std::move(compute_metrics), std::move(callbacks))) {}
+            std::move(model), std::move(args), data::training_set_t<TrainDataset>(std::move(train_dataset)),
+            std::move(eval_dataset), std::move(loss), std::move(compute_metrics), std::move(callbacks))) {}
 
   /// Trains for max_steps or num_train_epochs; returns the global step, the mean training
   /// loss and the train_* speed metrics. `resume_from_checkpoint`: `true` for the latest

@@ -32,9 +32,12 @@
 #include <torchtrain/checkpoint/random_state.hpp>
 #include <torchtrain/checkpoint/resume_from.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
+#include <torchtrain/data/collated_stream.hpp>
+#include <torchtrain/data/csv.hpp>
 #include <torchtrain/data/data_loader.hpp>
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/distributed_sampler.hpp>
+#include <torchtrain/data/iterable_dataset.hpp>
 #include <torchtrain/data/length_grouped_sampler.hpp>
 #include <torchtrain/data/named_datasets.hpp>
 #include <torchtrain/data/random_sampler.hpp>
@@ -95,6 +98,16 @@ class TrainerInterface {
   virtual void set_optimizer_factory(OptimizerFactory factory) = 0;
 };
 
+// The loader of a training set: DataLoader for a dataset with a size, IterableLoader for a stream.
+template <class D>
+struct TrainLoaderOf {
+  using type = data::DataLoader<D>;
+};
+template <class D, class C>
+struct TrainLoaderOf<data::CollatedStream<D, C>> {
+  using type = data::IterableLoader<D, C>;
+};
+
 inline double round_to(double value, int digits) {
   const double scale = std::pow(10.0, digits);
   return std::round(value * scale) / scale;
@@ -111,8 +124,9 @@ class TrainingLoop final : public detail::TrainerInterface {
   using Clock = std::chrono::steady_clock;
   static constexpr bool has_eval_dataset = !std::is_same_v<EvalDataset, data::NoDataset>;
   static constexpr bool has_compute_metrics = !std::is_same_v<Compute, NoMetrics>;
-  using Batch = std::remove_cvref_t<decltype(data::fetch_batch(std::declval<TrainDataset&>(),
-                                                               std::declval<const torch::Tensor&>()))>;
+  static constexpr bool streaming = data::is_collated_stream<TrainDataset>;
+  using TrainLoader = typename detail::TrainLoaderOf<TrainDataset>::type;
+  using Batch = typename TrainLoader::Batch;
   using Outputs = std::remove_cvref_t<decltype(detail::forward(std::declval<Model&>(), std::declval<const Batch&>()))>;
   static constexpr bool loss_counts_items = loss::CountsItems<Loss, Outputs, Batch>;
 
@@ -161,23 +175,19 @@ class TrainingLoop final : public detail::TrainerInterface {
   }
 
   TrainOutput train(const ResumeFrom& resume_from_checkpoint) override {
-    // With several processes, each trains on its shard of every global batch.
-    const auto plan = plan_training(args_, train_sampler().num_samples(data::dataset_size(train_dataset_)),
-                                    Accumulation::steps(args_));
+    const auto plan = training_plan();
     begin_run(plan);
-    // A resumed run continues at the checkpoint's step, skipping the optimizer steps of
-    // the current epoch that it already took (unless --ignore_data_skip).
-    int first_epoch = 0;
-    int first_update = 0;
+    // A resumed run continues where the checkpoint was taken, skipping the batches of the
+    // current epoch that it already trained on (unless --ignore_data_skip).
+    epoch_position_ = {};
     if (const auto folder = resume_from_checkpoint.folder(args_.output_dir)) {
       resume(*folder, plan);
-      first_epoch = state_.global_step / plan.updates_per_epoch;
-      if (!args_.ignore_data_skip) first_update = state_.global_step % plan.updates_per_epoch;
+      if (args_.ignore_data_skip) epoch_position_.batches_taken = 0;
     }
     announce_training(plan);
     // As in Python, NEFTune's noise is on for train() only.
     if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, *args_.neftune_noise_alpha);
-    data::DataLoader loader(train_dataset_, loader_options(args_.per_device_train_batch_size, args_.dataloader_drop_last));
+    auto loader = train_loader();
     const auto start = Clock::now();
     control_.should_training_stop = false;
     notify<event::on_train_begin>();
@@ -187,9 +197,10 @@ class TrainingLoop final : public detail::TrainerInterface {
     // metric nor steps a plateau schedule.
     if constexpr (has_eval_dataset)
       if (args_.eval_on_start) evaluate_eval_datasets("eval");
-    for (int epoch = first_epoch;
+    const EpochPosition first = epoch_position_;
+    for (int epoch = first.epoch;
          epoch < plan.num_epochs && state_.global_step < plan.max_steps && !control_.should_training_stop; ++epoch)
-      train_epoch(plan, epoch, epoch == first_epoch ? first_update : 0, loader);
+      train_epoch(plan, epoch, epoch == first.epoch ? first.batches_taken : 0, loader);
 
     const double runtime = std::chrono::duration<double>(Clock::now() - start).count();
     total_loss_ += read_loss_since_log();
@@ -279,26 +290,27 @@ class TrainingLoop final : public detail::TrainerInterface {
   Precision& precision() { return precision_; }
 
  private:
-  // One epoch: optimizer steps over windows of `accumulation_steps` micro-batches.
-  void train_epoch(const TrainingPlan& plan, int epoch, int first_update, data::DataLoader<TrainDataset>& loader) {
-    // Skipped batches are skipped by index, never loaded.
-    const std::int64_t size = data::dataset_size(train_dataset_);
-    loader.start_epoch(length_sampler_ ? sampler_.shard(length_sampler_->order(size, epoch)) : sampler_.order(size, epoch),
-                       std::int64_t{first_update} * plan.accumulation_steps);
+  // One epoch: optimizer steps over windows of `accumulation_steps` micro-batches, the
+  // last window short when the epoch's batches run out.
+  void train_epoch(const TrainingPlan& plan, int epoch, std::int64_t first_batch, TrainLoader& loader) {
+    start_epoch(loader, epoch, first_batch);
     control_.should_epoch_stop = false;
     notify<event::on_epoch_begin>();
-    for (int update = first_update; update < plan.updates_per_epoch; ++update) {
-      const std::int64_t first = std::int64_t{update} * plan.accumulation_steps;
-      const std::int64_t last = std::min(first + plan.accumulation_steps, plan.batches_per_epoch);
-      control_.should_log = control_.should_evaluate = control_.should_save = false;
-      notify<event::on_step_begin>();
-
+    while (true) {
       // The whole window is fetched first, so that a token-level loss can be divided by
       // the number of labels in the window (the Python Trainer's num_items_in_batch).
       auto& window = window_;
       window.clear();
-      for (std::int64_t micro_batch = first; micro_batch < last; ++micro_batch)
-        window.push_back(loader.next().to(strategy_.device(), /*non_blocking=*/true));
+      while (static_cast<int>(window.size()) < plan.accumulation_steps) {
+        auto batch = next_batch(loader);
+        if (!batch) break;
+        window.push_back(batch->to(strategy_.device(), /*non_blocking=*/true));
+      }
+      epoch_position_ = {epoch, loader.batches_taken()};
+      if (window.empty()) break;
+      control_.should_log = control_.should_evaluate = control_.should_save = false;
+      notify<event::on_step_begin>();
+
       const auto num_items_in_batch = count_items(window);
       for (std::size_t i = 0; i < window.size(); ++i) {
         const bool last_of_window = i + 1 == window.size();
@@ -310,15 +322,43 @@ class TrainingLoop final : public detail::TrainerInterface {
       optimizer_step();
 
       state_.global_step += 1;
-      state_.epoch = epoch + static_cast<double>(last) / static_cast<double>(plan.batches_per_epoch);
+      state_.epoch = epoch + static_cast<double>(loader.batches_taken()) / static_cast<double>(plan.batches_per_epoch);
       notify<event::on_step_end>();
       if constexpr (requires { logger_.on_step_end(state_); })
         if (strategy_.is_main_process()) logger_.on_step_end(state_);
       log_evaluate_save();
       if (control_.should_epoch_stop || control_.should_training_stop) break;
     }
+    if (epoch_position_.batches_taken == 0)  // only a stream can come to this
+      throw data::DataError(fmt::format("the training stream gave no batch of {} samples in epoch {}: it is empty, "
+                                        "or does not start again at restart({}); check its source{}",
+                                        args_.per_device_train_batch_size, epoch, epoch,
+                                        args_.dataloader_drop_last ? " or drop --dataloader_drop_last" : ""));
+    // A checkpoint taken from now on resumes with the next epoch.
+    if (!control_.should_training_stop) epoch_position_ = {epoch + 1, 0};
     notify<event::on_epoch_end>();
     log_evaluate_save();
+  }
+
+  // Begins `epoch` at batch `first_batch`: a dataset skips by index without loading; a
+  // stream has to read past the batches it skips.
+  void start_epoch(TrainLoader& loader, int epoch, std::int64_t first_batch) {
+    if constexpr (streaming) {
+      loader.start_epoch(epoch);
+      loader.skip(first_batch);
+    } else {
+      const std::int64_t size = data::dataset_size(train_dataset_);
+      loader.start_epoch(length_sampler_ ? sampler_.shard(length_sampler_->order(size, epoch)) : sampler_.order(size, epoch),
+                         first_batch);
+    }
+  }
+
+  // The next micro-batch of the epoch, or nothing at its end.
+  std::optional<Batch> next_batch(TrainLoader& loader) {
+    if constexpr (streaming)
+      return loader.next();
+    else
+      return loader.has_next() ? std::optional<Batch>(loader.next()) : std::nullopt;
   }
 
   // Forward and loss under the precision policy, then backward. A loss that counts items
@@ -443,6 +483,8 @@ class TrainingLoop final : public detail::TrainerInterface {
     loss_since_log_.save(loop_state);
     loop_state.write("total_loss", c10::IValue(total_loss_));
     loop_state.write("last_logged_step", c10::IValue(static_cast<std::int64_t>(last_logged_step_)));
+    loop_state.write("epoch", c10::IValue(static_cast<std::int64_t>(epoch_position_.epoch)));
+    loop_state.write("epoch_batches_taken", c10::IValue(epoch_position_.batches_taken));
     checkpoint.loop_state = io::archive_bytes(loop_state);
     return checkpoint;
   }
@@ -482,6 +524,10 @@ class TrainingLoop final : public detail::TrainerInterface {
       throw ArgumentError(fmt::format("'{}' is at step {}, past this run's {} steps; raise --max_steps or "
                                       "--num_train_epochs to train further",
                                       folder.string(), state_.global_step, plan.max_steps));
+    // Where the epoch stood, as Python reckons it from the step: exact for a dataset with
+    // a size; a stream's own position (which also counts the times it ran out) is below.
+    epoch_position_ = {state_.global_step / plan.updates_per_epoch,
+                       std::int64_t{state_.global_step % plan.updates_per_epoch} * plan.accumulation_steps};
     io::read_archive(checkpoint.loop_state, file(Checkpoint::loop_state_file), [&](auto& archive) {
       loss_since_log_.load(archive, strategy_.device());
       c10::IValue value;
@@ -489,6 +535,11 @@ class TrainingLoop final : public detail::TrainerInterface {
       total_loss_ = value.toDouble();
       archive.read("last_logged_step", value);
       last_logged_step_ = static_cast<int>(value.toInt());
+      if constexpr (streaming) {
+        c10::IValue epoch, batches_taken;
+        if (archive.try_read("epoch", epoch) && archive.try_read("epoch_batches_taken", batches_taken))
+          epoch_position_ = {static_cast<int>(epoch.toInt()), batches_taken.toInt()};
+      }
     });
     load_random_state(checkpoint.rng_state, file(Checkpoint::rng_state_file));
   }
@@ -534,9 +585,18 @@ class TrainingLoop final : public detail::TrainerInterface {
             "  Total train batch size (w. parallel, distributed & accumulation) = {}\n"
             "  Gradient Accumulation steps = {}\n  Total optimization steps = {}\n"
             "  Number of trainable parameters = {}",
-            data::dataset_size(train_dataset_), plan.num_epochs, args_.per_device_train_batch_size,
+            num_examples(), plan.num_epochs, args_.per_device_train_batch_size,
             std::int64_t{args_.per_device_train_batch_size} * plan.accumulation_steps * strategy_.world_size(),
             plan.accumulation_steps, plan.max_steps, trainable);
+  }
+
+  // The training set's size; for a stream, as Python counts it, the samples of max_steps global batches.
+  std::int64_t num_examples() const {
+    if constexpr (streaming)
+      return std::int64_t{args_.max_steps} * args_.per_device_train_batch_size * Accumulation::steps(args_) *
+             strategy_.world_size();
+    else
+      return data::dataset_size(train_dataset_);
   }
 
   // Loads the weights of the best checkpoint, as --load_best_model_at_end asks.
@@ -665,6 +725,33 @@ class TrainingLoop final : public detail::TrainerInterface {
     return logs;
   }
 
+  // With several processes, each trains on its shard of every global batch.
+  TrainingPlan training_plan() const {
+    if constexpr (streaming)
+      return plan_streaming(args_, Accumulation::steps(args_));
+    else
+      return plan_training(args_, train_sampler().num_samples(data::dataset_size(train_dataset_)),
+                           Accumulation::steps(args_));
+  }
+
+  // A stream is read in order on the training thread; Python's worker processes would
+  // each read all of it unless the stream splits itself, so workers are not used for it.
+  TrainLoader train_loader() {
+    const auto options = loader_options(args_.per_device_train_batch_size, args_.dataloader_drop_last);
+    if constexpr (streaming) {
+      if (options.num_workers > 0)
+        message(LogLevel::warning, "--dataloader_num_workers {}: a training stream is read in order on the training "
+                "thread, without workers", options.num_workers);
+      TrainLoader loader(train_dataset_.stream(), train_dataset_.collator(), options.batch_size, options.drop_last,
+                         args_.data_seed.value_or(args_.seed));
+      loader.shard(strategy_.world_size(), strategy_.rank());
+      loader.pin_memory(options.pin_memory);
+      return loader;
+    } else {
+      return TrainLoader(train_dataset_, options);
+    }
+  }
+
   // Fresh optimizer, schedule, state and counters for a run.
   void begin_run(const TrainingPlan& plan) {
     // The user's optimizer (and scheduler) if given, else the factory's, else by --optim.
@@ -764,6 +851,7 @@ class TrainingLoop final : public detail::TrainerInterface {
                                       "`labels`; name it so in your batch type and drop --label_names (or pass "
                                       "--label_names labels)",
                                       fmt::join(*args_.label_names, " ")));
+    if constexpr (streaming) plan_streaming(args_, 1);  // fails now if --max_steps is missing
     if (!has_eval_dataset && args_.eval_on_start)
       throw ArgumentError("--eval_on_start needs an eval dataset: pass one to the Trainer, or drop --eval_on_start");
     if constexpr (has_compute_metrics && !ComputesPerBatch<Compute>)
@@ -841,6 +929,11 @@ class TrainingLoop final : public detail::TrainerInterface {
   OptimizerFactory optimizer_factory_;
   std::vector<torch::Tensor> parameters_;
   std::vector<Batch> window_;  // the micro-batches of the current optimizer step
+  struct EpochPosition {
+    int epoch = 0;
+    std::int64_t batches_taken = 0;  // micro-batches of the epoch trained on (or skipped)
+  };
+  EpochPosition epoch_position_;  // where the next batch comes from
   data::DistributedSampler sampler_;  // at world size 1, the RandomSampler's order
   std::optional<data::LengthGroupedSampler> length_sampler_;  // with --group_by_length
 

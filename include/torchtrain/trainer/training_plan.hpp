@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -13,7 +14,7 @@ namespace torchtrain {
 
 /// The shape of a run, computed once before training as the Python Trainer does.
 struct TrainingPlan {
-  std::int64_t num_samples = 0;        // in the training set (on this process)
+  std::int64_t num_samples = 0;        // in the training set (on this process; for a stream, those the run trains on)
   std::int64_t batches_per_epoch = 0;  // micro-batches
   int accumulation_steps = 1;          // micro-batches per optimizer step
   int updates_per_epoch = 0;           // optimizer steps; the last window may be short
@@ -47,6 +48,23 @@ inline TrainingPlan plan_training(const TrainingArguments& args, std::int64_t nu
     plan.max_steps = static_cast<int>(std::ceil(args.num_train_epochs * plan.updates_per_epoch));
     plan.num_epochs = static_cast<int>(std::ceil(args.num_train_epochs));
   }
+  return plan;
+}
+
+/// The plan for a stream, which has no length: --max_steps optimizer steps, the epochs
+/// as many as it takes (the stream restarts at each), and, as in Python, an epoch counted
+/// as max_steps x accumulation_steps micro-batches for the fractional `epoch`.
+inline TrainingPlan plan_streaming(const TrainingArguments& args, int accumulation_steps) {
+  if (args.max_steps <= 0)
+    throw ArgumentError("the training set is a stream, which has no length, so --num_train_epochs cannot say how "
+                        "long to train: set --max_steps (the Python Trainer asks the same)");
+  TrainingPlan plan;
+  plan.accumulation_steps = accumulation_steps;
+  plan.max_steps = args.max_steps;
+  plan.num_samples = std::int64_t{args.max_steps} * args.per_device_train_batch_size * accumulation_steps;
+  plan.batches_per_epoch = std::int64_t{args.max_steps} * accumulation_steps;
+  plan.updates_per_epoch = args.max_steps;
+  plan.num_epochs = std::numeric_limits<int>::max();
   return plan;
 }
 
