@@ -2,13 +2,15 @@
 //
 //   ddp_worker --trainer single|ddp|ddp_accum2|bf16_single|bf16_ddp_accum4 --out DIR [TrainingArguments flags]
 //              [--die_at_step S --die_rank R --die_how exit|stop] [--wait_for_signal true] [--stream true]
+//              [--batch_norm true]
 //
 // Trains a small classifier on a fixed synthetic set, then evaluates; writes this rank's
-// final parameters to DIR/weights-rank<R>.pt and its eval metrics to DIR/metrics-rank<R>.json
-// (all ranks, so the suite can check that they agree). With --stream the training set is
-// read in order as a stream (which needs --max_steps). The other flags make a rank fail
-// on purpose: exit at a step (a dead rank) or stop itself with SIGSTOP (a rank that no
-// longer answers), or wait for a signal forwarded by the launcher.
+// final parameters to DIR/weights-rank<R>.pt, its buffers (BatchNorm's, with --batch_norm)
+// to DIR/buffers-rank<R>.pt and its eval metrics to DIR/metrics-rank<R>.json (all ranks, so
+// the suite can check that they agree). With --stream the training set is read in order
+// as a stream (which needs --max_steps). The other flags make a rank fail on purpose: exit
+// at a step (a dead rank) or stop itself with SIGSTOP (a rank that no longer answers), or
+// wait for a signal forwarded by the launcher.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +19,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <unistd.h>
 
@@ -37,19 +40,28 @@ struct WorkerArguments {
   bool wait_for_signal = false;  // only wait for SIGINT or SIGTERM, report it and exit
   bool rank_output_dir = false;  // output_dir/rank-<RANK>, to see which rank wrote what
   bool stream = false;           // train on the training set read in order as a stream
+  bool batch_norm = false;       // BatchNorm (with running statistics, buffers) instead of LayerNorm
 };
 
 // No dropout: the equivalence tests compare one batch of 32 with two of 16, and a
-// dropout mask would differ between the two.
+// dropout mask would differ between the two; nor BatchNorm, whose statistics would, except
+// in the buffer test.
 struct NetImpl : torch::nn::Module {
-  NetImpl()
-      : first(register_module("first", torch::nn::Linear(8, 32))),
-        norm(register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({32})))),
-        last(register_module("last", torch::nn::Linear(32, 3))) {}
-  torch::Tensor forward(const torch::Tensor& x) { return last(norm(torch::relu(first(x)))); }
+  explicit NetImpl(bool use_batch_norm = false) : first(register_module("first", torch::nn::Linear(8, 32))) {
+    if (use_batch_norm)
+      batch_norm = register_module("norm", torch::nn::BatchNorm1d(32));
+    else
+      layer_norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({32})));
+    last = register_module("last", torch::nn::Linear(32, 3));
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    const auto hidden = torch::relu(first(x));
+    return last(batch_norm ? batch_norm(hidden) : layer_norm(hidden));
+  }
   torch::nn::Linear first;
-  torch::nn::LayerNorm norm;
-  torch::nn::Linear last;
+  torch::nn::LayerNorm layer_norm{nullptr};
+  torch::nn::BatchNorm1d batch_norm{nullptr};
+  torch::nn::Linear last{nullptr};
 };
 TORCH_MODULE(Net);
 
@@ -72,6 +84,23 @@ struct InOrder {
     if (next_sample == data.size()) return std::nullopt;
     ++next_sample;
     return torch::data::Example<>{data.inputs()[next_sample - 1], data.labels()[next_sample - 1]};
+  }
+};
+
+// Accuracy on the whole set, or, with --batch_eval_metrics, counted batch by batch (the
+// Python pattern); notes the size of each batch it is given.
+struct Accuracy {
+  std::vector<std::int64_t>* batch_sizes;
+  double correct = 0, total = 0;
+  tt::Metrics operator()(const tt::EvalPrediction& prediction) const { return tt::metrics::accuracy(prediction); }
+  tt::Metrics operator()(const tt::EvalPrediction& prediction, bool compute_result) {
+    batch_sizes->push_back(prediction.label_ids.size(0));
+    correct += (prediction.predictions.argmax(-1) == prediction.label_ids).sum().item<double>();
+    total += static_cast<double>(prediction.label_ids.size(0));
+    if (!compute_result) return {};
+    tt::Metrics metrics{{"accuracy", correct / total}};
+    correct = total = 0;
+    return metrics;
   }
 };
 
@@ -124,20 +153,23 @@ void train(tt::TrainingArguments args, const WorkerArguments& worker, TrainSet t
   const auto env = tt::distributed::read_environment();
   if (worker.rank_output_dir) args.output_dir += fmt::format("/rank-{}", env.rank);
   torch::manual_seed(7);  // the same initial weights wherever the model is made
-  Net model;
+  Net model(worker.batch_norm);
+  std::vector<std::int64_t> metric_batch_sizes;
   tt::Trainer<Policies...> trainer(model, args, std::move(train_set), eval_set, tt::loss::cross_entropy,
-                                   tt::metrics::accuracy,
+                                   Accuracy{&metric_batch_sizes},
                                    tt::callbacks(FailOnPurpose{worker.die_at_step, worker.die_rank, worker.die_how}));
   const auto result = trainer.train(args.resume_from_checkpoint);
   const auto metrics = trainer.evaluate();
   const std::filesystem::path out = worker.out;
   std::filesystem::create_directories(out);
   torch::save(model->parameters(), (out / fmt::format("weights-rank{}.pt", env.rank)).string());
+  if (!model->buffers().empty()) torch::save(model->buffers(), (out / fmt::format("buffers-rank{}.pt", env.rank)).string());
   nlohmann::json json;
   for (const auto& [name, value] : metrics) json[name] = value;
   json["train_loss"] = result.training_loss;
   json["world_size"] = env.world_size;
   json["global_step"] = result.global_step;
+  json["metric_batch_sizes"] = metric_batch_sizes;  // of the last evaluation, with --batch_eval_metrics
   if (CountingDDP::last && CountingDDP::last->gradient_buckets()) {
     json["gradient_allreduces"] = CountingDDP::last->gradient_buckets()->num_allreduces();
     json["gradient_buckets"] = CountingDDP::last->gradient_buckets()->num_buckets();
@@ -166,7 +198,8 @@ TORCHTRAIN_REFLECT(ddp_worker::WorkerArguments, (trainer, "which Trainer type ru
                    (die_rank, "the rank that fails"), (die_how, "exit or stop"),
                    (wait_for_signal, "only wait for SIGINT or SIGTERM"),
                    (rank_output_dir, "output_dir/rank-<RANK>"),
-                   (stream, "train on the training set read in order as a stream"));
+                   (stream, "train on the training set read in order as a stream"),
+                   (batch_norm, "BatchNorm instead of LayerNorm"));
 
 int main(int argc, char** argv) try {
   using namespace ddp_worker;

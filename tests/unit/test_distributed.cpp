@@ -249,11 +249,11 @@ void check_equivalent(const fs::path& single, const fs::path& ddp, double tolera
 
 }  // namespace
 
-// One process with batch 32 against 2 ranks of `trainer` with `per_device_batch` each: the
-// same weights, and one all-reduce per bucket and optimizer step (none on the micro-steps
-// that run under gradient_sync(false)).
-void check_two_ranks_match_one(const std::string& name, const std::string& trainer, const std::string& per_device_batch,
-                               const std::vector<std::string>& flags = {}) {
+// One process with batch 32 against 2 ranks of `trainer` with `per_device_batch` each (both
+// with `flags`): the same weights, and one all-reduce per bucket and optimizer step (none on
+// the micro-steps that run under gradient_sync(false)). Returns the test's folder.
+fs::path check_two_ranks_match_one(const std::string& name, const std::string& trainer, const std::string& per_device_batch,
+                                   const std::vector<std::string>& flags = {}) {
   require_programs();
   const auto folder = test_support::fresh_folder(name);
   const auto with_flags = [&](std::vector<std::string> words) {
@@ -269,6 +269,7 @@ void check_two_ranks_match_one(const std::string& name, const std::string& train
   check_equivalent(folder / "single", folder / "ddp", 1e-6);
   const auto got = metrics(folder / "ddp", 0);
   DOCTEST_CHECK(got["gradient_allreduces"] == got["gradient_buckets"].get<int>() * got["global_step"].get<int>());
+  return folder;
 }
 
 DOCTEST_TEST_CASE("2 ranks with batch 16 train to the weights of 1 process with batch 32 (FP32)") {
@@ -277,6 +278,35 @@ DOCTEST_TEST_CASE("2 ranks with batch 16 train to the weights of 1 process with 
 
 DOCTEST_TEST_CASE("with Accum<2>, 2 ranks x 2 micro-batches of 8 equal 1 process with batch 32, reducing once per step") {
   check_two_ranks_match_one("accum2", "ddp_accum2", "8");
+}
+
+// 45 evaluation samples: rank 0 evaluates 23 (batches of 11, 11 and 1), rank 1 22 (11 and
+// 11), so rank 1 joins the third global batch with nothing of its own.
+DOCTEST_TEST_CASE("--batch_eval_metrics on 2 ranks: compute_metrics sees each global batch, in order, on every rank") {
+  const auto folder = check_two_ranks_match_one(
+      "batch_eval_metrics", "ddp", "16",
+      {"--max_steps", "4", "--per_device_eval_batch_size", "11", "--batch_eval_metrics", "true"});
+  for (int rank = 0; rank < 2; ++rank)
+    DOCTEST_CHECK((metrics(folder / "ddp", rank)["metric_batch_sizes"].get<std::vector<std::int64_t>>() ==
+                   std::vector<std::int64_t>{22, 22, 1}));
+}
+
+DOCTEST_TEST_CASE("rank 0's BatchNorm statistics reach every rank, unless --ddp_broadcast_buffers false") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("buffers");
+  for (const std::string broadcast : {"true", "false"}) {
+    DOCTEST_CAPTURE(broadcast);
+    const auto out = folder / broadcast;
+    const auto result = run_worker(2, out, {"--trainer", "ddp", "--batch_norm", "true", "--max_steps", "4",
+                                            "--ddp_broadcast_buffers", broadcast});
+    DOCTEST_REQUIRE_MESSAGE(result.code == 0, result.output);
+    std::vector<torch::Tensor> rank0, rank1;
+    torch::load(rank0, (out / "buffers-rank0.pt").string());
+    torch::load(rank1, (out / "buffers-rank1.pt").string());
+    // Each rank's batches move its own statistics; the copy before evaluation makes them one.
+    DOCTEST_CHECK(all_equal(rank0, rank1) == (broadcast == "true"));
+    DOCTEST_CHECK(all_equal(weights(out, 0), weights(out, 1)));
+  }
 }
 
 // 256 samples are 8 batches of 32: 12 steps read the stream once and a half.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -326,6 +327,33 @@ DOCTEST_TEST_CASE("--tf32 sets LibTorch's TensorFloat-32 switches; --tf32 true w
   }
   at::globalContext().setAllowTF32CuBLAS(cublas);
   at::globalContext().setAllowTF32CuDNN(cudnn);
+}
+
+DOCTEST_TEST_CASE("--full_determinism turns on deterministic kernels only, as Python's enable_full_determinism") {
+  auto& context = at::globalContext();
+  DOCTEST_REQUIRE(!context.deterministicAlgorithms());
+  const bool cudnn_deterministic = context.deterministicCuDNN(), cudnn_benchmark = context.benchmarkCuDNN();
+  context.setBenchmarkCuDNN(true);
+  Net model;
+  tt::Trainer<> plain(model, arguments, test_support::classification_data(), tt::data::NoDataset{},
+                      tt::loss::cross_entropy);
+  DOCTEST_CHECK(!context.deterministicAlgorithms());
+  tt::TrainingArguments args = arguments;
+  args.full_determinism = true;
+  tt::Trainer<> deterministic(model, args, test_support::classification_data(), tt::data::NoDataset{},
+                              tt::loss::cross_entropy);
+  DOCTEST_CHECK(context.deterministicAlgorithms());
+  DOCTEST_CHECK(!context.deterministicAlgorithmsWarnOnly());
+  DOCTEST_CHECK(context.deterministicCuDNN());
+  DOCTEST_CHECK(!context.benchmarkCuDNN());
+  DOCTEST_CHECK(std::string(std::getenv("CUBLAS_WORKSPACE_CONFIG")) == ":16:8");
+  // The seed is still set: the same draw as right after set_seed.
+  const auto drawn = torch::rand({4});
+  tt::set_seed(args.seed);
+  DOCTEST_CHECK(torch::equal(drawn, torch::rand({4})));
+  context.setDeterministicAlgorithms(false, false);
+  context.setDeterministicCuDNN(cudnn_deterministic);
+  context.setBenchmarkCuDNN(cudnn_benchmark);
 }
 
 DOCTEST_TEST_CASE("LossSum adds every loss, also past the folding point, and resets") {

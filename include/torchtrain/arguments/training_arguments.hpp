@@ -135,6 +135,9 @@ struct TrainingArguments {
   bool use_cpu = false;                  // train on the CPU even when CUDA is available
   std::optional<std::string> ddp_backend;  // process group backend: nccl or gloo
   int ddp_timeout = 1800;                // seconds a distributed collective waits before failing
+  std::optional<int> ddp_bucket_cap_mb;  // MB of gradients all-reduced together (default 25, as PyTorch DDP)
+  std::optional<bool> ddp_broadcast_buffers;  // rank 0's buffers to every rank before each forward (default true)
+  std::optional<bool> ddp_find_unused_parameters;  // accepted for Python scripts: always handled
 
   // Precision (must agree with the Trainer's precision policy).
   bool bf16 = false;                     // bfloat16 mixed precision
@@ -220,6 +223,9 @@ TORCHTRAIN_REFLECT(
     (use_cpu, "train on the CPU even when CUDA is available"),
     (ddp_backend, "process group backend of distributed runs: nccl or gloo (default: nccl on CUDA, gloo on the CPU)"),
     (ddp_timeout, "seconds a distributed collective waits before failing"),
+    (ddp_bucket_cap_mb, "MB of gradients all-reduced together, overlapping backward (default 25, as PyTorch DDP)"),
+    (ddp_broadcast_buffers, "copy rank 0's buffers (BatchNorm statistics) to every rank before each forward (default true)"),
+    (ddp_find_unused_parameters, "accepted for Python scripts; parameters that get no gradient are always handled"),
     // Precision (must agree with the Trainer's precision policy).
     (bf16, "bfloat16 mixed precision (Trainer<BF16>)"),
     (fp16, "float16 mixed precision with loss scaling (Trainer<FP16>)"),

@@ -108,6 +108,8 @@ inline void validate_evaluation_and_data(const TrainingArguments& args) {
                                     joined(ddp_backends)));
   if (args.ddp_timeout < 1)
     throw ArgumentError(fmt::format("--ddp_timeout must be at least 1 second, got {}", args.ddp_timeout));
+  if (args.ddp_bucket_cap_mb && *args.ddp_bucket_cap_mb < 1)
+    throw ArgumentError(fmt::format("--ddp_bucket_cap_mb must be at least 1 (MB), got {}", *args.ddp_bucket_cap_mb));
 }
 
 }  // namespace detail

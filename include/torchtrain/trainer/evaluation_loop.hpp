@@ -1,6 +1,7 @@
 // evaluation_loop: the model over a dataset in eval mode without autograd, keeping what metrics need (as Python does).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -32,10 +33,12 @@ struct EvalLoopOptions {
   bool include_inputs, include_losses;  // --include_for_metrics
   std::optional<int> accumulation_steps;  // --eval_accumulation_steps
   const PreprocessLogits* preprocess_logits;
-  // With several processes: the samples this one evaluates (undefined: all, in order), and
-  // how its kept outputs join every process's, in dataset order, before compute_metrics.
+  // With several processes: the samples this one evaluates (undefined: all, in order; see
+  // distributed::detail::evaluation_shard), and how its outputs join every process's in
+  // dataset order, given the number of samples they cover together.
   torch::Tensor order = {};
-  std::function<torch::Tensor(const torch::Tensor&)> gather = {};
+  int world_size = 1;
+  std::function<torch::Tensor(const torch::Tensor&, std::int64_t)> gather = {};
 };
 
 /// The outputs kept (on the CPU), the sum over samples of their batch's loss (on the
@@ -78,7 +81,8 @@ Metrics call_compute_metrics(Compute& compute, const EvalPrediction& prediction,
 /// `dataset` in order, in batches, with `module` in eval mode and no autograd graph;
 /// calls `on_prediction_step()` after each batch (outside no-grad, as callbacks run), then
 /// compute_metrics as Python does: on the whole set, or per batch with compute_result
-/// true for the last one only.
+/// true for the last one only. With several processes, per-batch metrics see batch k of
+/// every process together: samples [k R b, (k + 1) R b) of the set, in order.
 template <class Dataset, class Step, class Compute, class OnPredictionStep>
 EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, const EvalLoopOptions& options,
                                Step&& step, Compute& compute_metrics, OnPredictionStep&& on_prediction_step) {
@@ -90,40 +94,57 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
   EvalLoopOutput output;
   output.num_samples = size;
   output.num_batches = loader.num_batches(order.size(0));
+  // Gathering per batch is a collective: every process takes as many steps as the one
+  // with the most batches, joining the last ones with no samples of its own.
+  const bool gather_per_batch = options.compute_per_batch && options.world_size > 1;
+  const std::int64_t batch_size = options.loader.batch_size, world = options.world_size;
+  const std::int64_t steps =
+      gather_per_batch ? loader.num_batches((size + world - 1) / world) : output.num_batches;
   EvalLoopContainer predictions, labels, inputs, losses;
   const EvalModeGuard eval_mode(module);
-  for (std::int64_t b = 0; b < output.num_batches; ++b) {
-    EvalPrediction kept;  // this batch's
-    {
-      torch::NoGradGuard no_grad;
-      auto batch = loader.next().to(options.device, /*non_blocking=*/true);
-      auto [logits, loss] = step(batch);
-      const std::int64_t samples = batch.size();
-      if (loss.defined()) {
-        const auto weighted = loss.to(torch::kDouble) * static_cast<double>(samples);
-        output.loss_sum = output.loss_sum.defined() ? output.loss_sum + weighted : weighted;
-        if (options.include_losses) kept.losses = loss.detach().reshape({1}).repeat({samples});
-      }
-      if (options.keep_outputs) {
-        kept.label_ids = batch.labels;
-        kept.predictions =
-            options.preprocess_logits && *options.preprocess_logits ? (*options.preprocess_logits)(logits, batch.labels)
-                                                                    : logits;
-        if (options.include_inputs) {
-          if constexpr (requires { torch::Tensor(batch.inputs); }) kept.inputs = batch.inputs;
+  EvalPrediction kept;  // this batch's
+  for (std::int64_t b = 0; b < steps; ++b) {
+    if (b < output.num_batches) {
+      kept = {};
+      {
+        torch::NoGradGuard no_grad;
+        auto batch = loader.next().to(options.device, /*non_blocking=*/true);
+        auto [logits, loss] = step(batch);
+        const std::int64_t samples = batch.size();
+        if (loss.defined()) {
+          const auto weighted = loss.to(torch::kDouble) * static_cast<double>(samples);
+          output.loss_sum = output.loss_sum.defined() ? output.loss_sum + weighted : weighted;
+          if (options.include_losses) kept.losses = loss.detach().reshape({1}).repeat({samples});
+        }
+        if (options.keep_outputs) {
+          kept.label_ids = batch.labels;
+          kept.predictions = options.preprocess_logits && *options.preprocess_logits
+                                 ? (*options.preprocess_logits)(logits, batch.labels)
+                                 : logits;
+          if (options.include_inputs) {
+            if constexpr (requires { torch::Tensor(batch.inputs); }) kept.inputs = batch.inputs;
+          }
         }
       }
+      if (options.keep_all_batches) {
+        predictions.add(kept.predictions);
+        labels.add(kept.label_ids);
+        inputs.add(kept.inputs);
+        losses.add(kept.losses);
+      }
+      on_prediction_step();
+    } else {  // no batch of its own: the shapes of its last one, with no rows
+      for (auto* part : {&kept.predictions, &kept.label_ids, &kept.inputs, &kept.losses})
+        if (part->defined()) *part = part->narrow(0, 0, 0);
     }
-    if (options.keep_all_batches) {
-      predictions.add(kept.predictions);
-      labels.add(kept.label_ids);
-      inputs.add(kept.inputs);
-      losses.add(kept.losses);
-    }
-    on_prediction_step();
     if constexpr (has_compute_metrics) {
-      if (options.compute_per_batch && kept.predictions.defined() && kept.label_ids.defined())
-        output.metrics = call_compute_metrics(compute_metrics, kept, /*compute_result=*/b + 1 == output.num_batches);
+      if (options.compute_per_batch && kept.predictions.defined() && kept.label_ids.defined()) {
+        EvalPrediction scored = kept;
+        if (gather_per_batch)
+          for (auto* part : {&scored.predictions, &scored.label_ids, &scored.inputs, &scored.losses})
+            *part = options.gather(*part, std::min(world * batch_size, size - b * world * batch_size));
+        output.metrics = call_compute_metrics(compute_metrics, scored, /*compute_result=*/b + 1 == steps);
+      }
     }
     if (options.accumulation_steps && (b + 1) % *options.accumulation_steps == 0)
       for (auto* container : {&predictions, &labels, &inputs, &losses}) container->to_cpu();
@@ -132,7 +153,7 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
   if (options.gather)
     for (auto* kept : {&output.prediction.predictions, &output.prediction.label_ids, &output.prediction.inputs,
                        &output.prediction.losses})
-      *kept = options.gather(*kept);
+      *kept = options.gather(*kept, size);
   if constexpr (has_compute_metrics) {
     if (!options.compute_per_batch && output.prediction.predictions.defined() && output.prediction.label_ids.defined())
       output.metrics = call_compute_metrics(compute_metrics, output.prediction, /*compute_result=*/true);

@@ -148,7 +148,10 @@ class TrainingLoop final : public detail::TrainerInterface {
         callbacks_(boost::hana::prepend(std::move(callbacks), DefaultFlow{})) {
     derive_defaults(args_);
     check_arguments();
-    set_seed(args_.seed);
+    if (args_.full_determinism)
+      enable_full_determinism(args_.seed);
+    else
+      set_seed(args_.seed);
     nn::set_gradient_checkpointing(*model_, args_.gradient_checkpointing);
     apply_label_smoothing();
     if (args_.neftune_noise_alpha && nn::set_neftune_noise_alpha(*model_, 0) == 0)
@@ -366,6 +369,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   // number of micro-batches in the window. Either way the window's gradient is the
   // gradient of one batch as large as the window.
   torch::Tensor training_step(const Batch& batch, double window_length, const torch::Tensor& num_items_in_batch) {
+    if constexpr (requires { strategy_.synchronize_buffers(); }) strategy_.synchronize_buffers();
     auto loss = precision_.autocast([&] {
       if constexpr (loss_counts_items)
         if (num_items_in_batch.defined()) return loss_(detail::forward(model_, batch), batch, num_items_in_batch);
@@ -672,16 +676,15 @@ class TrainingLoop final : public detail::TrainerInterface {
                                           .accumulation_steps = args_.eval_accumulation_steps,
                                           .preprocess_logits = &preprocess_logits_,
                                           .order = strategy_.evaluation_shard(size),
-                                          .gather = [&](const torch::Tensor& shard) {
-                                            return strategy_.gather_shards(shard, size);
+                                          .world_size = strategy_.world_size(),
+                                          .gather = [&](const torch::Tensor& shard, std::int64_t samples) {
+                                            return strategy_.gather_shards(shard, samples);
                                           }};
     if (size < strategy_.world_size())
       throw ArgumentError(fmt::format("{}() got {} samples for {} processes: give every process at least one",
                                       prediction ? "predict" : "evaluate", size, strategy_.world_size()));
-    if (args_.batch_eval_metrics && strategy_.world_size() > 1)
-      throw ArgumentError("--batch_eval_metrics is not supported with several processes yet: each rank's batches "
-                          "would have to be gathered one by one; drop the flag to compute the metrics on the whole "
-                          "gathered set");
+    // Every rank evaluates the model rank 0 would save, buffers included.
+    if constexpr (requires { strategy_.synchronize_buffers(); }) strategy_.synchronize_buffers();
     const auto step = [&](const auto& batch) {
       return precision_.autocast([&] {
         auto outputs = detail::forward(model_, batch);

@@ -29,12 +29,14 @@ namespace torchtrain {
 /// process group (torchrun, Slurm or Open MPI variables; see distributed::read_environment;
 /// world size 1 without them), moves the model to its device (cuda:LOCAL_RANK when CUDA
 /// is used, else the CPU) and copies rank 0's parameters and buffers to every rank.
-/// Gradients are averaged by bucketed all-reduces that overlap backward (about 25 MB per
-/// bucket, as PyTorch DDP); inside gradient_sync(false) nothing is reduced.
+/// Gradients are averaged by bucketed all-reduces that overlap backward (--ddp_bucket_cap_mb,
+/// 25 MB as PyTorch DDP); inside gradient_sync(false) nothing is reduced. Rank 0's buffers
+/// (BatchNorm's running statistics) are copied again before each training forward and
+/// each evaluation (unless --ddp_broadcast_buffers false).
 class DDP {
  public:
   using torchtrain_category = category::strategy;
-  static constexpr std::size_t bucket_cap_mb = 25;  // PyTorch DDP's default bucket size
+  static constexpr int default_bucket_cap_mb = 25;  // PyTorch DDP's
 
   /// Turns the all-reduce of the backward passes in its lifetime on or off, then restores.
   class GradientSyncScope {
@@ -68,8 +70,15 @@ class DDP {
     if (!group_->environment().distributed()) return;
     broadcast_from_rank_0(model->parameters(), "copying rank 0's parameters to every rank");
     broadcast_from_rank_0(model->buffers(), "copying rank 0's buffers to every rank");
-    buckets_ = std::make_unique<distributed::detail::GradientBuckets>(model->parameters(), group_,
-                                                                      bucket_cap_mb * 1024 * 1024);
+    if (args.ddp_broadcast_buffers.value_or(true)) buffers_ = model->buffers();
+    const auto bucket_bytes = static_cast<std::size_t>(args.ddp_bucket_cap_mb.value_or(default_bucket_cap_mb)) << 20;
+    buckets_ = std::make_unique<distributed::detail::GradientBuckets>(model->parameters(), group_, bucket_bytes);
+  }
+
+  /// Rank 0's buffers to every rank (the loop calls it before each training forward and
+  /// each evaluation), as PyTorch DDP's broadcast_buffers; nothing for a model without any.
+  void synchronize_buffers() {
+    if (!buffers_.empty()) broadcast_from_rank_0(buffers_, "copying rank 0's buffers to every rank");
   }
 
   torch::Device device() const { return device_; }
@@ -133,6 +142,7 @@ class DDP {
   torch::Device device_ = torch::kCPU;
   std::shared_ptr<distributed::ProcessGroup> group_;
   std::unique_ptr<distributed::detail::GradientBuckets> buckets_;
+  std::vector<at::Tensor> buffers_;  // synchronized before forwards; empty with --ddp_broadcast_buffers false
 };
 
 }  // namespace torchtrain
