@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -55,7 +56,8 @@ struct Timing {
 /// The torchtrain contestant's arguments: `max_steps` = warm-up + timed steps, the batch and
 /// learning rate the others get, fused AdamW, no logging, evaluation or checkpoints.
 inline tt::TrainingArguments training_arguments(const RaceArguments& run, int batch_size, double learning_rate) {
-  return {.output_dir = "race_output",
+  // The Trainer creates its output folder even when it saves nothing: keep it out of the tree.
+  return {.output_dir = (std::filesystem::temp_directory_path() / "torchtrain_race").string(),
           .max_steps = run.warmup_steps + run.steps,
           .per_device_train_batch_size = batch_size,
           .optim = tt::OptimizerNames::adamw_torch_fused,
