@@ -38,7 +38,9 @@ run_contestant() {  # log name, command...: its RACE line goes to results.jsonl
   "$@" > "$out/$name.log" 2>&1
   local code=$?
   sed -n 's/^RACE //p' "$out/$name.log" >> "$results"
-  if [ $code -eq 0 ]; then
+  if [ $code -eq 0 ] && ! grep -q '^RACE ' "$out/$name.log"; then
+    printf '%-22s FAILED: no RACE line, see %s\n' "$name" "$out/$name.log"; status=1
+  elif [ $code -eq 0 ]; then
     printf '%-22s ok %5ds\n' "$name" $((SECONDS - start))
   elif [ $code -eq 3 ] && [[ $name == python_* ]]; then
     printf '%-22s skipped: %s\n' "$name" "$(tail -1 "$out/$name.log")"
