@@ -1,7 +1,7 @@
 // A GPT-style causal language model from LibTorch modules: token and position embeddings,
 // pre-norm transformer blocks with LibTorch's scaled-dot-product attention, and a head
-// over the vocabulary. The `gpt` example trains a small one; GPT-2 small is the same code
-// with GptConfig::gpt2_small().
+// over the vocabulary. The `gpt` example trains a small one, or GPT-2 small
+// (GptConfig::gpt2_small(), `gpt --model gpt2_small`).
 #pragma once
 
 #include <cstddef>
@@ -20,8 +20,13 @@ struct GptConfig {
   std::int64_t layers = 4;
   std::int64_t heads = 4;
   std::int64_t hidden = 128;
+  bool tied_embeddings = false;  // the head multiplies by the token embedding (GPT-2's weight tying)
 
-  static GptConfig gpt2_small() { return {.vocab_size = 50304, .context = 1024, .layers = 12, .heads = 12, .hidden = 768}; }
+  /// GPT-2 small: 124M parameters, its vocabulary of 50257 padded to 50304 (a multiple of 64,
+  /// for faster matrix products), weights tied as in GPT-2.
+  static GptConfig gpt2_small() {
+    return {.vocab_size = 50304, .context = 1024, .layers = 12, .heads = 12, .hidden = 768, .tied_embeddings = true};
+  }
 };
 
 struct CausalSelfAttentionImpl : torch::nn::Module {
@@ -69,7 +74,9 @@ struct GptImpl : torch::nn::Module {
         token_embedding(register_module("token_embedding", torch::nn::Embedding(config.vocab_size, config.hidden))),
         position_embedding(register_module("position_embedding", torch::nn::Embedding(config.context, config.hidden))),
         final_norm(register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.hidden})))),
-        head(register_module("head", torch::nn::Linear(torch::nn::LinearOptions(config.hidden, config.vocab_size).bias(false)))) {
+        head(config.tied_embeddings ? torch::nn::Linear(nullptr)
+                                    : register_module("head", torch::nn::Linear(torch::nn::LinearOptions(
+                                                                  config.hidden, config.vocab_size).bias(false)))) {
     for (std::int64_t i = 0; i < config.layers; ++i) blocks->push_back(Block(config));
     register_module("blocks", blocks);
     // GPT-2's initialization: normal(0, 0.02) weights, zero biases.
@@ -85,7 +92,8 @@ struct GptImpl : torch::nn::Module {
     auto positions = torch::arange(ids.size(1), ids.options());
     auto x = token_embedding(ids) + position_embedding(positions);
     for (auto& block : *blocks) x = block->as<Block>()->forward(x);
-    return head(final_norm(x));
+    x = final_norm(x);
+    return config.tied_embeddings ? torch::nn::functional::linear(x, token_embedding->weight) : head(x);
   }
   torch::Tensor forward(const torchtrain::data::Batch& batch) { return forward(batch.inputs); }
 
@@ -93,22 +101,25 @@ struct GptImpl : torch::nn::Module {
   torch::nn::Embedding token_embedding, position_embedding;
   torch::nn::ModuleList blocks;
   torch::nn::LayerNorm final_norm;
-  torch::nn::Linear head;
+  torch::nn::Linear head;  // empty with tied embeddings
 };
 TORCH_MODULE(Gpt);
 
 /// `length` tokens after `prompt`, each drawn from the model's distribution at `temperature`
-/// (greedy when 0), in eval mode without autograd; the model is handed back in train mode.
-inline std::vector<int> generate(Gpt& model, std::vector<int> prompt, int length, double temperature = 0.8) {
+/// (greedy when 0) over the first `vocab_size` ids (those a tokenizer smaller than the
+/// model's vocabulary knows), in eval mode without autograd; the model is handed back in
+/// train mode.
+inline std::vector<int> generate(Gpt& model, std::vector<int> prompt, int length, std::int64_t vocab_size,
+                                 double temperature = 0.8) {
   model->eval();
   torch::NoGradGuard no_grad;
-  const auto device = model->head->weight.device();
+  const auto device = model->token_embedding->weight.device();
   for (int i = 0; i < length; ++i) {
     const auto start = prompt.size() > static_cast<std::size_t>(model->config.context)
                            ? prompt.size() - static_cast<std::size_t>(model->config.context) : 0;
     auto window = torch::tensor(std::vector<std::int64_t>(prompt.begin() + static_cast<std::ptrdiff_t>(start), prompt.end()))
                       .unsqueeze(0).to(device);
-    auto logits = model->forward(window).select(1, -1).squeeze(0).to(torch::kFloat);
+    auto logits = model->forward(window).select(1, -1).squeeze(0).slice(0, 0, vocab_size).to(torch::kFloat);
     auto next = temperature > 0 ? torch::multinomial(torch::softmax(logits / temperature, -1), 1) : logits.argmax();
     prompt.push_back(static_cast<int>(next.item<std::int64_t>()));
   }

@@ -67,6 +67,9 @@ DOCTEST_TEST_CASE("--optim sgd, adagrad, rmsprop and adamw_torch equal LibTorch'
                              hand_written<RMSpropOptions, RMSprop>(RMSpropOptions(0.05).alpha(0.9).centered(true), 0.1)));
   DOCTEST_CHECK(torch::equal(trained(tt::OptimizerNames::adamw_torch, "", 0.1),
                              hand_written<AdamWOptions, AdamW>(AdamWOptions(0.05), 0.1)));
+  // adamw_torch_fused is MultiTensorAdamW: the same arithmetic in another order of operations.
+  DOCTEST_CHECK(torch::allclose(trained(tt::OptimizerNames::adamw_torch_fused, "", 0.1),
+                                hand_written<AdamWOptions, AdamW>(AdamWOptions(0.05), 0.1), 1e-6, 1e-7));
   // The settings matter: plain SGD differs from SGD with momentum.
   DOCTEST_CHECK(!torch::equal(trained(tt::OptimizerNames::sgd, "", 0.1),
                               hand_written<SGDOptions, SGD>(SGDOptions(0.05).momentum(0.9).nesterov(true), 0.1)));
@@ -204,6 +207,26 @@ DOCTEST_TEST_CASE("MultiTensorAdamW computes what LibTorch's AdamW computes") {
     return std::make_unique<torch::optim::AdamW>(p, o);
   });
   for (std::size_t i = 0; i < ours.size(); ++i) DOCTEST_CHECK(torch::allclose(ours[i], theirs[i], 1e-6, 1e-7));
+}
+
+DOCTEST_TEST_CASE("on CUDA, MultiTensorAdamW's fused kernel computes what its multi-tensor step computes") {
+  if (!torch::cuda::is_available()) return;  // the fused kernel runs on CUDA only
+  auto run = [](bool fused) {
+    torch::manual_seed(5);
+    torch::nn::Sequential model(torch::nn::Linear(6, 8), torch::nn::Tanh(), torch::nn::Linear(8, 3));
+    model->to(torch::kCUDA);
+    auto options = torch::optim::AdamWOptions(0.01).betas({0.8, 0.99}).eps(1e-6).weight_decay(0.05);
+    tt::optim::MultiTensorAdamW optimizer(std::vector{torch::optim::OptimizerParamGroup(model->parameters())}, options,
+                                          fused);
+    for (int step = 0; step < 5; ++step) {
+      optimizer.zero_grad();
+      model->forward(torch::randn({4, 6}).to(torch::kCUDA)).pow(2).mean().backward();
+      optimizer.step();
+    }
+    return model->parameters();
+  };
+  auto fused = run(true), foreach = run(false);
+  for (std::size_t i = 0; i < fused.size(); ++i) DOCTEST_CHECK(torch::allclose(fused[i], foreach[i], 1e-5, 1e-6));
 }
 
 }  // DOCTEST_TEST_SUITE

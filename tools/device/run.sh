@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run ON THE GPU MACHINE, in one device call (prepare .deps here first with
 # tools/device/prepare_deps.sh and carry it): builds against that machine's PyTorch
-# LibTorch (CUDA), runs the whole test suite, the examples on the GPU, and the benchmarks;
-# logs go under $OUT (default: ./device-out), a summary is printed last.
+# LibTorch (CUDA), runs the whole test suite, the examples on the GPU, the race against the
+# Python Trainer (race.sh) and the benchmarks; logs go under $OUT (default: ./device-out), a
+# summary and the race's table are printed last.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-$PWD/device-out}
@@ -33,6 +34,11 @@ step build cmake --build build-cuda -j16
 step tests ctest --test-dir build-cuda -j8 --output-on-failure --timeout 300
 step example_digits build-cuda/examples/digits --output_dir "$out/digits" --bf16
 step example_gpt build-cuda/examples/gpt --output_dir "$out/gpt" --bf16
+step example_gpt2_small build-cuda/examples/gpt --model gpt2_small --bf16 --block_size 1024 \
+  --per_device_train_batch_size 8 --learning_rate 6e-4 --optim adamw_torch_fused --output_dir "$out/gpt2_small"
+# The race before the other benchmarks: it is what this call is for if time runs short.
+step race bash tools/device/race.sh build-cuda "$out/race"
 for bench in build-cuda/benchmarks/bench_*; do step "$(basename "$bench")" "$bench"; done
 cat "$out/versions.txt"
 cat "$out/summary.txt"
+cat "$out/race/table.md" 2>/dev/null

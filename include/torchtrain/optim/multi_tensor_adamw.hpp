@@ -23,11 +23,16 @@ namespace torchtrain::optim {
 /// torch::optim::AdamW (amsgrad is not offered). The parameters of a group are expected to
 /// step together: the group keeps one step count. Options are torch::optim::AdamWOptions.
 /// save() and load() use torch::optim::AdamW's format, so either resumes from the other's.
+/// With `fused`, a group on CUDA steps in one call of LibTorch's fused AdamW kernel
+/// (`at::_fused_adamw_`, LibTorch 2.0 and later: what Python's `AdamW(fused=True)` calls);
+/// elsewhere `fused` changes nothing.
 class MultiTensorAdamW : public torch::optim::Optimizer {
  public:
-  MultiTensorAdamW(std::vector<torch::optim::OptimizerParamGroup> groups, torch::optim::AdamWOptions defaults)
+  MultiTensorAdamW(std::vector<torch::optim::OptimizerParamGroup> groups, torch::optim::AdamWOptions defaults,
+                   bool fused = false)
       : Optimizer(std::move(groups), std::make_unique<torch::optim::AdamWOptions>(defaults)),
-        moments_(param_groups_.size()) {
+        moments_(param_groups_.size()),
+        fused_(fused) {
     TORCH_CHECK(!defaults.amsgrad(), "MultiTensorAdamW does not offer amsgrad");
   }
 
@@ -35,7 +40,7 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
     torch::NoGradGuard no_grad;
     torch::Tensor loss = torchtrain::detail::evaluate_closure(closure);
     if (moments_.size() < param_groups_.size()) moments_.resize(param_groups_.size());
-    for (std::size_t g = 0; g < param_groups_.size(); ++g) step_group(param_groups_[g], moments_[g]);
+    for (std::size_t g = 0; g < param_groups_.size(); ++g) step_group(param_groups_[g], moments_[g], fused_);
     return loss;
   }
 
@@ -96,9 +101,12 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
   struct GroupMoments {
     std::int64_t step = 0;
     std::vector<torch::Tensor> exp_avg, exp_avg_sq;  // aligned with the group's params
+    // `step` as float32 on the device, once per stepped parameter: the fused kernel reads
+    // the step there (every entry holds the same value, so their order does not matter).
+    std::vector<torch::Tensor> device_steps;
   };
 
-  static void step_group(torch::optim::OptimizerParamGroup& group, GroupMoments& moments) {
+  static void step_group(torch::optim::OptimizerParamGroup& group, GroupMoments& moments, bool fused) {
     const auto& options = static_cast<const torch::optim::AdamWOptions&>(group.options());
     auto& all = group.params();
     if (moments.exp_avg.size() != all.size()) {
@@ -119,6 +127,14 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
     }
     if (params.empty()) return;
     moments.step += 1;
+#if TORCHTRAIN_TORCH_AT_LEAST(2, 0)
+    if (fused && params.front().is_cuda()) {
+      fused_step(options, moments, params, grads, exp_avg, exp_avg_sq);
+      return;
+    }
+#else
+    (void)fused;
+#endif
     const double lr = options.lr(), beta1 = std::get<0>(options.betas()), beta2 = std::get<1>(options.betas());
     const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(moments.step));
     const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(moments.step));
@@ -134,7 +150,26 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
     at::_foreach_addcdiv_(params, exp_avg, denominator, -lr / bias_correction1);
   }
 
+#if TORCHTRAIN_TORCH_AT_LEAST(2, 0)
+  static void fused_step(const torch::optim::AdamWOptions& options, GroupMoments& moments,
+                         const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads,
+                         const std::vector<torch::Tensor>& exp_avg, const std::vector<torch::Tensor>& exp_avg_sq) {
+    if (moments.device_steps.size() != params.size()) {  // first step, after load(), or other parameters
+      moments.device_steps.clear();
+      const auto step = static_cast<double>(moments.step);
+      for (const auto& param : params)
+        moments.device_steps.push_back(torch::full({}, step, param.options().dtype(torch::kFloat)));
+    } else {
+      at::_foreach_add_(moments.device_steps, 1);  // on the device: no host-to-device copy per step
+    }
+    at::_fused_adamw_(params, grads, exp_avg, exp_avg_sq, /*max_exp_avg_sqs=*/{}, moments.device_steps, options.lr(),
+                      std::get<0>(options.betas()), std::get<1>(options.betas()), options.weight_decay(),
+                      options.eps(), /*amsgrad=*/false, /*maximize=*/false);
+  }
+#endif
+
   std::vector<GroupMoments> moments_;
+  bool fused_;
 };
 
 }  // namespace torchtrain::optim

@@ -19,9 +19,11 @@
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/io/messages.hpp>
+#include <torchtrain/detail/compat.hpp>
 #include <torchtrain/detail/name_values.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/optim/adafactor.hpp>
+#include <torchtrain/optim/multi_tensor_adamw.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>
 #include <torchtrain/optim/resumable.hpp>
 
@@ -77,6 +79,11 @@ std::unique_ptr<torch::optim::Optimizer> resumable(const torch::nn::Module& mode
                                                                 options);
 }
 
+// AdamW's options from the arguments; weight decay is set per group.
+inline torch::optim::AdamWOptions adamw_options(const TrainingArguments& args) {
+  return torch::optim::AdamWOptions(args.learning_rate).betas({args.adam_beta1, args.adam_beta2}).eps(args.adam_epsilon);
+}
+
 }  // namespace torchtrain::detail
 
 namespace torchtrain::optim {
@@ -84,8 +91,8 @@ namespace torchtrain::optim {
 /// The optimizer `args.optim` names, with `learning_rate`, `weight_decay` (not on biases and
 /// norm weights), `adam_beta1`, `adam_beta2`, `adam_epsilon` and `optim_args`:
 /// - adamw_torch: LibTorch's AdamW.
-/// - adamw_torch_fused: LibTorch 1.13 has no fused AdamW kernel for us: warns once and runs
-///   adamw_torch (the path through `at::_fused_adamw_` of LibTorch 2.x is not written yet).
+/// - adamw_torch_fused: MultiTensorAdamW with the fused kernel (`at::_fused_adamw_`) on CUDA
+///   with LibTorch 2.0 or later, its multi-tensor step elsewhere (warned once on LibTorch 1.x).
 /// - sgd: optim_args momentum, dampening, nesterov (PyTorch's defaults 0, 0, false).
 /// - adagrad: optim_args lr_decay, initial_accumulator_value, eps (0, 0, 1e-10).
 /// - rmsprop: optim_args alpha, eps, momentum, centered (0.99, 1e-8, 0, false).
@@ -99,18 +106,21 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
   const double lr = args.learning_rate;
   switch (args.optim) {
     case OptimizerNames::adamw_torch_fused: {
+      extra.require_all_taken("adamw_torch_fused");
+#if !TORCHTRAIN_TORCH_AT_LEAST(2, 0)
       static const bool warned = (message(LogLevel::warning,
-                                          "no fused AdamW kernel is used with LibTorch {}; --optim adamw_torch_fused "
-                                          "runs adamw_torch",
+                                          "LibTorch {} has no fused AdamW kernel; --optim adamw_torch_fused runs the "
+                                          "multi-tensor AdamW step",
                                           TORCH_VERSION),
                                   true);
       (void)warned;
-      [[fallthrough]];
+#endif
+      return std::make_unique<MultiTensorAdamW>(detail::groups_with_decay(model, detail::adamw_options(args), args.weight_decay),
+                                                detail::adamw_options(args), /*fused=*/true);
     }
     case OptimizerNames::adamw_torch: {
       extra.require_all_taken("adamw_torch");
-      auto options = torch::optim::AdamWOptions(lr).betas({args.adam_beta1, args.adam_beta2}).eps(args.adam_epsilon);
-      return detail::resumable<torch::optim::AdamW>(model, options, args.weight_decay);
+      return detail::resumable<torch::optim::AdamW>(model, detail::adamw_options(args), args.weight_decay);
     }
     case OptimizerNames::sgd: {
       auto options = torch::optim::SGDOptions(lr)
