@@ -500,6 +500,24 @@ DOCTEST_TEST_CASE("a stream's shards: the ranks' batches make the one-process ba
                                tt::ArgumentError);
 }
 
+DOCTEST_TEST_CASE("with pin_memory, batches of a dataset and of a stream come in page-locked memory (CUDA)") {
+  if (!torch::cuda::is_available()) {
+    DOCTEST_MESSAGE("skipped: page-locked memory needs CUDA, which this LibTorch or machine lacks");
+    return;
+  }
+  CountingDataset dataset;
+  for (bool pin : {false, true}) {
+    tt::data::DataLoader loader(dataset, {.batch_size = 4, .pin_memory = pin});
+    loader.start_epoch(torch::arange(8));
+    DOCTEST_CHECK(loader.next().inputs.is_pinned() == pin);
+    ClassificationStream stream{.size = 8};
+    tt::data::IterableLoader stream_loader(stream, tt::data::DefaultDataCollator{}, 4);
+    stream_loader.pin_memory(pin);
+    stream_loader.start_epoch(0);
+    DOCTEST_CHECK(stream_loader.next().value().inputs.is_pinned() == pin);
+  }
+}
+
 DOCTEST_TEST_CASE("the Trainer trains on a stream for max_steps, restarting it each epoch; resuming repeats the run") {
   const auto folder = test_support::fresh_folder("stream_trainer");
   // 20 samples in batches of 4, two per step: windows of 2, 2 and 1 batches, 3 steps an epoch.
