@@ -85,7 +85,8 @@ struct Recording {
 struct LogAtRandom {
   void on_step_end(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl& control) {
     control.should_log = (recording.coin() & 1) != 0;
-    if (state.global_step < static_cast<int>(recording.logged.size())) recording.logged[state.global_step] = control.should_log;
+    if (state.global_step < static_cast<int>(recording.logged.size()))
+      recording.logged[state.global_step] = control.should_log;
   }
 };
 
@@ -182,7 +183,8 @@ Run train(const tt::data::TensorDataset& data, int steps) {
   Run run;
   const auto writes_before = write_calls();
   trainer.train();
-  if (const auto writes_after = write_calls(); writes_before && writes_after) run.writes = *writes_after - *writes_before;
+  if (const auto writes_after = write_calls(); writes_before && writes_after)
+    run.writes = *writes_after - *writes_before;
 
   // From the end of step k to the end of step k + 1: the log of step k (if any), then step k + 1.
   std::vector<double> logged, unlogged, inside;
