@@ -107,6 +107,7 @@ class ConsoleLogger {
     start_step_ = state.global_step;
     last_loss_.reset();
     started_ = true;
+    width_ = terminal_width();
     draw(state);
     std::fflush(out_);
   }
@@ -119,6 +120,7 @@ class ConsoleLogger {
     const auto now = Clock::now();
     if (now - last_draw_ < std::chrono::milliseconds(100) && state.global_step < state.max_steps) return;
     last_draw_ = now;
+    width_ = terminal_width();
     draw(state);
     std::fflush(out_);
   }
@@ -143,7 +145,7 @@ class ConsoleLogger {
                       .steps_timed = state.global_step - start_step_,
                       .seconds = std::chrono::duration<double>(Clock::now() - start_).count(),
                       .loss = last_loss_};
-    fmt::print(out_, "\r{}\x1b[K", format_progress_bar(progress, terminal_width()));
+    fmt::print(out_, "\r{}\x1b[K", format_progress_bar(progress, width_));
     bar_shown_ = true;
   }
 
@@ -153,6 +155,8 @@ class ConsoleLogger {
   }
 
   // The terminal's width; 100 columns where the output is no terminal (ProgressBar::always).
+  // Asked on the timed redraws only (at most ten a second), not at each log: an ioctl per
+  // log was a system call more per step when every step logs.
   int terminal_width() const {
     winsize size{};
     if (::ioctl(::fileno(out_), TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
@@ -166,6 +170,7 @@ class ConsoleLogger {
   Clock::time_point start_{};
   Clock::time_point last_draw_{};
   int start_step_ = 0;
+  int width_ = 100;
   std::optional<double> last_loss_;
 };
 
