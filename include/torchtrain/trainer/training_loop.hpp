@@ -583,24 +583,22 @@ class TrainingLoop final : public detail::TrainerInterface {
     std::int64_t trainable = 0;
     for (const auto& parameter : model_->parameters())
       if (parameter.requires_grad()) trainable += parameter.numel();
+    // A stream's, as Python counts them: the samples of max_steps global batches.
+    const std::int64_t num_examples = [&]() -> std::int64_t {
+      if constexpr (streaming)
+        return plan.num_samples * strategy_.world_size();
+      else
+        return data::dataset_size(train_dataset_);
+    }();
     message(LogLevel::info,
             "***** Running training *****\n  Num examples = {}\n  Num Epochs = {}\n"
             "  Instantaneous batch size per device = {}\n"
             "  Total train batch size (w. parallel, distributed & accumulation) = {}\n"
             "  Gradient Accumulation steps = {}\n  Total optimization steps = {}\n"
             "  Number of trainable parameters = {}",
-            num_examples(), plan.num_epochs, args_.per_device_train_batch_size,
+            num_examples, plan.num_epochs, args_.per_device_train_batch_size,
             std::int64_t{args_.per_device_train_batch_size} * plan.accumulation_steps * strategy_.world_size(),
             plan.accumulation_steps, plan.max_steps, trainable);
-  }
-
-  // The training set's size; for a stream, as Python counts it, the samples of max_steps global batches.
-  std::int64_t num_examples() const {
-    if constexpr (streaming)
-      return std::int64_t{args_.max_steps} * args_.per_device_train_batch_size * Accumulation::steps(args_) *
-             strategy_.world_size();
-    else
-      return data::dataset_size(train_dataset_);
   }
 
   // Loads the weights of the best checkpoint, as --load_best_model_at_end asks.
