@@ -2,11 +2,14 @@
 // independent decoder, the progress bar's text, and the SVG picture of a run.
 #include "testing.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <map>
+#include <memory>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -498,6 +501,7 @@ DOCTEST_TEST_CASE("TensorBoardLogger: every tag, step and value read back (and a
   DOCTEST_CHECK(!fs::exists(folder));  // nothing before the first log
   for (const auto& [step, logs] : known_logs()) logger.log(logs, at_step(step));
   logger.log_metrics("eval", known_logs()[2].logs);  // writes nothing: logged already
+  logger.flush();
   DOCTEST_REQUIRE(logger.event_file());
   DOCTEST_CHECK(std::distance(fs::directory_iterator(folder), fs::directory_iterator()) == 1);
 
@@ -558,9 +562,11 @@ DOCTEST_TEST_CASE("CsvLogger: header from the first log, new columns to the righ
     tt::CsvLogger logger(folder);
     DOCTEST_CHECK(!fs::exists(folder / "log_history.csv"));
     logger.log({{"loss", 0.5}, {"learning_rate", 5e-05}, {"epoch", 0.25}}, at_step(10));
+    logger.flush();
     DOCTEST_CHECK(read_text(path) == "step,loss,learning_rate,epoch\n10,0.5,5e-05,0.25\n");
     logger.log({{"loss", 0.25}, {"learning_rate", 2.5e-05}, {"epoch", 0.5}}, at_step(20));
     logger.log({{"eval_loss", 0.75}, {"eval_accuracy", 0.875}, {"epoch", 0.5}}, at_step(20));
+    logger.flush();
     DOCTEST_CHECK(read_text(path) ==
                   "step,loss,learning_rate,epoch,eval_loss,eval_accuracy\n"
                   "10,0.5,5e-05,0.25,,\n"
@@ -571,6 +577,7 @@ DOCTEST_TEST_CASE("CsvLogger: header from the first log, new columns to the righ
   // Continued by a later run under the same header; a new name widens it again.
   tt::CsvLogger later(folder);
   later.log({{"epoch", 1.0}, {"odd, \"name\"", 1e16}}, at_step(41));
+  later.flush();
   DOCTEST_CHECK(read_text(path) ==
                 "step,loss,learning_rate,epoch,eval_loss,eval_accuracy,\"odd, \"\"name\"\"\"\n"
                 "10,0.5,5e-05,0.25,,,\n"
@@ -580,6 +587,7 @@ DOCTEST_TEST_CASE("CsvLogger: header from the first log, new columns to the righ
                 "41,,,1.0,,,1e+16\n");
   tt::CsvLogger again(folder);  // the quoted name is read back as one column
   again.log({{"odd, \"name\"", 2.0}}, at_step(42));
+  again.flush();
   DOCTEST_CHECK(lines_of(read_text(path)).back() == "42,,,,,,2.0");
   DOCTEST_CHECK(!fs::exists(folder / "log_history.csv.tmp"));
 
@@ -597,6 +605,81 @@ DOCTEST_TEST_CASE("a file logger that cannot write says which file and why") {
   std::ofstream(blocked / "file") << "a file where a folder should be";
   const auto no_folder = file_error_of([&] { tt::JsonLinesLogger(blocked / "file").log({{"loss", 1}}, at_step(1)); });
   DOCTEST_CHECK(contains(no_folder, "cannot create the folder '" + (blocked / "file").string() + "'"));
+}
+
+// A sink that records each batch it is given, and can be held inside write() until the
+// test lets it go, or made to fail.
+struct Batches {
+  struct Shared {
+    std::vector<std::vector<int>> batches;
+    std::promise<void> entered;
+    std::shared_future<void> release;
+    bool hold_first = false;
+    int fail_at = -1;  // the batch whose write throws
+  };
+  std::shared_ptr<Shared> shared;
+  void write(const std::vector<int>& records) {
+    if (static_cast<int>(shared->batches.size()) == shared->fail_at)
+      throw tt::FileError("cannot write 'batches': No space left on device");
+    shared->batches.push_back(records);
+    if (shared->hold_first && shared->batches.size() == 1) {
+      shared->entered.set_value();
+      shared->release.wait();
+    }
+  }
+};
+
+DOCTEST_TEST_CASE("BackgroundWriter: push returns while the sink writes; every record, in order, once") {
+  auto shared = std::make_shared<Batches::Shared>();
+  std::promise<void> release;
+  shared->release = release.get_future().share();
+  shared->hold_first = true;
+  {
+    tt::io::BackgroundWriter<int, Batches> writer(Batches{shared});
+    writer.push(1);
+    shared->entered.get_future().wait();  // the thread is inside write(), held there
+    for (int record = 2; record <= 100; ++record) writer.push(record);  // none of these waits for it
+    release.set_value();
+    writer.flush();
+    DOCTEST_REQUIRE(shared->batches.size() == 2);  // what came while the sink wrote went as one batch
+    DOCTEST_CHECK(shared->batches[0] == std::vector<int>{1});
+    DOCTEST_CHECK(shared->batches[1].size() == 99);
+    DOCTEST_CHECK(std::is_sorted(shared->batches[1].begin(), shared->batches[1].end()));
+    DOCTEST_CHECK(shared->batches[1].front() == 2);
+    writer.push(101);  // not flushed: the destructor writes it
+  }
+  DOCTEST_CHECK(shared->batches.back() == std::vector<int>{101});
+}
+
+DOCTEST_TEST_CASE("BackgroundWriter: the sink's error reaches the caller at the next push or flush, and stderr") {
+  auto shared = std::make_shared<Batches::Shared>();
+  shared->fail_at = 1;
+  tt::io::BackgroundWriter<int, Batches> writer(Batches{shared});
+  writer.push(1);
+  writer.flush();
+  writer.push(2);
+  DOCTEST_CHECK(contains(file_error_of([&] { writer.flush(); }), "cannot write 'batches': No space left on device"));
+  DOCTEST_CHECK(contains(file_error_of([&] { writer.push(3); }), "No space left on device"));  // every time after
+  DOCTEST_CHECK(shared->batches == std::vector<std::vector<int>>{{1}});                      // nothing after it
+
+  // An error nobody was told of is printed when the writer ends.
+  auto unseen = std::make_shared<Batches::Shared>();
+  unseen->fail_at = 0;
+  const auto printed = stderr_of([&] {
+    tt::io::BackgroundWriter<int, Batches> dropped(Batches{unseen});
+    dropped.push(1);
+  });
+  DOCTEST_CHECK(contains(printed, "torchtrain error: cannot write 'batches': No space left on device"));
+}
+
+DOCTEST_TEST_CASE("a file logger on a full disk says so at the next log or flush") {
+  const auto folder = fresh_folder("full_disk");
+  fs::create_symlink("/dev/full", folder / "log_history.jsonl");
+  tt::JsonLinesLogger logger(folder);
+  logger.log({{"loss", 1}}, at_step(1));  // the thread writes it
+  const auto message = file_error_of([&] { logger.flush(); });
+  DOCTEST_CHECK(contains(message, "cannot write '" + (folder / "log_history.jsonl").string() + "': No space left on device"));
+  DOCTEST_CHECK(contains(file_error_of([&] { logger.log({{"loss", 2}}, at_step(2)); }), "No space left on device"));
 }
 
 DOCTEST_TEST_CASE("Loggers<...> hands each call to every logger, hooks only to those that have them") {
@@ -779,16 +862,19 @@ DOCTEST_TEST_CASE("logging_nan_inf_filter: a NaN or infinite loss counts as the 
   unfiltered.add(torch::tensor(NAN));
   DOCTEST_CHECK(std::isnan(unfiltered.sum().item<double>()));
 
-  // Across folds (every LossSum::fold_every losses) the sum is the same recurrence.
-  tt::LossSum many;
+  // Across folds (every LossSum::fold_every losses) the sum is the same recurrence; on
+  // the host it is the recurrence itself.
+  tt::LossSum many, on_host(tt::LossSum::Where::host);
   double expected = 0;
   for (int k = 0; k < 600; ++k) {
     const bool bad = k % 97 == 3;
     const double loss = 0.25 + (k % 7) * 0.125, divisor = 1 + k / 2;
     many.add(torch::tensor(bad ? NAN : loss, torch::kFloat64), divisor);
+    on_host.add(torch::tensor(bad ? NAN : loss, torch::kFloat64), divisor);
     expected += bad ? expected / divisor : loss;
   }
   DOCTEST_CHECK(many.sum().item<double>() == doctest::Approx(expected).epsilon(1e-12));
+  DOCTEST_CHECK(on_host.sum().item<double>() == expected);
 
   // In the Trainer: the second step's loss is NaN (its gradient is not).
   const auto logged_loss = [](bool filter, double* first_loss) {
@@ -908,10 +994,10 @@ DOCTEST_TEST_CASE("ConsoleLogger: plain lines off a terminal, a bar redrawn in p
   const auto draws = lines_of(out);
   DOCTEST_REQUIRE(draws.size() == 4);
   DOCTEST_CHECK(draws[0].starts_with("\r  0%|"));
-  DOCTEST_CHECK(draws[0].ends_with("\r\x1b[K[ 5/10] {'loss': 0.5, 'epoch': 0.5}"));  // the log above the bar
-  DOCTEST_CHECK(contains(draws[1], " 5/10 ["));                                      // the bar, redrawn below
+  DOCTEST_CHECK(draws[0].ends_with("\r\x1b[K[ 5/10] {'loss': 0.5, 'epoch': 0.5}"));  // the log where the bar was
+  DOCTEST_CHECK(draws[1].starts_with("\r100%|"));  // the bar back below it at the next redraw, with the loss
+  DOCTEST_CHECK(contains(draws[1], " 10/10 ["));
   DOCTEST_CHECK(draws[1].ends_with("epoch=0.25, loss=0.5]\x1b[K"));
-  DOCTEST_CHECK(contains(draws[1], "\r100%|"));
   DOCTEST_CHECK(draws[2] == "***** train metrics *****");
   DOCTEST_CHECK(draws[3] == "  train_loss = 0.5");
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -356,19 +357,39 @@ DOCTEST_TEST_CASE("--full_determinism turns on deterministic kernels only, as Py
   context.setBenchmarkCuDNN(cudnn_benchmark);
 }
 
-DOCTEST_TEST_CASE("LossSum adds every loss, also past the folding point, and resets") {
-  tt::LossSum sum;
-  DOCTEST_CHECK(!sum.sum().defined());
-  double expected = 0;
-  for (int i = 0; i < 600; ++i) {  // folds twice on the way
-    sum.add(torch::tensor(static_cast<float>(i % 7)));
-    expected += i % 7;
+DOCTEST_TEST_CASE("LossSum adds every loss, also past the folding point, and resets, on the device or the host") {
+  DOCTEST_CHECK(tt::LossSum::where_for(torch::kCPU) == tt::LossSum::Where::host);
+  DOCTEST_CHECK(tt::LossSum::where_for(torch::Device(torch::kCUDA, 0)) == tt::LossSum::Where::device);
+  for (const auto where : {tt::LossSum::Where::device, tt::LossSum::Where::host}) {
+    DOCTEST_INFO("host: " << (where == tt::LossSum::Where::host));
+    tt::LossSum sum(where);
+    DOCTEST_CHECK(!sum.sum().defined());
+    double expected = 0;
+    for (int i = 0; i < 600; ++i) {  // folds twice on the way
+      sum.add(torch::tensor(static_cast<float>(i % 7)));
+      expected += i % 7;
+    }
+    DOCTEST_CHECK(sum.sum().item<double>() == expected);
+    sum.add(torch::tensor(1.0f));
+    DOCTEST_CHECK(sum.sum().item<double>() == expected + 1);
+
+    // Saved with losses pending and read back by either kind: the same sum, and it goes on.
+    torch::serialize::OutputArchive archive;
+    sum.save(archive);
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    for (const auto reader_where : {tt::LossSum::Where::device, tt::LossSum::Where::host}) {
+      torch::serialize::InputArchive input;
+      std::istringstream stream(bytes.str());
+      input.load_from(stream);
+      tt::LossSum loaded(reader_where);
+      loaded.load(input, torch::kCPU);
+      loaded.add(torch::tensor(2.0f));
+      DOCTEST_CHECK(loaded.sum().item<double>() == expected + 3);
+    }
+    sum.reset();
+    DOCTEST_CHECK(!sum.sum().defined());
   }
-  DOCTEST_CHECK(sum.sum().item<double>() == expected);
-  sum.add(torch::tensor(1.0f));
-  DOCTEST_CHECK(sum.sum().item<double>() == expected + 1);
-  sum.reset();
-  DOCTEST_CHECK(!sum.sum().defined());
 }
 
 }  // DOCTEST_TEST_SUITE

@@ -83,6 +83,7 @@ inline void create_folders(const std::filesystem::path& folder) {
 inline AppendFile open_lines_for_append(const std::filesystem::path& path) {
   if (path.has_parent_path()) create_folders(path.parent_path());
   AppendFile file(path);
+  if (!std::filesystem::is_regular_file(path)) return file;  // a device or a pipe has no last line
   FileReader reader(path);
   if (reader.size() > 0) {
     char last = '\n';

@@ -116,13 +116,14 @@ class EventFileWriter {
   /// event_file_name() with the current time, the host name and this process, and
   /// writes the file_version event. Throws FileError naming the folder or the file.
   explicit EventFileWriter(const std::filesystem::path& folder) : file_(create(folder)) {
-    file_.append(tfrecord(file_version_event(now())));
+    file_.append(tfrecord(file_version_event(seconds_since_epoch(std::chrono::system_clock::now()))));
   }
 
   /// Queues an Event at `step` holding the scalar `tag` = `value` (as a float32), stamped
-  /// with the current time.
-  void add_scalar(std::string_view tag, double value, std::int64_t step) {
-    pending_ += tfrecord(scalar_event(now(), step, tag, static_cast<float>(value)));
+  /// with `time` (by default, now).
+  void add_scalar(std::string_view tag, double value, std::int64_t step,
+                  std::chrono::system_clock::time_point time = std::chrono::system_clock::now()) {
+    pending_ += tfrecord(scalar_event(seconds_since_epoch(time), step, tag, static_cast<float>(value)));
   }
 
   /// Writes the queued events. Throws FileError (naming the file and what to do); the
@@ -137,8 +138,8 @@ class EventFileWriter {
   const std::filesystem::path& path() const { return file_.path(); }
 
  private:
-  static double now() {
-    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  static double seconds_since_epoch(std::chrono::system_clock::time_point time) {
+    return std::chrono::duration<double>(time.time_since_epoch()).count();
   }
 
   static AppendFile create(const std::filesystem::path& folder) {

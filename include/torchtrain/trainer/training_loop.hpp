@@ -158,6 +158,7 @@ class TrainingLoop final : public detail::TrainerInterface {
       throw ArgumentError("--neftune_noise_alpha adds noise to the model's input embeddings, but the model has no "
                           "tt::nn::NEFTuneEmbedding; use one (a drop-in torch::nn::Embedding) for its input embedding");
     strategy_.setup(model_, args_);
+    loss_since_log_ = LossSum(LossSum::where_for(strategy_.device()));
     precision_.setup(strategy_.device());
     apply_tf32();
     state_.is_local_process_zero = state_.is_world_process_zero = strategy_.is_main_process();
@@ -224,6 +225,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     notify<event::on_train_end>();
     if (strategy_.is_main_process()) {
       if constexpr (requires { logger_.on_train_end(state_); }) logger_.on_train_end(state_);
+      flush_logs();
       // A picture of the run, beside the checkpoints (and trainer_state.json once saved).
       std::filesystem::create_directories(args_.output_dir);
       io::write_training_plot(state_, std::filesystem::path(args_.output_dir) / Checkpoint::training_plot_file);
@@ -232,15 +234,20 @@ class TrainingLoop final : public detail::TrainerInterface {
   }
 
   Metrics evaluate(std::string_view metric_key_prefix) override {
-    if constexpr (has_eval_dataset)
-      return evaluate_eval_datasets(metric_key_prefix);
-    else
+    if constexpr (has_eval_dataset) {
+      auto metrics = evaluate_eval_datasets(metric_key_prefix);
+      flush_logs();
+      return metrics;
+    } else {
       throw ArgumentError("evaluate() needs an eval dataset: pass one to the Trainer, or call evaluate(dataset)");
+    }
   }
   Metrics evaluate(const detail::AnyDataset& dataset, std::string_view metric_key_prefix) override {
     dataset.check_batch_type<Batch>("evaluate(dataset)");
     detail::TypedDataset<Batch> typed{dataset};
-    return evaluate_dataset(typed, metric_key_prefix);
+    auto metrics = evaluate_dataset(typed, metric_key_prefix);
+    flush_logs();
+    return metrics;
   }
   // As in Python, prediction logs nothing and tells callbacks through on_predict.
   PredictionOutput predict(const detail::AnyDataset& dataset, std::string_view metric_key_prefix) override {
@@ -248,6 +255,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     detail::TypedDataset<Batch> typed{dataset};
     auto output = run_evaluation(typed, metric_key_prefix, /*prediction=*/true);
     notify<event::on_predict>(output.metrics);
+    flush_logs();
     return output;
   }
   void set_preprocess_logits_for_metrics(PreprocessLogits preprocess) override {
@@ -452,6 +460,7 @@ class TrainingLoop final : public detail::TrainerInterface {
       // This checkpoint holds the best model when the evaluation just before it was the best.
       if (state_.best_global_step == state_.global_step)
         state_.best_model_checkpoint = checkpoint_folder(output_dir, state_.global_step).string();
+      flush_logs();  // a checkpoint's logs are in the log files too
       message(LogLevel::info, "Saving model checkpoint to {}", checkpoint_folder(output_dir, state_.global_step).string());
       if (strategy_.is_main_process())
         checkpointer_.save(snapshot(), {checkpoint_folder(output_dir, state_.global_step), args_.save_total_limit,
@@ -612,6 +621,13 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (args_.save_total_limit == 1 && strategy_.is_main_process())
       for (const auto& other : sorted_checkpoints(args_.output_dir))
         if (!std::filesystem::equivalent(other, folder)) std::filesystem::remove_all(other);
+  }
+
+  // Returns once the logger has written every log so far (the loggers that write on a
+  // thread of their own).
+  void flush_logs() {
+    if constexpr (requires { logger_.flush(); })
+      if (strategy_.is_main_process()) logger_.flush();
   }
 
   // The sum of the step losses since the last log (averaged over processes), then resets it.
@@ -938,7 +954,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   data::DistributedSampler sampler_;  // at world size 1, the RandomSampler's order
   std::optional<data::LengthGroupedSampler> length_sampler_;  // with --group_by_length
 
-  LossSum loss_since_log_;        // step losses since the last log, on the device
+  LossSum loss_since_log_;        // step losses since the last log
   torch::Tensor grad_norm_;       // of the last step, before clipping
   double learning_rate_ = 0;
   double total_loss_ = 0;

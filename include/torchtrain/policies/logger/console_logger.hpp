@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <sys/ioctl.h>
@@ -16,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/io/background_writer.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/logger/progress_bar.hpp>
 #include <torchtrain/trainer/metrics.hpp>
@@ -23,17 +26,18 @@
 
 namespace torchtrain {
 
-/// A log as one line: the progress in optimizer steps, then the values as the Python
-/// Trainer prints them: `[  50/1020] {'loss': 0.4321, 'learning_rate': 4.5e-05, ...}`.
-inline std::string format_log_line(const Metrics& logs, const TrainerState& state) {
+/// A log at `step` of `max_steps` as one line: the progress in optimizer steps, then the
+/// values as the Python Trainer prints them:
+/// `[  50/1020] {'loss': 0.4321, 'learning_rate': 4.5e-05, ...}`.
+inline std::string format_log_line(const Metrics& logs, int step, int max_steps) {
   std::string line;
-  if (state.max_steps > 0) {
-    int width = static_cast<int>(fmt::formatted_size("{}", state.max_steps));
-    line = fmt::format("[{:>{}}/{}] ", state.global_step, width, state.max_steps);
+  if (max_steps > 0) {
+    const auto width = static_cast<int>(fmt::formatted_size("{}", max_steps));
+    fmt::format_to(std::back_inserter(line), "[{:>{}}/{}] ", step, width, max_steps);
   }
   line += '{';
   for (const auto& [name, value] : logs)
-    line += fmt::format("{}'{}': {:.4g}", line.back() == '{' ? "" : ", ", name, value);
+    fmt::format_to(std::back_inserter(line), "{}'{}': {:.4g}", line.back() == '{' ? "" : ", ", name, value);
   return line + '}';
 }
 
@@ -64,8 +68,14 @@ enum class ProgressBar {
 /// Logger policy: prints each log as a line (see format_log_line) to `out`, and the
 /// end-of-run metrics table. With a progress bar (see ProgressBar), the bar
 /// (format_progress_bar) stays on the last line and is redrawn in place at most ten
-/// times a second from `on_step_end`, and each log is printed above it.
-/// The trainer calls loggers on the main process only.
+/// times a second from `on_step_end`; a log's line replaces it, and the next redraw
+/// puts it back below.
+///
+/// A thread of the logger's own (io::BackgroundWriter) formats the lines and writes them
+/// to `out`, in order, within 0.1 s: a log costs the training thread a copy of its
+/// values. flush() (which the Trainer calls before a save and when train(), evaluate()
+/// or predict() returns, and log_metrics and on_train_end call) waits until all of it is
+/// out. The trainer calls loggers on the main process only.
 class ConsoleLogger {
   using Clock = std::chrono::steady_clock;
 
@@ -82,22 +92,18 @@ class ConsoleLogger {
   }
 
   void log(const Metrics& logs, const TrainerState& state) {
-    if (!draws_bar_) {
-      fmt::print(out_, "{}\n", format_log_line(logs, state));
-      std::fflush(out_);
-      return;
+    Output output{.logs = logs, .step = state.global_step, .max_steps = state.max_steps};
+    if (draws_bar_) {
+      for (const auto& [name, value] : logs)
+        if (name == "loss") last_loss_ = value;
+      if (std::exchange(bar_shown_, false)) output.text = "\r\x1b[K";  // the line goes where the bar was
     }
-    for (const auto& [name, value] : logs)
-      if (name == "loss") last_loss_ = value;
-    fmt::print(out_, "\r\x1b[K{}\n", format_log_line(logs, state));  // over the bar, which then goes below
-    if (bar_shown_) draw(state);
-    std::fflush(out_);
+    print(std::move(output));
   }
 
   void log_metrics(std::string_view split, const Metrics& metrics) {
-    end_bar();
-    fmt::print(out_, "{}", format_metrics_table(split, metrics));
-    std::fflush(out_);
+    print({.text = end_bar() + format_metrics_table(split, metrics)});
+    flush();
   }
 
   /// Starts timing the run for the bar's speed and remaining time.
@@ -108,8 +114,7 @@ class ConsoleLogger {
     last_loss_.reset();
     started_ = true;
     width_ = terminal_width();
-    draw(state);
-    std::fflush(out_);
+    print({.text = bar(state)});
   }
 
   /// Redraws the bar when a tenth of a second has passed since it was last drawn, and at
@@ -121,37 +126,65 @@ class ConsoleLogger {
     if (now - last_draw_ < std::chrono::milliseconds(100) && state.global_step < state.max_steps) return;
     last_draw_ = now;
     width_ = terminal_width();
-    draw(state);
-    std::fflush(out_);
+    print({.text = bar(state)});
   }
 
   /// Draws the bar a last time and moves below it.
   void on_train_end(const TrainerState& state) {
-    if (!draws_bar_ || !started_) return;
-    draw(state);
-    end_bar();
-    started_ = false;
-    std::fflush(out_);
+    if (draws_bar_ && started_) {
+      std::string last = bar(state);
+      print({.text = last + end_bar()});
+      started_ = false;
+    }
+    flush();
+  }
+
+  /// Returns once everything printed so far is out.
+  void flush() {
+    if (writer_) writer_->flush();
   }
 
   /// Whether this logger draws a progress bar (see ProgressBar).
   bool draws_bar() const { return draws_bar_; }
 
  private:
-  void draw(const TrainerState& state) {
+  // What the writer thread prints: `text`, then, for a log, its line.
+  struct Output {
+    std::string text;
+    Metrics logs;
+    int step = 0, max_steps = 0;
+  };
+  struct Printer {
+    std::FILE* out;
+    void write(const std::vector<Output>& outputs) {
+      std::string text;
+      for (const auto& output : outputs) {
+        text += output.text;
+        if (!output.logs.empty()) text += format_log_line(output.logs, output.step, output.max_steps) + '\n';
+      }
+      std::fwrite(text.data(), 1, text.size(), out);
+      std::fflush(out);
+    }
+  };
+
+  void print(Output output) {
+    if (!writer_) writer_.emplace(Printer{out_});
+    writer_->push(std::move(output));
+  }
+
+  std::string bar(const TrainerState& state) {
     Progress progress{.step = state.global_step,
                       .max_steps = state.max_steps,
                       .epoch = state.epoch,
                       .steps_timed = state.global_step - start_step_,
                       .seconds = std::chrono::duration<double>(Clock::now() - start_).count(),
                       .loss = last_loss_};
-    fmt::print(out_, "\r{}\x1b[K", format_progress_bar(progress, width_));
     bar_shown_ = true;
+    return "\r" + format_progress_bar(progress, width_) + "\x1b[K";
   }
 
-  void end_bar() {
-    if (bar_shown_) fmt::print(out_, "\n");
-    bar_shown_ = false;
+  std::string end_bar() {
+    return std::exchange(bar_shown_, false) ? "\n" : "";
   }
 
   // The terminal's width; 100 columns where the output is no terminal (ProgressBar::always).
@@ -172,6 +205,7 @@ class ConsoleLogger {
   int start_step_ = 0;
   int width_ = 100;
   std::optional<double> last_loss_;
+  std::optional<io::BackgroundWriter<Output, Printer>> writer_;
 };
 
 }  // namespace torchtrain

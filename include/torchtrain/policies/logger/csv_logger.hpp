@@ -18,6 +18,7 @@
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/logger/log_folder.hpp>
+#include <torchtrain/policies/logger/log_writer.hpp>
 #include <torchtrain/trainer/metrics.hpp>
 #include <torchtrain/trainer/trainer_state.hpp>
 
@@ -68,16 +69,20 @@ inline std::string csv_number(double value) {
 ///
 /// Columns: "step" (state.global_step) first, then every name logged, in the order first
 /// seen. The header comes from the first log. A log that brings names not seen before
-/// widens the table: the new columns go to the right, and the file is rewritten at once
+/// widens the table: the new columns go to the right, and the file is rewritten
 /// (atomically) with the wider header and an empty cell there in every earlier row. A
 /// row leaves empty the cells of names its log lacks (an evaluation row has no "loss").
 /// Numbers are written as Python's csv module writes floats (0.1, 4.5e-05, nan, inf).
 ///
-/// Each row reaches the system when it is logged. A file already there (a resumed run with
-/// the same folder) is continued under its header. The file and its folder are created at
-/// the first log, so that a logger that never logs (on a rank other than the main
-/// process) writes nothing. Throws FileError when the file cannot be written, or when an
-/// existing file's first column is not "step".
+/// A file already there (a resumed run with the same folder) is continued under its
+/// header. The file and its folder are created at the first log, so that a logger that
+/// never logs (on a rank other than the main process) writes nothing; an error there
+/// (the folder cannot be made, an existing file's first column is not "step") is thrown
+/// at once. The rows are formatted and written by a thread of the logger's own
+/// (LogWriter): each reaches the file within 0.1 s of its log, and flush() (which the
+/// Trainer calls before a save and when train(), evaluate() or predict() returns) waits
+/// for all. Throws FileError when the file cannot be written (a write error from the
+/// thread at the next log or flush).
 class CsvLogger {
  public:
   using torchtrain_category = category::logger;
@@ -91,82 +96,97 @@ class CsvLogger {
   void setup(const TrainingArguments& args) { folder_.setup(args); }
 
   void log(const Metrics& logs, const TrainerState& state) {
-    if (!file_) open();
-    const std::size_t known = columns_.size();
-    for (const auto& [name, value] : logs)
-      if (std::find(columns_.begin(), columns_.end(), name) == columns_.end()) columns_.push_back(name);
-    if (!header_written_)
-      write_header();
-    else if (columns_.size() > known)
-      widen(columns_.size() - known);
-
-    std::string row = std::to_string(state.global_step);
-    for (std::size_t column = 1; column < columns_.size(); ++column) {
-      row += ',';
-      for (const auto& [name, value] : logs)
-        if (name == columns_[column]) {
-          row += detail::csv_number(value);
-          break;
-        }
-    }
-    file_->append(row + '\n');
+    if (!writer_) writer_.emplace(Table::open(path()));
+    writer_->push({logs, state.global_step});
   }
 
   /// Nothing: the metrics that Trainer::log_metrics prints were logged when computed.
   void log_metrics(std::string_view, const Metrics&) {}
 
+  /// Returns once every log so far is in the file.
+  void flush() {
+    if (writer_) writer_->flush();
+  }
+
   /// The file the logs go to.
   std::filesystem::path path() const { return folder_.path() / file_name; }
 
  private:
-  void open() {
-    file_.emplace(io::open_lines_for_append(path()));
-    const std::string content = io::read_file(path());
-    header_written_ = !content.empty();
-    if (!header_written_) {
-      columns_ = {"step"};
-      return;
-    }
-    columns_ = detail::split_csv_line(std::string_view(content).substr(0, content.find('\n')));
-    if (columns_.front() != "step")
-      throw FileError(fmt::format("cannot continue '{}': its first column is '{}', not 'step', so it is no table of "
-                                  "logs; move it away or choose another logging_dir",
-                                  path().string(), columns_.front()));
-  }
+  // The open file and its columns; only the writer thread touches it after open().
+  struct Table {
+    std::filesystem::path path;
+    io::AppendFile file;
+    std::vector<std::string> columns;
+    bool header_written = false;
 
-  std::string header() const {
-    std::string line;
-    for (std::size_t column = 0; column < columns_.size(); ++column) {
-      if (column > 0) line += ',';
-      line += detail::csv_field(columns_[column]);
+    static Table open(const std::filesystem::path& path) {
+      Table table{path, io::open_lines_for_append(path), {"step"}, false};
+      const std::string content = io::read_file(path);
+      if (content.empty()) return table;
+      table.header_written = true;
+      table.columns = detail::split_csv_line(std::string_view(content).substr(0, content.find('\n')));
+      if (table.columns.front() != "step")
+        throw FileError(fmt::format("cannot continue '{}': its first column is '{}', not 'step', so it is no table "
+                                    "of logs; move it away or choose another logging_dir",
+                                    path.string(), table.columns.front()));
+      return table;
     }
-    return line + '\n';
-  }
 
-  void write_header() {
-    file_->append(header());
-    header_written_ = true;
-  }
-
-  // Rewrites the file with the current header, every row ending in `added` empty cells.
-  void widen(std::size_t added) {
-    const std::string content = io::read_file(path());
-    std::string widened = header();
-    const std::string empty_cells(added, ',');
-    for (std::size_t start = content.find('\n') + 1; start < content.size();) {
-      const std::size_t end = std::min(content.find('\n', start), content.size());
-      widened.append(content, start, end - start);
-      widened += empty_cells + '\n';
-      start = end + 1;
+    void write(const std::vector<LogRecord>& records) {
+      std::string rows;
+      for (const auto& [logs, step, time] : records) {
+        const std::size_t known = columns.size();
+        for (const auto& [name, value] : logs)
+          if (std::find(columns.begin(), columns.end(), name) == columns.end()) columns.push_back(name);
+        if (!header_written) {
+          rows += header();
+          header_written = true;
+        } else if (columns.size() > known) {
+          file.append(rows);
+          rows.clear();
+          widen(columns.size() - known);
+        }
+        rows += std::to_string(step);
+        for (std::size_t column = 1; column < columns.size(); ++column) {
+          rows += ',';
+          for (const auto& [name, value] : logs)
+            if (name == columns[column]) {
+              rows += detail::csv_number(value);
+              break;
+            }
+        }
+        rows += '\n';
+      }
+      file.append(rows);
     }
-    io::replace_file(path(), widened);
-    file_.emplace(path());  // the old descriptor holds the file replaced
-  }
+
+    std::string header() const {
+      std::string line;
+      for (std::size_t column = 0; column < columns.size(); ++column) {
+        if (column > 0) line += ',';
+        line += detail::csv_field(columns[column]);
+      }
+      return line + '\n';
+    }
+
+    // Rewrites the file with the current header, every row ending in `added` empty cells.
+    void widen(std::size_t added) {
+      const std::string content = io::read_file(path);
+      std::string widened = header();
+      const std::string empty_cells(added, ',');
+      for (std::size_t start = content.find('\n') + 1; start < content.size();) {
+        const std::size_t end = std::min(content.find('\n', start), content.size());
+        widened.append(content, start, end - start);
+        widened += empty_cells + '\n';
+        start = end + 1;
+      }
+      io::replace_file(path, widened);
+      file = io::AppendFile(path);  // the old descriptor holds the file replaced
+    }
+  };
 
   LogFolder folder_;
-  std::optional<io::AppendFile> file_;
-  std::vector<std::string> columns_;
-  bool header_written_ = false;
+  std::optional<LogWriter<Table>> writer_;
 };
 
 }  // namespace torchtrain

@@ -20,8 +20,11 @@ namespace torchtrain {
 /// summary) and `log_metrics(split, metrics)` for `Trainer::log_metrics`.
 /// It may also define any of `setup(args)` (once, when the Trainer is made: the
 /// arguments' logging_dir, report_to, disable_tqdm), `on_train_begin(state)`,
-/// `on_step_end(state)` (after every optimizer step) and `on_train_end(state)`; a logger
-/// without them costs nothing there. The Trainer calls loggers on the main process only.
+/// `on_step_end(state)` (after every optimizer step), `on_train_end(state)` and `flush()`
+/// (for a logger that writes on a thread of its own: return once everything logged so
+/// far is written; the Trainer calls it before a save and when train(), evaluate() or
+/// predict() returns); a logger without them costs nothing there. The Trainer calls
+/// loggers on the main process only.
 template <class T>
 concept LoggerPolicy = PolicyOf<T, category::logger> &&
                        requires(T& logger, const Metrics& metrics, const TrainerState& state, std::string_view split) {
@@ -90,6 +93,9 @@ class Loggers {
   void on_train_end(const TrainerState& state) {
     std::apply([&](auto&... logger) { (call_on_train_end(logger, state), ...); }, loggers_);
   }
+  void flush() {
+    std::apply([&](auto&... logger) { (call_flush(logger), ...); }, loggers_);
+  }
 
   /// The logger at `Index` in `Each`.
   template <std::size_t Index>
@@ -120,6 +126,11 @@ class Loggers {
   template <class Logger>
   static void call_on_train_end(Logger& logger, const TrainerState& state) {
     if constexpr (requires { logger.on_train_end(state); }) logger.on_train_end(state);
+  }
+
+  template <class Logger>
+  static void call_flush(Logger& logger) {
+    if constexpr (requires { logger.flush(); }) logger.flush();
   }
 
   std::tuple<Each...> loggers_;

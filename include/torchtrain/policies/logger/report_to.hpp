@@ -48,6 +48,12 @@ class ReportTo {
   void on_train_begin(const TrainerState& state) { console_.on_train_begin(state); }
   void on_step_end(const TrainerState& state) { console_.on_step_end(state); }
   void on_train_end(const TrainerState& state) { console_.on_train_end(state); }
+  void flush() {
+    console_.flush();
+    for_each_file_logger([](auto& logger) {
+      if (logger) logger->flush();
+    });
+  }
 
   const ConsoleLogger& console() const { return console_; }
   const std::optional<TensorBoardLogger>& tensorboard() const { return std::get<0>(files_); }

@@ -6,10 +6,12 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <torchtrain/io/event_file.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/logger/log_folder.hpp>
+#include <torchtrain/policies/logger/log_writer.hpp>
 #include <torchtrain/trainer/metrics.hpp>
 #include <torchtrain/trainer/trainer_state.hpp>
 
@@ -26,12 +28,16 @@ inline std::string tensorboard_tag(std::string_view name) {
 }
 
 /// Logger policy: writes each value of each log as a TensorBoard scalar (tag by
-/// tensorboard_tag, step = state.global_step, value as a float32) into an event file in
-/// `logging_dir`, as the Python Trainer does with report_to="tensorboard"; view them with
-/// `tensorboard --logdir <logging_dir>`. The file (see io::EventFileWriter) is created at
-/// the first log, so that a logger that never logs (on a rank other than the main
-/// process) writes nothing; each log reaches the system at once. Throws FileError when
-/// the file cannot be written.
+/// tensorboard_tag, step = state.global_step, value as a float32, stamped with the time
+/// of the log) into an event file in `logging_dir`, as the Python Trainer does with
+/// report_to="tensorboard"; view them with `tensorboard --logdir <logging_dir>`. The file
+/// (see io::EventFileWriter) is created at the first log, so that a logger that never
+/// logs (on a rank other than the main process) writes nothing; an error there is thrown
+/// at once. The events are encoded and written by a thread of the logger's own
+/// (LogWriter): each log reaches the file within 0.1 s, and flush() (which the Trainer
+/// calls before a save and when train(), evaluate() or predict() returns) waits for all.
+/// Throws FileError when the file cannot be written (a write error from the thread at
+/// the next log or flush).
 class TensorBoardLogger {
  public:
   using torchtrain_category = category::logger;
@@ -44,24 +50,39 @@ class TensorBoardLogger {
   void setup(const TrainingArguments& args) { folder_.setup(args); }
 
   void log(const Metrics& logs, const TrainerState& state) {
-    if (!writer_) writer_.emplace(folder_.path());
-    for (const auto& [name, value] : logs) writer_->add_scalar(tensorboard_tag(name), value, state.global_step);
-    writer_->flush();
+    if (!writer_) {
+      Events events{io::EventFileWriter(folder_.path())};
+      event_file_ = events.file.path();
+      writer_.emplace(std::move(events));
+    }
+    writer_->push({logs, state.global_step});
   }
 
   /// Nothing: the metrics that Trainer::log_metrics prints were logged when computed.
   void log_metrics(std::string_view, const Metrics&) {}
 
-  const std::filesystem::path& logging_dir() const { return folder_.path(); }
-  /// The event file, once the first log has created it.
-  std::optional<std::filesystem::path> event_file() const {
-    if (!writer_) return std::nullopt;
-    return writer_->path();
+  /// Returns once every log so far is in the file.
+  void flush() {
+    if (writer_) writer_->flush();
   }
 
+  const std::filesystem::path& logging_dir() const { return folder_.path(); }
+  /// The event file, once the first log has created it.
+  const std::optional<std::filesystem::path>& event_file() const { return event_file_; }
+
  private:
+  struct Events {
+    io::EventFileWriter file;
+    void write(const std::vector<LogRecord>& records) {
+      for (const auto& [logs, step, time] : records)
+        for (const auto& [name, value] : logs) file.add_scalar(tensorboard_tag(name), value, step, time);
+      file.flush();
+    }
+  };
+
   LogFolder folder_;
-  std::optional<io::EventFileWriter> writer_;
+  std::optional<std::filesystem::path> event_file_;
+  std::optional<LogWriter<Events>> writer_;
 };
 
 }  // namespace torchtrain
