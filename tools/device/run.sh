@@ -27,7 +27,7 @@ step() {  # name, command...: runs it with its log in $out/<name>.log and record
 }
 : > "$out/summary.txt"
 generator=(); command -v ninja > /dev/null && generator=(-G Ninja)
-step configure cmake -S . -B build-cuda "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+step configure cmake -S . -B build-cuda "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTORCHTRAIN_CHECK_HEADERS=ON \
   "-DCMAKE_PREFIX_PATH=$deps/cmake;$torch_prefix" -DBoost_NO_BOOST_CMAKE=ON "-DBoost_INCLUDE_DIR=$deps/include" \
   "-DZLIB_INCLUDE_DIR=$deps/include" "-DZLIB_LIBRARY=${zlib:-/usr/lib/x86_64-linux-gnu/libz.so.1}"
 step build cmake --build build-cuda -j16
