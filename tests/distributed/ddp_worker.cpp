@@ -2,7 +2,7 @@
 //
 //   ddp_worker --trainer single|ddp|ddp_accum2|bf16_single|bf16_ddp_accum4 --out DIR [TrainingArguments flags]
 //              [--die_at_step S --die_rank R --die_how exit|stop] [--wait_for_signal true] [--stream true]
-//              [--batch_norm true]
+//              [--batch_norm true] [--hidden N] [--rank_draws true]
 //
 // Trains a small classifier on a fixed synthetic set, then evaluates; writes this rank's
 // final parameters to DIR/weights-rank<R>.pt, its buffers (BatchNorm's, with --batch_norm)
@@ -41,18 +41,21 @@ struct WorkerArguments {
   bool rank_output_dir = false;  // output_dir/rank-<RANK>, to see which rank wrote what
   bool stream = false;           // train on the training set read in order as a stream
   bool batch_norm = false;       // BatchNorm (with running statistics, buffers) instead of LayerNorm
+  int hidden = 32;               // the hidden layer's width (32768: 1.9 MB of parameters)
+  bool rank_draws = false;       // after each step, draw rank + 1 random numbers (the ranks' states differ)
 };
 
 // No dropout: the equivalence tests compare one batch of 32 with two of 16, and a
 // dropout mask would differ between the two; nor BatchNorm, whose statistics would, except
 // in the buffer test.
 struct NetImpl : torch::nn::Module {
-  explicit NetImpl(bool use_batch_norm = false) : first(register_module("first", torch::nn::Linear(8, 32))) {
+  explicit NetImpl(bool use_batch_norm = false, int hidden = 32)
+      : first(register_module("first", torch::nn::Linear(8, hidden))) {
     if (use_batch_norm)
-      batch_norm = register_module("norm", torch::nn::BatchNorm1d(32));
+      batch_norm = register_module("norm", torch::nn::BatchNorm1d(hidden));
     else
-      layer_norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({32})));
-    last = register_module("last", torch::nn::Linear(32, 3));
+      layer_norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden})));
+    last = register_module("last", torch::nn::Linear(hidden, 3));
   }
   torch::Tensor forward(const torch::Tensor& x) {
     const auto hidden = torch::relu(first(x));
@@ -101,6 +104,14 @@ struct Accuracy {
     tt::Metrics metrics{{"accuracy", correct / total}};
     correct = total = 0;
     return metrics;
+  }
+};
+
+// Makes each rank's random state its own: rank r draws r + 1 numbers after each step.
+struct DrawByRank {
+  bool enabled;
+  void on_step_end(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&) const {
+    if (enabled) torch::rand({tt::distributed::read_environment().rank + 1});
   }
 };
 
@@ -153,11 +164,12 @@ void train(tt::TrainingArguments args, const WorkerArguments& worker, TrainSet t
   const auto env = tt::distributed::read_environment();
   if (worker.rank_output_dir) args.output_dir += fmt::format("/rank-{}", env.rank);
   torch::manual_seed(7);  // the same initial weights wherever the model is made
-  Net model(worker.batch_norm);
+  Net model(worker.batch_norm, worker.hidden);
   std::vector<std::int64_t> metric_batch_sizes;
   tt::Trainer<Policies...> trainer(model, args, std::move(train_set), eval_set, tt::loss::cross_entropy,
                                    Accuracy{&metric_batch_sizes},
-                                   tt::callbacks(FailOnPurpose{worker.die_at_step, worker.die_rank, worker.die_how}));
+                                   tt::callbacks(FailOnPurpose{worker.die_at_step, worker.die_rank, worker.die_how},
+                                                 DrawByRank{worker.rank_draws}));
   const auto result = trainer.train(args.resume_from_checkpoint);
   const auto metrics = trainer.evaluate();
   const std::filesystem::path out = worker.out;
@@ -170,6 +182,7 @@ void train(tt::TrainingArguments args, const WorkerArguments& worker, TrainSet t
   json["world_size"] = env.world_size;
   json["global_step"] = result.global_step;
   json["metric_batch_sizes"] = metric_batch_sizes;  // of the last evaluation, with --batch_eval_metrics
+  json["random_draw"] = torch::rand({1}).item<double>();  // where this rank's random state ended
   if (CountingDDP::last && CountingDDP::last->gradient_buckets()) {
     json["gradient_allreduces"] = CountingDDP::last->gradient_buckets()->num_allreduces();
     json["gradient_buckets"] = CountingDDP::last->gradient_buckets()->num_buckets();
@@ -199,7 +212,8 @@ TORCHTRAIN_REFLECT(ddp_worker::WorkerArguments, (trainer, "which Trainer type ru
                    (wait_for_signal, "only wait for SIGINT or SIGTERM"),
                    (rank_output_dir, "output_dir/rank-<RANK>"),
                    (stream, "train on the training set read in order as a stream"),
-                   (batch_norm, "BatchNorm instead of LayerNorm"));
+                   (batch_norm, "BatchNorm instead of LayerNorm"), (hidden, "the hidden layer's width"),
+                   (rank_draws, "draw rank + 1 random numbers after each step"));
 
 int main(int argc, char** argv) try {
   using namespace ddp_worker;

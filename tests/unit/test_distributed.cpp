@@ -280,6 +280,17 @@ DOCTEST_TEST_CASE("with Accum<2>, 2 ranks x 2 micro-batches of 8 equal 1 process
   check_two_ranks_match_one("accum2", "ddp_accum2", "8");
 }
 
+// Hidden width 32768: 1.9 MB of parameters, the first layer's weight 1 MB of them.
+DOCTEST_TEST_CASE("--ddp_bucket_cap_mb 1 reduces 1.9 MB of gradients in two buckets, with one process's weights") {
+  const auto folder = check_two_ranks_match_one("bucket_cap", "ddp", "16",
+                                                {"--hidden", "32768", "--max_steps", "3", "--ddp_bucket_cap_mb", "1"});
+  DOCTEST_CHECK(metrics(folder / "ddp", 0)["gradient_buckets"] == 2);
+  // The default cap, 25 MB, takes them all in one.
+  const auto whole = run_worker(2, folder / "default_cap", {"--trainer", "ddp", "--hidden", "32768", "--max_steps", "1"});
+  DOCTEST_REQUIRE_MESSAGE(whole.code == 0, whole.output);
+  DOCTEST_CHECK(metrics(folder / "default_cap", 0)["gradient_buckets"] == 1);
+}
+
 // 45 evaluation samples: rank 0 evaluates 23 (batches of 11, 11 and 1), rank 1 22 (11 and
 // 11), so rank 1 joins the third global batch with nothing of its own.
 DOCTEST_TEST_CASE("--batch_eval_metrics on 2 ranks: compute_metrics sees each global batch, in order, on every rank") {
@@ -336,17 +347,23 @@ DOCTEST_TEST_CASE("Trainer<BF16, DDP, Accum<4>> runs as written and converges li
   DOCTEST_CHECK(all_equal(weights(folder / "ddp", 0), weights(folder / "ddp", 1)));
 }
 
-DOCTEST_TEST_CASE("only rank 0 writes checkpoints and logs, and every rank resumes from them") {
+DOCTEST_TEST_CASE("only rank 0 writes checkpoints and logs, and every rank resumes from them, with its own random state") {
   require_programs();
   const auto folder = test_support::fresh_folder("checkpoints");
-  // Each rank gets output_dir/rank-<RANK>: whatever rank 1 wrote would show there.
+  // Each rank gets output_dir/rank-<RANK>: whatever rank 1 wrote would show there. Each
+  // rank draws its own number of random numbers a step, so their random states differ.
   const std::vector<std::string> flags = {"--trainer", "ddp", "--rank_output_dir", "true", "--save_strategy", "steps",
-                                          "--save_steps", "4", "--report_to", "jsonl"};
+                                          "--save_steps", "4", "--report_to", "jsonl", "--rank_draws", "true"};
   const auto full = run_worker(2, folder / "full", flags);
   DOCTEST_REQUIRE_MESSAGE(full.code == 0, full.output);
   const auto rank0 = folder / "full" / "output" / "rank-0";
   DOCTEST_CHECK(fs::exists(rank0 / "checkpoint-8" / "model.safetensors"));
   DOCTEST_CHECK(fs::exists(rank0 / "checkpoint-16" / "trainer_state.json"));
+  // Python's names: one random state per process.
+  DOCTEST_CHECK(fs::exists(rank0 / "checkpoint-8" / "rng_state_0.pth"));
+  DOCTEST_CHECK(fs::exists(rank0 / "checkpoint-8" / "rng_state_1.pth"));
+  DOCTEST_CHECK_FALSE(fs::exists(rank0 / "checkpoint-8" / "rng_state.pth"));
+  DOCTEST_CHECK(metrics(folder / "full", 0)["random_draw"] != metrics(folder / "full", 1)["random_draw"]);
   DOCTEST_CHECK_FALSE(fs::exists(folder / "full" / "output" / "rank-1"));
   int logs = 0;
   for (const auto& entry : fs::recursive_directory_iterator(rank0)) logs += entry.path().filename() == "log_history.jsonl";
@@ -356,9 +373,20 @@ DOCTEST_TEST_CASE("only rank 0 writes checkpoints and logs, and every rank resum
   resumed_flags.insert(resumed_flags.end(), {"--resume_from_checkpoint", (rank0 / "checkpoint-8").string()});
   const auto resumed = run_worker(2, folder / "resumed", resumed_flags);
   DOCTEST_REQUIRE_MESSAGE(resumed.code == 0, resumed.output);
-  for (int rank = 0; rank < 2; ++rank)
+  for (int rank = 0; rank < 2; ++rank) {
     DOCTEST_CHECK(all_equal(weights(folder / "resumed", rank), weights(folder / "full", rank)));
+    // Each rank's random draws went on from its own state.
+    DOCTEST_CHECK(metrics(folder / "resumed", rank)["random_draw"] == metrics(folder / "full", rank)["random_draw"]);
+  }
   DOCTEST_CHECK(metrics(folder / "resumed", 1)["eval_loss"] == metrics(folder / "full", 1)["eval_loss"]);
+
+  // One process resuming a checkpoint of two has no random state of its own there: it says so.
+  std::vector<std::string> alone_flags(flags.begin() + 2, flags.end());  // all but "--trainer ddp"
+  alone_flags.insert(alone_flags.end(), {"--trainer", "single", "--resume_from_checkpoint",
+                                         (rank0 / "checkpoint-8").string()});
+  const auto alone = run_worker(1, folder / "alone", alone_flags);
+  DOCTEST_REQUIRE_MESSAGE(alone.code == 0, alone.output);
+  DOCTEST_CHECK(contains(alone.output, "holds no rng_state.pth (it was saved by a run of another number of processes)"));
 }
 
 DOCTEST_TEST_CASE("a rank that dies: the other stops with a clear error, the launcher returns the worst status") {

@@ -1,10 +1,13 @@
 // Checkpoint: what a checkpoint folder holds, written so that it appears only when complete.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -30,7 +33,7 @@ struct Checkpoint {
   static constexpr const char* optimizer_file = "optimizer.pt";
   static constexpr const char* scheduler_file = "scheduler.pt";
   static constexpr const char* scaler_file = "scaler.pt";
-  static constexpr const char* rng_state_file = "rng_state.pth";
+  static constexpr const char* rng_state_file = "rng_state.pth";  // of a run of one process
   static constexpr const char* loop_state_file = "loop_state.pt";
   static constexpr const char* training_plot_file = "training_plot.svg";  // a picture of log_history
   /// Written last: the size and CRC-32 of every other file, so a damaged file is named.
@@ -43,18 +46,33 @@ struct Checkpoint {
   std::string optimizer;
   std::string scheduler;
   std::string scaler;
-  std::string rng_state;
+  // Each process's random state by file name: rng_state_file for a run of one process,
+  // rng_state_<rank>.pth for each process of a distributed run (Python's names).
+  std::map<std::string, std::string> rng_states;
   std::string loop_state;  // torchtrain's own: the loss since the last log (a LibTorch archive)
   std::string training_plot;  // SVG text
 
-  /// The byte files (all but the model) by name, skipping empty ones.
+  /// The file of process `rank`'s random state in a run of `world_size` processes.
+  static std::string rng_state_file_name(int rank, int world_size) {
+    return world_size == 1 ? rng_state_file : fmt::format("rng_state_{}.pth", rank);
+  }
+  static bool is_rng_state_file(std::string_view name) {
+    if (name == rng_state_file) return true;
+    constexpr std::string_view prefix = "rng_state_", suffix = ".pth";
+    if (!name.starts_with(prefix) || !name.ends_with(suffix) || name.size() == prefix.size() + suffix.size())
+      return false;
+    const auto rank = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    return std::all_of(rank.begin(), rank.end(), [](char c) { return c >= '0' && c <= '9'; });
+  }
+
+  /// The byte files with fixed names (all but the model and the random states).
   template <class Self, class Visit>
   static void for_each_file(Self& self, Visit&& visit) {
     const std::pair<const char*, decltype(&self.optimizer)> files[] = {
         {training_args_file, &self.training_args}, {trainer_state_file, &self.trainer_state},
         {optimizer_file, &self.optimizer},         {scheduler_file, &self.scheduler},
-        {scaler_file, &self.scaler},               {rng_state_file, &self.rng_state},
-        {loop_state_file, &self.loop_state},       {training_plot_file, &self.training_plot}};
+        {scaler_file, &self.scaler},               {loop_state_file, &self.loop_state},
+        {training_plot_file, &self.training_plot}};
     for (auto& [name, bytes] : files) visit(name, *bytes);
   }
 };
@@ -83,6 +101,7 @@ inline void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem
     Checkpoint::for_each_file(checkpoint, [&](const char* name, const std::string& bytes) {
       if (!bytes.empty()) record(name, io::write_file(temporary / name, bytes));
     });
+    for (const auto& [name, bytes] : checkpoint.rng_states) record(name.c_str(), io::write_file(temporary / name, bytes));
     io::write_file(temporary / Checkpoint::manifest_file, manifest.dump(2) + "\n");
     if (std::filesystem::exists(folder)) {  // the same step saved again: the new one wins
       const auto replaced = parent / ("replaced-" + folder.filename().string());
@@ -185,6 +204,12 @@ inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool mode
       bytes = io::read_file(folder / name);
     }
   });
+  if (!model_only)
+    for (const auto& [name, entry] : manifest.items())
+      if (Checkpoint::is_rng_state_file(name)) {
+        detail::verify_file(folder / name, entry);
+        checkpoint.rng_states[name] = io::read_file(folder / name);
+      }
   return checkpoint;
 }
 

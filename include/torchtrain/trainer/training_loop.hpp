@@ -3,11 +3,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 #include <functional>
-#include <optional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -462,14 +463,36 @@ class TrainingLoop final : public detail::TrainerInterface {
         state_.best_model_checkpoint = checkpoint_folder(output_dir, state_.global_step).string();
       flush_logs();  // a checkpoint's logs are in the log files too
       message(LogLevel::info, "Saving model checkpoint to {}", checkpoint_folder(output_dir, state_.global_step).string());
+      // Every process takes part: rank 0 writes each one's random state.
+      auto rng_states = args_.save_only_model ? std::map<std::string, std::string>() : random_states();
       if (strategy_.is_main_process())
-        checkpointer_.save(snapshot(), {checkpoint_folder(output_dir, state_.global_step), args_.save_total_limit,
-                                        state_.best_model_checkpoint});
+        checkpointer_.save(snapshot(std::move(rng_states)), {checkpoint_folder(output_dir, state_.global_step),
+                                                             args_.save_total_limit, state_.best_model_checkpoint});
     }
   }
 
-  // The checkpoint of this moment, in memory.
-  Checkpoint snapshot() {
+  // Every process's random state by its file name in a checkpoint (see Checkpoint::rng_states),
+  // on rank 0 (empty elsewhere); with several processes a collective that every rank calls.
+  std::map<std::string, std::string> random_states() {
+    std::string own = save_random_state();
+    const int world = strategy_.world_size();
+    if (world == 1) return {{Checkpoint::rng_state_file, std::move(own)}};
+    const auto size = static_cast<std::int64_t>(own.size());
+    const auto sizes = strategy_.gather_shards(torch::tensor({size}), world).cpu();
+    const auto bytes = torch::from_blob(own.data(), {1, size}, torch::kUInt8);
+    const auto all = strategy_.gather_shards(bytes, world).cpu();  // [world, the largest size]
+    std::map<std::string, std::string> states;
+    if (!strategy_.is_main_process()) return states;  // it took part; rank 0 writes them
+    for (int rank = 0; rank < world; ++rank) {
+      const auto row = all[rank].narrow(0, 0, sizes[rank].template item<std::int64_t>()).contiguous();
+      states[Checkpoint::rng_state_file_name(rank, world)] =
+          std::string(reinterpret_cast<const char*>(row.template data_ptr<std::uint8_t>()), static_cast<std::size_t>(row.numel()));
+    }
+    return states;
+  }
+
+  // The checkpoint of this moment, in memory, with the processes' random states.
+  Checkpoint snapshot(std::map<std::string, std::string> rng_states) {
     Checkpoint checkpoint;
     checkpoint.model = state_dict(*model_);
     checkpoint.training_args = training_arguments_json(args_);
@@ -491,7 +514,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     checkpoint.optimizer = archive_of(*optimizer_);
     checkpoint.scheduler = archive_of(*scheduler_);
     if constexpr (requires { precision_.scaler; }) checkpoint.scaler = archive_of(precision_.scaler);
-    checkpoint.rng_state = save_random_state();
+    checkpoint.rng_states = std::move(rng_states);
     torch::serialize::OutputArchive loop_state;
     loss_since_log_.save(loop_state);
     loop_state.write("total_loss", c10::IValue(total_loss_));
@@ -554,7 +577,16 @@ class TrainingLoop final : public detail::TrainerInterface {
           epoch_position_ = {static_cast<int>(epoch.toInt()), batches_taken.toInt()};
       }
     });
-    load_random_state(checkpoint.rng_state, file(Checkpoint::rng_state_file));
+    // This process's random state, as Python: a checkpoint of another number of processes
+    // has none for it, and the random draws then differ from the interrupted run's.
+    const auto rng_file = Checkpoint::rng_state_file_name(strategy_.rank(), strategy_.world_size());
+    if (const auto saved = checkpoint.rng_states.find(rng_file); saved != checkpoint.rng_states.end())
+      load_random_state(saved->second, file(rng_file.c_str()));
+    else
+      message(LogLevel::warning,
+              "'{}' holds no {} (it was saved by a run of another number of processes): this process's random "
+              "state is not restored, so dropout and other random draws will not repeat the interrupted run's",
+              folder.string(), rng_file);
   }
 
   void warn_if_changed(std::string_view name, int saved, int now) const {

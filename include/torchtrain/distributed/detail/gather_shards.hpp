@@ -48,7 +48,9 @@ inline torch::Tensor gather_shards(ProcessGroup& group, const torch::Tensor& sha
   const auto wire_type = shard.scalar_type() == torch::kBFloat16 ? torch::kFloat
                          : shard.scalar_type() == torch::kBool   ? torch::kUInt8
                                                                  : shard.scalar_type();
-  auto padded = torch::full(padded_shape, pad, shard.options().dtype(wire_type).device(device));
+  // An unsigned type cannot hold the ignore index: padding is cut off or unread there anyway.
+  const double pad_value = wire_type == torch::kUInt8 ? 0 : pad;
+  auto padded = torch::full(padded_shape, pad_value, shard.options().dtype(wire_type).device(device));
   auto target = padded;
   for (std::int64_t d = 0; d < shard.dim(); ++d) target = target.narrow(d, 0, shard.size(d));
   target.copy_(shard);
