@@ -3,6 +3,8 @@
 #include "testing.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -14,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <unistd.h>
@@ -649,6 +652,28 @@ DOCTEST_TEST_CASE("BackgroundWriter: push returns while the sink writes; every r
     writer.push(101);  // not flushed: the destructor writes it
   }
   DOCTEST_CHECK(shared->batches.back() == std::vector<int>{101});
+}
+
+DOCTEST_TEST_CASE("BackgroundWriter: past its capacity a push waits for the sink, so no more records wait") {
+  auto shared = std::make_shared<Batches::Shared>();
+  std::promise<void> release;
+  shared->release = release.get_future().share();
+  shared->hold_first = true;
+  tt::io::BackgroundWriter<int, Batches> writer(Batches{shared}, std::chrono::milliseconds(100), /*capacity=*/2);
+  writer.push(1);
+  shared->entered.get_future().wait();  // the sink is held inside its first write
+  writer.push(2);
+  writer.push(3);  // the queue is full
+  std::atomic<bool> pushing{false};
+  std::thread fourth([&] {
+    pushing = true;
+    writer.push(4);  // waits until the sink has taken 2 and 3
+  });
+  while (!pushing) std::this_thread::yield();
+  release.set_value();
+  fourth.join();
+  writer.flush();
+  DOCTEST_CHECK(shared->batches == std::vector<std::vector<int>>{{1}, {2, 3}, {4}});
 }
 
 DOCTEST_TEST_CASE("BackgroundWriter: the sink's error reaches the caller at the next push or flush, and stderr") {

@@ -1,8 +1,10 @@
 // BackgroundWriter: records written by a thread of their own, so that the caller pays a move.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -19,7 +21,8 @@ namespace torchtrain::io {
 /// record pushed into an empty queue, waits `latency` for more (default 0.1 s), and hands
 /// them all at once to `sink.write(records)`: a record reaches the sink at most `latency`
 /// after it was pushed, or at once when flush() asks. Records reach the sink in the order
-/// pushed.
+/// pushed. At most `capacity` records wait (default 65536): a push beyond waits for the
+/// thread, so a disk slower than the logs slows training instead of filling memory.
 ///
 /// `Sink` is any movable type with `void write(std::vector<Record>&)`; only the thread
 /// calls it. An exception the sink throws is kept and thrown again, as it was, by every
@@ -33,8 +36,9 @@ namespace torchtrain::io {
 template <class Record, class Sink>
 class BackgroundWriter {
  public:
-  explicit BackgroundWriter(Sink sink, std::chrono::milliseconds latency = std::chrono::milliseconds(100))
-      : shared_(std::make_unique<Shared>(std::move(sink), latency)),
+  explicit BackgroundWriter(Sink sink, std::chrono::milliseconds latency = std::chrono::milliseconds(100),
+                            std::size_t capacity = 65536)
+      : shared_(std::make_unique<Shared>(std::move(sink), latency, capacity)),
         thread_([shared = shared_.get()] { shared->run(); }) {}
 
   BackgroundWriter(BackgroundWriter&&) noexcept = default;
@@ -48,10 +52,17 @@ class BackgroundWriter {
   }
   ~BackgroundWriter() { stop(); }
 
-  /// Queues `record`. Throws the error the sink threw, if it threw one.
+  /// Queues `record`, first waiting for room if `capacity` records wait. Throws the error
+  /// the sink threw, if it threw one.
   void push(Record record) {
     std::unique_lock lock(shared_->mutex);
     shared_->throw_error();
+    if (shared_->queue.size() >= shared_->capacity) {
+      shared_->flush_requested = true;
+      shared_->work.notify_one();
+      shared_->written_up_to.wait(lock, [&] { return shared_->queue.size() < shared_->capacity || shared_->error; });
+      shared_->throw_error();
+    }
     const bool wakes = shared_->queue.empty();
     shared_->queue.push_back(std::move(record));
     ++shared_->pushed;
@@ -71,7 +82,8 @@ class BackgroundWriter {
 
  private:
   struct Shared {
-    Shared(Sink s, std::chrono::milliseconds l) : sink(std::move(s)), latency(l) {}
+    Shared(Sink s, std::chrono::milliseconds l, std::size_t c)
+        : sink(std::move(s)), latency(l), capacity(std::max<std::size_t>(c, 1)) {}
 
     void run() {
       std::vector<Record> batch;
@@ -109,6 +121,7 @@ class BackgroundWriter {
 
     Sink sink;  // touched by the thread only
     const std::chrono::milliseconds latency;
+    const std::size_t capacity;
     std::mutex mutex;
     std::condition_variable work;           // a record, a flush or the end
     std::condition_variable written_up_to;  // a batch written
