@@ -4,8 +4,20 @@
 # LibTorch (CUDA), runs the whole test suite, the examples on the GPU, the race against the
 # Python Trainer (race.sh) and the benchmarks; logs go under $OUT (default: ./device-out), a
 # summary and the race's table are printed last.
+#
+#   bash tools/device/run.sh [all | build | tests | examples | race | benchmarks]...
+#
+# With no argument, or `all`, every stage in that order. Should one call not fit in the
+# device tool's 10 minutes, run the stages in separate calls while the machine stays warm
+# (build-cuda/ is kept between calls): `run.sh build tests`, then `run.sh examples race`,
+# then `run.sh benchmarks`.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+stages=("$@"); [ ${#stages[@]} -gt 0 ] || stages=(all)
+wants() { local stage; for stage in "${stages[@]}"; do [ "$stage" = all ] || [ "$stage" = "$1" ] && return 0; done; return 1; }
+for stage in "${stages[@]}"; do
+  case "$stage" in all|build|tests|examples|race|benchmarks) ;; *) echo "run.sh: unknown stage '$stage' (all, build, tests, examples, race, benchmarks)" >&2; exit 2;; esac
+done
 out=${OUT:-$PWD/device-out}
 mkdir -p "$out"
 deps=$PWD/.deps
@@ -27,18 +39,24 @@ step() {  # name, command...: runs it with its log in $out/<name>.log and record
 }
 : > "$out/summary.txt"
 generator=(); command -v ninja > /dev/null && generator=(-G Ninja)
-step configure cmake -S . -B build-cuda "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTORCHTRAIN_CHECK_HEADERS=ON \
-  "-DCMAKE_PREFIX_PATH=$deps/cmake;$torch_prefix" -DBoost_NO_BOOST_CMAKE=ON "-DBoost_INCLUDE_DIR=$deps/include" \
-  "-DZLIB_INCLUDE_DIR=$deps/include" "-DZLIB_LIBRARY=${zlib:-/usr/lib/x86_64-linux-gnu/libz.so.1}"
-step build cmake --build build-cuda -j16
-step tests ctest --test-dir build-cuda -j8 --output-on-failure --timeout 300
-step example_digits build-cuda/examples/digits --output_dir "$out/digits" --bf16
-step example_gpt build-cuda/examples/gpt --output_dir "$out/gpt" --bf16
-step example_gpt2_small build-cuda/examples/gpt --model gpt2_small --bf16 --block_size 1024 \
-  --per_device_train_batch_size 8 --learning_rate 6e-4 --optim adamw_torch_fused --output_dir "$out/gpt2_small"
+if wants build; then
+  step configure cmake -S . -B build-cuda "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DTORCHTRAIN_CHECK_HEADERS=ON \
+    "-DCMAKE_PREFIX_PATH=$deps/cmake;$torch_prefix" -DBoost_NO_BOOST_CMAKE=ON "-DBoost_INCLUDE_DIR=$deps/include" \
+    "-DZLIB_INCLUDE_DIR=$deps/include" "-DZLIB_LIBRARY=${zlib:-/usr/lib/x86_64-linux-gnu/libz.so.1}"
+  step build cmake --build build-cuda -j16
+fi
+wants tests && step tests ctest --test-dir build-cuda -j8 --output-on-failure --timeout 300
+if wants examples; then
+  step example_digits build-cuda/examples/digits --output_dir "$out/digits" --bf16
+  step example_gpt build-cuda/examples/gpt --output_dir "$out/gpt" --bf16
+  step example_gpt2_small build-cuda/examples/gpt --model gpt2_small --bf16 --block_size 1024 \
+    --per_device_train_batch_size 8 --learning_rate 6e-4 --optim adamw_torch_fused --output_dir "$out/gpt2_small"
+fi
 # The race before the other benchmarks: it is what this call is for if time runs short.
-step race bash tools/device/race.sh build-cuda "$out/race"
-for bench in build-cuda/benchmarks/bench_*; do step "$(basename "$bench")" "$bench"; done
+wants race && step race bash tools/device/race.sh build-cuda "$out/race"
+if wants benchmarks; then
+  for bench in build-cuda/benchmarks/bench_*; do step "$(basename "$bench")" "$bench"; done
+fi
 cat "$out/versions.txt"
 cat "$out/summary.txt"
 cat "$out/race/table.md" 2>/dev/null
