@@ -78,11 +78,8 @@ inline std::string csv_number(double value) {
 /// header. The file and its folder are created at the first log, so that a logger that
 /// never logs (on a rank other than the main process) writes nothing; an error there
 /// (the folder cannot be made, an existing file's first column is not "step") is thrown
-/// at once. The rows are formatted and written by a thread of the logger's own
-/// (LogWriter): each reaches the file within 0.1 s of its log, and flush() (which the
-/// Trainer calls before a save and when train(), evaluate() or predict() returns) waits
-/// for all. Throws FileError when the file cannot be written (a write error from the
-/// thread at the next log or flush).
+/// at once. The rows are written off the training thread (see LogWriter: within 0.1 s,
+/// flush(), errors).
 class CsvLogger {
  public:
   using torchtrain_category = category::logger;

@@ -55,11 +55,8 @@ inline std::string json_line(const Metrics& logs, int step) {
 /// its folder are created at the first log, so that a logger that never logs (on a rank
 /// other than the main process) writes nothing; an error there is thrown at once.
 ///
-/// The lines are formatted and written by a thread of the logger's own (LogWriter): each
-/// reaches the file within 0.1 s of its log (`tail -f` shows it), and flush() (which the
-/// Trainer calls before a save and when train(), evaluate() or predict() returns) waits
-/// for all. Throws FileError when the file cannot be written (a write error from the
-/// thread at the next log or flush).
+/// The lines are written off the training thread (see LogWriter: within 0.1 s, so
+/// `tail -f` shows them; flush(); errors).
 class JsonLinesLogger {
  public:
   using torchtrain_category = category::logger;

@@ -33,11 +33,8 @@ inline std::string tensorboard_tag(std::string_view name) {
 /// report_to="tensorboard"; view them with `tensorboard --logdir <logging_dir>`. The file
 /// (see io::EventFileWriter) is created at the first log, so that a logger that never
 /// logs (on a rank other than the main process) writes nothing; an error there is thrown
-/// at once. The events are encoded and written by a thread of the logger's own
-/// (LogWriter): each log reaches the file within 0.1 s, and flush() (which the Trainer
-/// calls before a save and when train(), evaluate() or predict() returns) waits for all.
-/// Throws FileError when the file cannot be written (a write error from the thread at
-/// the next log or flush).
+/// at once. The events are encoded and written off the training thread (see LogWriter:
+/// within 0.1 s, flush(), errors).
 class TensorBoardLogger {
  public:
   using torchtrain_category = category::logger;
