@@ -1,16 +1,17 @@
 // ddp_worker: one rank of the distributed tests (the `distributed` suite starts it, mostly through torchtrain-launch).
 //
 //   ddp_worker --trainer single|ddp|ddp_accum2|bf16_single|bf16_ddp_accum4 --out DIR [TrainingArguments flags]
-//              [--die_at_step S --die_rank R --die_how exit|stop] [--wait_for_signal true] [--stream true]
-//              [--batch_norm true] [--hidden N] [--rank_draws true]
+//              [--die_at_step S --die_rank R --die_how exit|stop --die_attempt A] [--wait_for_signal true]
+//              [--stream true] [--batch_norm true] [--hidden N] [--rank_draws true]
 //
 // Trains a small classifier on a fixed synthetic set, then evaluates; writes this rank's
 // final parameters to DIR/weights-rank<R>.pt, its buffers (BatchNorm's, with --batch_norm)
 // to DIR/buffers-rank<R>.pt and its eval metrics to DIR/metrics-rank<R>.json (all ranks, so
 // the suite can check that they agree). With --stream the training set is read in order
 // as a stream (which needs --max_steps). The other flags make a rank fail on purpose: exit
-// at a step (a dead rank) or stop itself with SIGSTOP (a rank that no longer answers), or
-// wait for a signal forwarded by the launcher.
+// at a step (a dead rank; under torchrun, in one restart attempt only if asked) or stop
+// itself with SIGSTOP (a rank that no longer answers), or wait for a signal forwarded by
+// the launcher.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +38,7 @@ struct WorkerArguments {
   int die_at_step = -1;          // the rank die_rank fails at the end of this step
   int die_rank = 1;
   std::string die_how = "exit";  // exit: _exit(3); stop: SIGSTOP itself
+  int die_attempt = -1;          // under torchrun, fail only in this restart attempt (-1: in any)
   bool wait_for_signal = false;  // only wait for SIGINT or SIGTERM, report it and exit
   bool rank_output_dir = false;  // output_dir/rank-<RANK>, to see which rank wrote what
   bool stream = false;           // train on the training set read in order as a stream
@@ -118,8 +120,10 @@ struct DrawByRank {
 struct FailOnPurpose {
   int step, rank;
   std::string how;
+  int attempt;
   void on_step_end(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl&) const {
-    if (state.global_step != step || tt::distributed::read_environment().rank != rank) return;
+    const auto env = tt::distributed::read_environment();
+    if (state.global_step != step || env.rank != rank || (attempt >= 0 && env.restart_count != attempt)) return;
     std::fprintf(stderr, "ddp_worker: rank %d fails on purpose at step %d (%s)\n", rank, step, how.c_str());
     if (how == "stop") std::raise(SIGSTOP);
     std::_Exit(3);
@@ -168,7 +172,8 @@ void train(tt::TrainingArguments args, const WorkerArguments& worker, TrainSet t
   std::vector<std::int64_t> metric_batch_sizes;
   tt::Trainer<Policies...> trainer(model, args, std::move(train_set), eval_set, tt::loss::cross_entropy,
                                    Accuracy{&metric_batch_sizes},
-                                   tt::callbacks(FailOnPurpose{worker.die_at_step, worker.die_rank, worker.die_how},
+                                   tt::callbacks(FailOnPurpose{worker.die_at_step, worker.die_rank, worker.die_how,
+                                                               worker.die_attempt},
                                                  DrawByRank{worker.rank_draws}));
   const auto result = trainer.train(args.resume_from_checkpoint);
   const auto metrics = trainer.evaluate();
@@ -180,6 +185,8 @@ void train(tt::TrainingArguments args, const WorkerArguments& worker, TrainSet t
   for (const auto& [name, value] : metrics) json[name] = value;
   json["train_loss"] = result.training_loss;
   json["world_size"] = env.world_size;
+  json["launcher"] = env.launcher;
+  json["restart_count"] = env.restart_count;
   json["global_step"] = result.global_step;
   json["metric_batch_sizes"] = metric_batch_sizes;  // of the last evaluation, with --batch_eval_metrics
   json["random_draw"] = torch::rand({1}).item<double>();  // where this rank's random state ended
@@ -209,6 +216,7 @@ void train(const tt::TrainingArguments& args, const WorkerArguments& worker) {
 TORCHTRAIN_REFLECT(ddp_worker::WorkerArguments, (trainer, "which Trainer type runs"),
                    (out, "where weights and metrics go"), (die_at_step, "fail at the end of this step"),
                    (die_rank, "the rank that fails"), (die_how, "exit or stop"),
+                   (die_attempt, "under torchrun, fail only in this restart attempt"),
                    (wait_for_signal, "only wait for SIGINT or SIGTERM"),
                    (rank_output_dir, "output_dir/rank-<RANK>"),
                    (stream, "train on the training set read in order as a stream"),

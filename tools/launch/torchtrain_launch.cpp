@@ -21,15 +21,14 @@
 #include <string_view>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+
+#include "free_port.hpp"
 
 namespace {
 
@@ -108,20 +107,6 @@ Options parse(int argc, char** argv) {
   return options;
 }
 
-// A port that was free a moment ago (as torchrun --standalone picks one), for runs on one machine.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
-    throw UsageError{fmt::format("cannot find a free port ({}); give --master_port", std::strerror(errno))};
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 struct Rank {
   int rank = 0;
   pid_t pid = 0;
@@ -148,7 +133,8 @@ void signal_all(std::vector<Rank>& ranks, int signal, bool stopping) {
 }
 
 int run(const Options& options) {
-  const int port = options.master_port ? *options.master_port : free_port();
+  const auto port = options.master_port ? options.master_port : torchtrain_launch::free_port();
+  if (!port) throw UsageError{fmt::format("cannot find a free port ({}); give --master_port", std::strerror(errno))};
   const int world_size = options.nnodes * options.nproc_per_node;
   // The launcher takes these signals synchronously (sigtimedwait); ranks get the default handling back.
   sigset_t watched, previous;
@@ -177,7 +163,7 @@ int run(const Options& options) {
       set("LOCAL_WORLD_SIZE", std::to_string(options.nproc_per_node));
       set("GROUP_RANK", std::to_string(options.node_rank));
       set("MASTER_ADDR", options.master_addr);
-      set("MASTER_PORT", std::to_string(port));
+      set("MASTER_PORT", std::to_string(*port));
       std::vector<char*> argv;
       for (const auto& word : options.command) argv.push_back(const_cast<char*>(word.c_str()));
       argv.push_back(nullptr);

@@ -28,6 +28,9 @@ struct Environment {
   /// torchrun's agent already serves the store at MASTER_ADDR:MASTER_PORT
   /// (TORCHELASTIC_USE_AGENT_STORE=True): rank 0 must connect to it, not open its own.
   bool use_agent_store = false;
+  /// torchrun's restart attempt (TORCHELASTIC_RESTART_COUNT): the agent's store outlives an
+  /// attempt, so each attempt keeps its keys apart, as PyTorch does.
+  int restart_count = 0;
 
   bool distributed() const { return world_size > 1; }
 };
@@ -137,6 +140,8 @@ inline Environment read_environment(const GetEnv& getenv = detail::process_geten
     throw DistributedError("MASTER_PORT=0: every rank must know the port in advance; set MASTER_PORT to a free "
                            "port, e.g. 29500");
   env.use_agent_store = getenv("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
+  if (const auto attempt = getenv("TORCHELASTIC_RESTART_COUNT"))
+    env.restart_count = static_cast<int>(detail::parse_count("TORCHELASTIC_RESTART_COUNT", *attempt, max_processes));
   return env;
 }
 

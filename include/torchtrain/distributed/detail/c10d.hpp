@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if defined(USE_C10D_NCCL)
@@ -47,6 +48,8 @@ inline std::string current_exception_text() {
 
 /// Connects to the rank-0 store at MASTER_ADDR:MASTER_PORT (rank 0 serves it unless
 /// torchrun's agent does); returns once every rank has connected, or throws after `timeout`.
+/// In the agent's store, which outlives a restart, keys go under the attempt's prefix (as
+/// PyTorch's, "/worker/attempt_<n>"): a restarted rank would otherwise meet the dead ranks' addresses.
 inline c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env, std::chrono::milliseconds timeout) {
   c10d::TCPStoreOptions options;
   options.port = env.master_port;
@@ -55,7 +58,9 @@ inline c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env, std
   options.waitWorkers = !env.use_agent_store;
   options.timeout = timeout;
   try {
-    return c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+    auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+    if (!env.use_agent_store) return store;
+    return c10::make_intrusive<c10d::PrefixStore>(fmt::format("/worker/attempt_{}", env.restart_count), store);
   } catch (...) {
     throw DistributedError(fmt::format(
         "rank {} of {}: the ranks did not all meet at {}:{} within {} s ({}). Check that MASTER_ADDR and MASTER_PORT "
