@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The race's table: reads the RACE lines (JSON, one per contestant and workload) that
 race_gpt2, race_mlp and python_trainer.py print, and prints one Markdown table with
-steps/s, tokens/s, model FLOPs utilization and the ratios against the Python Trainer.
+steps/s, tokens/s, model FLOPs utilization and the ratios against the Python Trainer and
+against a hand-written PyTorch loop.
 Python's standard library only, so that it runs where torch is not installed.
 
   race_table.py results.jsonl [--peak_flops 989e12] [--machine "NVIDIA H100 80GB HBM3"] [--settings TEXT]
@@ -14,8 +15,9 @@ import datetime
 import json
 import sys
 
-CONTESTANTS = ["torchtrain", "libtorch", "python"]
-NAMES = {"torchtrain": "torchtrain Trainer", "libtorch": "hand-written LibTorch loop", "python": "Python Trainer"}
+CONTESTANTS = ["torchtrain", "libtorch", "python", "python_loop"]
+NAMES = {"torchtrain": "torchtrain Trainer", "libtorch": "hand-written LibTorch loop", "python": "Python Trainer",
+         "python_loop": "hand-written PyTorch loop"}
 WORKLOADS = ["gpt2", "mlp"]
 
 
@@ -31,14 +33,15 @@ def main():
         rows = [json.loads(line) for line in file if line.strip()]
 
     versions = sorted({f"LibTorch {row['libtorch']}" for row in rows if "libtorch" in row} |
-                      {f"PyTorch {row['torch']}, transformers {row['transformers']}" for row in rows if "torch" in row})
+                      {f"PyTorch {row['torch']}" for row in rows if "torch" in row} |
+                      {f"transformers {row['transformers']}" for row in rows if "transformers" in row})
     print(f"Race of {datetime.date.today().isoformat()} on {args.machine or 'this machine'}; "
           f"{'; '.join(versions) or 'no versions reported'}; MFU against {args.peak_flops:.4g} FLOP/s")
     if args.settings:
         print(f"Settings: {args.settings}")
     print()
-    print("| workload | contestant | optimizer | device | steps/s | tokens/s | MFU | vs Python Trainer |")
-    print("|---|---|---|---|---:|---:|---:|---:|")
+    print("| workload | contestant | optimizer | device | steps/s | tokens/s | MFU | vs Python Trainer | vs PyTorch loop |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|")
     same_work = True
     for workload in WORKLOADS:
         found = {row["contestant"]: row for row in rows if row["workload"] == workload}
@@ -49,20 +52,21 @@ def main():
             same_work = False
             print(f"race_table.py: the {workload} contestants did different work (tokens per step, FLOPs per token): "
                   f"{sorted(work)}", file=sys.stderr)
-        python = found.get("python")
+        python, python_loop = found.get("python"), found.get("python_loop")
         for contestant in CONTESTANTS:
             row = found.get(contestant)
             if row is None:
-                print(f"| {workload} | {NAMES[contestant]} | | | not run | | | |")
+                if contestant != "python_loop" or workload == "mlp":  # the loop runs the MLP only
+                    print(f"| {workload} | {NAMES[contestant]} | | | not run | | | | |")
                 continue
             steps = row["steps_per_second"]
             tokens = steps * row["tokens_per_step"]
             mfu = tokens * row["flops_per_token"] / args.peak_flops
             tokens_text = f"{tokens:.0f}" if row["tokens_per_step"] else ""
             mfu_text = f"{mfu:.1%}" if row["flops_per_token"] else ""
-            ratio = f"{steps / python['steps_per_second']:.2f}x" if python else "no Python result"
+            ratio = lambda other: f"{steps / other['steps_per_second']:.2f}x" if other else ""
             print(f"| {workload} | {NAMES[contestant]} | {row['optimizer']} | {row['device']} | {steps:.2f} | "
-                  f"{tokens_text} | {mfu_text} | {ratio} |")
+                  f"{tokens_text} | {mfu_text} | {ratio(python)} | {ratio(python_loop)} |")
     return 0 if same_work else 1
 
 

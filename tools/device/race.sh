@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The race (issue 11): torchtrain's Trainer, a hand-written LibTorch loop and the Python
-# Trainer on GPT-2 small (bf16, fused AdamW) and on a small MLP, each contestant in its own
-# process with the same settings; prints one table (benchmarks/race/race_table.py) and
-# leaves each contestant's log and results.jsonl in the output folder. run.sh calls it on
-# the GPU machine; RACE_SIZE=tiny runs the same programs with tiny settings, to check the
-# driver on a CPU. The Python contestant is skipped, not failed, where torch or
-# transformers is missing.
+# Trainer on GPT-2 small (bf16, fused AdamW) and on a small MLP, and on the MLP also a
+# hand-written PyTorch loop, each contestant in its own process with the same settings;
+# prints one table (benchmarks/race/race_table.py) and leaves each contestant's log and
+# results.jsonl in the output folder. run.sh calls it on the GPU machine; RACE_SIZE=tiny
+# runs the same programs with tiny settings, to check the driver on a CPU. A Python
+# contestant is skipped, not failed, where torch (or, for the Trainer, transformers) is missing.
 #
 #   tools/device/race.sh [build folder (build-cuda)] [output folder ($OUT/race)]
 #   environment: RACE_SIZE=full|tiny, RACE_PEAK_FLOPS (989e12: H100 SXM dense bf16)
@@ -56,6 +56,7 @@ for contestant in torchtrain libtorch; do
   run_contestant "mlp_$contestant" "$build/benchmarks/race_mlp" --contestant "$contestant" "${mlp[@]}"
 done
 run_contestant python_mlp python3 benchmarks/race/python_trainer.py --workload mlp "${mlp[@]}"
+run_contestant python_loop_mlp python3 benchmarks/race/python_trainer.py --workload mlp --contestant loop "${mlp[@]}"
 
 machine=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 machine=${machine:-"CPU, $(nproc) cores"}
