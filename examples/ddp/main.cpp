@@ -1,7 +1,7 @@
 // ddp: the digits example as a distributed run of Trainer<BF16, DDP, Accum<4>>, one process per rank.
 //
 //   torchtrain-launch --nproc_per_node 2 build/examples/ddp [--data path] [any TrainingArguments flag]
-//   torchrun --nproc_per_node 2 --no-python build/examples/ddp ...        (where torchrun works)
+//   torchrun --nproc_per_node 2 --no_python build/examples/ddp ...        (Debian 12's: add --redirects 0:1 --tee 0:1)
 //
 // Each rank trains on its shard of every batch (2 ranks x 4 micro-batches x 16 = 128
 // samples per optimizer step); gradients are averaged over the ranks (Gloo on the CPU,
@@ -37,5 +37,6 @@ int main(int argc, char** argv) try {
   return 0;
 } catch (const std::exception& error) {
   std::fprintf(stderr, "ddp: %s\n", error.what());
+  torchtrain::distributed::record_error(error.what());  // for torchrun's failure summary
   return 1;
 }

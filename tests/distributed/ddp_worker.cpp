@@ -250,5 +250,6 @@ int main(int argc, char** argv) try {
   return 0;
 } catch (const std::exception& error) {
   fmt::print(stderr, "ddp_worker: {}\n", error.what());
+  tt::distributed::record_error(error.what());
   return 1;
 }

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -96,6 +97,30 @@ DOCTEST_TEST_CASE("torchrun's, Slurm's and Open MPI's variables are read") {
   // torchrun's variables win over Slurm's (torchrun started inside an allocation).
   DOCTEST_CHECK(environment_of({{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}})
                     .launcher == "torchrun");
+}
+
+DOCTEST_TEST_CASE("record_error writes torchrun's error file, and nothing without one") {
+  const auto folder = test_support::fresh_folder("error_file");
+  const auto file = folder / "error.json";
+  const auto under_torchrun = [&](std::string_view name) -> std::optional<std::string> {
+    if (name == "TORCHELASTIC_ERROR_FILE") return file.string();
+    return std::nullopt;
+  };
+  dist::record_error("rank 0 of 2: the gradient all-reduce failed", under_torchrun);
+  // The fields torchrun's agent reads (torch.distributed.elastic ProcessFailure).
+  const auto error = nlohmann::json::parse(std::ifstream(file))["message"];
+  DOCTEST_CHECK(error["message"] == "rank 0 of 2: the gradient all-reduce failed");
+  DOCTEST_CHECK(error["extraInfo"]["py_callstack"] == error["message"]);
+  const auto timestamp = std::stoll(error["extraInfo"]["timestamp"].get<std::string>());
+  DOCTEST_CHECK(std::abs(timestamp - std::time(nullptr)) < 60);
+
+  fs::remove(file);
+  dist::record_error("no launcher", [](std::string_view) -> std::optional<std::string> { return std::nullopt; });
+  DOCTEST_CHECK_FALSE(fs::exists(file));
+  // An error file that cannot be written is no new error: the caller is reporting one already.
+  dist::record_error("unwritable", [&](std::string_view) -> std::optional<std::string> {
+    return (folder / "no-such-folder" / "error.json").string();
+  });
 }
 
 DOCTEST_TEST_CASE("a half-set or malformed launch is an error naming the variable") {
@@ -508,6 +533,17 @@ DOCTEST_TEST_CASE("under torchrun --no_python, 2 ranks with batch 16 train to th
   check_equivalent(folder / "single", folder / "ddp", 1e-6);
   // The ranks met at torchrun's own store, which its agent serves.
   DOCTEST_CHECK(metrics(folder / "ddp", 0)["launcher"] == "torchrun");
+}
+
+// A rank's error, written to TORCHELASTIC_ERROR_FILE by ddp_worker's main, is what
+// torchrun's failure summary quotes ("error_file: <N/A>" without it).
+DOCTEST_TEST_CASE("under torchrun: a failing rank's message reaches torchrun's failure summary" * doctest::skip()) {
+  require_programs();
+  const auto folder = test_support::fresh_folder("torchrun_error_file");
+  const auto failed = run_under_torchrun(folder / "run", {"--die_at_step", "3", "--ddp_timeout", "30"});
+  DOCTEST_INFO(failed.output);  // shown if a check fails
+  DOCTEST_CHECK(failed.code != 0);
+  DOCTEST_CHECK(contains(failed.output, "traceback : rank 0 of 2: the gradient all-reduce failed"));
 }
 
 // The agent's store outlives an attempt: the restarted ranks must not meet the dead ones'
