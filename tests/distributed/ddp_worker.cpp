@@ -231,7 +231,10 @@ int main(int argc, char** argv) try {
                                        .per_device_eval_batch_size = 8,
                                        .learning_rate = 1e-2,
                                        .logging_steps = 4,
-                                       .save_strategy = tt::SaveStrategy::no};
+                                       .save_strategy = tt::SaveStrategy::no,
+                                       // Gloo on the CPU, also on a GPU machine, whose one GPU
+                                       // cannot take two NCCL ranks.
+                                       .use_cpu = true};
   auto [args, worker] = tt::parse_args(argc, argv, defaults, WorkerArguments{});
   if (worker.wait_for_signal) return wait_for_signal(worker.out);
   if (worker.trainer == "single")

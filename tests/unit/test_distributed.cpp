@@ -99,6 +99,22 @@ DOCTEST_TEST_CASE("torchrun's, Slurm's and Open MPI's variables are read") {
                     .launcher == "torchrun");
 }
 
+DOCTEST_TEST_CASE("each rank's CUDA device is its local rank; NCCL with more ranks than devices is an error") {
+  auto env = environment_of({{"RANK", "5"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "4"},
+                             {"MASTER_ADDR", "node0"}, {"MASTER_PORT", "1234"}});
+  DOCTEST_CHECK(dist::cuda_device_of(env, 4, "nccl") == 1);
+  DOCTEST_CHECK(dist::cuda_device_of(env, 1, "gloo") == 0);  // Gloo ranks may share a device
+  try {
+    dist::cuda_device_of(env, 1, "nccl");
+    DOCTEST_FAIL("4 NCCL ranks on 1 device were accepted");
+  } catch (const dist::DistributedError& error) {
+    DOCTEST_CHECK(contains(error.what(), "4 ranks on this machine but 1 CUDA device(s)"));
+    DOCTEST_CHECK(contains(error.what(), "--nproc_per_node 1"));
+    DOCTEST_CHECK(contains(error.what(), "--use_cpu true"));
+  }
+  DOCTEST_CHECK_THROWS_AS(dist::cuda_device_of(env, 0, "gloo"), dist::DistributedError);
+}
+
 DOCTEST_TEST_CASE("record_error writes torchrun's error file, and nothing without one") {
   const auto folder = test_support::fresh_folder("error_file");
   const auto file = folder / "error.json";

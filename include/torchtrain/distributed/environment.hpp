@@ -145,4 +145,17 @@ inline Environment read_environment(const GetEnv& getenv = detail::process_geten
   return env;
 }
 
+/// The CUDA device of this rank: its local rank. NCCL needs one device per rank, so more
+/// ranks on this machine than it has devices is an error that says what to change (PyTorch
+/// would fail inside NCCL with "Duplicate GPU detected"). Gloo ranks may share a device.
+inline int cuda_device_of(const Environment& env, int device_count, std::string_view backend) {
+  if (device_count < 1) throw DistributedError("no CUDA device: run on the CPU (--use_cpu true)");
+  if (backend == "nccl" && env.local_world_size > device_count)
+    throw DistributedError(fmt::format(
+        "{} ranks on this machine but {} CUDA device(s): NCCL needs a device for each rank; start at most {} "
+        "(--nproc_per_node {}), or train on the CPU with --use_cpu true (Gloo)",
+        env.local_world_size, device_count, device_count, device_count));
+  return env.local_rank % device_count;
+}
+
 }  // namespace torchtrain::distributed

@@ -62,10 +62,11 @@ class DDP {
   void setup(Model& model, const TrainingArguments& args) {
     const auto env = distributed::read_environment();
     const bool cuda = !args.use_cpu && torch::cuda::is_available();
-    device_ = cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank % torch::cuda::device_count()))
+    const auto backend = args.ddp_backend.value_or(cuda ? "nccl" : "gloo");
+    device_ = cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(distributed::cuda_device_of(
+                                                     env, static_cast<int>(torch::cuda::device_count()), backend)))
                    : torch::Device(torch::kCPU);
-    group_ = distributed::default_process_group(
-        {.backend = args.ddp_backend.value_or(cuda ? "nccl" : "gloo"), .timeout = std::chrono::seconds(args.ddp_timeout)});
+    group_ = distributed::default_process_group({.backend = backend, .timeout = std::chrono::seconds(args.ddp_timeout)});
     model->to(device_);
     if (!group_->environment().distributed()) return;
     broadcast_from_rank_0(model->parameters(), "copying rank 0's parameters to every rank");
