@@ -14,9 +14,9 @@ namespace torchtrain::distributed {
 
 /// The C++ counterpart of Python's `@record` on a training script's main: under torchrun,
 /// writes `message` to the rank's error file, in the format torchrun's agent reads. Its
-/// failure summary then quotes the message instead of "error_file: <N/A>", and names as
-/// root cause the rank whose error came first. Does nothing where TORCHELASTIC_ERROR_FILE
-/// is not set, and never throws: it runs while the program is already failing.
+/// failure summary then quotes the message instead of "error_file: <N/A>". Does nothing
+/// where TORCHELASTIC_ERROR_FILE is not set, and never throws: it runs while the program is
+/// already failing.
 ///
 ///   } catch (const std::exception& error) {
 ///     std::fprintf(stderr, "train: %s\n", error.what());
