@@ -48,16 +48,12 @@ echo "|---|---|---:|---:|"
 python3 - "$results" <<'PYTHON'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1])]
-by = {}
+by = {}  # in the order the rounds ran them
 for round_, contestant, name, steps in rows:
     by.setdefault((contestant, name), {})[round_] = float(steps)
-for contestant in ["torchtrain", "python_loop"]:
+for (contestant, name), runs in by.items():
     base = by.get((contestant, "glibc"), {})
-    for name in ["glibc", "glibc_keep", "jemalloc", "tcmalloc"]:
-        runs = by.get((contestant, name))
-        if not runs:
-            continue
-        ratios = [runs[r] / base[r] for r in runs if r in base]
-        ratio = f"{statistics.median(ratios):.2f}x" if ratios else ""
-        print(f"| {contestant} | {name} | {statistics.median(runs.values()):.0f} | {ratio} |")
+    ratios = [runs[r] / base[r] for r in runs if r in base]
+    ratio = f"{statistics.median(ratios):.2f}x" if ratios else ""
+    print(f"| {contestant} | {name} | {statistics.median(runs.values()):.0f} | {ratio} |")
 PYTHON

@@ -219,19 +219,25 @@ Finished run(const std::vector<std::string>& words, const fs::path& log) {
   return {exit_code(status), read_text(log)};
 }
 
-// `ranks` workers through the launcher (1: the worker alone, no variables), writing to `out`.
-Finished run_worker(int ranks, const fs::path& out, std::vector<std::string> flags,
-                    std::vector<std::string> launcher_flags = {}) {
-  const Programs programs;
-  std::vector<std::string> words;
-  if (ranks > 1) {
-    words = {programs.launcher, "--nproc_per_node", std::to_string(ranks)};
-    words.insert(words.end(), launcher_flags.begin(), launcher_flags.end());
-  }
-  words.insert(words.end(), {programs.worker, "--out", out.string(), "--output_dir", (out / "output").string()});
-  words.insert(words.end(), flags.begin(), flags.end());
+// The worker with `flags`, writing to `out`, started by `launch` (a launcher and its flags;
+// none: the worker alone).
+Finished run_launched_worker(std::vector<std::string> launch, const fs::path& out,
+                             const std::vector<std::string>& flags) {
+  launch.insert(launch.end(), {Programs{}.worker, "--out", out.string(), "--output_dir", (out / "output").string()});
+  launch.insert(launch.end(), flags.begin(), flags.end());
   fs::create_directories(out);
-  return run(words, out.string() + ".log");
+  return run(launch, out.string() + ".log");
+}
+
+// `ranks` workers through the launcher (1: the worker alone, no variables), writing to `out`.
+Finished run_worker(int ranks, const fs::path& out, const std::vector<std::string>& flags,
+                    const std::vector<std::string>& launcher_flags = {}) {
+  std::vector<std::string> launch;
+  if (ranks > 1) {
+    launch = {Programs{}.launcher, "--nproc_per_node", std::to_string(ranks)};
+    launch.insert(launch.end(), launcher_flags.begin(), launcher_flags.end());
+  }
+  return run_launched_worker(std::move(launch), out, flags);
 }
 
 std::vector<torch::Tensor> weights(const fs::path& out, int rank) {
@@ -518,7 +524,6 @@ namespace {
 // 2 ranks of the worker under `torchrun --no_python`, writing to `out`.
 Finished run_under_torchrun(const fs::path& out, std::vector<std::string> flags,
                             const std::vector<std::string>& torchrun_flags = {}) {
-  const Programs programs;
   const char* torchrun = std::getenv("TORCHTRAIN_TORCHRUN");
   DOCTEST_REQUIRE_MESSAGE(torchrun, "set TORCHTRAIN_TORCHRUN to a torchrun program");
   const auto port = torchtrain_launch::free_port();
@@ -529,11 +534,8 @@ Finished run_under_torchrun(const fs::path& out, std::vector<std::string> flags,
                                     std::to_string(*port), "--redirects", "0:1", "--tee", "0:1", "--log_dir",
                                     (out / "torchrun_logs").string()};
   words.insert(words.end(), torchrun_flags.begin(), torchrun_flags.end());
-  words.insert(words.end(), {programs.worker, "--trainer", "ddp", "--out", out.string(), "--output_dir",
-                             (out / "output").string()});
-  words.insert(words.end(), flags.begin(), flags.end());
-  fs::create_directories(out);
-  return run(words, out.string() + ".log");
+  flags.insert(flags.begin(), {"--trainer", "ddp"});
+  return run_launched_worker(std::move(words), out, flags);
 }
 
 }  // namespace
