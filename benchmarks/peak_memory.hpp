@@ -7,7 +7,6 @@
 #include <unordered_map>
 
 #include <c10/core/CPUAllocator.h>
-#include <torchtrain/detail/compat.hpp>
 
 namespace bench {
 
@@ -26,7 +25,7 @@ class PeakMemory final : public c10::Allocator {
 
   // The data pointer is its own context (LibTorch's raw_allocate requires that); the
   // wrapped allocation is kept in a map until released.
-  c10::DataPtr allocate(std::size_t bytes) const override {
+  c10::DataPtr allocate(std::size_t bytes) override {
     auto inner = base_->allocate(bytes);
     void* data = inner.get();
     std::lock_guard lock(mutex_);
@@ -36,11 +35,9 @@ class PeakMemory final : public c10::Allocator {
     return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
-#if TORCHTRAIN_TORCH_AT_LEAST(2, 3)
   void copy_data(void* destination, const void* source, std::size_t bytes) const override {
     std::memcpy(destination, source, bytes);
   }
-#endif
 
   void reset() {
     std::lock_guard lock(mutex_);

@@ -2,7 +2,7 @@
 // weights tied as in transformers' GPT2LMHeadModel)
 // trained on random tokens in bfloat16 with fused AdamW where LibTorch has it, by
 // torchtrain's Trainer<BF16> or by a hand-written LibTorch loop (--contestant); prints one
-// RACE line with its steps/s, tokens per step and model FLOPs per token. tools/device/race.sh
+// RACE line with its steps/s, tokens per step and model FLOPs per token. benchmarks/race/race.sh
 // runs it for each contestant, and python_trainer.py for the Python Trainer, with the same
 // settings, and prints the table.
 //
@@ -78,7 +78,7 @@ race::Result train_with_torchtrain(const race::RaceArguments& run, const Gpt2Arg
         tt::NoMetrics{}, tt::callbacks(race::StepTimer{run.warmup_steps, device, &timing}));
     trainer.train();
   });
-  return {.workload = "gpt2", .contestant = "torchtrain", .optimizer = race::torchtrain_optimizer_name(device),
+  return {.workload = "gpt2", .contestant = "torchtrain", .optimizer = race::torchtrain_optimizer_name(),
           .device = device.str(), .timed_steps = run.steps, .seconds = timing.seconds(),
           .tokens_per_step = static_cast<double>(options.batch_size) * options.gradient_accumulation_steps *
                              options.sequence_length,
@@ -97,9 +97,6 @@ race::Result train_by_hand(const race::RaceArguments& run, const Gpt2Arguments& 
   model->train();
   const auto parameters = model->parameters();
   race::HandWrittenAdamW optimizer(parameters, options.learning_rate, /*weight_decay=*/0.0);
-  // LibTorch's autocast switches; torchtrain's header only hides how their names differ
-  // between LibTorch versions (and adds layer_norm's float32 rule that 1.13's CPU lacks).
-  if (options.bf16 && device.is_cpu()) tt::detail::complete_cpu_autocast();
   const int micro_batches = options.gradient_accumulation_steps;
   race::Timing timing;
   for (int step = 0, sequence = 0; step < run.warmup_steps + run.steps; ++step) {

@@ -1,11 +1,12 @@
 // The race's small workload, where the cost of each step around the kernels decides: an MLP
-// on 784-wide random inputs, batch 64, float32, trained by torchtrain's Trainer<> or by a
-// hand-written LibTorch loop (--contestant); prints one RACE line with its steps/s.
-// tools/device/race.sh runs it for each contestant, and python_trainer.py for the Python
-// Trainer, with the same settings, and prints the table.
+// of the digits example's size (64 inputs, a hidden layer of 128, 10 classes) on random
+// inputs, batch 32, float32, trained by torchtrain's Trainer<> or by a hand-written LibTorch
+// loop (--contestant); prints one RACE line with its steps/s. benchmarks/race/race.sh runs
+// it for each contestant, and python_trainer.py for the Python ones, with the same
+// settings, and prints the table.
 //
-//   race_mlp --contestant torchtrain|libtorch [--inputs 784] [--hidden 256] [--classes 10]
-//            [--batch_size 64] [--steps 2000] [--warmup_steps 200]
+//   race_mlp --contestant torchtrain|libtorch [--inputs 64] [--hidden 128] [--hidden_layers 1]
+//            [--classes 10] [--batch_size 32] [--steps 2000] [--warmup_steps 200]
 #include <cstdint>
 #include <string>
 
@@ -19,28 +20,35 @@
 namespace tt = torchtrain;
 
 struct MlpArguments {
-  int inputs = 784;
-  int hidden = 256;
+  int inputs = 64;
+  int hidden = 128;
+  int hidden_layers = 1;
   int classes = 10;
-  int batch_size = 64;
-  int samples = 6400;  // the training set: random inputs and labels
+  int batch_size = 32;
+  int samples = 3200;  // the training set: random inputs and labels
   double learning_rate = 1e-3;
 };
-TORCHTRAIN_REFLECT(MlpArguments, inputs, hidden, classes, batch_size, (samples, "random training samples"),
-                   learning_rate);
+TORCHTRAIN_REFLECT(MlpArguments, inputs, hidden, hidden_layers, classes, batch_size,
+                   (samples, "random training samples"), learning_rate);
 
 namespace {
 
-// Two hidden layers with ReLU; the same model as python_trainer.py's Mlp.
+// `hidden_layers` layers of `hidden` units with ReLU, then the classes; the same model as
+// python_trainer.py's Mlp.
 struct MlpImpl : torch::nn::Module {
-  explicit MlpImpl(const MlpArguments& options)
-      : first(register_module("first", torch::nn::Linear(options.inputs, options.hidden))),
-        second(register_module("second", torch::nn::Linear(options.hidden, options.hidden))),
-        output(register_module("output", torch::nn::Linear(options.hidden, options.classes))) {}
-  torch::Tensor forward(const torch::Tensor& x) {
-    return output(torch::relu(second(torch::relu(first(x)))));
+  explicit MlpImpl(const MlpArguments& options) {
+    for (int layer = 0; layer < options.hidden_layers; ++layer)
+      hidden->push_back(torch::nn::Linear(layer == 0 ? options.inputs : options.hidden, options.hidden));
+    register_module("hidden", hidden);
+    output = register_module(
+        "output", torch::nn::Linear(options.hidden_layers > 0 ? options.hidden : options.inputs, options.classes));
   }
-  torch::nn::Linear first, second, output;
+  torch::Tensor forward(torch::Tensor x) {
+    for (auto& layer : *hidden) x = torch::relu(layer->as<torch::nn::Linear>()->forward(x));
+    return output(x);
+  }
+  torch::nn::ModuleList hidden;
+  torch::nn::Linear output{nullptr};
 };
 TORCH_MODULE(Mlp);
 
@@ -59,7 +67,7 @@ race::Result train_with_torchtrain(const race::RaceArguments& run, const MlpArgu
       model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy, tt::NoMetrics{},
       tt::callbacks(race::StepTimer{run.warmup_steps, device, &timing}));
   trainer.train();
-  return {.workload = "mlp", .contestant = "torchtrain", .optimizer = race::torchtrain_optimizer_name(device),
+  return {.workload = "mlp", .contestant = "torchtrain", .optimizer = race::torchtrain_optimizer_name(),
           .device = device.str(), .timed_steps = run.steps, .seconds = timing.seconds()};
 }
 

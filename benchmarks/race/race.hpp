@@ -1,5 +1,5 @@
 // What the race programs share: the device, clocks that wait for the GPU, the result line
-// that tools/device/race.sh collects, and the parts of the hand-written LibTorch loop that
+// that benchmarks/race/race.sh collects, and the parts of the hand-written LibTorch loop that
 // both workloads use (AdamW, clipping).
 #pragma once
 
@@ -97,35 +97,18 @@ inline void print_result(const Result& result) {
       result.timed_steps / result.seconds, result.tokens_per_step, result.flops_per_token, TORCH_VERSION);
 }
 
-inline std::string torchtrain_optimizer_name(const torch::Device& device) {
-#if TORCHTRAIN_TORCH_AT_LEAST(2, 0)
-  if (device.is_cuda()) return "adamw_torch_fused (at::_fused_adamw_)";
-#endif
-  (void)device;
-  return "adamw_torch_fused (multi-tensor step)";
-}
+inline std::string torchtrain_optimizer_name() { return "adamw_torch_fused (at::_fused_adamw_)"; }
 
-/// The hand-written loop's AdamW: LibTorch's fused kernel where it has one (CUDA, LibTorch
-/// 2.0 and later), called directly as Python's `AdamW(fused=True)` calls it; elsewhere
-/// LibTorch's torch::optim::AdamW, the only AdamW its C++ API offers.
+/// The hand-written loop's AdamW: LibTorch's fused kernel, called directly as Python's
+/// `AdamW(fused=True)` calls it (LibTorch's C++ torch::optim::AdamW is a per-parameter loop).
 class HandWrittenAdamW {
  public:
   HandWrittenAdamW(std::vector<torch::Tensor> parameters, double lr, double weight_decay)
-      : parameters_(std::move(parameters)), lr_(lr), weight_decay_(weight_decay) {
-#if TORCHTRAIN_TORCH_AT_LEAST(2, 0)
-    fused_ = parameters_.front().is_cuda();
-#endif
-    if (!fused_) fallback_.emplace(parameters_, torch::optim::AdamWOptions(lr).weight_decay(weight_decay));
-  }
+      : parameters_(std::move(parameters)), lr_(lr), weight_decay_(weight_decay) {}
 
-  std::string name() const { return fused_ ? "at::_fused_adamw_" : "torch::optim::AdamW"; }
+  std::string name() const { return "at::_fused_adamw_"; }
 
   void step() {
-    if (!fused_) {
-      fallback_->step();
-      return;
-    }
-#if TORCHTRAIN_TORCH_AT_LEAST(2, 0)
     torch::NoGradGuard no_grad;
     if (exp_avg_.empty()) {  // the state Python's AdamW creates at its first step
       for (const auto& parameter : parameters_) {
@@ -139,7 +122,6 @@ class HandWrittenAdamW {
     at::_foreach_add_(steps_, 1);
     at::_fused_adamw_(parameters_, grads, exp_avg_, exp_avg_sq_, {}, steps_, lr_, 0.9, 0.999, weight_decay_, 1e-8,
                       false, false);
-#endif
   }
 
   void zero_grad() {
@@ -149,8 +131,6 @@ class HandWrittenAdamW {
  private:
   std::vector<torch::Tensor> parameters_;
   double lr_, weight_decay_;
-  bool fused_ = false;
-  std::optional<torch::optim::AdamW> fallback_;  // where there is no fused kernel
   std::vector<torch::Tensor> exp_avg_, exp_avg_sq_, steps_;
 };
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""The race's table: reads the RACE lines (JSON, one per contestant and workload) that
-race_gpt2, race_mlp and python_trainer.py print, and prints one Markdown table with
-steps/s, tokens/s, model FLOPs utilization and the ratios against the Python Trainer and
-against a hand-written PyTorch loop.
-Python's standard library only, so that it runs where torch is not installed.
+"""The race's table: reads the RACE lines (JSON, one per contestant, workload and round)
+that race_gpt2, race_mlp and python_trainer.py print, and prints one Markdown table with
+each contestant's median steps/s over the rounds (and the range), tokens/s, model FLOPs
+utilization, and the ratios of medians against the Python Trainer and the two hand-written
+loops. Python's standard library only, so that it runs where torch is not installed.
 
   race_table.py results.jsonl [--peak_flops 989e12] [--machine "NVIDIA H100 80GB HBM3"] [--settings TEXT]
 
@@ -13,9 +13,10 @@ model FLOPs per token differ): their ratios would mean nothing.
 import argparse
 import datetime
 import json
+import statistics
 import sys
 
-CONTESTANTS = ["torchtrain", "libtorch", "python", "python_loop"]
+CONTESTANTS = ["torchtrain", "libtorch", "python_loop", "python"]
 NAMES = {"torchtrain": "torchtrain Trainer", "libtorch": "hand-written LibTorch loop", "python": "Python Trainer",
          "python_loop": "hand-written PyTorch loop"}
 WORKLOADS = ["gpt2", "mlp"]
@@ -25,7 +26,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", help="a file of RACE lines as JSON, one a line")
     parser.add_argument("--peak_flops", type=float, default=989e12,
-                        help="the device's peak dense bf16 FLOP/s for MFU (989e12: H100 SXM)")
+                        help="the device's peak FLOP/s for MFU (989e12: H100 SXM dense bf16)")
     parser.add_argument("--machine", default="", help="the device, as the table's caption says it")
     parser.add_argument("--settings", default="", help="the flags every contestant got, for the caption")
     args = parser.parse_args()
@@ -40,33 +41,37 @@ def main():
     if args.settings:
         print(f"Settings: {args.settings}")
     print()
-    print("| workload | contestant | optimizer | device | steps/s | tokens/s | MFU | vs Python Trainer | vs PyTorch loop |")
-    print("|---|---|---|---|---:|---:|---:|---:|---:|")
+    print("| workload | contestant | optimizer | device | rounds | steps/s (median) | range | tokens/s | MFU "
+          "| vs Python Trainer | vs PyTorch loop | vs LibTorch loop |")
+    print("|---|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|")
     same_work = True
     for workload in WORKLOADS:
-        found = {row["contestant"]: row for row in rows if row["workload"] == workload}
-        if not found:
+        runs = {}
+        for row in rows:
+            if row["workload"] == workload:
+                runs.setdefault(row["contestant"], []).append(row)
+        if not runs:
             continue
-        work = {(row["tokens_per_step"], row["flops_per_token"]) for row in found.values()}
+        work = {(row["tokens_per_step"], row["flops_per_token"]) for found in runs.values() for row in found}
         if len(work) > 1:
             same_work = False
             print(f"race_table.py: the {workload} contestants did different work (tokens per step, FLOPs per token): "
                   f"{sorted(work)}", file=sys.stderr)
-        python, python_loop = found.get("python"), found.get("python_loop")
+        median = {name: statistics.median(row["steps_per_second"] for row in found) for name, found in runs.items()}
+        ratio = lambda steps, other: f"{steps / median[other]:.2f}x" if other in median else ""
         for contestant in CONTESTANTS:
-            row = found.get(contestant)
-            if row is None:
-                if contestant != "python_loop" or workload == "mlp":  # the loop runs the MLP only
-                    print(f"| {workload} | {NAMES[contestant]} | | | not run | | | | |")
+            found = runs.get(contestant)
+            if found is None:
+                print(f"| {workload} | {NAMES[contestant]} | | | 0 | not run | | | | | | |")
                 continue
-            steps = row["steps_per_second"]
+            row, steps = found[0], median[contestant]
+            speeds = [r["steps_per_second"] for r in found]
             tokens = steps * row["tokens_per_step"]
-            mfu = tokens * row["flops_per_token"] / args.peak_flops
             tokens_text = f"{tokens:.0f}" if row["tokens_per_step"] else ""
-            mfu_text = f"{mfu:.1%}" if row["flops_per_token"] else ""
-            ratio = lambda other: f"{steps / other['steps_per_second']:.2f}x" if other else ""
-            print(f"| {workload} | {NAMES[contestant]} | {row['optimizer']} | {row['device']} | {steps:.2f} | "
-                  f"{tokens_text} | {mfu_text} | {ratio(python)} | {ratio(python_loop)} |")
+            mfu_text = f"{tokens * row['flops_per_token'] / args.peak_flops:.1%}" if row["flops_per_token"] else ""
+            print(f"| {workload} | {NAMES[contestant]} | {row['optimizer']} | {row['device']} | {len(found)} | "
+                  f"{steps:.2f} | {min(speeds):.2f} to {max(speeds):.2f} | {tokens_text} | {mfu_text} | "
+                  f"{ratio(steps, 'python')} | {ratio(steps, 'python_loop')} | {ratio(steps, 'libtorch')} |")
     return 0 if same_work else 1
 
 

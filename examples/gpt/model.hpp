@@ -10,7 +10,6 @@
 
 #include <torch/torch.h>
 #include <torchtrain/data/batch.hpp>
-#include <torchtrain/nn/attention.hpp>
 
 namespace gpt {
 
@@ -39,7 +38,8 @@ struct CausalSelfAttentionImpl : torch::nn::Module {
     const auto batch = x.size(0), length = x.size(1), hidden = x.size(2);
     // [batch, length, 3 * hidden] -> three [batch, heads, length, head_dim]
     auto parts = qkv(x).view({batch, length, 3, heads, hidden / heads}).permute({2, 0, 3, 1, 4}).unbind(0);
-    auto attended = torchtrain::nn::scaled_dot_product_attention(parts[0], parts[1], parts[2], /*is_causal=*/true);
+    auto attended = at::scaled_dot_product_attention(parts[0], parts[1], parts[2], /*attn_mask=*/{}, /*dropout_p=*/0.0,
+                                                    /*is_causal=*/true);
     return projection(attended.transpose(1, 2).reshape({batch, length, hidden}));
   }
 

@@ -61,7 +61,6 @@
 #include <torchtrain/metrics/precision_recall_f1.hpp>
 #include <torchtrain/metrics/preprocess_logits.hpp>
 #include <torchtrain/metrics/regression.hpp>
-#include <torchtrain/nn/attention.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
 #include <torchtrain/optim/optimizers.hpp>

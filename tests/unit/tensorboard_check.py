@@ -1,11 +1,13 @@
 """Checks the TensorBoard event file that test_loggers.cpp writes (its known_logs()) into
 the folder given: the TFRecord framing and every masked CRC-32C, the Event and Summary
 protobufs decoded here with the standard library only, and every tag, step and value;
-then, where Python's tensorboard package is installed, that its own reader sees the same.
+then that the tensorboard package's own reader sees the same.
 Usage: tensorboard_check.py LOGGING_DIR"""
 import os
 import struct
 import sys
+
+from tensorboard.backend.event_processing import event_accumulator
 
 # The logs test_loggers.cpp writes, at their global step.
 KNOWN_LOGS = [
@@ -127,11 +129,6 @@ def main(folder):
     assert wall_times == sorted(wall_times), "wall times go back"
     print("%s: %d scalars, every CRC, tag, step and value as expected" % (files[0], len(found)))
 
-    try:
-        from tensorboard.backend.event_processing import event_accumulator
-    except ImportError:
-        print("tensorboard is not installed here: its own reader is not tried")
-        return
     accumulator = event_accumulator.EventAccumulator(folder)
     accumulator.Reload()
     read = sorted((s.step, tag, s.value) for tag in accumulator.Tags()["scalars"] for s in accumulator.Scalars(tag))

@@ -451,6 +451,29 @@ DOCTEST_TEST_CASE("save_model, load_model, save_state and save_metrics") {
   DOCTEST_CHECK_THROWS_WITH_AS(tt::load_model(*wrong, output_dir), doctest::Contains("'weight'"), tt::FileError);
 }
 
+// tests/unit/model_check.py loads what this writes with Python's safetensors and PyTorch.
+DOCTEST_TEST_CASE("a trained Net's model.safetensors, of its last checkpoint and of save_model, with inputs and our outputs") {
+  const char* given = std::getenv("TORCHTRAIN_MODEL_FOR_PYTHON");
+  const fs::path folder = given ? fs::path(given) : fresh_folder("model_for_python");
+  fs::remove_all(folder);
+  auto args = arguments(folder);
+  args.num_train_epochs = 1;
+  args.save_steps = 7;  // the last of the epoch's 7 steps: the checkpoint holds the final weights
+  Net model;
+  tt::Trainer<> trainer(model, args, classification_data(), tt::data::NoDataset{}, tt::loss::cross_entropy);
+  trainer.train();
+  trainer.save_model();
+  DOCTEST_REQUIRE(fs::exists(folder / "checkpoint-7" / "model.safetensors"));
+  DOCTEST_REQUIRE(fs::exists(folder / "model.safetensors"));
+  model->eval();
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(3);
+  const auto inputs = torch::randn({10, 8});
+  const auto outputs = model->forward(inputs);
+  tt::io::save_safetensors(folder / "outputs.safetensors", {{"inputs", inputs}, {"outputs", outputs}});
+  DOCTEST_CHECK(torch::equal(tt::io::load_safetensors(folder / "outputs.safetensors").at(1).second, outputs));
+}
+
 }  // DOCTEST_TEST_SUITE
 
 // Real processes of the main example, digits: killed at a random step and resumed, and

@@ -500,11 +500,8 @@ DOCTEST_TEST_CASE("a stream's shards: the ranks' batches make the one-process ba
                                tt::ArgumentError);
 }
 
-DOCTEST_TEST_CASE("with pin_memory, batches of a dataset and of a stream come in page-locked memory (CUDA)") {
-  if (!torch::cuda::is_available()) {
-    DOCTEST_MESSAGE("skipped: page-locked memory needs CUDA, which this LibTorch or machine lacks");
-    return;
-  }
+DOCTEST_TEST_CASE("with pin_memory, batches of a dataset and of a stream come in page-locked memory" *
+                  doctest::test_suite("cuda")) {
   CountingDataset dataset;
   for (bool pin : {false, true}) {
     tt::data::DataLoader loader(dataset, {.batch_size = 4, .pin_memory = pin});

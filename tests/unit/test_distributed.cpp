@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <torch/csrc/distributed/c10d/HashStore.hpp>
 
 #include <launch/free_port.hpp>
 
@@ -113,6 +114,18 @@ DOCTEST_TEST_CASE("each rank's CUDA device is its local rank; NCCL with more ran
     DOCTEST_CHECK(contains(error.what(), "--use_cpu true"));
   }
   DOCTEST_CHECK_THROWS_AS(dist::cuda_device_of(env, 0, "gloo"), dist::DistributedError);
+}
+
+DOCTEST_TEST_CASE("NCCL: one rank's backend all-reduces and broadcasts CUDA tensors" * doctest::test_suite("cuda")) {
+  dist::Environment env;  // rank 0 of 1
+  auto store = c10::make_intrusive<c10d::HashStore>();
+  auto backend = dist::detail::make_backend("nccl", store, env, std::chrono::seconds(60));
+  DOCTEST_CHECK(backend->getBackendName() == "nccl");
+  std::vector<at::Tensor> tensors{torch::arange(4, torch::dtype(torch::kFloat).device(torch::kCUDA))};
+  backend->allreduce(tensors)->wait();
+  backend->broadcast(tensors)->wait();
+  DOCTEST_CHECK(tensors[0].is_cuda());
+  DOCTEST_CHECK(torch::equal(tensors[0].cpu(), torch::arange(4, torch::kFloat)));
 }
 
 DOCTEST_TEST_CASE("record_error writes torchrun's error file, and nothing without one") {
@@ -516,8 +529,7 @@ DOCTEST_TEST_CASE("the launcher rejects a bad command line with a sentence and i
 
 // ---------------------------------------------------------------------------------------
 // Python's torchrun starting the same worker. Skipped in unit.distributed: CTest runs these
-// as distributed.torchrun, with TORCHTRAIN_TORCHRUN set, where it finds a torchrun
-// (Debian's python3-torch has one).
+// as distributed.torchrun, with TORCHTRAIN_TORCHRUN set to the torch wheel's torchrun.
 
 namespace {
 
@@ -528,11 +540,8 @@ Finished run_under_torchrun(const fs::path& out, std::vector<std::string> flags,
   DOCTEST_REQUIRE_MESSAGE(torchrun, "set TORCHTRAIN_TORCHRUN to a torchrun program");
   const auto port = torchtrain_launch::free_port();
   DOCTEST_REQUIRE(port);
-  // torchrun 1.13 under Python 3.11 fails on its default --redirects and --tee of 0
-  // (IntFlag no longer lists NONE); a mapping that names a stream works on every version.
   std::vector<std::string> words = {torchrun, "--no_python", "--nproc_per_node", "2", "--master_port",
-                                    std::to_string(*port), "--redirects", "0:1", "--tee", "0:1", "--log_dir",
-                                    (out / "torchrun_logs").string()};
+                                    std::to_string(*port), "--log_dir", (out / "torchrun_logs").string()};
   words.insert(words.end(), torchrun_flags.begin(), torchrun_flags.end());
   flags.insert(flags.begin(), {"--trainer", "ddp"});
   return run_launched_worker(std::move(words), out, flags);

@@ -260,7 +260,8 @@ DOCTEST_TEST_CASE("predict returns predictions, label ids and test_ metrics, and
   const auto history_before = trainer.state().log_history.size();
   const auto output = trainer.predict(data);
   const auto logits = eval_logits(model, data.inputs());
-  DOCTEST_CHECK(torch::allclose(output.predictions, logits));
+  // The Trainer predicts in batches, eval_logits all at once: the kernels may round differently.
+  DOCTEST_CHECK(torch::allclose(output.predictions, logits, 1e-5, 1e-6));
   DOCTEST_CHECK(torch::equal(output.label_ids, data.labels()));
   DOCTEST_CHECK(output.metrics.at("test_loss") ==
                 doctest::Approx(torch::nn::functional::cross_entropy(logits, data.labels()).item<double>()));

@@ -209,24 +209,40 @@ DOCTEST_TEST_CASE("MultiTensorAdamW computes what LibTorch's AdamW computes") {
   for (std::size_t i = 0; i < ours.size(); ++i) DOCTEST_CHECK(torch::allclose(ours[i], theirs[i], 1e-6, 1e-7));
 }
 
-DOCTEST_TEST_CASE("on CUDA, MultiTensorAdamW's fused kernel computes what its multi-tensor step computes") {
-  if (!torch::cuda::is_available()) return;  // the fused kernel runs on CUDA only
-  auto run = [](bool fused) {
-    torch::manual_seed(5);
-    torch::nn::Sequential model(torch::nn::Linear(6, 8), torch::nn::Tanh(), torch::nn::Linear(8, 3));
-    model->to(torch::kCUDA);
-    auto options = torch::optim::AdamWOptions(0.01).betas({0.8, 0.99}).eps(1e-6).weight_decay(0.05);
-    tt::optim::MultiTensorAdamW optimizer(std::vector{torch::optim::OptimizerParamGroup(model->parameters())}, options,
-                                          fused);
-    for (int step = 0; step < 5; ++step) {
-      optimizer.zero_grad();
-      model->forward(torch::randn({4, 6}).to(torch::kCUDA)).pow(2).mean().backward();
-      optimizer.step();
-    }
-    return model->parameters();
-  };
-  auto fused = run(true), foreach = run(false);
+// The parameters after 5 steps of MultiTensorAdamW on `device`, fused or multi-tensor.
+std::vector<torch::Tensor> adamw_parameters_after_steps(torch::Device device, bool fused) {
+  torch::manual_seed(5);
+  torch::nn::Sequential model(torch::nn::Linear(6, 8), torch::nn::Tanh(), torch::nn::Linear(8, 3));
+  model->to(device);
+  auto options = torch::optim::AdamWOptions(0.01).betas({0.8, 0.99}).eps(1e-6).weight_decay(0.05);
+  tt::optim::MultiTensorAdamW optimizer(std::vector{torch::optim::OptimizerParamGroup(model->parameters())}, options,
+                                        fused);
+  for (int step = 0; step < 5; ++step) {
+    optimizer.zero_grad();
+    model->forward(torch::randn({4, 6}).to(device)).pow(2).mean().backward();
+    optimizer.step();
+  }
+  std::vector<torch::Tensor> parameters;
+  for (const auto& parameter : model->parameters()) parameters.push_back(parameter.cpu());
+  return parameters;
+}
+
+DOCTEST_TEST_CASE("MultiTensorAdamW's fused kernel computes what its multi-tensor step computes, on the CPU") {
+  auto fused = adamw_parameters_after_steps(torch::kCPU, true), foreach = adamw_parameters_after_steps(torch::kCPU, false);
+  torch::manual_seed(5);
+  const auto initial = torch::nn::Linear(6, 8)->weight.clone();  // the first layer before training
+  DOCTEST_CHECK(!torch::allclose(fused[0], initial));  // the fused kernel stepped
   for (std::size_t i = 0; i < fused.size(); ++i) DOCTEST_CHECK(torch::allclose(fused[i], foreach[i], 1e-5, 1e-6));
+}
+
+DOCTEST_TEST_CASE("on CUDA, MultiTensorAdamW's fused kernel computes what its multi-tensor step computes" *
+                  doctest::test_suite("cuda")) {
+  auto fused = adamw_parameters_after_steps(torch::kCUDA, true), foreach = adamw_parameters_after_steps(torch::kCUDA, false);
+  auto on_cpu = adamw_parameters_after_steps(torch::kCPU, false);
+  for (std::size_t i = 0; i < fused.size(); ++i) {
+    DOCTEST_CHECK(torch::allclose(fused[i], foreach[i], 1e-5, 1e-6));
+    DOCTEST_CHECK(torch::allclose(fused[i], on_cpu[i], 1e-4, 1e-5));  // the same run, on the other device
+  }
 }
 
 }  // DOCTEST_TEST_SUITE

@@ -13,7 +13,7 @@ namespace precision_tests {
 struct ProbeImpl : torch::nn::Module {
   ProbeImpl() : linear(register_module("linear", torch::nn::Linear(4, 3))) {}
   torch::Tensor forward(const torch::Tensor& x) {
-    autocast_in_forward.push_back(at::autocast::is_cpu_enabled());
+    autocast_in_forward.push_back(at::autocast::is_autocast_enabled(x.device().type()));
     auto y = linear(x);
     output_dtypes.push_back(y.scalar_type());
     return y;
@@ -30,7 +30,8 @@ struct OptimizerStepProbe {
   std::vector<bool>* autocast_at_step;
   std::vector<bool>* float32_at_step;
   void on_pre_optimizer_step(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&) {
-    autocast_at_step->push_back(at::autocast::is_cpu_enabled());
+    autocast_at_step->push_back(at::autocast::is_autocast_enabled(c10::DeviceType::CPU) ||
+                                at::autocast::is_autocast_enabled(c10::DeviceType::CUDA));
     bool all_float = true;
     for (const auto& p : model->parameters())
       all_float = all_float && p.scalar_type() == torch::kFloat && p.grad().scalar_type() == torch::kFloat;
@@ -64,8 +65,8 @@ struct WeightRecorder {
   }
 };
 
-// FP16's loss scaling without float16 autocast, so that the scaling logic can be tested
-// on a CPU whose LibTorch has no float16 autocast (a test double of a policy).
+// FP16's loss scaling without float16 autocast, so that the arithmetic the test checks is
+// float32's (a test double of a policy).
 struct LossScaledFP32 : tt::FP16Precision<tt::GradScalerOptions{.init_scale = 1024.0, .growth_interval = 3}> {
   static inline std::vector<double> scales;  // after each optimizer step
   void setup(torch::Device) {}
@@ -86,9 +87,9 @@ DOCTEST_TEST_CASE("BF16 autocasts forward and loss only; weights, gradients and 
   tt::Trainer<tt::BF16> trainer(model, {.max_steps = 3, .bf16 = true}, small_classification(),
                                 small_classification(), tt::loss::cross_entropy, tt::NoMetrics{},
                                 tt::callbacks(OptimizerStepProbe{model, &autocast_at_step, &float32_at_step}));
-  DOCTEST_CHECK(!at::autocast::is_cpu_enabled());
+  DOCTEST_CHECK(!at::autocast::is_autocast_enabled(c10::DeviceType::CPU));
   trainer.train();
-  DOCTEST_CHECK(!at::autocast::is_cpu_enabled());  // off again outside the trainer
+  DOCTEST_CHECK(!at::autocast::is_autocast_enabled(c10::DeviceType::CPU));  // off again outside the trainer
   DOCTEST_REQUIRE(model->autocast_in_forward.size() == 3);  // one micro-batch per step
   for (std::size_t i = 0; i < 3; ++i) {
     DOCTEST_CHECK(model->autocast_in_forward[i]);
@@ -99,7 +100,7 @@ DOCTEST_TEST_CASE("BF16 autocasts forward and loss only; weights, gradients and 
   trainer.evaluate();  // evaluation uses the same autocast
   DOCTEST_CHECK(model->autocast_in_forward.back());
   DOCTEST_CHECK((model->output_dtypes.back() == torch::kBFloat16));
-  DOCTEST_CHECK(!at::autocast::is_cpu_enabled());
+  DOCTEST_CHECK(!at::autocast::is_autocast_enabled(c10::DeviceType::CPU));
 }
 
 DOCTEST_TEST_CASE("BF16 trains digits to within 1 percentage point of FP32") {
@@ -135,13 +136,39 @@ DOCTEST_TEST_CASE("precision flags and policies must agree, before training") {
                                tt::ArgumentError);
 }
 
-DOCTEST_TEST_CASE("FP16 on a CPU without float16 autocast is a clear error at construction") {
-  if (tt::detail::autocast_supported(c10::DeviceType::CPU, torch::kHalf)) return;  // LibTorch >= 2.1
+// Trains Probe for 3 steps with `Precision` on `device`; checks that forward ran under
+// autocast in `dtype` and the optimizer step outside it, on float32 weights and gradients.
+template <class Precision>
+void check_autocast_in_forward_only(torch::Device device, c10::ScalarType dtype) {
   Probe model;
-  DOCTEST_CHECK_THROWS_WITH_AS(
-      tt::Trainer<tt::FP16>(model, {.use_cpu = true, .fp16 = true}, small_classification()),
-      doctest::Contains("--fp16 (the FP16 policy) needs float16 autocast, which this LibTorch"),
-      tt::ArgumentError);
+  std::vector<bool> autocast_at_step, float32_at_step;
+  tt::Trainer<Precision> trainer(model,
+                                 {.max_steps = 3, .use_cpu = device.is_cpu(), .bf16 = Precision::uses_bf16,
+                                  .fp16 = Precision::uses_fp16},
+                                 small_classification(), small_classification(), tt::loss::cross_entropy,
+                                 tt::NoMetrics{},
+                                 tt::callbacks(OptimizerStepProbe{model, &autocast_at_step, &float32_at_step}));
+  trainer.train();
+  DOCTEST_CHECK(model->linear->weight.device().type() == device.type());
+  DOCTEST_CHECK(!at::autocast::is_autocast_enabled(device.type()));
+  DOCTEST_REQUIRE(model->autocast_in_forward.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    DOCTEST_CHECK(model->autocast_in_forward[i]);
+    DOCTEST_CHECK((model->output_dtypes[i] == dtype));
+  }
+  DOCTEST_CHECK(autocast_at_step == std::vector<bool>{false, false, false});
+  DOCTEST_CHECK(float32_at_step == std::vector<bool>{true, true, true});
+  DOCTEST_CHECK(trainer.state().global_step == 3);
+}
+
+DOCTEST_TEST_CASE("FP16 autocasts forward and loss to float16 on the CPU too; weights, gradients and the step stay float32") {
+  check_autocast_in_forward_only<tt::FP16>(torch::kCPU, torch::kHalf);
+}
+
+DOCTEST_TEST_CASE("on CUDA, BF16 and FP16 autocast forward and loss only; weights, gradients and the step stay float32" *
+                  doctest::test_suite("cuda")) {
+  check_autocast_in_forward_only<tt::BF16>(torch::kCUDA, torch::kBFloat16);
+  check_autocast_in_forward_only<tt::FP16>(torch::kCUDA, torch::kHalf);
 }
 
 DOCTEST_TEST_CASE("GradScaler: an inf gradient skips the step and halves the scale; the scale grows after the interval") {

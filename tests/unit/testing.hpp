@@ -18,6 +18,9 @@ namespace tt = torchtrain;
 // What several suites share.
 namespace test_support {
 
+/// The exit status CTest reads as "skipped" (SKIP_RETURN_CODE in tests/CMakeLists.txt).
+inline constexpr int skipped = 77;
+
 /// An empty folder for one test, under the working directory (CTest runs each suite in a
 /// folder of its own, so suites running in parallel never share one).
 inline std::filesystem::path fresh_folder(const std::string& name) {

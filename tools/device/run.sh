@@ -53,7 +53,7 @@ if wants examples; then
     --per_device_train_batch_size 8 --learning_rate 6e-4 --optim adamw_torch_fused --output_dir "$out/gpt2_small"
 fi
 # The race before the other benchmarks: it is what this call is for if time runs short.
-wants race && step race bash tools/device/race.sh build-cuda "$out/race"
+wants race && step race env RACE_SIZE=gpu bash benchmarks/race/race.sh build-cuda "$out/race"
 if wants benchmarks; then
   for bench in build-cuda/benchmarks/bench_*; do step "$(basename "$bench")" "$bench"; done
 fi

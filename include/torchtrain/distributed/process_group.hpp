@@ -51,6 +51,9 @@ class ProcessGroup {
   int size() const { return env_.world_size; }
   const Environment& environment() const { return env_; }
   const ProcessGroupOptions& options() const { return options_; }
+  /// The rendezvous store every rank is connected to (null at world size 1), for c10d
+  /// parts of one's own: give them a c10d::PrefixStore over it, so their keys stay apart.
+  const c10::intrusive_ptr<c10d::Store>& store() const { return store_; }
 
   /// Starts summing `tensor` in place over the ranks; wait() on the result before reading it.
   Work allreduce_sum_async(at::Tensor tensor) {

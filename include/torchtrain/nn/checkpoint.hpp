@@ -26,8 +26,8 @@ struct CheckpointFunction : torch::autograd::Function<CheckpointFunction> {
     const auto device = input.device().type();
     context->saved_data["module"] = reinterpret_cast<std::int64_t>(module);
     context->saved_data["random_state"] = at::globalContext().defaultGenerator(input.device()).get_state();
-    context->saved_data["autocast"] = torchtrain::detail::autocast_enabled(device);
-    context->saved_data["autocast_dtype"] = torchtrain::detail::autocast_dtype(device);
+    context->saved_data["autocast"] = at::autocast::is_autocast_enabled(device);
+    context->saved_data["autocast_dtype"] = at::autocast::get_autocast_dtype(device);
     context->saved_data["parameter_count"] = static_cast<std::int64_t>(parameters.size());
     torch::autograd::variable_list saved{input};
     saved.insert(saved.end(), parameters.begin(), parameters.end());

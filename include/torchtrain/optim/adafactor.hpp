@@ -13,7 +13,6 @@
 #include <torch/serialize/archive.h>
 #include <torch/types.h>
 
-#include <torchtrain/detail/compat.hpp>
 #include <torchtrain/detail/optimizer_closure.hpp>
 #include <torchtrain/optim/resumable.hpp>
 
@@ -139,7 +138,7 @@ class Adafactor : public torch::optim::Optimizer {
   void update(torch::Tensor& parameter, const AdafactorOptions& options) {
     const auto grad = parameter.grad().to(torch::kFloat);
     const bool factored = grad.dim() >= 2;
-    auto key = torchtrain::detail::optimizer_state_key(state_, parameter);
+    void* key = parameter.unsafeGetTensorImpl();  // the key torch::optim::Optimizer uses
     if (state_.find(key) == state_.end()) {
       auto fresh = std::make_unique<AdafactorParamState>();
       if (factored) {

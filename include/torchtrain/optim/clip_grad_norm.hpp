@@ -3,9 +3,8 @@
 
 #include <vector>
 
+#include <ATen/ATen.h>
 #include <torch/types.h>
-
-#include <torchtrain/detail/compat.hpp>
 
 namespace torchtrain::optim {
 
@@ -19,10 +18,10 @@ inline torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters
   for (const auto& parameter : parameters)
     if (parameter.grad().defined()) gradients.push_back(parameter.grad());
   if (gradients.empty()) return {};
-  auto norms = detail::foreach_norm(gradients);
+  auto norms = at::_foreach_norm(gradients, 2);
   auto total_norm = norms.size() == 1 ? norms.front() : torch::stack(norms).norm(2);
   auto clip_coefficient = torch::clamp(max_norm / (total_norm + 1e-6), c10::nullopt, 1.0);
-  detail::foreach_mul_(gradients, clip_coefficient);
+  at::_foreach_mul_(gradients, clip_coefficient);  // on the device: no host sync
   return total_norm;
 }
 

@@ -12,7 +12,6 @@
 #include <torch/optim/adamw.h>
 #include <torch/serialize/archive.h>
 
-#include <torchtrain/detail/compat.hpp>
 #include <torchtrain/detail/optimizer_closure.hpp>
 #include <torchtrain/optim/resumable.hpp>
 
@@ -23,9 +22,8 @@ namespace torchtrain::optim {
 /// torch::optim::AdamW (amsgrad is not offered). The parameters of a group are expected to
 /// step together: the group keeps one step count. Options are torch::optim::AdamWOptions.
 /// save() and load() use torch::optim::AdamW's format, so either resumes from the other's.
-/// With `fused`, a group on CUDA steps in one call of LibTorch's fused AdamW kernel
-/// (`at::_fused_adamw_`, LibTorch 2.0 and later: what Python's `AdamW(fused=True)` calls);
-/// elsewhere `fused` changes nothing.
+/// With `fused`, a group steps in one call of LibTorch's fused AdamW kernel
+/// (`at::_fused_adamw_`, on the CPU and CUDA: what Python's `AdamW(fused=True)` calls).
 class MultiTensorAdamW : public torch::optim::Optimizer {
  public:
   MultiTensorAdamW(std::vector<torch::optim::OptimizerParamGroup> groups, torch::optim::AdamWOptions defaults,
@@ -53,7 +51,7 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
         if (!moments_[g].exp_avg[i].defined()) continue;
         auto state = std::make_unique<torch::optim::AdamWParamState>();
         state->step(moments_[g].step).exp_avg(moments_[g].exp_avg[i]).exp_avg_sq(moments_[g].exp_avg_sq[i]);
-        adamw.state()[torchtrain::detail::optimizer_state_key(adamw.state(), params[i])] = std::move(state);
+        adamw.state()[params[i].unsafeGetTensorImpl()] = std::move(state);
       }
     }
     adamw.save(archive);
@@ -74,7 +72,7 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
       loaded[g].exp_avg_sq.resize(params.size());
       std::optional<std::int64_t> step;
       for (std::size_t i = 0; i < params.size(); ++i) {
-        auto found = adamw.state().find(torchtrain::detail::optimizer_state_key(adamw.state(), params[i]));
+        auto found = adamw.state().find(params[i].unsafeGetTensorImpl());
         if (found == adamw.state().end()) continue;
         const auto& state = static_cast<const torch::optim::AdamWParamState&>(*found->second);
         TORCH_CHECK(!step || *step == state.step(), "MultiTensorAdamW cannot load parameter group ", g,
@@ -101,8 +99,8 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
   struct GroupMoments {
     std::int64_t step = 0;
     std::vector<torch::Tensor> exp_avg, exp_avg_sq;  // aligned with the group's params
-    // `step` as float32 on the device, once per stepped parameter: the fused kernel reads
-    // the step there (every entry holds the same value, so their order does not matter).
+    // `step` as float32 on the parameters' device, once per stepped parameter: the fused
+    // kernel reads the step there (every entry holds the same value, so their order does not matter).
     std::vector<torch::Tensor> device_steps;
   };
 
@@ -127,14 +125,10 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
     }
     if (params.empty()) return;
     moments.step += 1;
-#if TORCHTRAIN_TORCH_AT_LEAST(2, 0)
-    if (fused && params.front().is_cuda()) {
+    if (fused) {
       fused_step(options, moments, params, grads, exp_avg, exp_avg_sq);
       return;
     }
-#else
-    (void)fused;
-#endif
     const double lr = options.lr(), beta1 = std::get<0>(options.betas()), beta2 = std::get<1>(options.betas());
     const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(moments.step));
     const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(moments.step));
@@ -150,7 +144,6 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
     at::_foreach_addcdiv_(params, exp_avg, denominator, -lr / bias_correction1);
   }
 
-#if TORCHTRAIN_TORCH_AT_LEAST(2, 0)
   static void fused_step(const torch::optim::AdamWOptions& options, GroupMoments& moments,
                          const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads,
                          const std::vector<torch::Tensor>& exp_avg, const std::vector<torch::Tensor>& exp_avg_sq) {
@@ -166,7 +159,6 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
                       std::get<0>(options.betas()), std::get<1>(options.betas()), options.weight_decay(),
                       options.eps(), /*amsgrad=*/false, /*maximize=*/false);
   }
-#endif
 
   std::vector<GroupMoments> moments_;
   bool fused_;

@@ -14,12 +14,9 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/rmsprop.h>
 #include <torch/optim/sgd.h>
-#include <torch/version.h>
 
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/io/messages.hpp>
-#include <torchtrain/detail/compat.hpp>
 #include <torchtrain/detail/name_values.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/optim/adafactor.hpp>
@@ -91,8 +88,8 @@ namespace torchtrain::optim {
 /// The optimizer `args.optim` names, with `learning_rate`, `weight_decay` (not on biases and
 /// norm weights), `adam_beta1`, `adam_beta2`, `adam_epsilon` and `optim_args`:
 /// - adamw_torch: LibTorch's AdamW.
-/// - adamw_torch_fused: MultiTensorAdamW with the fused kernel (`at::_fused_adamw_`) on CUDA
-///   with LibTorch 2.0 or later, its multi-tensor step elsewhere (warned once on LibTorch 1.x).
+/// - adamw_torch_fused: MultiTensorAdamW with LibTorch's fused kernel (`at::_fused_adamw_`),
+///   on the CPU and CUDA.
 /// - sgd: optim_args momentum, dampening, nesterov (PyTorch's defaults 0, 0, false).
 /// - adagrad: optim_args lr_decay, initial_accumulator_value, eps (0, 0, 1e-10).
 /// - rmsprop: optim_args alpha, eps, momentum, centered (0.99, 1e-8, 0, false).
@@ -107,14 +104,6 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
   switch (args.optim) {
     case OptimizerNames::adamw_torch_fused: {
       extra.require_all_taken("adamw_torch_fused");
-#if !TORCHTRAIN_TORCH_AT_LEAST(2, 0)
-      static const bool warned = (message(LogLevel::warning,
-                                          "LibTorch {} has no fused AdamW kernel; --optim adamw_torch_fused runs the "
-                                          "multi-tensor AdamW step",
-                                          TORCH_VERSION),
-                                  true);
-      (void)warned;
-#endif
       return std::make_unique<MultiTensorAdamW>(detail::groups_with_decay(model, detail::adamw_options(args), args.weight_decay),
                                                 detail::adamw_options(args), /*fused=*/true);
     }

@@ -15,7 +15,6 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
-#include <torchtrain/detail/compat.hpp>
 #include <torchtrain/distributed/distributed_error.hpp>
 #include <torchtrain/distributed/environment.hpp>
 
@@ -25,13 +24,9 @@
 
 namespace torchtrain::distributed::detail {
 
-/// What the collectives are called on: LibTorch 1.13's backends are ProcessGroups; from 2.0
-/// they are Backends that a ProcessGroup dispatches to. Same calls, other base class.
-#if TORCHTRAIN_TORCH_AT_LEAST(2, 0)
+/// What the collectives are called on: a backend (Gloo, NCCL), which a c10d::ProcessGroup
+/// would dispatch to by device; torchtrain holds one backend per process group.
 using Collectives = c10d::Backend;
-#else
-using Collectives = c10d::ProcessGroup;
-#endif
 
 /// The message of the exception in flight, for wrapping it in a sentence of ours.
 inline std::string current_exception_text() {

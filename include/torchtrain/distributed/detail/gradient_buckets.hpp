@@ -82,7 +82,8 @@ class GradientBuckets {
     at::Tensor parameter;
     std::size_t bucket;
     std::int64_t offset;  // in the bucket's flat tensor
-    std::shared_ptr<torch::autograd::Node> accumulator;
+    // What grad_accumulator returns: a shared_ptr, an intrusive_ptr in newer LibTorch.
+    decltype(torch::autograd::impl::grad_accumulator(std::declval<const at::Tensor&>())) accumulator;
     std::uintptr_t hook_key = 0;
   };
   struct Bucket {

@@ -18,10 +18,7 @@ struct BF16 : FP32 {
   static constexpr std::string_view name = "BF16";
   static constexpr bool uses_bf16 = true;
 
-  void setup(torch::Device device) {
-    device_type_ = device.type();
-    if (device.is_cpu()) detail::complete_cpu_autocast();
-  }
+  void setup(torch::Device device) { device_type_ = device.type(); }
 
   template <class Forward>
   decltype(auto) autocast(Forward&& forward) {

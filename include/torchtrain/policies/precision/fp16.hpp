@@ -18,7 +18,6 @@ namespace torchtrain {
 /// GradScaler configured by `options`: `Trainer<FP16Precision<{.growth_interval = 1000}>>`.
 /// Gradients are unscaled before clipping (so grad_norm is the true norm); a step with an
 /// inf or NaN gradient is skipped, with its scheduler step, and the scale backs off.
-/// LibTorch 1.13 has no float16 autocast on the CPU: there FP16 fails at construction.
 template <GradScalerOptions options = GradScalerOptions{}>
 struct FP16Precision {
   using torchtrain_category = category::precision;
@@ -27,11 +26,10 @@ struct FP16Precision {
   static constexpr bool uses_fp16 = true;
 
   void setup(torch::Device device) {
-    if (!detail::autocast_supported(device.type(), torch::kHalf))
-      throw ArgumentError(fmt::format(
-          "--fp16 (the FP16 policy) needs float16 autocast, which this LibTorch ({}) lacks on {}; "
-          "train on CUDA, or use Trainer<BF16> with --bf16 on the CPU",
-          TORCH_VERSION, device.str()));
+    if (!detail::autocast_supported(device.type()))
+      throw ArgumentError(fmt::format("--fp16 (the FP16 policy) needs autocast, which LibTorch {} lacks on {}; "
+                                      "train on the CPU or CUDA",
+                                      TORCH_VERSION, device.str()));
     device_type_ = device.type();
   }
 
