@@ -109,8 +109,10 @@ race::Result train_by_hand(const race::RaceArguments& run, const Gpt2Arguments& 
         std::optional<tt::detail::AutocastScope> autocast;
         if (options.bf16) autocast.emplace(device.type(), torch::kBFloat16);
         auto logits = model->forward(batch);
-        loss = torch::nn::functional::cross_entropy(logits.slice(1, 0, -1).flatten(0, 1),
-                                                    batch.slice(1, 1).flatten());
+        // The next token's label at each position, -100 (ignored) at the last one: as
+        // transformers' ForCausalLMLoss, the labels shift, so the logits are not copied.
+        auto labels = torch::constant_pad_nd(batch.slice(1, 1), {0, 1}, -100);
+        loss = torch::nn::functional::cross_entropy(logits.flatten(0, 1), labels.flatten());
       }
       (loss / micro_batches).backward();
     }

@@ -209,14 +209,24 @@ DOCTEST_TEST_CASE("MultiTensorAdamW computes what LibTorch's AdamW computes") {
   for (std::size_t i = 0; i < ours.size(); ++i) DOCTEST_CHECK(torch::allclose(ours[i], theirs[i], 1e-6, 1e-7));
 }
 
-// The parameters after 5 steps of MultiTensorAdamW on `device`, fused or multi-tensor.
-std::vector<torch::Tensor> adamw_parameters_after_steps(torch::Device device, bool fused) {
+// The parameters after 5 steps of MultiTensorAdamW on `device`, fused or multi-tensor, over
+// two groups as the Python Trainer makes them: weights with `weight_decay`, biases with
+// `bias_decay` (the fused step takes groups of equal options in one call).
+std::vector<torch::Tensor> adamw_parameters_after_steps(torch::Device device, bool fused, double weight_decay = 0.05,
+                                                        double bias_decay = 0.0) {
   torch::manual_seed(5);
   torch::nn::Sequential model(torch::nn::Linear(6, 8), torch::nn::Tanh(), torch::nn::Linear(8, 3));
   model->to(device);
-  auto options = torch::optim::AdamWOptions(0.01).betas({0.8, 0.99}).eps(1e-6).weight_decay(0.05);
-  tt::optim::MultiTensorAdamW optimizer(std::vector{torch::optim::OptimizerParamGroup(model->parameters())}, options,
-                                        fused);
+  auto options = torch::optim::AdamWOptions(0.01).betas({0.8, 0.99}).eps(1e-6);
+  std::vector<torch::Tensor> weights, biases;
+  for (const auto& item : model->named_parameters())
+    (item.key().ends_with("bias") ? biases : weights).push_back(item.value());
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(weights, std::make_unique<torch::optim::AdamWOptions>(
+                                   torch::optim::AdamWOptions(options).weight_decay(weight_decay)));
+  groups.emplace_back(biases, std::make_unique<torch::optim::AdamWOptions>(
+                                  torch::optim::AdamWOptions(options).weight_decay(bias_decay)));
+  tt::optim::MultiTensorAdamW optimizer(std::move(groups), options, fused);
   for (int step = 0; step < 5; ++step) {
     optimizer.zero_grad();
     model->forward(torch::randn({4, 6}).to(device)).pow(2).mean().backward();
@@ -228,11 +238,19 @@ std::vector<torch::Tensor> adamw_parameters_after_steps(torch::Device device, bo
 }
 
 DOCTEST_TEST_CASE("MultiTensorAdamW's fused kernel computes what its multi-tensor step computes, on the CPU") {
-  auto fused = adamw_parameters_after_steps(torch::kCPU, true), foreach = adamw_parameters_after_steps(torch::kCPU, false);
   torch::manual_seed(5);
   const auto initial = torch::nn::Linear(6, 8)->weight.clone();  // the first layer before training
-  DOCTEST_CHECK(!torch::allclose(fused[0], initial));  // the fused kernel stepped
-  for (std::size_t i = 0; i < fused.size(); ++i) DOCTEST_CHECK(torch::allclose(fused[i], foreach[i], 1e-5, 1e-6));
+  // Groups of different options (two kernel calls), and of equal options (one call).
+  for (double bias_decay : {0.0, 0.05}) {
+    DOCTEST_INFO("bias weight decay ", bias_decay);
+    auto fused = adamw_parameters_after_steps(torch::kCPU, true, 0.05, bias_decay);
+    auto foreach = adamw_parameters_after_steps(torch::kCPU, false, 0.05, bias_decay);
+    DOCTEST_CHECK(!torch::allclose(fused[0], initial));  // the fused kernel stepped
+    for (std::size_t i = 0; i < fused.size(); ++i) DOCTEST_CHECK(torch::allclose(fused[i], foreach[i], 1e-5, 1e-6));
+  }
+  // The groups' weight decays differ in effect: the biases moved otherwise.
+  DOCTEST_CHECK(!torch::allclose(adamw_parameters_after_steps(torch::kCPU, true, 0.05, 0.0)[1],
+                                 adamw_parameters_after_steps(torch::kCPU, true, 0.05, 0.5)[1]));
 }
 
 DOCTEST_TEST_CASE("on CUDA, MultiTensorAdamW's fused kernel computes what its multi-tensor step computes" *

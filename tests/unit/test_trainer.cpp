@@ -306,28 +306,31 @@ DOCTEST_TEST_CASE("clip_grad_norm matches LibTorch's clip_grad_norm_ exactly") {
   for (std::size_t i = 0; i < ours.size(); ++i) DOCTEST_CHECK(torch::equal(ours[i].grad(), theirs[i].grad()));
 }
 
-DOCTEST_TEST_CASE("--tf32 sets LibTorch's TensorFloat-32 switches; --tf32 true without a GPU is an error") {
+DOCTEST_TEST_CASE("--tf32 sets LibTorch's float32 precision as Python's fp32_precision; --tf32 true without a GPU is an error") {
   const auto data = test_support::classification_data();
   Net model;
-  const bool cublas = at::globalContext().allowTF32CuBLAS(), cudnn = at::globalContext().allowTF32CuDNN();
-  at::globalContext().setAllowTF32CuBLAS(true);
-  at::globalContext().setAllowTF32CuDNN(true);
+  auto& context = at::globalContext();
+  const auto precision = [&] { return context.float32Precision(at::Float32Backend::GENERIC, at::Float32Op::ALL); };
+  const auto before = precision();
+  context.setFloat32Precision(at::Float32Backend::GENERIC, at::Float32Op::ALL, at::Float32Precision::TF32);
   tt::TrainingArguments args = arguments;
   args.tf32 = false;
   tt::Trainer<> off(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
-  DOCTEST_CHECK(!at::globalContext().allowTF32CuBLAS());
-  DOCTEST_CHECK(!at::globalContext().allowTF32CuDNN());
+  DOCTEST_CHECK((precision() == at::Float32Precision::IEEE));
   args.tf32 = true;
   if (torch::cuda::is_available()) {
     tt::Trainer<> on(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
-    DOCTEST_CHECK(at::globalContext().allowTF32CuBLAS());
+    DOCTEST_CHECK((precision() == at::Float32Precision::TF32));
   } else {
     DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<>(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy),
                                  "--tf32 needs a CUDA GPU (Ampere or newer); this run is on the CPU: drop --tf32",
                                  tt::ArgumentError);
   }
-  at::globalContext().setAllowTF32CuBLAS(cublas);
-  at::globalContext().setAllowTF32CuDNN(cudnn);
+  args.tf32.reset();  // unset: LibTorch's setting stays as it is
+  context.setFloat32Precision(at::Float32Backend::GENERIC, at::Float32Op::ALL, at::Float32Precision::TF32);
+  tt::Trainer<> untouched(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
+  DOCTEST_CHECK((precision() == at::Float32Precision::TF32));
+  context.setFloat32Precision(at::Float32Backend::GENERIC, at::Float32Op::ALL, before);
 }
 
 DOCTEST_TEST_CASE("--full_determinism turns on deterministic kernels only, as Python's enable_full_determinism") {

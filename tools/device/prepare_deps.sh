@@ -9,25 +9,30 @@ cd "$(dirname "$0")/../.."
 deps=.deps
 rm -rf "$deps" && mkdir -p "$deps/include/boost" "$deps/cmake"
 cp -r /usr/include/boost/hana /usr/include/boost/hana.hpp /usr/include/boost/version.hpp "$deps/include/boost/"
-cp -r /usr/include/fmt /usr/include/nlohmann /usr/include/doctest "$deps/include/"
+# gloo: LibTorch's c10d Gloo header includes Gloo's headers, which the torch wheel lacks.
+cp -r /usr/include/fmt /usr/include/nlohmann /usr/include/doctest /usr/include/gloo "$deps/include/"
 cp /usr/include/zlib.h /usr/include/zconf.h "$deps/include/"
 
-# A header-only package for each; `name` is what find_package looks for, `target` the
-# imported target torchtrain links, `defines` its compile definitions.
+# A header-only package for each; `name` is what find_package looks for, `defines` the
+# compile definitions of its imported targets, and the rest the targets (what torchtrain
+# and its tools link).
 package() {
-  local name=$1 target=$2 defines=${3:-}
+  local name=$1 defines=$2; shift 2
   mkdir -p "$deps/cmake/$name"
-  cat > "$deps/cmake/$name/$name-config.cmake" <<CONFIG
-# Written by tools/device/prepare_deps.sh: the headers in .deps/include, nothing to link.
+  echo "# Written by tools/device/prepare_deps.sh: the headers in .deps/include, nothing to link." \
+    > "$deps/cmake/$name/$name-config.cmake"
+  for target in "$@"; do
+    cat >> "$deps/cmake/$name/$name-config.cmake" <<CONFIG
 if(NOT TARGET $target)
   add_library($target INTERFACE IMPORTED)
   set_target_properties($target PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "\${CMAKE_CURRENT_LIST_DIR}/../../include"
                                            INTERFACE_COMPILE_DEFINITIONS "$defines")
 endif()
-set(${name}_FOUND TRUE)
 CONFIG
+  done
+  echo "set(${name}_FOUND TRUE)" >> "$deps/cmake/$name/$name-config.cmake"
 }
-package fmt fmt::fmt FMT_HEADER_ONLY
-package nlohmann_json nlohmann_json::nlohmann_json
-package doctest doctest::doctest
+package fmt FMT_HEADER_ONLY fmt::fmt fmt::fmt-header-only
+package nlohmann_json "" nlohmann_json::nlohmann_json
+package doctest "" doctest::doctest
 echo "$(du -sh "$deps" | cut -f1) in $deps"

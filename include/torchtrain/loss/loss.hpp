@@ -67,23 +67,27 @@ inline constexpr CrossEntropy cross_entropy{};
 
 /// Next-token cross-entropy of a causal language model: the logits at position t [N, T, V]
 /// against the labels at t + 1 [N, T], as the Python models' ForCausalLMLoss shifts them, so
-/// a dataset may give the same tokens as inputs and labels (tt::data::text_blocks).
+/// a dataset may give the same tokens as inputs and labels (tt::data::text_blocks). As
+/// there, the labels move, not the logits: they shift left by one and the last position
+/// gets `ignore_index`, so the [N, T, V] logits are never copied into a shorter tensor.
 struct CausalLMCrossEntropy {
   template <class Batch>
   torch::Tensor operator()(const torch::Tensor& logits, const Batch& batch) const {
-    return CrossEntropy{}(shifted(logits), ShiftedLabels{batch.labels.slice(1, 1)});
+    return CrossEntropy{}(logits, ShiftedLabels{shifted(batch.labels)});
   }
   template <class Batch>
   torch::Tensor operator()(const torch::Tensor& logits, const Batch& batch,
                            const torch::Tensor& num_items_in_batch) const {
-    return CrossEntropy{}(shifted(logits), ShiftedLabels{batch.labels.slice(1, 1)}, num_items_in_batch);
+    return CrossEntropy{}(logits, ShiftedLabels{shifted(batch.labels)}, num_items_in_batch);
   }
 
  private:
   struct ShiftedLabels {
     torch::Tensor labels;
   };
-  static torch::Tensor shifted(const torch::Tensor& logits) { return logits.slice(1, 0, -1); }
+  static torch::Tensor shifted(const torch::Tensor& labels) {
+    return torch::constant_pad_nd(labels.slice(1, 1), {0, 1}, ignore_index);
+  }
 };
 inline constexpr CausalLMCrossEntropy causal_lm_cross_entropy{};
 

@@ -22,8 +22,10 @@ namespace torchtrain::optim {
 /// torch::optim::AdamW (amsgrad is not offered). The parameters of a group are expected to
 /// step together: the group keeps one step count. Options are torch::optim::AdamWOptions.
 /// save() and load() use torch::optim::AdamW's format, so either resumes from the other's.
-/// With `fused`, a group steps in one call of LibTorch's fused AdamW kernel
-/// (`at::_fused_adamw_`, on the CPU and CUDA: what Python's `AdamW(fused=True)` calls).
+/// With `fused`, the step is LibTorch's fused AdamW kernel (`at::_fused_adamw_`, on the CPU
+/// and CUDA: what Python's `AdamW(fused=True)` calls), one call for each run of consecutive
+/// groups with equal options (the Python Trainer's two groups differ only in weight decay,
+/// which is 0 by default).
 class MultiTensorAdamW : public torch::optim::Optimizer {
  public:
   MultiTensorAdamW(std::vector<torch::optim::OptimizerParamGroup> groups, torch::optim::AdamWOptions defaults,
@@ -38,7 +40,14 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
     torch::NoGradGuard no_grad;
     torch::Tensor loss = torchtrain::detail::evaluate_closure(closure);
     if (moments_.size() < param_groups_.size()) moments_.resize(param_groups_.size());
-    for (std::size_t g = 0; g < param_groups_.size(); ++g) step_group(param_groups_[g], moments_[g], fused_);
+    if (fused_) {
+      fused_step();
+      return loss;
+    }
+    for (std::size_t g = 0; g < param_groups_.size(); ++g) {
+      StepLists lists;
+      if (gather(g, lists)) multi_tensor_step(options_of(g), moments_[g].step, lists);
+    }
     return loss;
   }
 
@@ -104,60 +113,98 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
     std::vector<torch::Tensor> device_steps;
   };
 
-  static void step_group(torch::optim::OptimizerParamGroup& group, GroupMoments& moments, bool fused) {
-    const auto& options = static_cast<const torch::optim::AdamWOptions&>(group.options());
-    auto& all = group.params();
+  // The tensors that step in one call: the parameters with a gradient, their gradients and
+  // moments, and (fused) their step counts on the device.
+  struct StepLists {
+    std::vector<torch::Tensor> params, grads, exp_avg, exp_avg_sq, device_steps;
+  };
+
+  const torch::optim::AdamWOptions& options_of(std::size_t g) const {
+    return static_cast<const torch::optim::AdamWOptions&>(param_groups_[g].options());
+  }
+
+  // Appends group g's parameters that have a gradient to `lists`, creating their moments at
+  // their first step, and advances the group's step count; false when none has a gradient.
+  bool gather(std::size_t g, StepLists& lists) {
+    auto& all = param_groups_[g].params();
+    auto& moments = moments_[g];
     if (moments.exp_avg.size() != all.size()) {
       moments.exp_avg.resize(all.size());
       moments.exp_avg_sq.resize(all.size());
     }
-    std::vector<torch::Tensor> params, grads, exp_avg, exp_avg_sq;
+    const auto before = lists.params.size();
     for (std::size_t i = 0; i < all.size(); ++i) {
       if (!all[i].grad().defined()) continue;
       if (!moments.exp_avg[i].defined()) {
         moments.exp_avg[i] = torch::zeros_like(all[i], at::MemoryFormat::Preserve);
         moments.exp_avg_sq[i] = torch::zeros_like(all[i], at::MemoryFormat::Preserve);
       }
-      params.push_back(all[i]);
-      grads.push_back(all[i].grad());
-      exp_avg.push_back(moments.exp_avg[i]);
-      exp_avg_sq.push_back(moments.exp_avg_sq[i]);
+      lists.params.push_back(all[i]);
+      lists.grads.push_back(all[i].grad());
+      lists.exp_avg.push_back(moments.exp_avg[i]);
+      lists.exp_avg_sq.push_back(moments.exp_avg_sq[i]);
     }
-    if (params.empty()) return;
+    if (lists.params.size() == before) return false;
     moments.step += 1;
-    if (fused) {
-      fused_step(options, moments, params, grads, exp_avg, exp_avg_sq);
-      return;
-    }
-    const double lr = options.lr(), beta1 = std::get<0>(options.betas()), beta2 = std::get<1>(options.betas());
-    const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(moments.step));
-    const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(moments.step));
-
-    at::_foreach_mul_(params, 1 - lr * options.weight_decay());
-    at::_foreach_mul_(exp_avg, beta1);
-    at::_foreach_add_(exp_avg, grads, 1 - beta1);
-    at::_foreach_mul_(exp_avg_sq, beta2);
-    at::_foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2);
-    auto denominator = at::_foreach_sqrt(exp_avg_sq);
-    at::_foreach_div_(denominator, std::sqrt(bias_correction2));
-    at::_foreach_add_(denominator, options.eps());
-    at::_foreach_addcdiv_(params, exp_avg, denominator, -lr / bias_correction1);
+    return true;
   }
 
-  static void fused_step(const torch::optim::AdamWOptions& options, GroupMoments& moments,
-                         const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& grads,
-                         const std::vector<torch::Tensor>& exp_avg, const std::vector<torch::Tensor>& exp_avg_sq) {
-    if (moments.device_steps.size() != params.size()) {  // first step, after load(), or other parameters
-      moments.device_steps.clear();
-      const auto step = static_cast<double>(moments.step);
-      for (const auto& param : params)
-        moments.device_steps.push_back(torch::full({}, step, param.options().dtype(torch::kFloat)));
-    } else {
-      at::_foreach_add_(moments.device_steps, 1);  // on the device: no host-to-device copy per step
+  static void multi_tensor_step(const torch::optim::AdamWOptions& options, std::int64_t step, StepLists& lists) {
+    const double lr = options.lr(), beta1 = std::get<0>(options.betas()), beta2 = std::get<1>(options.betas());
+    const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(step));
+    const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(step));
+
+    at::_foreach_mul_(lists.params, 1 - lr * options.weight_decay());
+    at::_foreach_mul_(lists.exp_avg, beta1);
+    at::_foreach_add_(lists.exp_avg, lists.grads, 1 - beta1);
+    at::_foreach_mul_(lists.exp_avg_sq, beta2);
+    at::_foreach_addcmul_(lists.exp_avg_sq, lists.grads, lists.grads, 1 - beta2);
+    auto denominator = at::_foreach_sqrt(lists.exp_avg_sq);
+    at::_foreach_div_(denominator, std::sqrt(bias_correction2));
+    at::_foreach_add_(denominator, options.eps());
+    at::_foreach_addcdiv_(lists.params, lists.exp_avg, denominator, -lr / bias_correction1);
+  }
+
+  static bool same_options(const torch::optim::AdamWOptions& a, const torch::optim::AdamWOptions& b) {
+    return a.lr() == b.lr() && a.betas() == b.betas() && a.eps() == b.eps() && a.weight_decay() == b.weight_decay();
+  }
+
+  // One kernel call per run of consecutive groups with equal options on one device and dtype.
+  void fused_step() {
+    std::vector<std::pair<std::size_t, StepLists>> calls;  // the first group of each call, its tensors
+    std::vector<torch::Tensor> advancing;                   // step counts that go up by one, in one call
+    for (std::size_t g = 0; g < param_groups_.size(); ++g) {
+      const bool joins = !calls.empty() && same_options(options_of(calls.back().first), options_of(g)) &&
+                         !param_groups_[g].params().empty() &&
+                         param_groups_[g].params().front().options().type_equal(
+                             calls.back().second.params.front().options()) &&
+                         param_groups_[g].params().front().device() == calls.back().second.params.front().device();
+      if (!joins) calls.emplace_back(g, StepLists{});
+      auto& lists = calls.back().second;
+      const auto before = lists.params.size();
+      if (!gather(g, lists)) {
+        if (lists.params.empty()) calls.pop_back();
+        continue;
+      }
+      auto& steps = moments_[g].device_steps;
+      const auto stepped = lists.params.size() - before;
+      if (steps.size() != stepped) {  // first step, after load(), or other parameters
+        steps.clear();
+        for (std::size_t i = before; i < lists.params.size(); ++i)
+          steps.push_back(torch::full({}, static_cast<double>(moments_[g].step),
+                                      lists.params[i].options().dtype(torch::kFloat)));
+      } else {
+        advancing.insert(advancing.end(), steps.begin(), steps.end());
+      }
+      lists.device_steps.insert(lists.device_steps.end(), steps.begin(), steps.end());
     }
-    at::_fused_adamw_(params, grads, exp_avg, exp_avg_sq, /*max_exp_avg_sqs=*/{}, moments.device_steps, options.lr(),
-                      std::get<0>(options.betas()), std::get<1>(options.betas()), options.weight_decay(),
-                      options.eps(), /*amsgrad=*/false, /*maximize=*/false);
+    if (!advancing.empty()) at::_foreach_add_(advancing, 1);  // on the device: no host-to-device copy per step
+    for (auto& [g, lists] : calls) {
+      const auto& options = options_of(g);
+      at::_fused_adamw_(lists.params, lists.grads, lists.exp_avg, lists.exp_avg_sq, /*max_exp_avg_sqs=*/{},
+                        lists.device_steps, options.lr(), std::get<0>(options.betas()), std::get<1>(options.betas()),
+                        options.weight_decay(), options.eps(), /*amsgrad=*/false, /*maximize=*/false);
+    }
   }
 
   std::vector<GroupMoments> moments_;

@@ -169,14 +169,15 @@ class TrainingLoop final : public detail::TrainerInterface {
     notify<event::on_init_end>();
   }
 
-  // --tf32 sets LibTorch's global TensorFloat-32 switches, as Python sets torch.backends';
-  // asking for it without a CUDA device is an error there too.
+  // --tf32 sets LibTorch's float32 precision for every backend and op ("tf32" or "ieee"),
+  // as the Python Trainer sets torch.backends.fp32_precision; a backend's own setting, where
+  // one was made, still wins. Asking for it without a CUDA device is an error there too.
   void apply_tf32() const {
     if (!args_.tf32) return;
     if (*args_.tf32 && !strategy_.device().is_cuda())
       throw ArgumentError("--tf32 needs a CUDA GPU (Ampere or newer); this run is on the CPU: drop --tf32");
-    at::globalContext().setAllowTF32CuBLAS(*args_.tf32);
-    at::globalContext().setAllowTF32CuDNN(*args_.tf32);
+    at::globalContext().setFloat32Precision(at::Float32Backend::GENERIC, at::Float32Op::ALL,
+                                            *args_.tf32 ? at::Float32Precision::TF32 : at::Float32Precision::IEEE);
   }
 
   TrainOutput train(const ResumeFrom& resume_from_checkpoint) override {
