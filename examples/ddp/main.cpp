@@ -1,7 +1,7 @@
 // ddp: the digits example as a distributed run of Trainer<BF16, DDP, Accum<4>>, one process per rank.
 //
 //   torchtrain-launch --nproc_per_node 2 build/examples/ddp [--data path] [any TrainingArguments flag]
-//   torchrun --nproc_per_node 2 --no_python build/examples/ddp ...        (Debian 12's: add --redirects 0:1 --tee 0:1)
+//   torchrun --standalone --nproc_per_node 2 --no_python build/examples/ddp ...   (the torch wheel's torchrun)
 //
 // Each rank trains on its shard of every batch (2 ranks x 4 micro-batches x 16 = 128
 // samples per optimizer step); gradients are averaged over the ranks (Gloo on the CPU,

@@ -3,8 +3,9 @@
 //
 // It runs sentencepiece's own programs (spm_train, spm_encode, spm_decode, spm_export_vocab;
 // Debian package `sentencepiece`) rather than linking libsentencepiece: Debian 12's
-// libsentencepiece carries a copy of protobuf 3.14 whose symbols clash with the protobuf
-// 3.21 that LibTorch loads, and a program linking both crashes before main.
+// libsentencepiece carries a copy of protobuf 3.14 whose symbols clashed with the protobuf
+// 3.21 of Debian's LibTorch 1.13, and a program linking both crashed before main (not
+// retried with the torch wheel's LibTorch).
 #pragma once
 
 #include <atomic>

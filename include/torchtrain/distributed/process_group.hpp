@@ -108,7 +108,7 @@ class ProcessGroup {
   Environment env_;
   ProcessGroupOptions options_;
   c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<detail::Collectives> backend_;
+  c10::intrusive_ptr<c10d::Backend> backend_;  // the collectives: Gloo or NCCL
 };
 
 /// The process group of this process, made on the first call from the environment

@@ -40,7 +40,7 @@ struct SafetensorsDtype {
   std::uint64_t size;
 };
 
-// The dtypes LibTorch 1.13 has, in the reference implementation's order of increasing
+// The dtypes torchtrain reads and writes, in the reference implementation's order of increasing
 // alignment, which is how it orders tensors in a file (largest alignment first).
 inline constexpr std::array<SafetensorsDtype, 10> safetensors_dtypes{{
     {"BOOL", torch::kBool, 1},

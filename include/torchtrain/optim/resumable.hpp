@@ -12,7 +12,7 @@
 namespace torchtrain::detail {
 
 /// Sets each parameter group's options (learning rate, betas, ...) to those an archive of
-/// torch::optim::serialize holds. LibTorch's own loading (1.13 and 2.x alike) reads them and
+/// torch::optim::serialize holds. LibTorch's own loading reads them and
 /// drops them, so a rate a scheduler had changed would come back as the optimizer was built.
 /// Requires the archive's groups to match the optimizer's, as a successful load() checks.
 template <class Options>

@@ -24,10 +24,6 @@
 
 namespace torchtrain::distributed::detail {
 
-/// What the collectives are called on: a backend (Gloo, NCCL), which a c10d::ProcessGroup
-/// would dispatch to by device; torchtrain holds one backend per process group.
-using Collectives = c10d::Backend;
-
 /// The message of the exception in flight, for wrapping it in a sentence of ours.
 inline std::string current_exception_text() {
   try {
@@ -82,7 +78,7 @@ inline std::shared_ptr<::gloo::transport::Device> gloo_device() {
 }
 
 /// The backend for `name` ("gloo" or "nccl") over `store`.
-inline c10::intrusive_ptr<Collectives> make_backend(std::string_view name, const c10::intrusive_ptr<c10d::Store>& store,
+inline c10::intrusive_ptr<c10d::Backend> make_backend(std::string_view name, const c10::intrusive_ptr<c10d::Store>& store,
                                                     const Environment& env, std::chrono::milliseconds timeout) {
   if (name == "gloo") {
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);

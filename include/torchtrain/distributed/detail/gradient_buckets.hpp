@@ -18,9 +18,9 @@
 
 namespace torchtrain::distributed::detail {
 
-/// PyTorch DDP's scheme, without its Reducer (whose header Debian's LibTorch 1.13 lacks):
-/// parameters are cut, in reverse registration order (roughly the order backward reaches
-/// them), into buckets of about `bucket_bytes` of one dtype. A post hook on each
+/// PyTorch DDP's scheme, without its c10d::Reducer (benchmarks/ddp.cpp measures the two;
+/// docs/distributed.md says why ours): parameters are cut, in reverse registration order
+/// (roughly the order backward reaches them), into buckets of about `bucket_bytes` of one dtype. A post hook on each
 /// parameter's gradient accumulator fires once its gradient for this backward is final;
 /// when every parameter of a bucket is ready, the bucket's gradients are copied into one
 /// flat tensor whose all-reduce starts at once, while backward goes on with earlier
