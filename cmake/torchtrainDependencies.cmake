@@ -18,8 +18,9 @@ if(NOT TARGET torch)
     find_dependency(Torch PATHS ${torchtrain_torch_prefix} NO_DEFAULT_PATH)
   endif()
 endif()
-if(Torch_VERSION VERSION_LESS 2.0)
-  message(FATAL_ERROR "torchtrain needs LibTorch 2.x; found ${Torch_VERSION} (${TORCH_INSTALL_PREFIX})")
+if(Torch_VERSION VERSION_LESS 2.9)  # the oldest with every call torchtrain makes (the float32-precision setting)
+  message(FATAL_ERROR "torchtrain needs LibTorch 2.9 or newer; found ${Torch_VERSION} (${TORCH_INSTALL_PREFIX}): "
+                      "`pip install --upgrade torch`, or set CMAKE_PREFIX_PATH to a newer LibTorch")
 endif()
 
 # A CUDA wheel's libtorch_cuda needs the CUDA libraries of the `nvidia-*` wheels beside it
