@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <exception>
 #include <filesystem>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -18,7 +17,6 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 #include <torch/cuda.h>
-#include <torch/optim/adamw.h>
 #include <torch/version.h>
 
 #include <torchtrain/torchtrain.hpp>

@@ -79,28 +79,41 @@ struct LossScaledFP32 : tt::FP16Precision<tt::GradScalerOptions{.init_scale = 10
   }
 };
 
-DOCTEST_TEST_SUITE("precision") {
-
-DOCTEST_TEST_CASE("BF16 autocasts forward and loss only; weights, gradients and the step stay float32") {
+// Trains Probe for 3 steps with `Precision` on `device`, then evaluates; checks that forward
+// ran under autocast in `dtype` in both, the optimizer step outside it on float32 weights and
+// gradients, and autocast off before and after.
+template <class Precision>
+void check_autocast_in_forward_only(torch::Device device, c10::ScalarType dtype) {
   Probe model;
   std::vector<bool> autocast_at_step, float32_at_step;
-  tt::Trainer<tt::BF16> trainer(model, {.max_steps = 3, .bf16 = true}, small_classification(),
-                                small_classification(), tt::loss::cross_entropy, tt::NoMetrics{},
-                                tt::callbacks(OptimizerStepProbe{model, &autocast_at_step, &float32_at_step}));
-  DOCTEST_CHECK(!at::autocast::is_autocast_enabled(c10::DeviceType::CPU));
+  tt::Trainer<Precision> trainer(model,
+                                 {.max_steps = 3, .use_cpu = device.is_cpu(), .bf16 = Precision::uses_bf16,
+                                  .fp16 = Precision::uses_fp16},
+                                 small_classification(), small_classification(), tt::loss::cross_entropy,
+                                 tt::NoMetrics{},
+                                 tt::callbacks(OptimizerStepProbe{model, &autocast_at_step, &float32_at_step}));
+  DOCTEST_CHECK(!at::autocast::is_autocast_enabled(device.type()));
   trainer.train();
-  DOCTEST_CHECK(!at::autocast::is_autocast_enabled(c10::DeviceType::CPU));  // off again outside the trainer
+  DOCTEST_CHECK(model->linear->weight.device().type() == device.type());
+  DOCTEST_CHECK(!at::autocast::is_autocast_enabled(device.type()));  // off again outside the trainer
   DOCTEST_REQUIRE(model->autocast_in_forward.size() == 3);  // one micro-batch per step
   for (std::size_t i = 0; i < 3; ++i) {
     DOCTEST_CHECK(model->autocast_in_forward[i]);
-    DOCTEST_CHECK((model->output_dtypes[i] == torch::kBFloat16));
+    DOCTEST_CHECK((model->output_dtypes[i] == dtype));
   }
   DOCTEST_CHECK(autocast_at_step == std::vector<bool>{false, false, false});
   DOCTEST_CHECK(float32_at_step == std::vector<bool>{true, true, true});
+  DOCTEST_CHECK(trainer.state().global_step == 3);
   trainer.evaluate();  // evaluation uses the same autocast
   DOCTEST_CHECK(model->autocast_in_forward.back());
-  DOCTEST_CHECK((model->output_dtypes.back() == torch::kBFloat16));
-  DOCTEST_CHECK(!at::autocast::is_autocast_enabled(c10::DeviceType::CPU));
+  DOCTEST_CHECK((model->output_dtypes.back() == dtype));
+  DOCTEST_CHECK(!at::autocast::is_autocast_enabled(device.type()));
+}
+
+DOCTEST_TEST_SUITE("precision") {
+
+DOCTEST_TEST_CASE("BF16 autocasts forward and loss only; weights, gradients and the step stay float32") {
+  check_autocast_in_forward_only<tt::BF16>(torch::kCPU, torch::kBFloat16);
 }
 
 DOCTEST_TEST_CASE("BF16 trains digits to within 1 percentage point of FP32") {
@@ -134,31 +147,6 @@ DOCTEST_TEST_CASE("precision flags and policies must agree, before training") {
   DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<>(model, {.fp16 = true}, small_classification()),
                                "--fp16 is set, but the Trainer's precision policy is FP32; use Trainer<FP16> or drop --fp16",
                                tt::ArgumentError);
-}
-
-// Trains Probe for 3 steps with `Precision` on `device`; checks that forward ran under
-// autocast in `dtype` and the optimizer step outside it, on float32 weights and gradients.
-template <class Precision>
-void check_autocast_in_forward_only(torch::Device device, c10::ScalarType dtype) {
-  Probe model;
-  std::vector<bool> autocast_at_step, float32_at_step;
-  tt::Trainer<Precision> trainer(model,
-                                 {.max_steps = 3, .use_cpu = device.is_cpu(), .bf16 = Precision::uses_bf16,
-                                  .fp16 = Precision::uses_fp16},
-                                 small_classification(), small_classification(), tt::loss::cross_entropy,
-                                 tt::NoMetrics{},
-                                 tt::callbacks(OptimizerStepProbe{model, &autocast_at_step, &float32_at_step}));
-  trainer.train();
-  DOCTEST_CHECK(model->linear->weight.device().type() == device.type());
-  DOCTEST_CHECK(!at::autocast::is_autocast_enabled(device.type()));
-  DOCTEST_REQUIRE(model->autocast_in_forward.size() == 3);
-  for (std::size_t i = 0; i < 3; ++i) {
-    DOCTEST_CHECK(model->autocast_in_forward[i]);
-    DOCTEST_CHECK((model->output_dtypes[i] == dtype));
-  }
-  DOCTEST_CHECK(autocast_at_step == std::vector<bool>{false, false, false});
-  DOCTEST_CHECK(float32_at_step == std::vector<bool>{true, true, true});
-  DOCTEST_CHECK(trainer.state().global_step == 3);
 }
 
 DOCTEST_TEST_CASE("FP16 autocasts forward and loss to float16 on the CPU too; weights, gradients and the step stay float32") {
