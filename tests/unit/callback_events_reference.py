@@ -2,28 +2,10 @@
 
 Settings: 8 training samples in batches of 2 with gradient accumulation 2 (2 optimizer
 steps per epoch), 2 epochs, logging and evaluation every 2 steps on 4 samples in batches
-of 2, a save every 4 steps. Where `transformers` is installed (the GPU machine), the real
-Trainer runs with a recording callback. Elsewhere the sequence below is used: it is that
-run's sequence, transcribed from `Trainer._inner_training_loop`, `_maybe_log_save_evaluate`
-and `evaluation_loop` (transformers 4.4x): per optimizer step on_step_begin, one
-on_substep_end per micro-batch but the last, on_pre_optimizer_step (after clipping),
-on_optimizer_step, on_step_end; then log (on_log), evaluate (on_prediction_step per batch,
-on_log, on_evaluate), save (on_save).
+of 2, a save every 4 steps. The real Trainer runs with a recording callback (the suite
+python_trainer compares more scenarios, with the step, epoch and flags at each event).
 """
 import sys
-
-
-def transcribed():
-    def step(log_evaluate=False, save=False):
-        events = ["on_step_begin", "on_substep_end", "on_pre_optimizer_step", "on_optimizer_step", "on_step_end"]
-        if log_evaluate:
-            events += ["on_log", "on_prediction_step", "on_prediction_step", "on_log", "on_evaluate"]
-        if save:
-            events += ["on_save"]
-        return events
-
-    epoch = lambda last: ["on_epoch_begin"] + step() + step(log_evaluate=True, save=last) + ["on_epoch_end"]
-    return ["on_init_end", "on_train_begin"] + epoch(False) + epoch(True) + ["on_log", "on_train_end"]
 
 
 def from_the_python_trainer(output_dir):
@@ -71,9 +53,6 @@ def from_the_python_trainer(output_dir):
 
 if __name__ == "__main__":
     output = sys.argv[1]
-    try:
-        events = from_the_python_trainer(output + ".run")
-    except ImportError:
-        events = transcribed()
+    events = from_the_python_trainer(output + ".run")
     with open(output, "w") as file:
         file.write("\n".join(events) + "\n")

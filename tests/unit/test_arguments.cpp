@@ -107,7 +107,7 @@ DOCTEST_TEST_CASE("defaults are the Python TrainingArguments defaults") {
   DOCTEST_CHECK(args.dataloader_num_workers == 0);
   DOCTEST_CHECK(!args.dataloader_prefetch_factor);
   DOCTEST_CHECK(args.dataloader_pin_memory == true);
-  DOCTEST_CHECK(args.group_by_length == false);
+  DOCTEST_CHECK(args.train_sampling_strategy == tt::TrainSamplingStrategy::random);
   DOCTEST_CHECK(!args.ddp_backend);
   DOCTEST_CHECK(args.ddp_timeout == 1800);
   DOCTEST_CHECK(args.restore_callback_states_from_checkpoint == false);

@@ -309,7 +309,9 @@ DOCTEST_TEST_CASE("training with loader workers gives the same weights as withou
     if (workers > 0) prefetch = 1;
     tt::Trainer<> trainer(model,
                           {.max_steps = 20, .per_device_train_batch_size = 8, .dataloader_num_workers = workers,
-                           .dataloader_prefetch_factor = prefetch, .group_by_length = group_by_length},
+                           .dataloader_prefetch_factor = prefetch,
+                           .train_sampling_strategy = group_by_length ? tt::TrainSamplingStrategy::group_by_length
+                                                                      : tt::TrainSamplingStrategy::random},
                           WithLengths{test_support::classification_data(), lengths}, test_support::classification_data(),
                           tt::loss::cross_entropy);
     trainer.train();
@@ -346,9 +348,10 @@ DOCTEST_TEST_CASE("an empty training set, or no full batch with drop_last, fails
       "type and drop --label_names (or pass --label_names labels)",
       tt::ArgumentError);
   DOCTEST_CHECK_THROWS_WITH_AS(
-      tt::Trainer<>(model, {.group_by_length = true}, data, tt::data::NoDataset{}, tt::loss::cross_entropy),
-      "--group_by_length needs the length of each training sample: give the dataset a lengths() member (one length "
-      "per sample), or drop --group_by_length",
+      tt::Trainer<>(model, {.train_sampling_strategy = tt::TrainSamplingStrategy::group_by_length}, data,
+                    tt::data::NoDataset{}, tt::loss::cross_entropy),
+      "--train_sampling_strategy group_by_length needs the length of each training sample: give the dataset a "
+      "lengths() member (one length per sample), or use another strategy",
       tt::ArgumentError);
 }
 

@@ -2,6 +2,8 @@
 #include "testing.hpp"
 
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -13,10 +15,12 @@ namespace schedulers_tests {
 struct ReferenceRow {
   std::string type, kwargs;
   std::int64_t warmup = 0, total = 0, step = 0;
-  double initial_lr = 0, factor = 0;
+  double initial_lr = 0;
+  std::optional<double> metric;
+  double lr = 0;
 };
 
-// Rows written by schedule_reference.py (the Python formulas), through CTest.
+// Rows written by schedule_reference.py (transformers.get_scheduler), through CTest.
 std::vector<ReferenceRow> reference_rows() {
   const char* path = std::getenv("TORCHTRAIN_SCHEDULE_REFERENCE");
   DOCTEST_REQUIRE_MESSAGE(path != nullptr, "run through CTest, which writes the reference with Python first");
@@ -26,10 +30,10 @@ std::vector<ReferenceRow> reference_rows() {
     std::vector<std::string> fields;
     std::stringstream stream(line);
     for (std::string field; std::getline(stream, field, ';');) fields.push_back(field);
-    if (fields.size() == 6) fields.insert(fields.begin() + 3, "");  // empty kwargs
-    DOCTEST_REQUIRE(fields.size() == 7);
+    DOCTEST_REQUIRE_MESSAGE(fields.size() == 8, line);
     rows.push_back({fields[0], fields[3], std::stoll(fields[1]), std::stoll(fields[2]), std::stoll(fields[5]),
-                    std::stod(fields[4]), std::stod(fields[6])});
+                    std::stod(fields[4]), fields[6].empty() ? std::nullopt : std::optional(std::stod(fields[6])),
+                    std::stod(fields[7])});
   }
   return rows;
 }
@@ -44,19 +48,29 @@ torch::optim::SGD two_group_sgd(std::vector<torch::Tensor>& parameters) {
 
 DOCTEST_TEST_SUITE("schedulers") {
 
-DOCTEST_TEST_CASE("every schedule type equals the Python formula at every step, at several settings") {
-  auto rows = reference_rows();
+DOCTEST_TEST_CASE("every schedule of transformers.get_scheduler gives the same learning rate at every step") {
+  const auto rows = reference_rows();
   DOCTEST_REQUIRE(rows.size() > 500);
   std::set<std::string> types;
+  // Rows come one run after another: a new run starts at step 0.
+  std::vector<torch::Tensor> parameters{torch::zeros({1}, torch::requires_grad())};
+  std::unique_ptr<torch::optim::SGD> optimizer;
+  std::optional<tt::optim::LRScheduler> scheduler;
   for (const auto& row : rows) {
-    auto type = tt::detail::parse_value<tt::SchedulerType>(row.type);
-    DOCTEST_REQUIRE_MESSAGE(type.has_value(), row.type);
-    types.insert(row.type);
-    tt::optim::LRSchedule schedule(*type, row.warmup, row.total, tt::parse_scheduler_kwargs(row.kwargs), row.initial_lr);
-    DOCTEST_INFO(row.type, " warmup ", row.warmup, " total ", row.total, " {", row.kwargs, "} step ", row.step);
-    DOCTEST_CHECK(schedule.factor(row.step) == doctest::Approx(row.factor).epsilon(1e-12));
+    DOCTEST_INFO(row.type, " warmup ", row.warmup, " total ", row.total, " ", row.kwargs, " step ", row.step);
+    if (row.step == 0) {
+      optimizer = std::make_unique<torch::optim::SGD>(parameters, torch::optim::SGDOptions(row.initial_lr));
+      // lr_scheduler_kwargs as Python gives it: a JSON object.
+      scheduler.emplace(tt::get_scheduler(row.type, *optimizer, row.warmup, row.total,
+                                          tt::parse_scheduler_kwargs(row.kwargs)));
+      types.insert(row.type);
+    } else if (!row.metric) {
+      scheduler->step();
+    }
+    if (row.metric) scheduler->step(*row.metric);
+    DOCTEST_CHECK(scheduler->last_lr() == doctest::Approx(row.lr).epsilon(1e-12));
   }
-  DOCTEST_CHECK(types.size() == 9);  // all but reduce_lr_on_plateau, tested below
+  DOCTEST_CHECK(types.size() == tt::enum_names(tt::SchedulerType{}).size());
 }
 
 DOCTEST_TEST_CASE("get_scheduler: LambdaLR semantics for every parameter group, and unknown names listed") {
@@ -80,19 +94,40 @@ DOCTEST_TEST_CASE("get_scheduler: LambdaLR semantics for every parameter group, 
   DOCTEST_CHECK_THROWS_AS(tt::get_scheduler("cosine_with_min_lr", optimizer, 0, 10), tt::ArgumentError);
 }
 
-DOCTEST_TEST_CASE("reduce_lr_on_plateau: PyTorch's rule on the evaluated metric") {
-  std::vector<torch::Tensor> parameters;
-  auto optimizer = two_group_sgd(parameters);
-  auto scheduler = tt::get_scheduler("reduce_lr_on_plateau", optimizer, 0, 10,
-                                     tt::parse_scheduler_kwargs("factor=0.5,patience=1,min_lr=0.015"));
-  DOCTEST_CHECK(scheduler.get_last_lr() == std::vector<double>{0.1, 0.02});
-  scheduler.step(1.0);   // best
-  scheduler.step(1.0);   // 1 bad
-  DOCTEST_CHECK(scheduler.get_last_lr() == std::vector<double>{0.1, 0.02});
-  scheduler.step(0.99995);  // not better by the relative threshold 1e-4: 2 bad > patience
-  DOCTEST_CHECK(scheduler.get_last_lr() == std::vector<double>{0.05, 0.015});  // floored at min_lr
-  scheduler.step(0.5);  // better: no change
-  DOCTEST_CHECK(scheduler.get_last_lr() == std::vector<double>{0.05, 0.015});
+DOCTEST_TEST_CASE("reduce_lr_on_plateau and greedy step on metric_for_best_model, of a named eval set too") {
+  torch::manual_seed(0);
+  auto inputs = torch::randn({40, 3});
+  const tt::data::TensorDataset data(inputs, inputs.argmax(1) % 2);
+  const auto [clean, noisy] = data.split(0.5, 1);
+  for (const char* type : {"reduce_lr_on_plateau", "greedy"}) {
+    DOCTEST_INFO(type);
+    torch::nn::Linear model(3, 2);
+    tt::TrainingArguments args{.max_steps = 12, .learning_rate = 0.1,
+                               .lr_scheduler_type = *tt::detail::parse_value<tt::SchedulerType>(type),
+                               .lr_scheduler_kwargs = R"({"patience": 0, "factor": 0.5, "mode": "max"})",
+                               .logging_steps = 1, .eval_strategy = tt::IntervalStrategy::steps, .eval_steps = 2,
+                               .save_strategy = tt::SaveStrategy::no, .metric_for_best_model = "noisy_loss"};
+    tt::Trainer<> trainer(model, args, data, tt::data::named_datasets("clean", clean, "noisy", noisy),
+                          tt::loss::cross_entropy);
+    trainer.train();
+    // Replayed on the logged eval_noisy_loss: the rate after each evaluation is the one
+    // the next step logs.
+    std::vector<torch::Tensor> parameters{torch::zeros({1}, torch::requires_grad())};
+    torch::optim::SGD optimizer(parameters, torch::optim::SGDOptions(0.1));
+    auto replay = tt::get_scheduler(type, optimizer, 0, 12, tt::parse_scheduler_kwargs(*args.lr_scheduler_kwargs));
+    double expected = replay.last_lr();
+    int checked = 0;
+    for (const auto& entry : trainer.state().log_history) {
+      if (entry.contains("eval_noisy_loss")) replay.step(entry.at("eval_noisy_loss"));
+      if (entry.contains("learning_rate")) {
+        DOCTEST_CHECK(entry.at("learning_rate") == expected);
+        ++checked;
+      }
+      expected = replay.last_lr();
+    }
+    DOCTEST_CHECK(checked == 12);
+    DOCTEST_CHECK(replay.last_lr() < 0.1);  // the rule did act
+  }
 }
 
 DOCTEST_TEST_CASE("the learning_rate logged at each step is the schedule's value for that step") {
@@ -100,7 +135,7 @@ DOCTEST_TEST_CASE("the learning_rate logged at each step is the schedule's value
   auto inputs = torch::randn({40, 3});
   torch::nn::Linear model(3, 2);
   tt::TrainingArguments args{.max_steps = 12, .learning_rate = 0.1, .lr_scheduler_type = tt::SchedulerType::cosine_with_restarts,
-                             .lr_scheduler_kwargs = "num_cycles=2", .warmup_steps = 3, .logging_steps = 1};
+                             .lr_scheduler_kwargs = R"({"num_cycles": 2})", .warmup_steps = 3, .logging_steps = 1};
   tt::Trainer<> trainer(model, args, tt::data::TensorDataset(inputs, inputs.argmax(1) % 2), tt::data::NoDataset{},
                         tt::loss::cross_entropy);
   trainer.train();

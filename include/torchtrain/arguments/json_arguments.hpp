@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -23,9 +24,17 @@
 
 namespace torchtrain {
 
+namespace detail {
+// Python's fields typed `dict | str` (lr_scheduler_kwargs, accelerator_config, ...) and
+// `str | bool` are strings here, holding the JSON text of what Python wrote.
+template <class T>
+concept StringField = std::is_same_v<T, std::string> || std::is_same_v<T, std::optional<std::string>>;
+}  // namespace detail
+
 /// Sets fields of `objects` from the JSON object in the file at `path`: each key names a
 /// field of one of the structs and holds its value in the form training_args.json has
-/// (a list field also takes a single value as a list of one). Fields named in `keep` (set
+/// (a list field also takes a single value as a list of one; a string field takes any
+/// other JSON value as its JSON text, as Python's `dict | str` fields need). Fields named in `keep` (set
 /// by flags, which win) and fields without a key keep their values.
 /// Throws ArgumentError, a sentence naming the file and the key, when the file cannot be
 /// read or is not a JSON object, a key is no field of any struct (suggesting the closest
@@ -54,6 +63,8 @@ void read_json_arguments(const std::filesystem::path& path, const std::vector<st
         if (found == json.end() || std::find(keep.begin(), keep.end(), name) != keep.end()) return;
         own[std::string(name)] = detail::ListField<Field> && !found->is_array() && !found->is_null()
                                      ? nlohmann::json::array({*found})
+                                 : detail::StringField<Field> && !found->is_string() && !found->is_null()
+                                     ? nlohmann::json(found->dump())
                                      : *found;
       });
       io::from_json(own, object, source, io::UnknownKeys::ignore);

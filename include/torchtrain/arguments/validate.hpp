@@ -5,8 +5,10 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -15,6 +17,7 @@
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/logging_dir.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/detail/name_values.hpp>
 
 namespace torchtrain {
 
@@ -32,9 +35,13 @@ inline constexpr std::array<std::string_view, 2> metrics_inputs{"inputs", "loss"
 /// greater_is_better is true unless that metric's name ends in "loss"; report_to "all"
 /// becomes every reporting integration and "none" the empty list; use_cpu turns
 /// dataloader_pin_memory off; logging_dir is output_dir/runs/<date>_<host>; disable_tqdm
-/// is true when log_level shows only errors. Applying it twice changes nothing more.
+/// is true when log_level shows only errors; do_eval is true when eval_strategy is not
+/// no; include_num_input_tokens_seen true and false are all and no. Applying it twice
+/// changes nothing more.
 inline void derive_defaults(TrainingArguments& args) {
-  if (!args.metric_for_best_model && (args.load_best_model_at_end || args.save_strategy == SaveStrategy::best))
+  if (!args.metric_for_best_model &&
+      (args.load_best_model_at_end || args.save_strategy == SaveStrategy::best ||
+       args.lr_scheduler_type == SchedulerType::reduce_lr_on_plateau || args.lr_scheduler_type == SchedulerType::greedy))
     args.metric_for_best_model = "loss";
   if (args.metric_for_best_model && !args.greater_is_better)
     args.greater_is_better = !args.metric_for_best_model->ends_with("loss");
@@ -43,6 +50,12 @@ inline void derive_defaults(TrainingArguments& args) {
   else if (args.report_to == std::vector<std::string>{"none"})
     args.report_to.clear();
   if (args.use_cpu) args.dataloader_pin_memory = false;
+  if (args.eval_strategy != IntervalStrategy::no) args.do_eval = true;
+  // Python's bool form, as its __post_init__ reads it.
+  if (args.include_num_input_tokens_seen == "true" || args.include_num_input_tokens_seen == "True")
+    args.include_num_input_tokens_seen = "all";
+  else if (args.include_num_input_tokens_seen == "false" || args.include_num_input_tokens_seen == "False")
+    args.include_num_input_tokens_seen = "no";
   if (!args.logging_dir) args.logging_dir = default_logging_dir(args.output_dir).string();
   // Python asks the logger's effective level; `passive` leaves transformers' warning level.
   if (!args.disable_tqdm)
@@ -112,6 +125,66 @@ inline void validate_evaluation_and_data(const TrainingArguments& args) {
     throw ArgumentError(fmt::format("--ddp_bucket_cap_mb must be at least 1 (MB), got {}", *args.ddp_bucket_cap_mb));
 }
 
+// Throws ArgumentError for the Python fields set to ask for what torchtrain does not do,
+// saying what to do instead; their defaults (and values that ask for nothing) pass.
+inline void validate_python_only(const TrainingArguments& args) {
+  const auto refuse = [](bool asks, std::string_view flag, std::string_view instead) {
+    if (asks) throw ArgumentError(fmt::format("--{} is not something torchtrain does: {}", flag, instead));
+  };
+  const auto set = [](const std::optional<std::string>& value) {
+    return value && !value->empty() && *value != "{}" && *value != "[]" && *value != "\"\"";
+  };
+  refuse(args.optim_target_modules.has_value(), "optim_target_modules",
+         "it names the modules of GaLore or APOLLO, which torchtrain has not; drop it");
+  refuse(args.activation_checkpointing || set(args.activation_checkpointing_kwargs), "activation_checkpointing",
+         "it is FSDP's; use --gradient_checkpointing with tt::nn::Checkpoint-wrapped modules");
+  refuse(args.torch_compile || set(args.torch_compile_backend) || set(args.torch_compile_mode), "torch_compile",
+         "LibTorch has no torch.compile; drop it");
+  refuse(args.use_liger_kernel || set(args.liger_kernel_config), "use_liger_kernel",
+         "Liger's kernels are Triton, for Python; drop it");
+  refuse(args.auto_find_batch_size, "auto_find_batch_size",
+         "set --per_device_train_batch_size to one that fits (and raise --gradient_accumulation_steps)");
+  refuse(args.eval_use_gather_object, "eval_use_gather_object",
+         "evaluation outputs are tensors here, gathered as tensors; drop it");
+  refuse(args.enable_jit_checkpoint, "enable_jit_checkpoint",
+         "save by --save_steps; resume with --resume_from_checkpoint true");
+  refuse(args.push_to_hub, "push_to_hub",
+         "save with save_model() and upload the folder with `huggingface-cli upload`");
+  refuse(set(args.parallelism_config), "parallelism_config", "use DDP (Trainer<DDP>) under torchrun");
+  refuse(set(args.fsdp) && *args.fsdp != "false", "fsdp", "use DDP (Trainer<DDP>) under torchrun");
+  refuse(set(args.fsdp_config), "fsdp_config", "use DDP (Trainer<DDP>) under torchrun");
+  refuse(set(args.deepspeed), "deepspeed", "use DDP (Trainer<DDP>) under torchrun");
+  refuse(!args.debug.empty() && args.debug != std::vector<std::string>{""}, "debug",
+         "underflow_overflow and tpu_metrics_debug are Python's; drop it");
+  refuse(args.train_sampling_strategy == TrainSamplingStrategy::batch_rebalance, "train_sampling_strategy batch_rebalance",
+         "use random, sequential or group_by_length");
+  if (set(args.gradient_checkpointing_kwargs))
+    for (const auto& [name, value] : split_name_values(*args.gradient_checkpointing_kwargs, "gradient_checkpointing_kwargs"))
+      refuse(name != "use_reentrant", "gradient_checkpointing_kwargs " + name, "only use_reentrant is taken");
+  if (set(args.accelerator_config)) {
+    // Accelerate's defaults, which are what torchtrain does; non_blocking copies always.
+    const std::vector<std::pair<std::string_view, std::string_view>> defaults{
+        {"split_batches", "false"}, {"dispatch_batches", "null"}, {"even_batches", "true"},
+        {"use_seedable_sampler", "true"}, {"non_blocking", ""}, {"gradient_accumulation_kwargs", "null"}};
+    for (const auto& [name, value] : split_name_values(*args.accelerator_config, "accelerator_config")) {
+      const auto known = std::find_if(defaults.begin(), defaults.end(), [&](const auto& d) { return d.first == name; });
+      refuse(known == defaults.end() || (!known->second.empty() && value != known->second),
+             fmt::format("accelerator_config {}={}", name, value),
+             "torchtrain does what Accelerate's defaults do (split_batches false, even_batches true, "
+             "use_seedable_sampler true); drop it");
+    }
+  }
+  if (!is_one_of(args.include_num_input_tokens_seen, std::array<std::string_view, 3>{"no", "all", "non_padding"}))
+    throw ArgumentError(fmt::format("--include_num_input_tokens_seen must be no, all or non_padding (or true, false), "
+                                    "got '{}'",
+                                    args.include_num_input_tokens_seen));
+  if (args.torch_empty_cache_steps && *args.torch_empty_cache_steps < 1)
+    throw ArgumentError(fmt::format("--torch_empty_cache_steps must be at least 1 (or None), got {}",
+                                    *args.torch_empty_cache_steps));
+  if (args.bf16_full_eval && args.fp16_full_eval)
+    throw ArgumentError("--bf16_full_eval and --fp16_full_eval are both set; choose one");
+}
+
 }  // namespace detail
 
 /// Throws ArgumentError, naming the flag, for settings that cannot work.
@@ -176,6 +249,7 @@ inline void validate(const TrainingArguments& args) {
   }
   detail::validate_reporting(args);
   detail::validate_evaluation_and_data(args);
+  detail::validate_python_only(args);
 }
 
 }  // namespace torchtrain

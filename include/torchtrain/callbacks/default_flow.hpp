@@ -23,7 +23,9 @@ struct DefaultFlow {
       control.should_save = true;
     if (state.global_step >= state.max_steps) {
       control.should_training_stop = true;
-      // The last step is saved too (an epoch strategy saves it at the epoch's end).
+      // The last step is evaluated and saved too (an epoch strategy does both at the epoch's end).
+      if (args.eval_strategy == IntervalStrategy::steps && args.eval_delay <= state.global_step)
+        control.should_evaluate = true;
       if (args.save_strategy == SaveStrategy::steps) control.should_save = true;
     }
   }

@@ -1,21 +1,38 @@
-// Splitting "name=value,name=value" settings (optim_args, lr_scheduler_kwargs) into pairs.
+// Reading the settings that Python gives as a dict or as "name=value,name=value"
+// (lr_scheduler_kwargs, optim_args) into pairs of text.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <torchtrain/arguments/argument_error.hpp>
 
 namespace torchtrain::detail {
 
-/// The pairs of `text`, in order; empty items are skipped. Throws ArgumentError naming
-/// `flag` for an item without '='.
-inline std::vector<std::pair<std::string_view, std::string_view>> split_name_values(std::string_view text,
-                                                                                     std::string_view flag) {
-  std::vector<std::pair<std::string_view, std::string_view>> pairs;
+/// The pairs of `text`, in order: a JSON object ('{"num_cycles": 2, "min_lr": 1e-6}', as
+/// Python's dict-valued flags and files give it; a null value is left out, as Python's
+/// None keeps the default) or "name=value" items separated by commas (empty ones are
+/// skipped). Throws ArgumentError naming `flag` for text that is neither.
+inline std::vector<std::pair<std::string, std::string>> split_name_values(std::string_view text,
+                                                                          std::string_view flag) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (const auto first = text.find_first_not_of(" \t\n"); first != std::string_view::npos && text[first] == '{') {
+    const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (!json.is_object())
+      throw ArgumentError(fmt::format("--{}: '{}' is not a JSON object; write it as '{{\"name\": value}}' or "
+                                      "name=value,name=value",
+                                      flag, text));
+    for (const auto& [name, value] : json.items()) {
+      if (value.is_null()) continue;
+      pairs.emplace_back(name, value.is_string() ? value.get<std::string>() : value.dump());
+    }
+    return pairs;
+  }
   while (!text.empty()) {
     auto comma = text.find(',');
     std::string_view item = text.substr(0, comma);

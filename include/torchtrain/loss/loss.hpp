@@ -21,6 +21,17 @@ concept CountsItems = requires(const Loss& loss, const Outputs& outputs, const B
   { loss(outputs, batch, count) } -> std::convertible_to<torch::Tensor>;
 };
 
+/// The labels a counting loss divides by, in one batch: the loss's own `count_items(batch)`
+/// when it has one (a causal LM loss counts the shifted labels, as Python does for its
+/// causal LMs), else the labels that are not `ignore_index`.
+template <class Loss, class Batch>
+torch::Tensor count_items(const Loss& loss, const Batch& batch) {
+  if constexpr (requires { loss.count_items(batch); })
+    return loss.count_items(batch);
+  else
+    return (batch.labels != ignore_index).sum();
+}
+
 /// The default: the model computes its own loss. Its forward returns either the loss
 /// tensor itself or an object with a `loss` member (and `logits` for evaluation).
 struct ModelLoss {
@@ -79,6 +90,12 @@ struct CausalLMCrossEntropy {
   torch::Tensor operator()(const torch::Tensor& logits, const Batch& batch,
                            const torch::Tensor& num_items_in_batch) const {
     return CrossEntropy{}(logits, ShiftedLabels{shifted(batch.labels)}, num_items_in_batch);
+  }
+  /// The labels that are targets: every one that counts but each sequence's first (Python
+  /// counts `labels[..., 1:]` for a causal LM's num_items_in_batch).
+  template <class Batch>
+  torch::Tensor count_items(const Batch& batch) const {
+    return (batch.labels.slice(1, 1) != ignore_index).sum();
   }
 
  private:

@@ -18,9 +18,11 @@ inline torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters
   for (const auto& parameter : parameters)
     if (parameter.grad().defined()) gradients.push_back(parameter.grad());
   if (gradients.empty()) return {};
+  // Python's very operations, for the same bits: the norm of the stacked norms, and
+  // `max_norm / (total_norm + 1e-6)`, which Python computes as reciprocal() * max_norm.
   auto norms = at::_foreach_norm(gradients, 2);
-  auto total_norm = norms.size() == 1 ? norms.front() : torch::stack(norms).norm(2);
-  auto clip_coefficient = torch::clamp(max_norm / (total_norm + 1e-6), c10::nullopt, 1.0);
+  auto total_norm = at::linalg_vector_norm(torch::stack(norms), 2);
+  auto clip_coefficient = torch::clamp((total_norm + 1e-6).reciprocal() * max_norm, c10::nullopt, 1.0);
   at::_foreach_mul_(gradients, clip_coefficient);  // on the device: no host sync
   return total_norm;
 }

@@ -26,7 +26,7 @@
 
 namespace torchtrain::detail {
 
-// `optim_args` ("momentum=0.9,nesterov=true") as name -> value; each optimizer takes the
+// `optim_args` ("momentum=0.9,nesterov=True", or a JSON object) as name -> value; each optimizer takes the
 // names it knows, and any name left over is an error.
 class OptimArgs {
  public:
@@ -99,7 +99,7 @@ namespace torchtrain::optim {
 /// Throws ArgumentError for an optim_args name the optimizer does not take.
 inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model,
                                                                const TrainingArguments& args) {
-  detail::OptimArgs extra(args.optim_args);
+  detail::OptimArgs extra(args.optim_args.value_or(""));
   const double lr = args.learning_rate;
   switch (args.optim) {
     case OptimizerNames::adamw_torch_fused: {

@@ -29,6 +29,13 @@ namespace torchtrain {
 enum class PhaseShape { linear, cosine, one_minus_sqrt };
 constexpr auto enum_names(PhaseShape) { return std::array<std::string_view, 3>{"linear", "cosine", "1-sqrt"}; }
 
+/// Whether the metric a plateau rule watches should fall or rise, and how "better" is
+/// measured (a share of the best, or an amount), as in PyTorch's ReduceLROnPlateau.
+enum class MetricMode { min, max };
+constexpr auto enum_names(MetricMode) { return std::array<std::string_view, 2>{"min", "max"}; }
+enum class ThresholdMode { rel, abs };
+constexpr auto enum_names(ThresholdMode) { return std::array<std::string_view, 2>{"rel", "abs"}; }
+
 /// The extra parameters of the schedules, under the Python names (`lr_scheduler_kwargs`).
 /// Unset optionals take the Python default of the chosen schedule.
 struct SchedulerOptions {
@@ -36,19 +43,30 @@ struct SchedulerOptions {
   double power = 1.0;                      // polynomial
   double lr_end = 1e-7;                    // polynomial: the final learning rate
   std::optional<double> timescale;         // inverse_sqrt (default: warmup steps, or 10000)
-  std::optional<double> min_lr;            // cosine_with_min_lr (absolute); reduce_lr_on_plateau's floor
+  std::optional<double> min_lr;            // cosine_with_min_lr (absolute); the floor of the plateau rules
   std::optional<double> min_lr_rate;       // cosine_with_min_lr (a share of the initial rate)
+  std::optional<double> warmup_lr_rate;    // cosine_warmup_with_min_lr: the first step's share of the rate
   std::optional<std::int64_t> num_stable_steps;  // warmup_stable_decay (default: total - warmup - decay)
   std::optional<std::int64_t> num_decay_steps;   // warmup_stable_decay (required)
   PhaseShape warmup_type = PhaseShape::linear;   // warmup_stable_decay
   PhaseShape decay_type = PhaseShape::cosine;    // warmup_stable_decay
   double min_lr_ratio = 0.0;               // warmup_stable_decay
-  // reduce_lr_on_plateau: PyTorch's ReduceLROnPlateau (mode "min", threshold_mode "rel").
-  double factor = 0.1;
+  // The plateau rules: reduce_lr_on_plateau (PyTorch's ReduceLROnPlateau) and greedy
+  // (transformers' GreedyLR); where their defaults differ, reduce_lr_on_plateau's is first.
+  MetricMode mode = MetricMode::min;
+  std::optional<double> factor;            // 0.1, 0.95
   int patience = 10;
-  double threshold = 1e-4;
+  std::optional<double> threshold;         // 1e-4, 1e-6
+  std::optional<ThresholdMode> threshold_mode;  // rel, abs
   int cooldown = 0;
   double eps = 1e-8;
+  bool verbose = false;                    // accepted; the changes are not printed
+  // greedy only.
+  int warmup = 0;                          // evaluations to wait after raising the rate
+  double max_lr = 1.0;
+  bool smooth = false;                     // watch the mean of the last window_size values
+  int window_size = 50;
+  int reset_start = 500;                   // evaluations at min_lr before starting over
 };
 
 namespace optim {
@@ -66,9 +84,14 @@ class LRSchedule {
     if (type == polynomial && !(initial_lr > options.lr_end))
       throw ArgumentError(fmt::format("lr_end ({}) must be smaller than the initial learning rate ({}) for "
                                       "--lr_scheduler_type polynomial", options.lr_end, initial_lr));
-    if (type == cosine_with_min_lr && options.min_lr.has_value() == options.min_lr_rate.has_value())
-      throw ArgumentError("--lr_scheduler_type cosine_with_min_lr needs exactly one of min_lr and min_lr_rate "
-                          "in --lr_scheduler_kwargs");
+    if ((type == cosine_with_min_lr || type == cosine_warmup_with_min_lr) &&
+        options.min_lr.has_value() == options.min_lr_rate.has_value())
+      throw ArgumentError(fmt::format("--lr_scheduler_type {} needs exactly one of min_lr and min_lr_rate in "
+                                      "--lr_scheduler_kwargs",
+                                      enum_names(type)[static_cast<std::size_t>(type)]));
+    if (type == greedy && !(options.factor.value_or(0.95) < 1.0))
+      throw ArgumentError(fmt::format("--lr_scheduler_type greedy needs a factor below 1 in --lr_scheduler_kwargs, "
+                                      "got {}", *options.factor));
     if (type == warmup_stable_decay && !options.num_decay_steps)
       throw ArgumentError("--lr_scheduler_type warmup_stable_decay needs num_decay_steps in --lr_scheduler_kwargs");
   }
@@ -83,6 +106,7 @@ class LRSchedule {
     switch (type_) {
       case constant:
       case reduce_lr_on_plateau:
+      case greedy:
         return 1.0;
       case constant_with_warmup:
         return step < warmup_ ? warmup : 1.0;
@@ -114,6 +138,17 @@ class LRSchedule {
         if (step < warmup_) return warmup;
         const double rate = options_.min_lr_rate ? *options_.min_lr_rate : *options_.min_lr / initial_lr_;
         const double f = 0.5 * (1.0 + std::cos(std::numbers::pi * options_.num_cycles.value_or(0.5) * 2.0 * progress));
+        return std::max(0.0, f * (1.0 - rate) + rate);
+      }
+      case cosine_warmup_with_min_lr: {
+        const double rate = options_.min_lr_rate ? *options_.min_lr_rate : *options_.min_lr / initial_lr_;
+        if (step < warmup_) {
+          if (!options_.warmup_lr_rate) return (s + 1.0) / std::max(1.0, w);
+          const double first = *options_.warmup_lr_rate;
+          return first + (1.0 - first) * s / static_cast<double>(std::max<std::int64_t>(1, warmup_ - 1));
+        }
+        const double shifted = (s - w + 1.0) / std::max(1.0, static_cast<double>(total_ - warmup_));
+        const double f = 0.5 * (1.0 + std::cos(std::numbers::pi * options_.num_cycles.value_or(0.5) * 2.0 * shifted));
         return std::max(0.0, f * (1.0 - rate) + rate);
       }
       case warmup_stable_decay:
@@ -157,25 +192,29 @@ class LRSchedule {
 
 /// Sets each parameter group's learning rate to its initial rate x factor(step), like
 /// PyTorch's LambdaLR: the factor of step 0 applies from construction, step() moves to
-/// the next. For reduce_lr_on_plateau, step(metric) is PyTorch's ReduceLROnPlateau.
+/// the next. reduce_lr_on_plateau and greedy move on evaluation results instead:
+/// step(metric) is PyTorch's ReduceLROnPlateau, or transformers' GreedyLR.
 class LRScheduler {
  public:
   LRScheduler(torch::optim::Optimizer& optimizer, LRSchedule schedule, SchedulerOptions options = {})
       : optimizer_(&optimizer), schedule_(schedule), options_(options) {
     for (auto& group : optimizer.param_groups()) initial_lrs_.push_back(group.options().get_lr());
+    best_ = worst();
+    reset_start_ = options_.reset_start;
     apply();
   }
 
-  /// Advances one optimizer step (not for reduce_lr_on_plateau, which moves on metrics).
+  /// Advances one optimizer step (not for the schedules that move on metrics).
   void step() {
     ++step_;
     apply();
   }
 
-  /// reduce_lr_on_plateau: after an evaluation, with the metric to minimize.
+  /// reduce_lr_on_plateau and greedy: after an evaluation, with the metric they watch.
   void step(double metric) {
     ++step_;
-    if (metric < best_ * (1.0 - options_.threshold)) {
+    if (schedule_.type() == SchedulerType::greedy) return greedy_step(metric);
+    if (is_better(metric)) {
       best_ = metric;
       bad_evaluations_ = 0;
     } else {
@@ -186,37 +225,48 @@ class LRScheduler {
       bad_evaluations_ = 0;
     }
     if (bad_evaluations_ > options_.patience) {
-      for (auto& group : optimizer_->param_groups()) {
-        const double old_lr = group.options().get_lr();
-        const double new_lr = std::max(old_lr * options_.factor, options_.min_lr.value_or(0.0));
-        if (old_lr - new_lr > options_.eps) group.options().set_lr(new_lr);
-      }
+      reduce(options_.factor.value_or(0.1), options_.min_lr.value_or(0.0));
       cooldown_left_ = options_.cooldown;
       bad_evaluations_ = 0;
     }
   }
 
-  bool steps_on_metrics() const { return schedule_.type() == SchedulerType::reduce_lr_on_plateau; }
+  bool steps_on_metrics() const {
+    return schedule_.type() == SchedulerType::reduce_lr_on_plateau || schedule_.type() == SchedulerType::greedy;
+  }
 
-  /// Writes the position in the schedule (and the plateau rule's counters), like a PyTorch
+  /// Writes the position in the schedule (and the plateau rules' counters), like a PyTorch
   /// scheduler's state_dict; the optimizer saves its own state, learning rates included.
   void save(torch::serialize::OutputArchive& archive) const {
     archive.write("step", c10::IValue(step_));
     archive.write("best", c10::IValue(best_));
     archive.write("bad_evaluations", c10::IValue(static_cast<std::int64_t>(bad_evaluations_)));
     archive.write("cooldown_left", c10::IValue(static_cast<std::int64_t>(cooldown_left_)));
+    archive.write("good_evaluations", c10::IValue(static_cast<std::int64_t>(good_evaluations_)));
+    archive.write("warmup_left", c10::IValue(static_cast<std::int64_t>(warmup_left_)));
+    archive.write("reset_start", c10::IValue(static_cast<std::int64_t>(reset_start_)));
+    archive.write("recent_metrics", c10::IValue(std::vector<double>(recent_.begin(), recent_.end())));
   }
   /// Reads what save() wrote and sets the learning rates of that step.
   void load(torch::serialize::InputArchive& archive) {
+    const auto read_int = [&](const char* key) {
+      c10::IValue value;
+      archive.read(key, value);
+      return static_cast<int>(value.toInt());
+    };
     c10::IValue value;
     archive.read("step", value);
     step_ = value.toInt();
     archive.read("best", value);
     best_ = value.toDouble();
-    archive.read("bad_evaluations", value);
-    bad_evaluations_ = static_cast<int>(value.toInt());
-    archive.read("cooldown_left", value);
-    cooldown_left_ = static_cast<int>(value.toInt());
+    bad_evaluations_ = read_int("bad_evaluations");
+    cooldown_left_ = read_int("cooldown_left");
+    good_evaluations_ = read_int("good_evaluations");
+    warmup_left_ = read_int("warmup_left");
+    reset_start_ = read_int("reset_start");
+    archive.read("recent_metrics", value);
+    const auto recent = value.toDoubleVector();
+    recent_.assign(recent.begin(), recent.end());
     apply();
   }
 
@@ -239,14 +289,93 @@ class LRScheduler {
     for (std::size_t i = 0; i < groups.size(); ++i) groups[i].options().set_lr(initial_lrs_[i] * factor);
   }
 
+  bool greedy() const { return schedule_.type() == SchedulerType::greedy; }
+  double worst() const {
+    return options_.mode == MetricMode::min ? std::numeric_limits<double>::infinity()
+                                            : -std::numeric_limits<double>::infinity();
+  }
+  bool is_better(double metric) const {
+    const double threshold = options_.threshold.value_or(greedy() ? 1e-6 : 1e-4);
+    const bool relative = options_.threshold_mode.value_or(greedy() ? ThresholdMode::abs : ThresholdMode::rel) ==
+                          ThresholdMode::rel;
+    if (options_.mode == MetricMode::min)
+      return relative ? metric < best_ * (1.0 - threshold) : metric < best_ - threshold;
+    return relative ? metric > best_ * (1.0 + threshold) : metric > best_ + threshold;
+  }
+  // Multiplies each rate by `factor`, not below `floor`, skipping changes under eps; true
+  // when every rate is at the floor afterwards.
+  bool reduce(double factor, double floor) {
+    bool all_at_floor = true;
+    for (auto& group : optimizer_->param_groups()) {
+      const double old_lr = group.options().get_lr();
+      const double new_lr = std::max(old_lr * factor, floor);
+      if (old_lr - new_lr > options_.eps) group.options().set_lr(new_lr);
+      if (group.options().get_lr() > floor) all_at_floor = false;
+    }
+    return all_at_floor;
+  }
+
+  // GreedyLR: a run of better evaluations raises the rate, a run of worse ones lowers it;
+  // after reset_start lowerings at the floor it starts over.
+  void greedy_step(double metric) {
+    if (options_.smooth) {
+      recent_.push_back(metric);
+      if (static_cast<int>(recent_.size()) > options_.window_size) recent_.erase(recent_.begin());
+      double sum = 0;
+      for (double value : recent_) sum += value;
+      metric = sum / static_cast<double>(recent_.size());
+    }
+    if (cooldown_left_ > 0 || warmup_left_ > 0) {
+      (cooldown_left_ > 0 ? cooldown_left_ : warmup_left_) -= 1;
+      bad_evaluations_ = good_evaluations_ = 0;
+      return;
+    }
+    if (is_better(metric)) {
+      best_ = metric;
+      bad_evaluations_ = 0;
+      ++good_evaluations_;
+    } else {
+      ++bad_evaluations_;
+      good_evaluations_ = 0;
+    }
+    const double factor = options_.factor.value_or(0.95);
+    const double floor = options_.min_lr.value_or(1e-3);
+    if (good_evaluations_ > options_.patience) {
+      for (auto& group : optimizer_->param_groups()) {
+        const double old_lr = group.options().get_lr();
+        const double new_lr = std::min(old_lr / factor, options_.max_lr);
+        if (new_lr - old_lr > options_.eps) group.options().set_lr(new_lr);
+      }
+      reset_start_ = options_.reset_start;
+      warmup_left_ = options_.warmup;
+      good_evaluations_ = 0;
+    } else if (bad_evaluations_ > options_.patience) {
+      if (reduce(factor, floor) && --reset_start_ <= 0) {
+        auto& groups = optimizer_->param_groups();
+        for (std::size_t i = 0; i < groups.size(); ++i) groups[i].options().set_lr(initial_lrs_[i]);
+        best_ = worst();
+        good_evaluations_ = warmup_left_ = 0;
+        reset_start_ = options_.reset_start;
+        recent_.clear();
+      }
+      cooldown_left_ = options_.cooldown;  // also after starting over, as GreedyLR
+      bad_evaluations_ = 0;
+    }
+  }
+
   torch::optim::Optimizer* optimizer_;
   LRSchedule schedule_;
   SchedulerOptions options_;
   std::vector<double> initial_lrs_;
   std::int64_t step_ = 0;
-  double best_ = std::numeric_limits<double>::infinity();
+  // The plateau rules' state.
+  double best_ = 0;
   int bad_evaluations_ = 0;
+  int good_evaluations_ = 0;
   int cooldown_left_ = 0;
+  int warmup_left_ = 0;
+  int reset_start_ = 0;
+  std::vector<double> recent_;  // greedy with smooth: the last window_size metrics
 };
 
 /// Warmup steps as the Python Trainer resolves them: warmup_steps >= 1 counts steps, a
@@ -277,15 +406,17 @@ inline optim::LRScheduler get_scheduler(std::string_view name, torch::optim::Opt
 }  // namespace torchtrain
 
 BOOST_HANA_ADAPT_STRUCT(torchtrain::SchedulerOptions, num_cycles, power, lr_end, timescale, min_lr, min_lr_rate,
-                        num_stable_steps, num_decay_steps, warmup_type, decay_type, min_lr_ratio, factor, patience,
-                        threshold, cooldown, eps);
+                        warmup_lr_rate, num_stable_steps, num_decay_steps, warmup_type, decay_type, min_lr_ratio, mode,
+                        factor, patience, threshold, threshold_mode, cooldown, eps, verbose, warmup, max_lr, smooth,
+                        window_size, reset_start);
 
 namespace torchtrain {
 
-/// Reads `lr_scheduler_kwargs` given as `name=value` pairs separated by commas, for
-/// example "num_cycles=2,power=0.5" (names of SchedulerOptions). Throws ArgumentError
-/// naming an unknown name or a bad value.
-inline SchedulerOptions parse_scheduler_kwargs(std::string_view text) {
+/// Reads `lr_scheduler_kwargs` given as Python gives it, a JSON object
+/// ('{"num_cycles": 2, "power": 0.5}'), or as "num_cycles=2,power=0.5" (names of
+/// SchedulerOptions). Throws ArgumentError naming an unknown name or a bad value.
+inline SchedulerOptions parse_scheduler_kwargs(const std::optional<std::string>& kwargs) {
+  const std::string_view text = kwargs ? std::string_view(*kwargs) : std::string_view();
   SchedulerOptions options;
   for (auto [key, value] : detail::split_name_values(text, "lr_scheduler_kwargs")) {
     bool known = false;

@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <ATen/Context.h>
+#include <c10/core/CachingDeviceAllocator.h>
 #include <torch/types.h>
 #include <torch/utils.h>
 
@@ -44,6 +45,7 @@
 #include <torchtrain/data/random_sampler.hpp>
 #include <torchtrain/detail/any_dataset.hpp>
 #include <torchtrain/detail/forward.hpp>
+#include <torchtrain/detail/main_input.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
 #include <torchtrain/io/messages.hpp>
@@ -53,6 +55,7 @@
 #include <torchtrain/metrics/preprocess_logits.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
+#include <torchtrain/nn/parameter_count.hpp>
 #include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/schedulers.hpp>
@@ -195,7 +198,11 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, *args_.neftune_noise_alpha);
     auto loader = train_loader();
     const auto start = Clock::now();
+    train_start_ = start;
+    initial_global_step_ = state_.global_step;
+    initial_tokens_seen_ = state_.num_input_tokens_seen;
     control_.should_training_stop = false;
+    in_train_ = true;
     notify<event::on_train_begin>();
     if constexpr (requires { logger_.on_train_begin(state_); })
       if (strategy_.is_main_process()) logger_.on_train_begin(state_);
@@ -210,19 +217,26 @@ class TrainingLoop final : public detail::TrainerInterface {
 
     const double runtime = std::chrono::duration<double>(Clock::now() - start).count();
     total_loss_ += read_loss_since_log();
+    // Over every step of the run, a resumed one included (Python's covers this call's steps).
     const double train_loss = total_loss_ / std::max(state_.global_step, 1);
     const double samples = args_.max_steps > 0
                                ? static_cast<double>(plan.max_steps) * args_.per_device_train_batch_size *
                                      plan.accumulation_steps * strategy_.world_size()
                                : static_cast<double>(plan.num_samples) * strategy_.world_size() * args_.num_train_epochs;
+    // As Python: the share of the planned samples and steps that this call trained.
+    const int steps_trained = state_.global_step - initial_global_step_;
+    store_flos();
     Metrics metrics{{"train_runtime", detail::round_to(runtime, 4)},
-                    {"train_samples_per_second", detail::round_to(samples / runtime, 3)},
-                    {"train_steps_per_second", detail::round_to(plan.max_steps / runtime, 3)},
+                    {"train_samples_per_second",
+                     detail::round_to(samples * steps_trained / std::max(plan.max_steps, 1) / runtime, 3)},
+                    {"train_steps_per_second", detail::round_to(steps_trained / runtime, 3)},
+                    {"total_flos", state_.total_flos},
                     {"train_loss", train_loss}};
     checkpointer_.wait();  // every checkpoint is on disk before train() returns
     strategy_.barrier("waiting for rank 0 to finish writing checkpoints");  // before any rank reads one
     if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, 0);
     if (args_.load_best_model_at_end && state_.best_model_checkpoint) load_best_model();
+    in_train_ = false;
     metrics = log(metrics);
     notify<event::on_train_end>();
     if (strategy_.is_main_process()) {
@@ -236,6 +250,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   }
 
   Metrics evaluate(std::string_view metric_key_prefix) override {
+    cast_for_full_eval();
     if constexpr (has_eval_dataset) {
       auto metrics = evaluate_eval_datasets(metric_key_prefix);
       flush_logs();
@@ -246,6 +261,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   }
   Metrics evaluate(const detail::AnyDataset& dataset, std::string_view metric_key_prefix) override {
     dataset.check_batch_type<Batch>("evaluate(dataset)");
+    cast_for_full_eval();
     detail::TypedDataset<Batch> typed{dataset};
     auto metrics = evaluate_dataset(typed, metric_key_prefix);
     flush_logs();
@@ -254,6 +270,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   // As in Python, prediction logs nothing and tells callbacks through on_predict.
   PredictionOutput predict(const detail::AnyDataset& dataset, std::string_view metric_key_prefix) override {
     dataset.check_batch_type<Batch>("predict(dataset)");
+    cast_for_full_eval();
     detail::TypedDataset<Batch> typed{dataset};
     auto output = run_evaluation(typed, metric_key_prefix, /*prediction=*/true);
     notify<event::on_predict>(output.metrics);
@@ -327,6 +344,10 @@ class TrainingLoop final : public detail::TrainerInterface {
       const auto num_items_in_batch = count_items(window);
       for (std::size_t i = 0; i < window.size(); ++i) {
         const bool last_of_window = i + 1 == window.size();
+        count_input_tokens(window[i]);
+        if constexpr (requires { detail::main_input(window[i]); })
+          current_flos_ += 6.0 * static_cast<double>(detail::main_input(window[i]).numel()) *
+                           static_cast<double>(non_embedding_parameters_);
         [[maybe_unused]] auto sync = strategy_.gradient_sync(/*enabled=*/last_of_window);
         loss_since_log_.add(training_step(window[i], static_cast<double>(window.size()), num_items_in_batch),
                             nan_inf_divisor());
@@ -386,20 +407,28 @@ class TrainingLoop final : public detail::TrainerInterface {
       return loss_(detail::forward(model_, batch), batch);
     });
     if (!num_items_in_batch.defined() && window_length > 1) loss = loss / window_length;
+    // The count covers every process's labels, and DDP averages the gradients: undo that.
+    if (num_items_in_batch.defined() && args_.average_tokens_across_devices && strategy_.world_size() > 1)
+      loss = loss * strategy_.world_size();
+    if (args_.torch_empty_cache_steps && state_.global_step % *args_.torch_empty_cache_steps == 0 &&
+        strategy_.device().is_cuda())
+      c10::getDeviceAllocator(c10::DeviceType::CUDA)->emptyCache();
     precision_.backward(loss);
     return loss.detach();
   }
 
-  // The labels that count (not -100) in a window, when the loss divides by them; undefined
+  // The labels that count in a window (loss::count_items), when the loss divides by them; undefined
   // for a window of one micro-batch, whose mean loss is already exact.
   torch::Tensor count_items(const std::vector<Batch>& window) const {
     if constexpr (!loss_counts_items) {
       return {};
     } else {
-      if (window.size() == 1) return {};
-      auto count = (window.front().labels != loss::ignore_index).sum();
-      for (std::size_t i = 1; i < window.size(); ++i) count += (window[i].labels != loss::ignore_index).sum();
-      return count;
+      const bool across_devices = args_.average_tokens_across_devices && strategy_.world_size() > 1;
+      if (window.size() == 1 && !across_devices) return {};
+      auto count = loss::count_items(loss_, window.front());
+      for (std::size_t i = 1; i < window.size(); ++i) count = count + loss::count_items(loss_, window[i]);
+      // --average_tokens_across_devices: the labels of the global batch, as one large batch.
+      return across_devices ? strategy_.reduce_sum(count) : count;
     }
   }
 
@@ -421,7 +450,8 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (control_.should_evaluate) {
       if constexpr (has_eval_dataset) {
         auto metrics = evaluate_eval_datasets("eval");
-        if (scheduler_->steps_on_metrics()) scheduler_->step(metrics.at("eval_loss"));
+        // As in Python, a plateau rule watches metric_for_best_model (default: loss).
+        if (scheduler_->steps_on_metrics()) scheduler_->step(best_model_metric(metrics));
         if (update_best_metric(metrics) && args_.save_strategy == SaveStrategy::best) control_.should_save = true;
       }
       control_.should_evaluate = false;
@@ -437,22 +467,35 @@ class TrainingLoop final : public detail::TrainerInterface {
   // whether this evaluation is the best so far. A NaN is never the best.
   bool update_best_metric(const Metrics& metrics) {
     if (!args_.metric_for_best_model) return false;
-    std::string name = *args_.metric_for_best_model;
-    if (!name.starts_with("eval_")) name = "eval_" + name;
-    if (!metrics.contains(name)) {
-      std::string names;
-      for (const auto& [key, value] : metrics) names += (names.empty() ? "" : ", ") + key;
-      throw ArgumentError(fmt::format("--metric_for_best_model {} names '{}', which evaluation does not return; "
-                                      "it returns {}",
-                                      *args_.metric_for_best_model, name, names));
-    }
-    const double value = metrics.at(name);
+    const double value = best_model_metric(metrics);
     const bool greater = args_.greater_is_better.value_or(true);
     const double best = state_.best_metric.value_or(greater ? -INFINITY : INFINITY);
     if (!(greater ? value > best : value < best)) return false;
     state_.best_metric = value;
     state_.best_global_step = state_.global_step;
     return true;
+  }
+
+  // --bf16_full_eval and --fp16_full_eval: as Python, evaluation outside train() turns the
+  // model itself to that type first, and leaves it so.
+  void cast_for_full_eval() {
+    if (in_train_ || !(args_.bf16_full_eval || args_.fp16_full_eval)) return;
+    model_->to(args_.bf16_full_eval ? torch::kBFloat16 : torch::kFloat16);
+  }
+
+  // The value of metric_for_best_model (with "eval_" put in front, as Python does) in an
+  // evaluation's metrics.
+  double best_model_metric(const Metrics& metrics) const {
+    std::string name = args_.metric_for_best_model.value_or("loss");
+    if (!name.starts_with("eval_")) name = "eval_" + name;
+    if (!metrics.contains(name)) {
+      std::string names;
+      for (const auto& [key, value] : metrics) names += (names.empty() ? "" : ", ") + key;
+      throw ArgumentError(fmt::format("--metric_for_best_model {} names '{}', which evaluation does not return; "
+                                      "it returns {}",
+                                      args_.metric_for_best_model.value_or("loss"), name, names));
+    }
+    return metrics.at(name);
   }
 
   // Saves output_dir/checkpoint-<step> through the checkpointer (main process only).
@@ -464,6 +507,7 @@ class TrainingLoop final : public detail::TrainerInterface {
         state_.best_model_checkpoint = checkpoint_folder(output_dir, state_.global_step).string();
       flush_logs();  // a checkpoint's logs are in the log files too
       message(LogLevel::info, "Saving model checkpoint to {}", checkpoint_folder(output_dir, state_.global_step).string());
+      store_flos();  // as Python, the checkpoint's total_flos is up to date
       // Every process takes part: rank 0 writes each one's random state.
       auto rng_states = args_.save_only_model ? std::map<std::string, std::string>() : random_states();
       if (strategy_.is_main_process())
@@ -596,6 +640,32 @@ class TrainingLoop final : public detail::TrainerInterface {
               now);
   }
 
+  // --include_num_input_tokens_seen: the main input's elements (all), or the attention
+  // mask's ones (non_padding), summed over the processes, as Python counts them.
+  void count_input_tokens(const Batch& batch) {
+    if (args_.include_num_input_tokens_seen == "no") return;
+    if constexpr (requires { detail::main_input(batch); }) {
+      std::int64_t tokens = detail::main_input(batch).numel();
+      if constexpr (requires { batch.attention_mask; })
+        if (args_.include_num_input_tokens_seen == "non_padding" && batch.attention_mask.defined())
+          tokens = batch.attention_mask.sum().template item<std::int64_t>();
+      if (strategy_.world_size() > 1)
+        tokens = strategy_.reduce_sum(torch::tensor({tokens}, torch::kLong).to(strategy_.device()))
+                     .template item<std::int64_t>();
+      state_.num_input_tokens_seen += tokens;
+    }
+  }
+
+  // Adds the floating-point operations since the last call (of every process) to
+  // total_flos, as Python's store_flos at each log, save and the end of training.
+  void store_flos() {
+    double flos = current_flos_;
+    if (strategy_.world_size() > 1)
+      flos = strategy_.reduce_sum(torch::tensor({flos}, torch::kDouble).to(strategy_.device())).template item<double>();
+    state_.total_flos += flos;
+    current_flos_ = 0;
+  }
+
   // With --logging_nan_inf_filter, a NaN or infinite loss counts as the mean of the losses
   // since the last log, by Python's formula (see LossSum).
   std::optional<double> nan_inf_divisor() const {
@@ -675,11 +745,12 @@ class TrainingLoop final : public detail::TrainerInterface {
   void log_training_progress() {
     const double loss_sum = read_loss_since_log();
     total_loss_ += loss_sum;
-    Metrics logs{{"loss", detail::round_to(loss_sum / (state_.global_step - last_logged_step_), 4)}};
+    Metrics logs{{"loss", loss_sum / (state_.global_step - last_logged_step_)}};
     if (grad_norm_.defined()) logs.set("grad_norm", strategy_.reduce_mean(grad_norm_).template item<double>());
     logs.set("learning_rate", learning_rate_);
     last_logged_step_ = state_.global_step;
-    log(logs);
+    store_flos();
+    log(logs, train_start_);
   }
 
   // The eval dataset, or each of the named ones under `<prefix>_<name>`, their metrics merged.
@@ -737,7 +808,13 @@ class TrainingLoop final : public detail::TrainerInterface {
         auto outputs = detail::forward(model_, batch);
         std::pair<torch::Tensor, torch::Tensor> logits_and_loss;
         if constexpr (detail::HasLogits<decltype(outputs)>) logits_and_loss.first = detail::logits_of(outputs);
-        if (batch.labels.defined()) logits_and_loss.second = loss_(outputs, batch);
+        // As Python, a counting loss divides by the batch's own count here too.
+        if (batch.labels.defined()) {
+          if constexpr (loss::CountsItems<Loss, decltype(outputs), std::remove_cvref_t<decltype(batch)>>)
+            logits_and_loss.second = loss_(outputs, batch, loss::count_items(loss_, batch));
+          else
+            logits_and_loss.second = loss_(outputs, batch);
+        }
         return logits_and_loss;
       });
     };
@@ -764,8 +841,19 @@ class TrainingLoop final : public detail::TrainerInterface {
 
   // Adds the epoch, appends to log_history with the step, tells callbacks and the logger;
   // returns the logs with the epoch, as the Python Trainer's `log` leaves them.
-  Metrics log(Metrics logs) {
+  // With `start` (training logs), also the time since it and, when tokens are counted,
+  // the tokens per second of this train().
+  Metrics log(Metrics logs, std::optional<Clock::time_point> start = std::nullopt) {
     logs.set("epoch", state_.epoch);
+    if (args_.include_num_input_tokens_seen != "no") {
+      logs.set("num_input_tokens_seen", static_cast<double>(state_.num_input_tokens_seen));
+      if (start) {
+        const double runtime = std::chrono::duration<double>(Clock::now() - *start).count();
+        logs.set("train_runtime", detail::round_to(runtime, 4));
+        logs.set("train_tokens_per_second",
+                 detail::round_to(static_cast<double>(state_.num_input_tokens_seen - initial_tokens_seen_) / runtime, 3));
+      }
+    }
     Metrics entry = logs;
     entry.set("step", state_.global_step);
     state_.log_history.push_back(std::move(entry));
@@ -826,7 +914,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     sampler_ = train_sampler();
     // As Python, megabatches span the samples of one optimizer step.
     if constexpr (data::HasSampleLengths<TrainDataset>)
-      if (args_.group_by_length)
+      if (args_.train_sampling_strategy == TrainSamplingStrategy::group_by_length)
         length_sampler_ = data::LengthGroupedSampler{data::sample_lengths(train_dataset_),
                                                      std::int64_t{args_.per_device_train_batch_size} * plan.accumulation_steps,
                                                      args_.data_seed.value_or(args_.seed)};
@@ -840,6 +928,10 @@ class TrainingLoop final : public detail::TrainerInterface {
     state_.eval_steps = resolve_interval(args_.eval_steps.value_or(args_.logging_steps), plan.max_steps);
     state_.save_steps = resolve_interval(args_.save_steps, plan.max_steps);
     state_.log_history.clear();
+    state_.num_input_tokens_seen = 0;
+    state_.total_flos = 0;
+    current_flos_ = 0;
+    non_embedding_parameters_ = nn::non_embedding_parameters(*model_);
     state_.best_metric.reset();
     state_.best_global_step.reset();
     state_.best_model_checkpoint.reset();
@@ -851,10 +943,12 @@ class TrainingLoop final : public detail::TrainerInterface {
     model_->train();
   }
 
-  // The default training sampler: the seeded random order, and with several processes
-  // each one's shard of it (PyTorch's DistributedSampler).
+  // The training sampler: the seeded random order (or the dataset's, with
+  // --train_sampling_strategy sequential), and with several processes each one's shard of
+  // it (PyTorch's DistributedSampler).
   data::DistributedSampler train_sampler() const {
-    return {.num_replicas = strategy_.world_size(), .rank = strategy_.rank(), .shuffle = true,
+    return {.num_replicas = strategy_.world_size(), .rank = strategy_.rank(),
+            .shuffle = args_.train_sampling_strategy != TrainSamplingStrategy::sequential,
             .seed = args_.data_seed.value_or(args_.seed), .drop_last = false};
   }
 
@@ -891,9 +985,9 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (args_.load_best_model_at_end && !Checkpointer::writes_checkpoints)
       throw ArgumentError("--load_best_model_at_end needs checkpoints, but this Trainer's checkpointer is "
                           "NoCheckpoint; drop the flag or use a checkpointer that writes");
-    if (!data::HasSampleLengths<TrainDataset> && args_.group_by_length)
-      throw ArgumentError("--group_by_length needs the length of each training sample: give the dataset a "
-                          "lengths() member (one length per sample), or drop --group_by_length");
+    if (!data::HasSampleLengths<TrainDataset> && args_.train_sampling_strategy == TrainSamplingStrategy::group_by_length)
+      throw ArgumentError("--train_sampling_strategy group_by_length needs the length of each training sample: give "
+                          "the dataset a lengths() member (one length per sample), or use another strategy");
     // Batches are structs: losses and metrics read the member `labels`, so a label name
     // is checked here once rather than looked up in every step.
     if (args_.label_names && *args_.label_names != std::vector<std::string>{"labels"})
@@ -901,6 +995,13 @@ class TrainingLoop final : public detail::TrainerInterface {
                                       "`labels`; name it so in your batch type and drop --label_names (or pass "
                                       "--label_names labels)",
                                       fmt::join(*args_.label_names, " ")));
+    if constexpr (!requires(const Batch& batch) { detail::main_input(batch); })
+      if (args_.include_num_input_tokens_seen != "no")
+        throw ArgumentError("--include_num_input_tokens_seen counts the elements of a batch's input_ids (or inputs), "
+                            "and this Trainer's batches have neither; drop it");
+    if (!args_.eval_do_concat_batches)
+      throw ArgumentError("--eval_do_concat_batches false (predictions kept per batch) is not written yet: "
+                          "predict() returns one tensor; drop the flag");
     if constexpr (streaming) plan_streaming(args_, 1);  // fails now if --max_steps is missing
     if (!has_eval_dataset && args_.eval_on_start)
       throw ArgumentError("--eval_on_start needs an eval dataset: pass one to the Trainer, or drop --eval_on_start");
@@ -918,9 +1019,12 @@ class TrainingLoop final : public detail::TrainerInterface {
       throw ArgumentError(fmt::format("--eval_strategy {} needs an eval dataset: pass one to the "
                                       "Trainer, or use --eval_strategy no",
                                       detail::format_value(args_.eval_strategy)));
-    if (args_.lr_scheduler_type == SchedulerType::reduce_lr_on_plateau && args_.eval_strategy == IntervalStrategy::no)
-      throw ArgumentError("--lr_scheduler_type reduce_lr_on_plateau steps on evaluation results: set --eval_strategy "
-                          "steps or epoch");
+    if ((args_.lr_scheduler_type == SchedulerType::reduce_lr_on_plateau ||
+         args_.lr_scheduler_type == SchedulerType::greedy) &&
+        args_.eval_strategy == IntervalStrategy::no)
+      throw ArgumentError(fmt::format("--lr_scheduler_type {} steps on evaluation results: set --eval_strategy steps "
+                                      "or epoch",
+                                      detail::format_value(args_.lr_scheduler_type)));
     parse_scheduler_kwargs(args_.lr_scheduler_kwargs);  // fails now, naming a bad name or value
     optim::make_optimizer(*model_, args_);               // likewise for --optim_args
     Accumulation::steps(args_);
@@ -985,9 +1089,17 @@ class TrainingLoop final : public detail::TrainerInterface {
   };
   EpochPosition epoch_position_;  // where the next batch comes from
   data::DistributedSampler sampler_;  // at world size 1, the RandomSampler's order
-  std::optional<data::LengthGroupedSampler> length_sampler_;  // with --group_by_length
+  std::optional<data::LengthGroupedSampler> length_sampler_;  // with --train_sampling_strategy group_by_length
 
   LossSum loss_since_log_;        // step losses since the last log
+  bool in_train_ = false;  // inside train(), where evaluation keeps the model's type
+  // For the logs: when this train() began, and the step and token count it began at.
+  Clock::time_point train_start_;
+  int initial_global_step_ = 0;
+  std::int64_t initial_tokens_seen_ = 0;
+  // total_flos as Python counts it: 6 x main input elements x parameters outside embeddings.
+  std::int64_t non_embedding_parameters_ = 0;
+  double current_flos_ = 0;       // since the last store_flos
   torch::Tensor grad_norm_;       // of the last step, before clipping
   double learning_rate_ = 0;
   double total_loss_ = 0;

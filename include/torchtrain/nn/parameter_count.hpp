@@ -1,0 +1,28 @@
+// non_embedding_parameters: the parameter count that Python's total_flos multiplies.
+#pragma once
+
+#include <cstdint>
+#include <set>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
+
+namespace torchtrain::nn {
+
+/// The elements of `model`'s parameters but the weights of its torch::nn::Embedding
+/// modules, as Python's `PreTrainedModel.num_parameters(exclude_embeddings=True)` counts.
+inline std::int64_t non_embedding_parameters(const torch::nn::Module& model) {
+  std::set<const torch::TensorImpl*> embeddings;
+  const auto note = [&](const torch::nn::Module& module) {
+    if (const auto* embedding = dynamic_cast<const torch::nn::EmbeddingImpl*>(&module))
+      embeddings.insert(embedding->weight.unsafeGetTensorImpl());
+  };
+  note(model);  // modules(include_self) would need the model held by a shared_ptr
+  for (const auto& module : model.modules(/*include_self=*/false)) note(*module);
+  std::int64_t count = 0;
+  for (const auto& parameter : model.parameters())
+    if (!embeddings.contains(parameter.unsafeGetTensorImpl())) count += parameter.numel();
+  return count;
+}
+
+}  // namespace torchtrain::nn
