@@ -224,14 +224,15 @@ DOCTEST_TEST_CASE("load_best_model_at_end ends with the best checkpoint's weight
   args.eval_steps = 5;
   args.learning_rate = 0.3;  // noisy enough that the last evaluation is not the best
   args.load_best_model_at_end = true;
+  args.metric_for_best_model = "accuracy";  // its first best stays the best through later ties
   args.save_total_limit = 1;
   const auto run = train<>(args, {}, /*with_eval=*/true);
 
   int best_step = 0;
-  double best = INFINITY;
+  double best = -INFINITY;
   for (const auto& entry : run.logs)
-    if (entry.contains("eval_loss") && entry.at("eval_loss") < best) {
-      best = entry.at("eval_loss");
+    if (entry.contains("eval_accuracy") && entry.at("eval_accuracy") > best) {
+      best = entry.at("eval_accuracy");
       best_step = static_cast<int>(entry.at("step"));
     }
   DOCTEST_REQUIRE(best_step != 21);  // otherwise this test shows nothing

@@ -460,7 +460,7 @@ DOCTEST_TEST_CASE("a rank that dies: the other stops with a clear error, the lau
   DOCTEST_CHECK(finished.code == 3);  // rank 1's _exit(3), worse than rank 0's 1
   DOCTEST_CHECK(contains(finished.output, "rank 1 fails on purpose at step 3"));
   DOCTEST_CHECK(contains(finished.output, "torchtrain-launch: rank 1 (pid"));
-  DOCTEST_CHECK(contains(finished.output, "ddp_worker: rank 0 of 2: the gradient all-reduce failed"));
+  DOCTEST_CHECK(contains(finished.output, "ddp_worker: rank 0 of 2: summing a count or metric over the ranks failed"));
   DOCTEST_CHECK(contains(finished.output, "torchtrain-launch: rank 0 (pid"));  // it stopped by itself
 }
 
@@ -473,7 +473,7 @@ DOCTEST_TEST_CASE("a rank that stops answering: the other gives up after --ddp_t
                                    {"--grace_period", "0"});
   DOCTEST_MESSAGE(finished.output);
   DOCTEST_CHECK(finished.code == 1);  // rank 0's error; the launcher ended the stopped rank
-  DOCTEST_CHECK(contains(finished.output, "ddp_worker: rank 0 of 2: the gradient all-reduce failed"));
+  DOCTEST_CHECK(contains(finished.output, "ddp_worker: rank 0 of 2: summing a count or metric over the ranks failed"));
   DOCTEST_CHECK(contains(finished.output, "gives up after --ddp_timeout (3 s)"));
   DOCTEST_CHECK(contains(finished.output, "torchtrain-launch: terminating the 1 rank(s) still running"));
 }
@@ -570,7 +570,7 @@ DOCTEST_TEST_CASE("under torchrun: a failing rank's message reaches torchrun's f
   const auto failed = run_under_torchrun(folder / "run", {"--die_at_step", "3", "--ddp_timeout", "30"});
   DOCTEST_INFO(failed.output);  // shown if a check fails
   DOCTEST_CHECK(failed.code != 0);
-  DOCTEST_CHECK(contains(failed.output, "traceback : rank 0 of 2: the gradient all-reduce failed"));
+  DOCTEST_CHECK(contains(failed.output, "traceback : rank 0 of 2: summing a count or metric over the ranks failed"));
 }
 
 // The agent's store outlives an attempt: the restarted ranks must not meet the dead ones'

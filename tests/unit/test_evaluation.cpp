@@ -170,19 +170,19 @@ DOCTEST_TEST_SUITE("evaluation") {
 DOCTEST_TEST_CASE("eval_steps defaults to logging_steps, and eval_delay holds back the first evaluations") {
   const auto data = classification_data();
   auto args = base_arguments();
-  args.eval_strategy = tt::IntervalStrategy::steps;  // 14 steps, logging every 4
+  args.eval_strategy = tt::IntervalStrategy::steps;  // 14 steps, logging every 4, and the last step as Python
   {
     Net model;
     tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy);
     trainer.train();
-    DOCTEST_CHECK((logged_at(trainer.state(), "eval_loss") == std::vector<double>{4, 8, 12}));
+    DOCTEST_CHECK((logged_at(trainer.state(), "eval_loss") == std::vector<double>{4, 8, 12, 14}));
   }
   args.eval_delay = 5;
   {
     Net model;
     tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy);
     trainer.train();
-    DOCTEST_CHECK((logged_at(trainer.state(), "eval_loss") == std::vector<double>{8, 12}));
+    DOCTEST_CHECK((logged_at(trainer.state(), "eval_loss") == std::vector<double>{8, 12, 14}));
   }
   args.eval_strategy = tt::IntervalStrategy::epoch;  // in epochs: none before epoch 2
   args.num_train_epochs = 3;

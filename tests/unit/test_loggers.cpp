@@ -815,7 +815,7 @@ DOCTEST_TEST_CASE("the Trainer calls the logger's hooks, on the main process onl
       {.output_dir = (folder / "main").string(), .max_steps = 4, .logging_steps = 2});
   DOCTEST_CHECK((trainer_calls == std::vector<std::string>{"setup " + (folder / "main").string(), "begin", "step 1",
                                                            "step 2", "true log 4 at 2", "step 3", "step 4",
-                                                           "true log 4 at 4", "true log 5 at 4", "end"}));
+                                                           "true log 4 at 4", "true log 6 at 4", "end"}));
 
   // Another rank: no logger call, no file, and its messages at --log_level_replica.
   trainer_calls.clear();

@@ -30,6 +30,7 @@ using test_support::classification_data;
 const tt::TrainingArguments arguments{.num_train_epochs = 3,
                                       .per_device_train_batch_size = 16,
                                       .max_grad_norm = 0.5,
+                                      .optim = tt::OptimizerNames::adamw_torch,  // the hand loop's torch::optim::AdamW
                                       .learning_rate = 1e-2,
                                       .weight_decay = 0.1,
                                       .warmup_steps = 5,

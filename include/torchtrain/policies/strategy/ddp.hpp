@@ -90,7 +90,7 @@ class DDP {
     // Gloo sums no bfloat16: such a value travels as float32.
     auto sum = value.detach().to(value.scalar_type() == torch::kBFloat16 ? torch::kFloat : value.scalar_type(),
                                  /*non_blocking=*/false, /*copy=*/true);
-    group_->allreduce_sum(sum, "summing a metric over the ranks");
+    group_->allreduce_sum(sum, "summing a count or metric over the ranks");
     return sum.to(value.scalar_type());
   }
   at::Tensor reduce_mean(const at::Tensor& value) const {
