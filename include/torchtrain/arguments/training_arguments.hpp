@@ -118,9 +118,9 @@ struct TrainingArguments {
   double logging_steps = 500;            // log every N steps (a value < 1 is a ratio of the total)
   bool logging_first_step = false;       // also log the first step
   bool logging_nan_inf_filter = true;    // log the running mean in place of a NaN or Inf step loss
-  bool log_on_each_node = true;          // each node's first process logs at log_level (else only rank 0)
+  bool log_on_each_node = true;          // not acted on yet: only rank 0 logs at log_level
   std::string include_num_input_tokens_seen = "no";  // count input tokens: no, all, non_padding
-  bool skip_memory_metrics = true;       // leave out the memory metrics
+  bool skip_memory_metrics = true;       // not acted on yet: no memory metrics are added
   std::optional<std::string> logging_dir;  // where loggers write (default: output_dir/runs/<date>_<host>)
   std::vector<std::string> report_to = {"none"};  // loggers to report to; "all" or "none"
   std::optional<std::string> run_name;   // a name for the run, for the loggers
@@ -137,7 +137,7 @@ struct TrainingArguments {
   bool prediction_loss_only = false;     // evaluation returns the loss only
   std::vector<std::string> include_for_metrics;  // extra data for compute_metrics: "inputs", "loss"
   bool batch_eval_metrics = false;       // call compute_metrics per batch, to save memory
-  bool eval_do_concat_batches = true;    // predictions as one tensor (else one per batch)
+  bool eval_do_concat_batches = true;    // predictions as one tensor (false is refused: not written yet)
   bool bf16_full_eval = false;           // evaluate outside training with the model in bfloat16
   bool fp16_full_eval = false;           // evaluate outside training with the model in float16
 
@@ -152,7 +152,7 @@ struct TrainingArguments {
   std::optional<std::string> resume_from_checkpoint;  // for scripts: "true" (latest in output_dir) or a path
   bool ignore_data_skip = false;         // on resume, do not skip the batches already seen this epoch
   bool restore_callback_states_from_checkpoint = false;  // on resume, also restore stateful callbacks
-  bool save_on_each_node = false;        // each node's first process saves (else only rank 0)
+  bool save_on_each_node = false;        // not acted on yet: only rank 0 saves
 
   // Data, randomness and devices.
   std::uint64_t seed = 42;               // random seed set when the trainer is created
@@ -162,7 +162,7 @@ struct TrainingArguments {
   int dataloader_num_workers = 0;        // workers loading batches in the background (0: none)
   std::optional<int> dataloader_prefetch_factor;  // batches each worker loads ahead
   bool dataloader_pin_memory = true;     // pinned memory for batches, for faster copies to the GPU
-  bool dataloader_persistent_workers = false;  // keep the loader's workers between epochs
+  bool dataloader_persistent_workers = false;  // no effect: worker threads share the dataset
   TrainSamplingStrategy train_sampling_strategy = TrainSamplingStrategy::random;  // the order of training samples
   std::optional<std::vector<std::string>> label_names;  // the batch keys that hold labels
   bool use_cpu = false;                  // train on the CPU even when CUDA is available
@@ -267,11 +267,11 @@ TORCHTRAIN_REFLECT(
     (logging_steps, "log every N optimizer steps (a value < 1 is a ratio of the total steps)"),
     (logging_first_step, "also log the first step"),
     (logging_nan_inf_filter, "log the running mean loss in place of a NaN or Inf step loss (training is unchanged)"),
-    (log_on_each_node, "the first process of each node logs at log_level (false: only the first of all; the others "
-                       "at log_level_replica)"),
+    (log_on_each_node, "Python's: each node's first process logs at log_level; not acted on yet (only rank 0 "
+                       "logs at log_level)"),
     (include_num_input_tokens_seen, "count the input tokens trained on in num_input_tokens_seen, and log it: no, "
                                     "all, non_padding (the attention mask's ones); true means all"),
-    (skip_memory_metrics, "leave out the memory metrics (false: add the *_mem_* deltas to the train and eval metrics)"),
+    (skip_memory_metrics, "Python's: false adds the *_mem_* deltas to the metrics; not written yet (none are added)"),
     (logging_dir, "where loggers write their files (default: output_dir/runs/<date>_<host>)"),
     (report_to, "loggers to report to (tensorboard, jsonl, csv), \"all\" or \"none\""),
     (run_name, "a name for the run, for the loggers"),
@@ -287,8 +287,7 @@ TORCHTRAIN_REFLECT(
     (prediction_loss_only, "evaluation and prediction return the loss only"),
     (include_for_metrics, "extra data handed to compute_metrics: \"inputs\", \"loss\""),
     (batch_eval_metrics, "call compute_metrics after every evaluation batch, to save memory"),
-    (eval_do_concat_batches, "predict() returns the predictions as one tensor (false: one per batch, in "
-                             "PredictionOutput::prediction_batches)"),
+    (eval_do_concat_batches, "predictions as one tensor; false (one per batch) is not written yet, and an error"),
     (bf16_full_eval, "evaluate() and predict() outside training turn the model to bfloat16 first (it stays so)"),
     (fp16_full_eval, "evaluate() and predict() outside training turn the model to float16 first (it stays so)"),
     // Checkpoints and the best model.
@@ -302,7 +301,7 @@ TORCHTRAIN_REFLECT(
     (resume_from_checkpoint, "for scripts: \"true\" (the latest checkpoint in output_dir) or a checkpoint folder"),
     (ignore_data_skip, "on resume, do not skip the batches already seen in the current epoch"),
     (restore_callback_states_from_checkpoint, "on resume, also restore the saved state of stateful callbacks"),
-    (save_on_each_node, "the first process of each node saves checkpoints too, for nodes without a shared disk"),
+    (save_on_each_node, "Python's: each node's first process saves too; not acted on yet (only rank 0 saves)"),
     // Data, randomness and devices.
     (seed, "random seed set when the trainer is created"),
     (data_seed, "seed of the data order (default: seed)"),
@@ -311,8 +310,8 @@ TORCHTRAIN_REFLECT(
     (dataloader_num_workers, "workers loading batches in the background (0: the training loop loads them)"),
     (dataloader_prefetch_factor, "batches each worker loads ahead (needs dataloader_num_workers > 0)"),
     (dataloader_pin_memory, "put batches in pinned memory, for faster copies to the GPU"),
-    (dataloader_persistent_workers, "keep the loader's workers between epochs (threads here, which always share "
-                                    "the dataset)"),
+    (dataloader_persistent_workers, "Python's: keep worker processes between epochs; no effect here (worker threads "
+                                    "share the dataset and start again each epoch)"),
     (train_sampling_strategy, "order of the training samples: random (by data_seed), sequential, group_by_length "
                               "(similar lengths together, for less padding)"),
     (label_names, "the keys of a batch that hold the labels (default: labels)"),
