@@ -189,7 +189,7 @@ DOCTEST_TEST_CASE("evaluate() returns the sample-weighted eval_loss, metrics and
   DOCTEST_CHECK(trainer.evaluate("test").contains("test_loss"));
 }
 
-DOCTEST_TEST_CASE("eval_strategy steps evaluates every eval_steps during training") {
+DOCTEST_TEST_CASE("eval_strategy steps evaluates every eval_steps during training, and at the last step as Python") {
   auto data = classification_data();
   Net model;
   auto args = arguments;
@@ -200,7 +200,7 @@ DOCTEST_TEST_CASE("eval_strategy steps evaluates every eval_steps during trainin
   std::vector<double> eval_steps;
   for (const auto& log : trainer.state().log_history)
     if (log.contains("eval_loss")) eval_steps.push_back(log.at("step"));
-  DOCTEST_CHECK(eval_steps == std::vector<double>{10, 20});
+  DOCTEST_CHECK(eval_steps == std::vector<double>{10, 20, 21});  // 21 steps: the last is evaluated too
 }
 
 DOCTEST_TEST_CASE("an eval strategy without an eval dataset is an error that names the flag") {
