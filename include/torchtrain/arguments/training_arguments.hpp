@@ -42,8 +42,9 @@ enum class SchedulerType {
 /// batch_rebalance is accepted by name and refused by validate() (not written yet).
 enum class TrainSamplingStrategy { random, sequential, group_by_length, batch_rebalance };
 
-/// Which input tokens `num_input_tokens_seen` counts (Python's
-/// `include_num_input_tokens_seen`; true and false read as all and no).
+/// Which input tokens `num_input_tokens_seen` counts: the values of the string field
+/// `include_num_input_tokens_seen` (a string because Python also takes true and false,
+/// which derive_defaults turns into all and no).
 enum class TokensSeen { no, all, non_padding };
 
 /// Optimizers by their Python `optim` names (those written so far).

@@ -174,7 +174,7 @@ inline void validate_python_only(const TrainingArguments& args) {
              "use_seedable_sampler true); drop it");
     }
   }
-  if (!is_one_of(args.include_num_input_tokens_seen, std::array<std::string_view, 3>{"no", "all", "non_padding"}))
+  if (!is_one_of(args.include_num_input_tokens_seen, enum_names(TokensSeen{})))
     throw ArgumentError(fmt::format("--include_num_input_tokens_seen must be no, all or non_padding (or true, false), "
                                     "got '{}'",
                                     args.include_num_input_tokens_seen));

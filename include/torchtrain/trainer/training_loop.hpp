@@ -152,6 +152,7 @@ class TrainingLoop final : public detail::TrainerInterface {
         callbacks_(boost::hana::prepend(std::move(callbacks), DefaultFlow{})) {
     derive_defaults(args_);
     check_arguments();
+    tokens_seen_ = *detail::parse_value<TokensSeen>(args_.include_num_input_tokens_seen);  // validated
     if (args_.full_determinism)
       enable_full_determinism(args_.seed);
     else
@@ -197,8 +198,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     // As in Python, NEFTune's noise is on for train() only.
     if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, *args_.neftune_noise_alpha);
     auto loader = train_loader();
-    const auto start = Clock::now();
-    train_start_ = start;
+    train_start_ = Clock::now();
     initial_global_step_ = state_.global_step;
     initial_tokens_seen_ = state_.num_input_tokens_seen;
     control_.should_training_stop = false;
@@ -215,7 +215,7 @@ class TrainingLoop final : public detail::TrainerInterface {
          epoch < plan.num_epochs && state_.global_step < plan.max_steps && !control_.should_training_stop; ++epoch)
       train_epoch(plan, epoch, epoch == first.epoch ? first.batches_taken : 0, loader);
 
-    const double runtime = std::chrono::duration<double>(Clock::now() - start).count();
+    const double runtime = std::chrono::duration<double>(Clock::now() - train_start_).count();
     total_loss_ += read_loss_since_log();
     // Over every step of the run, a resumed one included (Python's covers this call's steps).
     const double train_loss = total_loss_ / std::max(state_.global_step, 1);
@@ -643,11 +643,11 @@ class TrainingLoop final : public detail::TrainerInterface {
   // --include_num_input_tokens_seen: the main input's elements (all), or the attention
   // mask's ones (non_padding), summed over the processes, as Python counts them.
   void count_input_tokens(const Batch& batch) {
-    if (args_.include_num_input_tokens_seen == "no") return;
+    if (tokens_seen_ == TokensSeen::no) return;
     if constexpr (requires { detail::main_input(batch); }) {
       std::int64_t tokens = detail::main_input(batch).numel();
       if constexpr (requires { batch.attention_mask; })
-        if (args_.include_num_input_tokens_seen == "non_padding" && batch.attention_mask.defined())
+        if (tokens_seen_ == TokensSeen::non_padding && batch.attention_mask.defined())
           tokens = batch.attention_mask.sum().template item<std::int64_t>();
       if (strategy_.world_size() > 1)
         tokens = strategy_.reduce_sum(torch::tensor({tokens}, torch::kLong).to(strategy_.device()))
@@ -845,7 +845,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   // the tokens per second of this train().
   Metrics log(Metrics logs, std::optional<Clock::time_point> start = std::nullopt) {
     logs.set("epoch", state_.epoch);
-    if (args_.include_num_input_tokens_seen != "no") {
+    if (tokens_seen_ != TokensSeen::no) {
       logs.set("num_input_tokens_seen", static_cast<double>(state_.num_input_tokens_seen));
       if (start) {
         const double runtime = std::chrono::duration<double>(Clock::now() - *start).count();
@@ -1093,6 +1093,7 @@ class TrainingLoop final : public detail::TrainerInterface {
 
   LossSum loss_since_log_;        // step losses since the last log
   bool in_train_ = false;  // inside train(), where evaluation keeps the model's type
+  TokensSeen tokens_seen_ = TokensSeen::no;  // --include_num_input_tokens_seen, read once
   // For the logs: when this train() began, and the step and token count it began at.
   Clock::time_point train_start_;
   int initial_global_step_ = 0;
