@@ -324,6 +324,74 @@ DOCTEST_TEST_CASE("validate rejects contradictions and impossible values, naming
   DOCTEST_CHECK_NOTHROW(tt::validate({}));
 }
 
+DOCTEST_TEST_CASE("Python's fields that ask for what torchtrain does not do are errors only when they ask") {
+  const auto refused = [](tt::TrainingArguments args) {
+    try {
+      tt::derive_defaults(args);
+      tt::validate(args);
+    } catch (const tt::ArgumentError& error) {
+      return std::string(error.what());
+    }
+    return std::string("accepted");
+  };
+  // Their defaults and values that ask for nothing pass, as Python's to_json_string() writes them.
+  DOCTEST_CHECK(refused({}) == "accepted");
+  tt::TrainingArguments quiet;
+  quiet.hub_token = "<HUB_TOKEN>";
+  quiet.hub_model_id = "me/model";
+  quiet.fsdp = "[]";
+  quiet.debug = {};
+  quiet.accelerator_config = R"({"split_batches": false, "dispatch_batches": null, "even_batches": true, )"
+                             R"("use_seedable_sampler": true, "non_blocking": true, "gradient_accumulation_kwargs": null})";
+  quiet.gradient_checkpointing_kwargs = R"({"use_reentrant": false})";
+  quiet.trackio_static_space_id = "false";
+  DOCTEST_CHECK(refused(quiet) == "accepted");
+  // Asking is an error that names the flag and says what to do instead.
+  tt::TrainingArguments hub;
+  hub.push_to_hub = true;
+  DOCTEST_CHECK(refused(hub) == "--push_to_hub is not something torchtrain does: save with save_model() and upload "
+                                "the folder with `huggingface-cli upload`");
+  tt::TrainingArguments deepspeed;
+  deepspeed.deepspeed = "ds_config.json";
+  DOCTEST_CHECK(refused(deepspeed) == "--deepspeed is not something torchtrain does: use DDP (Trainer<DDP>) under torchrun");
+  tt::TrainingArguments compile;
+  compile.torch_compile = true;
+  DOCTEST_CHECK(refused(compile) == "--torch_compile is not something torchtrain does: LibTorch has no torch.compile; "
+                                    "drop it");
+  tt::TrainingArguments split;
+  split.accelerator_config = R"({"split_batches": true})";
+  DOCTEST_CHECK(test_support::contains(refused(split), "--accelerator_config split_batches=true is not something"));
+  tt::TrainingArguments reentrant;
+  reentrant.gradient_checkpointing_kwargs = R"({"preserve_rng_state": false})";
+  DOCTEST_CHECK(test_support::contains(refused(reentrant), "--gradient_checkpointing_kwargs preserve_rng_state"));
+  tt::TrainingArguments tokens;
+  tokens.include_num_input_tokens_seen = "some";
+  DOCTEST_CHECK(refused(tokens) == "--include_num_input_tokens_seen must be no, all or non_padding (or true, false), "
+                                   "got 'some'");
+  // Python's bool form, as its __post_init__ reads it.
+  tokens.include_num_input_tokens_seen = "true";
+  tt::derive_defaults(tokens);
+  DOCTEST_CHECK(tokens.include_num_input_tokens_seen == "all");
+}
+
+DOCTEST_TEST_CASE("dict-valued Python fields take a JSON object, as a flag or in a JSON file") {
+  const auto folder = test_support::fresh_folder("python_dicts");
+  std::ofstream(folder / "args.json") << R"({"lr_scheduler_kwargs": {"num_cycles": 2}, "accelerator_config": )"
+                                         R"({"even_batches": true}, "include_num_input_tokens_seen": true})";
+  const std::string file = (folder / "args.json").string();
+  const char* argv[] = {"script", file.c_str(), "--optim_args", "momentum=0.9,nesterov=True"};
+  const auto [args] = tt::parse_args<tt::TrainingArguments>(4, argv);
+  DOCTEST_CHECK(args.lr_scheduler_kwargs == R"({"num_cycles":2})");
+  DOCTEST_CHECK(args.accelerator_config == R"({"even_batches":true})");
+  DOCTEST_CHECK(args.include_num_input_tokens_seen == "true");
+  DOCTEST_CHECK(*tt::parse_scheduler_kwargs(args.lr_scheduler_kwargs).num_cycles == 2);
+  const char* flags[] = {"script", "--lr_scheduler_kwargs", R"({"num_cycles": 1.5, "power": null})"};
+  const auto [from_flags] = tt::parse_args<tt::TrainingArguments>(3, flags);
+  const auto options = tt::parse_scheduler_kwargs(from_flags.lr_scheduler_kwargs);
+  DOCTEST_CHECK(*options.num_cycles == 1.5);
+  DOCTEST_CHECK(options.power == 1.0);  // null keeps the default, as Python's None
+}
+
 DOCTEST_TEST_CASE("report_to takes logger names, or all or none alone") {
   DOCTEST_CHECK_THROWS_WITH_AS(tt::validate({.report_to = {"wandb"}}),
                                "--report_to wandb is not a logger torchtrain has; choose from tensorboard, jsonl, "
