@@ -104,7 +104,14 @@ struct AdafactorParamState : torch::optim::OptimizerCloneableParamState<Adafacto
 class Adafactor : public torch::optim::Optimizer {
  public:
   Adafactor(std::vector<torch::optim::OptimizerParamGroup> groups, AdafactorOptions defaults = AdafactorOptions())
-      : Optimizer(std::move(groups), std::make_unique<AdafactorOptions>(defaults)) {}
+      : Optimizer(groups, std::make_unique<AdafactorOptions>(defaults)) {
+    // LibTorch 2 merges a group's own options into the defaults only for its own optimizer
+    // types: ours would get the defaults (and lose, say, a group's weight decay).
+    for (std::size_t g = 0; g < groups.size(); ++g)
+      if (groups[g].has_options())
+        static_cast<AdafactorOptions&>(param_groups_[g].options()) =
+            static_cast<const AdafactorOptions&>(groups[g].options());
+  }
   Adafactor(std::vector<torch::Tensor> parameters, AdafactorOptions defaults = AdafactorOptions())
       : Adafactor({torch::optim::OptimizerParamGroup(std::move(parameters))}, defaults) {}
 
