@@ -49,9 +49,7 @@ std::uintmax_t folder_bytes(const fs::path& folder) {
 tt::Checkpoint make_checkpoint(torch::nn::Sequential& model, torch::optim::AdamW& optimizer) {
   tt::Checkpoint checkpoint;
   checkpoint.model = tt::state_dict(*model);
-  torch::serialize::OutputArchive archive;
-  optimizer.save(archive);
-  checkpoint.optimizer = tt::io::archive_bytes(archive);
+  checkpoint.optimizer = tt::optim::optimizer_file_bytes(optimizer, {});
   checkpoint.trainer_state = "{}";
   return checkpoint;
 }
@@ -101,7 +99,7 @@ int main(int argc, char** argv) {
     start = Clock::now();
     auto restored = tt::read_checkpoint(saved);
     tt::load_state_dict(*model, restored.model, "model.safetensors");
-    tt::io::read_archive(restored.optimizer, "optimizer.pt", [&](auto& archive) { optimizer.load(archive); });
+    tt::optim::load_optimizer_file(optimizer, restored.optimizer, "optimizer.pt");
     load.push_back(seconds_since(start));
 
     // The physical limit: the same files copied, and fsynced as ours are.

@@ -50,6 +50,7 @@
 #include <torchtrain/io/file_error.hpp>
 #include <torchtrain/io/messages.hpp>
 #include <torchtrain/io/safetensors.hpp>
+#include <torchtrain/io/torch_pickle.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
 #include <torchtrain/io/training_plot.hpp>
@@ -68,6 +69,7 @@
 #include <torchtrain/optim/multi_tensor_adamw.hpp>
 #include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>
+#include <torchtrain/optim/python_state_dict.hpp>
 #include <torchtrain/optim/resumable.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/policies.hpp>

@@ -210,19 +210,21 @@ SCENARIOS = {
 }
 
 
-def run(folder, scenario):
+def make_trainer(folder, scenario, output_dir, write_inputs=True):
+    """The scenario's Trainer, its model initialized as the C++ test's, and its recorder."""
     kind, own = SCENARIOS[scenario]
     settings = {**COMMON, **own}
     settings = {key: value for key, value in settings.items() if key in TrainingArguments.__dataclass_fields__}
-    args = TrainingArguments(output_dir=os.path.join(folder, "python_output"), **settings)
+    args = TrainingArguments(output_dir=output_dir, **settings)
     generator = torch.Generator().manual_seed(1234)
     (train_inputs, train_labels), (eval_inputs, eval_labels) = (mlp_data if kind == "mlp" else gpt_data)(generator)
     torch.manual_seed(5)
     model = Mlp() if kind == "mlp" else Gpt()
-    save_file({name: value.contiguous() for name, value in model.state_dict().items()},
-              os.path.join(folder, "initial.safetensors"))
-    save_file({"train_inputs": train_inputs, "train_labels": train_labels, "eval_inputs": eval_inputs,
-               "eval_labels": eval_labels}, os.path.join(folder, "data.safetensors"))
+    if write_inputs:
+        save_file({name: value.contiguous() for name, value in model.state_dict().items()},
+                  os.path.join(folder, "initial.safetensors"))
+        save_file({"train_inputs": train_inputs, "train_labels": train_labels, "eval_inputs": eval_inputs,
+                   "eval_labels": eval_labels}, os.path.join(folder, "data.safetensors"))
     recorder = Recorder()
     callbacks = [recorder] + ([EarlyStoppingCallback(early_stopping_patience=1)] if scenario == "early_stopping" else [])
     tokens = kind == "gpt"
@@ -230,6 +232,12 @@ def run(folder, scenario):
                       eval_dataset=Columns(eval_inputs, eval_labels, tokens),
                       compute_loss_func=cross_entropy if kind == "mlp" else causal_lm_cross_entropy,
                       compute_metrics=accuracy if kind == "mlp" else token_accuracy, callbacks=callbacks)
+    return trainer, recorder
+
+
+def run(folder, scenario):
+    trainer, recorder = make_trainer(folder, scenario, os.path.join(folder, "python_output"))
+    args, model = trainer.args, trainer.model
     with open(os.path.join(folder, "training_args.json"), "w") as file:
         file.write(args.to_json_string())
     trainer.train()

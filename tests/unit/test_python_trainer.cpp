@@ -134,13 +134,13 @@ tt::TrainingArguments arguments(const fs::path& scenario, const fs::path& output
 
 template <class Model, class TrainData, class EvalData, class Loss>
 Run train(Model model, const fs::path& scenario, const fs::path& output_dir, TrainData train_data, EvalData eval_data,
-          Loss loss, Accuracy accuracy) {
+          Loss loss, Accuracy accuracy, const tt::ResumeFrom& resume_from_checkpoint) {
   tt::load_state_dict(*model, load(scenario / "initial.safetensors"), "initial.safetensors");
   Run run;
   auto train_with = [&](auto callbacks) {
     tt::Trainer<> trainer(model, arguments(scenario, output_dir), train_data, eval_data, loss, accuracy,
                           std::move(callbacks));
-    trainer.train();
+    trainer.train(resume_from_checkpoint);
     run.log_history = trainer.state().log_history;
   };
   if (scenario.filename() == "early_stopping")
@@ -151,7 +151,7 @@ Run train(Model model, const fs::path& scenario, const fs::path& output_dir, Tra
   return run;
 }
 
-Run run_scenario(const fs::path& scenario, const fs::path& output_dir) {
+Run run_scenario(const fs::path& scenario, const fs::path& output_dir, const tt::ResumeFrom& resume_from_checkpoint = {}) {
   const auto data = load(scenario / "data.safetensors");
   const auto name = scenario.filename().string();
   if (name.starts_with("gpt")) {
@@ -159,17 +159,17 @@ Run run_scenario(const fs::path& scenario, const fs::path& output_dir) {
     return train(model, scenario, output_dir,
                  TokenDataset{tensor(data, "train_inputs"), tensor(data, "train_labels")},
                  TokenDataset{tensor(data, "eval_inputs"), tensor(data, "eval_labels")},
-                 tt::loss::causal_lm_cross_entropy, Accuracy{.shift = true});
+                 tt::loss::causal_lm_cross_entropy, Accuracy{.shift = true}, resume_from_checkpoint);
   }
   return train(Mlp(), scenario, output_dir,
                tt::data::TensorDataset(tensor(data, "train_inputs"), tensor(data, "train_labels")),
                tt::data::TensorDataset(tensor(data, "eval_inputs"), tensor(data, "eval_labels")),
-               tt::loss::cross_entropy, Accuracy{});
+               tt::loss::cross_entropy, Accuracy{}, resume_from_checkpoint);
 }
 
-// Keys whose values are timings, which only have to be there.
-bool is_timing(const std::string& key) {
-  return key.ends_with("_runtime") || key.ends_with("_per_second");
+// Keys whose values are measured (timings, memory), which only have to be there.
+bool is_measured(const std::string& key) {
+  return key.ends_with("_runtime") || key.ends_with("_per_second") || key.find("_mem_") != std::string::npos;
 }
 
 double relative_difference(double ours, double theirs) {
@@ -302,6 +302,34 @@ DOCTEST_TEST_SUITE("python_trainer") {
       DOCTEST_MESSAGE(name, ": largest relative difference of a logged value ", logs, ", of a final weight ", weights);
     }
     std::ofstream(fs::path(reference) / "differences.json") << report.dump(1) << "\n";
+  }
+
+  // The other direction (the Python Trainer resuming from ours) is python_trainer_check.py's.
+  DOCTEST_TEST_CASE("a run resumed here from the Python Trainer's checkpoint ends as the uninterrupted Python run") {
+    const char* reference = std::getenv("TORCHTRAIN_PYTHON_TRAINER_RUNS");
+    DOCTEST_REQUIRE(reference != nullptr);
+    // Mid-epoch, with sequential and with random data order (the latter with a token loss).
+    for (const std::string name : {"mlp_sequential", "gpt_random"}) {
+      DOCTEST_INFO("scenario ", name);
+      const auto scenario = fs::path(reference) / name;
+      const auto output_dir = test_support::fresh_folder("python_resume_" + name);
+      fs::copy(scenario / "python_output" / "checkpoint-3", output_dir / "checkpoint-3", fs::copy_options::recursive);
+      DOCTEST_REQUIRE(tt::is_python_checkpoint(output_dir / "checkpoint-3"));
+      const Run run = run_scenario(scenario, output_dir, true);  // the latest checkpoint: Python's
+      const double weights = compare_weights(run.weights, load(scenario / "final.safetensors"), name + " resumed");
+      // The logs after the resumed step; the run's summary (train_loss over the whole run)
+      // is left out: the Python Trainer too sums the loss afresh from a resumed step.
+      std::vector<tt::Metrics> ours;
+      json theirs = json::array();
+      for (const auto& entry : run.log_history)
+        if (entry.at("step") > 3 && !entry.contains("train_loss")) ours.push_back(entry);
+      for (const auto& entry : read_json(scenario / "log_history.json"))
+        if (entry["step"].get<int>() > 3 && !entry.contains("train_loss")) theirs.push_back(entry);
+      DOCTEST_CHECK(!ours.empty());
+      const double logs = compare_logs(ours, theirs, name + " resumed");
+      DOCTEST_MESSAGE(name, " resumed from Python's checkpoint-3: largest relative difference of a logged value ",
+                      logs, ", of a final weight ", weights);
+    }
   }
 }
 

@@ -185,11 +185,10 @@ DOCTEST_TEST_CASE("a saved and reloaded optimizer and scheduler continue with id
   std::vector<double> rates;
   run(model, *optimizer, scheduler, 3, rates);
 
-  std::stringstream saved_optimizer, saved_scheduler, saved_model;
-  torch::save(*optimizer, saved_optimizer);
-  torch::serialize::OutputArchive archive;
-  scheduler.save(archive);
-  archive.save_to(saved_scheduler);
+  // As a checkpoint holds them: Python's state dicts, in torch.save's format.
+  const auto saved_optimizer = tt::optim::optimizer_file_bytes(*optimizer, scheduler.initial_lrs());
+  const auto saved_scheduler = tt::io::torch_save_bytes(scheduler.state_dict());
+  std::stringstream saved_model;
   torch::save(model, saved_model);
   std::vector<double> uninterrupted_rates;
   run(model, *optimizer, scheduler, 5, uninterrupted_rates);
@@ -200,10 +199,8 @@ DOCTEST_TEST_CASE("a saved and reloaded optimizer and scheduler continue with id
   // The Python Trainer's order: the scheduler takes its initial rates from the optimizer as
   // built, before loading brings back the scheduled rates of step 3.
   auto resumed_scheduler = tt::get_scheduler("cosine", *resumed_optimizer, 2, 8);
-  torch::load(*resumed_optimizer, saved_optimizer);
-  torch::serialize::InputArchive input;
-  input.load_from(saved_scheduler);
-  resumed_scheduler.load(input);
+  tt::optim::load_optimizer_file(*resumed_optimizer, saved_optimizer, "optimizer.pt");
+  resumed_scheduler.load_state_dict(tt::io::torch_load_bytes(saved_scheduler, "scheduler.pt"), "scheduler.pt");
   DOCTEST_CHECK(resumed_scheduler.steps_taken() == 3);
   std::vector<double> resumed_rates;
   run(resumed, *resumed_optimizer, resumed_scheduler, 5, resumed_rates);

@@ -24,8 +24,10 @@
 namespace torchtrain {
 
 /// The contents of a checkpoint, in memory: what a checkpointer writes and what a resume
-/// reads. The file names are the Python Trainer's; the `.pt`/`.pth` files are LibTorch
-/// archives (C++ `torch::load`, Python `torch.jit.load`), not Python pickles.
+/// reads. The file names and formats are the Python Trainer's: optimizer.pt, scheduler.pt,
+/// scaler.pt and rng_state.pth are `torch.save` files of Python's state dicts, which the
+/// Python Trainer resumes from (an optimizer of the user's own type is saved as its LibTorch
+/// archive, which only C++ reads). loop_state.pt is torchtrain's own LibTorch archive.
 struct Checkpoint {
   static constexpr const char* model_file = "model.safetensors";
   static constexpr const char* training_args_file = "training_args.json";
@@ -36,6 +38,8 @@ struct Checkpoint {
   static constexpr const char* rng_state_file = "rng_state.pth";  // of a run of one process
   static constexpr const char* loop_state_file = "loop_state.pt";
   static constexpr const char* training_plot_file = "training_plot.svg";  // a picture of log_history
+  /// Written by the Python Trainer in place of our training_args.json (a pickled object).
+  static constexpr const char* python_training_args_file = "training_args.bin";
   /// Written last: the size and CRC-32 of every other file, so a damaged file is named.
   static constexpr const char* manifest_file = "checkpoint_manifest.json";
 
@@ -51,6 +55,10 @@ struct Checkpoint {
   std::map<std::string, std::string> rng_states;
   std::string loop_state;  // torchtrain's own: the loss since the last log (a LibTorch archive)
   std::string training_plot;  // SVG text
+  /// Read from a checkpoint of the Python Trainer: no file was checked (it writes no
+  /// checksums), there is no loop_state, and the random states are Python's, which
+  /// LibTorch cannot read.
+  bool from_python = false;
 
   /// The file of process `rank`'s random state in a run of `world_size` processes.
   static std::string rng_state_file_name(int rank, int world_size) {
@@ -131,10 +139,20 @@ inline void save_checkpoint(const Checkpoint& checkpoint, const SaveRequest& req
   rotate_checkpoints(request.folder.parent_path(), request.save_total_limit, request.best_model_checkpoint);
 }
 
-/// True when `folder` holds a manifest, which is written last: a complete checkpoint.
+/// True when `folder` is a checkpoint of the Python Trainer: its training_args.bin and
+/// trainer_state.json (which Python writes last), and no manifest of ours.
+inline bool is_python_checkpoint(const std::filesystem::path& folder) {
+  std::error_code error;
+  return !std::filesystem::exists(folder / Checkpoint::manifest_file, error) &&
+         std::filesystem::is_regular_file(folder / Checkpoint::python_training_args_file, error) &&
+         std::filesystem::is_regular_file(folder / Checkpoint::trainer_state_file, error);
+}
+
+/// True when `folder` holds a manifest, which is written last, or is a Python Trainer's
+/// checkpoint: a complete checkpoint.
 inline bool is_complete_checkpoint(const std::filesystem::path& folder) {
   std::error_code error;
-  return std::filesystem::is_regular_file(folder / Checkpoint::manifest_file, error);
+  return std::filesystem::is_regular_file(folder / Checkpoint::manifest_file, error) || is_python_checkpoint(folder);
 }
 
 /// The complete checkpoint with the largest step in output_dir (what
@@ -164,12 +182,39 @@ inline void verify_file(const std::filesystem::path& file, const nlohmann::json&
 
 }  // namespace detail
 
-/// Reads a checkpoint folder, checking every file against the manifest. `model_only`
-/// reads the weights and the trainer state alone. FileError names the folder or file
-/// that is missing, incomplete or damaged.
+namespace detail {
+
+// A checkpoint of the Python Trainer: the same files, none checked (it writes no checksums).
+inline Checkpoint read_python_checkpoint(const std::filesystem::path& folder, bool model_only) {
+  Checkpoint checkpoint;
+  checkpoint.from_python = true;
+  const auto model_path = folder / Checkpoint::model_file;
+  if (!std::filesystem::is_regular_file(model_path))
+    throw FileError(fmt::format("'{}' holds no {}: the Python run saved its weights in another format; save "
+                                "with safe_serialization (the default) to resume from it here",
+                                folder.string(), Checkpoint::model_file));
+  checkpoint.model = io::load_safetensors(model_path);
+  Checkpoint::for_each_file(checkpoint, [&](const char* name, std::string& bytes) {
+    const bool wanted = !model_only || name == std::string_view(Checkpoint::trainer_state_file);
+    if (wanted && std::filesystem::is_regular_file(folder / name)) bytes = io::read_file(folder / name);
+  });
+  if (!model_only)
+    for (const auto& entry : std::filesystem::directory_iterator(folder))
+      if (const auto name = entry.path().filename().string(); Checkpoint::is_rng_state_file(name))
+        checkpoint.rng_states[name] = io::read_file(entry.path());
+  return checkpoint;
+}
+
+}  // namespace detail
+
+/// Reads a checkpoint folder, checking every file against the manifest; a Python Trainer's
+/// checkpoint (is_python_checkpoint) is read as it is. `model_only` reads the weights and
+/// the trainer state alone. FileError names the folder or file that is missing,
+/// incomplete or damaged.
 inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool model_only = false) {
   if (!std::filesystem::is_directory(folder))
     throw FileError(fmt::format("cannot resume from '{}': no such checkpoint folder", folder.string()));
+  if (is_python_checkpoint(folder)) return detail::read_python_checkpoint(folder, model_only);
   if (!is_complete_checkpoint(folder))
     throw FileError(fmt::format("'{}' is not a complete torchtrain checkpoint ({} is missing): its save was "
                                 "interrupted, or another program wrote it; resume from another checkpoint",

@@ -6,14 +6,14 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <ATen/Context.h>
 #include <fmt/format.h>
 #include <torch/cuda.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
 
-#include <torchtrain/io/archive_bytes.hpp>
+#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/io/torch_pickle.hpp>
 
 namespace torchtrain {
 
@@ -38,37 +38,86 @@ inline c10::Device cuda_device(std::int64_t index) {
   return {c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(index)};
 }
 
-}  // namespace detail
-
-/// The states of the default CPU generator and of every CUDA device's generator, as a
-/// LibTorch archive (the Python Trainer's rng_state.pth holds the same generators, plus
-/// Python's and NumPy's). Data order needs no state: it is a function of the seed and
-/// the epoch (data::RandomSampler).
-inline std::string save_random_state() {
-  torch::serialize::OutputArchive archive;
-  archive.write("cpu", detail::generator_state(c10::DeviceType::CPU));
-  const auto devices = static_cast<std::int64_t>(torch::cuda::device_count());
-  archive.write("cuda_devices", c10::IValue(devices));
-  for (std::int64_t device = 0; device < devices; ++device)
-    archive.write(fmt::format("cuda_{}", device), detail::generator_state(detail::cuda_device(device)));
-  return io::archive_bytes(archive);
+/// The Mersenne Twister state that Python's `random.seed(seed)` (`init_by_array` of the
+/// seed's 32-bit words) or NumPy's `numpy.random.seed(seed)` (`init_genrand`) sets: 624
+/// words. torchtrain draws no Python or NumPy numbers; these are what a Python run that
+/// drew none would save.
+inline std::vector<std::int64_t> mersenne_twister_state(std::uint64_t seed, bool python) {
+  constexpr int size = 624;
+  std::vector<std::uint32_t> state(size);
+  const auto init_genrand = [&](std::uint32_t value) {
+    state[0] = value;
+    for (int i = 1; i < size; ++i) state[i] = 1812433253u * (state[i - 1] ^ (state[i - 1] >> 30)) + static_cast<std::uint32_t>(i);
+  };
+  if (!python) {
+    init_genrand(static_cast<std::uint32_t>(seed));
+  } else {
+    std::vector<std::uint32_t> key{static_cast<std::uint32_t>(seed)};
+    if (seed >> 32) key.push_back(static_cast<std::uint32_t>(seed >> 32));
+    init_genrand(19650218u);
+    int i = 1;
+    std::size_t j = 0;
+    for (int k = std::max<int>(size, static_cast<int>(key.size())); k > 0; --k) {
+      state[i] = (state[i] ^ ((state[i - 1] ^ (state[i - 1] >> 30)) * 1664525u)) + key[j] + static_cast<std::uint32_t>(j);
+      if (++i >= size) state[0] = state[size - 1], i = 1;
+      if (++j >= key.size()) j = 0;
+    }
+    for (int k = size - 1; k > 0; --k) {
+      state[i] = (state[i] ^ ((state[i - 1] ^ (state[i - 1] >> 30)) * 1566083941u)) - static_cast<std::uint32_t>(i);
+      if (++i >= size) state[0] = state[size - 1], i = 1;
+    }
+    state[0] = 0x80000000u;
+  }
+  return {state.begin(), state.end()};
 }
 
-/// Restores what save_random_state wrote. CUDA states are restored for the devices both
-/// runs have; `file_name` names the file in errors.
+}  // namespace detail
+
+/// This process's random state as the Python Trainer's rng_state.pth holds it (a
+/// `torch.save` dict, which Python's Trainer restores): "cpu", the default CPU generator;
+/// "cuda", the first device's generator, or every device's in a `distributed` run; and
+/// "python" and "numpy", the states `random.seed(seed)` and `numpy.random.seed(seed)` set.
+/// Data order needs no state: it is a function of the seed and the epoch (data::RandomSampler).
+inline std::string save_random_state(std::int64_t seed, bool distributed) {
+  auto state = io::python_dict();
+  auto python_words = io::python_list(detail::mersenne_twister_state(static_cast<std::uint64_t>(seed), true));
+  python_words.push_back(std::int64_t{624});  // the position, as random.getstate() ends its tuple
+  state.insert("python", c10::ivalue::Tuple::create(std::int64_t{3}, c10::ivalue::Tuple::create(python_words.vec()),
+                                                    c10::IValue()));
+  state.insert("numpy", c10::ivalue::Tuple::create({c10::IValue("MT19937"),
+                                                    io::python_list(detail::mersenne_twister_state(static_cast<std::uint64_t>(seed), false)),
+                                                    std::int64_t{624}, std::int64_t{0}, 0.0}));
+  state.insert("cpu", detail::generator_state(c10::DeviceType::CPU));
+  const auto devices = static_cast<std::int64_t>(torch::cuda::device_count());
+  if (devices > 0 && !distributed) state.insert("cuda", detail::generator_state(detail::cuda_device(0)));
+  if (devices > 0 && distributed) {
+    auto all = io::python_list();
+    for (std::int64_t device = 0; device < devices; ++device) all.push_back(detail::generator_state(detail::cuda_device(device)));
+    state.insert("cuda", all);
+  }
+  return io::torch_save_bytes(state);
+}
+
+/// Restores the generators of what save_random_state wrote: CUDA states for the devices
+/// both runs have. `file_name` names the file in errors. Python's own rng_state.pth is no
+/// such file: LibTorch's unpickler cannot read the Python integers of 2^31 and above (which
+/// Python pickles in 5 bytes) and the NumPy array it holds (FileError).
 inline void load_random_state(const std::string& bytes, std::string_view file_name) {
-  io::read_archive(bytes, file_name, [](torch::serialize::InputArchive& archive) {
-    torch::Tensor state;
-    archive.read("cpu", state);
-    detail::set_generator_state(c10::DeviceType::CPU, state);
-    c10::IValue saved_devices;
-    archive.read("cuda_devices", saved_devices);
-    const auto devices = std::min<std::int64_t>(saved_devices.toInt(), torch::cuda::device_count());
-    for (std::int64_t device = 0; device < devices; ++device) {
-      archive.read(fmt::format("cuda_{}", device), state);
-      detail::set_generator_state(detail::cuda_device(device), state);
-    }
-  });
+  const auto saved = io::torch_load_bytes(bytes, file_name);
+  try {
+    const auto state = saved.toGenericDict();
+    detail::set_generator_state(c10::DeviceType::CPU, state.at("cpu").toTensor());
+    const auto devices = static_cast<std::int64_t>(torch::cuda::device_count());
+    if (!state.contains("cuda") || devices == 0) return;
+    const auto cuda = state.at("cuda");
+    if (cuda.isTensor()) return detail::set_generator_state(detail::cuda_device(0), cuda.toTensor());
+    const auto all = cuda.toList();
+    for (std::int64_t device = 0; device < std::min<std::int64_t>(devices, all.size()); ++device)
+      detail::set_generator_state(detail::cuda_device(device), all.get(device).toTensor());
+  } catch (const c10::Error& error) {
+    throw FileError(fmt::format("cannot restore the random state from '{}': {}; it is damaged", file_name,
+                                error.what_without_backtrace()));
+  }
 }
 
 }  // namespace torchtrain

@@ -51,9 +51,23 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
     return loss;
   }
 
-  /// Writes each parameter's moments, at its group's step, and each group's options.
-  void save(torch::serialize::OutputArchive& archive) const override {
-    torch::optim::AdamW adamw = as_adamw();
+  /// Writes each parameter's moments, at its group's step, and each group's options, in
+  /// torch::optim::AdamW's layout.
+  void save(torch::serialize::OutputArchive& archive) const override { to_adamw().save(archive); }
+
+  /// Reads an archive of save() or of torch::optim::AdamW (without amsgrad, and with one
+  /// step count in each group) for the same parameter groups, in the same order.
+  void load(torch::serialize::InputArchive& archive) override {
+    torch::optim::AdamW adamw = to_adamw();
+    adamw.load(archive);
+    torchtrain::detail::load_group_options<torch::optim::AdamWOptions>(archive, adamw);
+    load_from_adamw(adamw);
+  }
+
+  /// A torch::optim::AdamW over the same parameters with this one's options and state: how
+  /// the state leaves (save(), Python's state dict).
+  torch::optim::AdamW to_adamw() const {
+    torch::optim::AdamW adamw(param_groups_, static_cast<const torch::optim::AdamWOptions&>(defaults()));
     for (std::size_t g = 0; g < moments_.size(); ++g) {
       const auto& params = param_groups_[g].params();
       for (std::size_t i = 0; i < moments_[g].exp_avg.size(); ++i) {
@@ -63,15 +77,12 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
         adamw.state()[params[i].unsafeGetTensorImpl()] = std::move(state);
       }
     }
-    adamw.save(archive);
+    return adamw;
   }
 
-  /// Reads an archive of save() or of torch::optim::AdamW (without amsgrad, and with one
-  /// step count in each group) for the same parameter groups, in the same order.
-  void load(torch::serialize::InputArchive& archive) override {
-    torch::optim::AdamW adamw = as_adamw();
-    adamw.load(archive);
-    torchtrain::detail::load_group_options<torch::optim::AdamWOptions>(archive, adamw);
+  /// Takes the options and state of `adamw`, an AdamW over the same parameter groups (as
+  /// to_adamw() makes, loaded from a file); every parameter of a group must be at one step.
+  void load_from_adamw(const torch::optim::AdamW& adamw) {
     std::vector<GroupMoments> loaded(param_groups_.size());
     for (std::size_t g = 0; g < param_groups_.size(); ++g) {
       const auto& options = static_cast<const torch::optim::AdamWOptions&>(adamw.param_groups()[g].options());
@@ -98,13 +109,10 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
     moments_ = std::move(loaded);
   }
 
- private:
-  // An AdamW over the same parameters and options, with no state: the carrier of our state
-  // in and out of an archive.
-  torch::optim::AdamW as_adamw() const {
-    return torch::optim::AdamW(param_groups_, static_cast<const torch::optim::AdamWOptions&>(defaults()));
-  }
+  /// True when the step is LibTorch's fused kernel (Python's `AdamW(fused=True)`).
+  bool fused() const { return fused_; }
 
+ private:
   struct GroupMoments {
     std::int64_t step = 0;
     std::vector<torch::Tensor> exp_avg, exp_avg_sq;  // aligned with the group's params

@@ -15,13 +15,14 @@
 #include <boost/hana/adapt_struct.hpp>
 #include <fmt/format.h>
 #include <torch/optim/optimizer.h>
-#include <torch/serialize/archive.h>
 
 #include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/arguments/parse_args.hpp>
 #include <torchtrain/detail/name_values.hpp>
 #include <torchtrain/detail/reflection.hpp>
+#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/io/torch_pickle.hpp>
 
 namespace torchtrain {
 
@@ -235,38 +236,96 @@ class LRScheduler {
     return schedule_.type() == SchedulerType::reduce_lr_on_plateau || schedule_.type() == SchedulerType::greedy;
   }
 
-  /// Writes the position in the schedule (and the plateau rules' counters), like a PyTorch
-  /// scheduler's state_dict; the optimizer saves its own state, learning rates included.
-  void save(torch::serialize::OutputArchive& archive) const {
-    archive.write("step", c10::IValue(step_));
-    archive.write("best", c10::IValue(best_));
-    archive.write("bad_evaluations", c10::IValue(static_cast<std::int64_t>(bad_evaluations_)));
-    archive.write("cooldown_left", c10::IValue(static_cast<std::int64_t>(cooldown_left_)));
-    archive.write("good_evaluations", c10::IValue(static_cast<std::int64_t>(good_evaluations_)));
-    archive.write("warmup_left", c10::IValue(static_cast<std::int64_t>(warmup_left_)));
-    archive.write("reset_start", c10::IValue(static_cast<std::int64_t>(reset_start_)));
-    archive.write("recent_metrics", c10::IValue(std::vector<double>(recent_.begin(), recent_.end())));
+  /// The scheduler's state as the Python one's `state_dict()` lays it out (LambdaLR's,
+  /// ReduceLROnPlateau's or transformers' GreedyLR's keys): scheduler.pt. The optimizer
+  /// saves its own state, learning rates included.
+  c10::IValue state_dict() const {
+    auto state = io::python_dict();
+    const auto rates = io::python_list(get_last_lr());
+    state.insert("last_epoch", step_);
+    state.insert("_last_lr", rates);
+    if (!steps_on_metrics()) {
+      state.insert("base_lrs", io::python_list(initial_lrs_));
+      state.insert("_step_count", step_ + 1);
+      state.insert("_is_initial", false);
+      state.insert("_get_lr_called_within_step", false);
+      auto lambdas = io::python_list();
+      for (std::size_t i = 0; i < initial_lrs_.size(); ++i) lambdas.push_back(io::python_dict());
+      state.insert("lr_lambdas", lambdas);
+      return state;
+    }
+    const auto floors = io::python_list(std::vector<double>(initial_lrs_.size(), options_.min_lr.value_or(greedy() ? 1e-3 : 0)));
+    state.insert("factor", options_.factor.value_or(greedy() ? 0.95 : 0.1));
+    state.insert("min_lrs", floors);
+    state.insert("patience", static_cast<std::int64_t>(options_.patience));
+    state.insert("cooldown", static_cast<std::int64_t>(options_.cooldown));
+    state.insert("cooldown_counter", static_cast<std::int64_t>(cooldown_left_));
+    state.insert("eps", options_.eps);
+    state.insert("mode", std::string(enum_names(MetricMode{})[static_cast<int>(options_.mode)]));
+    state.insert("threshold", options_.threshold.value_or(greedy() ? 1e-6 : 1e-4));
+    const auto threshold_mode = options_.threshold_mode.value_or(greedy() ? ThresholdMode::abs : ThresholdMode::rel);
+    state.insert("threshold_mode", std::string(enum_names(ThresholdMode{})[static_cast<int>(threshold_mode)]));
+    state.insert("best", best_);
+    state.insert("num_bad_epochs", static_cast<std::int64_t>(bad_evaluations_));
+    if (!greedy()) {
+      state.insert("default_min_lr", options_.min_lr.value_or(0));
+      state.insert("mode_worse", worst());
+      return state;
+    }
+    state.insert("max_lrs", io::python_list(std::vector<double>(initial_lrs_.size(), options_.max_lr)));
+    state.insert("verbose", options_.verbose);
+    state.insert("warmup", static_cast<std::int64_t>(options_.warmup));
+    state.insert("warmup_counter", static_cast<std::int64_t>(warmup_left_));
+    state.insert("num_good_epochs", static_cast<std::int64_t>(good_evaluations_));
+    state.insert("smooth", options_.smooth);
+    state.insert("window_size", static_cast<std::int64_t>(options_.window_size));
+    state.insert("reset_start", static_cast<std::int64_t>(reset_start_));
+    state.insert("reset_start_original", static_cast<std::int64_t>(options_.reset_start));
+    state.insert("_init_lrs", io::python_list(initial_lrs_));
+    if (options_.smooth) {
+      auto average = io::python_dict();
+      double sum = 0;
+      for (double value : recent_) sum += value;
+      average.insert("window_size", static_cast<std::int64_t>(options_.window_size));
+      average.insert("values", io::python_list(recent_));
+      average.insert("sum", sum);
+      state.insert("_streaming_avg", average);
+    }
+    return state;
   }
-  /// Reads what save() wrote and sets the learning rates of that step.
-  void load(torch::serialize::InputArchive& archive) {
-    const auto read_int = [&](const char* key) {
-      c10::IValue value;
-      archive.read(key, value);
-      return static_cast<int>(value.toInt());
-    };
-    c10::IValue value;
-    archive.read("step", value);
-    step_ = value.toInt();
-    archive.read("best", value);
-    best_ = value.toDouble();
-    bad_evaluations_ = read_int("bad_evaluations");
-    cooldown_left_ = read_int("cooldown_left");
-    good_evaluations_ = read_int("good_evaluations");
-    warmup_left_ = read_int("warmup_left");
-    reset_start_ = read_int("reset_start");
-    archive.read("recent_metrics", value);
-    const auto recent = value.toDoubleVector();
-    recent_.assign(recent.begin(), recent.end());
+
+  /// Restores what state_dict() or the Python scheduler's `state_dict()` holds, and sets the
+  /// learning rates of that step; FileError naming `source` when it is no such state.
+  void load_state_dict(const c10::IValue& saved, std::string_view source) {
+    try {
+      TORCH_CHECK(saved.isGenericDict(), "it holds no state dict");
+      const auto state = saved.toGenericDict();
+      const auto count_or = [&](const char* key, int otherwise) {
+        return state.contains(key) ? static_cast<int>(state.at(key).toInt()) : otherwise;
+      };
+      const std::int64_t step = state.at("last_epoch").toInt();
+      double best = best_;
+      if (state.contains("best")) best = state.at("best").isInt() ? static_cast<double>(state.at("best").toInt()) : state.at("best").toDouble();
+      std::vector<double> recent;
+      if (state.contains("_streaming_avg"))
+        for (const auto& value : state.at("_streaming_avg").toGenericDict().at("values").toListRef())
+          recent.push_back(value.isInt() ? static_cast<double>(value.toInt()) : value.toDouble());
+      const int bad = count_or("num_bad_epochs", 0), good = count_or("num_good_epochs", 0);
+      const int cooldown = count_or("cooldown_counter", 0), warmup = count_or("warmup_counter", 0);
+      const int reset_start = count_or("reset_start", options_.reset_start);
+      step_ = step;
+      best_ = best;
+      bad_evaluations_ = bad;
+      good_evaluations_ = good;
+      cooldown_left_ = cooldown;
+      warmup_left_ = warmup;
+      reset_start_ = reset_start;
+      recent_ = std::move(recent);
+    } catch (const c10::Error& error) {
+      throw FileError(fmt::format("cannot restore the learning-rate schedule from '{}': {}; it was written for "
+                                  "another scheduler or is damaged",
+                                  source, error.what_without_backtrace()));
+    }
     apply();
   }
 
@@ -279,6 +338,8 @@ class LRScheduler {
   /// The learning rate of the first parameter group, as the Python Trainer logs it.
   double last_lr() const { return optimizer_->param_groups().front().options().get_lr(); }
   std::int64_t steps_taken() const { return step_; }
+  /// Each group's learning rate when the scheduler was made (Python's `base_lrs`).
+  const std::vector<double>& initial_lrs() const { return initial_lrs_; }
   const LRSchedule& schedule() const { return schedule_; }
 
  private:

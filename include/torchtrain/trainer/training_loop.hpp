@@ -49,6 +49,7 @@
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
 #include <torchtrain/io/messages.hpp>
+#include <torchtrain/io/torch_pickle.hpp>
 #include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
@@ -58,6 +59,7 @@
 #include <torchtrain/nn/parameter_count.hpp>
 #include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
+#include <torchtrain/optim/python_state_dict.hpp>
 #include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/logger/report_to.hpp>
@@ -517,9 +519,10 @@ class TrainingLoop final : public detail::TrainerInterface {
   }
 
   // Every process's random state by its file name in a checkpoint (see Checkpoint::rng_states),
-  // on rank 0 (empty elsewhere); with several processes a collective that every rank calls.
+  // on the processes that save (empty elsewhere); with several processes a collective that
+  // every rank calls.
   std::map<std::string, std::string> random_states() {
-    std::string own = save_random_state();
+    std::string own = save_random_state(args_.seed, strategy_.world_size() > 1);
     const int world = strategy_.world_size();
     if (world == 1) return {{Checkpoint::rng_state_file, std::move(own)}};
     const auto size = static_cast<std::int64_t>(own.size());
@@ -551,14 +554,11 @@ class TrainingLoop final : public detail::TrainerInterface {
     checkpoint.trainer_state = trainer_state_json(state_);
     checkpoint.training_plot = io::training_plot_svg(state_);
     if (args_.save_only_model) return checkpoint;
-    const auto archive_of = [](const auto& part) {
-      torch::serialize::OutputArchive archive;
-      part.save(archive);
-      return io::archive_bytes(archive);
-    };
-    checkpoint.optimizer = archive_of(*optimizer_);
-    checkpoint.scheduler = archive_of(*scheduler_);
-    if constexpr (requires { precision_.scaler; }) checkpoint.scaler = archive_of(precision_.scaler);
+    // Python's state dicts, as torch.save writes them: the Python Trainer resumes from them.
+    checkpoint.optimizer = optim::optimizer_file_bytes(*optimizer_, scheduler_->initial_lrs());
+    checkpoint.scheduler = io::torch_save_bytes(scheduler_->state_dict());
+    if constexpr (requires { precision_.scaler; })
+      checkpoint.scaler = io::torch_save_bytes(precision_.scaler.state_dict());
     checkpoint.rng_states = std::move(rng_states);
     torch::serialize::OutputArchive loop_state;
     loss_since_log_.save(loop_state);
@@ -581,14 +581,16 @@ class TrainingLoop final : public detail::TrainerInterface {
                                   "cannot resume from it; load its weights with load_model() and train afresh",
                                   folder.string()));
     load_state_dict(*model_, checkpoint.model, file(Checkpoint::model_file));
-    io::read_archive(checkpoint.optimizer, file(Checkpoint::optimizer_file),
-                     [&](auto& archive) { optimizer_->load(archive); });
-    io::read_archive(checkpoint.scheduler, file(Checkpoint::scheduler_file),
-                     [&](auto& archive) { scheduler_->load(archive); });
+    optim::load_optimizer_file(*optimizer_, checkpoint.optimizer, file(Checkpoint::optimizer_file));
+    if (checkpoint.scheduler.empty())
+      throw FileError(fmt::format("'{}' holds no {}; resume from a checkpoint saved with its optimizer state",
+                                  folder.string(), Checkpoint::scheduler_file));
+    scheduler_->load_state_dict(io::torch_load_bytes(checkpoint.scheduler, file(Checkpoint::scheduler_file)),
+                                file(Checkpoint::scheduler_file));
     if constexpr (requires { precision_.scaler; })
       if (!checkpoint.scaler.empty())
-        io::read_archive(checkpoint.scaler, file(Checkpoint::scaler_file),
-                         [&](auto& archive) { precision_.scaler.load(archive); });
+        precision_.scaler.load_state_dict(io::torch_load_bytes(checkpoint.scaler, file(Checkpoint::scaler_file)),
+                                          file(Checkpoint::scaler_file));
     TrainerState saved = trainer_state_from_json(checkpoint.trainer_state, file(Checkpoint::trainer_state_file));
     warn_if_changed("logging_steps", saved.logging_steps, state_.logging_steps);
     warn_if_changed("eval_steps", saved.eval_steps, state_.eval_steps);
@@ -609,24 +611,37 @@ class TrainingLoop final : public detail::TrainerInterface {
     // a size; a stream's own position (which also counts the times it ran out) is below.
     epoch_position_ = {state_.global_step / plan.updates_per_epoch,
                        std::int64_t{state_.global_step % plan.updates_per_epoch} * plan.accumulation_steps};
-    io::read_archive(checkpoint.loop_state, file(Checkpoint::loop_state_file), [&](auto& archive) {
-      loss_since_log_.load(archive, strategy_.device());
-      c10::IValue value;
-      archive.read("total_loss", value);
-      total_loss_ = value.toDouble();
-      archive.read("last_logged_step", value);
-      last_logged_step_ = static_cast<int>(value.toInt());
-      if constexpr (streaming) {
-        c10::IValue epoch, batches_taken;
-        if (archive.try_read("epoch", epoch) && archive.try_read("epoch_batches_taken", batches_taken))
-          epoch_position_ = {static_cast<int>(epoch.toInt()), batches_taken.toInt()};
-      }
-    });
+    // A Python checkpoint has no loop state: as the Python Trainer, the running loss starts
+    // again from the resumed step.
+    if (checkpoint.from_python) {
+      last_logged_step_ = state_.global_step;
+    } else {
+      io::read_archive(checkpoint.loop_state, file(Checkpoint::loop_state_file), [&](auto& archive) {
+        loss_since_log_.load(archive, strategy_.device());
+        c10::IValue value;
+        archive.read("total_loss", value);
+        total_loss_ = value.toDouble();
+        archive.read("last_logged_step", value);
+        last_logged_step_ = static_cast<int>(value.toInt());
+        if constexpr (streaming) {
+          c10::IValue epoch, batches_taken;
+          if (archive.try_read("epoch", epoch) && archive.try_read("epoch_batches_taken", batches_taken))
+            epoch_position_ = {static_cast<int>(epoch.toInt()), batches_taken.toInt()};
+        }
+      });
+    }
     // This process's random state, as Python: a checkpoint of another number of processes
     // has none for it, and the random draws then differ from the interrupted run's.
     const auto rng_file = Checkpoint::rng_state_file_name(strategy_.rank(), strategy_.world_size());
-    if (const auto saved = checkpoint.rng_states.find(rng_file); saved != checkpoint.rng_states.end())
-      load_random_state(saved->second, file(rng_file.c_str()));
+    const auto rng_state = checkpoint.rng_states.find(rng_file);
+    if (rng_state != checkpoint.rng_states.end() && checkpoint.from_python)
+      message(LogLevel::warning,
+              "'{}' is a Python Trainer's checkpoint: its {} holds Python's and NumPy's states, which LibTorch cannot "
+              "read, so this process's random state is not restored and dropout and other random draws will not "
+              "repeat the interrupted run's",
+              folder.string(), rng_file);
+    else if (rng_state != checkpoint.rng_states.end())
+      load_random_state(rng_state->second, file(rng_file.c_str()));
     else
       message(LogLevel::warning,
               "'{}' holds no {} (it was saved by a run of another number of processes): this process's random "

@@ -2,12 +2,15 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
 #include <torch/optim/optimizer.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
 #include <torch/types.h>
+
+#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/io/torch_pickle.hpp>
 
 namespace torchtrain {
 
@@ -71,16 +74,28 @@ class GradScaler {
     scale_ = scale;
     good_steps_ = growth_tracker;
   }
-  /// Writes the scale and the growth tracker under PyTorch's state_dict names.
-  void save(torch::serialize::OutputArchive& archive) const {
-    archive.write("scale", c10::IValue(scale_));
-    archive.write("_growth_tracker", c10::IValue(static_cast<std::int64_t>(good_steps_)));
+  /// The scaler's state as PyTorch's `GradScaler.state_dict()` lays it out: scaler.pt.
+  c10::IValue state_dict() const {
+    auto state = io::python_dict();
+    state.insert("scale", scale_);
+    state.insert("growth_factor", options_.growth_factor);
+    state.insert("backoff_factor", options_.backoff_factor);
+    state.insert("growth_interval", static_cast<std::int64_t>(options_.growth_interval));
+    state.insert("_growth_tracker", static_cast<std::int64_t>(good_steps_));
+    return state;
   }
-  void load(torch::serialize::InputArchive& archive) {
-    c10::IValue scale, growth_tracker;
-    archive.read("scale", scale);
-    archive.read("_growth_tracker", growth_tracker);
-    load_state(scale.toDouble(), static_cast<int>(growth_tracker.toInt()));
+  /// Restores what state_dict() or Python's `GradScaler.state_dict()` holds (the scale and
+  /// the growth tracker; the settings stay this run's); FileError naming `source`.
+  void load_state_dict(const c10::IValue& saved, std::string_view source) {
+    try {
+      const auto state = saved.toGenericDict();
+      const auto scale = state.at("scale");
+      load_state(scale.isInt() ? static_cast<double>(scale.toInt()) : scale.toDouble(),
+                 static_cast<int>(state.at("_growth_tracker").toInt()));
+    } catch (const c10::Error& error) {
+      throw FileError(fmt::format("cannot restore the loss scale from '{}': {}; it is no GradScaler state",
+                                  source, error.what_without_backtrace()));
+    }
   }
 
  private:

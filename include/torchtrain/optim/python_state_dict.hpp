@@ -1,0 +1,414 @@
+// An optimizer's state as Python's `optimizer.state_dict()` lays it out: what optimizer.pt
+// holds, so that a run resumes across languages.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <torch/optim/adagrad.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/rmsprop.h>
+#include <torch/optim/sgd.h>
+
+#include <torchtrain/io/archive_bytes.hpp>
+#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/io/torch_pickle.hpp>
+#include <torchtrain/optim/adafactor.hpp>
+#include <torchtrain/optim/multi_tensor_adamw.hpp>
+
+namespace torchtrain::optim::detail {
+
+using Dict = c10::impl::GenericDict;
+
+// A number Python may have saved as a float, an int or a 0-dim tensor (a step count).
+inline double number(const c10::IValue& value) {
+  if (value.isTensor()) return value.toTensor().item<double>();
+  if (value.isInt()) return static_cast<double>(value.toInt());
+  return value.toDouble();
+}
+inline std::int64_t count(const c10::IValue& value) { return std::llround(number(value)); }
+inline double number_or(const Dict& dict, const char* key, double otherwise) {
+  return dict.contains(key) ? number(dict.at(key)) : otherwise;
+}
+inline bool flag_or(const Dict& dict, const char* key, bool otherwise) {
+  return dict.contains(key) && !dict.at(key).isNone() ? dict.at(key).toBool() : otherwise;
+}
+inline torch::Tensor tensor_or_none(const Dict& dict, const char* key, const torch::Tensor& parameter) {
+  return dict.contains(key) && dict.at(key).isTensor() ? dict.at(key).toTensor().to(parameter.options())
+                                                       : torch::Tensor();
+}
+// A state tensor of the parameter's shape, on its device, as Python's load_state_dict casts it.
+inline torch::Tensor tensor_like(const Dict& dict, const char* key, const torch::Tensor& parameter) {
+  const auto tensor = dict.at(key).toTensor();
+  TORCH_CHECK(tensor.sizes() == parameter.sizes(), "its '", key, "' has shape ", tensor.sizes(),
+              " for a parameter of shape ", parameter.sizes());
+  return tensor.to(parameter.options());
+}
+// Python keeps the step of AdamW, Adagrad and RMSprop as a float32 0-dim tensor.
+inline torch::Tensor step_tensor(std::int64_t step) { return torch::tensor(static_cast<float>(step)); }
+
+// The Python layout of each optimizer torchtrain makes: the keys of a parameter group (as
+// PyTorch's or transformers' class writes them) and of a parameter's state.
+struct AdamWLayout {
+  using Options = torch::optim::AdamWOptions;
+  using State = torch::optim::AdamWParamState;
+  bool fused = false;
+  void write(Dict& group, const Options& options) const {
+    group.insert("lr", options.lr());
+    group.insert("betas", c10::ivalue::Tuple::create(std::get<0>(options.betas()), std::get<1>(options.betas())));
+    group.insert("eps", options.eps());
+    group.insert("weight_decay", options.weight_decay());
+    group.insert("amsgrad", options.amsgrad());
+    group.insert("maximize", false);
+    group.insert("foreach", c10::IValue());
+    group.insert("capturable", false);
+    group.insert("differentiable", false);
+    group.insert("fused", fused ? c10::IValue(true) : c10::IValue());
+    group.insert("decoupled_weight_decay", true);
+  }
+  static void read(const Dict& group, Options& options) {
+    const auto betas = group.at("betas").toTupleRef().elements();
+    options.lr(number(group.at("lr")))
+        .betas({number(betas.at(0)), number(betas.at(1))})
+        .eps(number(group.at("eps")))
+        .weight_decay(number(group.at("weight_decay")))
+        .amsgrad(flag_or(group, "amsgrad", false));
+  }
+  static void write(Dict& entry, const State& state, const torch::Tensor&) {
+    entry.insert("step", step_tensor(state.step()));
+    entry.insert("exp_avg", state.exp_avg());
+    entry.insert("exp_avg_sq", state.exp_avg_sq());
+    if (state.max_exp_avg_sq().defined()) entry.insert("max_exp_avg_sq", state.max_exp_avg_sq());
+  }
+  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
+    auto state = std::make_unique<State>();
+    state->step(count(entry.at("step")))
+        .exp_avg(tensor_like(entry, "exp_avg", parameter))
+        .exp_avg_sq(tensor_like(entry, "exp_avg_sq", parameter))
+        .max_exp_avg_sq(tensor_or_none(entry, "max_exp_avg_sq", parameter));
+    return state;
+  }
+};
+
+struct SGDLayout {
+  using Options = torch::optim::SGDOptions;
+  using State = torch::optim::SGDParamState;
+  static void write(Dict& group, const Options& options) {
+    group.insert("lr", options.lr());
+    group.insert("momentum", options.momentum());
+    group.insert("dampening", options.dampening());
+    group.insert("weight_decay", options.weight_decay());
+    group.insert("nesterov", options.nesterov());
+    group.insert("maximize", false);
+    group.insert("foreach", c10::IValue());
+    group.insert("differentiable", false);
+    group.insert("fused", c10::IValue());
+  }
+  static void read(const Dict& group, Options& options) {
+    options.lr(number(group.at("lr")))
+        .momentum(number_or(group, "momentum", 0))
+        .dampening(number_or(group, "dampening", 0))
+        .weight_decay(number(group.at("weight_decay")))
+        .nesterov(flag_or(group, "nesterov", false));
+  }
+  static void write(Dict& entry, const State& state, const torch::Tensor&) {
+    entry.insert("momentum_buffer", state.momentum_buffer().defined() ? c10::IValue(state.momentum_buffer()) : c10::IValue());
+  }
+  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
+    auto state = std::make_unique<State>();
+    state->momentum_buffer(tensor_or_none(entry, "momentum_buffer", parameter));
+    return state;
+  }
+};
+
+struct AdagradLayout {
+  using Options = torch::optim::AdagradOptions;
+  using State = torch::optim::AdagradParamState;
+  static void write(Dict& group, const Options& options) {
+    group.insert("lr", options.lr());
+    group.insert("lr_decay", options.lr_decay());
+    group.insert("weight_decay", options.weight_decay());
+    group.insert("initial_accumulator_value", options.initial_accumulator_value());
+    group.insert("eps", options.eps());
+    group.insert("foreach", c10::IValue());
+    group.insert("maximize", false);
+    group.insert("differentiable", false);
+    group.insert("fused", c10::IValue());
+  }
+  static void read(const Dict& group, Options& options) {
+    options.lr(number(group.at("lr")))
+        .lr_decay(number_or(group, "lr_decay", 0))
+        .weight_decay(number(group.at("weight_decay")))
+        .initial_accumulator_value(number_or(group, "initial_accumulator_value", 0))
+        .eps(number(group.at("eps")));
+  }
+  static void write(Dict& entry, const State& state, const torch::Tensor&) {
+    entry.insert("step", step_tensor(state.step()));
+    entry.insert("sum", state.sum());
+  }
+  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
+    auto state = std::make_unique<State>();
+    state->step(count(entry.at("step"))).sum(tensor_like(entry, "sum", parameter));
+    return state;
+  }
+};
+
+struct RMSpropLayout {
+  using Options = torch::optim::RMSpropOptions;
+  using State = torch::optim::RMSpropParamState;
+  static void write(Dict& group, const Options& options) {
+    group.insert("lr", options.lr());
+    group.insert("momentum", options.momentum());
+    group.insert("alpha", options.alpha());
+    group.insert("eps", options.eps());
+    group.insert("centered", options.centered());
+    group.insert("weight_decay", options.weight_decay());
+    group.insert("capturable", false);
+    group.insert("foreach", c10::IValue());
+    group.insert("maximize", false);
+    group.insert("differentiable", false);
+  }
+  static void read(const Dict& group, Options& options) {
+    options.lr(number(group.at("lr")))
+        .momentum(number_or(group, "momentum", 0))
+        .alpha(number(group.at("alpha")))
+        .eps(number(group.at("eps")))
+        .centered(flag_or(group, "centered", false))
+        .weight_decay(number(group.at("weight_decay")));
+  }
+  static void write(Dict& entry, const State& state, const torch::Tensor&) {
+    entry.insert("step", step_tensor(state.step()));
+    entry.insert("square_avg", state.square_avg());
+    if (state.momentum_buffer().defined()) entry.insert("momentum_buffer", state.momentum_buffer());
+    if (state.grad_avg().defined()) entry.insert("grad_avg", state.grad_avg());
+  }
+  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
+    auto state = std::make_unique<State>();
+    state->step(count(entry.at("step")))
+        .square_avg(tensor_like(entry, "square_avg", parameter))
+        .momentum_buffer(tensor_or_none(entry, "momentum_buffer", parameter))
+        .grad_avg(tensor_or_none(entry, "grad_avg", parameter));
+    return state;
+  }
+};
+
+// transformers' Adafactor: eps is the pair (eps1, eps2), the step a Python int, and RMS the
+// parameter's root mean square (recomputed by every step before use).
+struct AdafactorLayout {
+  using Options = AdafactorOptions;
+  using State = AdafactorParamState;
+  static void write(Dict& group, const Options& options) {
+    group.insert("lr", options.lr());
+    group.insert("eps", c10::ivalue::Tuple::create(options.eps1(), options.eps2()));
+    group.insert("clip_threshold", options.clip_threshold());
+    group.insert("decay_rate", options.decay_rate());
+    group.insert("beta1", options.beta1() ? c10::IValue(*options.beta1()) : c10::IValue());
+    group.insert("weight_decay", options.weight_decay());
+    group.insert("scale_parameter", options.scale_parameter());
+    group.insert("relative_step", options.relative_step());
+    group.insert("warmup_init", options.warmup_init());
+  }
+  static void read(const Dict& group, Options& options) {
+    const auto eps = group.at("eps").toTupleRef().elements();
+    const auto beta1 = group.at("beta1");
+    options.lr(number(group.at("lr")))
+        .eps1(number(eps.at(0)))
+        .eps2(number(eps.at(1)))
+        .clip_threshold(number(group.at("clip_threshold")))
+        .decay_rate(number(group.at("decay_rate")))
+        .beta1(beta1.isNone() ? std::nullopt : std::optional(number(beta1)))
+        .weight_decay(number(group.at("weight_decay")))
+        .scale_parameter(flag_or(group, "scale_parameter", true))
+        .relative_step(flag_or(group, "relative_step", true))
+        .warmup_init(flag_or(group, "warmup_init", false));
+  }
+  static void write(Dict& entry, const State& state, const torch::Tensor& parameter) {
+    entry.insert("step", state.step);
+    for (const auto& [key, tensor] : {std::pair{"exp_avg_sq_row", state.exp_avg_sq_row},
+                                      std::pair{"exp_avg_sq_col", state.exp_avg_sq_col},
+                                      std::pair{"exp_avg_sq", state.exp_avg_sq}, std::pair{"exp_avg", state.exp_avg}})
+      if (tensor.defined()) entry.insert(key, tensor);
+    entry.insert("RMS", (parameter.norm(2) / std::sqrt(static_cast<double>(parameter.numel()))).item<double>());
+  }
+  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
+    auto state = std::make_unique<State>();
+    state->step = count(entry.at("step"));
+    // Adafactor keeps its moments in float32 whatever the parameter's type.
+    const auto float32 = [&](const char* key) {
+      return entry.contains(key) && entry.at(key).isTensor()
+                 ? entry.at(key).toTensor().to(parameter.device(), torch::kFloat)
+                 : torch::Tensor();
+    };
+    state->exp_avg_sq_row = float32("exp_avg_sq_row");
+    state->exp_avg_sq_col = float32("exp_avg_sq_col");
+    state->exp_avg_sq = float32("exp_avg_sq");
+    state->exp_avg = float32("exp_avg");
+    return state;
+  }
+};
+
+// {"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}, the parameters
+// numbered across the groups in order, as Python numbers them.
+template <class Layout>
+c10::IValue state_dict_in(const torch::optim::Optimizer& optimizer, const Layout& layout,
+                          const std::vector<double>& initial_lrs) {
+  auto states = io::python_dict();
+  auto groups = io::python_list();
+  std::int64_t index = 0;
+  for (std::size_t g = 0; g < optimizer.param_groups().size(); ++g) {
+    const auto& group = optimizer.param_groups()[g];
+    auto saved = io::python_dict();
+    layout.write(saved, static_cast<const typename Layout::Options&>(group.options()));
+    if (g < initial_lrs.size()) saved.insert("initial_lr", initial_lrs[g]);  // set by Python's schedulers
+    auto params = io::python_list();
+    for (const auto& parameter : group.params()) {
+      if (auto found = optimizer.state().find(parameter.unsafeGetTensorImpl()); found != optimizer.state().end()) {
+        auto entry = io::python_dict();
+        layout.write(entry, static_cast<const typename Layout::State&>(*found->second), parameter);
+        states.insert(index, entry);
+      }
+      params.push_back(index++);
+    }
+    saved.insert("params", params);
+    groups.push_back(saved);
+  }
+  auto state_dict = io::python_dict();
+  state_dict.insert("state", states);
+  state_dict.insert("param_groups", groups);
+  return state_dict;
+}
+
+// Reads what state_dict_in (or Python) wrote into `optimizer`, whose groups must have as
+// many parameters, of the same shapes. Everything is read before anything is set.
+template <class Layout>
+void load_state_dict_in(torch::optim::Optimizer& optimizer, const c10::IValue& saved, std::string_view source) {
+  using Options = typename Layout::Options;
+  const auto fail = [&](const std::string& why) {
+    return FileError(fmt::format("cannot restore the optimizer from '{}': {}", source, why));
+  };
+  std::vector<Options> options;
+  std::vector<std::pair<void*, std::unique_ptr<torch::optim::OptimizerParamState>>> states;
+  try {
+    if (!saved.isGenericDict()) throw fail("it holds no state dict");
+    const auto state_dict = saved.toGenericDict();
+    if (!state_dict.contains("state") || !state_dict.contains("param_groups"))
+      throw fail("it has no 'state' and 'param_groups'; it is not an optimizer's state dict");
+    const auto saved_states = state_dict.at("state").toGenericDict();
+    const auto groups = state_dict.at("param_groups").toList();
+    auto& targets = optimizer.param_groups();
+    if (groups.size() != targets.size())
+      throw fail(fmt::format("it has {} parameter groups, this optimizer {}: it was saved for another model or "
+                             "optimizer",
+                             groups.size(), targets.size()));
+    for (std::size_t g = 0; g < targets.size(); ++g) {
+      const auto group = groups.get(g).toGenericDict();
+      const auto params = group.at("params").toList();
+      const auto& parameters = targets[g].params();
+      if (params.size() != parameters.size())
+        throw fail(fmt::format("its parameter group {} has {} parameters, this optimizer's {}: it was saved for "
+                               "another model",
+                               g, params.size(), parameters.size()));
+      options.push_back(static_cast<const Options&>(targets[g].options()));
+      Layout::read(group, options.back());
+      for (std::size_t i = 0; i < parameters.size(); ++i) {
+        const auto key = params.get(i);
+        if (!saved_states.contains(key)) continue;  // a parameter that has not stepped yet
+        auto state = Layout::read(saved_states.at(key).toGenericDict(), parameters[i]);
+        states.emplace_back(parameters[i].unsafeGetTensorImpl(), std::move(state));
+      }
+    }
+  } catch (const c10::Error& error) {
+    throw fail(fmt::format("{}; it was written for another optimizer or is damaged", error.what_without_backtrace()));
+  }
+  for (std::size_t g = 0; g < options.size(); ++g)
+    static_cast<Options&>(optimizer.param_groups()[g].options()) = options[g];
+  optimizer.state().clear();
+  for (auto& [key, state] : states) optimizer.state()[key] = std::move(state);
+}
+
+// Runs `use(optimizer, layout)` with the optimizer as its type and that type's layout;
+// false when torchtrain knows no Python layout for it (a user's own optimizer).
+template <class Use>
+bool with_layout(torch::optim::Optimizer& optimizer, Use&& use) {
+  if (auto* adamw = dynamic_cast<torch::optim::AdamW*>(&optimizer)) return use(*adamw, AdamWLayout{}), true;
+  if (auto* sgd = dynamic_cast<torch::optim::SGD*>(&optimizer)) return use(*sgd, SGDLayout{}), true;
+  if (auto* adagrad = dynamic_cast<torch::optim::Adagrad*>(&optimizer)) return use(*adagrad, AdagradLayout{}), true;
+  if (auto* rmsprop = dynamic_cast<torch::optim::RMSprop*>(&optimizer)) return use(*rmsprop, RMSpropLayout{}), true;
+  if (auto* adafactor = dynamic_cast<Adafactor*>(&optimizer)) return use(*adafactor, AdafactorLayout{}), true;
+  return false;
+}
+
+}  // namespace torchtrain::optim::detail
+
+namespace torchtrain::optim {
+
+/// `optimizer`'s state as Python's `optimizer.state_dict()` holds it (the keys of PyTorch's
+/// AdamW, SGD, Adagrad and RMSprop and of transformers' Adafactor), with each group's
+/// `initial_lr` (a Python scheduler's) from `initial_lrs`; nullopt for an optimizer of
+/// another type.
+inline std::optional<c10::IValue> python_state_dict(const torch::optim::Optimizer& optimizer,
+                                                    const std::vector<double>& initial_lrs = {}) {
+  if (const auto* multi_tensor = dynamic_cast<const MultiTensorAdamW*>(&optimizer))
+    return detail::state_dict_in(multi_tensor->to_adamw(), detail::AdamWLayout{multi_tensor->fused()}, initial_lrs);
+  std::optional<c10::IValue> state_dict;
+  // with_layout takes a mutable optimizer to serve loading too; this only reads it.
+  detail::with_layout(const_cast<torch::optim::Optimizer&>(optimizer), [&](const auto& typed, const auto& layout) {
+    state_dict = detail::state_dict_in(typed, layout, initial_lrs);
+  });
+  return state_dict;
+}
+
+/// Restores what python_state_dict or Python's `optimizer.state_dict()` holds: options
+/// (learning rates included) and state, for the same parameter groups in the same order.
+/// False for an optimizer of another type; FileError naming `source` when it does not fit.
+inline bool load_python_state_dict(torch::optim::Optimizer& optimizer, const c10::IValue& saved,
+                                   std::string_view source) {
+  if (auto* multi_tensor = dynamic_cast<MultiTensorAdamW*>(&optimizer)) {
+    auto adamw = multi_tensor->to_adamw();
+    detail::load_state_dict_in<detail::AdamWLayout>(adamw, saved, source);
+    try {
+      multi_tensor->load_from_adamw(adamw);
+    } catch (const c10::Error& error) {
+      throw FileError(fmt::format("cannot restore the optimizer from '{}': {}", source, error.what_without_backtrace()));
+    }
+    return true;
+  }
+  return detail::with_layout(optimizer, [&](auto& typed, const auto& layout) {
+    detail::load_state_dict_in<std::remove_cvref_t<decltype(layout)>>(typed, saved, source);
+  });
+}
+
+/// The bytes of optimizer.pt: Python's `torch.save(optimizer.state_dict())` for the
+/// optimizers python_state_dict knows, else the optimizer's own LibTorch archive (which
+/// only C++ reads).
+inline std::string optimizer_file_bytes(const torch::optim::Optimizer& optimizer,
+                                        const std::vector<double>& initial_lrs) {
+  if (auto state_dict = python_state_dict(optimizer, initial_lrs)) return io::torch_save_bytes(*state_dict);
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  return io::archive_bytes(archive);
+}
+
+/// Restores what optimizer_file_bytes wrote, or Python's optimizer.pt; `file_name` names
+/// the file in errors.
+inline void load_optimizer_file(torch::optim::Optimizer& optimizer, const std::string& bytes,
+                                std::string_view file_name) {
+  const bool has_layout = dynamic_cast<MultiTensorAdamW*>(&optimizer) != nullptr ||
+                          detail::with_layout(optimizer, [](auto&, const auto&) {});
+  if (has_layout) {
+    load_python_state_dict(optimizer, io::torch_load_bytes(bytes, file_name), file_name);
+    return;
+  }
+  io::read_archive(bytes, file_name, [&](auto& archive) { optimizer.load(archive); });
+}
+
+}  // namespace torchtrain::optim
