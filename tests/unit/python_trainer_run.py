@@ -201,7 +201,7 @@ SCENARIOS = {
     "gpt_random": ("gpt", dict(include_num_input_tokens_seen="non_padding", lr_scheduler_type="cosine_with_min_lr",
                                lr_scheduler_kwargs={"min_lr_rate": 0.1})),
     "by_epoch": ("mlp", dict(eval_strategy="epoch", save_strategy="epoch", logging_strategy="epoch",
-                             gradient_accumulation_steps=2, num_train_epochs=3)),
+                             gradient_accumulation_steps=2, num_train_epochs=3, skip_memory_metrics=False)),
     "max_steps_mid_epoch": ("mlp", dict(max_steps=4, gradient_accumulation_steps=1, per_device_train_batch_size=4,
                                         logging_steps=3, save_steps=2, eval_steps=3, logging_first_step=True)),
     "early_stopping": ("mlp", dict(eval_on_start=True, load_best_model_at_end=True, metric_for_best_model="loss",

@@ -339,6 +339,22 @@ DOCTEST_TEST_CASE("2 ranks with batch 16 train to the weights of 1 process with 
   check_two_ranks_match_one("fp32", "ddp", "16");
 }
 
+DOCTEST_TEST_CASE("ignored labels: 2 ranks equal 1 process by the global batch's count, unless --average_tokens_across_devices false") {
+  // The loss of each rank divides by the labels of both (Python's num_items_in_batch summed
+  // over the processes), so 2 x 16 is 1 x 32 though the ranks' shares count differently.
+  const auto folder = check_two_ranks_match_one("ignored_labels", "ddp", "16", {"--ignored_labels", "true"});
+  const auto own_count = run_worker(2, folder / "own_count",
+                                    {"--trainer", "ddp", "--per_device_train_batch_size", "16", "--ignored_labels",
+                                     "true", "--average_tokens_across_devices", "false"});
+  DOCTEST_REQUIRE_MESSAGE(own_count.code == 0, own_count.output);
+  // Each rank dividing by its own count weighs the samples otherwise: other weights.
+  DOCTEST_CHECK(relative_difference(weights(folder / "own_count", 0), weights(folder / "single", 0)) > 1e-4);
+}
+
+DOCTEST_TEST_CASE("--eval_do_concat_batches false on 2 ranks: each global batch gathered in order, the same accuracy as 1 process") {
+  check_two_ranks_match_one("no_concat", "ddp", "16", {"--eval_do_concat_batches", "false"});
+}
+
 DOCTEST_TEST_CASE("with Accum<2>, 2 ranks x 2 micro-batches of 8 equal 1 process with batch 32, reducing once per step") {
   check_two_ranks_match_one("accum2", "ddp_accum2", "8");
 }
@@ -450,6 +466,63 @@ DOCTEST_TEST_CASE("only rank 0 writes checkpoints and logs, and every rank resum
   const auto alone = run_worker(1, folder / "alone", alone_flags);
   DOCTEST_REQUIRE_MESSAGE(alone.code == 0, alone.output);
   DOCTEST_CHECK(contains(alone.output, "holds no rng_state.pth (it was saved by a run of another number of processes)"));
+}
+
+// Two machines on one: two launchers of one rank each (--nnodes 2), so that each rank is
+// its machine's first process (LOCAL_RANK 0) and writes into output_dir/rank-<RANK>.
+std::vector<Finished> run_on_two_nodes(const fs::path& out, const std::vector<std::string>& flags) {
+  const auto free_port = torchtrain_launch::free_port();
+  DOCTEST_REQUIRE_MESSAGE(free_port.has_value(), "no free TCP port for the two launchers to meet at");
+  const auto port = std::to_string(*free_port);
+  fs::create_directories(out);
+  std::vector<pid_t> children;
+  for (int node : {0, 1}) {
+    std::vector<std::string> words = {Programs{}.launcher, "--nnodes", "2", "--node_rank", std::to_string(node),
+                                      "--nproc_per_node", "1", "--master_addr", "127.0.0.1", "--master_port", port,
+                                      Programs{}.worker, "--out", out.string(), "--output_dir",
+                                      (out / "output").string(), "--rank_output_dir", "true"};
+    words.insert(words.end(), flags.begin(), flags.end());
+    children.push_back(start(words, out.string() + fmt::format("-node{}.log", node)));
+  }
+  std::vector<Finished> finished;
+  for (int node : {0, 1}) {
+    int status = 0;
+    waitpid(children[node], &status, 0);
+    finished.push_back({exit_code(status), read_text(out.string() + fmt::format("-node{}.log", node))});
+  }
+  return finished;
+}
+
+DOCTEST_TEST_CASE("on two machines: --save_on_each_node saves on each machine's first process, --log_on_each_node logs there") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("two_nodes");
+  const std::vector<std::string> flags = {"--trainer", "ddp", "--save_strategy", "steps", "--save_steps", "8",
+                                          "--log_level", "info"};
+  const auto saved_output = [](const fs::path& out, int rank) {
+    return out / "output" / fmt::format("rank-{}", rank) / "checkpoint-8";
+  };
+  // Python's defaults: only rank 0 saves; each machine's first process logs at log_level.
+  const auto defaults = run_on_two_nodes(folder / "defaults", flags);
+  for (const auto& node : defaults) DOCTEST_REQUIRE_MESSAGE(node.code == 0, node.output);
+  DOCTEST_CHECK(tt::is_complete_checkpoint(saved_output(folder / "defaults", 0)));
+  DOCTEST_CHECK_FALSE(fs::exists(folder / "defaults" / "output" / "rank-1"));
+  for (const auto& node : defaults) DOCTEST_CHECK(contains(node.output, "Saving model checkpoint to"));
+
+  auto each = flags;
+  each.insert(each.end(), {"--save_on_each_node", "true", "--log_on_each_node", "false"});
+  const auto on_each = run_on_two_nodes(folder / "each", each);
+  for (const auto& node : on_each) DOCTEST_REQUIRE_MESSAGE(node.code == 0, node.output);
+  for (int rank : {0, 1}) {
+    const auto checkpoint = saved_output(folder / "each", rank);
+    DOCTEST_CHECK(tt::is_complete_checkpoint(checkpoint));
+    // A whole checkpoint on each machine: every process's random state, the same weights.
+    DOCTEST_CHECK(fs::exists(checkpoint / "rng_state_0.pth"));
+    DOCTEST_CHECK(fs::exists(checkpoint / "rng_state_1.pth"));
+    DOCTEST_CHECK(read_text(checkpoint / "model.safetensors") == read_text(saved_output(folder / "each", 0) / "model.safetensors"));
+  }
+  // Only rank 0 logs at log_level now; rank 1 at log_level_replica (warning).
+  DOCTEST_CHECK(contains(on_each[0].output, "Saving model checkpoint to"));
+  DOCTEST_CHECK_FALSE(contains(on_each[1].output, "Saving model checkpoint to"));
 }
 
 DOCTEST_TEST_CASE("a rank that dies: the other stops with a clear error, the launcher returns the worst status") {

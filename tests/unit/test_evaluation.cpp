@@ -123,10 +123,11 @@ struct SequenceEvaluation {
   tt::EvalPrediction got;
   tt::Metrics metrics;
 
-  explicit SequenceEvaluation(std::vector<std::string> include_for_metrics = {}) {
+  explicit SequenceEvaluation(std::vector<std::string> include_for_metrics = {}, bool concat_batches = true) {
     auto args = base_arguments();
     args.per_device_eval_batch_size = 4;
     args.include_for_metrics = std::move(include_for_metrics);
+    args.eval_do_concat_batches = concat_batches;
     tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy, Recorder{&calls, &got});
     metrics = trainer.evaluate();
   }
@@ -342,6 +343,49 @@ DOCTEST_TEST_CASE("compute_metrics gets all batches concatenated, sequences of d
     DOCTEST_CHECK((rows(run.got.predictions).slice(1, length) == -100).all().template item<bool>());
     DOCTEST_CHECK((rows(run.got.label_ids).slice(1, length) == -100).all().template item<bool>());
   });
+}
+
+DOCTEST_TEST_CASE("--eval_do_concat_batches false: compute_metrics gets each batch apart, unpadded, as Python's lists") {
+  SequenceEvaluation apart({"inputs"}, /*concat_batches=*/false);
+  DOCTEST_CHECK(apart.calls == 1);
+  DOCTEST_CHECK(!apart.got.predictions.defined());
+  DOCTEST_CHECK(!apart.got.label_ids.defined());
+  DOCTEST_REQUIRE(apart.got.batches.size() == 3);
+  std::size_t b = 0;
+  apart.for_each_batch([&](const tt::data::Batch& batch, const auto&, std::int64_t length) {
+    const auto& kept = apart.got.batches[b++];
+    DOCTEST_CHECK(kept.predictions.size(1) == length);  // its own length: no padding
+    DOCTEST_CHECK(torch::allclose(kept.predictions, apart.model(batch.inputs)));
+    DOCTEST_CHECK(torch::equal(kept.label_ids, batch.labels));
+    DOCTEST_CHECK(torch::equal(kept.inputs, batch.inputs));
+  });
+  // Joined, they are what the Trainer concatenates (the same data and initial weights).
+  SequenceEvaluation together({"inputs"});
+  const auto joined = tt::concatenated(apart.got);
+  DOCTEST_CHECK(torch::equal(joined.predictions, together.got.predictions));
+  DOCTEST_CHECK(torch::equal(joined.label_ids, together.got.label_ids));
+  DOCTEST_CHECK(torch::equal(joined.inputs, together.got.inputs));
+  DOCTEST_CHECK(apart.metrics.at("eval_loss") == together.metrics.at("eval_loss"));
+}
+
+DOCTEST_TEST_CASE("--eval_do_concat_batches false: predict() returns the batches, and the built-in metrics take them") {
+  const auto data = classification_data();
+  Net model;
+  auto args = base_arguments();
+  args.per_device_eval_batch_size = 30;  // 30, 30, 30 and 10 samples
+  tt::Trainer<> together(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy,
+                         tt::metrics::combine(tt::metrics::accuracy, tt::metrics::f1));
+  args.eval_do_concat_batches = false;
+  tt::Trainer<> apart(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy,
+                      tt::metrics::combine(tt::metrics::accuracy, tt::metrics::f1));
+  const auto expected = together.predict(data);
+  const auto got = apart.predict(data);
+  DOCTEST_CHECK(!got.predictions.defined());
+  DOCTEST_REQUIRE(got.batches.size() == 4);
+  DOCTEST_CHECK(got.batches.back().predictions.size(0) == 10);
+  DOCTEST_CHECK(torch::equal(tt::concatenated({.batches = got.batches}).predictions, expected.predictions));
+  for (const char* key : {"test_accuracy", "test_f1", "test_loss"})
+    DOCTEST_CHECK_MESSAGE(got.metrics.at(key) == expected.metrics.at(key), key);
 }
 
 DOCTEST_TEST_CASE("pad_and_concatenate pads dimension 1 only, and rejects other differences") {

@@ -371,6 +371,7 @@ struct TrainerRecorder : Recorder<true> {
 // A strategy whose process is not the main one (rank 1 of a distributed run).
 struct NotMainProcess : tt::SingleDevice {
   int rank() const { return 1; }
+  int local_rank() const { return 1; }  // the second process of rank 0's machine
   int world_size() const { return 2; }  // a rank is below the world size (the loop shards the data by both)
   bool is_main_process() const { return false; }
 };

@@ -191,7 +191,7 @@ double compare_logs(const std::vector<tt::Metrics>& ours, const json& theirs, co
     DOCTEST_CHECK_MESSAGE(our_keys == their_keys, where, " entry ", i, ": keys ", json(our_keys).dump(),
                           ", Python's ", json(their_keys).dump());
     for (const auto& [key, value] : ours[i]) {
-      if (is_timing(key) || !theirs[i].contains(key)) continue;
+      if (is_measured(key) || !theirs[i].contains(key)) continue;
       const double difference = relative_difference(value, theirs[i][key].get<double>());
       DOCTEST_CHECK_MESSAGE(difference <= tolerance, where, " entry ", i, " ", key, ": ", value, ", Python's ",
                             theirs[i][key].get<double>());

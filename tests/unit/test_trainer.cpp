@@ -189,6 +189,103 @@ DOCTEST_TEST_CASE("evaluate() returns the sample-weighted eval_loss, metrics and
   DOCTEST_CHECK(trainer.evaluate("test").contains("test_loss"));
 }
 
+// Holds 64 MB from the start of training on, and touches 128 MB more for a moment at step 3.
+struct AllocatesMemory {
+  torch::Tensor* held;
+  void on_train_begin(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&) const {
+    *held = torch::ones({16 << 20});  // 16 Mi floats, written, so resident
+  }
+  void on_step_end(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl&) const {
+    if (state.global_step == 3) DOCTEST_CHECK(torch::ones({32 << 20}).sum().item<double>() == 32 << 20);
+  }
+};
+
+DOCTEST_TEST_CASE("--skip_memory_metrics false adds Python's memory metrics to train, evaluate and predict") {
+  auto data = classification_data();
+  torch::manual_seed(7);
+  Net model;
+  auto args = arguments;
+  args.skip_memory_metrics = false;
+  args.eval_strategy = tt::IntervalStrategy::epoch;  // evaluations inside training add none of their own
+  torch::Tensor held;
+  tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy, tt::metrics::accuracy,
+                        tt::callbacks(AllocatesMemory{&held}));
+  const auto metrics = trainer.train().metrics;
+  constexpr double megabyte = 1 << 20;
+  // The 64 MB held stays allocated; the 128 MB touched and freed is a peak above the end.
+  DOCTEST_CHECK(metrics.at("train_mem_cpu_alloc_delta") >= 60 * megabyte);
+  DOCTEST_CHECK(metrics.at("train_mem_cpu_peaked_delta") >= 120 * megabyte);
+  for (const char* key : {"init_mem_cpu_alloc_delta", "init_mem_cpu_peaked_delta", "before_init_mem_cpu"})
+    DOCTEST_CHECK_MESSAGE(metrics.contains(key), key);
+  DOCTEST_CHECK(metrics.at("before_init_mem_cpu") > 0);
+  DOCTEST_CHECK(trainer.state().log_history.back().contains("train_mem_cpu_alloc_delta"));
+  for (const auto& entry : trainer.state().log_history)
+    if (entry.contains("eval_loss")) DOCTEST_CHECK_FALSE(entry.contains("eval_mem_cpu_alloc_delta"));
+  const auto evaluated = trainer.evaluate();
+  DOCTEST_CHECK(evaluated.contains("eval_mem_cpu_alloc_delta"));
+  DOCTEST_CHECK(evaluated.contains("eval_mem_cpu_peaked_delta"));
+  DOCTEST_CHECK_FALSE(evaluated.contains("init_mem_cpu_alloc_delta"));  // reported once, with train
+  DOCTEST_CHECK(trainer.predict(data).metrics.contains("test_mem_cpu_alloc_delta"));
+  // Off by default, as in Python.
+  tt::Trainer<> quiet(model, arguments, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
+  DOCTEST_CHECK_FALSE(quiet.train().metrics.contains("train_mem_cpu_alloc_delta"));
+}
+
+// A classifier that runs in the type of its weights (as a model with token inputs does).
+struct CastsInputsImpl : torch::nn::Module {
+  CastsInputsImpl() : layer(register_module("layer", torch::nn::Linear(8, 3))) {}
+  torch::Tensor forward(const torch::Tensor& inputs) { return layer(inputs.to(layer->weight.scalar_type())); }
+  torch::nn::Linear layer;
+};
+TORCH_MODULE(CastsInputs);
+
+DOCTEST_TEST_CASE("--bf16_full_eval and --fp16_full_eval evaluate with the model cast to that type, as Python") {
+  auto data = classification_data();
+  for (auto [flag, dtype] : {std::pair{"bf16_full_eval", torch::kBFloat16}, std::pair{"fp16_full_eval", torch::kFloat16}}) {
+    DOCTEST_INFO(flag);
+    torch::manual_seed(7);
+    CastsInputs model;
+    auto args = arguments;
+    args.num_train_epochs = 1;
+    args.eval_strategy = tt::IntervalStrategy::epoch;
+    (std::string_view(flag) == "bf16_full_eval" ? args.bf16_full_eval : args.fp16_full_eval) = true;
+    tt::Trainer<> trainer(model, args, data, data, tt::loss::cross_entropy);
+    trainer.train();
+    // Training, and its evaluations, ran in float32.
+    DOCTEST_CHECK((model->layer->weight.scalar_type() == torch::kFloat));
+    double float32_loss = 0;
+    {
+      torch::NoGradGuard no_grad;
+      float32_loss = torch::nn::functional::cross_entropy(model->forward(data.inputs()), data.labels()).item<double>();
+    }
+    const auto metrics = trainer.evaluate();
+    DOCTEST_CHECK((model->layer->weight.scalar_type() == dtype));  // and it stays so, as in Python
+    DOCTEST_CHECK(metrics.at("eval_loss") == doctest::Approx(float32_loss).epsilon(2e-2));
+    DOCTEST_CHECK(metrics.at("eval_loss") != float32_loss);  // computed in 16 bits
+  }
+}
+
+DOCTEST_TEST_CASE("on CUDA, --torch_empty_cache_steps gives the cached blocks back to the device every N steps" *
+                  doctest::test_suite("cuda")) {
+  auto data = classification_data();
+  const auto blocks_given_back = [&](std::optional<int> every) {
+    torch::manual_seed(7);
+    Net model;
+    auto args = arguments;
+    args.use_cpu = false;
+    args.num_train_epochs = 1;
+    args.torch_empty_cache_steps = every;
+    tt::Trainer<> trainer(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy);
+    auto* allocator = c10::getDeviceAllocator(c10::DeviceType::CUDA);
+    const auto before = allocator->getDeviceStats(0).num_device_free;
+    trainer.train();
+    return allocator->getDeviceStats(0).num_device_free - before;
+  };
+  const auto without = blocks_given_back(std::nullopt);
+  const auto every_step = blocks_given_back(1);
+  DOCTEST_CHECK(every_step > without);
+}
+
 DOCTEST_TEST_CASE("eval_strategy steps evaluates every eval_steps during training, and at the last step as Python") {
   auto data = classification_data();
   Net model;

@@ -119,9 +119,9 @@ struct TrainingArguments {
   double logging_steps = 500;            // log every N steps (a value < 1 is a ratio of the total)
   bool logging_first_step = false;       // also log the first step
   bool logging_nan_inf_filter = true;    // log the running mean in place of a NaN or Inf step loss
-  bool log_on_each_node = true;          // not acted on yet: only rank 0 logs at log_level
+  bool log_on_each_node = true;          // each machine's first process logs at log_level (false: rank 0 only)
   std::string include_num_input_tokens_seen = "no";  // count input tokens: no, all, non_padding
-  bool skip_memory_metrics = true;       // not acted on yet: no memory metrics are added
+  bool skip_memory_metrics = true;       // false: add the memory each stage allocated and peaked at
   std::optional<std::string> logging_dir;  // where loggers write (default: output_dir/runs/<date>_<host>)
   std::vector<std::string> report_to = {"none"};  // loggers to report to; "all" or "none"
   std::optional<std::string> run_name;   // a name for the run, for the loggers
@@ -138,7 +138,7 @@ struct TrainingArguments {
   bool prediction_loss_only = false;     // evaluation returns the loss only
   std::vector<std::string> include_for_metrics;  // extra data for compute_metrics: "inputs", "loss"
   bool batch_eval_metrics = false;       // call compute_metrics per batch, to save memory
-  bool eval_do_concat_batches = true;    // predictions as one tensor (false is refused: not written yet)
+  bool eval_do_concat_batches = true;    // predictions as one tensor; false: one per batch (EvalPrediction::batches)
   bool bf16_full_eval = false;           // evaluate outside training with the model in bfloat16
   bool fp16_full_eval = false;           // evaluate outside training with the model in float16
 
@@ -153,7 +153,7 @@ struct TrainingArguments {
   std::optional<std::string> resume_from_checkpoint;  // for scripts: "true" (latest in output_dir) or a path
   bool ignore_data_skip = false;         // on resume, do not skip the batches already seen this epoch
   bool restore_callback_states_from_checkpoint = false;  // on resume, also restore stateful callbacks
-  bool save_on_each_node = false;        // not acted on yet: only rank 0 saves
+  bool save_on_each_node = false;        // each machine's first process saves too (no shared disk)
 
   // Data, randomness and devices.
   std::uint64_t seed = 42;               // random seed set when the trainer is created
@@ -268,11 +268,12 @@ TORCHTRAIN_REFLECT(
     (logging_steps, "log every N optimizer steps (a value < 1 is a ratio of the total steps)"),
     (logging_first_step, "also log the first step"),
     (logging_nan_inf_filter, "log the running mean loss in place of a NaN or Inf step loss (training is unchanged)"),
-    (log_on_each_node, "Python's: each node's first process logs at log_level; not acted on yet (only rank 0 "
-                       "logs at log_level)"),
+    (log_on_each_node, "each machine's first process logs at log_level, the others at log_level_replica; false: "
+                       "only rank 0 logs at log_level"),
     (include_num_input_tokens_seen, "count the input tokens trained on in num_input_tokens_seen, and log it: no, "
                                     "all, non_padding (the attention mask's ones); true means all"),
-    (skip_memory_metrics, "Python's: false adds the *_mem_* deltas to the metrics; not written yet (none are added)"),
+    (skip_memory_metrics, "false adds the memory of init, train, eval and predict to their metrics "
+                          "(<stage>_mem_cpu_alloc_delta, _peaked_delta; _gpu_ on CUDA), as Python"),
     (logging_dir, "where loggers write their files (default: output_dir/runs/<date>_<host>)"),
     (report_to, "loggers to report to (tensorboard, jsonl, csv), \"all\" or \"none\""),
     (run_name, "a name for the run, for the loggers"),
@@ -288,7 +289,8 @@ TORCHTRAIN_REFLECT(
     (prediction_loss_only, "evaluation and prediction return the loss only"),
     (include_for_metrics, "extra data handed to compute_metrics: \"inputs\", \"loss\""),
     (batch_eval_metrics, "call compute_metrics after every evaluation batch, to save memory"),
-    (eval_do_concat_batches, "predictions as one tensor; false (one per batch) is not written yet, and an error"),
+    (eval_do_concat_batches, "predictions as one tensor; false keeps each batch's apart (EvalPrediction::batches, "
+                             "PredictionOutput::batches), as Python's lists"),
     (bf16_full_eval, "evaluate() and predict() outside training turn the model to bfloat16 first (it stays so)"),
     (fp16_full_eval, "evaluate() and predict() outside training turn the model to float16 first (it stays so)"),
     // Checkpoints and the best model.
@@ -302,7 +304,8 @@ TORCHTRAIN_REFLECT(
     (resume_from_checkpoint, "for scripts: \"true\" (the latest checkpoint in output_dir) or a checkpoint folder"),
     (ignore_data_skip, "on resume, do not skip the batches already seen in the current epoch"),
     (restore_callback_states_from_checkpoint, "on resume, also restore the saved state of stateful callbacks"),
-    (save_on_each_node, "Python's: each node's first process saves too; not acted on yet (only rank 0 saves)"),
+    (save_on_each_node, "each machine's first process saves checkpoints and models too, for machines that share no "
+                        "disk (default: only rank 0)"),
     // Data, randomness and devices.
     (seed, "random seed set when the trainer is created"),
     (data_seed, "seed of the data order (default: seed)"),

@@ -11,7 +11,8 @@ namespace torchtrain::metrics {
 /// compute_metrics for classification: {"accuracy": mean(argmax(predictions, -1) == labels)}.
 /// Labels equal to -100 are ignored, as in the Python examples.
 struct Accuracy {
-  Metrics operator()(const EvalPrediction& prediction) const {
+  Metrics operator()(const EvalPrediction& batches) const {
+    const auto prediction = concatenated(batches);
     auto counted = prediction.label_ids != loss::ignore_index;
     auto correct = (detail::predicted_classes(prediction) == prediction.label_ids).logical_and(counted).sum();
     return {{"accuracy", correct.item<double>() / counted.sum().item<double>()}};

@@ -1,7 +1,11 @@
 // EvalPrediction: what compute_metrics receives, as in the Python Trainer.
 #pragma once
 
+#include <vector>
+
 #include <torch/types.h>
+
+#include <torchtrain/detail/eval_loop_container.hpp>
 
 namespace torchtrain {
 
@@ -11,11 +15,33 @@ namespace torchtrain {
 /// the model ran).
 /// `inputs` and `losses` are defined only when --include_for_metrics names them; `losses`
 /// holds, for each sample, the loss of its batch (as Python repeats the batch loss).
+/// With --eval_do_concat_batches false, the Python Trainer's lists: `batches` holds each
+/// batch's outputs in order (on the CPU; with several processes, batch k of every process
+/// together) and the four tensors are undefined.
 struct EvalPrediction {
   torch::Tensor predictions;
   torch::Tensor label_ids;
   torch::Tensor inputs;
   torch::Tensor losses;
+  std::vector<EvalPrediction> batches;
 };
+
+/// `prediction` with its `batches` joined as the Trainer joins them otherwise (padded with
+/// -100 where sequence lengths differ); `prediction` itself when it has none. The built-in
+/// metrics take either through it.
+inline EvalPrediction concatenated(const EvalPrediction& prediction) {
+  if (prediction.batches.empty()) return prediction;
+  EvalPrediction joined;
+  const auto join = [&](torch::Tensor EvalPrediction::*part) {
+    std::vector<torch::Tensor> parts;
+    for (const auto& batch : prediction.batches)
+      if ((batch.*part).defined()) parts.push_back(batch.*part);
+    joined.*part = parts.empty() ? torch::Tensor() : detail::pad_and_concatenate(parts);
+  };
+  for (auto part : {&EvalPrediction::predictions, &EvalPrediction::label_ids, &EvalPrediction::inputs,
+                    &EvalPrediction::losses})
+    join(part);
+  return joined;
+}
 
 }  // namespace torchtrain

@@ -18,7 +18,8 @@ namespace torchtrain::metrics {
 /// labels in the dataset for next-token prediction). Needs the logits: do not reduce them
 /// with preprocess_logits_for_metrics.
 struct Perplexity {
-  Metrics operator()(const EvalPrediction& prediction) const {
+  Metrics operator()(const EvalPrediction& batches) const {
+    const auto prediction = concatenated(batches);
     TORCH_CHECK(prediction.predictions.dim() == prediction.label_ids.dim() + 1,
                 "metrics::perplexity needs logits with one dimension more than the labels (got predictions ",
                 prediction.predictions.sizes(), " and labels ", prediction.label_ids.sizes(),

@@ -49,7 +49,7 @@ struct ClassScore {
                           : score == detail::Score::recall  ? "recall"
                                                             : "f1";
   Metrics operator()(const EvalPrediction& prediction) const {
-    const torchtrain::detail::ClassCounts counts(prediction);
+    const torchtrain::detail::ClassCounts counts(concatenated(prediction));
     const auto& tp = counts.true_positives;
     double value;
     if constexpr (score == detail::Score::precision)

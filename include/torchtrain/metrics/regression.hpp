@@ -11,7 +11,8 @@ namespace torchtrain::metrics {
 namespace detail {
 // Predictions minus labels, elementwise; a trailing output dimension of 1 ([N, 1] against
 // labels [N]) is matched to the labels' shape.
-inline torch::Tensor errors(const EvalPrediction& prediction) {
+inline torch::Tensor errors(const EvalPrediction& batches) {
+  const auto prediction = concatenated(batches);
   const auto& labels = prediction.label_ids;
   TORCH_CHECK(prediction.predictions.numel() == labels.numel(), "regression metrics: ",
               prediction.predictions.numel(), " predictions but ", labels.numel(),

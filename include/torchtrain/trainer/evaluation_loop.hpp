@@ -32,6 +32,7 @@ struct EvalLoopOptions {
   bool compute_per_batch;         // --batch_eval_metrics
   bool include_inputs, include_losses;  // --include_for_metrics
   std::optional<int> accumulation_steps;  // --eval_accumulation_steps
+  bool concat_batches = true;             // false: each batch's outputs kept apart (--eval_do_concat_batches)
   const PreprocessLogits* preprocess_logits;
   // With several processes: the samples this one evaluates (undefined: all, in order; see
   // distributed::detail::evaluation_shard), and how its outputs join every process's in
@@ -96,7 +97,7 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
   output.num_batches = loader.num_batches(order.size(0));
   // Gathering per batch is a collective: every process takes as many steps as the one
   // with the most batches, joining the last ones with no samples of its own.
-  const bool gather_per_batch = options.compute_per_batch && options.world_size > 1;
+  const bool gather_per_batch = (options.compute_per_batch || !options.concat_batches) && options.world_size > 1;
   const std::int64_t batch_size = options.loader.batch_size, world = options.world_size;
   const std::int64_t steps =
       gather_per_batch ? loader.num_batches((size + world - 1) / world) : output.num_batches;
@@ -126,7 +127,7 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
           }
         }
       }
-      if (options.keep_all_batches) {
+      if (options.keep_all_batches && options.concat_batches) {
         predictions.add(kept.predictions);
         labels.add(kept.label_ids);
         inputs.add(kept.inputs);
@@ -137,25 +138,37 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
       for (auto* part : {&kept.predictions, &kept.label_ids, &kept.inputs, &kept.losses})
         if (part->defined()) *part = part->narrow(0, 0, 0);
     }
+    // This batch of every process, in order (batch b of the set with one process).
+    EvalPrediction global_batch = kept;
+    if (gather_per_batch)
+      for (auto* part : {&global_batch.predictions, &global_batch.label_ids, &global_batch.inputs, &global_batch.losses})
+        *part = options.gather(*part, std::min(world * batch_size, size - b * world * batch_size));
+    if (!options.concat_batches && options.keep_all_batches) {
+      EvalPrediction on_cpu;
+      bool kept_any = false;
+      for (auto part : {&EvalPrediction::predictions, &EvalPrediction::label_ids, &EvalPrediction::inputs,
+                        &EvalPrediction::losses})
+        if ((global_batch.*part).defined()) {
+          on_cpu.*part = (global_batch.*part).to(torch::kCPU);
+          kept_any = true;
+        }
+      if (kept_any) output.prediction.batches.push_back(std::move(on_cpu));
+    }
     if constexpr (has_compute_metrics) {
-      if (options.compute_per_batch && kept.predictions.defined() && kept.label_ids.defined()) {
-        EvalPrediction scored = kept;
-        if (gather_per_batch)
-          for (auto* part : {&scored.predictions, &scored.label_ids, &scored.inputs, &scored.losses})
-            *part = options.gather(*part, std::min(world * batch_size, size - b * world * batch_size));
-        output.metrics = call_compute_metrics(compute_metrics, scored, /*compute_result=*/b + 1 == steps);
-      }
+      if (options.compute_per_batch && global_batch.predictions.defined() && global_batch.label_ids.defined())
+        output.metrics = call_compute_metrics(compute_metrics, global_batch, /*compute_result=*/b + 1 == steps);
     }
     if (options.accumulation_steps && (b + 1) % *options.accumulation_steps == 0)
       for (auto* container : {&predictions, &labels, &inputs, &losses}) container->to_cpu();
   }
-  output.prediction = {predictions.get(), labels.get(), inputs.get(), losses.get()};
-  if (options.gather)
+  if (options.concat_batches) output.prediction = {predictions.get(), labels.get(), inputs.get(), losses.get()};
+  if (options.gather && options.concat_batches)
     for (auto* kept : {&output.prediction.predictions, &output.prediction.label_ids, &output.prediction.inputs,
                        &output.prediction.losses})
       *kept = options.gather(*kept, size);
   if constexpr (has_compute_metrics) {
-    if (!options.compute_per_batch && output.prediction.predictions.defined() && output.prediction.label_ids.defined())
+    const auto& first = output.prediction.batches.empty() ? output.prediction : output.prediction.batches.front();
+    if (!options.compute_per_batch && first.predictions.defined() && first.label_ids.defined())
       output.metrics = call_compute_metrics(compute_metrics, output.prediction, /*compute_result=*/true);
   }
   return output;

@@ -1,8 +1,11 @@
 // PredictionOutput: what predict() returns, as in the Python Trainer.
 #pragma once
 
+#include <vector>
+
 #include <torch/types.h>
 
+#include <torchtrain/metrics/eval_prediction.hpp>
 #include <torchtrain/trainer/metrics.hpp>
 
 namespace torchtrain {
@@ -12,10 +15,13 @@ namespace torchtrain {
 /// sequence lengths differ; undefined with --prediction_loss_only, and label_ids undefined
 /// for a dataset without labels), and the metrics: `test_loss` (with labels), `test_<metric>`,
 /// `test_runtime`, `test_samples_per_second`, `test_steps_per_second`.
+/// With --eval_do_concat_batches false, `batches` holds each batch's predictions and label
+/// ids instead, as Python's lists.
 struct PredictionOutput {
   torch::Tensor predictions;
   torch::Tensor label_ids;
   Metrics metrics;
+  std::vector<EvalPrediction> batches;
 };
 
 }  // namespace torchtrain

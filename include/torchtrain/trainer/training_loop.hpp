@@ -65,6 +65,7 @@
 #include <torchtrain/policies/logger/report_to.hpp>
 #include <torchtrain/trainer/evaluation_loop.hpp>
 #include <torchtrain/trainer/loss_sum.hpp>
+#include <torchtrain/trainer/memory_metrics.hpp>
 #include <torchtrain/trainer/metrics.hpp>
 #include <torchtrain/trainer/prediction_output.hpp>
 #include <torchtrain/trainer/set_seed.hpp>
@@ -151,7 +152,9 @@ class TrainingLoop final : public detail::TrainerInterface {
         eval_dataset_(std::move(eval_dataset)),
         loss_(std::move(loss)),
         compute_metrics_(std::move(compute_metrics)),
-        callbacks_(boost::hana::prepend(std::move(callbacks), DefaultFlow{})) {
+        callbacks_(boost::hana::prepend(std::move(callbacks), DefaultFlow{})),
+        memory_(args_.skip_memory_metrics) {
+    memory_.start("init");
     derive_defaults(args_);
     check_arguments();
     tokens_seen_ = *detail::parse_value<TokensSeen>(args_.include_num_input_tokens_seen);  // validated
@@ -168,11 +171,25 @@ class TrainingLoop final : public detail::TrainerInterface {
     loss_since_log_ = LossSum(LossSum::where_for(strategy_.device()));
     precision_.setup(strategy_.device());
     apply_tf32();
-    state_.is_local_process_zero = state_.is_world_process_zero = strategy_.is_main_process();
-    set_verbosity(strategy_.is_main_process() ? args_.log_level : args_.log_level_replica);
+    set_process_flags();
+    set_verbosity(should_log() ? args_.log_level : args_.log_level_replica);
     if constexpr (requires { logger_.setup(args_); })
       if (strategy_.is_main_process()) logger_.setup(args_);
+    Metrics none;  // init's metrics go with the first stage reported, as in Python
+    memory_.stop_and_update("init", none);
     notify<event::on_init_end>();
+  }
+
+  void set_process_flags() {
+    state_.is_world_process_zero = strategy_.is_main_process();
+    state_.is_local_process_zero = strategy_.local_rank() == 0;
+  }
+  // As Python's should_log and should_save: each machine's first process logs at
+  // log_level (--log_on_each_node, the default) or only rank 0 does; only rank 0 saves, or
+  // each machine's first process too (--save_on_each_node, for machines that share no disk).
+  bool should_log() const { return args_.log_on_each_node ? strategy_.local_rank() == 0 : strategy_.is_main_process(); }
+  bool should_save() const {
+    return args_.save_on_each_node ? strategy_.local_rank() == 0 : strategy_.is_main_process();
   }
 
   // --tf32 sets LibTorch's float32 precision for every backend and op ("tf32" or "ieee"),
@@ -187,6 +204,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   }
 
   TrainOutput train(const ResumeFrom& resume_from_checkpoint) override {
+    memory_.start("train");
     const auto plan = training_plan();
     begin_run(plan);
     // A resumed run continues where the checkpoint was taken, skipping the batches of the
@@ -234,6 +252,7 @@ class TrainingLoop final : public detail::TrainerInterface {
                     {"train_steps_per_second", detail::round_to(steps_trained / runtime, 3)},
                     {"total_flos", state_.total_flos},
                     {"train_loss", train_loss}};
+    memory_.stop_and_update("train", metrics);
     checkpointer_.wait();  // every checkpoint is on disk before train() returns
     strategy_.barrier("waiting for rank 0 to finish writing checkpoints");  // before any rank reads one
     if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, 0);
@@ -252,10 +271,12 @@ class TrainingLoop final : public detail::TrainerInterface {
   }
 
   Metrics evaluate(std::string_view metric_key_prefix) override {
+    memory_.start("eval");
     cast_for_full_eval();
     if constexpr (has_eval_dataset) {
       auto metrics = evaluate_eval_datasets(metric_key_prefix);
       flush_logs();
+      memory_.stop_and_update("eval", metrics);
       return metrics;
     } else {
       throw ArgumentError("evaluate() needs an eval dataset: pass one to the Trainer, or call evaluate(dataset)");
@@ -263,20 +284,24 @@ class TrainingLoop final : public detail::TrainerInterface {
   }
   Metrics evaluate(const detail::AnyDataset& dataset, std::string_view metric_key_prefix) override {
     dataset.check_batch_type<Batch>("evaluate(dataset)");
+    memory_.start("eval");
     cast_for_full_eval();
     detail::TypedDataset<Batch> typed{dataset};
     auto metrics = evaluate_dataset(typed, metric_key_prefix);
     flush_logs();
+    memory_.stop_and_update("eval", metrics);
     return metrics;
   }
   // As in Python, prediction logs nothing and tells callbacks through on_predict.
   PredictionOutput predict(const detail::AnyDataset& dataset, std::string_view metric_key_prefix) override {
     dataset.check_batch_type<Batch>("predict(dataset)");
+    memory_.start("test");
     cast_for_full_eval();
     detail::TypedDataset<Batch> typed{dataset};
     auto output = run_evaluation(typed, metric_key_prefix, /*prediction=*/true);
     notify<event::on_predict>(output.metrics);
     flush_logs();
+    memory_.stop_and_update("test", output.metrics);
     return output;
   }
   void set_preprocess_logits_for_metrics(PreprocessLogits preprocess) override {
@@ -290,7 +315,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     if (strategy_.is_main_process()) torchtrain::save_metrics(args_.output_dir, split, metrics);
   }
   void save_model(const std::filesystem::path& folder) override {
-    if (strategy_.is_main_process()) {
+    if (should_save()) {
       torchtrain::save_model(*model_, folder);
       io::replace_file(folder / Checkpoint::training_args_file, training_arguments_json(args_));
     }
@@ -500,7 +525,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     return metrics.at(name);
   }
 
-  // Saves output_dir/checkpoint-<step> through the checkpointer (main process only).
+  // Saves output_dir/checkpoint-<step> through the checkpointer (where should_save()).
   void save_checkpoint() {
     if constexpr (Checkpointer::writes_checkpoints) {
       const std::filesystem::path output_dir = args_.output_dir;
@@ -512,7 +537,7 @@ class TrainingLoop final : public detail::TrainerInterface {
       store_flos();  // as Python, the checkpoint's total_flos is up to date
       // Every process takes part: rank 0 writes each one's random state.
       auto rng_states = args_.save_only_model ? std::map<std::string, std::string>() : random_states();
-      if (strategy_.is_main_process())
+      if (should_save())
         checkpointer_.save(snapshot(std::move(rng_states)), {checkpoint_folder(output_dir, state_.global_step),
                                                              args_.save_total_limit, state_.best_model_checkpoint});
     }
@@ -530,7 +555,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     const auto bytes = torch::from_blob(own.data(), {1, size}, torch::kUInt8);
     const auto all = strategy_.gather_shards(bytes, world).cpu();  // [world, the largest size]
     std::map<std::string, std::string> states;
-    if (!strategy_.is_main_process()) return states;  // it took part; rank 0 writes them
+    if (!should_save()) return states;  // it took part; the saving processes write them
     for (int rank = 0; rank < world; ++rank) {
       const auto row = all[rank].narrow(0, 0, sizes[rank].template item<std::int64_t>()).contiguous();
       states[Checkpoint::rng_state_file_name(rank, world)] =
@@ -600,7 +625,7 @@ class TrainingLoop final : public detail::TrainerInterface {
                        &TrainerState::train_batch_size, &TrainerState::max_steps, &TrainerState::num_train_epochs})
       saved.*field = state_.*field;
     state_ = saved;
-    state_.is_local_process_zero = state_.is_world_process_zero = strategy_.is_main_process();
+    set_process_flags();
     // As in Python, callbacks start afresh on resume unless asked to take their saved state.
     if (args_.restore_callback_states_from_checkpoint) restore_callback_states(file(Checkpoint::trainer_state_file));
     if (state_.global_step > plan.max_steps)
@@ -736,7 +761,7 @@ class TrainingLoop final : public detail::TrainerInterface {
     const Checkpoint best = read_checkpoint(folder, /*model_only=*/true);
     load_state_dict(*model_, best.model, (folder / Checkpoint::model_file).string());
     // With a limit of one, the newest checkpoint was kept beside the best only to resume from.
-    if (args_.save_total_limit == 1 && strategy_.is_main_process())
+    if (args_.save_total_limit == 1 && should_save())
       for (const auto& other : sorted_checkpoints(args_.output_dir))
         if (!std::filesystem::equivalent(other, folder)) std::filesystem::remove_all(other);
   }
@@ -807,6 +832,7 @@ class TrainingLoop final : public detail::TrainerInterface {
                                           .include_inputs = includes_for_metrics("inputs"),
                                           .include_losses = includes_for_metrics("loss"),
                                           .accumulation_steps = args_.eval_accumulation_steps,
+                                          .concat_batches = args_.eval_do_concat_batches,
                                           .preprocess_logits = &preprocess_logits_,
                                           .order = strategy_.evaluation_shard(size),
                                           .world_size = strategy_.world_size(),
@@ -847,7 +873,8 @@ class TrainingLoop final : public detail::TrainerInterface {
     metrics.set(p + "_runtime", detail::round_to(runtime, 4));
     metrics.set(p + "_samples_per_second", detail::round_to(size / runtime, 3));
     metrics.set(p + "_steps_per_second", detail::round_to(output.num_batches / runtime, 3));
-    return {output.prediction.predictions, output.prediction.label_ids, std::move(metrics)};
+    return {output.prediction.predictions, output.prediction.label_ids, std::move(metrics),
+            std::move(output.prediction.batches)};
   }
 
   bool includes_for_metrics(std::string_view name) const {
@@ -1014,9 +1041,6 @@ class TrainingLoop final : public detail::TrainerInterface {
       if (args_.include_num_input_tokens_seen != "no")
         throw ArgumentError("--include_num_input_tokens_seen counts the elements of a batch's input_ids (or inputs), "
                             "and this Trainer's batches have neither; drop it");
-    if (!args_.eval_do_concat_batches)
-      throw ArgumentError("--eval_do_concat_batches false (predictions kept per batch) is not written yet: "
-                          "predict() returns one tensor; drop the flag");
     if constexpr (streaming) plan_streaming(args_, 1);  // fails now if --max_steps is missing
     if (!has_eval_dataset && args_.eval_on_start)
       throw ArgumentError("--eval_on_start needs an eval dataset: pass one to the Trainer, or drop --eval_on_start");
@@ -1083,6 +1107,7 @@ class TrainingLoop final : public detail::TrainerInterface {
   Compute compute_metrics_;
   PreprocessLogits preprocess_logits_;
   decltype(boost::hana::prepend(std::declval<Callbacks>(), DefaultFlow{})) callbacks_;
+  MemoryMetrics memory_;  // with --skip_memory_metrics false, Python's memory metrics
 
   Precision precision_;
   Strategy strategy_;

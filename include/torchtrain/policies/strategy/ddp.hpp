@@ -110,6 +110,8 @@ class DDP {
   }
 
   int rank() const { return group_ ? group_->rank() : 0; }
+  /// The rank among the processes of this machine (LOCAL_RANK): 0 is the node's first.
+  int local_rank() const { return group_ ? group_->environment().local_rank : 0; }
   int world_size() const { return group_ ? group_->size() : 1; }
   bool is_main_process() const { return rank() == 0; }
   /// The gradient all-reduce machinery, or null at world size 1 (for tests and benchmarks).

@@ -42,6 +42,7 @@ class SingleDevice {
   torch::Tensor evaluation_shard(std::int64_t size) const { return torch::arange(size, torch::kLong); }
   torch::Tensor gather_shards(const torch::Tensor& outputs, std::int64_t /*size*/) const { return outputs; }
   int rank() const { return 0; }
+  int local_rank() const { return 0; }
   int world_size() const { return 1; }
   bool is_main_process() const { return true; }
 
