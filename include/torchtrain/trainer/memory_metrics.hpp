@@ -1,11 +1,13 @@
 // MemoryMetrics: the Python Trainer's memory metrics (--skip_memory_metrics false).
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <fstream>
 #include <optional>
 #include <string>
-#include <unistd.h>
+#include <string_view>
 
 #include <c10/core/CachingDeviceAllocator.h>
 #include <fmt/format.h>
