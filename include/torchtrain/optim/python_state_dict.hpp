@@ -331,7 +331,8 @@ void load_state_dict_in(torch::optim::Optimizer& optimizer, const c10::IValue& s
   }
   for (std::size_t g = 0; g < options.size(); ++g)
     static_cast<Options&>(optimizer.param_groups()[g].options()) = options[g];
-  optimizer.state().clear();
+  // Saved states replace the optimizer's; a parameter without one keeps what it has (only
+  // Adagrad has any before its first step: what it would start from).
   for (auto& [key, state] : states) optimizer.state()[key] = std::move(state);
 }
 
