@@ -374,6 +374,29 @@ DOCTEST_TEST_CASE("Python's fields that ask for what torchtrain does not do are 
   DOCTEST_CHECK(tokens.include_num_input_tokens_seen == "all");
 }
 
+DOCTEST_TEST_CASE("a Python script's command lines give here the TrainingArguments that HfArgumentParser gives") {
+  const char* reference = std::getenv("TORCHTRAIN_ARGUMENTS_REFERENCE");
+  DOCTEST_REQUIRE_MESSAGE(reference != nullptr, "TORCHTRAIN_ARGUMENTS_REFERENCE names arguments_reference.py's output");
+  std::ifstream file(reference);
+  const auto runs = nlohmann::json::parse(file);
+  DOCTEST_REQUIRE(runs.size() >= 3);
+  for (const auto& run : runs) {
+    std::vector<std::string> words{"script"};
+    for (const auto& word : run["argv"]) words.push_back(word.get<std::string>());
+    DOCTEST_INFO("command line: ", run["argv"].dump());
+    std::vector<const char*> argv;
+    for (const auto& word : words) argv.push_back(word.c_str());
+    auto [args] = tt::parse_args<tt::TrainingArguments>(static_cast<int>(argv.size()), argv.data());
+    tt::derive_defaults(args);  // as the Trainer completes them, and Python's __post_init__
+    const auto ours = nlohmann::json::parse(tt::training_arguments_json(args));
+    for (const auto& [key, value] : run["python"].items()) {
+      if (key == "logging_dir") continue;  // its default holds the time
+      DOCTEST_CHECK_MESSAGE((ours.contains(key) && ours[key] == value), key, ": ours ",
+                            ours.contains(key) ? ours[key].dump() : "missing", ", Python's ", value.dump());
+    }
+  }
+}
+
 DOCTEST_TEST_CASE("dict-valued Python fields take a JSON object, as a flag or in a JSON file") {
   const auto folder = test_support::fresh_folder("python_dicts");
   std::ofstream(folder / "args.json") << R"({"lr_scheduler_kwargs": {"num_cycles": 2}, "accelerator_config": )"

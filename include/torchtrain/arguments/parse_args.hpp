@@ -128,12 +128,16 @@ std::tuple<Structs...> parse_args(int argc, const char* const* argv, Structs... 
       throw ArgumentError(fmt::format(
           "unexpected argument '{}': flags are written --field_name value (see --help)", token));
     }
-    std::string_view name = token.substr(2);
+    std::string_view written = token.substr(2);
     std::optional<std::string_view> inline_value;
-    if (auto equals = name.find('='); equals != std::string_view::npos) {
-      inline_value = name.substr(equals + 1);
-      name = name.substr(0, equals);
+    if (auto equals = written.find('='); equals != std::string_view::npos) {
+      inline_value = written.substr(equals + 1);
+      written = written.substr(0, equals);
     }
+    // --learning-rate is --learning_rate, as Python's HfArgumentParser takes both.
+    std::string flag_name(written);
+    std::replace(flag_name.begin(), flag_name.end(), '-', '_');
+    const std::string_view name = flag_name;
     // The value in the next argument, unless that is the next flag.
     auto next_value = [&]() -> std::optional<std::string_view> {
       if (i + 1 < argc && !std::string_view(argv[i + 1]).starts_with("--")) return argv[++i];

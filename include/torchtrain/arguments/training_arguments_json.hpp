@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
@@ -12,12 +14,29 @@
 
 namespace torchtrain {
 
+namespace detail {
+// The fields Python types `dict | str`: strings of JSON text here, objects in the file.
+inline constexpr const char* python_dict_fields[] = {"lr_scheduler_kwargs",           "activation_checkpointing_kwargs",
+                                                     "gradient_checkpointing_kwargs", "liger_kernel_config",
+                                                     "accelerator_config",            "fsdp_config",
+                                                     "deepspeed"};
+}  // namespace detail
+
 /// The text of training_args.json: every field of `args` under its name, keys sorted,
 /// indent 2 (the layout of Python's `TrainingArguments.to_json_string()`, with sorted
 /// keys), enums by name, empty optionals as null, doubles in their shortest exact form,
-/// and a final newline.
+/// and a final newline. As Python's to_dict: the fields Python types `dict | str` as the
+/// JSON object they hold, and hub_token masked as "<HUB_TOKEN>".
 inline std::string training_arguments_json(const TrainingArguments& args) {
-  return io::python_json_dumps(io::to_json(args), 2) + "\n";
+  auto json = io::to_json(args);
+  for (const char* key : detail::python_dict_fields) {
+    auto found = json.find(key);
+    if (found == json.end() || !found->is_string()) continue;
+    auto parsed = nlohmann::json::parse(found->get<std::string>(), nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_object()) *found = std::move(parsed);
+  }
+  json["hub_token"] = "<HUB_TOKEN>";  // never the token itself
+  return io::python_json_dumps(json, 2) + "\n";
 }
 
 /// TrainingArguments from the text of a training_args.json. A key that is missing keeps
@@ -27,7 +46,11 @@ inline std::string training_arguments_json(const TrainingArguments& args) {
 /// The values are not validated: that is `validate`'s job.
 inline TrainingArguments training_arguments_from_json(std::string_view text, std::string_view file_name) {
   TrainingArguments args;
-  io::from_json(io::python_json_loads(text, file_name), args, file_name, io::UnknownKeys::reject);
+  auto json = io::python_json_loads(text, file_name);
+  if (json.is_object())
+    for (const char* key : detail::python_dict_fields)
+      if (auto found = json.find(key); found != json.end() && found->is_object()) *found = io::python_json_dumps(*found);
+  io::from_json(json, args, file_name, io::UnknownKeys::reject);
   return args;
 }
 

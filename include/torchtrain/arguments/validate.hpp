@@ -18,6 +18,7 @@
 #include <torchtrain/arguments/logging_dir.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/detail/name_values.hpp>
+#include <torchtrain/detail/reflection.hpp>
 
 namespace torchtrain {
 
@@ -49,13 +50,19 @@ inline void derive_defaults(TrainingArguments& args) {
     args.report_to.assign(reporting_integrations.begin(), reporting_integrations.end());
   else if (args.report_to == std::vector<std::string>{"none"})
     args.report_to.clear();
+  // As Python's __post_init__: evaluation by steps defaults to the logging interval, and
+  // the Accelerate settings to Accelerate's defaults (the only ones torchtrain runs).
+  if (args.eval_strategy == IntervalStrategy::steps && (!args.eval_steps || *args.eval_steps == 0) &&
+      args.logging_steps > 0)
+    args.eval_steps = args.logging_steps;
+  if (!args.accelerator_config)
+    args.accelerator_config = R"({"dispatch_batches": null, "even_batches": true, "gradient_accumulation_kwargs": )"
+                              R"(null, "non_blocking": false, "split_batches": false, "use_seedable_sampler": true})";
   if (args.use_cpu) args.dataloader_pin_memory = false;
   if (args.eval_strategy != IntervalStrategy::no) args.do_eval = true;
-  // Python's bool form, as its __post_init__ reads it.
-  if (args.include_num_input_tokens_seen == "true" || args.include_num_input_tokens_seen == "True")
-    args.include_num_input_tokens_seen = "all";
-  else if (args.include_num_input_tokens_seen == "false" || args.include_num_input_tokens_seen == "False")
-    args.include_num_input_tokens_seen = "no";
+  // Python's bool form (any word its string_to_bool takes), as its __post_init__ reads it.
+  if (const auto flag = detail::parse_value<bool>(args.include_num_input_tokens_seen))
+    args.include_num_input_tokens_seen = *flag ? "all" : "no";
   if (!args.logging_dir) args.logging_dir = default_logging_dir(args.output_dir).string();
   // Python asks the logger's effective level; `passive` leaves transformers' warning level.
   if (!args.disable_tqdm)

@@ -1,6 +1,7 @@
 // Boost.Hana-reflected structs: visiting their fields, and reading and writing field values as text.
 #pragma once
 
+#include <cctype>
 #include <charconv>
 #include <concepts>
 #include <cstddef>
@@ -91,8 +92,11 @@ std::string type_name() {
 template <class T>
 std::optional<T> parse_value(std::string_view text) {
   if constexpr (std::is_same_v<T, bool>) {
-    if (text == "true" || text == "True" || text == "1") return true;
-    if (text == "false" || text == "False" || text == "0") return false;
+    // Python's string_to_bool: yes/no, true/false, t/f, y/n, 1/0, in any case.
+    std::string lower(text);
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "true" || lower == "yes" || lower == "t" || lower == "y" || lower == "1") return true;
+    if (lower == "false" || lower == "no" || lower == "f" || lower == "n" || lower == "0") return false;
     return std::nullopt;
   } else if constexpr (std::is_arithmetic_v<T>) {
     if constexpr (std::is_unsigned_v<T>)
