@@ -2,7 +2,6 @@
 #pragma once
 
 #include <torchtrain/arguments/argument_docs.hpp>
-#include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/json_arguments.hpp>
 #include <torchtrain/arguments/logging_dir.hpp>
 #include <torchtrain/arguments/parse_args.hpp>
@@ -18,6 +17,7 @@
 #include <torchtrain/checkpoint/random_state.hpp>
 #include <torchtrain/checkpoint/resume_from.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/data/batch.hpp>
 #include <torchtrain/data/collated_dataset.hpp>
 #include <torchtrain/data/collated_stream.hpp>
@@ -47,12 +47,12 @@
 #include <torchtrain/io/crc32c.hpp>
 #include <torchtrain/io/durable_file.hpp>
 #include <torchtrain/io/event_file.hpp>
-#include <torchtrain/io/file_error.hpp>
 #include <torchtrain/io/messages.hpp>
-#include <torchtrain/io/safetensors.hpp>
-#include <torchtrain/io/torch_pickle.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
+#include <torchtrain/io/safetensors.hpp>
+#include <torchtrain/io/torch_pickle.hpp>
+#include <torchtrain/io/trainer_state_json.hpp>
 #include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/accuracy.hpp>
@@ -64,16 +64,15 @@
 #include <torchtrain/metrics/regression.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
-#include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/multi_tensor_adamw.hpp>
-#include <torchtrain/optim/schedulers.hpp>
+#include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>
 #include <torchtrain/optim/python_state_dict.hpp>
 #include <torchtrain/optim/resumable.hpp>
+#include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/policies.hpp>
 #include <torchtrain/trainer/prediction_output.hpp>
 #include <torchtrain/trainer/results_files.hpp>
 #include <torchtrain/trainer/trainer.hpp>
-#include <torchtrain/trainer/trainer_state_json.hpp>

@@ -14,11 +14,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/closest_name.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/io/file_error.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
 

@@ -15,8 +15,8 @@
 #include <fmt/format.h>
 
 #include <torchtrain/arguments/argument_docs.hpp>
-#include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/json_arguments.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/closest_name.hpp>
 #include <torchtrain/detail/reflection.hpp>
 

@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/io/durable_file.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
-#include <torchtrain/io/durable_file.hpp>
 
 namespace torchtrain {
 

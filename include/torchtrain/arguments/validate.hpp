@@ -14,9 +14,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/logging_dir.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/name_values.hpp>
 #include <torchtrain/detail/reflection.hpp>
 

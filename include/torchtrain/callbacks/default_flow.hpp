@@ -2,7 +2,7 @@
 #pragma once
 
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
+#include <torchtrain/core/trainer_state.hpp>
 
 namespace torchtrain {
 

@@ -6,10 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/trainer/metrics.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/trainer_state.hpp>
 
 namespace torchtrain {
 

@@ -9,9 +9,9 @@
 #include <torch/optim/optimizer.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/trainer_state.hpp>
 #include <torchtrain/optim/schedulers.hpp>
-#include <torchtrain/trainer/metrics.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
 
 namespace torchtrain {
 

@@ -11,8 +11,8 @@
 
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/callbacks/events.hpp>
-#include <torchtrain/trainer/metrics.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/trainer_state.hpp>
 
 namespace torchtrain {
 

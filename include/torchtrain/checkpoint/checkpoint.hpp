@@ -17,8 +17,8 @@
 #include <torch/types.h>
 
 #include <torchtrain/checkpoint/checkpoint_folders.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/io/file_error.hpp>
 #include <torchtrain/io/safetensors.hpp>
 
 namespace torchtrain {

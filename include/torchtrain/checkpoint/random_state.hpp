@@ -11,8 +11,9 @@
 #include <ATen/Context.h>
 #include <fmt/format.h>
 #include <torch/cuda.h>
+#include <torch/types.h>
 
-#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/io/torch_pickle.hpp>
 
 namespace torchtrain {

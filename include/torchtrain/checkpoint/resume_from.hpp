@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include <torchtrain/checkpoint/checkpoint.hpp>
-#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/core/errors.hpp>
 
 namespace torchtrain {
 

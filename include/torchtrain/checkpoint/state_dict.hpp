@@ -15,8 +15,8 @@
 #include <torch/types.h>
 #include <torch/version.h>
 
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/io/file_error.hpp>
 #include <torchtrain/io/safetensors.hpp>
 
 namespace torchtrain {

@@ -16,14 +16,9 @@
 #include <torch/types.h>
 #include <zlib.h>
 
-namespace torchtrain::data {
+#include <torchtrain/core/errors.hpp>
 
-/// A data file that cannot be read: the message names the file and, where it applies,
-/// the line and column.
-class DataError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace torchtrain::data {
 
 /// The numbers of a CSV file, row-major.
 struct CsvTable {

@@ -11,11 +11,11 @@
 #include <torch/data/example.h>
 #include <torch/types.h>
 
-#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/ignore_index.hpp>
 #include <torchtrain/data/detail/mix_seed.hpp>
 #include <torchtrain/data/detail/pad_sequences.hpp>
 #include <torchtrain/data/token_batch.hpp>
-#include <torchtrain/loss/loss.hpp>
 
 namespace torchtrain::data {
 

@@ -9,10 +9,10 @@
 #include <torch/data/example.h>
 #include <torch/types.h>
 
+#include <torchtrain/core/ignore_index.hpp>
 #include <torchtrain/data/detail/pad_sequences.hpp>
 #include <torchtrain/data/detail/split_examples.hpp>
 #include <torchtrain/data/token_batch.hpp>
-#include <torchtrain/loss/loss.hpp>
 
 namespace torchtrain::data {
 

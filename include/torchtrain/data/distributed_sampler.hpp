@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <torch/types.h>
 
-#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/data/random_sampler.hpp>
 
 namespace torchtrain::data {

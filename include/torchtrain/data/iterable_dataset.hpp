@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 #include <torch/data/example.h>
 
-#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/data/collator.hpp>
 #include <torchtrain/data/detail/mix_seed.hpp>
 

@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/data/dataset.hpp>
 
 namespace torchtrain::data {

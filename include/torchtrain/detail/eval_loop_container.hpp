@@ -7,7 +7,7 @@
 
 #include <torch/types.h>
 
-#include <torchtrain/loss/loss.hpp>
+#include <torchtrain/core/ignore_index.hpp>
 
 namespace torchtrain::detail {
 

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/core/errors.hpp>
 
 namespace torchtrain::detail {
 

@@ -19,7 +19,7 @@
 #include <boost/hana/string.hpp>
 #include <fmt/format.h>
 
-#include <torchtrain/io/python_json.hpp>
+#include <torchtrain/detail/python_float_repr.hpp>
 
 namespace torchtrain::detail {
 
@@ -157,7 +157,7 @@ std::string format_value(const T& value) {
 template <class T>
 std::string python_repr(const T& value) {
   if constexpr (std::is_same_v<T, bool>) return value ? "True" : "False";
-  else if constexpr (std::is_floating_point_v<T>) return io::detail::python_float_repr(static_cast<double>(value));
+  else if constexpr (std::is_floating_point_v<T>) return python_float_repr(static_cast<double>(value));
   else if constexpr (std::is_integral_v<T>) return fmt::format("{}", value);
   else if constexpr (std::is_same_v<T, std::string>) {
     std::string quoted = "'";

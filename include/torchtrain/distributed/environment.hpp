@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include <torchtrain/distributed/distributed_error.hpp>
+#include <torchtrain/core/errors.hpp>
 
 namespace torchtrain::distributed {
 

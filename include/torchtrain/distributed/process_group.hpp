@@ -12,8 +12,8 @@
 #include <fmt/format.h>
 #include <torch/types.h>
 
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/distributed/detail/c10d.hpp>
-#include <torchtrain/distributed/distributed_error.hpp>
 #include <torchtrain/distributed/environment.hpp>
 
 namespace torchtrain::distributed {

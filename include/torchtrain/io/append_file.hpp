@@ -13,8 +13,8 @@
 
 #include <fmt/format.h>
 
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/io/file_error.hpp>
 
 namespace torchtrain::io {
 

@@ -9,7 +9,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
-#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/core/errors.hpp>
 
 namespace torchtrain::io {
 

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <zlib.h>
 
 namespace torchtrain::io {

@@ -13,10 +13,10 @@
 
 #include <fmt/format.h>
 
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/host_name.hpp>
 #include <torchtrain/io/append_file.hpp>
 #include <torchtrain/io/crc32c.hpp>
-#include <torchtrain/io/file_error.hpp>
 
 namespace torchtrain::io {
 

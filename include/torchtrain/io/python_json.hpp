@@ -15,48 +15,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/python_float_repr.hpp>
 
 namespace torchtrain::io {
 
 namespace detail {
-
-/// `value` as Python's `float.__repr__` writes it (the shortest text that reads back
-/// exactly; exponent form below 1e-4 and from 1e16 on), with `NaN`, `Infinity` and
-/// `-Infinity` as Python's json module writes the non-finite values.
-inline std::string python_float_repr(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
-  // std::to_chars gives the shortest round-trip digits, like Python's repr: "d.ddde±XX".
-  char buffer[32];
-  auto end = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::scientific).ptr;
-  std::string_view scientific(buffer, static_cast<std::size_t>(end - buffer));
-  std::string result;
-  if (scientific.front() == '-') {
-    result = "-";
-    scientific.remove_prefix(1);
-  }
-  auto e = scientific.find('e');
-  std::string digits;
-  for (char c : scientific.substr(0, e))
-    if (c != '.') digits += c;
-  int exponent = 0;
-  std::string_view exponent_text = scientific.substr(e + 1);
-  if (exponent_text.front() == '+') exponent_text.remove_prefix(1);
-  std::from_chars(exponent_text.data(), exponent_text.data() + exponent_text.size(), exponent);
-
-  // Python's rule (format_float_short in pystrtod.c), with the point `point` digits in.
-  const int point = exponent + 1;
-  const int count = static_cast<int>(digits.size());
-  if (point <= -4 || point > 16) {
-    result += digits.substr(0, 1);
-    if (count > 1) result += "." + digits.substr(1);
-    return result + fmt::format("e{}{:02}", exponent < 0 ? '-' : '+', std::abs(exponent));
-  }
-  if (point <= 0) return result + "0." + std::string(static_cast<std::size_t>(-point), '0') + digits;
-  if (point >= count) return result + digits + std::string(static_cast<std::size_t>(point - count), '0') + ".0";
-  return result + digits.substr(0, static_cast<std::size_t>(point)) + "." + digits.substr(static_cast<std::size_t>(point));
-}
 
 /// `text` quoted as Python's json module does with ensure_ascii (its default): short
 /// escapes for the usual controls, `\uXXXX` for other controls, DEL and every non-ASCII
@@ -117,7 +81,7 @@ inline void python_dump(const nlohmann::json& value, std::optional<int> indent, 
     case nlohmann::json::value_t::boolean: out += value.get<bool>() ? "true" : "false"; return;
     case nlohmann::json::value_t::number_integer: out += std::to_string(value.get<std::int64_t>()); return;
     case nlohmann::json::value_t::number_unsigned: out += std::to_string(value.get<std::uint64_t>()); return;
-    case nlohmann::json::value_t::number_float: out += python_float_repr(value.get<double>()); return;
+    case nlohmann::json::value_t::number_float: out += torchtrain::detail::python_float_repr(value.get<double>()); return;
     case nlohmann::json::value_t::string: out += python_quote(value.get_ref<const std::string&>()); return;
     case nlohmann::json::value_t::array:
     case nlohmann::json::value_t::object: {

@@ -19,8 +19,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/io/file_error.hpp>
 
 namespace torchtrain::io {
 

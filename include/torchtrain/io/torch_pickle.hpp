@@ -11,7 +11,7 @@
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/csrc/jit/serialization/pickler.h>
 
-#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/core/errors.hpp>
 
 namespace torchtrain::io {
 

@@ -11,8 +11,8 @@
 
 #include <fmt/format.h>
 
+#include <torchtrain/core/trainer_state.hpp>
 #include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
 
 namespace torchtrain::io {
 

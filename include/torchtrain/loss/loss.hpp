@@ -6,10 +6,9 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/types.h>
 
-namespace torchtrain::loss {
+#include <torchtrain/core/ignore_index.hpp>
 
-/// Labels equal to this do not count (padding, prompt tokens), as in PyTorch and Python.
-inline constexpr std::int64_t ignore_index = -100;
+namespace torchtrain::loss {
 
 /// A loss that can divide its sum by a count of labels given from outside: called as
 /// `loss(outputs, batch, num_items_in_batch)`. With gradient accumulation the trainer

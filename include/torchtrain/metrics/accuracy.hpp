@@ -1,10 +1,10 @@
 // accuracy: the share of samples whose highest-scoring class is the label.
 #pragma once
 
-#include <torchtrain/detail/class_counts.hpp>
-#include <torchtrain/loss/loss.hpp>
+#include <torchtrain/core/ignore_index.hpp>
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/metrics/detail/class_counts.hpp>
 #include <torchtrain/metrics/eval_prediction.hpp>
-#include <torchtrain/trainer/metrics.hpp>
 
 namespace torchtrain::metrics {
 

@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <torchtrain/core/metrics.hpp>
 #include <torchtrain/metrics/eval_prediction.hpp>
-#include <torchtrain/trainer/metrics.hpp>
 
 namespace torchtrain::metrics {
 

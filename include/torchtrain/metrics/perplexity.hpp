@@ -6,9 +6,9 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/types.h>
 
-#include <torchtrain/loss/loss.hpp>
+#include <torchtrain/core/ignore_index.hpp>
+#include <torchtrain/core/metrics.hpp>
 #include <torchtrain/metrics/eval_prediction.hpp>
-#include <torchtrain/trainer/metrics.hpp>
 
 namespace torchtrain::metrics {
 

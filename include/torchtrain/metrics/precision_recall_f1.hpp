@@ -5,9 +5,9 @@
 
 #include <torch/types.h>
 
-#include <torchtrain/detail/class_counts.hpp>
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/metrics/detail/class_counts.hpp>
 #include <torchtrain/metrics/eval_prediction.hpp>
-#include <torchtrain/trainer/metrics.hpp>
 
 namespace torchtrain::metrics {
 

@@ -13,7 +13,7 @@
 #include <torch/serialize/archive.h>
 #include <torch/types.h>
 
-#include <torchtrain/detail/optimizer_closure.hpp>
+#include <torchtrain/optim/detail/optimizer_closure.hpp>
 #include <torchtrain/optim/resumable.hpp>
 
 namespace torchtrain::optim {

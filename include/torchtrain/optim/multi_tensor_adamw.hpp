@@ -12,7 +12,7 @@
 #include <torch/optim/adamw.h>
 #include <torch/serialize/archive.h>
 
-#include <torchtrain/detail/optimizer_closure.hpp>
+#include <torchtrain/optim/detail/optimizer_closure.hpp>
 #include <torchtrain/optim/resumable.hpp>
 
 namespace torchtrain::optim {

@@ -19,8 +19,8 @@
 #include <torch/optim/rmsprop.h>
 #include <torch/optim/sgd.h>
 
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
-#include <torchtrain/io/file_error.hpp>
 #include <torchtrain/io/torch_pickle.hpp>
 #include <torchtrain/optim/adafactor.hpp>
 #include <torchtrain/optim/multi_tensor_adamw.hpp>

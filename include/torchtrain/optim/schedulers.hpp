@@ -16,12 +16,11 @@
 #include <fmt/format.h>
 #include <torch/optim/optimizer.h>
 
-#include <torchtrain/arguments/argument_error.hpp>
-#include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/arguments/parse_args.hpp>
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/name_values.hpp>
 #include <torchtrain/detail/reflection.hpp>
-#include <torchtrain/io/file_error.hpp>
 #include <torchtrain/io/torch_pickle.hpp>
 
 namespace torchtrain {

@@ -9,8 +9,8 @@
 #include <torchtrain/policies/logger/console_logger.hpp>
 #include <torchtrain/policies/logger/csv_logger.hpp>
 #include <torchtrain/policies/logger/json_lines_logger.hpp>
-#include <torchtrain/policies/logger/loggers.hpp>
 #include <torchtrain/policies/logger/log_folder.hpp>
+#include <torchtrain/policies/logger/loggers.hpp>
 #include <torchtrain/policies/logger/progress_bar.hpp>
 #include <torchtrain/policies/logger/report_to.hpp>
 #include <torchtrain/policies/logger/tensorboard_logger.hpp>

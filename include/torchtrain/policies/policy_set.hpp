@@ -1,11 +1,11 @@
 // PolicySet: the policies of a Trainer, one per category, found by category in any order.
 #pragma once
 
-#include <torchtrain/detail/find_policy.hpp>
 #include <torchtrain/policies/accumulation/accumulation.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/checkpointer/no_checkpoint.hpp>
 #include <torchtrain/policies/checkpointer/sync_checkpoint.hpp>
+#include <torchtrain/policies/detail/find_policy.hpp>
 #include <torchtrain/policies/logger/report_to.hpp>
 #include <torchtrain/policies/precision/fp32.hpp>
 #include <torchtrain/policies/strategy/single_device.hpp>

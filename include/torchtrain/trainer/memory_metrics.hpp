@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 #include <torch/cuda.h>
 
-#include <torchtrain/trainer/metrics.hpp>
+#include <torchtrain/core/metrics.hpp>
 
 namespace torchtrain {
 

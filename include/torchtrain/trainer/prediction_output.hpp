@@ -5,8 +5,8 @@
 
 #include <torch/types.h>
 
+#include <torchtrain/core/metrics.hpp>
 #include <torchtrain/metrics/eval_prediction.hpp>
-#include <torchtrain/trainer/metrics.hpp>
 
 namespace torchtrain {
 

@@ -9,11 +9,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/io/metrics_json.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
-#include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/trainer/metrics.hpp>
-#include <torchtrain/trainer/metrics_json.hpp>
 
 namespace torchtrain {
 

@@ -15,11 +15,11 @@
 #include <torchtrain/data/collated_stream.hpp>
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/named_datasets.hpp>
-#include <torchtrain/detail/any_dataset.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/metrics/preprocess_logits.hpp>
 #include <torchtrain/policies/policy_set.hpp>
+#include <torchtrain/trainer/detail/any_dataset.hpp>
 #include <torchtrain/trainer/prediction_output.hpp>
 #include <torchtrain/trainer/training_loop.hpp>
 

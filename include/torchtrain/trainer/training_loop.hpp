@@ -24,7 +24,6 @@
 #include <torch/types.h>
 #include <torch/utils.h>
 
-#include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/arguments/training_arguments_json.hpp>
 #include <torchtrain/arguments/validate.hpp>
@@ -34,6 +33,9 @@
 #include <torchtrain/checkpoint/random_state.hpp>
 #include <torchtrain/checkpoint/resume_from.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/trainer_state.hpp>
 #include <torchtrain/data/collated_stream.hpp>
 #include <torchtrain/data/csv.hpp>
 #include <torchtrain/data/data_loader.hpp>
@@ -43,13 +45,11 @@
 #include <torchtrain/data/length_grouped_sampler.hpp>
 #include <torchtrain/data/named_datasets.hpp>
 #include <torchtrain/data/random_sampler.hpp>
-#include <torchtrain/detail/any_dataset.hpp>
-#include <torchtrain/detail/forward.hpp>
-#include <torchtrain/detail/main_input.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
 #include <torchtrain/io/messages.hpp>
 #include <torchtrain/io/torch_pickle.hpp>
+#include <torchtrain/io/trainer_state_json.hpp>
 #include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
@@ -57,21 +57,21 @@
 #include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
 #include <torchtrain/nn/parameter_count.hpp>
-#include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
+#include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/python_state_dict.hpp>
 #include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/logger/report_to.hpp>
+#include <torchtrain/trainer/detail/any_dataset.hpp>
+#include <torchtrain/trainer/detail/forward.hpp>
+#include <torchtrain/trainer/detail/main_input.hpp>
 #include <torchtrain/trainer/evaluation_loop.hpp>
 #include <torchtrain/trainer/loss_sum.hpp>
 #include <torchtrain/trainer/memory_metrics.hpp>
-#include <torchtrain/trainer/metrics.hpp>
 #include <torchtrain/trainer/prediction_output.hpp>
-#include <torchtrain/trainer/set_seed.hpp>
 #include <torchtrain/trainer/results_files.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
-#include <torchtrain/trainer/trainer_state_json.hpp>
+#include <torchtrain/trainer/set_seed.hpp>
 #include <torchtrain/trainer/training_plan.hpp>
 
 namespace torchtrain {

@@ -10,7 +10,7 @@
 #include <fmt/ranges.h>
 #include <torch/types.h>
 
-#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/core/errors.hpp>
 
 namespace torchtrain::data::detail {
 

@@ -9,7 +9,7 @@
 #include <torch/data/example.h>
 #include <torch/types.h>
 
-#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/core/errors.hpp>
 
 namespace torchtrain::data::detail {
 

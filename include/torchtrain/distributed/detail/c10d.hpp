@@ -15,7 +15,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
-#include <torchtrain/distributed/distributed_error.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/distributed/environment.hpp>
 
 #if !defined(USE_C10D_GLOO)

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 #include <torch/types.h>
 
-#include <torchtrain/distributed/distributed_error.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/distributed/process_group.hpp>
 
 namespace torchtrain::distributed::detail {

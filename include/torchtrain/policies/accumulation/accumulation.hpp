@@ -3,8 +3,8 @@
 
 #include <fmt/format.h>
 
-#include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/policies/category.hpp>
 
 namespace torchtrain {

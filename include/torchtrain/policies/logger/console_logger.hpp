@@ -18,11 +18,11 @@
 #include <fmt/format.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/trainer_state.hpp>
 #include <torchtrain/io/background_writer.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/logger/progress_bar.hpp>
-#include <torchtrain/trainer/metrics.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
 
 namespace torchtrain {
 

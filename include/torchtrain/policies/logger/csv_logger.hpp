@@ -12,15 +12,16 @@
 
 #include <fmt/format.h>
 
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/trainer_state.hpp>
+#include <torchtrain/detail/python_float_repr.hpp>
 #include <torchtrain/io/append_file.hpp>
 #include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/io/file_error.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/logger/log_folder.hpp>
 #include <torchtrain/policies/logger/log_writer.hpp>
-#include <torchtrain/trainer/metrics.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
 
 namespace torchtrain {
 
@@ -60,7 +61,7 @@ inline std::vector<std::string> split_csv_line(std::string_view line) {
 inline std::string csv_number(double value) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  return io::detail::python_float_repr(value);
+  return torchtrain::detail::python_float_repr(value);
 }
 
 }  // namespace detail

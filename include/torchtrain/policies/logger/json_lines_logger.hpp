@@ -11,14 +11,15 @@
 #include <utility>
 #include <vector>
 
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/trainer_state.hpp>
+#include <torchtrain/detail/python_float_repr.hpp>
 #include <torchtrain/io/append_file.hpp>
+#include <torchtrain/io/metrics_json.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/logger/log_folder.hpp>
 #include <torchtrain/policies/logger/log_writer.hpp>
-#include <torchtrain/trainer/metrics.hpp>
-#include <torchtrain/trainer/metrics_json.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
 
 namespace torchtrain {
 
@@ -42,7 +43,7 @@ inline std::string json_line(const Metrics& logs, int step) {
     if (is_count_metric(name) && std::trunc(value) == value && std::abs(value) <= exact_integers)
       line += std::to_string(static_cast<std::int64_t>(value));
     else
-      line += io::detail::python_float_repr(value);
+      line += torchtrain::detail::python_float_repr(value);
   }
   return line + "}\n";
 }

@@ -3,8 +3,8 @@
 
 #include <chrono>
 
+#include <torchtrain/core/metrics.hpp>
 #include <torchtrain/io/background_writer.hpp>
-#include <torchtrain/trainer/metrics.hpp>
 
 namespace torchtrain {
 

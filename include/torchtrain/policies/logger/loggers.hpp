@@ -8,10 +8,10 @@
 #include <type_traits>
 #include <utility>
 
-#include <torchtrain/policies/category.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/trainer/metrics.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/trainer_state.hpp>
+#include <torchtrain/policies/category.hpp>
 
 namespace torchtrain {
 

@@ -7,13 +7,13 @@
 #include <tuple>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/trainer_state.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/logger/console_logger.hpp>
 #include <torchtrain/policies/logger/csv_logger.hpp>
 #include <torchtrain/policies/logger/json_lines_logger.hpp>
 #include <torchtrain/policies/logger/tensorboard_logger.hpp>
-#include <torchtrain/trainer/metrics.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
 
 namespace torchtrain {
 

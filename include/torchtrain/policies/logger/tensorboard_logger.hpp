@@ -8,12 +8,12 @@
 #include <utility>
 #include <vector>
 
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/trainer_state.hpp>
 #include <torchtrain/io/event_file.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/logger/log_folder.hpp>
 #include <torchtrain/policies/logger/log_writer.hpp>
-#include <torchtrain/trainer/metrics.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
 
 namespace torchtrain {
 

@@ -6,8 +6,9 @@
 
 #include <fmt/format.h>
 #include <torch/types.h>
+#include <torch/version.h>
 
-#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/autocast.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/precision/grad_scaler.hpp>

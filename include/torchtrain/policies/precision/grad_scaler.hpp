@@ -9,7 +9,7 @@
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
-#include <torchtrain/io/file_error.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/io/torch_pickle.hpp>
 
 namespace torchtrain {

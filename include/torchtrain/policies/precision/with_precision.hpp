@@ -3,8 +3,8 @@
 
 #include <utility>
 
-#include <torchtrain/arguments/argument_error.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/policies/precision/bf16.hpp>
 #include <torchtrain/policies/precision/fp16.hpp>
 #include <torchtrain/policies/precision/fp32.hpp>

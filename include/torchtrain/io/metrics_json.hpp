@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <torchtrain/core/metrics.hpp>
 #include <torchtrain/io/reflected_json.hpp>
-#include <torchtrain/trainer/metrics.hpp>
 
 namespace torchtrain {
 

@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 #include <torch/types.h>
 
-#include <torchtrain/arguments/argument_error.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/data/dataset.hpp>
 
 namespace torchtrain::detail {

@@ -6,7 +6,7 @@
 
 #include <torch/types.h>
 
-#include <torchtrain/loss/loss.hpp>
+#include <torchtrain/core/ignore_index.hpp>
 #include <torchtrain/metrics/eval_prediction.hpp>
 
 namespace torchtrain::detail {

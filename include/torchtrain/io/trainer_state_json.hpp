@@ -10,12 +10,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/trainer_state.hpp>
 #include <torchtrain/detail/reflection.hpp>
+#include <torchtrain/io/metrics_json.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
-#include <torchtrain/trainer/metrics.hpp>
-#include <torchtrain/trainer/metrics_json.hpp>
-#include <torchtrain/trainer/trainer_state.hpp>
 
 namespace torchtrain {
 

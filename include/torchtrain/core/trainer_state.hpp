@@ -9,7 +9,7 @@
 
 #include <boost/hana/adapt_struct.hpp>
 
-#include <torchtrain/trainer/metrics.hpp>
+#include <torchtrain/core/metrics.hpp>
 
 namespace torchtrain {
 
