@@ -459,7 +459,8 @@ DOCTEST_TEST_CASE("flags that contradict the Trainer's policies stop it at const
                                tt::ArgumentError);
   auto [fp16, m2] = parse(std::array{"--fp16"});
   DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<tt::BF16>(model, fp16, data),
-                               "the Trainer's precision policy is BF16, but --bf16 is not set; pass --bf16",
+                               "--fp16 is set, but the Trainer's precision policy is BF16; use Trainer<FP16> or drop "
+                               "--fp16",
                                tt::ArgumentError);
   auto [bf16, m3] = parse(std::array{"--bf16"});
   DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<>(model, bf16, data),

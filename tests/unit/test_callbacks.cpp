@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "support/recording_callback.hpp"
+
 namespace fs = std::filesystem;
 
 namespace callbacks_tests {
@@ -21,28 +23,16 @@ tt::data::TensorDataset regression_data(int samples) {
 
 using test_support::fresh_folder;
 
-// Records every event by name, and checks what the hooks receive.
-struct Recorder {
+// Records every event by name (RecordingCallback's hooks, and its own below), and checks what
+// the hooks receive.
+struct Recorder : test_support::RecordingCallback<Recorder> {
   std::vector<std::string>* events;
   const torch::nn::Module* expected_model;
 
-#define TORCHTRAIN_TEST_RECORD(hook)                                                                   \
-  void hook(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&, auto& objects) { \
-    DOCTEST_CHECK(&*objects.model == expected_model);                                                 \
-    events->push_back(#hook);                                                                          \
+  void record(const char* hook, const tt::TrainerState&, const tt::TrainerControl&, auto& objects) {
+    DOCTEST_CHECK(&*objects.model == expected_model);
+    events->push_back(hook);
   }
-  TORCHTRAIN_TEST_RECORD(on_init_end)
-  TORCHTRAIN_TEST_RECORD(on_train_begin)
-  TORCHTRAIN_TEST_RECORD(on_train_end)
-  TORCHTRAIN_TEST_RECORD(on_epoch_begin)
-  TORCHTRAIN_TEST_RECORD(on_epoch_end)
-  TORCHTRAIN_TEST_RECORD(on_step_begin)
-  TORCHTRAIN_TEST_RECORD(on_substep_end)
-  TORCHTRAIN_TEST_RECORD(on_pre_optimizer_step)
-  TORCHTRAIN_TEST_RECORD(on_optimizer_step)
-  TORCHTRAIN_TEST_RECORD(on_save)
-  TORCHTRAIN_TEST_RECORD(on_prediction_step)
-#undef TORCHTRAIN_TEST_RECORD
   // During training the optimizer and the schedule are there, and are the run's.
   void on_step_end(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl&, auto& objects) {
     DOCTEST_REQUIRE(objects.optimizer != nullptr);
@@ -143,7 +133,7 @@ DOCTEST_TEST_CASE("events come in the Python Trainer's order, with accumulation,
   std::vector<std::string> events;
   torch::nn::Linear model(4, 1);
   tt::Trainer<> trainer(model, args, data, eval_data, tt::loss::mean_squared_error, tt::NoMetrics{},
-                        tt::callbacks(Recorder{&events, &*model}));
+                        tt::callbacks(Recorder{{}, &events, &*model}));
   trainer.train();
   DOCTEST_CHECK(events == read_lines(reference));
 }

@@ -10,7 +10,6 @@
 #include <fstream>
 #include <functional>
 #include <future>
-#include <map>
 #include <memory>
 #include <regex>
 #include <set>
@@ -21,11 +20,22 @@
 
 #include <unistd.h>
 
+#include "support/tensorboard_event_reader.hpp"
+#include "support/xml_reader.hpp"
+
 namespace loggers_tests {
 
 using test_support::contains;
 using test_support::file_error_of;
 using test_support::fresh_folder;
+// The readers of what the loggers write, written from the formats' descriptions (tests/support/).
+using test_support::bitwise_crc32c;
+using test_support::decode_event_file;
+using test_support::elements_of_class;
+using test_support::little_endian;
+using test_support::masked;
+using test_support::parse_xml;
+using test_support::XmlElement;
 
 namespace fs = std::filesystem;
 
@@ -76,238 +86,8 @@ std::vector<KnownLog> known_logs() {
   };
 }
 
-// ---- An event-file reader written here from the format's description, sharing no code
-// with the writer: CRC-32C bit by bit, protobuf fields by wire type.
-
-std::uint32_t bitwise_crc32c(std::string_view data) {
-  std::uint32_t crc = 0xffffffffu;
-  for (unsigned char byte : data) {
-    crc ^= byte;
-    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
-std::uint32_t masked(std::uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }
-
-std::uint64_t little_endian(std::string_view bytes) {
-  std::uint64_t value = 0;
-  for (std::size_t i = bytes.size(); i-- > 0;) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
-  return value;
-}
-
-// The records of a TFRecord file; fails the test at a bad length or a bad CRC.
-std::vector<std::string> read_records(const std::string& file) {
-  std::vector<std::string> records;
-  std::size_t at = 0;
-  while (at < file.size()) {
-    DOCTEST_REQUIRE(file.size() - at >= 12);
-    const std::string_view length_bytes(file.data() + at, 8);
-    const auto length = little_endian(length_bytes);
-    DOCTEST_REQUIRE(little_endian(std::string_view(file.data() + at + 8, 4)) == masked(bitwise_crc32c(length_bytes)));
-    DOCTEST_REQUIRE(file.size() - at - 12 >= length + 4);
-    const std::string payload = file.substr(at + 12, length);
-    DOCTEST_REQUIRE(little_endian(std::string_view(file.data() + at + 12 + length, 4)) ==
-                    masked(bitwise_crc32c(payload)));
-    records.push_back(payload);
-    at += 12 + length + 4;
-  }
-  return records;
-}
-
-struct ProtoField {
-  int number;
-  int wire_type;
-  std::uint64_t number_value;  // varint, fixed64 or fixed32
-  std::string bytes;           // length-delimited
-};
-
-std::uint64_t read_varint(std::string_view message, std::size_t& at) {
-  std::uint64_t value = 0;
-  for (int shift = 0;; shift += 7) {
-    DOCTEST_REQUIRE(at < message.size());
-    const auto byte = static_cast<unsigned char>(message[at++]);
-    value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-    if (!(byte & 0x80)) return value;
-  }
-}
-
-std::vector<ProtoField> read_fields(std::string_view message) {
-  std::vector<ProtoField> fields;
-  for (std::size_t at = 0; at < message.size();) {
-    const auto key = read_varint(message, at);
-    ProtoField field{static_cast<int>(key >> 3), static_cast<int>(key & 7), 0, {}};
-    switch (field.wire_type) {
-      case 0: field.number_value = read_varint(message, at); break;
-      case 1: field.number_value = little_endian(message.substr(at, 8)); at += 8; break;
-      case 5: field.number_value = little_endian(message.substr(at, 4)); at += 4; break;
-      case 2: {
-        const auto length = read_varint(message, at);
-        field.bytes = std::string(message.substr(at, length));
-        at += length;
-        break;
-      }
-      default: DOCTEST_FAIL("unexpected wire type ", field.wire_type);
-    }
-    DOCTEST_REQUIRE(at <= message.size());
-    fields.push_back(field);
-  }
-  return fields;
-}
-
-struct DecodedEvent {
-  double wall_time = 0;
-  std::int64_t step = 0;
-  std::string file_version;
-  std::vector<std::pair<std::string, float>> values;
-};
-
-DecodedEvent decode_event(const std::string& payload) {
-  DecodedEvent event;
-  for (const auto& field : read_fields(payload)) {
-    if (field.number == 1 && field.wire_type == 1) event.wall_time = std::bit_cast<double>(field.number_value);
-    else if (field.number == 2 && field.wire_type == 0) event.step = static_cast<std::int64_t>(field.number_value);
-    else if (field.number == 3 && field.wire_type == 2) event.file_version = field.bytes;
-    else if (field.number == 5 && field.wire_type == 2) {
-      for (const auto& value : read_fields(field.bytes)) {  // Summary.value, repeated
-        DOCTEST_REQUIRE((value.number == 1 && value.wire_type == 2));
-        std::string tag;
-        std::optional<float> simple_value;
-        for (const auto& part : read_fields(value.bytes)) {
-          if (part.number == 1 && part.wire_type == 2) tag = part.bytes;
-          else if (part.number == 2 && part.wire_type == 5)
-            simple_value = std::bit_cast<float>(static_cast<std::uint32_t>(part.number_value));
-          else DOCTEST_FAIL("unexpected Summary.Value field ", part.number);
-        }
-        DOCTEST_REQUIRE(simple_value.has_value());
-        event.values.emplace_back(tag, *simple_value);
-      }
-    } else {
-      DOCTEST_FAIL("unexpected Event field ", field.number);
-    }
-  }
-  return event;
-}
-
-std::vector<DecodedEvent> decode_event_file(const fs::path& path) {
-  std::vector<DecodedEvent> events;
-  for (const auto& record : read_records(read_text(path))) events.push_back(decode_event(record));
-  return events;
-}
-
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// ---- A well-formedness checker for the SVG: elements, attributes, text, entities.
-
-struct XmlElement {
-  std::string name;
-  std::map<std::string, std::string> attributes;
-  std::string text;
-  std::vector<XmlElement> children;
-};
-
-bool is_name_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ':' || c == '.';
-}
-
-// Checks that `text` is only characters and entity references (&amp; &lt; &gt; &quot;
-// &apos; &#N;) without '<'; returns it with the references resolved.
-std::string xml_characters(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    DOCTEST_REQUIRE_MESSAGE(text[i] != '<', "a '<' in character data");
-    if (text[i] != '&') {
-      out += text[i];
-      continue;
-    }
-    const auto end = text.find(';', i);
-    DOCTEST_REQUIRE_MESSAGE(end != std::string_view::npos, "an '&' that starts no entity reference");
-    const auto entity = text.substr(i + 1, end - i - 1);
-    static const std::map<std::string_view, char> named{
-        {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}};
-    if (auto found = named.find(entity); found != named.end()) out += found->second;
-    else
-      DOCTEST_REQUIRE_MESSAGE((entity.size() > 1 && entity[0] == '#'), "an unknown entity &", std::string(entity), ";");
-    i = end;
-  }
-  return out;
-}
-
-XmlElement parse_element(std::string_view xml, std::size_t& at) {
-  DOCTEST_REQUIRE(xml.substr(at, 1) == "<");
-  ++at;
-  XmlElement element;
-  while (at < xml.size() && is_name_char(xml[at])) element.name += xml[at++];
-  DOCTEST_REQUIRE_MESSAGE(!element.name.empty(), "an element without a name at byte ", at);
-  for (;;) {
-    while (at < xml.size() && std::isspace(static_cast<unsigned char>(xml[at]))) ++at;
-    DOCTEST_REQUIRE(at < xml.size());
-    if (xml.substr(at, 2) == "/>") {
-      at += 2;
-      return element;
-    }
-    if (xml[at] == '>') {
-      ++at;
-      break;
-    }
-    std::string name;
-    while (at < xml.size() && is_name_char(xml[at])) name += xml[at++];
-    DOCTEST_REQUIRE_MESSAGE(!name.empty(), "a bad attribute in <", element.name, "> at byte ", at);
-    DOCTEST_REQUIRE_MESSAGE(xml.substr(at, 2) == "=\"", "attribute ", name, " of <", element.name, "> is not quoted");
-    at += 2;
-    const auto end = xml.find('"', at);
-    DOCTEST_REQUIRE(end != std::string_view::npos);
-    DOCTEST_REQUIRE_MESSAGE(element.attributes.count(name) == 0, "attribute ", name, " twice");
-    element.attributes[name] = xml_characters(xml.substr(at, end - at));
-    at = end + 1;
-  }
-  for (;;) {  // content, up to the matching end tag
-    const auto next = xml.find('<', at);
-    DOCTEST_REQUIRE_MESSAGE(next != std::string_view::npos, "<", element.name, "> is never closed");
-    element.text += xml_characters(xml.substr(at, next - at));
-    at = next;
-    if (xml.substr(at, 2) == "</") {
-      const auto end = xml.find('>', at);
-      DOCTEST_REQUIRE(end != std::string_view::npos);
-      DOCTEST_REQUIRE_MESSAGE(xml.substr(at + 2, end - at - 2) == element.name, "<", element.name, "> closed by ",
-                              std::string(xml.substr(at, end - at + 1)));
-      at = end + 1;
-      return element;
-    }
-    element.children.push_back(parse_element(xml, at));
-  }
-}
-
-// The root element of `xml`; fails the test unless it is well-formed: an optional XML
-// declaration, then one element, then only white space.
-XmlElement parse_xml(std::string_view xml) {
-  std::size_t at = 0;
-  if (xml.starts_with("<?xml")) {
-    at = xml.find("?>");
-    DOCTEST_REQUIRE(at != std::string_view::npos);
-    at += 2;
-  }
-  while (at < xml.size() && std::isspace(static_cast<unsigned char>(xml[at]))) ++at;
-  XmlElement root = parse_element(xml, at);
-  for (; at < xml.size(); ++at)
-    DOCTEST_REQUIRE_MESSAGE(std::isspace(static_cast<unsigned char>(xml[at])), "content after the root");
-  return root;
-}
-
-void find_all(const XmlElement& element, const std::function<bool(const XmlElement&)>& match,
-              std::vector<const XmlElement*>& found) {
-  if (match(element)) found.push_back(&element);
-  for (const auto& child : element.children) find_all(child, match, found);
-}
-
-std::vector<const XmlElement*> elements_of_class(const XmlElement& root, const std::string& css_class) {
-  std::vector<const XmlElement*> found;
-  find_all(
-      root, [&](const XmlElement& e) { return e.attributes.count("class") && e.attributes.at("class") == css_class; },
-      found);
-  return found;
 }
 
 // The linear map from values to pixels that an axis's tick labels give: through the first

@@ -6,11 +6,12 @@
 
 namespace policies_tests {
 
-// A logger policy of the user's: the loop is open to new policies of a category.
+// A logger policy of the user's, given to the Trainer as a value: the loop is open to new
+// policies of a category.
 struct RecordingLogger {
   using torchtrain_category = tt::category::logger;
-  static inline std::vector<tt::Metrics> logs;
-  void log(const tt::Metrics& metrics, const tt::TrainerState&) { logs.push_back(metrics); }
+  std::vector<tt::Metrics>* logs = nullptr;
+  void log(const tt::Metrics& metrics, const tt::TrainerState&) { logs->push_back(metrics); }
   void log_metrics(std::string_view, const tt::Metrics&) {}
 };
 
@@ -45,15 +46,15 @@ DOCTEST_TEST_CASE("policies are found by category in any order") {
 }
 
 DOCTEST_TEST_CASE("a user's policy takes the place of the default") {
-  RecordingLogger::logs.clear();
+  std::vector<tt::Metrics> logs;
   torch::nn::Linear model(2, 1);
-  tt::Trainer<RecordingLogger> trainer(model, {.max_steps = 6, .logging_steps = 2}, tiny_regression(),
+  tt::Trainer<RecordingLogger> trainer(tt::with_policies(RecordingLogger{&logs}), model, {.max_steps = 6, .logging_steps = 2}, tiny_regression(),
                                        tt::data::NoDataset{}, tt::loss::mean_squared_error);
   trainer.train();
   // Three interval logs and the end-of-training summary, all through the user's logger.
-  DOCTEST_REQUIRE(RecordingLogger::logs.size() == 4);
-  DOCTEST_CHECK(RecordingLogger::logs[0].contains("loss"));
-  DOCTEST_CHECK(RecordingLogger::logs[3].contains("train_runtime"));
+  DOCTEST_REQUIRE(logs.size() == 4);
+  DOCTEST_CHECK(logs[0].contains("loss"));
+  DOCTEST_CHECK(logs[3].contains("train_runtime"));
   DOCTEST_CHECK(trainer.state().log_history.size() == 4);
 }
 

@@ -68,13 +68,13 @@ struct WeightRecorder {
 // FP16's loss scaling without float16 autocast, so that the arithmetic the test checks is
 // float32's (a test double of a policy).
 struct LossScaledFP32 : tt::FP16Precision<tt::GradScalerOptions{.init_scale = 1024.0, .growth_interval = 3}> {
-  static inline std::vector<double> scales;  // after each optimizer step
+  std::vector<double>* scales = nullptr;  // after each optimizer step
   void setup(torch::Device) {}
   template <class Forward>
   decltype(auto) autocast(Forward&& forward) { return forward(); }
   bool optimizer_step(torch::optim::Optimizer& optimizer) {
     bool stepped = FP16Precision::optimizer_step(optimizer);
-    scales.push_back(scaler.get_scale());
+    scales->push_back(scaler.get_scale());
     return stepped;
   }
 };
@@ -137,10 +137,13 @@ DOCTEST_TEST_CASE("BF16 trains digits to within 1 percentage point of FP32") {
   DOCTEST_CHECK(bf16 >= 0.95);
 }
 
-DOCTEST_TEST_CASE("precision flags and policies must agree, before training") {
+DOCTEST_TEST_CASE("the precision policy sets its flag; flags that contradict it fail before training") {
   Probe model;
-  DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<tt::BF16>(model, {}, small_classification()),
-                               "the Trainer's precision policy is BF16, but --bf16 is not set; pass --bf16",
+  // Trainer<BF16> needs no --bf16: the policy sets it (and the saved arguments show it).
+  DOCTEST_CHECK(tt::Trainer<tt::BF16>(model, {}, small_classification()).args().bf16);
+  DOCTEST_CHECK(tt::Trainer<tt::FP16>(model, {.use_cpu = true}, small_classification()).args().fp16);
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<tt::BF16>(model, {.fp16 = true}, small_classification()),
+                               "--fp16 is set, but the Trainer's precision policy is BF16; use Trainer<FP16> or drop --fp16",
                                tt::ArgumentError);
   DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<tt::BF16>(model, {.bf16 = true, .fp16 = true}, small_classification()),
                                "--bf16 and --fp16 are both set; choose one", tt::ArgumentError);
@@ -189,10 +192,10 @@ DOCTEST_TEST_CASE("GradScaler: an inf gradient skips the step and halves the sca
 
 DOCTEST_TEST_CASE("loss scaling in the trainer: a step with an inf gradient leaves weights and learning rate alone") {
   PoisonedOnce model;
-  LossScaledFP32::scales.clear();
+  std::vector<double> scales;
   std::vector<torch::Tensor> weights_after_step;
   tt::Trainer<LossScaledFP32> trainer(
-      model, {.max_steps = 3, .learning_rate = 0.1, .logging_steps = 1, .fp16 = true},
+      tt::with_policies(LossScaledFP32{{}, &scales}), model, {.max_steps = 3, .learning_rate = 0.1, .logging_steps = 1, .fp16 = true},
       small_classification(), tt::data::NoDataset{}, tt::loss::cross_entropy, tt::NoMetrics{},
       tt::callbacks(WeightRecorder{model, &weights_after_step}));
   auto initial = model->linear->weight.clone();
@@ -201,7 +204,7 @@ DOCTEST_TEST_CASE("loss scaling in the trainer: a step with an inf gradient leav
   DOCTEST_REQUIRE(weights_after_step.size() == 3);
   DOCTEST_CHECK(torch::equal(weights_after_step[0], initial));    // step 1 skipped
   DOCTEST_CHECK(!torch::equal(weights_after_step[1], initial));   // step 2 taken
-  DOCTEST_CHECK(LossScaledFP32::scales == std::vector<double>{512.0, 512.0, 512.0});  // halved once
+  DOCTEST_CHECK(scales == std::vector<double>{512.0, 512.0, 512.0});  // halved once
   // Linear schedule over 3 steps: factors 1, 2/3, 1/3. The skipped step did not advance
   // it, so steps 2 and 3 used the factors of scheduler steps 0 and 1.
   const auto& history = trainer.state().log_history;

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gpt/model.hpp"
+#include "support/recording_callback.hpp"
 
 namespace python_trainer_tests {
 
@@ -66,9 +67,10 @@ struct Accuracy {
 };
 
 // Each event as python_trainer_run.py's Recorder writes it.
-struct Recorder {
+struct Recorder : test_support::RecordingCallback<Recorder> {
   std::vector<json>* events;
-  void record(const char* name, const tt::TrainerState& state, const tt::TrainerControl& control) {
+  void record(const char* name, const tt::TrainerState& state, const tt::TrainerControl& control,
+              const auto& /*objects*/) {
     events->push_back({{"event", name},
                        {"global_step", state.global_step},
                        {"epoch", state.epoch},
@@ -78,32 +80,6 @@ struct Recorder {
                        {"should_evaluate", control.should_evaluate},
                        {"should_log", control.should_log}});
   }
-#define TORCHTRAIN_TEST_RECORD(hook)                                                                        \
-  void hook(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl& control) {     \
-    record(#hook, state, control);                                                                          \
-  }
-#define TORCHTRAIN_TEST_RECORD_METRICS(hook)                                                                \
-  void hook(const tt::TrainingArguments&, const tt::TrainerState& state, tt::TrainerControl& control,       \
-            const tt::Metrics&) {                                                                           \
-    record(#hook, state, control);                                                                          \
-  }
-  TORCHTRAIN_TEST_RECORD(on_init_end)
-  TORCHTRAIN_TEST_RECORD(on_train_begin)
-  TORCHTRAIN_TEST_RECORD(on_train_end)
-  TORCHTRAIN_TEST_RECORD(on_epoch_begin)
-  TORCHTRAIN_TEST_RECORD(on_epoch_end)
-  TORCHTRAIN_TEST_RECORD(on_step_begin)
-  TORCHTRAIN_TEST_RECORD(on_substep_end)
-  TORCHTRAIN_TEST_RECORD(on_pre_optimizer_step)
-  TORCHTRAIN_TEST_RECORD(on_optimizer_step)
-  TORCHTRAIN_TEST_RECORD(on_step_end)
-  TORCHTRAIN_TEST_RECORD(on_save)
-  TORCHTRAIN_TEST_RECORD(on_prediction_step)
-  TORCHTRAIN_TEST_RECORD_METRICS(on_evaluate)
-  TORCHTRAIN_TEST_RECORD_METRICS(on_predict)
-  TORCHTRAIN_TEST_RECORD_METRICS(on_log)
-#undef TORCHTRAIN_TEST_RECORD
-#undef TORCHTRAIN_TEST_RECORD_METRICS
 };
 
 tt::io::NamedTensors load(const fs::path& file) { return tt::io::load_safetensors(file); }
@@ -144,9 +120,9 @@ Run train(Model model, const fs::path& scenario, const fs::path& output_dir, Tra
     run.log_history = trainer.state().log_history;
   };
   if (scenario.filename() == "early_stopping")
-    train_with(tt::callbacks(Recorder{&run.events}, tt::EarlyStopping{.patience = 1}));
+    train_with(tt::callbacks(Recorder{{}, &run.events}, tt::EarlyStopping{.patience = 1}));
   else
-    train_with(tt::callbacks(Recorder{&run.events}));
+    train_with(tt::callbacks(Recorder{{}, &run.events}));
   run.weights = tt::state_dict(*model);
   return run;
 }

@@ -30,12 +30,17 @@ class ResumeFrom {
       folder_ = std::move(*argument);
   }
 
-  /// The folder to resume from, or nullopt for a fresh run. FileError when `true` finds no
-  /// complete checkpoint in output_dir.
+  /// As below, with the latest checkpoint in the Python layout.
   std::optional<std::filesystem::path> folder(const std::filesystem::path& output_dir) const {
+    return folder(output_dir, latest_ ? latest_checkpoint(output_dir) : std::nullopt);
+  }
+  /// The folder to resume from, or nullopt for a fresh run; `latest` is the newest complete
+  /// checkpoint the checkpointer finds in output_dir. FileError when `true` finds none.
+  std::optional<std::filesystem::path> folder(const std::filesystem::path& output_dir,
+                                              const std::optional<std::filesystem::path>& latest) const {
     if (folder_) return *folder_;
     if (!latest_) return std::nullopt;
-    if (auto latest = latest_checkpoint(output_dir)) return latest;
+    if (latest) return latest;
     throw FileError(fmt::format("No valid checkpoint found in output directory '{}': train without "
                                 "--resume_from_checkpoint, or name a checkpoint folder",
                                 output_dir.string()));

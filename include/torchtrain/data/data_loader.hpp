@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <torch/types.h>
 
+#include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/detail/ordered_prefetch.hpp>
@@ -25,6 +26,17 @@ struct DataLoaderOptions {
   std::optional<int> prefetch_factor;    // --dataloader_prefetch_factor: batches per worker ahead (default 2)
   bool pin_memory = false;               // page-locked batches, for non-blocking copies to a CUDA device
 };
+
+/// The options the arguments give a loader of `batch_size` for batches going to `device`:
+/// pinned only for a CUDA device, where pinning makes the copies non-blocking.
+inline DataLoaderOptions loader_options(const TrainingArguments& args, std::int64_t batch_size, bool drop_last,
+                                        torch::Device device) {
+  return {.batch_size = batch_size,
+          .drop_last = drop_last,
+          .num_workers = args.dataloader_num_workers,
+          .prefetch_factor = args.dataloader_prefetch_factor,
+          .pin_memory = args.dataloader_pin_memory && device.is_cuda()};
+}
 
 /// Batches of `dataset` over one epoch's `order` (from a Sampler): batch k holds the
 /// samples at order[k b, (k + 1) b). With workers, batches are fetched ahead on background

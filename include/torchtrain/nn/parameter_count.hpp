@@ -25,4 +25,12 @@ inline std::int64_t non_embedding_parameters(const torch::nn::Module& model) {
   return count;
 }
 
+/// The parameters that train (requires_grad), as the Python Trainer counts them.
+inline std::int64_t trainable_parameters(const torch::nn::Module& model) {
+  std::int64_t count = 0;
+  for (const auto& parameter : model.parameters())
+    if (parameter.requires_grad()) count += parameter.numel();
+  return count;
+}
+
 }  // namespace torchtrain::nn

@@ -16,8 +16,8 @@
 #include <torchtrain/data/data_loader.hpp>
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/sequential_sampler.hpp>
-#include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/detail/eval_loop_container.hpp>
+#include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/metrics/eval_prediction.hpp>
 #include <torchtrain/metrics/preprocess_logits.hpp>
 

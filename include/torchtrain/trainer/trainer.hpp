@@ -18,6 +18,7 @@
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/metrics/preprocess_logits.hpp>
+#include <torchtrain/policies/policy_objects.hpp>
 #include <torchtrain/policies/policy_set.hpp>
 #include <torchtrain/trainer/detail/any_dataset.hpp>
 #include <torchtrain/trainer/prediction_output.hpp>
@@ -47,7 +48,8 @@ class Trainer {
   /// --batch_eval_metrics, `compute_metrics(EvalPrediction, bool compute_result)`) returns
   /// Metrics; `callbacks` is a tuple made by torchtrain::callbacks(...).
   /// Ensures: the arguments are checked (ArgumentError names the flag), the seed is set,
-  /// the model is on the strategy's device, and on_init_end has run.
+  /// the model is on the strategy's device, and on_init_end has run. The precision policy
+  /// sets its flag (`Trainer<BF16>` sets --bf16).
   template <class Model, data::TrainingSet TrainDataset, class EvalDataset = data::NoDataset,
             class Loss = loss::ModelLoss, class Compute = NoMetrics,
             class Callbacks = boost::hana::tuple<>>
@@ -57,10 +59,23 @@ class Trainer {
   Trainer(Model model, TrainingArguments args, TrainDataset train_dataset,
           EvalDataset eval_dataset = {}, Loss loss = {}, Compute compute_metrics = {},
           Callbacks callbacks = {})
+      : Trainer(with_policies(), std::move(model), std::move(args), std::move(train_dataset), std::move(eval_dataset),
+                std::move(loss), std::move(compute_metrics), std::move(callbacks)) {}
+
+  /// The same, with configured policy objects (`with_policies(CsvLogger(dir), ...)`): each
+  /// given one is used, the others are default-constructed.
+  template <class... Given, class Model, data::TrainingSet TrainDataset, class EvalDataset = data::NoDataset,
+            class Loss = loss::ModelLoss, class Compute = NoMetrics, class Callbacks = boost::hana::tuple<>>
+    requires(std::is_same_v<EvalDataset, data::NoDataset> || data::Dataset<EvalDataset> ||
+             data::is_named_datasets<EvalDataset>) &&
+            (std::is_same_v<Compute, NoMetrics> || ComputeMetrics<Compute>)
+  Trainer(PolicyValues<Given...> given, Model model, TrainingArguments args, TrainDataset train_dataset,
+          EvalDataset eval_dataset = {}, Loss loss = {}, Compute compute_metrics = {}, Callbacks callbacks = {})
       : loop_(std::make_unique<TrainingLoop<policies, Model, data::training_set_t<TrainDataset>, EvalDataset, Loss,
                                             Compute, Callbacks>>(
-            std::move(model), std::move(args), data::training_set_t<TrainDataset>(std::move(train_dataset)),
-            std::move(eval_dataset), std::move(loss), std::move(compute_metrics), std::move(callbacks))) {}
+            std::move(given), std::move(model), std::move(args),
+            data::training_set_t<TrainDataset>(std::move(train_dataset)), std::move(eval_dataset), std::move(loss),
+            std::move(compute_metrics), std::move(callbacks))) {}
 
   /// Trains for max_steps or num_train_epochs; returns the global step, the mean training
   /// loss and the train_* speed metrics. `resume_from_checkpoint`: `true` for the latest

@@ -9,6 +9,8 @@
 
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/trainer_state.hpp>
+#include <torchtrain/io/messages.hpp>
 
 namespace torchtrain {
 
@@ -71,6 +73,32 @@ inline TrainingPlan plan_streaming(const TrainingArguments& args, int accumulati
 /// An interval argument in steps: a value < 1 is a ratio of max_steps (rounded up).
 inline int resolve_interval(double steps, int max_steps) {
   return steps < 1 ? static_cast<int>(std::ceil(steps * max_steps)) : static_cast<int>(steps);
+}
+
+/// What the Python Trainer logs at info level when training starts.
+inline void announce_training(const TrainingPlan& plan, const TrainingArguments& args, std::int64_t num_examples,
+                              int world_size, std::int64_t trainable_parameters) {
+  message(LogLevel::info,
+          "***** Running training *****\n  Num examples = {}\n  Num Epochs = {}\n"
+          "  Instantaneous batch size per device = {}\n"
+          "  Total train batch size (w. parallel, distributed & accumulation) = {}\n"
+          "  Gradient Accumulation steps = {}\n  Total optimization steps = {}\n"
+          "  Number of trainable parameters = {}",
+          num_examples, plan.num_epochs, args.per_device_train_batch_size,
+          std::int64_t{args.per_device_train_batch_size} * plan.accumulation_steps * world_size,
+          plan.accumulation_steps, plan.max_steps, trainable_parameters);
+}
+
+/// The state a run of `plan` starts from: no step taken, the intervals resolved.
+inline TrainerState fresh_trainer_state(const TrainingPlan& plan, const TrainingArguments& args) {
+  TrainerState state;
+  state.max_steps = plan.max_steps;
+  state.num_train_epochs = plan.num_epochs;
+  state.train_batch_size = args.per_device_train_batch_size;
+  state.logging_steps = resolve_interval(args.logging_steps, plan.max_steps);
+  state.eval_steps = resolve_interval(args.eval_steps.value_or(args.logging_steps), plan.max_steps);
+  state.save_steps = resolve_interval(args.save_steps, plan.max_steps);
+  return state;
 }
 
 }  // namespace torchtrain

@@ -1,5 +1,9 @@
-// Accumulation policies: how many micro-batches make one optimizer step.
+// Accumulation policies: how many micro-batches make one optimizer step, and how their window runs.
 #pragma once
+
+#include <cstddef>
+#include <span>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -9,8 +13,24 @@
 
 namespace torchtrain {
 
+/// The usual window of micro-batches: each one's forward and backward in turn, gradients
+/// summed, and only the last backward of the window synchronizes gradients across
+/// processes (inside the strategy's `gradient_sync(false)` scope the others do not; DDP's
+/// no_sync). The built-in accumulation policies are this window; a user's may be too.
+struct MicroBatchWindow {
+  /// Calls `micro_step(batch, last_of_window)` for each micro-batch of `window`, in order.
+  template <class Batch, class Strategy, class MicroStep>
+  void accumulate(std::span<Batch> window, Strategy& strategy, MicroStep&& micro_step) const {
+    for (std::size_t i = 0; i < window.size(); ++i) {
+      const bool last_of_window = i + 1 == window.size();
+      [[maybe_unused]] auto sync = strategy.gradient_sync(/*enabled=*/last_of_window);
+      micro_step(window[i], last_of_window);
+    }
+  }
+};
+
 /// The default: `gradient_accumulation_steps` from the arguments, chosen at run time.
-struct AccumFromArguments {
+struct AccumFromArguments : MicroBatchWindow {
   using torchtrain_category = category::accumulation;
 
   static int steps(const TrainingArguments& args) {
@@ -23,7 +43,7 @@ struct AccumFromArguments {
 
 /// N micro-batches per optimizer step, fixed at compile time: `Trainer<Accum<4>>`.
 template <int N>
-struct Accum {
+struct Accum : MicroBatchWindow {
   static_assert(N >= 1, "torchtrain::Accum<N> needs N >= 1 micro-batches per optimizer step");
   using torchtrain_category = category::accumulation;
   static constexpr int micro_batches = N;

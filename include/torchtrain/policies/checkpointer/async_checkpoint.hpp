@@ -11,6 +11,7 @@
 #include <torchtrain/checkpoint/checkpoint.hpp>
 #include <torchtrain/io/messages.hpp>
 #include <torchtrain/policies/category.hpp>
+#include <torchtrain/policies/checkpointer/checkpoint_folders.hpp>
 
 namespace torchtrain {
 
@@ -19,14 +20,14 @@ namespace torchtrain {
 /// serializing the optimizer state; the disk writes, fsyncs and rotation overlap the
 /// next steps. A save first waits for the previous one, and so does the end of train();
 /// a failed write is rethrown there, and earlier checkpoints stay intact.
-class AsyncCheckpoint {
+class AsyncCheckpoint : public HuggingFaceFolders {
  public:
   using torchtrain_category = category::checkpointer;
   static constexpr bool writes_checkpoints = true;
 
   AsyncCheckpoint() = default;
-  AsyncCheckpoint(const AsyncCheckpoint&) = delete;
-  AsyncCheckpoint& operator=(const AsyncCheckpoint&) = delete;
+  AsyncCheckpoint(AsyncCheckpoint&&) = default;  // a Trainer can be given one
+  AsyncCheckpoint& operator=(AsyncCheckpoint&&) = default;
   ~AsyncCheckpoint() {
     try {
       wait();

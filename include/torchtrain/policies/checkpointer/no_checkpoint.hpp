@@ -3,12 +3,13 @@
 
 #include <torchtrain/checkpoint/checkpoint.hpp>
 #include <torchtrain/policies/category.hpp>
+#include <torchtrain/policies/checkpointer/checkpoint_folders.hpp>
 
 namespace torchtrain {
 
 /// Checkpointer policy that ignores save requests (Lightning's `enable_checkpointing=False`);
 /// --load_best_model_at_end is an error with it, since no checkpoint would hold the best.
-struct NoCheckpoint {
+struct NoCheckpoint : HuggingFaceFolders {
   using torchtrain_category = category::checkpointer;
   static constexpr bool writes_checkpoints = false;
 

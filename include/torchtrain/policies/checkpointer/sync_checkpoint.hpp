@@ -3,15 +3,14 @@
 
 #include <torchtrain/checkpoint/checkpoint.hpp>
 #include <torchtrain/policies/category.hpp>
+#include <torchtrain/policies/checkpointer/checkpoint_folders.hpp>
 
 namespace torchtrain {
 
 /// Checkpointer policy that writes each checkpoint (model.safetensors, optimizer,
 /// scheduler, scaler and random state, trainer_state.json, training_args.json) and
-/// rotates old ones before the next step starts. A checkpointer offers `save(checkpoint,
-/// request)`, called on the main process when the flow asks for a save, and `wait()`,
-/// which returns once every save has reached the disk and rethrows a save's error.
-struct SyncCheckpoint {
+/// rotates old ones before the next step starts.
+struct SyncCheckpoint : HuggingFaceFolders {
   using torchtrain_category = category::checkpointer;
   static constexpr bool writes_checkpoints = true;
 

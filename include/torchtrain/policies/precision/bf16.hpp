@@ -18,6 +18,10 @@ struct BF16 : FP32 {
   static constexpr std::string_view name = "BF16";
   static constexpr bool uses_bf16 = true;
 
+  /// Sets --bf16 (Trainer<BF16> needs no flag); --fp16 is an error.
+  void configure(TrainingArguments& args) const {
+    detail::claim_half_precision_flag(args, &TrainingArguments::bf16, &TrainingArguments::fp16, name, "fp16");
+  }
   void setup(torch::Device device) { device_type_ = device.type(); }
 
   template <class Forward>

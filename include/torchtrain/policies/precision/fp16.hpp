@@ -8,9 +8,11 @@
 #include <torch/types.h>
 #include <torch/version.h>
 
+#include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/autocast.hpp>
 #include <torchtrain/policies/category.hpp>
+#include <torchtrain/policies/precision/fp32.hpp>
 #include <torchtrain/policies/precision/grad_scaler.hpp>
 
 namespace torchtrain {
@@ -25,6 +27,11 @@ struct FP16Precision {
   static constexpr std::string_view name = "FP16";
   static constexpr bool uses_bf16 = false;
   static constexpr bool uses_fp16 = true;
+
+  /// Sets --fp16 (Trainer<FP16> needs no flag); --bf16 is an error.
+  void configure(TrainingArguments& args) const {
+    detail::claim_half_precision_flag(args, &TrainingArguments::fp16, &TrainingArguments::bf16, name, "bf16");
+  }
 
   void setup(torch::Device device) {
     if (!detail::autocast_supported(device.type()))
@@ -46,6 +53,9 @@ struct FP16Precision {
     scaler.update();
     return stepped;
   }
+  /// The loss scale and its growth tracker: scaler.pt, as PyTorch's GradScaler saves it.
+  c10::IValue state_dict() const { return scaler.state_dict(); }
+  void load_state_dict(const c10::IValue& state, std::string_view source) { scaler.load_state_dict(state, source); }
 
   GradScaler scaler{options};
 

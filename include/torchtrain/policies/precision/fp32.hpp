@@ -4,27 +4,30 @@
 #include <string_view>
 #include <utility>
 
+#include <ATen/core/ivalue.h>
+#include <fmt/format.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/policies/category.hpp>
 
 namespace torchtrain {
 
 /// Precision policy: forward, backward and optimizer state in float32, no loss scaling.
-///
-/// Every precision policy offers the hooks the loop calls: `setup(device)` once, when the
-/// model is on its device (a policy that cannot work there throws ArgumentError); then per
-/// step `autocast(forward)` around forward and loss; `backward(loss)`; `unscale_gradients`
-/// before clipping; `optimizer_step`, which returns whether the step was taken (false when
-/// a loss scaler skips it). `uses_bf16` and `uses_fp16` must match the `bf16` and `fp16`
-/// arguments.
+/// The hooks are those of every precision policy (PrecisionPolicy, docs/policies.md).
 struct FP32 {
   using torchtrain_category = category::precision;
   static constexpr std::string_view name = "FP32";
   static constexpr bool uses_bf16 = false;
   static constexpr bool uses_fp16 = false;
 
+  /// --bf16 or --fp16 ask for another policy: an error naming it.
+  void configure(TrainingArguments& args) const {
+    if (args.bf16) throw ArgumentError("--bf16 is set, but the Trainer's precision policy is FP32; use Trainer<BF16> or drop --bf16");
+    if (args.fp16) throw ArgumentError("--fp16 is set, but the Trainer's precision policy is FP32; use Trainer<FP16> or drop --fp16");
+  }
   void setup(torch::Device) {}
   template <class Forward>
   decltype(auto) autocast(Forward&& forward) {
@@ -36,6 +39,22 @@ struct FP32 {
     optimizer.step();
     return true;
   }
+  /// Nothing to save: no scaler.pt.
+  c10::IValue state_dict() const { return {}; }
+  void load_state_dict(const c10::IValue&, std::string_view) {}
 };
+
+namespace detail {
+// `--flag` set by the precision policy `name`: an error when the other half-precision flag is set.
+inline void claim_half_precision_flag(TrainingArguments& args, bool TrainingArguments::*flag,
+                                      bool TrainingArguments::*other, std::string_view name,
+                                      std::string_view other_name) {
+  if (args.*other && !(args.*flag))
+    throw ArgumentError(fmt::format("--{} is set, but the Trainer's precision policy is {}; use Trainer<{}> or drop "
+                                    "--{}",
+                                    other_name, name, other_name == "bf16" ? "BF16" : "FP16", other_name));
+  args.*flag = true;
+}
+}  // namespace detail
 
 }  // namespace torchtrain

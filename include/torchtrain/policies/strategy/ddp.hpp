@@ -13,6 +13,7 @@
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/checkpoint/state_dict.hpp>
 #include <torchtrain/distributed/detail/gather_shards.hpp>
 #include <torchtrain/distributed/detail/gradient_buckets.hpp>
 #include <torchtrain/distributed/process_group.hpp>
@@ -23,9 +24,7 @@ namespace torchtrain {
 /// Strategy policy: a replica of the model in every process of the run, each training on
 /// its shard of every global batch, with gradients averaged so the replicas stay equal.
 ///
-/// Offers what SingleDevice offers (setup, device, gradient_sync, reduce_mean, rank,
-/// world_size, is_main_process) plus what the loop needs across processes (reduce_sum,
-/// barrier, evaluation shards and their gather). At setup the process joins the run's
+/// The hooks are those of every strategy (StrategyPolicy). At setup the process joins the run's
 /// process group (torchrun, Slurm or Open MPI variables; see distributed::read_environment;
 /// world size 1 without them), moves the model to its device (cuda:LOCAL_RANK when CUDA
 /// is used, else the CPU) and copies rank 0's parameters and buffers to every rank.
@@ -107,6 +106,27 @@ class DDP {
   /// The outputs of every rank's evaluation shard, in dataset order (see gather_shards).
   torch::Tensor gather_shards(const torch::Tensor& shard, std::int64_t size) const {
     return distributed::detail::gather_shards(*group_, shard, size, device_);
+  }
+
+  /// The replicas are equal: this process's weights are the model's.
+  template <class Model>
+  StateDict state_dict(Model& model) {
+    return torchtrain::state_dict(*model);
+  }
+  /// Every rank's `bytes`, in rank order (a collective every rank calls).
+  std::vector<std::string> gather_bytes(std::string bytes) {
+    const int world = world_size();
+    if (world == 1) return {std::move(bytes)};
+    const auto size = static_cast<std::int64_t>(bytes.size());
+    const auto sizes = gather_shards(torch::tensor({size}), world).cpu();
+    const auto all = gather_shards(torch::from_blob(bytes.data(), {1, size}, torch::kUInt8), world).cpu();
+    std::vector<std::string> gathered;
+    for (int rank = 0; rank < world; ++rank) {
+      const auto row = all[rank].narrow(0, 0, sizes[rank].item<std::int64_t>()).contiguous();
+      gathered.emplace_back(reinterpret_cast<const char*>(row.data_ptr<std::uint8_t>()),
+                            static_cast<std::size_t>(row.numel()));
+    }
+    return gathered;
   }
 
   int rank() const { return group_ ? group_->rank() : 0; }

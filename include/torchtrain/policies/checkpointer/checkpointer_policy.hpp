@@ -1,0 +1,61 @@
+// CheckpointerPolicy: what a checkpointer writes, finds and reads, checked where the Trainer is named.
+#pragma once
+
+#include <concepts>
+#include <filesystem>
+#include <optional>
+#include <utility>
+
+#include <torchtrain/checkpoint/checkpoint.hpp>
+#include <torchtrain/policies/category.hpp>
+
+namespace torchtrain {
+
+/// A checkpointer policy (see docs/policies.md): `writes_checkpoints` (false for one that
+/// never writes, which --load_best_model_at_end refuses); `save(checkpoint, request)`, on
+/// the processes that save, when the flow asks for a save; `wait()`, which returns once
+/// every save is on disk and rethrows a save's error; `latest(output_dir)`, the checkpoint
+/// `resume_from_checkpoint=true` resumes from; `read(folder, model_only)`, a checkpoint
+/// back in memory (HuggingFaceFolders gives the last two for the Python layout).
+template <class C>
+concept CheckpointerPolicy =
+    PolicyOf<C, category::checkpointer> &&
+    requires(C& checkpointer, const C& reader, Checkpoint checkpoint, const SaveRequest& request,
+             const std::filesystem::path& folder) {
+      { C::writes_checkpoints } -> std::convertible_to<bool>;
+      checkpointer.save(std::move(checkpoint), request);
+      checkpointer.wait();
+      { reader.latest(folder) } -> std::convertible_to<std::optional<std::filesystem::path>>;
+      { reader.read(folder, true) } -> std::convertible_to<Checkpoint>;
+    };
+
+namespace detail {
+
+template <class C>
+constexpr bool check_checkpointer_policy() {
+  static_assert(requires { { C::writes_checkpoints } -> std::convertible_to<bool>; },
+                "torchtrain: this checkpointer policy (C below) has no `static constexpr bool writes_checkpoints`");
+  static_assert(requires(C& c, Checkpoint checkpoint, const SaveRequest& request) {
+                  c.save(std::move(checkpoint), request);
+                },
+                "torchtrain: this checkpointer policy (C below) has no `void save(Checkpoint, const SaveRequest&)`");
+  static_assert(requires(C& c) { c.wait(); },
+                "torchtrain: this checkpointer policy (C below) has no `void wait()` (return once every save is on "
+                "disk)");
+  static_assert(requires(const C& c, const std::filesystem::path& output_dir) {
+                  { c.latest(output_dir) } -> std::convertible_to<std::optional<std::filesystem::path>>;
+                },
+                "torchtrain: this checkpointer policy (C below) has no `std::optional<std::filesystem::path> "
+                "latest(const std::filesystem::path& output_dir) const` (derive from HuggingFaceFolders for the "
+                "Python layout)");
+  static_assert(requires(const C& c, const std::filesystem::path& folder) {
+                  { c.read(folder, true) } -> std::convertible_to<Checkpoint>;
+                },
+                "torchtrain: this checkpointer policy (C below) has no `Checkpoint read(const std::filesystem::path& "
+                "folder, bool model_only) const` (derive from HuggingFaceFolders for the Python layout)");
+  return CheckpointerPolicy<C>;
+}
+
+}  // namespace detail
+
+}  // namespace torchtrain

@@ -1,0 +1,79 @@
+// Optimization: the optimizer and learning-rate schedule of a run, the user's or made from the arguments.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/optim/optimizers.hpp>
+#include <torchtrain/optim/schedulers.hpp>
+#include <torchtrain/trainer/training_plan.hpp>
+
+namespace torchtrain {
+
+/// Makes the optimizer of a run from the model and the arguments (see Trainer::set_optimizer_factory).
+using OptimizerFactory =
+    std::function<std::unique_ptr<torch::optim::Optimizer>(torch::nn::Module&, const TrainingArguments&)>;
+
+/// What train() optimizes with: the optimizer given by set_optimizers, else the factory's,
+/// else the one --optim names; the scheduler given with it, else --lr_scheduler_type's.
+class Optimization {
+ public:
+  /// Fails now, naming the flag, on a bad --optim_args or --lr_scheduler_kwargs.
+  static void check(torch::nn::Module& model, const TrainingArguments& args) {
+    parse_scheduler_kwargs(args.lr_scheduler_kwargs);
+    optim::make_optimizer(model, args);
+  }
+
+  /// A fresh optimizer and schedule for a run of `plan`.
+  void begin(torch::nn::Module& model, const TrainingArguments& args, const TrainingPlan& plan) {
+    if (given_optimizer_)
+      optimizer_ = std::move(given_optimizer_);
+    else if (factory_)
+      optimizer_ = factory_(model, args);
+    else
+      optimizer_ = optim::make_optimizer(model, args);
+    parameters_ = model.parameters();  // clipped in model order, as Python clips model.parameters()
+    if (given_scheduler_) {
+      scheduler_ = std::make_unique<optim::LRScheduler>(std::move(*given_scheduler_));
+      given_scheduler_.reset();
+      return;
+    }
+    const auto options = parse_scheduler_kwargs(args.lr_scheduler_kwargs);
+    scheduler_ = std::make_unique<optim::LRScheduler>(
+        *optimizer_,
+        optim::LRSchedule(args.lr_scheduler_type, optim::resolve_warmup_steps(args, plan.max_steps), plan.max_steps,
+                          options, optimizer_->param_groups().front().options().get_lr()),
+        options);
+  }
+
+  /// The Python `optimizers=(optimizer, scheduler)`, for the next train().
+  void set_optimizers(std::unique_ptr<torch::optim::Optimizer> optimizer, std::optional<optim::LRScheduler> scheduler) {
+    if (!optimizer && scheduler)
+      throw ArgumentError("set_optimizers: a scheduler needs the optimizer it was made for");
+    given_optimizer_ = std::move(optimizer);
+    given_scheduler_ = std::move(scheduler);
+  }
+  void set_factory(OptimizerFactory factory) { factory_ = std::move(factory); }
+
+  torch::optim::Optimizer* optimizer() const { return optimizer_.get(); }
+  optim::LRScheduler* scheduler() const { return scheduler_.get(); }
+  std::vector<torch::Tensor>& parameters() { return parameters_; }
+
+ private:
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<optim::LRScheduler> scheduler_;
+  std::unique_ptr<torch::optim::Optimizer> given_optimizer_;  // by set_optimizers, for the next train()
+  std::optional<optim::LRScheduler> given_scheduler_;
+  OptimizerFactory factory_;
+  std::vector<torch::Tensor> parameters_;
+};
+
+}  // namespace torchtrain
