@@ -9,6 +9,9 @@ struct Checkpointer {
     torchtrain::save_checkpoint(checkpoint, request);
   }
   void wait() {}
+  std::filesystem::path folder_for(const std::filesystem::path& output_dir, int step) const {
+    return torchtrain::checkpoint_folder(output_dir, step);
+  }
   std::optional<std::filesystem::path> latest(const std::filesystem::path& output_dir) const {
     return torchtrain::latest_checkpoint(output_dir);
   }

@@ -1,6 +1,7 @@
 // Policies: found by category in any order, defaults for the missing, checks at construction.
 #include "testing.hpp"
 
+#include <filesystem>
 #include <type_traits>
 #include <vector>
 
@@ -56,6 +57,51 @@ DOCTEST_TEST_CASE("a user's policy takes the place of the default") {
   DOCTEST_CHECK(logs[0].contains("loss"));
   DOCTEST_CHECK(logs[3].contains("train_runtime"));
   DOCTEST_CHECK(trainer.state().log_history.size() == 4);
+}
+
+DOCTEST_TEST_CASE("every built-in policy satisfies its category's concept") {
+  static_assert(tt::PrecisionPolicy<tt::FP32> && tt::PrecisionPolicy<tt::BF16> && tt::PrecisionPolicy<tt::FP16>);
+  static_assert(tt::AccumulationPolicy<tt::AccumFromArguments> && tt::AccumulationPolicy<tt::Accum<4>>);
+  static_assert(tt::StrategyPolicy<tt::SingleDevice> && tt::StrategyPolicy<tt::DDP>);
+  static_assert(tt::CheckpointerPolicy<tt::SyncCheckpoint> && tt::CheckpointerPolicy<tt::AsyncCheckpoint> &&
+                tt::CheckpointerPolicy<tt::NoCheckpoint>);
+  static_assert(tt::LoggerPolicy<tt::ReportTo> && tt::LoggerPolicy<tt::ConsoleLogger> &&
+                tt::LoggerPolicy<tt::Loggers<tt::CsvLogger, tt::JsonLinesLogger>>);
+  DOCTEST_CHECK(!tt::PrecisionPolicy<RecordingLogger>);  // a policy of another category
+  DOCTEST_CHECK(tt::LoggerPolicy<RecordingLogger>);
+}
+
+DOCTEST_TEST_CASE("configured policies given as values: a logger with its folder, a checkpointer with its folder") {
+  namespace fs = std::filesystem;
+  const fs::path root = "policies_as_values";
+  fs::remove_all(root);
+  torch::nn::Linear model(2, 1);
+  using Trainer = tt::Trainer<tt::CsvLogger, tt::SyncCheckpoint>;
+  Trainer trainer(tt::with_policies(tt::CsvLogger(root / "csv"), tt::SyncCheckpoint(root / "checkpoints")), model,
+                  {.output_dir = (root / "output").string(), .max_steps = 4, .logging_steps = 2, .save_steps = 2},
+                  tiny_regression(), tt::data::NoDataset{}, tt::loss::mean_squared_error);
+  trainer.train();
+  // The logger wrote in its own folder, not in --logging_dir; the checkpoints went to the
+  // checkpointer's folder, not to output_dir.
+  DOCTEST_CHECK(fs::exists(root / "csv"));
+  DOCTEST_CHECK(fs::exists(root / "checkpoints" / "checkpoint-2"));
+  DOCTEST_CHECK(fs::exists(root / "checkpoints" / "checkpoint-4"));
+  DOCTEST_CHECK(!fs::exists(root / "output" / "checkpoint-4"));
+  // resume_from_checkpoint=true finds the newest there: the resumed run has nothing left to do.
+  Trainer resumed(tt::with_policies(tt::CsvLogger(root / "csv2"), tt::SyncCheckpoint(root / "checkpoints")), model,
+                  {.output_dir = (root / "output").string(), .max_steps = 4, .logging_steps = 2, .save_steps = 2},
+                  tiny_regression(), tt::data::NoDataset{}, tt::loss::mean_squared_error);
+  DOCTEST_CHECK(resumed.train(true).global_step == 4);
+  // The checkpoint's two interval logs, then the summary: as the first run's history.
+  DOCTEST_CHECK(resumed.state().log_history.size() == trainer.state().log_history.size());
+}
+
+DOCTEST_TEST_CASE("a precision policy sets its own flag: Trainer<BF16> needs no --bf16") {
+  torch::nn::Linear model(2, 1);
+  tt::Trainer<tt::BF16> trainer(model, {.max_steps = 1}, tiny_regression(), tt::data::NoDataset{},
+                                tt::loss::mean_squared_error);
+  DOCTEST_CHECK(trainer.args().bf16);
+  DOCTEST_CHECK(!trainer.args().fp16);
 }
 
 DOCTEST_TEST_CASE("arguments that contradict the policies fail at construction, naming both") {

@@ -48,7 +48,7 @@ inline bool update_best_metric(const TrainingArguments& args, const Metrics& met
 
 /// Loads the weights of the best checkpoint (read by `checkpointer`) into `model`. With a
 /// limit of one, the newest checkpoint was kept beside the best only to resume from: the
-/// processes that save remove it.
+/// processes that save remove the others of its folder.
 template <class Checkpointer, class Model>
 void load_best_model(const Checkpointer& checkpointer, Model& model, const TrainingArguments& args,
                      const TrainerState& state, bool saves) {
@@ -57,7 +57,7 @@ void load_best_model(const Checkpointer& checkpointer, Model& model, const Train
   const Checkpoint best = checkpointer.read(folder, /*model_only=*/true);
   load_state_dict(*model, best.model, (folder / Checkpoint::model_file).string());
   if (args.save_total_limit == 1 && saves)
-    for (const auto& other : sorted_checkpoints(args.output_dir))
+    for (const auto& other : sorted_checkpoints(folder.parent_path()))
       if (!std::filesystem::equivalent(other, folder)) std::filesystem::remove_all(other);
 }
 

@@ -125,7 +125,6 @@ class TrainerCore : public detail::TrainerInterface {
   optim::LRScheduler& lr_scheduler() { return *optimization_.scheduler(); }
   PolicyObjects<Policies>& policies() { return policies_; }
 
-
  protected:
   // Adds the epoch (and tokens), appends to log_history with the step, tells callbacks and
   // the logger; returns the logs as the Python Trainer's `log` leaves them.

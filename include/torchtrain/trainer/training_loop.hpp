@@ -81,11 +81,7 @@ class TrainingLoop final
          epoch < plan.num_epochs && state_.global_step < plan.max_steps && !control_.should_training_stop; ++epoch)
       train_epoch(plan, epoch);
 
-    const double samples = args_.max_steps > 0 ? static_cast<double>(plan.max_steps) * args_.per_device_train_batch_size *
-                                                     plan.accumulation_steps * strategy.world_size()
-                                               : static_cast<double>(plan.num_samples) * strategy.world_size() *
-                                                     args_.num_train_epochs;
-    Metrics metrics = progress_.train_metrics(strategy, state_, samples, plan.max_steps);
+    Metrics metrics = progress_.train_metrics(strategy, state_, planned_samples(plan, args_, strategy.world_size()), plan.max_steps);
     memory_.stop_and_update("train", metrics);
     policies_.checkpointer.wait();  // every checkpoint is on disk before train() returns
     strategy.barrier("waiting for rank 0 to finish writing checkpoints");  // before any rank reads one
@@ -210,7 +206,7 @@ class TrainingLoop final
   // every process takes part (the strategy gathers their random states).
   void save_checkpoint() {
     if constexpr (Policies::checkpointer::writes_checkpoints) {
-      const auto folder = checkpoint_folder(args_.output_dir, state_.global_step);
+      const auto folder = policies_.checkpointer.folder_for(args_.output_dir, state_.global_step);
       // This checkpoint holds the best model when the evaluation just before it was the best.
       if (state_.best_global_step == state_.global_step) state_.best_model_checkpoint = folder.string();
       flush_logs();  // a checkpoint's logs are in the log files too

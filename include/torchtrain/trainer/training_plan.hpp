@@ -101,4 +101,12 @@ inline TrainerState fresh_trainer_state(const TrainingPlan& plan, const Training
   return state;
 }
 
+/// The samples a run of `plan` trains on over all processes, for train()'s speeds as Python
+/// counts them: max_steps global batches, or the epochs of the training set.
+inline double planned_samples(const TrainingPlan& plan, const TrainingArguments& args, int world_size) {
+  if (args.max_steps > 0)
+    return static_cast<double>(plan.max_steps) * args.per_device_train_batch_size * plan.accumulation_steps * world_size;
+  return static_cast<double>(plan.num_samples) * world_size * args.num_train_epochs;
+}
+
 }  // namespace torchtrain

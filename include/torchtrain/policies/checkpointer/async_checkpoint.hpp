@@ -2,6 +2,7 @@
 #pragma once
 
 #include <exception>
+#include <filesystem>
 #include <future>
 #include <utility>
 
@@ -26,6 +27,7 @@ class AsyncCheckpoint : public HuggingFaceFolders {
   static constexpr bool writes_checkpoints = true;
 
   AsyncCheckpoint() = default;
+  explicit AsyncCheckpoint(std::filesystem::path folder) : HuggingFaceFolders(std::move(folder)) {}
   AsyncCheckpoint(AsyncCheckpoint&&) = default;  // a Trainer can be given one
   AsyncCheckpoint& operator=(AsyncCheckpoint&&) = default;
   ~AsyncCheckpoint() {

@@ -14,7 +14,8 @@ namespace torchtrain {
 /// A checkpointer policy (see docs/policies.md): `writes_checkpoints` (false for one that
 /// never writes, which --load_best_model_at_end refuses); `save(checkpoint, request)`, on
 /// the processes that save, when the flow asks for a save; `wait()`, which returns once
-/// every save is on disk and rethrows a save's error; `latest(output_dir)`, the checkpoint
+/// every save is on disk and rethrows a save's error; `folder_for(output_dir, step)`, where
+/// the checkpoint of a step goes; `latest(output_dir)`, the checkpoint
 /// `resume_from_checkpoint=true` resumes from; `read(folder, model_only)`, a checkpoint
 /// back in memory (HuggingFaceFolders gives the last two for the Python layout).
 template <class C>
@@ -25,6 +26,7 @@ concept CheckpointerPolicy =
       { C::writes_checkpoints } -> std::convertible_to<bool>;
       checkpointer.save(std::move(checkpoint), request);
       checkpointer.wait();
+      { reader.folder_for(folder, 1) } -> std::convertible_to<std::filesystem::path>;
       { reader.latest(folder) } -> std::convertible_to<std::optional<std::filesystem::path>>;
       { reader.read(folder, true) } -> std::convertible_to<Checkpoint>;
     };
@@ -42,6 +44,12 @@ constexpr bool check_checkpointer_policy() {
   static_assert(requires(C& c) { c.wait(); },
                 "torchtrain: this checkpointer policy (C below) has no `void wait()` (return once every save is on "
                 "disk)");
+  static_assert(requires(const C& c, const std::filesystem::path& output_dir) {
+                  { c.folder_for(output_dir, 1) } -> std::convertible_to<std::filesystem::path>;
+                },
+                "torchtrain: this checkpointer policy (C below) has no `std::filesystem::path folder_for(const "
+                "std::filesystem::path& output_dir, int step) const` (derive from HuggingFaceFolders for the Python "
+                "layout)");
   static_assert(requires(const C& c, const std::filesystem::path& output_dir) {
                   { c.latest(output_dir) } -> std::convertible_to<std::optional<std::filesystem::path>>;
                 },

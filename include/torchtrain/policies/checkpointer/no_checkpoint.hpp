@@ -9,7 +9,9 @@ namespace torchtrain {
 
 /// Checkpointer policy that ignores save requests (Lightning's `enable_checkpointing=False`);
 /// --load_best_model_at_end is an error with it, since no checkpoint would hold the best.
-struct NoCheckpoint : HuggingFaceFolders {
+class NoCheckpoint : public HuggingFaceFolders {
+ public:
+  using HuggingFaceFolders::HuggingFaceFolders;
   using torchtrain_category = category::checkpointer;
   static constexpr bool writes_checkpoints = false;
 

@@ -10,7 +10,9 @@ namespace torchtrain {
 /// Checkpointer policy that writes each checkpoint (model.safetensors, optimizer,
 /// scheduler, scaler and random state, trainer_state.json, training_args.json) and
 /// rotates old ones before the next step starts.
-struct SyncCheckpoint : HuggingFaceFolders {
+class SyncCheckpoint : public HuggingFaceFolders {
+ public:
+  using HuggingFaceFolders::HuggingFaceFolders;
   using torchtrain_category = category::checkpointer;
   static constexpr bool writes_checkpoints = true;
 
