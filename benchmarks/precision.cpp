@@ -31,7 +31,7 @@ double steps_per_second(const PrecisionArguments& shape, const tt::data::TensorD
                               torch::nn::Linear(shape.width, shape.width), torch::nn::GELU(),
                               torch::nn::Linear(shape.width, 10));
   tt::Trainer<bench::SilentLogger, tt::NoCheckpoint, Precision> trainer(
-      model, {.max_steps = shape.steps, .per_device_train_batch_size = shape.batch, .bf16 = Precision::uses_bf16},
+      model, {.max_steps = shape.steps, .per_device_train_batch_size = shape.batch},
       data, tt::data::NoDataset{}, tt::loss::cross_entropy);
   const auto start = std::chrono::steady_clock::now();
   trainer.train();

@@ -16,7 +16,6 @@ int main(int argc, char** argv) try {
   namespace tt = torchtrain;
   auto defaults = digits::default_training_arguments();
   defaults.output_dir = "ddp_output";
-  defaults.bf16 = true;  // the precision policy below is BF16
   defaults.per_device_train_batch_size = 16;
   defaults.learning_rate = 4e-3;
   defaults.num_train_epochs = 30;

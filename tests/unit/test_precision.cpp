@@ -87,8 +87,7 @@ void check_autocast_in_forward_only(torch::Device device, c10::ScalarType dtype)
   Probe model;
   std::vector<bool> autocast_at_step, float32_at_step;
   tt::Trainer<Precision> trainer(model,
-                                 {.max_steps = 3, .use_cpu = device.is_cpu(), .bf16 = Precision::uses_bf16,
-                                  .fp16 = Precision::uses_fp16},
+                                 {.max_steps = 3, .use_cpu = device.is_cpu()},
                                  small_classification(), small_classification(), tt::loss::cross_entropy,
                                  tt::NoMetrics{},
                                  tt::callbacks(OptimizerStepProbe{model, &autocast_at_step, &float32_at_step}));

@@ -70,7 +70,6 @@ struct PolicyObjects {
   typename Set::checkpointer checkpointer;
   typename Set::logger logger;
 
-  PolicyObjects() = default;
   template <class... Given>
   explicit PolicyObjects(PolicyValues<Given...> given)
       : precision(detail::take_or_default<typename Set::precision>(given.values)),

@@ -39,7 +39,7 @@ class TrainingProgress {
   explicit TrainingProgress(const TrainingArguments& args)
       : tokens_seen_(*detail::parse_value<TokensSeen>(args.include_num_input_tokens_seen)) {}  // validated
 
-  /// Starts counting a run on `device` from `state` (a fresh or resumed run).
+  /// Starts counting a fresh run of `model` on `device` (a resumed one then loads its counts).
   void begin(const torch::nn::Module& model, torch::Device device) {
     loss_since_log_ = LossSum(LossSum::where_for(device));
     total_loss_ = 0;

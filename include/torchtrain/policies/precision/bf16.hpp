@@ -16,7 +16,6 @@ namespace torchtrain {
 /// clipping and the optimizer step are FP32's.
 struct BF16 : FP32 {
   static constexpr std::string_view name = "BF16";
-  static constexpr bool uses_bf16 = true;
 
   /// Sets --bf16 (Trainer<BF16> needs no flag); --fp16 is an error.
   void configure(TrainingArguments& args) const {

@@ -25,8 +25,6 @@ template <GradScalerOptions options = GradScalerOptions{}>
 struct FP16Precision {
   using torchtrain_category = category::precision;
   static constexpr std::string_view name = "FP16";
-  static constexpr bool uses_bf16 = false;
-  static constexpr bool uses_fp16 = true;
 
   /// Sets --fp16 (Trainer<FP16> needs no flag); --bf16 is an error.
   void configure(TrainingArguments& args) const {

@@ -20,8 +20,6 @@ namespace torchtrain {
 struct FP32 {
   using torchtrain_category = category::precision;
   static constexpr std::string_view name = "FP32";
-  static constexpr bool uses_bf16 = false;
-  static constexpr bool uses_fp16 = false;
 
   /// --bf16 or --fp16 ask for another policy: an error naming it.
   void configure(TrainingArguments& args) const {
