@@ -99,17 +99,17 @@ namespace torchtrain::optim {
 /// Throws ArgumentError for an optim_args name the optimizer does not take.
 inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model,
                                                                const TrainingArguments& args) {
-  detail::OptimArgs extra(args.optim_args.value_or(""));
+  torchtrain::detail::OptimArgs extra(args.optim_args.value_or(""));
   const double lr = args.learning_rate;
   switch (args.optim) {
     case OptimizerNames::adamw_torch_fused: {
       extra.require_all_taken("adamw_torch_fused");
-      return std::make_unique<MultiTensorAdamW>(detail::groups_with_decay(model, detail::adamw_options(args), args.weight_decay),
-                                                detail::adamw_options(args), /*fused=*/true);
+      return std::make_unique<MultiTensorAdamW>(torchtrain::detail::groups_with_decay(model, torchtrain::detail::adamw_options(args), args.weight_decay),
+                                                torchtrain::detail::adamw_options(args), /*fused=*/true);
     }
     case OptimizerNames::adamw_torch: {
       extra.require_all_taken("adamw_torch");
-      return detail::resumable<torch::optim::AdamW>(model, detail::adamw_options(args), args.weight_decay);
+      return torchtrain::detail::resumable<torch::optim::AdamW>(model, torchtrain::detail::adamw_options(args), args.weight_decay);
     }
     case OptimizerNames::sgd: {
       auto options = torch::optim::SGDOptions(lr)
@@ -117,7 +117,7 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
                          .dampening(extra.take("dampening", 0.0))
                          .nesterov(extra.take("nesterov", false));
       extra.require_all_taken("sgd");
-      return detail::resumable<torch::optim::SGD>(model, options, args.weight_decay);
+      return torchtrain::detail::resumable<torch::optim::SGD>(model, options, args.weight_decay);
     }
     case OptimizerNames::adagrad: {
       auto options = torch::optim::AdagradOptions(lr)
@@ -125,7 +125,7 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
                          .initial_accumulator_value(extra.take("initial_accumulator_value", 0.0))
                          .eps(extra.take("eps", 1e-10));
       extra.require_all_taken("adagrad");
-      return detail::resumable<torch::optim::Adagrad>(model, options, args.weight_decay);
+      return torchtrain::detail::resumable<torch::optim::Adagrad>(model, options, args.weight_decay);
     }
     case OptimizerNames::adafactor: {
       // As the Python Trainer sets it up: the learning rate as given, not relative or scaled.
@@ -133,7 +133,7 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
       options.clip_threshold(extra.take("clip_threshold", 1.0)).decay_rate(extra.take("decay_rate", -0.8));
       if (auto beta1 = extra.take("beta1", std::optional<double>{})) options.beta1(beta1);
       extra.require_all_taken("adafactor");
-      return std::make_unique<Adafactor>(detail::groups_with_decay(model, options, args.weight_decay), options);
+      return std::make_unique<Adafactor>(torchtrain::detail::groups_with_decay(model, options, args.weight_decay), options);
     }
     case OptimizerNames::rmsprop: {
       auto options = torch::optim::RMSpropOptions(lr)
@@ -142,7 +142,7 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
                          .momentum(extra.take("momentum", 0.0))
                          .centered(extra.take("centered", false));
       extra.require_all_taken("rmsprop");
-      return detail::resumable<torch::optim::RMSprop>(model, options, args.weight_decay);
+      return torchtrain::detail::resumable<torch::optim::RMSprop>(model, options, args.weight_decay);
     }
   }
   throw ArgumentError("--optim: unknown optimizer");

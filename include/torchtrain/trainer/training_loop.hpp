@@ -13,7 +13,6 @@
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/callbacks/callback_states.hpp>
 #include <torchtrain/callbacks/events.hpp>
-#include <torchtrain/checkpoint/checkpoint_folders.hpp>
 #include <torchtrain/checkpoint/resume_from.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
 #include <torchtrain/io/training_plot.hpp>
