@@ -34,7 +34,6 @@ std::map<std::string, std::string> random_states(Strategy& strategy, const Train
   const int world = strategy.world_size();
   auto all = strategy.gather_bytes(save_random_state(args.seed, world > 1));
   if (!saves) return {};
-  if (world == 1) return {{Checkpoint::rng_state_file, std::move(all.front())}};
   std::map<std::string, std::string> states;
   for (int rank = 0; rank < world; ++rank) states[Checkpoint::rng_state_file_name(rank, world)] = std::move(all[rank]);
   return states;

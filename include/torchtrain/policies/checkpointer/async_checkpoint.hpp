@@ -29,7 +29,8 @@ class AsyncCheckpoint : public HuggingFaceFolders {
   AsyncCheckpoint() = default;
   explicit AsyncCheckpoint(std::filesystem::path folder) : HuggingFaceFolders(std::move(folder)) {}
   AsyncCheckpoint(AsyncCheckpoint&&) = default;  // a Trainer can be given one
-  AsyncCheckpoint& operator=(AsyncCheckpoint&&) = default;
+  // Assigning over a pending save would drop its error: not offered.
+  AsyncCheckpoint& operator=(AsyncCheckpoint&&) = delete;
   ~AsyncCheckpoint() {
     try {
       wait();

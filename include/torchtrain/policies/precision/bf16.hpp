@@ -19,7 +19,8 @@ struct BF16 : FP32 {
 
   /// Sets --bf16 (Trainer<BF16> needs no flag); --fp16 is an error.
   void configure(TrainingArguments& args) const {
-    detail::claim_half_precision_flag(args, &TrainingArguments::bf16, &TrainingArguments::fp16, name, "fp16");
+    if (args.fp16 && !args.bf16) throw detail::contradicting_precision_flag("fp16", name);
+    args.bf16 = true;
   }
   void setup(torch::Device device) { device_type_ = device.type(); }
 

@@ -28,7 +28,8 @@ struct FP16Precision {
 
   /// Sets --fp16 (Trainer<FP16> needs no flag); --bf16 is an error.
   void configure(TrainingArguments& args) const {
-    detail::claim_half_precision_flag(args, &TrainingArguments::fp16, &TrainingArguments::bf16, name, "bf16");
+    if (args.bf16 && !args.fp16) throw detail::contradicting_precision_flag("bf16", name);
+    args.fp16 = true;
   }
 
   void setup(torch::Device device) {

@@ -15,6 +15,16 @@
 
 namespace torchtrain {
 
+namespace detail {
+// The error for `--<flag>` (bf16 or fp16) set with the precision policy `policy`, which
+// is not the one the flag asks for (BF16 or FP16).
+inline ArgumentError contradicting_precision_flag(std::string_view flag, std::string_view policy) {
+  const std::string_view wanted = flag == "bf16" ? "BF16" : "FP16";
+  return ArgumentError(fmt::format("--{} is set, but the Trainer's precision policy is {}; use Trainer<{}> or drop --{}",
+                                   flag, policy, wanted, flag));
+}
+}  // namespace detail
+
 /// Precision policy: forward, backward and optimizer state in float32, no loss scaling.
 /// The hooks are those of every precision policy (PrecisionPolicy, docs/policies.md).
 struct FP32 {
@@ -23,8 +33,8 @@ struct FP32 {
 
   /// --bf16 or --fp16 ask for another policy: an error naming it.
   void configure(TrainingArguments& args) const {
-    if (args.bf16) throw ArgumentError("--bf16 is set, but the Trainer's precision policy is FP32; use Trainer<BF16> or drop --bf16");
-    if (args.fp16) throw ArgumentError("--fp16 is set, but the Trainer's precision policy is FP32; use Trainer<FP16> or drop --fp16");
+    if (args.bf16) throw detail::contradicting_precision_flag("bf16", name);
+    if (args.fp16) throw detail::contradicting_precision_flag("fp16", name);
   }
   void setup(torch::Device) {}
   template <class Forward>
@@ -41,18 +51,5 @@ struct FP32 {
   c10::IValue state_dict() const { return {}; }
   void load_state_dict(const c10::IValue&, std::string_view) {}
 };
-
-namespace detail {
-// `--flag` set by the precision policy `name`: an error when the other half-precision flag is set.
-inline void claim_half_precision_flag(TrainingArguments& args, bool TrainingArguments::*flag,
-                                      bool TrainingArguments::*other, std::string_view name,
-                                      std::string_view other_name) {
-  if (args.*other && !(args.*flag))
-    throw ArgumentError(fmt::format("--{} is set, but the Trainer's precision policy is {}; use Trainer<{}> or drop "
-                                    "--{}",
-                                    other_name, name, other_name == "bf16" ? "BF16" : "FP16", other_name));
-  args.*flag = true;
-}
-}  // namespace detail
 
 }  // namespace torchtrain
