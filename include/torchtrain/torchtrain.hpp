@@ -34,11 +34,13 @@
 #include <torchtrain/data/json_lines.hpp>
 #include <torchtrain/data/json_lines_stream.hpp>
 #include <torchtrain/data/length_grouped_sampler.hpp>
+#include <torchtrain/data/loader_setup.hpp>
 #include <torchtrain/data/named_datasets.hpp>
 #include <torchtrain/data/random_sampler.hpp>
 #include <torchtrain/data/sampler.hpp>
 #include <torchtrain/data/sentencepiece_tokenizer.hpp>
 #include <torchtrain/data/sequential_sampler.hpp>
+#include <torchtrain/data/weighted_random_sampler.hpp>
 #include <torchtrain/data/tensor_dataset.hpp>
 #include <torchtrain/data/text_blocks.hpp>
 #include <torchtrain/data/token_batch.hpp>
@@ -63,6 +65,7 @@
 #include <torchtrain/metrics/preprocess_logits.hpp>
 #include <torchtrain/metrics/regression.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
+#include <torchtrain/nn/generate.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/multi_tensor_adamw.hpp>
@@ -75,4 +78,6 @@
 #include <torchtrain/policies/policies.hpp>
 #include <torchtrain/trainer/prediction_output.hpp>
 #include <torchtrain/trainer/results_files.hpp>
+#include <torchtrain/trainer/step_overrides.hpp>
 #include <torchtrain/trainer/trainer.hpp>
+#include <torchtrain/trainer/training_step.hpp>

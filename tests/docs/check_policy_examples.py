@@ -11,6 +11,9 @@ import pathlib
 import re
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from check_doc_snippets import sync_page  # noqa: E402
+
 
 def twin_source(path):
     text = path.read_text()
@@ -23,36 +26,15 @@ def twin_source(path):
 
 def main():
     root = pathlib.Path(sys.argv[1])
-    write = "--write" in sys.argv[2:]
-    doc_path = root / "docs" / "policies.md"
-    doc = doc_path.read_text()
     pattern = re.compile(r"\(`tests/compile_fail/(\w+)\.cpp`[^\n]*\n(?:[^\n]*\n)*?\n```cpp\n(.*?)```", re.S)
-    problems, count = [], 0
 
-    def replace(match):
-        nonlocal count
-        count += 1
-        name, shown = match.group(1), match.group(2)
-        source = twin_source(root / "tests" / "compile_fail" / f"{name}.cpp")
-        if shown != source:
-            problems.append(name)
-        return match.group(0)[: match.start(2) - match.start(0)] + source + "```"
+    def code_of(match):
+        path = root / "tests" / "compile_fail" / f"{match.group(1)}.cpp"
+        return f"the example of {path.relative_to(root)} (its twin)", twin_source(path) if path.exists() else None
 
-    updated = pattern.sub(replace, doc)
-    if count < 5:
-        print(f"check_policy_examples: found {count} worked examples in {doc_path}, expected one per category (5)")
-        return 1
-    if write:
-        doc_path.write_text(updated)
-        print(f"check_policy_examples: rewrote {len(problems)} of {count} examples in {doc_path}")
-        return 0
-    for name in problems:
-        print(f"{doc_path}: the example of tests/compile_fail/{name}.cpp differs from that file's twin; "
-              f"run tests/docs/check_policy_examples.py . --write")
-    if problems:
-        return 1
-    print(f"check_policy_examples: {count} worked examples in {doc_path} are the compiled twins")
-    return 0
+    # One worked example per policy category.
+    return sync_page(root / "docs" / "policies.md", pattern, code_of, "tests/docs/check_policy_examples.py . --write",
+                     "--write" in sys.argv[2:], minimum=5)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/step_logs.hpp>
 #include <torchtrain/core/trainer_state.hpp>
 #include <torchtrain/optim/schedulers.hpp>
 
@@ -22,6 +23,12 @@ struct TrainingObjects {
   Model& model;
   torch::optim::Optimizer* optimizer = nullptr;
   optim::LRScheduler* lr_scheduler = nullptr;
+  StepLogs* step_logs = nullptr;
+
+  /// Adds `value` under `key` to the next training log (the mean over the steps it covers;
+  /// see StepLogs): it reaches log_history, every logger and trainer_state.json.
+  void log(std::string_view key, double value) const { step_logs->add(key, value); }
+  void log(std::string_view key, const torch::Tensor& value) const { step_logs->add(key, value); }
 };
 
 /// One tag per event, with the Python `TrainerCallback` names. A callback handles an

@@ -86,14 +86,14 @@ class RuntimeCallbacks {
   template <class Objects>                                                                                \
   void hook(const TrainingArguments& args, const TrainerState& state, TrainerControl& control,           \
             Objects& objects) {                                                                           \
-    ModuleObjects erased{*objects.model, objects.optimizer, objects.lr_scheduler};                        \
+    ModuleObjects erased{*objects.model, objects.optimizer, objects.lr_scheduler, objects.step_logs};                        \
     for (const auto& callback : List(*list_)) callback->hook(args, state, control, erased);              \
   }
 #define TORCHTRAIN_DETAIL_FORWARD_METRICS(hook)                                                           \
   template <class Objects>                                                                                \
   void hook(const TrainingArguments& args, const TrainerState& state, TrainerControl& control,           \
             const Metrics& metrics, Objects& objects) {                                                   \
-    ModuleObjects erased{*objects.model, objects.optimizer, objects.lr_scheduler};                        \
+    ModuleObjects erased{*objects.model, objects.optimizer, objects.lr_scheduler, objects.step_logs};                        \
     for (const auto& callback : List(*list_)) callback->hook(args, state, control, metrics, erased);     \
   }
   // Each hook iterates over a copy, so that a callback may add or remove callbacks.

@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <numbers>
 #include <optional>
@@ -96,10 +97,19 @@ class LRSchedule {
       throw ArgumentError("--lr_scheduler_type warmup_stable_decay needs num_decay_steps in --lr_scheduler_kwargs");
   }
 
+  /// A schedule of the user's own: the learning rate at optimizer step `step` is the
+  /// initial one times `lambda(step)` (PyTorch's LambdaLR `lr_lambda`).
+  using Lambda = std::function<double(std::int64_t step)>;
+  explicit LRSchedule(Lambda lambda)
+      : type_(SchedulerType::constant), warmup_(0), total_(0), initial_lr_(1.0), lambda_(std::move(lambda)) {
+    if (!lambda_) throw ArgumentError("LambdaLR needs a function of the step; got an empty one");
+  }
+
   SchedulerType type() const { return type_; }
 
   double factor(std::int64_t step) const {
     using enum SchedulerType;
+    if (lambda_) return lambda_(step);
     const double s = static_cast<double>(step), w = static_cast<double>(warmup_);
     const double warmup = s / std::max(1.0, w);
     const double progress = (s - w) / std::max(1.0, static_cast<double>(total_ - warmup_));
@@ -188,6 +198,7 @@ class LRSchedule {
   std::int64_t warmup_, total_;
   SchedulerOptions options_;
   double initial_lr_;
+  Lambda lambda_;  // set for a LambdaLR schedule
 };
 
 /// Sets each parameter group's learning rate to its initial rate x factor(step), like
@@ -437,6 +448,13 @@ class LRScheduler {
   int reset_start_ = 0;
   std::vector<double> recent_;  // greedy with smooth: the last window_size metrics
 };
+
+/// PyTorch's `LambdaLR(optimizer, lr_lambda)`: each group's learning rate is its initial
+/// one times `lr_lambda(step)`. Its state (the step) is saved in scheduler.pt and restored
+/// on resume; the function is code, given again to the resumed run, as in Python.
+inline LRScheduler LambdaLR(torch::optim::Optimizer& optimizer, LRSchedule::Lambda lr_lambda) {
+  return LRScheduler(optimizer, LRSchedule(std::move(lr_lambda)));
+}
 
 /// Warmup steps as the Python Trainer resolves them: warmup_steps >= 1 counts steps, a
 /// warmup_steps in (0, 1) is a ratio, else warmup_ratio; a ratio r gives ceil(r x total).

@@ -20,6 +20,7 @@
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/metrics/eval_prediction.hpp>
 #include <torchtrain/metrics/preprocess_logits.hpp>
+#include <torchtrain/trainer/prediction_output.hpp>
 
 namespace torchtrain::detail {
 
@@ -78,7 +79,7 @@ Metrics call_compute_metrics(Compute& compute, const EvalPrediction& prediction,
     return compute(prediction);
 }
 
-/// Runs `step(batch) -> {logits, loss}` (loss undefined for a batch without labels) over
+/// Runs `step(batch) -> PredictionStepOutput` (loss undefined for a batch without labels) over
 /// `dataset` in order, in batches, with `module` in eval mode and no autograd graph;
 /// calls `on_prediction_step()` after each batch (outside no-grad, as callbacks run), then
 /// compute_metrics as Python does: on the whole set, or per batch with compute_result
@@ -110,7 +111,8 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
       {
         torch::NoGradGuard no_grad;
         auto batch = loader.next().to(options.device, /*non_blocking=*/true);
-        auto [logits, loss] = step(batch);
+        auto [loss, logits, step_labels] = step(batch);
+        const auto& labels = step_labels.defined() ? step_labels : batch.labels;
         const std::int64_t samples = batch.size();
         if (loss.defined()) {
           const auto weighted = loss.to(torch::kDouble) * static_cast<double>(samples);
@@ -118,9 +120,9 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
           if (options.include_losses) kept.losses = loss.detach().reshape({1}).repeat({samples});
         }
         if (options.keep_outputs) {
-          kept.label_ids = batch.labels;
+          kept.label_ids = labels;
           kept.predictions = options.preprocess_logits && *options.preprocess_logits
-                                 ? (*options.preprocess_logits)(logits, batch.labels)
+                                 ? (*options.preprocess_logits)(logits, labels)
                                  : logits;
           if (options.include_inputs) {
             if constexpr (requires { torch::Tensor(batch.inputs); }) kept.inputs = batch.inputs;

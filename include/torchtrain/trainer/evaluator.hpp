@@ -17,13 +17,13 @@
 #include <torchtrain/core/metrics.hpp>
 #include <torchtrain/data/data_loader.hpp>
 #include <torchtrain/data/dataset.hpp>
+#include <torchtrain/data/loader_setup.hpp>
 #include <torchtrain/data/named_datasets.hpp>
-#include <torchtrain/loss/loss.hpp>
 #include <torchtrain/metrics/compute_metrics.hpp>
 #include <torchtrain/metrics/preprocess_logits.hpp>
-#include <torchtrain/trainer/detail/forward.hpp>
 #include <torchtrain/trainer/evaluation_loop.hpp>
 #include <torchtrain/trainer/prediction_output.hpp>
+#include <torchtrain/trainer/step_overrides.hpp>
 #include <torchtrain/trainer/training_progress.hpp>
 
 namespace torchtrain {
@@ -77,11 +77,14 @@ class Evaluator {
     }
   }
 
-  /// One pass over `dataset` with `model` under the run's precision and strategy;
-  /// `on_prediction_step` after each batch.
+  /// One pass over `dataset` with `model` under the run's precision and strategy, each batch
+  /// through the loss object's prediction_step when it has one (else the Trainer's);
+  /// `customize_loader` (when set) changes the loader's options; `on_prediction_step`
+  /// after each batch.
   template <class Dataset, class Model, class Loss, class Precision, class Strategy, class OnStep>
   PredictionOutput run(Dataset& dataset, std::string_view prefix, bool prediction, Model& model, Loss& loss,
-                       Precision& precision, Strategy& strategy, const TrainingArguments& args, OnStep&& on_prediction_step) {
+                       Precision& precision, Strategy& strategy, const TrainingArguments& args,
+                       const data::LoaderCustomization& customize_loader, OnStep&& on_prediction_step) {
     const auto start = std::chrono::steady_clock::now();
     const std::int64_t size = data::dataset_size(dataset);
     const char* what = prediction ? "predict" : "evaluate";
@@ -89,9 +92,15 @@ class Evaluator {
     if (size < strategy.world_size())
       throw ArgumentError(fmt::format("{}() got {} samples for {} processes: give every process at least one", what,
                                       size, strategy.world_size()));
+    // Unlike Python, a short last batch is kept: eval_loss and the metrics cover every sample.
+    data::LoaderSetup loader{
+        data::loader_options(args, args.per_device_eval_batch_size, /*drop_last=*/false, strategy.device()), {}};
+    if (customize_loader) customize_loader(loader);
+    if (loader.sampler)
+      throw ArgumentError("set_eval_dataloader / set_test_dataloader: evaluation reads its set in order (each process "
+                          "its shard); a sampler applies to the training loader only");
     const detail::EvalLoopOptions options{
-        // Unlike Python, a short last batch is kept: eval_loss and the metrics cover every sample.
-        .loader = data::loader_options(args, args.per_device_eval_batch_size, /*drop_last=*/false, strategy.device()),
+        .loader = loader.options,
         .device = strategy.device(),
         .keep_outputs = !args.prediction_loss_only,
         .keep_all_batches = !args.batch_eval_metrics || prediction,
@@ -105,19 +114,12 @@ class Evaluator {
         .world_size = strategy.world_size(),
         .gather = [&](const torch::Tensor& shard, std::int64_t samples) { return strategy.gather_shards(shard, samples); }};
     strategy.synchronize_buffers();  // every rank evaluates the model rank 0 would save, buffers included
-    const auto step = [&](const auto& batch) {
-      return precision.autocast([&] {
-        auto outputs = detail::forward(model, batch);
-        std::pair<torch::Tensor, torch::Tensor> logits_and_loss;
-        if constexpr (detail::HasLogits<decltype(outputs)>) logits_and_loss.first = detail::logits_of(outputs);
-        // As Python, a counting loss divides by the batch's own count here too.
-        if (batch.labels.defined()) {
-          if constexpr (loss::CountsItems<Loss, decltype(outputs), std::remove_cvref_t<decltype(batch)>>)
-            logits_and_loss.second = loss(outputs, batch, loss::count_items(loss, batch));
-          else
-            logits_and_loss.second = loss(outputs, batch);
-        }
-        return logits_and_loss;
+    const auto step = [&]<class Batch>(const Batch& batch) {
+      return precision.autocast([&]() -> PredictionStepOutput {
+        if constexpr (ReplacesPredictionStep<Loss, Model, Batch>)
+          return loss.prediction_step(model, batch);
+        else
+          return detail::default_prediction_step(loss, model, batch);
       });
     };
     auto output = detail::evaluation_loop(*model, dataset, options, step, compute_metrics_, on_prediction_step);

@@ -22,8 +22,14 @@ namespace torchtrain {
 using OptimizerFactory =
     std::function<std::unique_ptr<torch::optim::Optimizer>(torch::nn::Module&, const TrainingArguments&)>;
 
+/// Makes the learning-rate schedule of a run for its optimizer, given the run's optimizer
+/// steps (see Trainer::set_scheduler_factory; the Python `create_scheduler`).
+using SchedulerFactory = std::function<optim::LRScheduler(torch::optim::Optimizer& optimizer,
+                                                          const TrainingArguments& args, int num_training_steps)>;
+
 /// What train() optimizes with: the optimizer given by set_optimizers, else the factory's,
-/// else the one --optim names; the scheduler given with it, else --lr_scheduler_type's.
+/// else the one --optim names; the scheduler given with it, else the scheduler factory's,
+/// else --lr_scheduler_type's.
 class Optimization {
  public:
   /// Fails now, naming the flag, on a bad --optim_args or --lr_scheduler_kwargs.
@@ -46,6 +52,10 @@ class Optimization {
       given_scheduler_.reset();
       return;
     }
+    if (scheduler_factory_) {
+      scheduler_ = std::make_unique<optim::LRScheduler>(scheduler_factory_(*optimizer_, args, plan.max_steps));
+      return;
+    }
     const auto options = parse_scheduler_kwargs(args.lr_scheduler_kwargs);
     scheduler_ = std::make_unique<optim::LRScheduler>(
         *optimizer_,
@@ -62,6 +72,7 @@ class Optimization {
     given_scheduler_ = std::move(scheduler);
   }
   void set_factory(OptimizerFactory factory) { factory_ = std::move(factory); }
+  void set_scheduler_factory(SchedulerFactory factory) { scheduler_factory_ = std::move(factory); }
 
   torch::optim::Optimizer* optimizer() const { return optimizer_.get(); }
   optim::LRScheduler* scheduler() const { return scheduler_.get(); }
@@ -73,6 +84,7 @@ class Optimization {
   std::unique_ptr<torch::optim::Optimizer> given_optimizer_;  // by set_optimizers, for the next train()
   std::optional<optim::LRScheduler> given_scheduler_;
   OptimizerFactory factory_;
+  SchedulerFactory scheduler_factory_;
   std::vector<torch::Tensor> parameters_;
 };
 

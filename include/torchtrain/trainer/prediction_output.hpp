@@ -10,6 +10,16 @@
 
 namespace torchtrain {
 
+/// What one prediction step gives for a batch (the Python `prediction_step`'s `(loss,
+/// logits, labels)`): the loss (undefined: none), the predictions kept for compute_metrics
+/// (logits, or generated token ids), and the labels to score them against (undefined: the
+/// batch's). Predictions of different lengths are padded with -100 across batches.
+struct PredictionStepOutput {
+  torch::Tensor loss;
+  torch::Tensor logits;
+  torch::Tensor labels;
+};
+
 /// The predictions (logits, or what preprocess_logits_for_metrics made of them) and label
 /// ids of a whole dataset, on the CPU, concatenated over batches (padded with -100 where
 /// sequence lengths differ; undefined with --prediction_loss_only, and label_ids undefined

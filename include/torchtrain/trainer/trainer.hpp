@@ -44,7 +44,9 @@ class Trainer {
   /// forward takes the batch or its `inputs`; `train_dataset` is a dataset with a size, or
   /// a stream (data::IterableDataset, or data::collate(stream, collator)), which needs
   /// --max_steps; `loss(outputs, batch)` returns a scalar tensor (the default uses the
-  /// loss the model returns); `eval_dataset` is a dataset or data::named_datasets(...); `compute_metrics(EvalPrediction)` (or, for
+  /// loss the model returns), or `loss` is an object with the Python Trainer's overrides as
+  /// members, each optional: `compute_loss(model, batch[, num_items_in_batch])`,
+  /// `training_step(step, batch)`, `prediction_step(model, batch)` (docs/customization.md); `eval_dataset` is a dataset or data::named_datasets(...); `compute_metrics(EvalPrediction)` (or, for
   /// --batch_eval_metrics, `compute_metrics(EvalPrediction, bool compute_result)`) returns
   /// Metrics; `callbacks` is a tuple made by torchtrain::callbacks(...).
   /// Ensures: the arguments are checked (ArgumentError names the flag), the seed is set,
@@ -145,8 +147,23 @@ class Trainer {
     loop_->set_optimizers(std::move(optimizer), std::move(scheduler));
   }
   /// Customize how every train() makes its optimizer (the Python `create_optimizer`); the
-  /// schedule of the arguments is applied to it.
+  /// schedule of the arguments (or the scheduler factory's) is applied to it.
   void set_optimizer_factory(OptimizerFactory factory) { loop_->set_optimizer_factory(std::move(factory)); }
+  /// Customize how every train() makes its learning-rate schedule for its optimizer (the
+  /// Python `create_scheduler`), for example `optim::LambdaLR(optimizer, lr_lambda)`. Its
+  /// step is saved in checkpoints and restored on resume.
+  void set_scheduler_factory(SchedulerFactory factory) { loop_->set_scheduler_factory(std::move(factory)); }
+
+  /// Customize the training data loader (the Python `get_train_dataloader` and
+  /// `_get_train_sampler`): `customize(setup)` may change the loader's options (workers,
+  /// prefetch, pinning; the batch size and drop_last stay the flags') and give a sampler
+  /// (data::WeightedRandomSampler, or any data::Sampler). The order depends only on
+  /// (seed, epoch), so a resumed run stays exact.
+  void set_train_dataloader(data::LoaderCustomization customize) { loop_->set_train_dataloader(std::move(customize)); }
+  /// The same for evaluate()'s loaders (`get_eval_dataloader`) and predict()'s
+  /// (`get_test_dataloader`): their options, the batch size included; no sampler.
+  void set_eval_dataloader(data::LoaderCustomization customize) { loop_->set_eval_dataloader(std::move(customize)); }
+  void set_test_dataloader(data::LoaderCustomization customize) { loop_->set_test_dataloader(std::move(customize)); }
 
   const TrainerState& state() const { return loop_->state(); }
   const TrainingArguments& args() const { return loop_->args(); }

@@ -16,6 +16,8 @@
 #include <torchtrain/callbacks/events.hpp>
 #include <torchtrain/checkpoint/checkpoint.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
+#include <torchtrain/core/step_logs.hpp>
+#include <torchtrain/data/loader_setup.hpp>
 #include <torchtrain/io/durable_file.hpp>
 #include <torchtrain/io/trainer_state_json.hpp>
 #include <torchtrain/io/training_plot.hpp>
@@ -28,6 +30,7 @@
 #include <torchtrain/trainer/optimization.hpp>
 #include <torchtrain/trainer/process_setup.hpp>
 #include <torchtrain/trainer/results_files.hpp>
+#include <torchtrain/trainer/step_overrides.hpp>
 #include <torchtrain/trainer/trainer_interface.hpp>
 #include <torchtrain/trainer/training_progress.hpp>
 
@@ -40,6 +43,7 @@ namespace torchtrain {
 template <class Policies, class Model, class Batch, class EvalDataset, class Loss, class Compute, class Callbacks>
 class TrainerCore : public detail::TrainerInterface {
   static_assert(check_callbacks<TrainingObjects<Model>>(static_cast<Callbacks*>(nullptr)));
+  static_assert(detail::check_step_overrides<Loss, Model, Batch>());
 
  public:
   template <class... Given>
@@ -120,6 +124,9 @@ class TrainerCore : public detail::TrainerInterface {
     optimization_.set_optimizers(std::move(optimizer), std::move(scheduler));
   }
   void set_optimizer_factory(OptimizerFactory factory) override { optimization_.set_factory(std::move(factory)); }
+  void set_scheduler_factory(SchedulerFactory factory) override { optimization_.set_scheduler_factory(std::move(factory)); }
+  void set_eval_dataloader(data::LoaderCustomization customize) override { eval_loader_ = std::move(customize); }
+  void set_test_dataloader(data::LoaderCustomization customize) override { test_loader_ = std::move(customize); }
   Model& model() { return model_; }
   torch::optim::Optimizer& optimizer() { return *optimization_.optimizer(); }
   optim::LRScheduler& lr_scheduler() { return *optimization_.scheduler(); }
@@ -131,6 +138,7 @@ class TrainerCore : public detail::TrainerInterface {
   Metrics log(Metrics logs, bool training_log) {
     logs.set("epoch", state_.epoch);
     progress_.add_to_log(logs, state_, training_log);
+    if (training_log) step_logs_.move_means_into(logs);  // after the Trainer's own, which they may not replace
     Metrics entry = logs;
     entry.set("step", state_.global_step);
     state_.log_history.push_back(std::move(entry));
@@ -168,12 +176,12 @@ class TrainerCore : public detail::TrainerInterface {
   template <class Dataset>
   PredictionOutput run_evaluation(Dataset& dataset, std::string_view prefix, bool prediction) {
     return evaluator_.run(dataset, prefix, prediction, model_, loss_, policies_.precision, policies_.strategy, args_,
-                          [&] { notify(event::on_prediction_step{}); });
+                          prediction ? test_loader_ : eval_loader_, [&] { notify(event::on_prediction_step{}); });
   }
 
   template <class Event, class... Extra>
   void notify(Event, const Extra&... extra) {
-    TrainingObjects<Model> objects{model_, optimization_.optimizer(), optimization_.scheduler()};
+    TrainingObjects<Model> objects{model_, optimization_.optimizer(), optimization_.scheduler(), &step_logs_};
     torchtrain::notify<Event>(callbacks_, args_, state_, control_, objects, extra...);
   }
   // Returns once the logger has written every log so far (a logger writing on a thread of its own).
@@ -197,6 +205,8 @@ class TrainerCore : public detail::TrainerInterface {
   Optimization optimization_;
   TrainingProgress progress_;
   MemoryMetrics memory_;  // with --skip_memory_metrics false, Python's memory metrics
+  StepLogs step_logs_;    // the user's values for the next training log
+  data::LoaderCustomization eval_loader_, test_loader_;  // set_eval_dataloader, set_test_dataloader
 };
 
 }  // namespace torchtrain

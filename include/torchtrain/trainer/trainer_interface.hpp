@@ -12,6 +12,7 @@
 #include <torchtrain/checkpoint/resume_from.hpp>
 #include <torchtrain/core/metrics.hpp>
 #include <torchtrain/core/trainer_state.hpp>
+#include <torchtrain/data/loader_setup.hpp>
 #include <torchtrain/metrics/preprocess_logits.hpp>
 #include <torchtrain/optim/schedulers.hpp>
 #include <torchtrain/trainer/detail/any_dataset.hpp>
@@ -43,6 +44,10 @@ class TrainerInterface {
   virtual void set_optimizers(std::unique_ptr<torch::optim::Optimizer> optimizer,
                               std::optional<optim::LRScheduler> scheduler) = 0;
   virtual void set_optimizer_factory(OptimizerFactory factory) = 0;
+  virtual void set_scheduler_factory(SchedulerFactory factory) = 0;
+  virtual void set_train_dataloader(data::LoaderCustomization customize) = 0;
+  virtual void set_eval_dataloader(data::LoaderCustomization customize) = 0;
+  virtual void set_test_dataloader(data::LoaderCustomization customize) = 0;
 };
 
 }  // namespace detail

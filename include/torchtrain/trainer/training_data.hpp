@@ -18,6 +18,8 @@
 #include <torchtrain/data/distributed_sampler.hpp>
 #include <torchtrain/data/iterable_dataset.hpp>
 #include <torchtrain/data/length_grouped_sampler.hpp>
+#include <torchtrain/data/loader_setup.hpp>
+#include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/io/messages.hpp>
 #include <torchtrain/trainer/training_plan.hpp>
 
@@ -43,7 +45,7 @@ struct EpochPosition {
 
 /// The training set and its loader. A dataset with a size is read in the seeded random
 /// order (or in order, with --train_sampling_strategy sequential; grouped by length with
-/// group_by_length), each process its shard (PyTorch's DistributedSampler), and a resumed
+/// group_by_length; or in the order of the user's sampler), each process its shard (PyTorch's DistributedSampler), and a resumed
 /// epoch skips batches by index without loading them. A stream is read in order on the
 /// training thread, each process taking its share, and a resumed epoch reads past what it
 /// skips. This is the one place that tells them apart.
@@ -65,13 +67,40 @@ class TrainingData {
     if constexpr (streaming) plan_streaming(args, 1);  // fails now if --max_steps is missing
   }
 
+  /// How the loader of the next run is made: the arguments' options, changed by the user's
+  /// customization (Trainer::set_train_dataloader) when there is one.
+  void set_customization(data::LoaderCustomization customize) { customize_ = std::move(customize); }
+
+  /// Decides the loader of a run (options and sampler) before it is planned.
+  void prepare(const TrainingArguments& args, torch::Device device) {
+    setup_ = {data::loader_options(args, args.per_device_train_batch_size, args.dataloader_drop_last, device), {}};
+    if (!customize_) return;
+    customize_(setup_);
+    if (setup_.options.batch_size != args.per_device_train_batch_size || setup_.options.drop_last != args.dataloader_drop_last)
+      throw ArgumentError(fmt::format("set_train_dataloader changed the batch size or drop_last ({}, {} instead of {}, "
+                                      "{}): the plan, the logs and checkpoints count them, so set "
+                                      "--per_device_train_batch_size and --dataloader_drop_last instead",
+                                      setup_.options.batch_size, setup_.options.drop_last,
+                                      args.per_device_train_batch_size, args.dataloader_drop_last));
+    if (setup_.sampler && streaming)
+      throw ArgumentError("set_train_dataloader gave a sampler, but the training set is a stream, read in order; "
+                          "give a dataset with a size, or no sampler");
+    if (setup_.sampler && args.train_sampling_strategy != TrainSamplingStrategy::random)
+      throw ArgumentError(fmt::format("set_train_dataloader gave a sampler, and --train_sampling_strategy {} asks for "
+                                      "another order; drop one of them",
+                                      detail::format_value(args.train_sampling_strategy)));
+  }
+
   /// The steps and epochs of a run; with several processes each trains on its shard of every global batch.
   TrainingPlan plan(const TrainingArguments& args, int accumulation_steps, int world_size, int rank) const {
-    if constexpr (streaming)
+    if constexpr (streaming) {
       return plan_streaming(args, accumulation_steps);
-    else
-      return plan_training(args, sampler(args, world_size, rank).num_samples(data::dataset_size(dataset_)),
-                           accumulation_steps);
+    } else {
+      const std::int64_t size = data::dataset_size(dataset_);
+      // A sampler of the user's may visit a number of samples other than the dataset's.
+      const std::int64_t visited = setup_.sampler ? setup_.sampler.order(size, 0).size(0) : size;
+      return plan_training(args, sampler(args, world_size, rank).num_samples(visited), accumulation_steps);
+    }
   }
 
   /// The examples as Python announces them (a stream's: the samples of max_steps global batches).
@@ -83,8 +112,8 @@ class TrainingData {
   }
 
   /// A fresh loader and order for a run, from the first batch.
-  void begin(const TrainingArguments& args, const TrainingPlan& plan, const data::DataLoaderOptions& options,
-             int world_size, int rank) {
+  void begin(const TrainingArguments& args, const TrainingPlan& plan, int world_size, int rank) {
+    const auto& options = setup_.options;
     position = {};
     sampler_ = sampler(args, world_size, rank);
     // As Python, megabatches span the samples of one optimizer step.
@@ -115,7 +144,9 @@ class TrainingData {
       loader_->skip(first_batch);
     } else {
       const std::int64_t size = data::dataset_size(dataset_);
-      loader_->start_epoch(length_sampler_ ? sampler_.shard(length_sampler_->order(size, epoch)) : sampler_.order(size, epoch),
+      loader_->start_epoch(setup_.sampler    ? sampler_.shard(setup_.sampler.order(size, epoch))
+                           : length_sampler_ ? sampler_.shard(length_sampler_->order(size, epoch))
+                                             : sampler_.order(size, epoch),
                            first_batch);
     }
     position = {epoch, first_batch};
@@ -186,6 +217,8 @@ class TrainingData {
   data::DistributedSampler sampler_;                          // at world size 1, the RandomSampler's order
   std::optional<data::LengthGroupedSampler> length_sampler_;  // with --train_sampling_strategy group_by_length
   std::optional<Loader> loader_;                              // made by begin()
+  data::LoaderCustomization customize_;                       // the user's, by Trainer::set_train_dataloader
+  data::LoaderSetup setup_;                                   // made by prepare()
 };
 
 }  // namespace torchtrain

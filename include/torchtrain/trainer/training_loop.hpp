@@ -6,7 +6,6 @@
 #include <utility>
 #include <vector>
 
-#include <c10/core/CachingDeviceAllocator.h>
 #include <torch/serialize/output-archive.h>
 #include <torch/types.h>
 
@@ -16,7 +15,6 @@
 #include <torchtrain/checkpoint/resume_from.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
 #include <torchtrain/io/training_plot.hpp>
-#include <torchtrain/loss/loss.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
 #include <torchtrain/nn/parameter_count.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
@@ -26,6 +24,7 @@
 #include <torchtrain/trainer/trainer_core.hpp>
 #include <torchtrain/trainer/training_data.hpp>
 #include <torchtrain/trainer/training_plan.hpp>
+#include <torchtrain/trainer/training_step.hpp>
 
 namespace torchtrain {
 
@@ -36,10 +35,9 @@ class TrainingLoop final
     : public TrainerCore<Policies, Model, typename TrainingData<TrainDataset>::Batch, EvalDataset, Loss, Compute, Callbacks> {
   using Batch = typename TrainingData<TrainDataset>::Batch;
   using Core = TrainerCore<Policies, Model, Batch, EvalDataset, Loss, Compute, Callbacks>;
-  using Outputs = std::remove_cvref_t<decltype(detail::forward(std::declval<Model&>(), std::declval<const Batch&>()))>;
-  static constexpr bool loss_counts_items = loss::CountsItems<Loss, Outputs, Batch>;
+  using Step = TrainingStep<Model, Batch, Loss, typename Policies::precision, typename Policies::strategy>;
   using Core::args_, Core::callbacks_, Core::control_, Core::evaluator_, Core::loss_, Core::memory_, Core::model_,
-      Core::optimization_, Core::policies_, Core::progress_, Core::state_;
+      Core::optimization_, Core::policies_, Core::progress_, Core::state_, Core::step_logs_;
   using Core::evaluate_eval_datasets, Core::flush_logs, Core::log, Core::notify, Core::should_save;
 
  public:
@@ -52,9 +50,12 @@ class TrainingLoop final
     data_.check(args_);
   }
 
+  void set_train_dataloader(data::LoaderCustomization customize) override { data_.set_customization(std::move(customize)); }
+
   TrainOutput train(const ResumeFrom& resume_from_checkpoint) override {
     memory_.start("train");
     auto& strategy = policies_.strategy;
+    data_.prepare(args_, strategy.device());
     const auto plan = data_.plan(args_, policies_.accumulation.steps(args_), strategy.world_size(), strategy.rank());
     begin_run(plan);
     // A resumed run continues where the checkpoint was taken, skipping the batches of the
@@ -112,10 +113,14 @@ class TrainingLoop final
     while (data_.next_window(window, plan.accumulation_steps, policies_.strategy.device())) {
       control_.should_log = control_.should_evaluate = control_.should_save = false;
       notify(event::on_step_begin{});
-      const auto num_items_in_batch = count_items(window);
+      Step step(model_, loss_, policies_.precision, policies_.strategy, args_, step_logs_, std::span<const Batch>(window),
+                state_.global_step);
       policies_.accumulation.accumulate(std::span(window), policies_.strategy, [&](const Batch& batch, bool last) {
         progress_.count_batch(batch, policies_.strategy, state_);
-        progress_.add_loss(training_step(batch, static_cast<double>(window.size()), num_items_in_batch), args_, state_);
+        policies_.strategy.synchronize_buffers();
+        step.begin_micro_batch(last);
+        training_step(step, batch);
+        progress_.add_loss(step.end_micro_batch(), args_, state_);
         if (!last) notify(event::on_substep_end{});
       });
       optimizer_step();
@@ -131,27 +136,13 @@ class TrainingLoop final
     log_evaluate_save();
   }
 
-  // Forward and loss under the precision policy, then backward. A loss that counts items
-  // divides its sum by the labels of the whole window; any other loss is divided by the
-  // number of micro-batches in the window. Either way the window's gradient is that of one
-  // batch as large as the window.
-  torch::Tensor training_step(const Batch& batch, double window_length, const torch::Tensor& num_items_in_batch) {
-    auto& strategy = policies_.strategy;
-    strategy.synchronize_buffers();
-    auto loss = policies_.precision.autocast([&]() -> torch::Tensor {
-      if constexpr (loss_counts_items)
-        if (num_items_in_batch.defined()) return loss_(detail::forward(model_, batch), batch, num_items_in_batch);
-      return loss_(detail::forward(model_, batch), batch);
-    });
-    if (!num_items_in_batch.defined() && window_length > 1) loss = loss / window_length;
-    // The count covers every process's labels, and DDP averages the gradients: undo that.
-    if (num_items_in_batch.defined() && args_.average_tokens_across_devices && strategy.world_size() > 1)
-      loss = loss * strategy.world_size();
-    if (args_.torch_empty_cache_steps && state_.global_step % *args_.torch_empty_cache_steps == 0 &&
-        strategy.device().is_cuda())
-      c10::getDeviceAllocator(c10::DeviceType::CUDA)->emptyCache();
-    policies_.precision.backward(loss);
-    return loss.detach();
+  // The user's training_step when the loss object has one, else the Trainer's: either way
+  // the loss goes to backward through the step, which scales it for the window.
+  void training_step(Step& step, const Batch& batch) {
+    if constexpr (ReplacesTrainingStep<Loss, Step, Batch>)
+      loss_.training_step(step, batch);
+    else
+      step.default_training_step(batch);
   }
 
   // Unscale, clip, step, schedule, zero: in the Python Trainer's order.
@@ -166,21 +157,6 @@ class TrainingLoop final
     progress_.learning_rate = scheduler.last_lr();  // the rate this step used
     if (stepped && !scheduler.steps_on_metrics()) scheduler.step();
     optim::zero_grad_set_to_none(optimizer);
-  }
-
-  // The labels that count in a window (loss::count_items), when the loss divides by them;
-  // undefined for a window of one micro-batch, whose mean loss is already exact.
-  torch::Tensor count_items(const std::vector<Batch>& window) const {
-    if constexpr (!loss_counts_items) {
-      return {};
-    } else {
-      const bool across_devices = args_.average_tokens_across_devices && policies_.strategy.world_size() > 1;
-      if (window.size() == 1 && !across_devices) return {};
-      auto count = loss::count_items(loss_, window.front());
-      for (std::size_t i = 1; i < window.size(); ++i) count = count + loss::count_items(loss_, window[i]);
-      // --average_tokens_across_devices: the labels of the global batch, as one large batch.
-      return across_devices ? policies_.strategy.reduce_sum(count) : count;
-    }
   }
 
   // Acts on the control flags that the flow and the callbacks set.
@@ -248,9 +224,7 @@ class TrainingLoop final
   void begin_run(const TrainingPlan& plan) {
     auto& strategy = policies_.strategy;
     optimization_.begin(*model_, args_, plan);
-    data_.begin(args_, plan, data::loader_options(args_, args_.per_device_train_batch_size, args_.dataloader_drop_last,
-                                                  strategy.device()),
-                strategy.world_size(), strategy.rank());
+    data_.begin(args_, plan, strategy.world_size(), strategy.rank());
     const TrainerState previous = std::exchange(state_, fresh_trainer_state(plan, args_));
     state_.is_world_process_zero = previous.is_world_process_zero;
     state_.is_local_process_zero = previous.is_local_process_zero;
