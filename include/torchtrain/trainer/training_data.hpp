@@ -45,8 +45,9 @@ struct EpochPosition {
 
 /// The training set and its loader. A dataset with a size is read in the seeded random
 /// order (or in order, with --train_sampling_strategy sequential; grouped by length with
-/// group_by_length; or in the order of the user's sampler), each process its shard (PyTorch's DistributedSampler), and a resumed
-/// epoch skips batches by index without loading them. A stream is read in order on the
+/// group_by_length; or in the order of the user's sampler), each process its shard
+/// (PyTorch's DistributedSampler), and a resumed epoch skips batches by index without
+/// loading them. A stream is read in order on the
 /// training thread, each process taking its share, and a resumed epoch reads past what it
 /// skips. This is the one place that tells them apart.
 template <class TrainDataset>
@@ -76,7 +77,8 @@ class TrainingData {
     setup_ = {data::loader_options(args, args.per_device_train_batch_size, args.dataloader_drop_last, device), {}};
     if (!customize_) return;
     customize_(setup_);
-    if (setup_.options.batch_size != args.per_device_train_batch_size || setup_.options.drop_last != args.dataloader_drop_last)
+    if (setup_.options.batch_size != args.per_device_train_batch_size ||
+        setup_.options.drop_last != args.dataloader_drop_last)
       throw ArgumentError(fmt::format("set_train_dataloader changed the batch size or drop_last ({}, {} instead of {}, "
                                       "{}): the plan, the logs and checkpoints count them, so set "
                                       "--per_device_train_batch_size and --dataloader_drop_last instead",
