@@ -46,6 +46,7 @@ struct WorkerArguments {
   int hidden = 32;               // the hidden layer's width (32768: 1.9 MB of parameters)
   bool rank_draws = false;       // after each step, draw rank + 1 random numbers (the ranks' states differ)
   bool ignored_labels = false;   // about a third of the training labels -100, as a token loss's padding
+  bool custom_step = false;      // train with a training_step of the user's (TwoForwardsStep)
 };
 
 // No dropout: the equivalence tests compare one batch of 32 with two of 16, and a
@@ -111,6 +112,29 @@ struct Accuracy {
   }
 };
 
+// A training step of the user's: two forwards (no dropout, so the same logits) and a token
+// loss summed over the micro-batch and divided by the labels of the whole window on every
+// rank, handed to backward as such. Under DDP it must still run without gradient
+// synchronization inside a window, and equal one process.
+struct TwoForwardsStep {
+  template <class Step>
+  void training_step(Step& step, const tt::data::Batch& batch) const {
+    const auto summed = [&](const torch::Tensor& logits) {
+      return torch::nn::functional::cross_entropy(
+          logits, batch.labels, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-100).reduction(torch::kSum));
+    };
+    auto loss = step.autocast([&] {
+      auto first = step.forward(batch);
+      auto second = step.forward(batch);
+      return (summed(first) + summed(second)) / 2 / step.num_items_in_batch();
+    });
+    step.backward(loss, tt::LossScale::divided_by_num_items);
+  }
+  torch::Tensor operator()(const torch::Tensor& logits, const tt::data::Batch& batch) const {  // evaluation's
+    return tt::loss::cross_entropy(logits, batch);
+  }
+};
+
 // Makes each rank's random state its own: rank r draws r + 1 numbers after each step.
 struct DrawByRank {
   bool enabled;
@@ -164,15 +188,15 @@ int wait_for_signal(const std::filesystem::path& out) {
   for (;;) ::pause();
 }
 
-template <class... Policies, class TrainSet>
+template <class... Policies, class TrainSet, class Loss>
 void train(tt::TrainingArguments args, const WorkerArguments& worker, TrainSet train_set,
-           const tt::data::TensorDataset& eval_set) {
+           const tt::data::TensorDataset& eval_set, Loss loss) {
   const auto env = tt::distributed::read_environment();
   if (worker.rank_output_dir) args.output_dir += fmt::format("/rank-{}", env.rank);
   torch::manual_seed(7);  // the same initial weights wherever the model is made
   Net model(worker.batch_norm, worker.hidden);
   std::vector<std::int64_t> metric_batch_sizes;
-  tt::Trainer<Policies...> trainer(model, args, std::move(train_set), eval_set, tt::loss::cross_entropy,
+  tt::Trainer<Policies...> trainer(model, args, std::move(train_set), eval_set, loss,
                                    Accuracy{&metric_batch_sizes},
                                    tt::callbacks(FailOnPurpose{worker.die_at_step, worker.die_rank, worker.die_how,
                                                                worker.die_attempt},
@@ -210,10 +234,12 @@ void train(const tt::TrainingArguments& args, const WorkerArguments& worker) {
   if (worker.ignored_labels)  // not evenly spread: the ranks' shares of a batch count differently
     train_set = tt::data::TensorDataset{train_set.inputs(),
                                         train_set.labels().masked_fill(train_set.inputs().select(1, 5) > 0.5, -100)};
-  if (worker.stream)
-    train<Policies...>(args, worker, InOrder{train_set}, eval_set);
+  if (worker.custom_step)
+    train<Policies...>(args, worker, train_set, eval_set, TwoForwardsStep{});
+  else if (worker.stream)
+    train<Policies...>(args, worker, InOrder{train_set}, eval_set, tt::loss::cross_entropy);
   else
-    train<Policies...>(args, worker, train_set, eval_set);
+    train<Policies...>(args, worker, train_set, eval_set, tt::loss::cross_entropy);
 }
 
 }  // namespace ddp_worker
@@ -227,7 +253,8 @@ TORCHTRAIN_REFLECT(ddp_worker::WorkerArguments, (trainer, "which Trainer type ru
                    (stream, "train on the training set read in order as a stream"),
                    (batch_norm, "BatchNorm instead of LayerNorm"), (hidden, "the hidden layer's width"),
                    (rank_draws, "draw rank + 1 random numbers after each step"),
-                   (ignored_labels, "about a third of the training labels -100"));
+                   (ignored_labels, "about a third of the training labels -100"),
+                   (custom_step, "train with a training_step of the user's"));
 
 int main(int argc, char** argv) try {
   using namespace ddp_worker;

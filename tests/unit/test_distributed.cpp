@@ -351,6 +351,12 @@ DOCTEST_TEST_CASE("ignored labels: 2 ranks equal 1 process by the global batch's
   DOCTEST_CHECK(relative_difference(weights(folder / "own_count", 0), weights(folder / "single", 0)) > 1e-4);
 }
 
+DOCTEST_TEST_CASE("a training_step of the user's under DDP with Accum<2>: 2 ranks x 2 micro-batches of 8 equal 1 process with batch 32") {
+  // Two forwards and a token loss over the window's labels of both ranks; the all-reduce
+  // count (checked inside) shows no synchronization inside a window.
+  check_two_ranks_match_one("custom_step", "ddp_accum2", "8", {"--custom_step", "true", "--ignored_labels", "true"});
+}
+
 DOCTEST_TEST_CASE("--eval_do_concat_batches false on 2 ranks: each global batch gathered in order, the same accuracy as 1 process") {
   check_two_ranks_match_one("no_concat", "ddp", "16", {"--eval_do_concat_batches", "false"});
 }
