@@ -32,8 +32,6 @@ class StepLogs {
     ++entry.count;
   }
 
-  bool empty() const { return entries_.empty(); }
-
   /// Adds the mean of each value to `logs`, and forgets them; ArgumentError when a name is
   /// one the Trainer logs itself.
   void move_means_into(Metrics& logs) {

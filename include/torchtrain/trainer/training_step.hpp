@@ -47,9 +47,7 @@ class TrainingStep {
   }
   /// The Trainer's loss of `batch` (compute_loss's, or the loss's of the forward's outputs),
   /// the batch's mean: call it under autocast.
-  torch::Tensor compute_loss(const Batch& batch) const {
-    return detail::loss_of(detail::compute_loss(loss_, model_, batch, torch::Tensor()));
-  }
+  torch::Tensor compute_loss(const Batch& batch) const { return trainer_loss(batch, torch::Tensor()); }
 
   /// The labels that count in the whole window (loss::count_items), summed over every
   /// process with --average_tokens_across_devices: divide a summed token loss by it and
@@ -92,8 +90,7 @@ class TrainingStep {
     if constexpr (detail::counts_items<Loss, Model, Batch>) {
       if (window_.size() > 1 || across_devices()) {
         const auto& count = num_items_in_batch();
-        backward(autocast([&] { return torch::Tensor(detail::loss_of(detail::compute_loss(loss_, model_, batch, count))); }),
-                 LossScale::divided_by_num_items);
+        backward(autocast([&] { return trainer_loss(batch, count); }), LossScale::divided_by_num_items);
         return;
       }
     }
@@ -114,6 +111,10 @@ class TrainingStep {
   }
 
  private:
+  // The Trainer's loss of `batch`; a counting loss divides by `num_items_in_batch` when it is defined.
+  torch::Tensor trainer_loss(const Batch& batch, const torch::Tensor& num_items_in_batch) const {
+    return detail::loss_of(detail::compute_loss(loss_, model_, batch, num_items_in_batch));
+  }
   bool across_devices() const { return args_.average_tokens_across_devices && strategy_.world_size() > 1; }
 
   Model& model_;
