@@ -67,6 +67,7 @@
 #include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/nn/generate.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
+#include <torchtrain/nn/sharded_block.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/multi_tensor_adamw.hpp>
 #include <torchtrain/optim/optimizers.hpp>

@@ -365,8 +365,8 @@ TORCHTRAIN_REFLECT(
     (remove_unused_columns, "drop dataset columns the model does not take: no effect here (batches are structs)"),
     (length_column_name, "the lengths column of a Hugging Face dataset: no effect here (lengths() gives them)"),
     (ddp_static_graph, "PyTorch DDP's static graph: no effect here (torchtrain's buckets need none)"),
-    (fsdp, "FSDP: an error when set (use DDP)"),
-    (fsdp_config, "FSDP's settings: an error when set"),
+    (fsdp, "Trainer<FSDP>'s sharding: full_shard (default), shard_grad_op, shard_optimizer_state, offload"),
+    (fsdp_config, "Trainer<FSDP>'s settings (JSON or a JSON file): reshard_after_forward, cpu_offload, transformer_layer_cls_to_wrap"),
     (deepspeed, "DeepSpeed: an error when set (use DDP)"),
     (debug, "Python's debug options (underflow_overflow, tpu_metrics_debug): an error when set"),
     (local_rank, "set by Python's launchers: no effect here (torchrun's LOCAL_RANK is read)"));

@@ -158,9 +158,8 @@ inline void validate_python_only(const TrainingArguments& args) {
   refuse(args.push_to_hub, "push_to_hub",
          "save with save_model() and upload the folder with `huggingface-cli upload`");
   refuse(set(args.parallelism_config), "parallelism_config", "use DDP (Trainer<DDP>) under torchrun");
-  refuse(set(args.fsdp) && *args.fsdp != "false", "fsdp", "use DDP (Trainer<DDP>) under torchrun");
-  refuse(set(args.fsdp_config), "fsdp_config", "use DDP (Trainer<DDP>) under torchrun");
-  refuse(set(args.deepspeed), "deepspeed", "use DDP (Trainer<DDP>) under torchrun");
+  refuse(set(args.deepspeed), "deepspeed", "use Trainer<FSDP> (ZeRO stages 1 to 3: --fsdp shard_optimizer_state, "
+         "shard_grad_op or full_shard) under torchrun");
   refuse(!args.debug.empty() && args.debug != std::vector<std::string>{""}, "debug",
          "underflow_overflow and tpu_metrics_debug are Python's; drop it");
   refuse(args.train_sampling_strategy == TrainSamplingStrategy::batch_rebalance, "train_sampling_strategy batch_rebalance",

@@ -53,6 +53,10 @@ struct Checkpoint {
   // Each process's random state by file name: rng_state_file for a run of one process,
   // rng_state_<rank>.pth for each process of a distributed run (Python's names).
   std::map<std::string, std::string> rng_states;
+  // The optimizer's state of a sharded run (FSDP), one file per process by file name
+  // (optimizer_shard_<rank>.pt), in place of optimizer.pt: each is Python's state dict of
+  // that rank's shards.
+  std::map<std::string, std::string> optimizer_shards;
   std::string loop_state;  // torchtrain's own: the loss since the last log (a LibTorch archive)
   std::string training_plot;  // SVG text
   /// Read from a checkpoint of the Python Trainer: no file was checked (it writes no
@@ -65,8 +69,13 @@ struct Checkpoint {
     return world_size == 1 ? rng_state_file : fmt::format("rng_state_{}.pth", rank);
   }
   static bool is_rng_state_file(std::string_view name) {
-    if (name == rng_state_file) return true;
-    constexpr std::string_view prefix = "rng_state_", suffix = ".pth";
+    return name == rng_state_file || is_rank_file(name, "rng_state_", ".pth");
+  }
+  /// The file of process `rank`'s optimizer shard.
+  static std::string optimizer_shard_file_name(int rank) { return fmt::format("optimizer_shard_{}.pt", rank); }
+  static bool is_optimizer_shard_file(std::string_view name) { return is_rank_file(name, "optimizer_shard_", ".pt"); }
+  /// True for `<prefix><rank><suffix>`.
+  static bool is_rank_file(std::string_view name, std::string_view prefix, std::string_view suffix) {
     if (!name.starts_with(prefix) || !name.ends_with(suffix) || name.size() == prefix.size() + suffix.size())
       return false;
     const auto rank = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
@@ -109,7 +118,8 @@ inline void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem
     Checkpoint::for_each_file(checkpoint, [&](const char* name, const std::string& bytes) {
       if (!bytes.empty()) record(name, io::write_file(temporary / name, bytes));
     });
-    for (const auto& [name, bytes] : checkpoint.rng_states) record(name.c_str(), io::write_file(temporary / name, bytes));
+    for (const auto* files : {&checkpoint.rng_states, &checkpoint.optimizer_shards})
+      for (const auto& [name, bytes] : *files) record(name.c_str(), io::write_file(temporary / name, bytes));
     io::write_file(temporary / Checkpoint::manifest_file, manifest.dump(2) + "\n");
     if (std::filesystem::exists(folder)) {  // the same step saved again: the new one wins
       const auto replaced = parent / ("replaced-" + folder.filename().string());
@@ -250,11 +260,14 @@ inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool mode
     }
   });
   if (!model_only)
-    for (const auto& [name, entry] : manifest.items())
-      if (Checkpoint::is_rng_state_file(name)) {
-        detail::verify_file(folder / name, entry);
-        checkpoint.rng_states[name] = io::read_file(folder / name);
-      }
+    for (const auto& [name, entry] : manifest.items()) {
+      auto* files = Checkpoint::is_rng_state_file(name)          ? &checkpoint.rng_states
+                    : Checkpoint::is_optimizer_shard_file(name) ? &checkpoint.optimizer_shards
+                                                                 : nullptr;
+      if (!files) continue;
+      detail::verify_file(folder / name, entry);
+      (*files)[name] = io::read_file(folder / name);
+    }
   return checkpoint;
 }
 

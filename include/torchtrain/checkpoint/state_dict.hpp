@@ -33,9 +33,9 @@ inline StateDict state_dict(const torch::nn::Module& module) {
   return tensors;
 }
 
-/// Copies `tensors` into the module's parameters and buffers of the same names. Every
-/// name must match both ways with the same shape; FileError names `source` and the tensor.
-inline void load_state_dict(torch::nn::Module& module, const StateDict& tensors, std::string_view source) {
+/// Checks that `tensors` fit the module: every name matches both ways, with the same shape;
+/// FileError names `source` and the tensor.
+inline void check_state_dict(const torch::nn::Module& module, const StateDict& tensors, std::string_view source) {
   std::unordered_map<std::string_view, const torch::Tensor*> by_name;
   for (const auto& [name, tensor] : tensors) by_name.emplace(name, &tensor);
   auto targets = state_dict(module);
@@ -54,18 +54,23 @@ inline void load_state_dict(torch::nn::Module& module, const StateDict& tensors,
   if (!by_name.empty())
     throw FileError(fmt::format("'{}' holds '{}', which the model does not have: it was saved from another model",
                                 source, by_name.begin()->first));
+}
+
+/// Copies `tensors` into the module's parameters and buffers of the same names, once
+/// check_state_dict has found that they fit.
+inline void load_state_dict(torch::nn::Module& module, const StateDict& tensors, std::string_view source) {
+  check_state_dict(module, tensors, source);
   torch::NoGradGuard no_grad;
-  for (auto& [name, target] : targets)
+  for (auto& [name, target] : state_dict(module))
     for (const auto& [saved_name, saved] : tensors)
       if (saved_name == name) target.copy_(saved);
 }
 
-/// Writes `module`'s weights to `folder/model.safetensors` (readable by Python's
-/// `safetensors`) and a small `config.json` describing them, each file replaced
-/// atomically. Creates the folder.
-inline void save_model(const torch::nn::Module& module, const std::filesystem::path& folder) {
+/// Writes `tensors`, the weights of `module` (its state dict, or what a sharded strategy
+/// gathered of it), to `folder/model.safetensors` (readable by Python's `safetensors`) and
+/// a small `config.json` describing them, each file replaced atomically. Creates the folder.
+inline void save_model(const torch::nn::Module& module, const StateDict& tensors, const std::filesystem::path& folder) {
   std::filesystem::create_directories(folder);
-  const auto tensors = state_dict(module);
   nlohmann::json shapes = nlohmann::json::object();
   std::int64_t num_parameters = 0;
   for (const auto& item : module.named_parameters()) num_parameters += item.value().numel();
@@ -80,6 +85,11 @@ inline void save_model(const torch::nn::Module& module, const std::filesystem::p
     const auto text = config.dump(2) + "\n";
     file.write(text.data(), text.size());
   });
+}
+
+/// Writes `module`'s own weights (see above).
+inline void save_model(const torch::nn::Module& module, const std::filesystem::path& folder) {
+  save_model(module, state_dict(module), folder);
 }
 
 /// Loads `folder/model.safetensors` (as written by save_model, a checkpoint, or Python's

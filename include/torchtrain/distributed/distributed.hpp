@@ -5,3 +5,4 @@
 #include <torchtrain/distributed/environment.hpp>
 #include <torchtrain/distributed/error_file.hpp>
 #include <torchtrain/distributed/process_group.hpp>
+#include <torchtrain/distributed/sharding.hpp>

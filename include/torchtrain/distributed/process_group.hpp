@@ -98,6 +98,31 @@ class ProcessGroup {
     return std::move(output[0]);
   }
 
+  /// Fills row r of `rows` ([world size, n], contiguous) with rank r's `shard` ([n]).
+  void all_gather_rows(const at::Tensor& shard, const at::Tensor& rows, std::string_view what = "an all-gather") {
+    if (!backend_) {
+      rows[0].copy_(shard);
+      return;
+    }
+    std::vector<at::Tensor> input{shard.contiguous()};
+    std::vector<std::vector<at::Tensor>> output(1);
+    for (int r = 0; r < size(); ++r) output[0].push_back(rows[r]);
+    wait(backend_->allgather(output, input), what);
+  }
+
+  /// Starts summing row r of `rows` ([world size, n], contiguous) over the ranks into
+  /// `result` ([n]) on rank r; wait() on the result before reading it.
+  Work reduce_scatter_sum_async(const at::Tensor& rows, at::Tensor result) {
+    if (!backend_) {
+      result.copy_(rows[0]);
+      return {};
+    }
+    std::vector<at::Tensor> output{std::move(result)};
+    std::vector<std::vector<at::Tensor>> input(1);
+    for (int r = 0; r < size(); ++r) input[0].push_back(rows[r]);
+    return backend_->reduce_scatter(output, input);
+  }
+
   /// Returns once every rank has called it with the same `what`.
   void barrier(std::string_view what = "a barrier") {
     if (!backend_) return;

@@ -27,5 +27,7 @@
 #include <torchtrain/policies/precision/precision_policy.hpp>
 #include <torchtrain/policies/precision/with_precision.hpp>
 #include <torchtrain/policies/strategy/ddp.hpp>
+#include <torchtrain/policies/strategy/fsdp.hpp>
 #include <torchtrain/policies/strategy/single_device.hpp>
+#include <torchtrain/policies/strategy/strategy_hooks.hpp>
 #include <torchtrain/policies/strategy/strategy_policy.hpp>

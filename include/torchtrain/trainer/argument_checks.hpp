@@ -11,6 +11,7 @@
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/arguments/validate.hpp>
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/distributed/sharding.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
 #include <torchtrain/policies/logger/report_to.hpp>
@@ -24,6 +25,11 @@ namespace torchtrain {
 template <class Policies, class Batch, class Model>
 void check_run_arguments(const TrainingArguments& args, Model& model) {
   validate(args);
+  if constexpr (!requires { Policies::strategy::reads_fsdp_arguments; })
+    if (distributed::fsdp_requested(args) || distributed::fsdp_config_given(args))
+      throw ArgumentError("--fsdp and --fsdp_config choose how Trainer<FSDP> shards, and this Trainer's strategy "
+                          "is not FSDP: name it (Trainer<FSDP>, or Trainer<BF16, FSDP>) and run under "
+                          "torchtrain-launch or torchrun, or drop the flags");
   using Logger = typename Policies::logger;
   if (!std::is_same_v<Logger, ReportTo> && !args.report_to.empty())
     throw ArgumentError(fmt::format("--report_to {} chooses loggers, but this Trainer's logger policy chooses them "

@@ -11,6 +11,7 @@
 #include <torchtrain/checkpoint/checkpoint.hpp>
 #include <torchtrain/checkpoint/checkpoint_folders.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
+#include <torchtrain/policies/strategy/strategy_hooks.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/core/metrics.hpp>
 #include <torchtrain/core/trainer_state.hpp>
@@ -49,13 +50,13 @@ inline bool update_best_metric(const TrainingArguments& args, const Metrics& met
 /// Loads the weights of the best checkpoint (read by `checkpointer`) into `model`. With a
 /// limit of one, the newest checkpoint was kept beside the best only to resume from: the
 /// processes that save remove the others of its folder.
-template <class Checkpointer, class Model>
-void load_best_model(const Checkpointer& checkpointer, Model& model, const TrainingArguments& args,
+template <class Checkpointer, class Strategy, class Model>
+void load_best_model(const Checkpointer& checkpointer, Strategy& strategy, Model& model, const TrainingArguments& args,
                      const TrainerState& state, bool saves) {
   const std::filesystem::path folder = *state.best_model_checkpoint;
   message(LogLevel::info, "Loading best model from {} (score: {}).", folder.string(), state.best_metric.value_or(NAN));
   const Checkpoint best = checkpointer.read(folder, /*model_only=*/true);
-  load_state_dict(*model, best.model, (folder / Checkpoint::model_file).string());
+  strategy_hooks::load_state_dict(strategy, model, best.model, (folder / Checkpoint::model_file).string());
   if (args.save_total_limit == 1 && saves)
     for (const auto& other : sorted_checkpoints(folder.parent_path()))
       if (!std::filesystem::equivalent(other, folder)) std::filesystem::remove_all(other);

@@ -21,6 +21,7 @@
 #include <torchtrain/io/trainer_state_json.hpp>
 #include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/optim/python_state_dict.hpp>
+#include <torchtrain/policies/strategy/strategy_hooks.hpp>
 #include <torchtrain/trainer/optimization.hpp>
 #include <torchtrain/trainer/training_plan.hpp>
 
@@ -39,20 +40,26 @@ std::map<std::string, std::string> random_states(Strategy& strategy, const Train
   return states;
 }
 
-/// The checkpoint of this moment, in memory: the weights as the strategy gathers them, and
-/// unless --save_only_model the optimizer, schedule and precision state as Python's state
-/// dicts (the Python Trainer resumes from them), the random states and `loop_state`.
+/// The checkpoint of this moment, in memory, on the processes that save (`saves`; empty
+/// elsewhere): the weights as the strategy gathers them, and unless --save_only_model the
+/// optimizer, schedule and precision state as Python's state dicts (the Python Trainer
+/// resumes from them), the random states and `loop_state`. A collective: every process
+/// calls it, as the strategy may gather the weights and the optimizer's state.
 template <class Model, class Strategy, class Precision>
 Checkpoint take_snapshot(Model& model, Strategy& strategy, const Precision& precision, const TrainingArguments& args,
                          const TrainerState& state, const Optimization& optimization, std::string loop_state,
-                         std::map<std::string, std::string> rng_states) {
+                         std::map<std::string, std::string> rng_states, bool saves) {
   Checkpoint checkpoint;
-  checkpoint.model = strategy.state_dict(model);
+  auto weights = strategy.state_dict(model);
+  if (!args.save_only_model)
+    strategy_hooks::save_optimizer(strategy, *optimization.optimizer(), optimization.scheduler()->initial_lrs(),
+                                   checkpoint, saves);
+  if (!saves) return checkpoint;
+  checkpoint.model = std::move(weights);
   checkpoint.training_args = training_arguments_json(args);
   checkpoint.trainer_state = trainer_state_json(state);
   checkpoint.training_plot = io::training_plot_svg(state);
   if (args.save_only_model) return checkpoint;
-  checkpoint.optimizer = optim::optimizer_file_bytes(*optimization.optimizer(), optimization.scheduler()->initial_lrs());
   checkpoint.scheduler = io::torch_save_bytes(optimization.scheduler()->state_dict());
   if (const auto precision_state = precision.state_dict(); !precision_state.isNone())
     checkpoint.scaler = io::torch_save_bytes(precision_state);
@@ -61,18 +68,19 @@ Checkpoint take_snapshot(Model& model, Strategy& strategy, const Precision& prec
   return checkpoint;
 }
 
-/// Loads a checkpoint's weights, optimizer, schedule and precision state; FileError naming
-/// the file for a checkpoint that cannot resume a run.
-template <class Model, class Precision>
+/// Loads a checkpoint's weights, optimizer, schedule and precision state (the weights and
+/// the optimizer's state through the strategy, which may keep them in shards); FileError
+/// naming the file for a checkpoint that cannot resume a run.
+template <class Model, class Strategy, class Precision>
 void restore_training_objects(const Checkpoint& checkpoint, const std::filesystem::path& folder, Model& model,
-                              Optimization& optimization, Precision& precision) {
+                              Strategy& strategy, Optimization& optimization, Precision& precision) {
   const auto file = [&](const char* name) { return (folder / name).string(); };
-  if (checkpoint.optimizer.empty())
+  if (checkpoint.optimizer.empty() && checkpoint.optimizer_shards.empty())
     throw FileError(fmt::format("'{}' holds no optimizer state (it was saved with --save_only_model), so training "
                                 "cannot resume from it; load its weights with load_model() and train afresh",
                                 folder.string()));
-  load_state_dict(*model, checkpoint.model, file(Checkpoint::model_file));
-  optim::load_optimizer_file(*optimization.optimizer(), checkpoint.optimizer, file(Checkpoint::optimizer_file));
+  strategy_hooks::load_state_dict(strategy, model, checkpoint.model, file(Checkpoint::model_file));
+  strategy_hooks::load_optimizer(strategy, *optimization.optimizer(), checkpoint, folder);
   if (checkpoint.scheduler.empty())
     throw FileError(fmt::format("'{}' holds no {}; resume from a checkpoint saved with its optimizer state",
                                 folder.string(), Checkpoint::scheduler_file));

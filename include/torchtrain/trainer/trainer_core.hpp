@@ -19,11 +19,13 @@
 #include <torchtrain/core/step_logs.hpp>
 #include <torchtrain/data/loader_setup.hpp>
 #include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/io/safetensors.hpp>
 #include <torchtrain/io/trainer_state_json.hpp>
 #include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
 #include <torchtrain/policies/logger/logger_policy.hpp>
 #include <torchtrain/policies/policy_objects.hpp>
+#include <torchtrain/policies/strategy/strategy_hooks.hpp>
 #include <torchtrain/trainer/argument_checks.hpp>
 #include <torchtrain/trainer/evaluator.hpp>
 #include <torchtrain/trainer/memory_metrics.hpp>
@@ -103,13 +105,17 @@ class TrainerCore : public detail::TrainerInterface {
     if (policies_.strategy.is_main_process()) torchtrain::save_metrics(args_.output_dir, split, metrics);
   }
   void save_model(const std::filesystem::path& folder) override {
+    const auto weights = policies_.strategy.state_dict(model_);  // every process: a sharded strategy gathers them
     if (should_save()) {
-      torchtrain::save_model(*model_, folder);
+      torchtrain::save_model(*model_, weights, folder);
       io::replace_file(folder / Checkpoint::training_args_file, training_arguments_json(args_));
     }
     policies_.strategy.barrier("waiting for rank 0 to save the model");
   }
-  void load_model(const std::filesystem::path& folder) override { torchtrain::load_model(*model_, folder); }
+  void load_model(const std::filesystem::path& folder) override {
+    const auto file = folder / Checkpoint::model_file;
+    strategy_hooks::load_state_dict(policies_.strategy, model_, io::load_safetensors(file), file.string());
+  }
   void save_state() override {
     if (!policies_.strategy.is_main_process()) return;
     const std::filesystem::path output_dir = args_.output_dir;

@@ -17,8 +17,8 @@
 #include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
 #include <torchtrain/nn/parameter_count.hpp>
-#include <torchtrain/optim/clip_grad_norm.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
+#include <torchtrain/policies/strategy/strategy_hooks.hpp>
 #include <torchtrain/trainer/best_model.hpp>
 #include <torchtrain/trainer/snapshot.hpp>
 #include <torchtrain/trainer/trainer_core.hpp>
@@ -87,7 +87,7 @@ class TrainingLoop final
     strategy.barrier("waiting for rank 0 to finish writing checkpoints");  // before any rank reads one
     if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, 0);
     if (args_.load_best_model_at_end && state_.best_model_checkpoint)
-      load_best_model(policies_.checkpointer, model_, args_, state_, should_save());
+      load_best_model(policies_.checkpointer, policies_.strategy, model_, args_, state_, should_save());
     progress_.training = false;
     metrics = log(metrics, /*training_log=*/false);
     notify(event::on_train_end{});
@@ -150,9 +150,11 @@ class TrainingLoop final
     auto& optimizer = *optimization_.optimizer();
     auto& scheduler = *optimization_.scheduler();
     policies_.precision.unscale_gradients(optimizer);
-    if (args_.max_grad_norm > 0) progress_.grad_norm = optim::clip_grad_norm(optimization_.parameters(), args_.max_grad_norm);
+    if (args_.max_grad_norm > 0)
+      progress_.grad_norm = strategy_hooks::clip_grad_norm(policies_.strategy, optimization_.parameters(), args_.max_grad_norm);
     notify(event::on_pre_optimizer_step{});
     const bool stepped = policies_.precision.optimizer_step(optimizer);
+    strategy_hooks::after_optimizer_step(policies_.strategy);
     notify(event::on_optimizer_step{});
     progress_.learning_rate = scheduler.last_lr();  // the rate this step used
     if (stepped && !scheduler.steps_on_metrics()) scheduler.step();
@@ -187,16 +189,16 @@ class TrainingLoop final
       flush_logs();  // a checkpoint's logs are in the log files too
       message(LogLevel::info, "Saving model checkpoint to {}", folder.string());
       progress_.store_flos(policies_.strategy, state_);  // as Python, the checkpoint's total_flos is up to date
+      const bool saves = should_save();
       auto rng_states = args_.save_only_model ? decltype(random_states(policies_.strategy, args_, false)){}
-                                              : random_states(policies_.strategy, args_, should_save());
-      if (!should_save()) return;
-      save_callback_states(callbacks_, control_, state_);
+                                              : random_states(policies_.strategy, args_, saves);
+      if (saves) save_callback_states(callbacks_, control_, state_);
       torch::serialize::OutputArchive loop_state;
       progress_.save(loop_state);
       data_.save(loop_state);
-      policies_.checkpointer.save(take_snapshot(model_, policies_.strategy, policies_.precision, args_, state_, optimization_,
-                                                io::archive_bytes(loop_state), std::move(rng_states)),
-                                  {folder, args_.save_total_limit, state_.best_model_checkpoint});
+      auto snapshot = take_snapshot(model_, policies_.strategy, policies_.precision, args_, state_, optimization_,
+                                    io::archive_bytes(loop_state), std::move(rng_states), saves);
+      if (saves) policies_.checkpointer.save(std::move(snapshot), {folder, args_.save_total_limit, state_.best_model_checkpoint});
     }
   }
 
@@ -204,7 +206,7 @@ class TrainingLoop final
   // trainer state, callback states, the running loss, the data position, the random state.
   void resume(const std::filesystem::path& folder, const TrainingPlan& plan) {
     const Checkpoint checkpoint = policies_.checkpointer.read(folder, /*model_only=*/false);
-    restore_training_objects(checkpoint, folder, model_, optimization_, policies_.precision);
+    restore_training_objects(checkpoint, folder, model_, policies_.strategy, optimization_, policies_.precision);
     state_ = restored_trainer_state(checkpoint, folder, state_, plan);
     // As in Python, callbacks start afresh on resume unless asked to take their saved state.
     if (args_.restore_callback_states_from_checkpoint)
@@ -224,6 +226,7 @@ class TrainingLoop final
   void begin_run(const TrainingPlan& plan) {
     auto& strategy = policies_.strategy;
     optimization_.begin(*model_, args_, plan);
+    strategy_hooks::prepare_optimizer(strategy, *optimization_.optimizer());
     data_.begin(args_, plan, strategy.world_size(), strategy.rank());
     const TrainerState previous = std::exchange(state_, fresh_trainer_state(plan, args_));
     state_.is_world_process_zero = previous.is_world_process_zero;

@@ -1,0 +1,123 @@
+// ShardedBlock: a block of a model that a sharded strategy gathers whole for its forward and its backward only (FSDP's unit).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+namespace torchtrain::nn {
+
+/// What a sharded strategy does around a wrapped block's passes; it sets them at setup
+/// (without a sharded strategy a ShardedBlock is its block and nothing more).
+class BlockShardingHooks {
+ public:
+  virtual ~BlockShardingHooks() = default;
+  /// Before the block's forward: makes its parameters whole; true when this call gathered them.
+  virtual bool before_forward() = 0;
+  /// After the block's forward, given before_forward's answer: frees what it gathered.
+  virtual void after_forward(bool gathered) = 0;
+  /// When backward reaches the block's output: makes its parameters whole for its backward.
+  virtual void before_backward() = 0;
+};
+
+namespace detail {
+
+// The base of every ShardedBlockImpl, by which a strategy finds them among a model's modules.
+class ShardedBlockBase : public torch::nn::Module {
+ public:
+  void set_sharding_hooks(std::shared_ptr<BlockShardingHooks> hooks) { hooks_ = std::move(hooks); }
+  /// The wrapped block (for its type's name: fsdp_config's transformer_layer_cls_to_wrap).
+  virtual const torch::nn::Module& block() const = 0;
+
+ protected:
+  std::shared_ptr<BlockShardingHooks> hooks_;
+};
+
+// Keeps the hooks alive in an autograd context.
+struct HooksCapsule : torch::CustomClassHolder {
+  explicit HooksCapsule(std::shared_ptr<BlockShardingHooks> hooks) : hooks(std::move(hooks)) {}
+  std::shared_ptr<BlockShardingHooks> hooks;
+};
+
+// The identity on a block's output; its backward runs just before the block's own, so
+// it is where the block's parameters are gathered again. (LibTorch modules have no hooks.)
+struct GatherBeforeBackward : torch::autograd::Function<GatherBeforeBackward> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* context, const torch::Tensor& output,
+                               const c10::intrusive_ptr<HooksCapsule>& hooks) {
+    context->saved_data["hooks"] = c10::IValue::make_capsule(hooks);
+    return output.view_as(output);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list gradients) {
+    auto capsule = context->saved_data["hooks"].toCapsule();
+    static_cast<HooksCapsule*>(capsule.get())->hooks->before_backward();
+    return {gradients[0], torch::Tensor()};
+  }
+};
+
+}  // namespace detail
+
+/// A block (a transformer layer, say) wrapped so that a sharded strategy (FSDP with
+/// full_shard) holds its parameters whole only during its forward and its backward: peak
+/// memory holds one block's parameters, not the model's. It takes the block's parameters,
+/// buffers and submodules under their own names, so the model's state dict is unchanged,
+/// and its forward is the block's. Write `ShardedBlock<Block>(Block(...))` where the model
+/// registers the block; the block's forward must return a tensor. Without a sharded
+/// strategy it is the block and nothing more.
+template <class Block>
+class ShardedBlockImpl : public detail::ShardedBlockBase {
+ public:
+  explicit ShardedBlockImpl(Block block) : block_(std::move(block)) {
+    for (const auto& child : block_->named_children()) register_module(child.key(), child.value());
+    for (const auto& parameter : block_->named_parameters(/*recurse=*/false))
+      register_parameter(parameter.key(), parameter.value(), parameter.value().requires_grad());
+    for (const auto& buffer : block_->named_buffers(/*recurse=*/false)) register_buffer(buffer.key(), buffer.value());
+  }
+
+  template <class... Inputs>
+  torch::Tensor forward(Inputs&&... inputs) {
+    if (!hooks_) return block_->forward(std::forward<Inputs>(inputs)...);
+    const bool gathered = hooks_->before_forward();
+    torch::Tensor output;
+    try {
+      output = block_->forward(std::forward<Inputs>(inputs)...);
+    } catch (...) {
+      hooks_->after_forward(gathered);
+      throw;
+    }
+    hooks_->after_forward(gathered);
+    if (!output.requires_grad()) return output;
+    return detail::GatherBeforeBackward::apply(output, c10::make_intrusive<detail::HooksCapsule>(hooks_));
+  }
+
+  /// The block's own training flag follows too (its submodules' are the wrapper's already).
+  void train(bool on = true) override {
+    torch::nn::Module::train(on);
+    block_->train(on);
+  }
+
+  const torch::nn::Module& block() const override { return *block_; }
+  Block& wrapped() { return block_; }
+
+ private:
+  Block block_;
+};
+
+template <class Block>
+class ShardedBlock : public torch::nn::ModuleHolder<ShardedBlockImpl<Block>> {
+ public:
+  using torch::nn::ModuleHolder<ShardedBlockImpl<Block>>::ModuleHolder;
+  /// The wrapped block's forward (ModuleHolder's call cannot see through a template forward).
+  template <class... Inputs>
+  torch::Tensor operator()(Inputs&&... inputs) {
+    return this->get()->forward(std::forward<Inputs>(inputs)...);
+  }
+};
+
+}  // namespace torchtrain::nn
