@@ -1,8 +1,8 @@
 // ddp_worker: one rank of the distributed tests (the `distributed` suite starts it, mostly through torchtrain-launch).
 //
-//   ddp_worker --trainer single|ddp|ddp_accum2|bf16_single|bf16_ddp_accum4 --out DIR [TrainingArguments flags]
+//   ddp_worker --trainer single|ddp|ddp_accum2|bf16_single|bf16_ddp_accum4|fsdp|fsdp_accum2 --out DIR [TrainingArguments flags]
 //              [--die_at_step S --die_rank R --die_how exit|stop --die_attempt A] [--wait_for_signal true]
-//              [--stream true] [--batch_norm true] [--hidden N] [--rank_draws true]
+//              [--stream true] [--batch_norm true] [--hidden N] [--rank_draws true] [--blocks N]
 //
 // Trains a small classifier on a fixed synthetic set, then evaluates; writes this rank's
 // final parameters to DIR/weights-rank<R>.pt, its buffers (BatchNorm's, with --batch_norm)
@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,14 +48,28 @@ struct WorkerArguments {
   bool rank_draws = false;       // after each step, draw rank + 1 random numbers (the ranks' states differ)
   bool ignored_labels = false;   // about a third of the training labels -100, as a token loss's padding
   bool custom_step = false;      // train with a training_step of the user's (TwoForwardsStep)
+  int blocks = 0;                // residual blocks (each a tt::nn::ShardedBlock) between the first layer and the norm
 };
+
+// A residual block with a norm of its own (its weights are not decayed): FSDP's unit.
+struct BlockImpl : torch::nn::Module {
+  explicit BlockImpl(int hidden)
+      : norm(register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({hidden})))),
+        fc(register_module("fc", torch::nn::Linear(hidden, hidden))) {}
+  torch::Tensor forward(const torch::Tensor& x) { return x + torch::relu(fc(norm(x))); }
+  torch::nn::LayerNorm norm;
+  torch::nn::Linear fc;
+};
+TORCH_MODULE(Block);
 
 // No dropout: the equivalence tests compare one batch of 32 with two of 16, and a
 // dropout mask would differ between the two; nor BatchNorm, whose statistics would, except
 // in the buffer test.
 struct NetImpl : torch::nn::Module {
-  explicit NetImpl(bool use_batch_norm = false, int hidden = 32)
+  explicit NetImpl(bool use_batch_norm = false, int hidden = 32, int num_blocks = 0)
       : first(register_module("first", torch::nn::Linear(8, hidden))) {
+    for (int b = 0; b < num_blocks; ++b)
+      blocks.push_back(register_module(fmt::format("block{}", b), tt::nn::ShardedBlock<Block>(Block(hidden))));
     if (use_batch_norm)
       batch_norm = register_module("norm", torch::nn::BatchNorm1d(hidden));
     else
@@ -62,10 +77,12 @@ struct NetImpl : torch::nn::Module {
     last = register_module("last", torch::nn::Linear(hidden, 3));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    const auto hidden = torch::relu(first(x));
+    auto hidden = torch::relu(first(x));
+    for (auto& block : blocks) hidden = block(hidden);
     return last(batch_norm ? batch_norm(hidden) : layer_norm(hidden));
   }
   torch::nn::Linear first;
+  std::vector<tt::nn::ShardedBlock<Block>> blocks;
   torch::nn::LayerNorm layer_norm{nullptr};
   torch::nn::BatchNorm1d batch_norm{nullptr};
   torch::nn::Linear last{nullptr};
@@ -167,6 +184,38 @@ struct CountingDDP : tt::DDP {
   }
 };
 
+// What this rank holds, in elements, for the memory checks of the sharded runs: the
+// model's parameters that have memory and the gradients (the optimizer's and the
+// model's, each tensor once), just before the optimizer steps; and the optimizer's state
+// when training ends.
+struct MemoryProbe {
+  static inline std::int64_t parameters_at_step = 0, gradients_at_step = 0, optimizer_state = 0;
+  template <class Objects>
+  void on_pre_optimizer_step(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&,
+                             Objects& objects) const {
+    parameters_at_step = gradients_at_step = 0;
+    std::set<const void*> counted;
+    const auto count_gradient = [&](const torch::Tensor& tensor) {
+      if (tensor.grad().defined() && counted.insert(tensor.unsafeGetTensorImpl()).second)
+        gradients_at_step += tensor.grad().numel();
+    };
+    for (const auto& parameter : objects.model->parameters()) {
+      if (parameter.storage().nbytes() > 0) parameters_at_step += parameter.numel();
+      count_gradient(parameter);
+    }
+    for (const auto& group : objects.optimizer->param_groups())
+      for (const auto& parameter : group.params()) count_gradient(parameter);
+  }
+  template <class Objects>
+  void on_train_end(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&, Objects& objects) const {
+    optimizer_state = 0;
+    const auto state_dict = tt::optim::python_state_dict(*objects.optimizer);
+    for (const auto& entry : state_dict->toGenericDict().at("state").toGenericDict())
+      for (const auto& item : entry.value().toGenericDict())
+        if (item.value().isTensor() && item.value().toTensor().dim() > 0) optimizer_state += item.value().toTensor().numel();
+  }
+};
+
 // Set before the handlers are installed: a handler may only write and exit.
 std::string signal_message;
 
@@ -194,18 +243,21 @@ void train(tt::TrainingArguments args, const WorkerArguments& worker, TrainSet t
   const auto env = tt::distributed::read_environment();
   if (worker.rank_output_dir) args.output_dir += fmt::format("/rank-{}", env.rank);
   torch::manual_seed(7);  // the same initial weights wherever the model is made
-  Net model(worker.batch_norm, worker.hidden);
+  Net model(worker.batch_norm, worker.hidden, worker.blocks);
   std::vector<std::int64_t> metric_batch_sizes;
   tt::Trainer<Policies...> trainer(model, args, std::move(train_set), eval_set, loss,
                                    Accuracy{&metric_batch_sizes},
                                    tt::callbacks(FailOnPurpose{worker.die_at_step, worker.die_rank, worker.die_how,
                                                                worker.die_attempt},
-                                                 DrawByRank{worker.rank_draws}));
+                                                 DrawByRank{worker.rank_draws}, MemoryProbe{}));
   const auto result = trainer.train(args.resume_from_checkpoint);
   const auto metrics = trainer.evaluate();
   const std::filesystem::path out = worker.out;
   std::filesystem::create_directories(out);
-  torch::save(model->parameters(), (out / fmt::format("weights-rank{}.pt", env.rank)).string());
+  trainer.save_model(out / "final_model");  // every rank: a sharded strategy gathers the weights
+  // In full_shard the model's parameters hold no memory between passes: only the saved model has them.
+  const bool whole = !worker.trainer.starts_with("fsdp");
+  if (whole) torch::save(model->parameters(), (out / fmt::format("weights-rank{}.pt", env.rank)).string());
   if (!model->buffers().empty()) torch::save(model->buffers(), (out / fmt::format("buffers-rank{}.pt", env.rank)).string());
   nlohmann::json json;
   for (const auto& [name, value] : metrics) json[name] = value;
@@ -216,6 +268,9 @@ void train(tt::TrainingArguments args, const WorkerArguments& worker, TrainSet t
   json["global_step"] = result.global_step;
   json["metric_batch_sizes"] = metric_batch_sizes;  // of the last evaluation, with --batch_eval_metrics
   json["random_draw"] = torch::rand({1}).item<double>();  // where this rank's random state ended
+  json["parameters_at_step"] = MemoryProbe::parameters_at_step;
+  json["gradients_at_step"] = MemoryProbe::gradients_at_step;
+  json["optimizer_state"] = MemoryProbe::optimizer_state;
   if (CountingDDP::last && CountingDDP::last->gradient_buckets()) {
     json["gradient_allreduces"] = CountingDDP::last->gradient_buckets()->num_allreduces();
     json["gradient_buckets"] = CountingDDP::last->gradient_buckets()->num_buckets();
@@ -223,7 +278,8 @@ void train(tt::TrainingArguments args, const WorkerArguments& worker, TrainSet t
   std::ofstream(out / fmt::format("metrics-rank{}.json", env.rank)) << json.dump(2);
   // A fingerprint of the weights, for comparing ranks that do not share a file system.
   double weights_sum = 0;
-  for (const auto& parameter : model->parameters()) weights_sum += parameter.to(torch::kDouble).sum().item<double>();
+  if (whole)
+    for (const auto& parameter : model->parameters()) weights_sum += parameter.to(torch::kDouble).sum().item<double>();
   fmt::print("rank {} of {}: eval_loss {:.6f} eval_accuracy {:.4f} weights_sum {:.17g}\n", env.rank, env.world_size,
              metrics.at("eval_loss"), metrics.at("eval_accuracy"), weights_sum);
 }
@@ -254,7 +310,8 @@ TORCHTRAIN_REFLECT(ddp_worker::WorkerArguments, (trainer, "which Trainer type ru
                    (batch_norm, "BatchNorm instead of LayerNorm"), (hidden, "the hidden layer's width"),
                    (rank_draws, "draw rank + 1 random numbers after each step"),
                    (ignored_labels, "about a third of the training labels -100"),
-                   (custom_step, "train with a training_step of the user's"));
+                   (custom_step, "train with a training_step of the user's"),
+                   (blocks, "residual blocks, each a tt::nn::ShardedBlock"));
 
 int main(int argc, char** argv) try {
   using namespace ddp_worker;
@@ -280,8 +337,13 @@ int main(int argc, char** argv) try {
     train<tt::BF16>(args, worker);
   else if (worker.trainer == "bf16_ddp_accum4")
     train<tt::BF16, tt::DDP, tt::Accum<4>>(args, worker);  // the headline type, as written
+  else if (worker.trainer == "fsdp")
+    train<tt::FSDP>(args, worker);
+  else if (worker.trainer == "fsdp_accum2")
+    train<tt::FSDP, tt::Accum<2>>(args, worker);
   else
-    throw tt::ArgumentError(fmt::format("--trainer {}: single, ddp, ddp_accum2, bf16_single or bf16_ddp_accum4",
+    throw tt::ArgumentError(fmt::format("--trainer {}: single, ddp, ddp_accum2, bf16_single, bf16_ddp_accum4, fsdp or "
+                                        "fsdp_accum2",
                                         worker.trainer));
   return 0;
 } catch (const std::exception& error) {

@@ -474,6 +474,112 @@ DOCTEST_TEST_CASE("only rank 0 writes checkpoints and logs, and every rank resum
   DOCTEST_CHECK(contains(alone.output, "holds no rng_state.pth (it was saved by a run of another number of processes)"));
 }
 
+// The whole weights a run saved with save_model (every rank took part in gathering them).
+std::vector<torch::Tensor> saved_model(const fs::path& out) {
+  std::vector<torch::Tensor> tensors;
+  for (auto& [name, tensor] : tt::io::load_safetensors(out / "final_model" / "model.safetensors"))
+    tensors.push_back(tensor);
+  return tensors;
+}
+
+// |a - b| / |b| <= tolerance for a count a rank holds against DDP's divided by the ranks.
+bool about(double held, double expected, double tolerance = 0.05) {
+  return std::abs(held - expected) <= tolerance * expected;
+}
+
+DOCTEST_TEST_CASE("FSDP, each stage on 2 and 4 ranks, trains to DDP's weights and holds 1/N of what it shards") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("fsdp_stages");
+  // Accum<2>, clipping by the global norm, weight decay (not on biases and norms), a third
+  // of the labels ignored (a token loss's padding): global batch 32 in every run.
+  const std::vector<std::string> common = {"--blocks", "2", "--weight_decay", "0.1", "--max_grad_norm", "0.5",
+                                           "--ignored_labels", "true", "--max_steps", "6"};
+  for (const int world : {2, 4}) {
+    const auto per_device = std::to_string(16 / world);
+    const auto run_as = [&](const std::string& name, std::vector<std::string> flags) {
+      flags.insert(flags.end(), {"--per_device_train_batch_size", per_device});
+      flags.insert(flags.end(), common.begin(), common.end());
+      const auto finished = run_worker(world, folder / name, flags);
+      DOCTEST_REQUIRE_MESSAGE(finished.code == 0, finished.output);
+      return folder / name;
+    };
+    const auto ddp = run_as(fmt::format("ddp-{}", world), {"--trainer", "ddp_accum2"});
+    const auto reference = saved_model(ddp);
+    const auto ddp_metrics = metrics(ddp, 0);
+    for (const std::string stage : {"shard_optimizer_state", "shard_grad_op", "full_shard"}) {
+      DOCTEST_CAPTURE(world);
+      DOCTEST_CAPTURE(stage);
+      const auto fsdp = run_as(fmt::format("{}-{}", stage, world), {"--trainer", "fsdp_accum2", "--fsdp", stage});
+      const double difference = relative_difference(saved_model(fsdp), reference);
+      DOCTEST_MESSAGE("relative difference from DDP's weights: " << difference);
+      DOCTEST_CHECK(difference < 1e-6);
+      for (int rank = 0; rank < world; ++rank) {
+        const auto got = metrics(fsdp, rank);
+        DOCTEST_CHECK(std::abs(got["eval_loss"].get<double>() - ddp_metrics["eval_loss"].get<double>()) <
+                      1e-5 * ddp_metrics["eval_loss"].get<double>());
+        // Each rank's optimizer state is 1/N of DDP's (up to the padding of each parameter to N chunks).
+        DOCTEST_CHECK(about(got["optimizer_state"].get<double>(), ddp_metrics["optimizer_state"].get<double>() / world));
+        const double ddp_gradients = ddp_metrics["gradients_at_step"].get<double>();
+        if (stage == "shard_optimizer_state")  // whole gradients, as DDP's, and the shards' beside them
+          DOCTEST_CHECK(about(got["gradients_at_step"].get<double>(), ddp_gradients * (1 + 1.0 / world)));
+        else
+          DOCTEST_CHECK(about(got["gradients_at_step"].get<double>(), ddp_gradients / world));
+        // full_shard: between passes no parameter of the model holds memory; the others keep them whole.
+        DOCTEST_CHECK(got["parameters_at_step"] ==
+                      (stage == "full_shard" ? 0 : ddp_metrics["parameters_at_step"].get<std::int64_t>()));
+      }
+    }
+  }
+}
+
+DOCTEST_TEST_CASE("FSDP full_shard checkpoints: optimizer shards per rank, whole weights; resume bit-exact on 2 ranks, and on 4 from 2 and on 2 from 4") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("fsdp_checkpoints");
+  const auto run_as = [&](const std::string& name, int world, std::vector<std::string> flags) {
+    flags.insert(flags.end(), {"--trainer", "fsdp_accum2", "--fsdp", "full_shard", "--blocks", "2", "--ignored_labels",
+                               "true", "--max_steps", "8", "--save_strategy", "steps", "--save_steps", "4",
+                               "--per_device_train_batch_size", std::to_string(16 / world)});
+    const auto finished = run_worker(world, folder / name, flags);
+    DOCTEST_REQUIRE_MESSAGE(finished.code == 0, finished.output);
+    return folder / name;
+  };
+  const auto full = run_as("full-2", 2, {});
+  const auto checkpoint = full / "output" / "checkpoint-4";
+  DOCTEST_CHECK(fs::exists(checkpoint / "optimizer_shard_0.pt"));
+  DOCTEST_CHECK(fs::exists(checkpoint / "optimizer_shard_1.pt"));
+  DOCTEST_CHECK_FALSE(fs::exists(checkpoint / "optimizer.pt"));
+  // One whole model.safetensors, with the model's names and shapes (as DDP would save it).
+  const auto whole = tt::io::load_safetensors(checkpoint / "model.safetensors");
+  DOCTEST_CHECK(whole.size() == tt::io::load_safetensors(full / "final_model" / "model.safetensors").size());
+  for (const auto& [name, tensor] : whole)
+    if (name == "block0.fc.weight") DOCTEST_CHECK(tensor.sizes() == torch::IntArrayRef({32, 32}));
+
+  const auto same = run_as("resumed-2", 2, {"--resume_from_checkpoint", checkpoint.string()});
+  DOCTEST_CHECK(all_equal(saved_model(same), saved_model(full)));
+  const auto wider = run_as("resumed-4", 4, {"--resume_from_checkpoint", checkpoint.string()});
+  DOCTEST_CHECK(relative_difference(saved_model(wider), saved_model(full)) < 1e-6);
+  const auto full4 = run_as("full-4", 4, {});
+  const auto narrower = run_as("resumed-2-from-4", 2,
+                               {"--resume_from_checkpoint", (full4 / "output" / "checkpoint-4").string()});
+  DOCTEST_CHECK(relative_difference(saved_model(narrower), saved_model(full)) < 1e-6);
+}
+
+DOCTEST_TEST_CASE("--fsdp needs Trainer<FSDP>; FSDP refuses Adafactor and names a wrap type that is no ShardedBlock") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("fsdp_errors");
+  const auto ddp = run_worker(2, folder / "ddp", {"--trainer", "ddp", "--fsdp", "full_shard"});
+  DOCTEST_CHECK(ddp.code != 0);
+  DOCTEST_CHECK(contains(ddp.output, "this Trainer's strategy is not FSDP"));
+  const auto adafactor = run_worker(2, folder / "adafactor", {"--trainer", "fsdp", "--optim", "adafactor"});
+  DOCTEST_CHECK(adafactor.code != 0);
+  DOCTEST_CHECK(contains(adafactor.output, "Adafactor's factored statistics need whole matrices"));
+  const auto wrap = run_worker(2, folder / "wrap", {"--trainer", "fsdp", "--blocks", "1", "--fsdp_config",
+                                                    R"({"transformer_layer_cls_to_wrap": ["Linear"]})"});
+  DOCTEST_CHECK(wrap.code != 0);
+  DOCTEST_CHECK(contains(wrap.output, "transformer_layer_cls_to_wrap names Linear, and 'first' is one that no "
+                                      "tt::nn::ShardedBlock wraps"));
+}
+
 // Two machines on one: two launchers of one rank each (--nnodes 2), so that each rank is
 // its machine's first process (LOCAL_RANK 0) and writes into output_dir/rank-<RANK>.
 std::vector<Finished> run_on_two_nodes(const fs::path& out, const std::vector<std::string>& flags) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/distributed/block_sharding.hpp>
 #include <torchtrain/distributed/environment.hpp>
 #include <torchtrain/distributed/error_file.hpp>
 #include <torchtrain/distributed/process_group.hpp>

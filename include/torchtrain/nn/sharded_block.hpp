@@ -11,38 +11,16 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
-namespace torchtrain::nn {
+#include <torchtrain/distributed/block_sharding.hpp>
 
-/// What a sharded strategy does around a wrapped block's passes; it sets them at setup
-/// (without a sharded strategy a ShardedBlock is its block and nothing more).
-class BlockShardingHooks {
- public:
-  virtual ~BlockShardingHooks() = default;
-  /// Before the block's forward: makes its parameters whole; true when this call gathered them.
-  virtual bool before_forward() = 0;
-  /// After the block's forward, given before_forward's answer: frees what it gathered.
-  virtual void after_forward(bool gathered) = 0;
-  /// When backward reaches the block's output: makes its parameters whole for its backward.
-  virtual void before_backward() = 0;
-};
+namespace torchtrain::nn {
 
 namespace detail {
 
-// The base of every ShardedBlockImpl, by which a strategy finds them among a model's modules.
-class ShardedBlockBase : public torch::nn::Module {
- public:
-  void set_sharding_hooks(std::shared_ptr<BlockShardingHooks> hooks) { hooks_ = std::move(hooks); }
-  /// The wrapped block (for its type's name: fsdp_config's transformer_layer_cls_to_wrap).
-  virtual const torch::nn::Module& block() const = 0;
-
- protected:
-  std::shared_ptr<BlockShardingHooks> hooks_;
-};
-
 // Keeps the hooks alive in an autograd context.
 struct HooksCapsule : torch::CustomClassHolder {
-  explicit HooksCapsule(std::shared_ptr<BlockShardingHooks> hooks) : hooks(std::move(hooks)) {}
-  std::shared_ptr<BlockShardingHooks> hooks;
+  explicit HooksCapsule(std::shared_ptr<distributed::BlockShardingHooks> hooks) : hooks(std::move(hooks)) {}
+  std::shared_ptr<distributed::BlockShardingHooks> hooks;
 };
 
 // The identity on a block's output; its backward runs just before the block's own, so
@@ -71,7 +49,7 @@ struct GatherBeforeBackward : torch::autograd::Function<GatherBeforeBackward> {
 /// registers the block; the block's forward must return a tensor. Without a sharded
 /// strategy it is the block and nothing more.
 template <class Block>
-class ShardedBlockImpl : public detail::ShardedBlockBase {
+class ShardedBlockImpl : public distributed::ShardedBlockBase {
  public:
   explicit ShardedBlockImpl(Block block) : block_(std::move(block)) {
     for (const auto& child : block_->named_children()) register_module(child.key(), child.value());

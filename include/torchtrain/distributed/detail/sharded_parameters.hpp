@@ -23,10 +23,10 @@
 #include <torch/types.h>
 
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/distributed/block_sharding.hpp>
 #include <torchtrain/distributed/detail/parameter_storage.hpp>
 #include <torchtrain/distributed/process_group.hpp>
 #include <torchtrain/distributed/sharding.hpp>
-#include <torchtrain/nn/sharded_block.hpp>
 
 namespace torchtrain::distributed::detail {
 
@@ -213,7 +213,7 @@ class ShardedParameters {
   };
 
   // The hooks a ShardedBlock calls: its unit gathered for forward and backward.
-  struct UnitHooks final : nn::BlockShardingHooks {
+  struct UnitHooks final : BlockShardingHooks {
     UnitHooks(ShardedParameters* owner, std::size_t unit) : owner(owner), unit(unit) {}
     bool before_forward() override {
       if (!owner->full_shard() || owner->units_[unit].whole) return false;
@@ -255,7 +255,7 @@ class ShardedParameters {
   // not claimed by a block inside it. A parameter registered twice (tied) counts once.
   void collect(torch::nn::Module& module, const std::string& prefix, std::size_t unit,
                std::unordered_map<const void*, bool>& seen) {
-    if (auto* block = dynamic_cast<nn::detail::ShardedBlockBase*>(&module)) {
+    if (auto* block = dynamic_cast<ShardedBlockBase*>(&module)) {
       units_.push_back(Unit{.name = prefix.empty() ? std::string("the model") : prefix.substr(0, prefix.size() - 1)});
       unit = units_.size() - 1;
       block->set_sharding_hooks(std::make_shared<UnitHooks>(this, unit));
@@ -431,7 +431,7 @@ class ShardedParameters {
   std::vector<Parameter> parameters_;
   std::unordered_map<const void*, std::size_t> index_;  // the model's parameter -> parameters_
   std::vector<Unit> units_;                             // [0] is the root
-  std::vector<nn::detail::ShardedBlockBase*> blocks_;
+  std::vector<ShardedBlockBase*> blocks_;
   std::vector<std::string> block_types_;
   std::vector<std::size_t> order_;  // the order units' gradients are averaged in, the same on every rank
   std::deque<std::size_t> in_flight_;
