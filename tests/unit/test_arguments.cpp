@@ -353,7 +353,13 @@ DOCTEST_TEST_CASE("Python's fields that ask for what torchtrain does not do are 
                                 "the folder with `huggingface-cli upload`");
   tt::TrainingArguments deepspeed;
   deepspeed.deepspeed = "ds_config.json";
-  DOCTEST_CHECK(refused(deepspeed) == "--deepspeed is not something torchtrain does: use DDP (Trainer<DDP>) under torchrun");
+  DOCTEST_CHECK(refused(deepspeed) == "--deepspeed is not something torchtrain does: use Trainer<FSDP> (ZeRO stages 1 "
+                                      "to 3: --fsdp shard_optimizer_state, shard_grad_op or full_shard) under torchrun");
+  // --fsdp is Trainer<FSDP>'s: the arguments alone accept it (a Trainer of another strategy refuses it).
+  tt::TrainingArguments fsdp;
+  fsdp.fsdp = "full_shard offload";
+  fsdp.fsdp_config = R"({"reshard_after_forward": true})";
+  DOCTEST_CHECK(refused(fsdp) == "accepted");
   tt::TrainingArguments compile;
   compile.torch_compile = true;
   DOCTEST_CHECK(refused(compile) == "--torch_compile is not something torchtrain does: LibTorch has no torch.compile; "

@@ -367,6 +367,6 @@ TORCHTRAIN_REFLECT(
     (ddp_static_graph, "PyTorch DDP's static graph: no effect here (torchtrain's buckets need none)"),
     (fsdp, "Trainer<FSDP>'s sharding: full_shard (default), shard_grad_op, shard_optimizer_state, offload"),
     (fsdp_config, "Trainer<FSDP>'s settings (JSON or a JSON file): reshard_after_forward, cpu_offload, transformer_layer_cls_to_wrap"),
-    (deepspeed, "DeepSpeed: an error when set (use DDP)"),
+    (deepspeed, "DeepSpeed: an error when set (use Trainer<FSDP>)"),
     (debug, "Python's debug options (underflow_overflow, tpu_metrics_debug): an error when set"),
     (local_rank, "set by Python's launchers: no effect here (torchrun's LOCAL_RANK is read)"));
