@@ -254,7 +254,9 @@ void train(tt::TrainingArguments args, const WorkerArguments& worker, TrainSet t
   const auto metrics = trainer.evaluate();
   const std::filesystem::path out = worker.out;
   std::filesystem::create_directories(out);
-  trainer.save_model(out / "final_model");  // every rank: a sharded strategy gathers the weights
+  // Every rank calls it (a sharded strategy gathers the weights); each names its own folder, since
+  // with --save_on_each_node two machines sharing this disk would both write.
+  trainer.save_model(out / fmt::format("final_model-rank{}", env.rank));
   // In full_shard the model's parameters hold no memory between passes: only the saved model has them.
   const bool whole = !worker.trainer.starts_with("fsdp");
   if (whole) torch::save(model->parameters(), (out / fmt::format("weights-rank{}.pt", env.rank)).string());

@@ -477,7 +477,7 @@ DOCTEST_TEST_CASE("only rank 0 writes checkpoints and logs, and every rank resum
 // The whole weights a run saved with save_model (every rank took part in gathering them).
 std::vector<torch::Tensor> saved_model(const fs::path& out) {
   std::vector<torch::Tensor> tensors;
-  for (auto& [name, tensor] : tt::io::load_safetensors(out / "final_model" / "model.safetensors"))
+  for (auto& [name, tensor] : tt::io::load_safetensors(out / "final_model-rank0" / "model.safetensors"))
     tensors.push_back(tensor);
   return tensors;
 }
@@ -550,7 +550,7 @@ DOCTEST_TEST_CASE("FSDP full_shard checkpoints: optimizer shards per rank, whole
   DOCTEST_CHECK_FALSE(fs::exists(checkpoint / "optimizer.pt"));
   // One whole model.safetensors, with the model's names and shapes (as DDP would save it).
   const auto whole = tt::io::load_safetensors(checkpoint / "model.safetensors");
-  DOCTEST_CHECK(whole.size() == tt::io::load_safetensors(full / "final_model" / "model.safetensors").size());
+  DOCTEST_CHECK(whole.size() == tt::io::load_safetensors(full / "final_model-rank0" / "model.safetensors").size());
   for (const auto& [name, tensor] : whole)
     if (name == "block0.fc.weight") DOCTEST_CHECK(tensor.sizes() == torch::IntArrayRef({32, 32}));
 
