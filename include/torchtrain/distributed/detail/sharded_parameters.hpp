@@ -103,21 +103,13 @@ class ShardedParameters {
   ShardedParameters(const ShardedParameters&) = delete;
   ShardedParameters& operator=(const ShardedParameters&) = delete;
 
-  const ShardingOptions& options() const { return options_; }
   void set_sync(bool enabled) { sync_ = enabled; }
   bool sync() const { return sync_; }
-  std::size_t num_units() const { return units_.size(); }
 
   /// The shard that stands for the model's parameter `parameter` (undefined when it is not sharded: a frozen one).
   torch::Tensor shard_of(const torch::Tensor& parameter) const {
     const auto found = index_.find(parameter.unsafeGetTensorImpl());
     return found == index_.end() ? torch::Tensor() : parameters_[found->second].shard;
-  }
-  /// This rank's shards, in model order.
-  std::vector<torch::Tensor> shards() const {
-    std::vector<torch::Tensor> all;
-    for (const auto& parameter : parameters_) all.push_back(parameter.shard);
-    return all;
   }
   /// The number of elements of the whole parameter that `shard` stands for (0 for another tensor).
   std::int64_t full_numel_of_shard(const torch::Tensor& shard) const {

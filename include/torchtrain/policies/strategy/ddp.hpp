@@ -1,15 +1,9 @@
 // DDP: distributed data parallel over c10d, one process per device (Gloo on the CPU, NCCL on CUDA).
 #pragma once
 
-#include <chrono>
 #include <cstddef>
-#include <cstdint>
 #include <memory>
-#include <string>
-#include <string_view>
-#include <vector>
 
-#include <torch/cuda.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>

@@ -177,10 +177,6 @@ class FSDP : public detail::ProcessGroupStrategy {
                                   source, world_size(), files.size()));
   }
 
-  const distributed::ShardingOptions& sharding() const { return sharded_->options(); }
-  /// The sharding machinery (for tests and benchmarks).
-  distributed::detail::ShardedParameters& sharded_parameters() { return *sharded_; }
-
  private:
   // This rank's state dict from `saved` (one state dict per saved rank, in rank order, each
   // of that rank's shards; or one whole state dict): each state tensor of a parameter's
