@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -586,6 +588,135 @@ DOCTEST_TEST_CASE("a full disk during a save is a clear error and leaves earlier
   DOCTEST_CHECK(checkpoints == std::set<std::string>{"checkpoint-17", "checkpoint-34"});
   DOCTEST_CHECK_NOTHROW(tt::read_checkpoint(output_dir / "checkpoint-17"));
   DOCTEST_CHECK_NOTHROW(tt::read_checkpoint(output_dir / "checkpoint-34"));
+}
+
+// The processes of a run played by threads: gather_bytes is an all-gather at a barrier.
+class ThreadRanks {
+ public:
+  explicit ThreadRanks(int world) : slots_(static_cast<std::size_t>(world)) {}
+  std::vector<std::string> exchange(int rank, std::string bytes) {
+    std::unique_lock lock(mutex_);
+    const int round = round_;
+    slots_[static_cast<std::size_t>(rank)] = std::move(bytes);
+    if (++arrived_ == static_cast<int>(slots_.size())) {
+      gathered_ = slots_;
+      arrived_ = 0;
+      ++round_;
+      changed_.notify_all();
+    } else {
+      changed_.wait(lock, [&] { return round_ != round; });
+    }
+    return gathered_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::string> slots_, gathered_;
+  int arrived_ = 0, round_ = 0;
+};
+
+struct ThreadRank {
+  ThreadRanks* ranks;
+  int process;
+  int rank() const { return process; }
+  std::vector<std::string> gather_bytes(std::string bytes) { return ranks->exchange(process, std::move(bytes)); }
+};
+
+// Each of `world` threads saves its file `file_of(rank)` with its bytes into the checkpoint
+// `folder_of(rank)`; rank 0's checkpoint (and each thread's error) comes back.
+struct RankFilesRun {
+  tt::Checkpoint checkpoint;  // rank 0's
+  std::vector<std::string> errors;
+};
+template <class FolderOf, class FileOf>
+RankFilesRun save_from_threads(int world, FolderOf folder_of, bool in_parallel, FileOf file_of) {
+  ThreadRanks ranks(world);
+  RankFilesRun run;
+  run.errors.resize(static_cast<std::size_t>(world));
+  std::vector<tt::Checkpoint> checkpoints(static_cast<std::size_t>(world));
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < world; ++rank)
+    threads.emplace_back([&, rank] {
+      ThreadRank process{&ranks, rank};
+      auto& checkpoint = checkpoints[static_cast<std::size_t>(rank)];
+      try {
+        tt::save_rank_files(process, file_of(rank), fmt::format("the state of rank {}", rank), folder_of(rank), rank == 0,
+                            in_parallel, checkpoint, checkpoint.optimizer_shards);
+      } catch (const tt::FileError& error) {
+        run.errors[static_cast<std::size_t>(rank)] = error.what();
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  run.checkpoint = std::move(checkpoints.front());
+  return run;
+}
+
+// The least a checkpoint needs besides the rank files: weights and a trainer state.
+void complete(tt::Checkpoint& checkpoint) {
+  checkpoint.model = {{"weight", torch::arange(6, torch::kFloat)}};
+  checkpoint.trainer_state = tt::trainer_state_json(tt::TrainerState{});
+}
+
+DOCTEST_TEST_CASE("each process writes its own optimizer shard at once where all share the disk, and sends it otherwise") {
+  const auto output_dir = fresh_folder("rank_files");
+  const auto shard_file = [](int rank) { return tt::Checkpoint::optimizer_shard_file_name(rank); };
+  const auto at = [](fs::path folder) { return [folder](int) { return folder; }; };  // every rank's disk the same
+
+  // Sharing rank 0's disk: each rank's file is in the staging folder, rank 0 has only checksums.
+  const auto folder = output_dir / "checkpoint-1";
+  auto staged = save_from_threads(3, at(folder), /*in_parallel=*/true, shard_file);
+  DOCTEST_CHECK(staged.errors == std::vector<std::string>(3));
+  DOCTEST_CHECK(staged.checkpoint.optimizer_shards.empty());
+  DOCTEST_REQUIRE(staged.checkpoint.staged_files.size() == 3);
+  DOCTEST_CHECK(staged.checkpoint.staging_folder == tt::Checkpoint::staging_folder_for(folder));
+  for (int rank = 0; rank < 3; ++rank) {
+    const auto staged_file = staged.checkpoint.staging_folder / shard_file(rank);
+    DOCTEST_CHECK(file_bytes(staged_file) == fmt::format("the state of rank {}", rank));
+    DOCTEST_CHECK(staged.checkpoint.staged_files.at(shard_file(rank)) == tt::io::checksum_file(staged_file));
+  }
+  // write_checkpoint moves them in, lists their checksums in the manifest and leaves no staging folder.
+  complete(staged.checkpoint);
+  tt::write_checkpoint(staged.checkpoint, folder);
+  DOCTEST_CHECK_FALSE(fs::exists(staged.checkpoint.staging_folder));
+  const auto manifest = read_json(folder / tt::Checkpoint::manifest_file);
+  const auto read = tt::read_checkpoint(folder);
+  for (int rank = 0; rank < 3; ++rank) {
+    DOCTEST_CHECK(manifest.contains(shard_file(rank)));
+    DOCTEST_CHECK(read.optimizer_shards.at(shard_file(rank)) == fmt::format("the state of rank {}", rank));
+  }
+
+  // With --save_on_each_node (not in parallel) the bytes go to the process that saves.
+  const auto sent = save_from_threads(3, at(output_dir / "checkpoint-2"), /*in_parallel=*/false, shard_file);
+  DOCTEST_CHECK(sent.checkpoint.staged_files.empty());
+  DOCTEST_REQUIRE(sent.checkpoint.optimizer_shards.size() == 3);
+  DOCTEST_CHECK(sent.checkpoint.optimizer_shards.at(shard_file(2)) == "the state of rank 2");
+  DOCTEST_CHECK_FALSE(fs::exists(tt::Checkpoint::staging_folder_for(output_dir / "checkpoint-2")));
+
+  // A rank whose disk is not rank 0's (another machine's output_dir) sends its bytes; the others write.
+  const auto other_disk = fresh_folder("rank_files_other_disk");
+  auto mixed = save_from_threads(
+      3, [&](int rank) { return (rank == 2 ? other_disk : output_dir) / "checkpoint-4"; }, true, shard_file);
+  DOCTEST_CHECK(mixed.errors == std::vector<std::string>(3));
+  DOCTEST_CHECK(mixed.checkpoint.staged_files.size() == 2);
+  DOCTEST_REQUIRE(mixed.checkpoint.optimizer_shards.size() == 1);
+  DOCTEST_CHECK(mixed.checkpoint.optimizer_shards.at(shard_file(2)) == "the state of rank 2");
+  complete(mixed.checkpoint);
+  tt::write_checkpoint(mixed.checkpoint, output_dir / "checkpoint-4");
+  DOCTEST_CHECK(tt::read_checkpoint(output_dir / "checkpoint-4").optimizer_shards.size() == 3);
+  DOCTEST_CHECK(fs::is_empty(other_disk));
+
+  // A rank that cannot write its file: every rank gets the error naming it, nothing is left behind.
+  const auto failed = save_from_threads(2, at(output_dir / "checkpoint-3"), true, [&](int rank) {
+    return rank == 1 ? std::string("no-such-folder/") + shard_file(rank) : shard_file(rank);
+  });
+  for (const auto& error : failed.errors) {
+    DOCTEST_CAPTURE(error);
+    DOCTEST_CHECK(error.find("process 1 could not write its file of checkpoint") != std::string::npos);
+    DOCTEST_CHECK(error.find("no-such-folder/optimizer_shard_1.pt") != std::string::npos);
+  }
+  DOCTEST_CHECK_FALSE(fs::exists(tt::Checkpoint::staging_folder_for(output_dir / "checkpoint-3")));
+  DOCTEST_CHECK(entries(output_dir) == std::set<std::string>{"checkpoint-1", "checkpoint-4"});
 }
 
 }  // DOCTEST_TEST_SUITE

@@ -564,6 +564,29 @@ DOCTEST_TEST_CASE("FSDP full_shard checkpoints: optimizer shards per rank, whole
   DOCTEST_CHECK(relative_difference(saved_model(narrower), saved_model(full)) < 1e-6);
 }
 
+DOCTEST_TEST_CASE("FSDP --load_best_model_at_end ends with the best checkpoint's whole weights") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("fsdp_best_model");
+  // The highest eval loss is best, so the best checkpoint is an early one, not the last.
+  const auto finished = run_worker(2, folder / "run", {"--trainer", "fsdp", "--fsdp", "full_shard", "--blocks", "2",
+                                                       "--max_steps", "12", "--eval_strategy", "steps",
+                                                       "--eval_steps", "4", "--save_strategy", "steps",
+                                                       "--save_steps", "4", "--load_best_model_at_end", "true",
+                                                       "--metric_for_best_model", "loss", "--greater_is_better",
+                                                       "true"});
+  DOCTEST_REQUIRE_MESSAGE(finished.code == 0, finished.output);
+  const auto state = nlohmann::json::parse(read_text(folder / "run" / "output" / "checkpoint-12" / "trainer_state.json"));
+  const fs::path best = state.at("best_model_checkpoint").get<std::string>();
+  DOCTEST_REQUIRE(best.filename() != "checkpoint-12");
+  std::vector<torch::Tensor> best_weights;
+  for (auto& [name, tensor] : tt::io::load_safetensors(best / "model.safetensors")) best_weights.push_back(tensor);
+  DOCTEST_CHECK(all_equal(saved_model(folder / "run"), best_weights));
+  std::vector<torch::Tensor> last_weights;
+  for (auto& [name, tensor] : tt::io::load_safetensors(folder / "run" / "output" / "checkpoint-12" / "model.safetensors"))
+    last_weights.push_back(tensor);
+  DOCTEST_CHECK_FALSE(all_equal(saved_model(folder / "run"), last_weights));
+}
+
 DOCTEST_TEST_CASE("--fsdp needs Trainer<FSDP>; FSDP refuses Adafactor and names a wrap type that is no ShardedBlock") {
   require_programs();
   const auto folder = test_support::fresh_folder("fsdp_errors");
@@ -635,6 +658,39 @@ DOCTEST_TEST_CASE("on two machines: --save_on_each_node saves on each machine's 
   // Only rank 0 logs at log_level now; rank 1 at log_level_replica (warning).
   DOCTEST_CHECK(contains(on_each[0].output, "Saving model checkpoint to"));
   DOCTEST_CHECK_FALSE(contains(on_each[1].output, "Saving model checkpoint to"));
+}
+
+DOCTEST_TEST_CASE("FSDP on two machines with disks of their own: each saved checkpoint holds every rank's optimizer shard") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("two_nodes_fsdp");
+  const std::vector<std::string> flags = {"--trainer", "fsdp", "--fsdp", "full_shard", "--blocks", "2",
+                                          "--save_strategy", "steps", "--save_steps", "8"};
+  const auto saved_output = [](const fs::path& out, int rank) {
+    return out / "output" / fmt::format("rank-{}", rank) / "checkpoint-8";
+  };
+  // Each rank's output_dir is its own (--rank_output_dir): rank 1 cannot write into rank 0's
+  // checkpoint, so it sends its shard, and rank 1's disk gets nothing.
+  const auto defaults = run_on_two_nodes(folder / "defaults", flags);
+  for (const auto& node : defaults) DOCTEST_REQUIRE_MESSAGE(node.code == 0, node.output);
+  const auto checkpoint = saved_output(folder / "defaults", 0);
+  DOCTEST_REQUIRE(tt::is_complete_checkpoint(checkpoint));
+  const auto read = tt::read_checkpoint(checkpoint);
+  DOCTEST_CHECK(read.optimizer_shards.size() == 2);
+  DOCTEST_CHECK_FALSE(fs::exists(folder / "defaults" / "output" / "rank-1"));
+  // A run of 2 ranks on one machine resumes from it.
+  const auto resumed = run_worker(2, folder / "resumed", {"--trainer", "fsdp", "--fsdp", "full_shard", "--blocks", "2",
+                                                          "--resume_from_checkpoint", checkpoint.string()});
+  DOCTEST_CHECK_MESSAGE(resumed.code == 0, resumed.output);
+
+  // --save_on_each_node: each machine's checkpoint is whole, with both shards.
+  auto each = flags;
+  each.insert(each.end(), {"--save_on_each_node", "true"});
+  const auto on_each = run_on_two_nodes(folder / "each", each);
+  for (const auto& node : on_each) DOCTEST_REQUIRE_MESSAGE(node.code == 0, node.output);
+  for (int rank : {0, 1}) {
+    const auto saved = tt::read_checkpoint(saved_output(folder / "each", rank));
+    DOCTEST_CHECK(saved.optimizer_shards == read.optimizer_shards);
+  }
 }
 
 DOCTEST_TEST_CASE("a rank that dies: the other stops with a clear error, the launcher returns the worst status") {

@@ -57,6 +57,11 @@ struct Checkpoint {
   // (optimizer_shard_<rank>.pt), in place of optimizer.pt: each is Python's state dict of
   // that rank's shards.
   std::map<std::string, std::string> optimizer_shards;
+  // Files that the processes wrote themselves, in parallel, into `staging_folder` (see
+  // staging_folder_for), by name, with the size and CRC each process found as it wrote:
+  // write_checkpoint moves them into the checkpoint and lists them in the manifest.
+  std::filesystem::path staging_folder;
+  std::map<std::string, io::FileChecksum> staged_files;
   std::string loop_state;  // torchtrain's own: the loss since the last log (a LibTorch archive)
   std::string training_plot;  // SVG text
   /// Read from a checkpoint of the Python Trainer: no file was checked (it writes no
@@ -74,6 +79,12 @@ struct Checkpoint {
   /// The file of process `rank`'s optimizer shard.
   static std::string optimizer_shard_file_name(int rank) { return fmt::format("optimizer_shard_{}.pt", rank); }
   static bool is_optimizer_shard_file(std::string_view name) { return is_rank_file(name, "optimizer_shard_", ".pt"); }
+  /// Where the processes write their own files of the checkpoint bound for `folder`
+  /// (`tmp-<name>-staged` beside it) before write_checkpoint moves them in.
+  static std::filesystem::path staging_folder_for(const std::filesystem::path& folder) {
+    const auto parent = folder.parent_path().empty() ? std::filesystem::path(".") : folder.parent_path();
+    return parent / ("tmp-" + folder.filename().string() + "-staged");
+  }
   /// True for `<prefix><rank><suffix>`.
   static bool is_rank_file(std::string_view name, std::string_view prefix, std::string_view suffix) {
     if (!name.starts_with(prefix) || !name.ends_with(suffix) || name.size() == prefix.size() + suffix.size())
@@ -95,18 +106,24 @@ struct Checkpoint {
 };
 
 /// Writes `checkpoint` into `folder`: first into `tmp-<name>` beside it, each file
-/// fsynced, the manifest last, then renamed into place, so the folder appears only when
-/// complete (an existing folder of that name is replaced). On any error the temporary
-/// folder is removed and earlier checkpoints are untouched; the FileError names the file.
+/// fsynced (the staged files moved in), the manifest last, then renamed into place, so the
+/// folder appears only when complete (an existing folder of that name is replaced). On any
+/// error the temporary and staging folders are removed and earlier checkpoints are
+/// untouched; the FileError names the file.
 inline void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem::path& folder) {
   const auto parent = folder.parent_path().empty() ? std::filesystem::path(".") : folder.parent_path();
   const auto temporary = parent / ("tmp-" + folder.filename().string());
   std::error_code error;
+  const auto remove_staging = [&] {
+    if (!checkpoint.staging_folder.empty()) std::filesystem::remove_all(checkpoint.staging_folder, error);
+  };
   std::filesystem::remove_all(temporary, error);  // left by a save that was killed
   std::filesystem::create_directories(temporary, error);
-  if (error)
+  if (error) {
+    remove_staging();
     throw FileError(fmt::format("cannot create '{}': {}; choose a writable --output_dir", temporary.string(),
                                 error.message()));
+  }
   try {
     nlohmann::json manifest = nlohmann::json::object();
     const auto record = [&](const char* name, const io::FileChecksum& written) {
@@ -120,6 +137,14 @@ inline void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem
     });
     for (const auto* files : {&checkpoint.rng_states, &checkpoint.optimizer_shards})
       for (const auto& [name, bytes] : *files) record(name.c_str(), io::write_file(temporary / name, bytes));
+    for (const auto& [name, written] : checkpoint.staged_files) {
+      std::filesystem::rename(checkpoint.staging_folder / name, temporary / name, error);
+      if (error)
+        throw FileError(fmt::format("cannot move '{}' into the checkpoint: {}; its process wrote it there moments "
+                                    "ago, so something removed it: save again",
+                                    (checkpoint.staging_folder / name).string(), error.message()));
+      record(name.c_str(), written);
+    }
     io::write_file(temporary / Checkpoint::manifest_file, manifest.dump(2) + "\n");
     if (std::filesystem::exists(folder)) {  // the same step saved again: the new one wins
       const auto replaced = parent / ("replaced-" + folder.filename().string());
@@ -130,8 +155,10 @@ inline void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem
     } else {
       io::publish_directory(temporary, folder);
     }
+    remove_staging();
   } catch (...) {
     std::filesystem::remove_all(temporary, error);
+    remove_staging();
     throw;
   }
 }

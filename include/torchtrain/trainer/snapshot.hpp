@@ -40,20 +40,21 @@ std::map<std::string, std::string> random_states(Strategy& strategy, const Train
   return states;
 }
 
-/// The checkpoint of this moment, in memory, on the processes that save (`saves`; empty
-/// elsewhere): the weights as the strategy gathers them, and unless --save_only_model the
+/// The checkpoint of this moment, bound for `folder`, in memory on the processes that save
+/// (`saves`; empty elsewhere): the weights as the strategy gathers them, and unless --save_only_model the
 /// optimizer, schedule and precision state as Python's state dicts (the Python Trainer
 /// resumes from them), the random states and `loop_state`. A collective: every process
 /// calls it, as the strategy may gather the weights and the optimizer's state.
 template <class Model, class Strategy, class Precision>
 Checkpoint take_snapshot(Model& model, Strategy& strategy, const Precision& precision, const TrainingArguments& args,
                          const TrainerState& state, const Optimization& optimization, std::string loop_state,
-                         std::map<std::string, std::string> rng_states, bool saves) {
+                         std::map<std::string, std::string> rng_states, const std::filesystem::path& folder,
+                         bool saves) {
   Checkpoint checkpoint;
   auto weights = strategy.state_dict(model);
   if (!args.save_only_model)
     strategy_hooks::save_optimizer(strategy, *optimization.optimizer(), optimization.scheduler()->initial_lrs(),
-                                   checkpoint, saves);
+                                   checkpoint, folder, saves);
   if (!saves) return checkpoint;
   checkpoint.model = std::move(weights);
   checkpoint.training_args = training_arguments_json(args);

@@ -192,12 +192,16 @@ class TrainingLoop final
       const bool saves = should_save();
       auto rng_states = args_.save_only_model ? decltype(random_states(policies_.strategy, args_, false)){}
                                               : random_states(policies_.strategy, args_, saves);
-      if (saves) save_callback_states(callbacks_, control_, state_);
+      if (saves) {
+        save_callback_states(callbacks_, control_, state_);
+        // The last save must be on disk first: a strategy's processes may write files of this one beside it.
+        policies_.checkpointer.wait();
+      }
       torch::serialize::OutputArchive loop_state;
       progress_.save(loop_state);
       data_.save(loop_state);
       auto snapshot = take_snapshot(model_, policies_.strategy, policies_.precision, args_, state_, optimization_,
-                                    io::archive_bytes(loop_state), std::move(rng_states), saves);
+                                    io::archive_bytes(loop_state), std::move(rng_states), folder, saves);
       if (saves) policies_.checkpointer.save(std::move(snapshot), {folder, args_.save_total_limit, state_.best_model_checkpoint});
     }
   }

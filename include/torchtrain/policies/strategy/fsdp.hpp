@@ -16,6 +16,7 @@
 
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/checkpoint/checkpoint.hpp>
+#include <torchtrain/checkpoint/rank_files.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/distributed/detail/sharded_parameters.hpp>
@@ -78,6 +79,7 @@ class FSDP : public detail::ProcessGroupStrategy {
       throw ArgumentError("--fp16 with FSDP: a loss scaler must agree across shards, which torchtrain's does not "
                           "yet; use --bf16 (Trainer<BF16, FSDP>), which needs no scaler");
     join(model, args);
+    save_on_each_node_ = args.save_on_each_node;
     if (options.offload && !device_.is_cuda())
       message(LogLevel::warning, "--fsdp offload: the model is on the CPU already, so the optimizer's state stays "
                                  "where it is");
@@ -138,13 +140,14 @@ class FSDP : public detail::ProcessGroupStrategy {
   }
   void after_optimizer_step() { sharded_->after_optimizer_step(); }
 
-  /// Every rank's shard of the optimizer's state, as one file each, on the processes that save.
+  /// Every rank's shard of the optimizer's state, one file each: written by each rank at
+  /// once into the checkpoint's staging folder where all share rank 0's disk, else sent
+  /// to the processes that save (with --save_on_each_node, or on another disk).
   void save_optimizer(const torch::optim::Optimizer& optimizer, const std::vector<double>& initial_lrs,
-                      Checkpoint& checkpoint, bool saves) {
-    auto all = gather_bytes(optim::optimizer_file_bytes(optimizer, initial_lrs));
-    if (!saves) return;
-    for (int rank = 0; rank < static_cast<int>(all.size()); ++rank)
-      checkpoint.optimizer_shards[Checkpoint::optimizer_shard_file_name(rank)] = std::move(all[rank]);
+                      Checkpoint& checkpoint, const std::filesystem::path& folder, bool saves) {
+    save_rank_files(*this, Checkpoint::optimizer_shard_file_name(rank()),
+                    optim::optimizer_file_bytes(optimizer, initial_lrs), folder, saves,
+                    /*in_parallel=*/!save_on_each_node_, checkpoint, checkpoint.optimizer_shards);
   }
 
   /// This rank's shard of the saved optimizer state: its own file when the checkpoint has
@@ -232,6 +235,7 @@ class FSDP : public detail::ProcessGroupStrategy {
   }
 
   std::unique_ptr<distributed::detail::ShardedParameters> sharded_;
+  bool save_on_each_node_ = false;  // then every node saves, so each needs every shard: they are sent
 };
 
 }  // namespace torchtrain

@@ -24,8 +24,8 @@ namespace torchtrain {
 /// per run), clips gradients by their global norm (`clip_grad_norm(parameters, max_norm)`),
 /// hears that the optimizer stepped (`after_optimizer_step()`), loads whole weights
 /// (`load_state_dict(model, tensors, source)`) and saves and loads the optimizer's state
-/// in a checkpoint (`save_optimizer(optimizer, initial_lrs, checkpoint, saves)`, a
-/// collective; `load_optimizer(optimizer, checkpoint, folder)`). A strategy without them
+/// in a checkpoint (`save_optimizer(optimizer, initial_lrs, checkpoint, folder, saves)`, a
+/// collective, `folder` the checkpoint's destination; `load_optimizer(optimizer, checkpoint, folder)`). A strategy without them
 /// gets strategy_hooks' defaults: the replicated model's.
 template <class S>
 concept ShardsTrainingState =
@@ -34,7 +34,7 @@ concept ShardsTrainingState =
       strategy.prepare_optimizer(optimizer);
       { strategy.clip_grad_norm(parameters, 1.0) } -> std::convertible_to<torch::Tensor>;
       strategy.after_optimizer_step();
-      strategy.save_optimizer(optimizer, initial_lrs, checkpoint, true);
+      strategy.save_optimizer(optimizer, initial_lrs, checkpoint, folder, true);
       strategy.load_optimizer(optimizer, std::as_const(checkpoint), folder);
     };
 
@@ -67,12 +67,13 @@ void load_state_dict(Strategy& strategy, Model& model, const StateDict& tensors,
     torchtrain::load_state_dict(*model, tensors, source);
 }
 
-/// Puts the optimizer's state into `checkpoint` on the processes that save (every process calls it).
+/// Puts the optimizer's state into `checkpoint`, bound for `folder`, on the processes that
+/// save (every process calls it).
 template <class Strategy>
 void save_optimizer(Strategy& strategy, const torch::optim::Optimizer& optimizer, const std::vector<double>& initial_lrs,
-                    Checkpoint& checkpoint, bool saves) {
+                    Checkpoint& checkpoint, const std::filesystem::path& folder, bool saves) {
   if constexpr (ShardsTrainingState<Strategy>)
-    strategy.save_optimizer(optimizer, initial_lrs, checkpoint, saves);
+    strategy.save_optimizer(optimizer, initial_lrs, checkpoint, folder, saves);
   else if (saves)
     checkpoint.optimizer = optim::optimizer_file_bytes(optimizer, initial_lrs);
 }
