@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -126,6 +127,95 @@ DOCTEST_TEST_CASE("NCCL: one rank's backend all-reduces and broadcasts CUDA tens
   backend->broadcast(tensors)->wait();
   DOCTEST_CHECK(tensors[0].is_cuda());
   DOCTEST_CHECK(torch::equal(tensors[0].cpu(), torch::arange(4, torch::kFloat)));
+}
+
+namespace {
+
+// A classifier with one ShardedBlock: FSDP's units are the block and the root.
+struct ResidualImpl : torch::nn::Module {
+  ResidualImpl() : fc(register_module("fc", torch::nn::Linear(16, 16))) {}
+  torch::Tensor forward(const torch::Tensor& x) { return x + torch::relu(fc(x)); }
+  torch::nn::Linear fc;
+};
+TORCH_MODULE(Residual);
+
+struct BlockNetImpl : torch::nn::Module {
+  BlockNetImpl()
+      : first(register_module("first", torch::nn::Linear(8, 16))),
+        block(register_module("block", tt::nn::ShardedBlock<Residual>(Residual()))),
+        last(register_module("last", torch::nn::Linear(16, 3))) {}
+  torch::Tensor forward(const torch::Tensor& x) { return last(block(torch::relu(first(x)))); }
+  torch::nn::Linear first;
+  tt::nn::ShardedBlock<Residual> block;
+  torch::nn::Linear last;
+};
+TORCH_MODULE(BlockNet);
+
+// Where the trained model's parameters and the optimizer's (FSDP's shards) and its state ended.
+struct Placement {
+  static inline std::set<std::string> model_devices, optimizer_devices;
+  template <class Objects>
+  void on_train_end(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&, Objects& objects) const {
+    model_devices.clear();
+    optimizer_devices.clear();
+    for (const auto& parameter : objects.model->parameters()) model_devices.insert(parameter.device().str());
+    for (const auto& group : objects.optimizer->param_groups())
+      for (const auto& parameter : group.params()) optimizer_devices.insert(parameter.device().str());
+    const auto state = tt::optim::python_state_dict(*objects.optimizer);
+    for (const auto& entry : state->toGenericDict().at("state").toGenericDict())
+      for (const auto& item : entry.value().toGenericDict())
+        if (item.value().isTensor() && item.value().toTensor().dim() > 0)
+          optimizer_devices.insert(item.value().toTensor().device().str());
+  }
+};
+
+// The weights after 6 steps of Trainer<Strategy> in this process (world size 1).
+template <class Strategy>
+std::vector<torch::Tensor> trained_in_process(const std::string& fsdp, bool use_cpu) {
+  torch::manual_seed(5);
+  BlockNet model;
+  tt::TrainingArguments args{.output_dir = test_support::fresh_folder("fsdp_in_process").string(),
+                             .max_steps = 6,
+                             .per_device_train_batch_size = 16,
+                             .max_grad_norm = 0.5,
+                             .learning_rate = 1e-2,
+                             .weight_decay = 0.1,
+                             .save_strategy = tt::SaveStrategy::no,
+                             .use_cpu = use_cpu};
+  args.fsdp = fsdp;
+  tt::Trainer<Strategy> trainer(model, args, test_support::classification_data(), tt::data::NoDataset{},
+                                tt::loss::cross_entropy, tt::NoMetrics{}, tt::callbacks(Placement{}));
+  trainer.train();
+  trainer.save_model(args.output_dir);  // whole weights, gathered from the shards
+  std::vector<torch::Tensor> weights;
+  for (auto& [name, tensor] : tt::io::load_safetensors(fs::path(args.output_dir) / "model.safetensors"))
+    weights.push_back(tensor);
+  return weights;
+}
+
+double largest_relative_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  DOCTEST_REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    worst = std::max(worst, ((a[i] - b[i]).abs().max() / b[i].abs().max()).item<double>());
+  return worst;
+}
+
+}  // namespace
+
+DOCTEST_TEST_CASE("FSDP in one process trains as a single device (shards of one rank)") {
+  const auto single = trained_in_process<tt::SingleDevice>("", true);
+  const auto sharded = trained_in_process<tt::FSDP>("full_shard", true);
+  DOCTEST_CHECK(largest_relative_difference(sharded, single) < 1e-6);
+}
+
+DOCTEST_TEST_CASE("on CUDA, FSDP offload keeps the shards and the optimizer's state on the CPU and trains as a single device" *
+                  doctest::test_suite("cuda")) {
+  const auto single = trained_in_process<tt::SingleDevice>("", false);
+  const auto offloaded = trained_in_process<tt::FSDP>("full_shard offload", false);
+  DOCTEST_CHECK(Placement::model_devices == std::set<std::string>{"cuda:0"});
+  DOCTEST_CHECK(Placement::optimizer_devices == std::set<std::string>{"cpu"});
+  DOCTEST_CHECK(largest_relative_difference(offloaded, single) < 1e-5);  // AdamW on the CPU beside CUDA's kernels
 }
 
 DOCTEST_TEST_CASE("record_error writes torchrun's error file, and nothing without one") {
@@ -585,6 +675,13 @@ DOCTEST_TEST_CASE("FSDP --load_best_model_at_end ends with the best checkpoint's
   for (auto& [name, tensor] : tt::io::load_safetensors(folder / "run" / "output" / "checkpoint-12" / "model.safetensors"))
     last_weights.push_back(tensor);
   DOCTEST_CHECK_FALSE(all_equal(saved_model(folder / "run"), last_weights));
+  // tests/unit/fsdp_model_check.py reads both files with Python's safetensors and PyTorch.
+  if (const char* for_python = std::getenv("TORCHTRAIN_FSDP_MODEL_FOR_PYTHON")) {
+    fs::remove_all(for_python);
+    fs::create_directories(for_python);
+    fs::copy_file(folder / "run" / "final_model-rank0" / "model.safetensors", fs::path(for_python) / "model.safetensors");
+    fs::copy_file(best / "model.safetensors", fs::path(for_python) / "best_checkpoint_model.safetensors");
+  }
 }
 
 DOCTEST_TEST_CASE("--fsdp needs Trainer<FSDP>; FSDP refuses Adafactor and names a wrap type that is no ShardedBlock") {

@@ -31,22 +31,7 @@ class DDP : public detail::ProcessGroupStrategy {
   static constexpr int default_bucket_cap_mb = 25;  // PyTorch DDP's
 
   /// Turns the all-reduce of the backward passes in its lifetime on or off, then restores.
-  class GradientSyncScope {
-   public:
-    GradientSyncScope(distributed::detail::GradientBuckets* buckets, bool enabled)
-        : buckets_(buckets), previous_(buckets && buckets->sync()) {
-      if (buckets_) buckets_->set_sync(enabled);
-    }
-    ~GradientSyncScope() {
-      if (buckets_) buckets_->set_sync(previous_);
-    }
-    GradientSyncScope(const GradientSyncScope&) = delete;
-    GradientSyncScope& operator=(const GradientSyncScope&) = delete;
-
-   private:
-    distributed::detail::GradientBuckets* buckets_;
-    bool previous_;
-  };
+  using GradientSyncScope = detail::GradientSyncScope<distributed::detail::GradientBuckets>;
 
   /// Joins the process group (--ddp_backend, --ddp_timeout), places the model, makes the
   /// replicas equal and hooks the gradient all-reduce into backward.

@@ -53,22 +53,7 @@ class FSDP : public detail::ProcessGroupStrategy {
   static constexpr bool reads_fsdp_arguments = true;  // --fsdp and --fsdp_config choose how it shards
 
   /// Gradient averaging on or off for the backward passes in its lifetime, then restored.
-  class GradientSyncScope {
-   public:
-    GradientSyncScope(distributed::detail::ShardedParameters* sharded, bool enabled)
-        : sharded_(sharded), previous_(sharded && sharded->sync()) {
-      if (sharded_) sharded_->set_sync(enabled);
-    }
-    ~GradientSyncScope() {
-      if (sharded_) sharded_->set_sync(previous_);
-    }
-    GradientSyncScope(const GradientSyncScope&) = delete;
-    GradientSyncScope& operator=(const GradientSyncScope&) = delete;
-
-   private:
-    distributed::detail::ShardedParameters* sharded_;
-    bool previous_;
-  };
+  using GradientSyncScope = detail::GradientSyncScope<distributed::detail::ShardedParameters>;
 
   /// Joins the process group, places the model, makes every rank's copy rank 0's, then
   /// shards it.

@@ -18,6 +18,27 @@
 
 namespace torchtrain::detail {
 
+/// Gradient averaging on or off for the backward passes in its lifetime, then restored;
+/// `Synchronizer` is what averages them (DDP's buckets, FSDP's shards: `sync()`,
+/// `set_sync(bool)`), null at world size 1.
+template <class Synchronizer>
+class GradientSyncScope {
+ public:
+  GradientSyncScope(Synchronizer* synchronizer, bool enabled)
+      : synchronizer_(synchronizer), previous_(synchronizer && synchronizer->sync()) {
+    if (synchronizer_) synchronizer_->set_sync(enabled);
+  }
+  ~GradientSyncScope() {
+    if (synchronizer_) synchronizer_->set_sync(previous_);
+  }
+  GradientSyncScope(const GradientSyncScope&) = delete;
+  GradientSyncScope& operator=(const GradientSyncScope&) = delete;
+
+ private:
+  Synchronizer* synchronizer_;
+  bool previous_;
+};
+
 /// The base of the strategies with one process per device: not a policy by itself.
 class ProcessGroupStrategy {
  public:
