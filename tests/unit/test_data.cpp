@@ -55,6 +55,17 @@ DOCTEST_TEST_CASE("bad CSV input is an error naming the file, line and field") {
   DOCTEST_CHECK_THROWS_WITH_AS(tt::data::read_numeric_csv(bad_number),
                                (bad_number.string() + ":2: field 2 is 'four', not a number").c_str(),
                                tt::data::DataError);
+  for (const char* cell : {"nan", "inf", "-inf", "NaN"}) {
+    auto non_finite = temporary_file("non_finite.csv", fmt::format("1,2\n3,{}\n", cell));
+    DOCTEST_CHECK_THROWS_WITH_AS(
+        tt::data::read_numeric_csv(non_finite),
+        fmt::format("{}:2: field 2 is '{}', not a finite number; fill or drop that row", non_finite.string(), cell).c_str(),
+        tt::data::DataError);
+  }
+  auto too_large = temporary_file("too_large.csv", "1,2\n3,1e40\n");
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::read_numeric_csv(too_large),
+                               (too_large.string() + ":2: field 2 is '1e40', not a number a float can hold").c_str(),
+                               tt::data::DataError);
   auto ragged = temporary_file("ragged.csv", "1,2\n3,4\n5\n");
   DOCTEST_CHECK_THROWS_WITH_AS(tt::data::read_numeric_csv(ragged),
                                (ragged.string() + ":3: expected 2 fields like the lines before, found 1").c_str(),

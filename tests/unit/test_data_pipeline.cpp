@@ -409,7 +409,7 @@ DOCTEST_TEST_CASE("a malformed JSON line is an error naming the file, the line a
   check("empty.jsonl", "\n \n", ": no data lines");
   const auto broken = write_file("broken.jsonl", "{\"x\": 1, \"y\": 2}\n{\"x\": 1, \"y\": 2}\n{\"x\": 1,, \"y\": 2}\n");
   DOCTEST_CHECK_THROWS_WITH_AS(tt::data::JsonLinesDataset(broken, {.inputs = "x", .labels = "y"}),
-                               doctest::Contains((broken.string() + ":3: not valid JSON (").c_str()),
+                               doctest::Contains((broken.string() + ":3: not valid JSON: ").c_str()),
                                tt::data::DataError);
 }
 

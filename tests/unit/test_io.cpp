@@ -328,7 +328,7 @@ DOCTEST_TEST_CASE("a damaged safetensors file is a FileError naming it, never a 
   auto data = bytes_of_floats({1, 2, 3, 4});
   auto with_header = [&](const std::string& header) { return load_error(safetensors_bytes(header, data)); };
   DOCTEST_CHECK(contains(with_header(R"({"x": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16])"),
-                         "its header is not JSON (parse error at line 1"));
+                         "its header: not valid JSON: parse error at line 1"));
   DOCTEST_CHECK(contains(with_header("[1, 2]"), "its header is a JSON array, not an object"));
   DOCTEST_CHECK(contains(with_header(R"({"x": 5})"), "tensor 'x' is described by 5, not by an object"));
   DOCTEST_CHECK(contains(with_header(R"({"x": {"shape": [4], "data_offsets": [0, 16]}})"), "tensor 'x' has no \"dtype\""));
@@ -364,7 +364,9 @@ DOCTEST_TEST_CASE("a damaged safetensors file is a FileError naming it, never a 
   DOCTEST_CHECK(contains(with_header(R"({"__metadata__": [], "x": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})"),
                          "its __metadata__ is [], not an object"));
   DOCTEST_CHECK(contains(with_header(R"({"x": )" + std::string(100'000, '[') + std::string(100'000, ']') + "}"),
-                         "its header nests more than 16 levels deep"));
+                         "its header: arrays and objects nest more than 16 levels deep"));
+  DOCTEST_CHECK(contains(with_header(R"({"x": {"dtype": "F32", "shape": [4], "data_offsets": [0, 1e400]}})"),
+                         "its header: number overflow parsing '1e400', beyond the range of a double"));
   DOCTEST_CHECK(contains(load_error(safetensors_bytes(R"({"b": {"dtype": "BOOL", "shape": [2], "data_offsets": [0, 2]}})",
                                                       std::string("\x01\x02", 2))),
                          "tensor 'b' of dtype BOOL holds a byte other than 0 and 1"));

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -329,6 +330,14 @@ DOCTEST_TEST_CASE("trainer_state.json: unknown keys are ignored, wrong types nam
                                "trainer_state.json: 'log_history' must be a list, got {}", FileError);
   DOCTEST_CHECK_THROWS_WITH_AS(state_from(R"({"stateful_callbacks": []})"),
                                "trainer_state.json: 'stateful_callbacks' must be an object, got []", FileError);
+  // Checked for meaning: a state no run reaches.
+  DOCTEST_CHECK_THROWS_WITH_AS(state_from("{}"), doctest::Contains("'trainer_state.json' has no global_step"),
+                               tt::FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(state_from(R"({"global_step": -5})"),
+                               doctest::Contains("'trainer_state.json': global_step is -5, which no run reaches"),
+                               tt::FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(state_from(R"({"global_step": 5, "epoch": NaN})"),
+                               doctest::Contains("epoch is nan, which no run reaches"), tt::FileError);
   tt::TrainerState bad;
   bad.stateful_callbacks["EarlyStoppingCallback"] = "{not json";
   DOCTEST_CHECK_THROWS_WITH_AS(tt::trainer_state_json(bad),
@@ -364,6 +373,59 @@ DOCTEST_TEST_CASE("save_metrics writes <split>_results.json and merges all_resul
   DOCTEST_CHECK_THROWS_WITH_AS(tt::save_metrics(under_a_file, "test", {{"test_loss", 1}}),
                                doctest::Contains(cannot_create.c_str()), FileError);
   std::filesystem::remove_all(folder.parent_path().parent_path());
+}
+
+DOCTEST_TEST_CASE("every JSON reader refuses nesting deeper than 100 and numbers beyond a double, with its own error type") {
+  // 80 KB of brackets: enough to overflow the stack of a reader that recursed without bound.
+  const std::string deep = std::string(40'000, '[') + std::string(40'000, ']');
+  const std::string overflowing = R"({"global_step": 1e400})";
+  const auto message_of = [](auto&& read) -> std::string {
+    try {
+      read();
+    } catch (const std::exception& error) {
+      return error.what();
+    }
+    return "no error";
+  };
+  // Configs, trainer_state.json, all_results.json and callback states: python_json_loads, FileError.
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::io::python_json_loads(deep, "config.json"),
+                               doctest::Contains("config.json: arrays and objects nest more than 100 levels deep"),
+                               tt::FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(state_from(overflowing),
+                               doctest::Contains("trainer_state.json: number overflow parsing '1e400', beyond the "
+                                                 "range of a double"),
+                               tt::FileError);
+  DOCTEST_CHECK_THROWS_AS(state_from(deep), tt::FileError);
+  // Nesting up to the limit still reads (Python's own files nest a few levels).
+  DOCTEST_CHECK(tt::io::python_json_loads(std::string(99, '[') + std::string(99, ']'), "x").is_array());
+  // A JSON line: DataError naming file:line.
+  const auto folder = test_support::fresh_folder("hostile_json");
+  const auto lines = folder / "deep.jsonl";
+  std::ofstream(lines) << "{\"x\": 1, \"y\": 2}\n{\"x\": " << deep << ", \"y\": 2}\n";
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::JsonLinesDataset(lines, {.inputs = "x", .labels = "y"}),
+                               doctest::Contains((lines.string() + ":2: arrays and objects nest more than 100").c_str()),
+                               tt::data::DataError);
+  std::ofstream(folder / "big.jsonl") << "{\"x\": 1e400, \"y\": 2}\n";
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::JsonLinesDataset(folder / "big.jsonl", {.inputs = "x", .labels = "y"}),
+                               doctest::Contains("big.jsonl:1: number overflow parsing '1e400'"), tt::data::DataError);
+  std::ofstream(folder / "float.jsonl") << "{\"x\": [1.5, 1e39], \"y\": 2}\n";
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::JsonLinesDataset(folder / "float.jsonl", {.inputs = "x", .labels = "y"}),
+                               doctest::Contains("float.jsonl:1: field 'x' holds 1e+39, beyond the range of a float"),
+                               tt::data::DataError);
+  // Flags that hold JSON: ArgumentError naming the flag.
+  DOCTEST_CHECK(test_support::contains(
+      message_of([&] { tt::detail::split_name_values("{\"a\": " + deep + "}", "lr_scheduler_kwargs"); }),
+      "--lr_scheduler_kwargs: arrays and objects nest more than 100 levels deep"));
+  tt::TrainingArguments args;
+  args.fsdp_config = "{\"min_num_params\": 1e400}";
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::distributed::sharding_options(args),
+                               doctest::Contains("--fsdp_config: number overflow parsing '1e400'"), tt::ArgumentError);
+  // A checkpoint's manifest: FileError naming it.
+  std::filesystem::create_directories(folder / "checkpoint-1");
+  std::ofstream(folder / "checkpoint-1" / tt::Checkpoint::manifest_file) << deep;
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::read_checkpoint(folder / "checkpoint-1"),
+                               doctest::Contains("checkpoint_manifest.json: arrays and objects nest more than 100"),
+                               tt::FileError);
 }
 
 }  // DOCTEST_TEST_SUITE

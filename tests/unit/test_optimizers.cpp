@@ -422,6 +422,23 @@ DOCTEST_TEST_CASE("a truncated or unrelated file is an error when an optimizer l
     DOCTEST_CHECK_THROWS_WITH_AS(load(*optimizer, saved(*other_optimizer)), doctest::Contains("saved for another model"),
                                  tt::FileError);
   }
+  // The state of another kind of optimizer names both (it was LibTorch's INTERNAL ASSERT).
+  const auto all = every_optimizer();
+  const auto make_of = [&](std::string_view name) {
+    return std::find_if(all.begin(), all.end(), [&](const auto& entry) { return entry.first == name; })->second;
+  };
+  auto model = small_model();
+  auto sgd = make_of("sgd")(*model);
+  take_steps(model, *sgd, 0, 1);
+  DOCTEST_CHECK_THROWS_WITH_AS(load(*make_of("adamw_torch")(*model), saved(*sgd)),
+                               doctest::Contains("it holds the state of SGD, and this run's optimizer is AdamW: resume "
+                                                 "with the --optim it was saved with"),
+                               tt::FileError);
+  auto adafactor = make_of("adafactor")(*model);
+  take_steps(model, *adafactor, 0, 1);
+  DOCTEST_CHECK_THROWS_WITH_AS(load(*make_of("rmsprop")(*model), saved(*adafactor)),
+                               doctest::Contains("it holds the state of Adafactor, and this run's optimizer is RMSprop"),
+                               tt::FileError);
 }
 
 // Python reads these files (optimizer_files_check.py): it loads each optimizer.pt into the

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -308,6 +310,33 @@ DOCTEST_TEST_CASE("an eval strategy without an eval dataset is an error that nam
                                "--eval_strategy epoch needs an eval dataset: pass one to the Trainer, "
                                "or use --eval_strategy no",
                                tt::ArgumentError);
+}
+
+DOCTEST_TEST_CASE("absurd step counts are errors naming the flag, never a run of 0 steps; non-finite numbers are refused") {
+  constexpr int most = std::numeric_limits<int>::max();
+  // --max_steps 2147483647 used to overflow the epoch count to 0 epochs: it is a (long) run.
+  auto plan = tt::plan_training({.max_steps = most, .per_device_train_batch_size = 8}, 1797, 1);
+  DOCTEST_CHECK(plan.max_steps == most);
+  DOCTEST_CHECK(plan.num_epochs == (std::int64_t{most} + 224) / 225);
+  // 4.3e7 epochs of 225 steps: 9.7e9 steps, more than a run counts.
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::plan_training({.num_train_epochs = 4.3e7, .per_device_train_batch_size = 8}, 1797, 1),
+                               doctest::Contains("--num_train_epochs 43000000 makes 9675000000 optimizer steps"),
+                               tt::ArgumentError);
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::plan_streaming({.max_steps = most, .per_device_train_batch_size = most}, most),
+                               doctest::Contains("more than a run can count"), tt::ArgumentError);
+  // An interval past every step is never reached, as in Python (it was a float-to-int overflow).
+  DOCTEST_CHECK(tt::resolve_interval(1e20, 100) == most);
+  DOCTEST_CHECK(tt::resolve_interval(0.25, 100) == 25);
+  // inf and nan in any number field, named.
+  for (double bad : {std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    tt::TrainingArguments args;
+    args.learning_rate = bad;
+    DOCTEST_CHECK_THROWS_WITH_AS(tt::validate(args), doctest::Contains("--learning_rate is "), tt::ArgumentError);
+    args = {};
+    args.neftune_noise_alpha = bad;
+    DOCTEST_CHECK_THROWS_WITH_AS(tt::validate(args), doctest::Contains("--neftune_noise_alpha is "), tt::ArgumentError);
+  }
+  DOCTEST_CHECK_NOTHROW(tt::validate(tt::TrainingArguments{}));
 }
 
 DOCTEST_TEST_CASE("max_steps overrides the epochs, and fractional epochs round up to whole steps") {

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/io/durable_file.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
@@ -32,8 +34,12 @@ inline std::string training_arguments_json(const TrainingArguments& args) {
   for (const char* key : detail::python_dict_fields) {
     auto found = json.find(key);
     if (found == json.end() || !found->is_string()) continue;
-    auto parsed = nlohmann::json::parse(found->get<std::string>(), nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_object()) *found = std::move(parsed);
+    const auto& text = found->get_ref<const std::string&>();
+    if (!text.starts_with('{')) continue;  // name=value text stays text
+    try {  // nesting bounded: python_json_dumps recurses
+      if (auto parsed = detail::parse_json<ArgumentError>(text, key); parsed.is_object()) *found = std::move(parsed);
+    } catch (const ArgumentError&) {  // not a JSON object: written as the text it is
+    }
   }
   json["hub_token"] = "<HUB_TOKEN>";  // never the token itself
   return io::python_json_dumps(json, 2) + "\n";

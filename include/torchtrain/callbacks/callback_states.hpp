@@ -10,6 +10,7 @@
 
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/core/trainer_state.hpp>
+#include <torchtrain/detail/json_text.hpp>
 
 namespace torchtrain {
 
@@ -38,7 +39,8 @@ void restore_callback_states(Callbacks& callbacks, const TrainerState& state, st
       const auto saved = state.stateful_callbacks.find(std::string(callback.state_key));
       if (saved == state.stateful_callbacks.end()) return;
       try {
-        callback.load_state(nlohmann::json::parse(saved->second));
+        callback.load_state(detail::parse_json<FileError>(
+            saved->second, fmt::format("'{}': the saved state of {}", file_name, callback.state_key)));
       } catch (const nlohmann::json::exception& error) {
         throw FileError(fmt::format("'{}': the saved state of {} does not fit it ({}); resume with "
                                     "another checkpoint",

@@ -18,6 +18,7 @@
 
 #include <torchtrain/checkpoint/checkpoint_folders.hpp>
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/io/durable_file.hpp>
 #include <torchtrain/io/safetensors.hpp>
 
@@ -259,7 +260,7 @@ inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool mode
   const auto manifest_path = folder / Checkpoint::manifest_file;
   nlohmann::json manifest;
   try {
-    manifest = nlohmann::json::parse(io::read_file(manifest_path));
+    manifest = detail::parse_json<FileError>(io::read_file(manifest_path), manifest_path.string());
     for (const auto& [name, entry] : manifest.items()) {
       entry.at("size").get<std::uint64_t>();
       entry.at("crc32").get<std::uint32_t>();

@@ -17,6 +17,7 @@
 
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/io/messages.hpp>
 #include <torchtrain/io/safetensors.hpp>
 
 namespace torchtrain {
@@ -33,12 +34,15 @@ inline StateDict state_dict(const torch::nn::Module& module) {
   return tensors;
 }
 
-/// Checks that `tensors` fit the module: every name matches both ways, with the same shape;
-/// FileError names `source` and the tensor.
+/// Checks that `tensors` fit the module: every name matches both ways, with the same shape
+/// and the same kind of dtype (a float of another width converts, with a warning that says
+/// so); FileError names `source` and the tensor.
 inline void check_state_dict(const torch::nn::Module& module, const StateDict& tensors, std::string_view source) {
   std::unordered_map<std::string_view, const torch::Tensor*> by_name;
   for (const auto& [name, tensor] : tensors) by_name.emplace(name, &tensor);
   auto targets = state_dict(module);
+  std::string converted;  // the first tensor loaded into another float type
+  int converted_count = 0;
   for (const auto& [name, target] : targets) {
     auto found = by_name.find(name);
     if (found == by_name.end())
@@ -49,8 +53,26 @@ inline void check_state_dict(const torch::nn::Module& module, const StateDict& t
                                   "another model",
                                   source, name, fmt::join(found->second->sizes(), ", "),
                                   fmt::join(target.sizes(), ", ")));
+    const auto saved = found->second->scalar_type(), wanted = target.scalar_type();
+    if (saved != wanted) {
+      // Integers or booleans where the model has floats (or the reverse) are not the model's
+      // numbers at all (a dtype relabelled in the header); another float width converts.
+      const auto kind = [](c10::ScalarType type) {
+        return c10::isFloatingType(type) ? 0 : c10::isComplexType(type) ? 1 : type == c10::kBool ? 2 : 3;
+      };
+      if (kind(saved) != kind(wanted))
+        throw FileError(fmt::format("'{}' holds '{}' as {}, but the model's is {}: it was saved from another model, "
+                                    "or the file was edited",
+                                    source, name, c10::toString(saved), c10::toString(wanted)));
+      if (converted.empty()) converted = fmt::format("'{}' ({} in the file, {} in the model)", name,
+                                                     c10::toString(saved), c10::toString(wanted));
+      ++converted_count;
+    }
     by_name.erase(found);
   }
+  if (converted_count > 0)
+    message(LogLevel::warning, "'{}' holds {} tensor(s) in another float type than the model's, first {}; they are "
+            "converted to the model's as they load", source, converted_count, converted);
   if (!by_name.empty())
     throw FileError(fmt::format("'{}' holds '{}', which the model does not have: it was saved from another model",
                                 source, by_name.begin()->first));

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -83,8 +84,12 @@ inline CsvTable read_numeric_csv(const std::filesystem::path& path, int skip_hea
       float value = 0;
       auto [parsed_end, error] = std::from_chars(field.data(), field.data() + field.size(), value);
       if (field.empty() || error != std::errc{} || parsed_end != field.data() + field.size())
-        throw DataError(fmt::format("{}:{}: field {} is '{}', not a number", path.string(),
-                                    line_number, fields + 1, field));
+        throw DataError(fmt::format("{}:{}: field {} is '{}', not a number{}", path.string(), line_number,
+                                    fields + 1, field,
+                                    error == std::errc::result_out_of_range ? " a float can hold" : ""));
+      if (!std::isfinite(value))  // nan and inf parse, and would ruin the run in silence
+        throw DataError(fmt::format("{}:{}: field {} is '{}', not a finite number; fill or drop that row",
+                                    path.string(), line_number, fields + 1, field));
       table.values.push_back(value);
       start = comma + 1;
     }

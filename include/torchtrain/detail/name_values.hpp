@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/json_text.hpp>
 
 namespace torchtrain::detail {
 
@@ -22,7 +23,7 @@ inline std::vector<std::pair<std::string, std::string>> split_name_values(std::s
                                                                           std::string_view flag) {
   std::vector<std::pair<std::string, std::string>> pairs;
   if (const auto first = text.find_first_not_of(" \t\n"); first != std::string_view::npos && text[first] == '{') {
-    const auto json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    const auto json = parse_json<ArgumentError>(text, fmt::format("--{}", flag));  // nesting bounded: dump recurses
     if (!json.is_object())
       throw ArgumentError(fmt::format("--{}: '{}' is not a JSON object; write it as '{{\"name\": value}}' or "
                                       "name=value,name=value",

@@ -14,6 +14,7 @@
 
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/io/durable_file.hpp>
 
 namespace torchtrain::distributed {
@@ -50,13 +51,7 @@ inline std::string_view strategy_name(ShardingStrategy strategy) {
 inline nlohmann::json fsdp_config_json(const std::string& text) {
   const bool inline_json = text.find('{') != std::string::npos;
   const std::string source = inline_json ? "--fsdp_config" : fmt::format("--fsdp_config '{}'", text);
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(inline_json ? text : io::read_file(text));
-  } catch (const nlohmann::json::exception& error) {
-    throw ArgumentError(fmt::format("{}: not a JSON object ({}); give a JSON object or the path of a file holding one",
-                                    source, error.what()));
-  }
+  const auto config = torchtrain::detail::parse_json<ArgumentError>(inline_json ? text : io::read_file(text), source);
   if (!config.is_object())
     throw ArgumentError(fmt::format("{}: not a JSON object; give a JSON object or the path of a file holding one", source));
   nlohmann::json plain = nlohmann::json::object();

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/detail/python_float_repr.hpp>
 
 namespace torchtrain::io {
@@ -142,7 +143,7 @@ inline std::string python_json_dumps(const nlohmann::json& value, std::optional<
 
 /// Parses `text` as Python's `json.loads` does, accepting NaN, Infinity and -Infinity.
 /// Throws FileError naming `source` (the file, or where the text came from) when the
-/// text is not JSON.
+/// text is not JSON, nests deeper than max_json_nesting or holds a number beyond a double.
 inline nlohmann::json python_json_loads(std::string_view text, std::string_view source) {
   std::string prepared;
   prepared.reserve(text.size());
@@ -166,14 +167,7 @@ inline nlohmann::json python_json_loads(std::string_view text, std::string_view 
       }
     if (!replaced) prepared += c;
   }
-  nlohmann::json value;
-  try {
-    value = nlohmann::json::parse(prepared);
-  } catch (const nlohmann::json::parse_error& error) {
-    std::string_view reason = error.what();
-    if (auto end_of_tag = reason.find("] "); end_of_tag != std::string_view::npos) reason.remove_prefix(end_of_tag + 2);
-    throw FileError(fmt::format("{}: not valid JSON: {}", source, reason));
-  }
+  auto value = torchtrain::detail::parse_json<FileError>(prepared, source);  // nesting bounded: restore_non_finite recurses
   detail::restore_non_finite(value);
   return value;
 }

@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/io/durable_file.hpp>
 
 namespace torchtrain::io {
@@ -221,22 +223,14 @@ inline SafetensorsHeader read_safetensors_header(const FileReader& file) {
   std::string text(length, '\0');
   file.read_at(8, text.data(), text.size());
 
-  struct TooDeep {};
-  auto limit_nesting = [](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
-    bool opens = event == nlohmann::json::parse_event_t::object_start ||
-                 event == nlohmann::json::parse_event_t::array_start;
-    if (opens && depth >= max_safetensors_nesting) throw TooDeep{};
-    return true;
+  struct HeaderProblem : std::runtime_error {
+    using std::runtime_error::runtime_error;
   };
   nlohmann::json json;
   try {
-    json = nlohmann::json::parse(text, limit_nesting);
-  } catch (const nlohmann::json::parse_error& error) {
-    std::string_view reason = error.what();
-    reason.remove_prefix(std::min(reason.size(), reason.find("] ") + 2));  // "[json.exception.parse_error.101] "
-    reject_safetensors(path, fmt::format("its header is not JSON ({})", reason));
-  } catch (const TooDeep&) {
-    reject_safetensors(path, fmt::format("its header nests more than {} levels deep", max_safetensors_nesting));
+    json = torchtrain::detail::parse_json<HeaderProblem>(text, "its header", max_safetensors_nesting);
+  } catch (const HeaderProblem& problem) {
+    reject_safetensors(path, problem.what());
   }
   if (!json.is_object()) reject_safetensors(path, fmt::format("its header is a JSON {}, not an object", json.type_name()));
 

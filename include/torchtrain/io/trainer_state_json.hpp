@@ -53,7 +53,7 @@ inline std::string trainer_state_json(const TrainerState& state) {
 /// fields ("trial_params", or any a newer version adds) are ignored. Each callback state
 /// is kept as compact JSON text (`io::python_json_dumps` without indent).
 /// Throws FileError naming `file_name` and the key ("log_history[3].loss") for text
-/// that is not JSON or a value of the wrong type.
+/// that is not JSON, a value of the wrong type, no global_step, or a count below zero.
 inline TrainerState trainer_state_from_json(std::string_view text, std::string_view file_name) {
   const nlohmann::json json = io::python_json_loads(text, file_name);
   io::require_object(json, file_name);
@@ -74,6 +74,27 @@ inline TrainerState trainer_state_from_json(std::string_view text, std::string_v
       io::value_from_json(*found, field, file_name, name);
     }
   });
+  // Checked for meaning, not only for type: a state a run could not have reached is refused.
+  if (!json.contains("global_step"))
+    throw FileError(fmt::format("'{}' has no global_step, which every trainer state holds: the file was cut short "
+                                "or is not a trainer state; resume from another checkpoint",
+                                file_name));
+  const auto require_not_negative = [&](std::string_view key, double value) {
+    if (!(value >= 0))  // nan too
+      throw FileError(fmt::format("'{}': {} is {}, which no run reaches: the file was edited or is damaged; resume "
+                                  "from another checkpoint",
+                                  file_name, key, value));
+  };
+  require_not_negative("global_step", state.global_step);
+  require_not_negative("max_steps", state.max_steps);
+  require_not_negative("epoch", state.epoch);
+  require_not_negative("num_train_epochs", state.num_train_epochs);
+  require_not_negative("logging_steps", state.logging_steps);
+  require_not_negative("eval_steps", state.eval_steps);
+  require_not_negative("save_steps", state.save_steps);
+  require_not_negative("train_batch_size", state.train_batch_size);
+  require_not_negative("num_input_tokens_seen", static_cast<double>(state.num_input_tokens_seen));
+  require_not_negative("total_flos", state.total_flos);
   return state;
 }
 

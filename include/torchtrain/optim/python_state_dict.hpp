@@ -59,6 +59,8 @@ inline torch::Tensor step_tensor(std::int64_t step) { return torch::tensor(stati
 // The Python layout of each optimizer torchtrain makes: the keys of a parameter group (as
 // PyTorch's or transformers' class writes them) and of a parameter's state.
 struct AdamWLayout {
+  static constexpr const char* name = "AdamW";
+  static constexpr const char* signature_key = "betas";  // a parameter group key no other layout has
   using Options = torch::optim::AdamWOptions;
   using State = torch::optim::AdamWParamState;
   bool fused = false;
@@ -100,6 +102,8 @@ struct AdamWLayout {
 };
 
 struct SGDLayout {
+  static constexpr const char* name = "SGD";
+  static constexpr const char* signature_key = "dampening";  // a parameter group key no other layout has
   using Options = torch::optim::SGDOptions;
   using State = torch::optim::SGDParamState;
   static void write(Dict& group, const Options& options) {
@@ -131,6 +135,8 @@ struct SGDLayout {
 };
 
 struct AdagradLayout {
+  static constexpr const char* name = "Adagrad";
+  static constexpr const char* signature_key = "lr_decay";  // a parameter group key no other layout has
   using Options = torch::optim::AdagradOptions;
   using State = torch::optim::AdagradParamState;
   static void write(Dict& group, const Options& options) {
@@ -163,6 +169,8 @@ struct AdagradLayout {
 };
 
 struct RMSpropLayout {
+  static constexpr const char* name = "RMSprop";
+  static constexpr const char* signature_key = "alpha";  // a parameter group key no other layout has
   using Options = torch::optim::RMSpropOptions;
   using State = torch::optim::RMSpropParamState;
   static void write(Dict& group, const Options& options) {
@@ -204,6 +212,8 @@ struct RMSpropLayout {
 // transformers' Adafactor: eps is the pair (eps1, eps2), the step a Python int, and RMS the
 // parameter's root mean square (recomputed by every step before use).
 struct AdafactorLayout {
+  static constexpr const char* name = "Adafactor";
+  static constexpr const char* signature_key = "clip_threshold";  // a parameter group key no other layout has
   using Options = AdafactorOptions;
   using State = AdafactorParamState;
   static void write(Dict& group, const Options& options) {
@@ -287,6 +297,18 @@ c10::IValue state_dict_in(const torch::optim::Optimizer& optimizer, const Layout
   return state_dict;
 }
 
+// The optimizer whose state dict has `group` as a parameter group, by the key only its
+// layout writes ("an unknown optimizer" for another).
+inline std::string saved_optimizer_name(const Dict& group) {
+  for (const auto& [key, name] : {std::pair{AdamWLayout::signature_key, AdamWLayout::name},
+                                  std::pair{SGDLayout::signature_key, SGDLayout::name},
+                                  std::pair{AdagradLayout::signature_key, AdagradLayout::name},
+                                  std::pair{RMSpropLayout::signature_key, RMSpropLayout::name},
+                                  std::pair{AdafactorLayout::signature_key, AdafactorLayout::name}})
+    if (group.contains(key)) return name;
+  return "an unknown optimizer";
+}
+
 // Reads what state_dict_in (or Python) wrote into `optimizer`, whose groups must have as
 // many parameters, of the same shapes. Everything is read before anything is set.
 template <class Layout>
@@ -311,6 +333,10 @@ void load_state_dict_in(torch::optim::Optimizer& optimizer, const c10::IValue& s
                              groups.size(), targets.size()));
     for (std::size_t g = 0; g < targets.size(); ++g) {
       const auto group = groups.get(g).toGenericDict();
+      if (!group.contains(Layout::signature_key))
+        throw fail(fmt::format("it holds the state of {}, and this run's optimizer is {}: resume with the --optim "
+                               "it was saved with, or train afresh without --resume_from_checkpoint",
+                               saved_optimizer_name(group), Layout::name));
       const auto params = group.at("params").toList();
       const auto& parameters = targets[g].params();
       if (params.size() != parameters.size())

@@ -41,13 +41,26 @@ inline TrainingPlan plan_training(const TrainingArguments& args, std::int64_t nu
     throw ArgumentError(fmt::format(
         "the training set has {} samples, not one batch of --per_device_train_batch_size {}{}",
         num_samples, batch_size, args.dataloader_drop_last ? " (with --dataloader_drop_last)" : ""));
-  plan.updates_per_epoch =
-      static_cast<int>((plan.batches_per_epoch + accumulation_steps - 1) / accumulation_steps);
+  // Counted in 64 bits, then checked to fit the int steps that TrainerState (and Python's
+  // trainer_state.json) count in: a run never silently trains 0 steps.
+  constexpr double most_steps = std::numeric_limits<int>::max();
+  const std::int64_t updates_per_epoch = (plan.batches_per_epoch + accumulation_steps - 1) / accumulation_steps;
+  if (static_cast<double>(updates_per_epoch) > most_steps)
+    throw ArgumentError(fmt::format("the training set makes {} optimizer steps an epoch, more than a run counts ({}); "
+                                    "raise --per_device_train_batch_size or --gradient_accumulation_steps",
+                                    updates_per_epoch, std::numeric_limits<int>::max()));
+  plan.updates_per_epoch = static_cast<int>(updates_per_epoch);
   if (args.max_steps > 0) {
     plan.max_steps = args.max_steps;
-    plan.num_epochs = (args.max_steps + plan.updates_per_epoch - 1) / plan.updates_per_epoch;
+    plan.num_epochs = static_cast<int>((std::int64_t{args.max_steps} + updates_per_epoch - 1) / updates_per_epoch);
   } else {
-    plan.max_steps = static_cast<int>(std::ceil(args.num_train_epochs * plan.updates_per_epoch));
+    const double steps = std::ceil(args.num_train_epochs * static_cast<double>(updates_per_epoch));
+    if (!(steps <= most_steps))
+      throw ArgumentError(fmt::format("--num_train_epochs {} makes {:.0f} optimizer steps ({} an epoch), more than a "
+                                      "run counts ({}); lower it, or set --max_steps",
+                                      args.num_train_epochs, steps, updates_per_epoch,
+                                      std::numeric_limits<int>::max()));
+    plan.max_steps = static_cast<int>(steps);
     plan.num_epochs = static_cast<int>(std::ceil(args.num_train_epochs));
   }
   return plan;
@@ -63,6 +76,12 @@ inline TrainingPlan plan_streaming(const TrainingArguments& args, int accumulati
   TrainingPlan plan;
   plan.accumulation_steps = accumulation_steps;
   plan.max_steps = args.max_steps;
+  // At most (2^31)^3 = 2^93 as a product of three ints: counted in a double first.
+  const double samples = static_cast<double>(args.max_steps) * args.per_device_train_batch_size * accumulation_steps;
+  if (samples > static_cast<double>(std::numeric_limits<std::int64_t>::max() / 2))
+    throw ArgumentError(fmt::format("--max_steps {} x --per_device_train_batch_size {} x {} micro-batches a step is "
+                                    "{:.3g} samples, more than a run can count; lower them",
+                                    args.max_steps, args.per_device_train_batch_size, accumulation_steps, samples));
   plan.num_samples = std::int64_t{args.max_steps} * args.per_device_train_batch_size * accumulation_steps;
   plan.batches_per_epoch = std::int64_t{args.max_steps} * accumulation_steps;
   plan.updates_per_epoch = args.max_steps;
@@ -70,9 +89,11 @@ inline TrainingPlan plan_streaming(const TrainingArguments& args, int accumulati
   return plan;
 }
 
-/// An interval argument in steps: a value < 1 is a ratio of max_steps (rounded up).
+/// An interval argument in steps: a value < 1 is a ratio of max_steps (rounded up); one
+/// beyond any run's steps (--save_steps 1e20) is never reached, as in Python.
 inline int resolve_interval(double steps, int max_steps) {
-  return steps < 1 ? static_cast<int>(std::ceil(steps * max_steps)) : static_cast<int>(steps);
+  if (steps < 1) return static_cast<int>(std::ceil(steps * max_steps));
+  return steps >= std::numeric_limits<int>::max() ? std::numeric_limits<int>::max() : static_cast<int>(steps);
 }
 
 /// What the Python Trainer logs at info level when training starts.

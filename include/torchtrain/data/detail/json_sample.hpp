@@ -1,8 +1,10 @@
 // json_sample: one sample from one JSON line, its mapped fields as tensors, with errors naming file and line.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +16,7 @@
 
 #include <torchtrain/data/csv.hpp>
 #include <torchtrain/data/json_fields.hpp>
+#include <torchtrain/detail/json_text.hpp>
 
 namespace torchtrain::data::detail {
 
@@ -56,18 +59,18 @@ inline torch::Tensor json_field(const nlohmann::json& object, const std::string&
   std::vector<double> values;
   bool fractional = false;
   flatten_json_numbers(*found, 0, shape, values, fractional, key, where);
+  if (fractional)  // a float32 tensor: a larger number would become inf
+    for (const double value : values)
+      if (std::abs(value) > std::numeric_limits<float>::max())
+        throw DataError(fmt::format("{}: field '{}' holds {}, beyond the range of a float", where, key, value));
   auto tensor = torch::tensor(values, torch::kDouble).view(shape);
   return tensor.to(fractional ? torch::kFloat32 : torch::kLong);
 }
 
 /// The sample of one JSON line (an object); `where` is "file:line" for errors.
 inline torch::data::Example<> json_sample(std::string_view line, const JsonFields& fields, const std::string& where) {
-  nlohmann::json object;
-  try {
-    object = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& error) {
-    throw DataError(fmt::format("{}: not valid JSON ({})", where, error.what()));
-  }
+  // Nesting bounded: flatten_json_numbers recurses.
+  const auto object = torchtrain::detail::parse_json<DataError>(line, where);
   if (!object.is_object()) throw DataError(fmt::format("{}: expected a JSON object, found {}", where, object.type_name()));
   torch::data::Example<> sample;
   sample.data = json_field(object, fields.inputs, "inputs", where);

@@ -1,0 +1,53 @@
+// Parsing JSON that comes from outside the program: nesting bounded, numbers too large for a double refused, the caller's error type.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace torchtrain::detail {
+
+/// The deepest nesting of arrays and objects an input may have. No file of ours or of the
+/// Python Trainer nests beyond a few levels; the readers that walk a parsed value recurse,
+/// so a limit here bounds their recursion, not the stack.
+inline constexpr int max_json_nesting = 100;
+
+// nlohmann's message without its "[json.exception.parse_error.101] " tag.
+inline std::string_view without_tag(std::string_view what) {
+  if (const auto end_of_tag = what.find("] "); what.starts_with("[json.exception.") && end_of_tag != what.npos)
+    what.remove_prefix(end_of_tag + 2);
+  return what;
+}
+
+struct TooDeep {};
+
+/// `text` parsed as JSON, with arrays and objects nested at most `max_nesting` deep. Throws
+/// `Error` (FileError, ArgumentError, DataError: the caller's documented type) whose message
+/// starts with `where` (a file, file:line, or a flag) and says what is wrong: not JSON (with
+/// nlohmann's line and column), nested too deep, or a number beyond a double's range.
+template <class Error>
+nlohmann::json parse_json(std::string_view text, std::string_view where, int max_nesting = max_json_nesting) {
+  const auto limit_nesting = [max_nesting](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+    const bool opens =
+        event == nlohmann::json::parse_event_t::object_start || event == nlohmann::json::parse_event_t::array_start;
+    if (opens && depth >= max_nesting) throw TooDeep{};
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(text, limit_nesting);
+  } catch (const TooDeep&) {
+    throw Error(fmt::format("{}: arrays and objects nest more than {} levels deep, which no input of a Trainer "
+                            "does; the file is damaged or not the one meant",
+                            where, max_nesting));
+  } catch (const nlohmann::json::out_of_range& error) {  // 1e400: "number overflow parsing '1e400'"
+    throw Error(fmt::format("{}: {}, beyond the range of a double; write a smaller number", where,
+                            without_tag(error.what())));
+  } catch (const nlohmann::json::exception& error) {
+    throw Error(fmt::format("{}: not valid JSON: {}", where, without_tag(error.what())));
+  }
+}
+
+}  // namespace torchtrain::detail
