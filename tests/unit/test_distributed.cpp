@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
@@ -216,6 +217,19 @@ DOCTEST_TEST_CASE("on CUDA, FSDP offload keeps the shards and the optimizer's st
   DOCTEST_CHECK(Placement::model_devices == std::set<std::string>{"cuda:0"});
   DOCTEST_CHECK(Placement::optimizer_devices == std::set<std::string>{"cpu"});
   DOCTEST_CHECK(largest_relative_difference(offloaded, single) < 1e-5);  // AdamW on the CPU beside CUDA's kernels
+}
+
+DOCTEST_TEST_CASE("a WORLD_SIZE larger than the ranks started is named as such within the timeout") {
+  const auto port = torchtrain_launch::free_port();
+  DOCTEST_REQUIRE(port.has_value());
+  dist::Environment env;
+  env.rank = 0;
+  env.world_size = 3;  // and only this rank ever comes
+  env.master_addr = "127.0.0.1";
+  env.master_port = *port;
+  DOCTEST_CHECK_THROWS_WITH_AS(dist::detail::connect_store(env, std::chrono::seconds(1)),
+                               doctest::Contains("rank 0 of 3: only 1 of the 3 ranks that WORLD_SIZE promises joined"),
+                               dist::DistributedError);
 }
 
 DOCTEST_TEST_CASE("record_error writes torchrun's error file, and nothing without one") {
@@ -790,6 +804,18 @@ DOCTEST_TEST_CASE("FSDP on two machines with disks of their own: each saved chec
   }
 }
 
+DOCTEST_TEST_CASE("a Trainer without a distributed strategy, launched as 2 ranks, refuses at start instead of training twice") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("single_launched");
+  const auto finished = run_worker(2, folder / "run", {"--trainer", "single"});
+  DOCTEST_MESSAGE(finished.output);
+  DOCTEST_CHECK(finished.code != 0);
+  DOCTEST_CHECK(contains(finished.output, "this process is rank 1 of 2 (torchrun variables), but its Trainer has no "
+                                          "distributed strategy"));
+  DOCTEST_CHECK(contains(finished.output, "name one (Trainer<DDP> or Trainer<FSDP>"));
+  DOCTEST_CHECK_FALSE(fs::exists(folder / "run" / "output"));  // nothing was written
+}
+
 DOCTEST_TEST_CASE("a rank that dies: the other stops with a clear error, the launcher returns the worst status") {
   require_programs();
   const auto folder = test_support::fresh_folder("dead_rank");
@@ -816,14 +842,20 @@ DOCTEST_TEST_CASE("a rank that stops answering: the other gives up after --ddp_t
   DOCTEST_CHECK(contains(finished.output, "torchtrain-launch: terminating the 1 rank(s) still running"));
 }
 
+// A launcher of two ranks that only wait for a signal; each writes ready-rank<R>, holding
+// its pid, once its handlers are in place.
+pid_t start_waiting_ranks(const fs::path& folder, const fs::path& log) {
+  const Programs programs;
+  return start({programs.launcher, "--nproc_per_node", "2", programs.worker, "--wait_for_signal", "true", "--out",
+                folder.string()},
+               log);
+}
+
 DOCTEST_TEST_CASE("the launcher passes SIGTERM to every rank and returns their status") {
   require_programs();
-  const Programs programs;
   const auto folder = test_support::fresh_folder("signals");
   const auto log = folder / "run.log";
-  const pid_t launcher = start({programs.launcher, "--nproc_per_node", "2", programs.worker, "--wait_for_signal",
-                                "true", "--out", folder.string()},
-                               log);
+  const pid_t launcher = start_waiting_ranks(folder, log);
   // Both ranks say when they wait (no sleeping: the launcher's exit would end the loop too).
   int status = 0;
   bool ended = false;
@@ -836,6 +868,47 @@ DOCTEST_TEST_CASE("the launcher passes SIGTERM to every rank and returns their s
   const auto output = read_text(log);
   DOCTEST_MESSAGE(output);
   DOCTEST_CHECK(exit_code(status) == 128 + SIGTERM);
+  DOCTEST_CHECK(contains(output, "rank 0 got a signal to stop"));
+  DOCTEST_CHECK(contains(output, "rank 1 got a signal to stop"));
+}
+
+// Whether process `pid` is gone: no such process, or a zombie nobody reaps (an orphan's
+// new parent in a container may not).
+bool process_gone(pid_t pid) {
+  if (kill(pid, 0) != 0) return true;
+  const auto stat = read_text(fs::path("/proc") / std::to_string(pid) / "stat");
+  const auto state_at = stat.rfind(") ");
+  return state_at != std::string::npos && stat.size() > state_at + 2 && stat[state_at + 2] == 'Z';
+}
+
+DOCTEST_TEST_CASE("ranks die with their launcher, even when it is killed with SIGKILL") {
+  require_programs();
+  const auto folder = test_support::fresh_folder("launcher_killed");
+  const auto log = folder / "run.log";
+  const pid_t launcher = start_waiting_ranks(folder, log);
+  std::vector<pid_t> ranks;
+  int status = 0;
+  for (int rank : {0, 1}) {
+    const auto ready = folder / fmt::format("ready-rank{}", rank);
+    std::string pid;
+    bool ended = false;
+    while (!ended && (pid = fs::exists(ready) ? read_text(ready) : std::string()).empty())
+      ended = waitpid(launcher, &status, WNOHANG) == launcher;
+    DOCTEST_REQUIRE_MESSAGE(!ended, read_text(log));
+    ranks.push_back(static_cast<pid_t>(std::stol(pid)));
+  }
+  kill(launcher, SIGKILL);
+  waitpid(launcher, &status, 0);
+  // The kernel sends each rank SIGTERM as the launcher dies; the bound is generous, only
+  // so that a rank that never dies fails the test instead of hanging it.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (const pid_t rank : ranks) {
+    while (!process_gone(rank) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    DOCTEST_CHECK_MESSAGE(process_gone(rank), "rank pid ", rank, " outlived its launcher");
+    if (!process_gone(rank)) kill(rank, SIGKILL);
+  }
+  const auto output = read_text(log);
   DOCTEST_CHECK(contains(output, "rank 0 got a signal to stop"));
   DOCTEST_CHECK(contains(output, "rank 1 got a signal to stop"));
 }

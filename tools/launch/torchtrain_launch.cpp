@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -143,6 +144,7 @@ int run(const Options& options) {
   sigprocmask(SIG_BLOCK, &watched, &previous);
 
   std::vector<Rank> ranks;
+  const pid_t launcher = ::getpid();
   for (int local = 0; local < options.nproc_per_node; ++local) {
     const int rank = options.node_rank * options.nproc_per_node + local;
     const pid_t pid = ::fork();
@@ -156,6 +158,10 @@ int run(const Options& options) {
       // forwards it once to every rank.
       ::setpgid(0, 0);
       sigprocmask(SIG_SETMASK, &previous, nullptr);
+      // SIGTERM when the launcher dies, however (SIGKILL included): no rank trains on as an
+      // orphan. If it died before this line, the rank has a new parent already: stop here.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != launcher) ::_exit(128 + SIGTERM);
       const auto set = [](const char* name, const std::string& value) { ::setenv(name, value.c_str(), 1); };
       set("RANK", std::to_string(rank));
       set("WORLD_SIZE", std::to_string(world_size));

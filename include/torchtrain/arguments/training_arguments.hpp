@@ -349,7 +349,7 @@ TORCHTRAIN_REFLECT(
     (trackio_bucket_id, "trackio: no effect here"),
     (trackio_static_space_id, "trackio: no effect here"),
     (eval_use_gather_object, "gather Python objects in evaluation: an error when true (outputs are tensors)"),
-    (enable_jit_checkpoint, "checkpoint on SIGTERM: an error when true"),
+    (enable_jit_checkpoint, "on SIGTERM, save a checkpoint at the end of the step and stop training"),
     (push_to_hub, "push to the Hugging Face Hub: an error when true (save_model, then upload with huggingface-cli)"),
     (hub_token, "the Hub: no effect without push_to_hub"),
     (hub_private_repo, "the Hub: no effect without push_to_hub"),

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -153,8 +154,6 @@ inline void validate_python_only(const TrainingArguments& args) {
          "set --per_device_train_batch_size to one that fits (and raise --gradient_accumulation_steps)");
   refuse(args.eval_use_gather_object, "eval_use_gather_object",
          "evaluation outputs are tensors here, gathered as tensors; drop it");
-  refuse(args.enable_jit_checkpoint, "enable_jit_checkpoint",
-         "save by --save_steps; resume with --resume_from_checkpoint true");
   refuse(args.push_to_hub, "push_to_hub",
          "save with save_model() and upload the folder with `huggingface-cli upload`");
   refuse(set(args.parallelism_config), "parallelism_config", "use DDP (Trainer<DDP>) under torchrun");
@@ -195,6 +194,16 @@ inline void validate_python_only(const TrainingArguments& args) {
 
 /// Throws ArgumentError, naming the flag, for settings that cannot work.
 inline void validate(const TrainingArguments& args) {
+  // inf or nan in any number ruins a run in silence (an inf learning rate trains NaN weights).
+  detail::for_each_field(args, [](std::string_view name, const auto& value) {
+    using Field = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<Field, double>) {
+      if (!std::isfinite(value)) throw ArgumentError(fmt::format("--{} is {}: give a finite number", name, value));
+    } else if constexpr (std::is_same_v<Field, std::optional<double>>) {
+      if (value && !std::isfinite(*value))
+        throw ArgumentError(fmt::format("--{} is {}: give a finite number", name, *value));
+    }
+  });
   if (args.bf16 && args.fp16)
     throw ArgumentError("--bf16 and --fp16 are both set; choose one");
   if (args.per_device_train_batch_size < 1)

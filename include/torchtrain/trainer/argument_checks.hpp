@@ -39,6 +39,9 @@ void check_run_arguments(const TrainingArguments& args, Model& model) {
   if (args.load_best_model_at_end && !Policies::checkpointer::writes_checkpoints)
     throw ArgumentError("--load_best_model_at_end needs checkpoints, but this Trainer's checkpointer is "
                         "NoCheckpoint; drop the flag or use a checkpointer that writes");
+  if (args.enable_jit_checkpoint && !Policies::checkpointer::writes_checkpoints)
+    throw ArgumentError("--enable_jit_checkpoint saves a checkpoint on SIGTERM, but this Trainer's checkpointer is "
+                        "NoCheckpoint; drop the flag or use a checkpointer that writes");
   // Batches are structs: losses and metrics read the member `labels`, so a label name is
   // checked here once rather than looked up in every step.
   if (args.label_names && *args.label_names != std::vector<std::string>{"labels"})

@@ -1,5 +1,7 @@
-// set_up_process: what a Trainer sets for the whole process before training: seed, determinism, TF32, verbosity.
+// set_up_process: what a Trainer sets for the whole process before training: seed, determinism, TF32, verbosity, SIGXFSZ.
 #pragma once
+
+#include <csignal>
 
 #include <ATen/Context.h>
 #include <torch/types.h>
@@ -16,8 +18,12 @@ namespace torchtrain {
 /// does not log). --tf32 sets LibTorch's float32 precision for every backend and op ("tf32"
 /// or "ieee"), as the Python Trainer sets torch.backends.fp32_precision; a backend's own
 /// setting, where one was made, still wins. Asking for it without a CUDA device is an
-/// error there too.
+/// error there too. SIGXFSZ is ignored, as the Python interpreter ignores it, unless the
+/// program handles it: a write past `ulimit -f` then fails with EFBIG, which a FileError
+/// reports, instead of killing the process without a word.
 inline void set_up_process(const TrainingArguments& args, torch::Device device, bool logs) {
+  if (struct sigaction current {}; ::sigaction(SIGXFSZ, nullptr, &current) == 0 && current.sa_handler == SIG_DFL)
+    std::signal(SIGXFSZ, SIG_IGN);
   if (args.full_determinism)
     enable_full_determinism(args.seed);
   else

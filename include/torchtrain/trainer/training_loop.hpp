@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <utility>
 #include <vector>
@@ -14,12 +15,14 @@
 #include <torchtrain/callbacks/events.hpp>
 #include <torchtrain/checkpoint/resume_from.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
+#include <torchtrain/io/messages.hpp>
 #include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
 #include <torchtrain/nn/parameter_count.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/strategy/strategy_hooks.hpp>
 #include <torchtrain/trainer/best_model.hpp>
+#include <torchtrain/trainer/jit_checkpoint.hpp>
 #include <torchtrain/trainer/snapshot.hpp>
 #include <torchtrain/trainer/trainer_core.hpp>
 #include <torchtrain/trainer/training_data.hpp>
@@ -71,6 +74,7 @@ class TrainingLoop final
     // As in Python, NEFTune's noise is on for train() only.
     if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, *args_.neftune_noise_alpha);
     progress_.start_clock(state_);
+    jit_checkpoint_.emplace(args_.enable_jit_checkpoint);
     control_.should_training_stop = false;
     progress_.training = true;
     notify(event::on_train_begin{});
@@ -80,6 +84,7 @@ class TrainingLoop final
     for (int epoch = data_.position.epoch;
          epoch < plan.num_epochs && state_.global_step < plan.max_steps && !control_.should_training_stop; ++epoch)
       train_epoch(plan, epoch);
+    jit_checkpoint_.reset();
 
     Metrics metrics = progress_.train_metrics(strategy, state_, planned_samples(plan, args_, strategy.world_size()), plan.max_steps);
     memory_.stop_and_update("train", metrics);
@@ -128,6 +133,12 @@ class TrainingLoop final
       state_.epoch = epoch + data_.epoch_progress(plan);
       notify(event::on_step_end{});
       if (policies_.strategy.is_main_process()) logger_hooks::on_step_end(policies_.logger, state_);
+      if (jit_checkpoint_->requested(policies_.strategy)) {
+        message(LogLevel::warning, "SIGTERM: saving a checkpoint at step {} and stopping (--enable_jit_checkpoint); "
+                                   "resume with --resume_from_checkpoint true",
+                state_.global_step);
+        control_.should_save = control_.should_training_stop = true;
+      }
       log_evaluate_save();
       if (control_.should_epoch_stop || control_.should_training_stop) break;
     }
@@ -240,6 +251,7 @@ class TrainingLoop final
   }
 
   TrainingData<TrainDataset> data_;
+  std::optional<JitCheckpoint> jit_checkpoint_;  // during train()
 };
 
 }  // namespace torchtrain

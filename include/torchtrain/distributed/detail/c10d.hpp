@@ -2,10 +2,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
@@ -38,7 +40,7 @@ inline std::string current_exception_text() {
 }
 
 /// Connects to the rank-0 store at MASTER_ADDR:MASTER_PORT (rank 0 serves it unless
-/// torchrun's agent does); returns once every rank has connected, or throws after `timeout`.
+/// torchrun's agent does); returns once every rank has joined, or throws after `timeout`.
 /// In the agent's store, which outlives a restart, keys go under the attempt's prefix (as
 /// PyTorch's, "/worker/attempt_<n>"): a restarted rank would otherwise meet the dead ranks' addresses.
 inline c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env, std::chrono::milliseconds timeout) {
@@ -46,12 +48,13 @@ inline c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env, std
   options.port = env.master_port;
   options.isServer = env.rank == 0 && !env.use_agent_store;
   options.numWorkers = static_cast<std::size_t>(env.world_size);
-  options.waitWorkers = !env.use_agent_store;
+  options.waitWorkers = false;  // the ranks count themselves in below, so a missing one is named
   options.timeout = timeout;
+  c10::intrusive_ptr<c10d::Store> store;
   try {
-    auto store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
-    if (!env.use_agent_store) return store;
-    return c10::make_intrusive<c10d::PrefixStore>(fmt::format("/worker/attempt_{}", env.restart_count), store);
+    store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+    if (env.use_agent_store)
+      store = c10::make_intrusive<c10d::PrefixStore>(fmt::format("/worker/attempt_{}", env.restart_count), store);
   } catch (...) {
     throw DistributedError(fmt::format(
         "rank {} of {}: the ranks did not all meet at {}:{} within {} s ({}). Check that MASTER_ADDR and MASTER_PORT "
@@ -60,6 +63,23 @@ inline c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env, std
         env.rank, env.world_size, env.master_addr, env.master_port,
         std::chrono::duration_cast<std::chrono::seconds>(timeout).count(), current_exception_text()));
   }
+  // Each rank counts itself in; the last to arrive says all are here. A WORLD_SIZE larger
+  // than the ranks started is then named as such, not found later inside a backend.
+  constexpr const char* joined_key = "torchtrain/joined";
+  constexpr const char* all_joined_key = "torchtrain/all_joined";
+  if (store->add(joined_key, 1) == env.world_size) store->set(all_joined_key, std::vector<std::uint8_t>{1});
+  try {
+    store->wait({all_joined_key}, timeout);
+  } catch (...) {
+    const auto joined = store->add(joined_key, 0);
+    throw DistributedError(fmt::format(
+        "rank {} of {}: only {} of the {} ranks that WORLD_SIZE promises joined at {}:{} within {} s: start {} ranks "
+        "in all (--nproc_per_node x --nnodes), or make WORLD_SIZE the number started; --ddp_timeout sets how long "
+        "to wait",
+        env.rank, env.world_size, joined, env.world_size, env.master_addr, env.master_port,
+        std::chrono::duration_cast<std::chrono::seconds>(timeout).count(), env.world_size));
+  }
+  return store;
 }
 
 /// The Gloo transport device: the interface GLOO_SOCKET_IFNAME names (as PyTorch reads

@@ -3,15 +3,19 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <torch/cuda.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/distributed/environment.hpp>
+#include <torchtrain/io/messages.hpp>
 #include <torchtrain/policies/category.hpp>
 
 namespace torchtrain {
@@ -25,8 +29,22 @@ class SingleDevice {
   /// An empty scope: with one process there is nothing to synchronize.
   struct GradientSyncScope {};
 
+  /// Places the model. Refuses to run as one of several processes that torchrun or
+  /// torchtrain-launch (or mpirun) started: each would train the whole run alone into one
+  /// output_dir, deleting the others' temporary checkpoints. Under Slurm, whose batch
+  /// script may run one process in an allocation of many tasks, it warns instead.
   template <class Model>
   void setup(Model& model, const TrainingArguments& args) {
+    if (const auto env = distributed::read_environment(); env.distributed()) {
+      const auto problem = fmt::format(
+          "this process is rank {} of {} ({} variables), but its Trainer has no distributed strategy, so each of "
+          "the {} processes would train the whole run alone into --output_dir {}",
+          env.rank, env.world_size, env.launcher, env.world_size, args.output_dir);
+      if (env.launcher != "slurm")
+        throw ArgumentError(problem + ": name one (Trainer<DDP> or Trainer<FSDP>, beside your other policies), or "
+                                      "start one process without a launcher");
+      message(LogLevel::warning, "{}; name a distributed strategy if that is not what you meant", problem);
+    }
     device_ = !args.use_cpu && torch::cuda::is_available() ? torch::Device(torch::kCUDA)
                                                              : torch::Device(torch::kCPU);
     model->to(device_);
