@@ -121,9 +121,9 @@ inline void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem
   std::filesystem::remove_all(temporary, error);  // left by a save that was killed
   std::filesystem::create_directories(temporary, error);
   if (error) {
+    const auto why = error.message();  // before remove_staging reuses `error`
     remove_staging();
-    throw FileError(fmt::format("cannot create '{}': {}; choose a writable --output_dir", temporary.string(),
-                                error.message()));
+    throw FileError(fmt::format("cannot create '{}': {}; choose a writable --output_dir", temporary.string(), why));
   }
   try {
     nlohmann::json manifest = nlohmann::json::object();
