@@ -1,7 +1,6 @@
 // Parsing JSON that comes from outside the program: nesting bounded, numbers too large for a double refused, the caller's error type.
 #pragma once
 
-#include <algorithm>
 #include <string>
 #include <string_view>
 
