@@ -5,8 +5,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <limits>
+#include <memory>
 #include <sstream>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -27,6 +31,9 @@ struct NetImpl : torch::nn::Module {
 TORCH_MODULE(Net);
 
 using test_support::classification_data;
+using test_support::contains;
+using test_support::fresh_folder;
+namespace fs = std::filesystem;
 
 // 100 samples in micro-batches of 16: 7 batches per epoch, the last one of 4 samples.
 const tt::TrainingArguments arguments{.num_train_epochs = 3,
@@ -339,6 +346,49 @@ DOCTEST_TEST_CASE("absurd step counts are errors naming the flag, never a run of
   DOCTEST_CHECK_NOTHROW(tt::validate(tt::TrainingArguments{}));
 }
 
+DOCTEST_TEST_CASE("absurd warmups and intervals: counted in 64 bits or refused by name, never a float-to-int overflow") {
+  // --warmup_steps counts in 64 bits as Python's int(): 5e9 is a warmup the run never leaves.
+  DOCTEST_CHECK(tt::optim::resolve_warmup_steps({.warmup_steps = 5e9}, 100) == 5'000'000'000);
+  // 1e20 was a float-to-int overflow (INT_MIN on x86: no warmup at all); now it is named.
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::optim::resolve_warmup_steps({.warmup_steps = 1e20}, 100),
+                               doctest::Contains("--warmup_steps 1e+20 is more steps than a step counter holds"),
+                               tt::ArgumentError);
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::optim::resolve_warmup_steps({.warmup_ratio = -1e300}, 100),
+                               doctest::Contains("--warmup_ratio must be in [0, 1]"), tt::ArgumentError);
+  // The schedule of a warmup longer than the run is Python's step / warmup_steps throughout.
+  const tt::optim::LRSchedule long_warmup(tt::SchedulerType::linear, 5'000'000'000, 100);
+  DOCTEST_CHECK(long_warmup.factor(50) == 50 / 5e9);
+  // warmup_stable_decay's phases, 10 + 2^63 - 1 steps long, overflowed int64 (UBSan): the
+  // run stays in the stable phase.
+  tt::SchedulerOptions options;
+  options.num_stable_steps = options.num_decay_steps = std::numeric_limits<std::int64_t>::max();
+  const tt::optim::LRSchedule wsd(tt::SchedulerType::warmup_stable_decay, 10, 100, options);
+  DOCTEST_CHECK(wsd.factor(5) == 0.5);
+  DOCTEST_CHECK(wsd.factor(50) == 1.0);
+  // An interval <= 0 (allowed with a strategy other than steps, and unread) is 0: -1e20 x
+  // max_steps overflowed an int, and a negative one in trainer_state.json is refused on resume.
+  DOCTEST_CHECK(tt::resolve_interval(-1e20, 100) == 0);
+  DOCTEST_CHECK(tt::resolve_interval(-5, 100) == 0);
+  tt::TrainingArguments args{.max_steps = 10};
+  args.logging_strategy = tt::IntervalStrategy::epoch;
+  args.logging_steps = -1e20;
+  args.save_strategy = tt::SaveStrategy::no;
+  args.save_steps = -3;
+  DOCTEST_CHECK_NOTHROW(tt::validate(args));
+  const auto state = tt::fresh_trainer_state(tt::plan_training(args, 100, 1), args);
+  DOCTEST_CHECK(state.logging_steps == 0);
+  DOCTEST_CHECK(state.eval_steps == 0);
+  DOCTEST_CHECK(state.save_steps == 0);
+  // 2.25e302 steps are written in short, not as 303 digits.
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::plan_training({.num_train_epochs = 1e300, .per_device_train_batch_size = 8}, 1797, 1),
+                               doctest::Contains("--num_train_epochs 1e+300 makes 2.25e+302 optimizer steps"),
+                               tt::ArgumentError);
+  // Epochs that are not positive never reach the conversion to int, validated or not.
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::plan_training({.num_train_epochs = -1e300}, 100, 1),
+                               doctest::Contains("--num_train_epochs must be positive when --max_steps is not set"),
+                               tt::ArgumentError);
+}
+
 DOCTEST_TEST_CASE("max_steps overrides the epochs, and fractional epochs round up to whole steps") {
   auto plan = tt::plan_training({.max_steps = 10, .per_device_train_batch_size = 16}, 100, 1);
   DOCTEST_CHECK(plan.batches_per_epoch == 7);
@@ -520,6 +570,150 @@ DOCTEST_TEST_CASE("LossSum adds every loss, also past the folding point, and res
     sum.reset();
     DOCTEST_CHECK(!sum.sum().defined());
   }
+}
+
+DOCTEST_TEST_CASE("NonFiniteWatch finds the first NaN or infinity of each quantity with its step, once, read on the host or late from the device") {
+  using Watch = tt::NonFiniteWatch;
+  tt::SingleDevice strategy;
+  for (const bool read_each_value : {true, false}) {
+    DOCTEST_INFO("read each value: " << read_each_value);
+    Watch watch;
+    watch.begin(read_each_value, {});
+    for (int step = 1; step <= 600; ++step) {  // past the bound of the values waiting on a device
+      watch.add(Watch::loss, step, torch::tensor(step >= 300 ? NAN : 1.0f));
+      watch.add(Watch::grad_norm, step, torch::tensor(step == 450 ? INFINITY : 2.0f, torch::kFloat64));
+    }
+    const auto found = watch.take_findings(strategy);
+    DOCTEST_REQUIRE(found.size() == 2);
+    DOCTEST_CHECK(found[0].key() == "first_non_finite_loss");
+    DOCTEST_CHECK(found[0].step == 300);
+    DOCTEST_CHECK(std::isnan(found[0].value));
+    DOCTEST_CHECK(found[1].key() == "first_non_finite_grad_norm");
+    DOCTEST_CHECK(found[1].step == 450);
+    DOCTEST_CHECK(found[1].value == INFINITY);
+    watch.add(Watch::loss, 601, torch::tensor(-INFINITY));
+    DOCTEST_CHECK(watch.take_findings(strategy).empty());  // each once per run
+
+    // A resumed run whose log history reports the loss reports only the gradient norm.
+    watch.begin(read_each_value, {tt::Metrics{{"first_non_finite_loss", NAN}, {"step", 3}}});
+    watch.add(Watch::loss, 4, torch::tensor(NAN));
+    watch.add(Watch::grad_norm, 4, torch::tensor(NAN));
+    const auto after_resume = watch.take_findings(strategy);
+    DOCTEST_REQUIRE(after_resume.size() == 1);
+    DOCTEST_CHECK(after_resume[0].quantity == Watch::grad_norm);
+  }
+}
+
+// A loss whose value turns NaN from a given call on, or whose gradient does (sqrt at 0).
+struct TurnsNonFinite {
+  std::shared_ptr<int> calls = std::make_shared<int>(0);
+  int from_call;
+  bool in_gradient = false;
+  torch::Tensor operator()(const torch::Tensor& output, const tt::data::Batch& batch) const {
+    auto loss = tt::loss::cross_entropy(output, batch);
+    if (++*calls < from_call) return loss;
+    return in_gradient ? loss + torch::sqrt(output.sum() * 0) : loss + torch::full({}, NAN);
+  }
+};
+
+DOCTEST_TEST_CASE("a diverged run says at which step its loss or gradient norm stopped being finite, records it in trainer_state.json, and --debug underflow_overflow stops there") {
+  const auto data = classification_data();
+  const auto run = [&](TurnsNonFinite loss, std::vector<std::string> debug, const std::string& name) {
+    torch::manual_seed(7);
+    Net model;
+    auto args = arguments;
+    args.output_dir = fresh_folder(name).string();
+    args.max_steps = 12;
+    args.debug = std::move(debug);
+    tt::Trainer<tt::NoCheckpoint> trainer(model, args, data, tt::data::NoDataset{}, loss);
+    std::string error;
+    const std::string warnings = test_support::stderr_of([&] {
+      try {
+        trainer.train();
+      } catch (const tt::TrainingError& stopped) {
+        error = stopped.what();
+      }
+    });
+    return std::tuple{trainer.state(), warnings, error};
+  };
+  const auto entries_with = [](const tt::TrainerState& state, const std::string& key) {
+    std::vector<tt::Metrics> found;
+    std::ranges::copy_if(state.log_history, std::back_inserter(found), [&](const auto& e) { return e.contains(key); });
+    return found;
+  };
+
+  // The loss turns NaN at step 5: said once, with the step and the value; training goes on.
+  const auto [state, warnings, error] = run({.from_call = 5}, {}, "diverged");
+  DOCTEST_CHECK(error.empty());
+  DOCTEST_CHECK(state.global_step == 12);
+  const auto loss_entries = entries_with(state, "first_non_finite_loss");
+  DOCTEST_REQUIRE(loss_entries.size() == 1);
+  DOCTEST_CHECK(loss_entries[0].at("step") == 5);
+  DOCTEST_CHECK(std::isnan(loss_entries[0].at("first_non_finite_loss")));
+  DOCTEST_CHECK(contains(warnings, "step 5: the training loss is NaN"));
+  DOCTEST_CHECK(contains(warnings, "--debug underflow_overflow"));
+  DOCTEST_CHECK(warnings.find("the training loss is") == warnings.rfind("the training loss is"));
+  // trainer_state.json keeps it, NaN written as Python's json writes it.
+  const auto json = tt::trainer_state_json(state);
+  DOCTEST_CHECK(contains(json, "\"first_non_finite_loss\": NaN"));
+  const auto read_back = tt::trainer_state_from_json(json, "trainer_state.json");
+  DOCTEST_CHECK(entries_with(read_back, "first_non_finite_loss").size() == 1);
+
+  // A NaN gradient (finite loss) at step 3: the gradient norm is reported there, then the
+  // loss of step 4, computed with the weights the NaN step left.
+  const auto [gradient_state, gradient_warnings, gradient_error] =
+      run({.from_call = 3, .in_gradient = true}, {}, "diverged_gradient");
+  const auto norm_entries = entries_with(gradient_state, "first_non_finite_grad_norm");
+  DOCTEST_REQUIRE(norm_entries.size() == 1);
+  DOCTEST_CHECK(norm_entries[0].at("step") == 3);
+  DOCTEST_CHECK(entries_with(gradient_state, "first_non_finite_loss").at(0).at("step") == 4);
+  DOCTEST_CHECK(contains(gradient_warnings, "step 3: the training grad_norm is NaN"));
+
+  // --debug underflow_overflow: a TrainingError at step 5 naming the value and the fix, and
+  // the log history up to there in output_dir/trainer_state.json.
+  const auto [stopped_state, stopped_warnings, stopped_error] = run({.from_call = 5}, {"underflow_overflow"}, "stopped");
+  DOCTEST_CHECK(stopped_state.global_step == 5);
+  DOCTEST_CHECK(contains(stopped_error, "step 5: the training loss is NaN"));
+  DOCTEST_CHECK(contains(stopped_error, "--learning_rate"));
+  const auto saved = fs::path("test_folders") / "stopped" / "trainer_state.json";
+  DOCTEST_REQUIRE(fs::exists(saved));
+  std::ifstream in(saved);
+  const std::string saved_text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  DOCTEST_CHECK(contains(saved_text, "first_non_finite_loss"));
+
+  // Python's other debug option, and a misspelt one, are refused by name.
+  tt::TrainingArguments tpu = arguments;
+  tpu.debug = {"tpu_metrics_debug"};
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::validate(tpu), doctest::Contains("--debug tpu_metrics_debug"), tt::ArgumentError);
+  tpu.debug = {"underflow"};
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::validate(tpu), doctest::Contains("underflow_overflow"), tt::ArgumentError);
+}
+
+DOCTEST_TEST_CASE("a best-model metric that is NaN is never the best, and the run says so and what it loads at the end") {
+  const auto data = classification_data();
+  auto [train_set, eval_set] = data.split(0.8, 3);
+  torch::manual_seed(7);
+  Net model;
+  auto args = arguments;
+  args.output_dir = fresh_folder("nan_best").string();
+  args.max_steps = 6;
+  args.eval_strategy = tt::IntervalStrategy::steps;
+  args.eval_steps = 3;
+  args.save_steps = 3;
+  args.load_best_model_at_end = true;
+  args.metric_for_best_model = "loss";
+  args.greater_is_better = false;
+  // Every evaluation's loss is NaN; training's stays finite (evaluation runs without gradients).
+  const auto loss = [](const torch::Tensor& output, const tt::data::Batch& batch) {
+    const bool evaluating = !at::GradMode::is_enabled() || c10::InferenceMode::is_enabled();
+    return evaluating ? tt::loss::cross_entropy(output, batch) + torch::full({}, NAN) : tt::loss::cross_entropy(output, batch);
+  };
+  tt::Trainer<> trainer(model, args, train_set, eval_set, loss);
+  const std::string warnings = test_support::stderr_of([&] { trainer.train(); });
+  DOCTEST_CHECK(!trainer.state().best_model_checkpoint.has_value());
+  DOCTEST_CHECK(contains(warnings, "step 3: --metric_for_best_model loss is NaN: not the best, and no evaluation has been the best yet"));
+  DOCTEST_CHECK(contains(warnings, "--load_best_model_at_end: no checkpoint of this run holds a best model"));
+  DOCTEST_CHECK(contains(warnings, "keeps the last step's weights"));
 }
 
 }  // DOCTEST_TEST_SUITE

@@ -8,9 +8,14 @@
 #define DOCTEST_CONFIG_NO_SHORT_MACRO_NAMES
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 
 namespace tt = torchtrain;
@@ -52,6 +57,33 @@ inline std::string file_error_of(const std::function<void()>& action) {
     return std::string("not a FileError: ") + error.what();
   }
   return "no error";
+}
+
+/// What `action` writes to the standard error (torchtrain's warnings), and it still goes on.
+inline std::string stderr_of(const std::function<void()>& action) {
+  const auto file = std::filesystem::temp_directory_path() / ("torchtrain_stderr_" + std::to_string(getpid()));
+  std::fflush(stderr);
+  const int saved = dup(2);
+  std::FILE* capture = std::fopen(file.c_str(), "w");
+  dup2(fileno(capture), 2);
+  const auto restore = [&] {
+    std::fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    std::fclose(capture);
+  };
+  try {
+    action();
+  } catch (...) {
+    restore();
+    throw;
+  }
+  restore();
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::filesystem::remove(file);
+  return text.str();
 }
 
 }  // namespace test_support

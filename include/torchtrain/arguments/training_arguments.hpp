@@ -349,7 +349,7 @@ TORCHTRAIN_REFLECT(
     (trackio_bucket_id, "trackio: no effect here"),
     (trackio_static_space_id, "trackio: no effect here"),
     (eval_use_gather_object, "gather Python objects in evaluation: an error when true (outputs are tensors)"),
-    (enable_jit_checkpoint, "on SIGTERM, save a checkpoint at the end of the step and stop training"),
+    (enable_jit_checkpoint, "on SIGTERM (or SIGUSR1), save a checkpoint at the end of the step and stop training"),
     (push_to_hub, "push to the Hugging Face Hub: an error when true (save_model, then upload with huggingface-cli)"),
     (hub_token, "the Hub: no effect without push_to_hub"),
     (hub_private_repo, "the Hub: no effect without push_to_hub"),
@@ -368,5 +368,5 @@ TORCHTRAIN_REFLECT(
     (fsdp, "Trainer<FSDP>'s sharding: full_shard (default), shard_grad_op, shard_optimizer_state, offload"),
     (fsdp_config, "Trainer<FSDP>'s settings (JSON or a JSON file): reshard_after_forward, cpu_offload, transformer_layer_cls_to_wrap"),
     (deepspeed, "DeepSpeed: an error when set (use Trainer<FSDP>)"),
-    (debug, "Python's debug options (underflow_overflow, tpu_metrics_debug): an error when set"),
+    (debug, "underflow_overflow: stop with an error at the first training loss or gradient norm that is not finite"),
     (local_rank, "set by Python's launchers: no effect here (torchrun's LOCAL_RANK is read)"));

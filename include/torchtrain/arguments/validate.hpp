@@ -159,8 +159,13 @@ inline void validate_python_only(const TrainingArguments& args) {
   refuse(set(args.parallelism_config), "parallelism_config", "use DDP (Trainer<DDP>) under torchrun");
   refuse(set(args.deepspeed), "deepspeed", "use Trainer<FSDP> (ZeRO stages 1 to 3: --fsdp shard_optimizer_state, "
          "shard_grad_op or full_shard) under torchrun");
-  refuse(!args.debug.empty() && args.debug != std::vector<std::string>{""}, "debug",
-         "underflow_overflow and tpu_metrics_debug are Python's; drop it");
+  // underflow_overflow stops training at the first loss or gradient norm that is not finite
+  // (Python's stops at the first such activation, which LibTorch modules cannot hook).
+  for (const auto& option : args.debug) {
+    refuse(option == "tpu_metrics_debug", "debug tpu_metrics_debug", "it is for TPUs; drop it");
+    if (!option.empty() && option != "underflow_overflow")
+      throw ArgumentError(fmt::format("--debug {}: unknown option; the one torchtrain takes is underflow_overflow", option));
+  }
   refuse(args.train_sampling_strategy == TrainSamplingStrategy::batch_rebalance, "train_sampling_strategy batch_rebalance",
          "use random, sequential or group_by_length");
   if (set(args.gradient_checkpointing_kwargs))
@@ -172,7 +177,7 @@ inline void validate_python_only(const TrainingArguments& args) {
         {"split_batches", "false"}, {"dispatch_batches", "null"}, {"even_batches", "true"},
         {"use_seedable_sampler", "true"}, {"non_blocking", ""}, {"gradient_accumulation_kwargs", "null"}};
     for (const auto& [name, value] : split_name_values(*args.accelerator_config, "accelerator_config")) {
-      const auto known = std::find_if(defaults.begin(), defaults.end(), [&](const auto& d) { return d.first == name; });
+      const auto known = std::find_if(defaults.begin(), defaults.end(), [&name = name](const auto& d) { return d.first == name; });
       refuse(known == defaults.end() || (!known->second.empty() && value != known->second),
              fmt::format("accelerator_config {}={}", name, value),
              "torchtrain does what Accelerate's defaults do (split_batches false, even_batches true, "
@@ -255,8 +260,10 @@ inline void validate(const TrainingArguments& args) {
         throw ArgumentError(fmt::format(
             "--load_best_model_at_end needs --save_steps and --eval_steps both as step counts or both as ratios, "
             "got {} and {}", args.save_steps, eval_steps));
-      const auto scaled = [](double steps) { return std::llround(steps * (steps < 1 ? 1e6 : 1)); };
-      if (scaled(args.save_steps) % scaled(eval_steps) != 0)
+      // As Python, in floating point (a ratio scaled by 1e6 first): an integer rounding made
+      // a ratio below 5e-7 a division by zero and 1e20 an unspecified count.
+      const auto scaled = [](double steps) { return steps < 1 ? steps * 1e6 : steps; };
+      if (std::fmod(scaled(args.save_steps), scaled(eval_steps)) != 0)
         throw ArgumentError(fmt::format(
             "--load_best_model_at_end requires --save_steps to be a round multiple of --eval_steps, got {} and {}",
             args.save_steps, eval_steps));

@@ -19,6 +19,13 @@ struct FileError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Thrown when training cannot go on because of what it computed, e.g. a loss that is not
+/// a finite number under `--debug underflow_overflow`. The message names the step, the
+/// value and what to change; checkpoints saved before stay intact.
+struct TrainingError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 namespace data {
 /// A data file that cannot be read: the message names the file and, where it applies,
 /// the line and column.

@@ -110,9 +110,11 @@ class LRSchedule {
   double factor(std::int64_t step) const {
     using enum SchedulerType;
     if (lambda_) return lambda_(step);
-    const double s = static_cast<double>(step), w = static_cast<double>(warmup_);
+    // In doubles, which cannot overflow whatever the counts (--warmup_steps 1e18): exact
+    // below 2^53 steps, far beyond any run.
+    const double s = static_cast<double>(step), w = static_cast<double>(warmup_), t = static_cast<double>(total_);
     const double warmup = s / std::max(1.0, w);
-    const double progress = (s - w) / std::max(1.0, static_cast<double>(total_ - warmup_));
+    const double progress = (s - w) / std::max(1.0, t - w);
     switch (type_) {
       case constant:
       case reduce_lr_on_plateau:
@@ -121,8 +123,7 @@ class LRSchedule {
       case constant_with_warmup:
         return step < warmup_ ? warmup : 1.0;
       case linear:
-        return step < warmup_ ? warmup : std::max(0.0, static_cast<double>(total_ - step) /
-                                                           std::max(1.0, static_cast<double>(total_ - warmup_)));
+        return step < warmup_ ? warmup : std::max(0.0, (t - s) / std::max(1.0, t - w));
       case cosine:
         if (step < warmup_) return warmup;
         return std::max(0.0, 0.5 * (1.0 + std::cos(std::numbers::pi * options_.num_cycles.value_or(0.5) * 2.0 * progress)));
@@ -135,7 +136,7 @@ class LRSchedule {
       case polynomial: {
         if (step < warmup_) return warmup;
         if (step > total_) return options_.lr_end / initial_lr_;
-        const double remaining = 1.0 - (s - w) / static_cast<double>(total_ - warmup_);
+        const double remaining = 1.0 - (s - w) / (t - w);
         return ((initial_lr_ - options_.lr_end) * std::pow(remaining, options_.power) + options_.lr_end) / initial_lr_;
       }
       case inverse_sqrt: {
@@ -155,9 +156,9 @@ class LRSchedule {
         if (step < warmup_) {
           if (!options_.warmup_lr_rate) return (s + 1.0) / std::max(1.0, w);
           const double first = *options_.warmup_lr_rate;
-          return first + (1.0 - first) * s / static_cast<double>(std::max<std::int64_t>(1, warmup_ - 1));
+          return first + (1.0 - first) * s / std::max(1.0, w - 1.0);
         }
-        const double shifted = (s - w + 1.0) / std::max(1.0, static_cast<double>(total_ - warmup_));
+        const double shifted = (s - w + 1.0) / std::max(1.0, t - w);
         const double f = 0.5 * (1.0 + std::cos(std::numbers::pi * options_.num_cycles.value_or(0.5) * 2.0 * shifted));
         return std::max(0.0, f * (1.0 - rate) + rate);
       }
@@ -168,22 +169,26 @@ class LRSchedule {
   }
 
  private:
+  // The phase boundaries in doubles: the counts come from --lr_scheduler_kwargs as any
+  // int64, whose sums overflow (num_stable_steps and num_decay_steps near 2^63).
   double warmup_stable_decay_factor(std::int64_t step) const {
     const double floor = options_.min_lr_ratio;
-    const std::int64_t decay = *options_.num_decay_steps;
-    const std::int64_t stable = options_.num_stable_steps.value_or(total_ - warmup_ - decay);
+    const double s = static_cast<double>(step), w = static_cast<double>(warmup_);
+    const double decay = static_cast<double>(*options_.num_decay_steps);
+    const double stable = options_.num_stable_steps ? static_cast<double>(*options_.num_stable_steps)
+                                                    : static_cast<double>(total_) - w - decay;
     auto shaped = [&](double f) { return std::max(0.0, f * (1.0 - floor) + floor); };
-    if (step < warmup_) {
-      const double p = static_cast<double>(step) / std::max<std::int64_t>(1, warmup_);
+    if (s < w) {
+      const double p = s / std::max(1.0, w);
       switch (options_.warmup_type) {
         case PhaseShape::linear: return shaped(p);
         case PhaseShape::cosine: return shaped(0.5 * (1.0 - std::cos(std::numbers::pi * p)));
         case PhaseShape::one_minus_sqrt: return shaped(1.0 - std::sqrt(1.0 - p));
       }
     }
-    if (step < warmup_ + stable) return 1.0;
-    if (step < warmup_ + stable + decay) {
-      const double p = static_cast<double>(step - warmup_ - stable) / std::max<std::int64_t>(1, decay);
+    if (s < w + stable) return 1.0;
+    if (s < w + stable + decay) {
+      const double p = (s - w - stable) / std::max(1.0, decay);
       switch (options_.decay_type) {
         case PhaseShape::linear: return shaped(1.0 - p);
         case PhaseShape::cosine:
@@ -456,12 +461,27 @@ inline LRScheduler LambdaLR(torch::optim::Optimizer& optimizer, LRSchedule::Lamb
   return LRScheduler(optimizer, LRSchedule(std::move(lr_lambda)));
 }
 
-/// Warmup steps as the Python Trainer resolves them: warmup_steps >= 1 counts steps, a
-/// warmup_steps in (0, 1) is a ratio, else warmup_ratio; a ratio r gives ceil(r x total).
-inline int resolve_warmup_steps(const TrainingArguments& args, int total_steps) {
-  if (args.warmup_steps >= 1) return static_cast<int>(args.warmup_steps);
-  double ratio = args.warmup_steps > 0 ? args.warmup_steps : args.warmup_ratio;
-  return static_cast<int>(std::ceil(ratio * total_steps));
+/// Warmup steps as the Python Trainer resolves them: warmup_steps >= 1 counts steps (its
+/// whole part, as Python's int()), a warmup_steps in (0, 1) is a ratio, else warmup_ratio;
+/// a ratio r gives ceil(r x total). A warmup longer than the run stays in warm-up for the
+/// whole run, as in Python; one beyond what 64 bits count (--warmup_steps 1e20) is an
+/// ArgumentError naming the flag, as is a ratio outside [0, 1].
+inline std::int64_t resolve_warmup_steps(const TrainingArguments& args, int total_steps) {
+  if (args.warmup_steps >= 1) {
+    constexpr double beyond_int64 = 0x1p63;  // the first whole double an int64 cannot hold
+    if (!(args.warmup_steps < beyond_int64))
+      throw ArgumentError(fmt::format("--warmup_steps {} is more steps than a step counter holds (at most {}); a "
+                                      "warmup as long as the run ({} steps) already lasts all of it: give at most {}",
+                                      args.warmup_steps, std::numeric_limits<std::int64_t>::max(), total_steps,
+                                      total_steps));
+    return static_cast<std::int64_t>(args.warmup_steps);
+  }
+  const bool steps_as_ratio = args.warmup_steps > 0;
+  const double ratio = steps_as_ratio ? args.warmup_steps : args.warmup_ratio;
+  if (!(ratio >= 0 && ratio <= 1))  // validate() refuses these; checked here too, before a conversion
+    throw ArgumentError(fmt::format("--{} must be in [0, 1] as a ratio of the steps, got {}",
+                                    steps_as_ratio ? "warmup_steps" : "warmup_ratio", ratio));
+  return static_cast<std::int64_t>(std::ceil(ratio * total_steps));
 }
 
 }  // namespace optim
@@ -498,7 +518,7 @@ inline SchedulerOptions parse_scheduler_kwargs(const std::optional<std::string>&
   SchedulerOptions options;
   for (auto [key, value] : detail::split_name_values(text, "lr_scheduler_kwargs")) {
     bool known = false;
-    detail::for_each_field(options, [&](std::string_view name, auto& field) {
+    detail::for_each_field(options, [&, &key = key, &value = value](std::string_view name, auto& field) {
       if (name != key) return;
       known = true;
       auto parsed = detail::parse_value<std::remove_cvref_t<decltype(field)>>(value);

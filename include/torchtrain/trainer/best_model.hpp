@@ -15,6 +15,7 @@
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/core/metrics.hpp>
 #include <torchtrain/core/trainer_state.hpp>
+#include <torchtrain/detail/python_float_repr.hpp>
 #include <torchtrain/io/messages.hpp>
 
 namespace torchtrain {
@@ -35,13 +36,24 @@ inline double best_model_metric(const TrainingArguments& args, const Metrics& me
 }
 
 /// Notes a new best metric_for_best_model in `state` (the Python `_determine_best_metric`);
-/// returns whether this evaluation is the best so far. A NaN is never the best.
-inline bool update_best_metric(const TrainingArguments& args, const Metrics& metrics, TrainerState& state) {
+/// returns whether this evaluation is the best so far. A NaN is never the best; an
+/// infinity compares as Python compares it. Either way, with `speaks`, a warning says what
+/// was decided, since a diverged run would otherwise keep or load an old best in silence.
+inline bool update_best_metric(const TrainingArguments& args, const Metrics& metrics, TrainerState& state,
+                               bool speaks = true) {
   if (!args.metric_for_best_model) return false;
   const double value = best_model_metric(args, metrics);
   const bool greater = args.greater_is_better.value_or(true);
   const double best = state.best_metric.value_or(greater ? -INFINITY : INFINITY);
-  if (!(greater ? value > best : value < best)) return false;
+  const bool is_best = greater ? value > best : value < best;
+  if (!std::isfinite(value) && speaks)
+    message(LogLevel::warning, "step {}: --metric_for_best_model {} is {}: {}", state.global_step,
+            *args.metric_for_best_model, detail::python_float_repr(value),
+            is_best ? "it compares as the best so far, so this checkpoint becomes the best model"
+            : state.best_global_step ? fmt::format("not the best; the best stays step {} ({})", *state.best_global_step,
+                                                   state.best_metric.value_or(NAN))
+                                     : std::string("not the best, and no evaluation has been the best yet"));
+  if (!is_best) return false;
   state.best_metric = value;
   state.best_global_step = state.global_step;
   return true;

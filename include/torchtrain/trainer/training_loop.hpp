@@ -1,6 +1,7 @@
 // TrainingLoop: the Python Trainer's train(): epochs of optimizer steps, each a window of micro-batches, with logs, evaluations and checkpoints where the flow asks.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <span>
@@ -13,6 +14,7 @@
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/callbacks/callback_states.hpp>
 #include <torchtrain/callbacks/events.hpp>
+#include <torchtrain/detail/python_float_repr.hpp>
 #include <torchtrain/checkpoint/resume_from.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
 #include <torchtrain/io/messages.hpp>
@@ -23,6 +25,7 @@
 #include <torchtrain/policies/strategy/strategy_hooks.hpp>
 #include <torchtrain/trainer/best_model.hpp>
 #include <torchtrain/trainer/jit_checkpoint.hpp>
+#include <torchtrain/trainer/non_finite_watch.hpp>
 #include <torchtrain/trainer/snapshot.hpp>
 #include <torchtrain/trainer/trainer_core.hpp>
 #include <torchtrain/trainer/training_data.hpp>
@@ -74,7 +77,13 @@ class TrainingLoop final
     // As in Python, NEFTune's noise is on for train() only.
     if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, *args_.neftune_noise_alpha);
     progress_.start_clock(state_);
+    non_finite_.begin(strategy.device().is_cpu(), state_.log_history);
     jit_checkpoint_.emplace(args_.enable_jit_checkpoint);
+    // The signals' own handlers come back however train() ends.
+    struct EndJitCheckpoint {
+      std::optional<JitCheckpoint>& held;
+      ~EndJitCheckpoint() { held.reset(); }
+    } end_jit_checkpoint{jit_checkpoint_};
     control_.should_training_stop = false;
     progress_.training = true;
     notify(event::on_train_begin{});
@@ -85,6 +94,7 @@ class TrainingLoop final
          epoch < plan.num_epochs && state_.global_step < plan.max_steps && !control_.should_training_stop; ++epoch)
       train_epoch(plan, epoch);
     jit_checkpoint_.reset();
+    report_non_finite();  // what the last steps left unread
 
     Metrics metrics = progress_.train_metrics(strategy, state_, planned_samples(plan, args_, strategy.world_size()), plan.max_steps);
     memory_.stop_and_update("train", metrics);
@@ -93,6 +103,11 @@ class TrainingLoop final
     if (args_.neftune_noise_alpha) nn::set_neftune_noise_alpha(*model_, 0);
     if (args_.load_best_model_at_end && state_.best_model_checkpoint)
       load_best_model(policies_.checkpointer, policies_.strategy, model_, args_, state_, should_save());
+    else if (args_.load_best_model_at_end && strategy.is_main_process())
+      message(LogLevel::warning, "--load_best_model_at_end: no checkpoint of this run holds a best model (no "
+                                 "evaluation gave a best --metric_for_best_model {}; NaN is never the best), so the "
+                                 "model keeps the last step's weights",
+              args_.metric_for_best_model.value_or("loss"));
     progress_.training = false;
     metrics = log(metrics, /*training_log=*/false);
     notify(event::on_train_end{});
@@ -125,7 +140,9 @@ class TrainingLoop final
         policies_.strategy.synchronize_buffers();
         step.begin_micro_batch(last);
         training_step(step, batch);
-        progress_.add_loss(step.end_micro_batch(), args_, state_);
+        const auto loss = step.end_micro_batch();
+        progress_.add_loss(loss, args_, state_);
+        non_finite_.add(NonFiniteWatch::loss, state_.global_step + 1, loss);
         if (!last) notify(event::on_substep_end{});
       });
       optimizer_step();
@@ -133,10 +150,13 @@ class TrainingLoop final
       state_.epoch = epoch + data_.epoch_progress(plan);
       notify(event::on_step_end{});
       if (policies_.strategy.is_main_process()) logger_hooks::on_step_end(policies_.logger, state_);
+      if (stops_at_non_finite() || (non_finite_.reads_each_value() && policies_.strategy.world_size() == 1) ||
+          control_.should_log || state_.global_step % NonFiniteWatch::check_every == 0)
+        report_non_finite();
       if (jit_checkpoint_->requested(policies_.strategy)) {
-        message(LogLevel::warning, "SIGTERM: saving a checkpoint at step {} and stopping (--enable_jit_checkpoint); "
+        message(LogLevel::warning, "{}: saving a checkpoint at step {} and stopping (--enable_jit_checkpoint); "
                                    "resume with --resume_from_checkpoint true",
-                state_.global_step);
+                JitCheckpoint::signal_name(), state_.global_step);
         control_.should_save = control_.should_training_stop = true;
       }
       log_evaluate_save();
@@ -161,8 +181,10 @@ class TrainingLoop final
     auto& optimizer = *optimization_.optimizer();
     auto& scheduler = *optimization_.scheduler();
     policies_.precision.unscale_gradients(optimizer);
-    if (args_.max_grad_norm > 0)
+    if (args_.max_grad_norm > 0) {
       progress_.grad_norm = strategy_hooks::clip_grad_norm(policies_.strategy, optimization_.parameters(), args_.max_grad_norm);
+      non_finite_.add(NonFiniteWatch::grad_norm, state_.global_step + 1, progress_.grad_norm);
+    }
     notify(event::on_pre_optimizer_step{});
     const bool stepped = policies_.precision.optimizer_step(optimizer);
     strategy_hooks::after_optimizer_step(policies_.strategy);
@@ -170,6 +192,37 @@ class TrainingLoop final
     progress_.learning_rate = scheduler.last_lr();  // the rate this step used
     if (stepped && !scheduler.steps_on_metrics()) scheduler.step();
     optim::zero_grad_set_to_none(optimizer);
+  }
+
+  // Says once per run at which step the loss or the gradient norm first was not a finite
+  // number, and records it in log_history (so in trainer_state.json). The run goes on, as
+  // Python's does, unless --debug underflow_overflow asks to stop there. A collective.
+  void report_non_finite() {
+    for (const auto& found : non_finite_.take_findings(policies_.strategy)) {
+      const char* name = NonFiniteWatch::quantity_names[found.quantity];
+      state_.log_history.push_back(Metrics{{found.key(), found.value}, {"step", found.step}});
+      if (stops_at_non_finite()) {
+        policies_.checkpointer.wait();
+        this->save_state();
+        throw TrainingError(fmt::format(
+            "step {}: the training {} is {}, and --debug underflow_overflow stops at the first loss or gradient norm "
+            "that is not a finite number. The checkpoints saved before it are intact, and {} holds the log history; "
+            "lower --learning_rate or set --max_grad_norm, then resume from a checkpoint or start again",
+            found.step, name, detail::python_float_repr(found.value), (std::filesystem::path(args_.output_dir) / Checkpoint::trainer_state_file).string()));
+      }
+      if (policies_.strategy.is_main_process())
+        message(LogLevel::warning,
+                "step {}: the training {} is {}, the first of this run that is not a finite number (log_history "
+                "holds it as {}){}. Training goes on, as in Python; lower --learning_rate or set --max_grad_norm, "
+                "or pass --debug underflow_overflow to stop at the first one",
+                found.step, name, detail::python_float_repr(found.value), found.key(),
+                found.quantity == NonFiniteWatch::loss && args_.logging_nan_inf_filter
+                    ? "; the logged loss uses the running mean in its place (--logging_nan_inf_filter)"
+                    : "");
+    }
+  }
+  bool stops_at_non_finite() const {
+    return std::ranges::find(args_.debug, "underflow_overflow") != args_.debug.end();
   }
 
   // Acts on the control flags that the flow and the callbacks set.
@@ -180,7 +233,7 @@ class TrainingLoop final
       auto metrics = evaluate_eval_datasets("eval");
       // As in Python, a plateau rule watches metric_for_best_model (default: loss).
       if (optimization_.scheduler()->steps_on_metrics()) optimization_.scheduler()->step(best_model_metric(args_, metrics));
-      if (update_best_metric(args_, metrics, state_) && args_.save_strategy == SaveStrategy::best) control_.should_save = true;
+      if (update_best_metric(args_, metrics, state_, policies_.strategy.is_main_process()) && args_.save_strategy == SaveStrategy::best) control_.should_save = true;
     }
     control_.should_evaluate = false;
     if (control_.should_save) {
@@ -251,6 +304,7 @@ class TrainingLoop final
   }
 
   TrainingData<TrainDataset> data_;
+  NonFiniteWatch non_finite_;
   std::optional<JitCheckpoint> jit_checkpoint_;  // during train()
 };
 

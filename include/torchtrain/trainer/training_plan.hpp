@@ -54,12 +54,17 @@ inline TrainingPlan plan_training(const TrainingArguments& args, std::int64_t nu
     plan.max_steps = args.max_steps;
     plan.num_epochs = static_cast<int>((std::int64_t{args.max_steps} + updates_per_epoch - 1) / updates_per_epoch);
   } else {
+    // As validate() says; checked again here, before the epochs become an int.
+    if (!(args.num_train_epochs > 0))
+      throw ArgumentError(fmt::format("--num_train_epochs must be positive when --max_steps is not set, got {}",
+                                      args.num_train_epochs));
     const double steps = std::ceil(args.num_train_epochs * static_cast<double>(updates_per_epoch));
-    if (!(steps <= most_steps))
-      throw ArgumentError(fmt::format("--num_train_epochs {} makes {:.0f} optimizer steps ({} an epoch), more than a "
+    if (!(steps <= most_steps))  // a count of 300 digits (--num_train_epochs 1e300) is written in short
+      throw ArgumentError(fmt::format("--num_train_epochs {} makes {} optimizer steps ({} an epoch), more than a "
                                       "run counts ({}); lower it, or set --max_steps",
-                                      args.num_train_epochs, steps, updates_per_epoch,
-                                      std::numeric_limits<int>::max()));
+                                      args.num_train_epochs,
+                                      steps < 1e18 ? fmt::format("{:.0f}", steps) : fmt::format("{:.3g}", steps),
+                                      updates_per_epoch, std::numeric_limits<int>::max()));
     plan.max_steps = static_cast<int>(steps);
     plan.num_epochs = static_cast<int>(std::ceil(args.num_train_epochs));
   }
@@ -90,8 +95,12 @@ inline TrainingPlan plan_streaming(const TrainingArguments& args, int accumulati
 }
 
 /// An interval argument in steps: a value < 1 is a ratio of max_steps (rounded up); one
-/// beyond any run's steps (--save_steps 1e20) is never reached, as in Python.
+/// beyond any run's steps (--save_steps 1e20) is never reached, as in Python. A value <= 0,
+/// which validate() allows only for a strategy that is not steps (and nothing then reads),
+/// gives 0: Python would record ceil(max_steps x value), but a negative interval in
+/// trainer_state.json is refused on resume, and -1e20 overflows an int.
 inline int resolve_interval(double steps, int max_steps) {
+  if (!(steps > 0)) return 0;  // nan too
   if (steps < 1) return static_cast<int>(std::ceil(steps * max_steps));
   return steps >= std::numeric_limits<int>::max() ? std::numeric_limits<int>::max() : static_cast<int>(steps);
 }
