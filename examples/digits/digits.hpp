@@ -23,6 +23,17 @@ struct DigitsArguments {
   int hidden_size = 128;                 // width of the hidden layer
 };
 
+/// Throws tt::ArgumentError, naming the flag, for options the example cannot run with.
+inline void validate(const DigitsArguments& options) {
+  if (options.data.empty()) throw tt::ArgumentError("--data is empty; give the path of a digits CSV file");
+  if (options.hidden_size < 1)
+    throw tt::ArgumentError(fmt::format("--hidden_size must be at least 1, got {}", options.hidden_size));
+  if (!(options.eval_fraction > 0 && options.eval_fraction < 1))
+    throw tt::ArgumentError(fmt::format(
+        "--eval_fraction must be between 0 and 1 (both excluded: each part needs images), got {}",
+        options.eval_fraction));
+}
+
 /// The example's training defaults; any of them can be changed with --field_name value.
 inline tt::TrainingArguments default_training_arguments() {
   return {.output_dir = "digits_output",

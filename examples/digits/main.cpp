@@ -14,9 +14,15 @@ int main(int argc, char** argv) try {
   namespace tt = torchtrain;
   auto [args, options] =
       tt::parse_args(argc, argv, digits::default_training_arguments(), digits::DigitsArguments{});
+  digits::validate(options);
   tt::set_seed(args.seed);
-  auto [train_set, eval_set] =
-      digits::load_digits(options.data).split(1.0 - options.eval_fraction, args.seed);
+  auto images = digits::load_digits(options.data);
+  auto [train_set, eval_set] = images.split(1.0 - options.eval_fraction, args.seed);
+  if (train_set.size() == 0 || eval_set.size() == 0)
+    throw tt::ArgumentError(fmt::format("--eval_fraction {} of the {} images of {} leaves no image for {}; {}",
+                                        options.eval_fraction, images.size(), options.data,
+                                        train_set.size() == 0 ? "training" : "evaluation",
+                                        images.size() < 2 ? "give a file of more images" : "choose another fraction"));
   digits::Classifier model(options.hidden_size);
 
   // --bf16 or --fp16 on the command line pick the precision policy, once.

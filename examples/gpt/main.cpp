@@ -17,6 +17,7 @@
 #include <iterator>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -60,13 +61,38 @@ std::filesystem::path write_corpus(const std::vector<std::string>& files, const 
   std::filesystem::create_directories(folder);
   const auto corpus = folder / "corpus.txt";
   std::ofstream out(corpus, std::ios::binary);
+  if (files.empty()) throw tt::ArgumentError("--text_files names no file; give at least one text file");
   for (const auto& file : files) {
+    std::error_code error;
+    if (std::filesystem::is_directory(file, error))
+      throw tt::data::DataError(fmt::format("--text_files: '{}' is a folder; name the text files in it", file));
     std::ifstream in(file, std::ios::binary);
     if (!in) throw tt::data::DataError(fmt::format("cannot open '{}': no such file or not readable", file));
+    if (in.peek() == std::char_traits<char>::eof())  // `out << rdbuf()` of nothing fails the output stream
+      throw tt::data::DataError(fmt::format("--text_files: '{}' is empty; give a file of text", file));
     out << in.rdbuf() << '\n';
   }
-  if (!out.flush()) throw tt::data::DataError(fmt::format("cannot write '{}'", corpus.string()));
+  if (!out.flush())
+    throw tt::data::DataError(fmt::format("cannot write '{}'; choose a writable --output_dir", corpus.string()));
   return corpus;
+}
+
+// Refuses, naming the flag, the options that cannot make a model or a run (before any work).
+void validate(const GptArguments& options) {
+  const auto at_least = [](const char* flag, long long value, long long least) {
+    if (value < least) throw tt::ArgumentError(fmt::format("--{} must be at least {}, got {}", flag, least, value));
+  };
+  at_least("vocab_size", options.vocab_size, 1);
+  at_least("block_size", options.block_size, 1);
+  at_least("layers", options.layers, 1);
+  at_least("heads", options.heads, 1);
+  at_least("hidden", options.hidden, 1);
+  at_least("sample_tokens", options.sample_tokens, 0);
+  if (options.max_eval_samples) at_least("max_eval_samples", *options.max_eval_samples, 1);
+  if (options.model == "small" && options.hidden % options.heads != 0)
+    throw tt::ArgumentError(fmt::format("--heads {} does not divide --hidden {}: each head takes hidden / heads "
+                                        "features; choose them so that it does",
+                                        options.heads, options.hidden));
 }
 
 // The model --model names, for a tokenizer of `vocab_size` pieces (GPT-2 small's embedding
@@ -103,11 +129,19 @@ int main(int argc, char** argv) try {
                                  .eval_steps = 100,
                                  .save_strategy = tt::SaveStrategy::no};
   auto [args, options] = tt::parse_args(argc, argv, defaults, GptArguments{});
+  validate(options);
   model_config(options, options.vocab_size);  // a wrong --model or --block_size fails before any work
 
   const auto corpus = write_corpus(options.text_files, args.output_dir);
-  const auto tokenizer = tt::data::SentencePieceTokenizer::train(
-      corpus, std::filesystem::path(args.output_dir) / "tokenizer", {.vocab_size = options.vocab_size});
+  const auto tokenizer = [&] {
+    try {
+      return tt::data::SentencePieceTokenizer::train(corpus, std::filesystem::path(args.output_dir) / "tokenizer",
+                                                     {.vocab_size = options.vocab_size});
+    } catch (const tt::data::DataError& error) {  // the corpus is --text_files, which the library cannot name
+      throw tt::data::DataError(fmt::format("{} (the text of --text_files, with --vocab_size {})", error.what(),
+                                            options.vocab_size));
+    }
+  }();
   auto [train_set, eval_set] = tt::data::text_blocks(corpus, tokenizer, options.block_size).split(0.9, args.seed);
   if (options.max_eval_samples && *options.max_eval_samples < eval_set.size())
     eval_set = tt::data::TensorDataset(eval_set.inputs().slice(0, 0, *options.max_eval_samples),

@@ -256,7 +256,9 @@ DOCTEST_TEST_CASE("a wrong flag is an error that names it") {
                                "unknown flag --colour (run with --help to list the flags)", tt::ArgumentError);
   DOCTEST_CHECK_THROWS_WITH_AS(parse(std::array{"--max_steps", "ten"}),
                                "--max_steps expects int, got 'ten'", tt::ArgumentError);
-  DOCTEST_CHECK_THROWS_WITH_AS(parse(std::array{"--seed", "-1"}), "--seed expects int, got '-1'",
+  DOCTEST_CHECK_THROWS_WITH_AS(parse(std::array{"--seed", "-1"}),
+                               "--seed expects int (a whole number from 0 to 18446744073709551615, never negative), "
+                               "got '-1'",
                                tt::ArgumentError);
   DOCTEST_CHECK_THROWS_WITH_AS(parse(std::array{"--eval_steps", "often"}),
                                "--eval_steps expects float or None, got 'often'", tt::ArgumentError);

@@ -53,7 +53,7 @@ DOCTEST_TEST_CASE("bad CSV input is an error naming the file, line and field") {
                                tt::data::DataError);
   auto bad_number = temporary_file("bad_number.csv", "1,2\n3,four\n");
   DOCTEST_CHECK_THROWS_WITH_AS(tt::data::read_numeric_csv(bad_number),
-                               (bad_number.string() + ":2: field 2 is 'four', not a number").c_str(),
+                               (bad_number.string() + ":2: field 2 is 'four', not a number; fix or drop that line").c_str(),
                                tt::data::DataError);
   for (const char* cell : {"nan", "inf", "-inf", "NaN"}) {
     auto non_finite = temporary_file("non_finite.csv", fmt::format("1,2\n3,{}\n", cell));
@@ -64,14 +64,14 @@ DOCTEST_TEST_CASE("bad CSV input is an error naming the file, line and field") {
   }
   auto too_large = temporary_file("too_large.csv", "1,2\n3,1e40\n");
   DOCTEST_CHECK_THROWS_WITH_AS(tt::data::read_numeric_csv(too_large),
-                               (too_large.string() + ":2: field 2 is '1e40', not a number a float can hold").c_str(),
+                               (too_large.string() + ":2: field 2 is '1e40', not a number a float can hold; fix or drop that line").c_str(),
                                tt::data::DataError);
   auto ragged = temporary_file("ragged.csv", "1,2\n3,4\n5\n");
   DOCTEST_CHECK_THROWS_WITH_AS(tt::data::read_numeric_csv(ragged),
-                               (ragged.string() + ":3: expected 2 fields like the lines before, found 1").c_str(),
+                               (ragged.string() + ":3: expected 2 fields like the lines before, found 1; fix or drop that line").c_str(),
                                tt::data::DataError);
   auto empty = temporary_file("empty.csv", "\n");
-  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::read_numeric_csv(empty), (empty.string() + ": no data rows").c_str(),
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::data::read_numeric_csv(empty), (empty.string() + ": no data rows (the file is empty or blank); give a file of comma-separated numbers").c_str(),
                                tt::data::DataError);
   // A gzip file cut in half.
   auto whole = temporary_file("whole.csv.gz", std::string(4000, '1') + "\n", true);

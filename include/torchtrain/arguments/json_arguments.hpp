@@ -18,6 +18,7 @@
 #include <torchtrain/detail/closest_name.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/detail/printable.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
 
@@ -49,8 +50,8 @@ void read_json_arguments(const std::filesystem::path& path, const std::vector<st
     (detail::for_each_field(objects, [&](std::string_view name, const auto&) { names.push_back(name); }), ...);
     for (const auto& item : json.items())
       if (std::find(names.begin(), names.end(), item.key()) == names.end()) {
-        auto suggestion = detail::closest_name(item.key(), names);
-        throw ArgumentError(fmt::format("{}: unknown key '{}'{}", source, item.key(),
+        auto suggestion = item.key().size() > 100 ? std::string_view{} : detail::closest_name(item.key(), names);
+        throw ArgumentError(fmt::format("{}: unknown key '{}'{}", source, torchtrain::detail::printable(item.key()),
                                         suggestion.empty() ? "" : fmt::format(" (did you mean '{}'?)", suggestion)));
       }
     // Each struct reads its own keys, on copies, so that an error changes nothing.

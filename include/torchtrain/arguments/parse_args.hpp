@@ -3,8 +3,10 @@
 #pragma once
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +21,7 @@
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/closest_name.hpp>
 #include <torchtrain/detail/reflection.hpp>
+#include <torchtrain/detail/printable.hpp>
 
 namespace torchtrain {
 
@@ -27,11 +30,32 @@ namespace detail {
 template <class T>
 constexpr bool is_flag_like = std::is_same_v<T, bool> || std::is_same_v<T, std::optional<bool>>;
 
+// Why `text` is no T, when a number is wrong for a reason its type name does not say: a
+// negative count, or a number beyond the type's range. Empty when the type says it all.
+template <class T>
+std::string why_not_a(std::string_view text) {
+  if constexpr (is_optional<T>::value) {
+    return why_not_a<typename T::value_type>(text);
+  } else if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
+    if (std::is_unsigned_v<T> && text.starts_with('-'))
+      return fmt::format(" (a whole number from 0 to {}, never negative)", std::numeric_limits<T>::max());
+    T value{};
+    if (std::from_chars(text.data(), text.data() + text.size(), value).ec != std::errc::result_out_of_range) return "";
+    if constexpr (std::is_integral_v<T>)
+      return fmt::format(" (a whole number from {} to {})", std::numeric_limits<T>::lowest(),
+                         std::numeric_limits<T>::max());
+    else
+      return fmt::format(" (a number of at most {:.2g} in magnitude)", static_cast<double>(std::numeric_limits<T>::max()));
+  }
+  return "";
+}
+
 template <class T>
 void assign_flag(T& field, std::string_view name, std::string_view text) {
   auto value = parse_value<T>(text);
   if (!value)
-    throw ArgumentError(fmt::format("--{} expects {}, got '{}'", name, type_name<T>(), text));
+    throw ArgumentError(fmt::format("--{} expects {}{}, got '{}'", name, type_name<T>(), why_not_a<T>(text),
+                                    torchtrain::detail::printable(text)));
   field = std::move(*value);
 }
 
@@ -126,7 +150,7 @@ std::tuple<Structs...> parse_args(int argc, const char* const* argv, Structs... 
         continue;
       }
       throw ArgumentError(fmt::format(
-          "unexpected argument '{}': flags are written --field_name value (see --help)", token));
+          "unexpected argument '{}': flags are written --field_name value (see --help)", torchtrain::detail::printable(token)));
     }
     std::string_view written = token.substr(2);
     std::optional<std::string_view> inline_value;
@@ -178,10 +202,12 @@ std::tuple<Structs...> parse_args(int argc, const char* const* argv, Structs... 
                                           name.substr(3), name));
       });
     if (!known) {
-      auto suggestion = detail::closest_name(name, std::vector<std::string_view>(flags.begin(), flags.end()));
+      // No flag is long; a long name (64 KiB of one argument) would cost seconds of edit distances.
+      auto suggestion = name.size() > 100 ? std::string_view{}
+                                          : detail::closest_name(name, std::vector<std::string_view>(flags.begin(), flags.end()));
       throw ArgumentError(suggestion.empty()
-                              ? fmt::format("unknown flag --{} (run with --help to list the flags)", name)
-                              : fmt::format("unknown flag --{}; did you mean --{}?", name, suggestion));
+                              ? fmt::format("unknown flag --{} (run with --help to list the flags)", torchtrain::detail::printable(name))
+                              : fmt::format("unknown flag --{}; did you mean --{}?", torchtrain::detail::printable(name), suggestion));
     }
   }
   for (const auto& file : json_files)

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/detail/printable.hpp>
 #include <torchtrain/io/safetensors.hpp>
 
 namespace torchtrain {
@@ -250,6 +252,10 @@ inline Checkpoint read_python_checkpoint(const std::filesystem::path& folder, bo
 /// the trainer state alone. FileError names the folder or file that is missing,
 /// incomplete or damaged.
 inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool model_only = false) {
+  if (std::error_code error; std::filesystem::exists(folder, error) && !std::filesystem::is_directory(folder, error))
+    throw FileError(fmt::format("cannot resume from '{}': it is a file, not a checkpoint folder; name a "
+                                "checkpoint-<step> folder (or true for the latest in --output_dir)",
+                                folder.string()));
   if (!std::filesystem::is_directory(folder))
     throw FileError(fmt::format("cannot resume from '{}': no such checkpoint folder", folder.string()));
   if (is_python_checkpoint(folder)) return detail::read_python_checkpoint(folder, model_only);
@@ -259,16 +265,22 @@ inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool mode
                                 folder.string(), Checkpoint::manifest_file));
   const auto manifest_path = folder / Checkpoint::manifest_file;
   nlohmann::json manifest;
-  try {
-    manifest = detail::parse_json<FileError>(io::read_file(manifest_path), manifest_path.string());
-    for (const auto& [name, entry] : manifest.items()) {
-      entry.at("size").get<std::uint64_t>();
-      entry.at("crc32").get<std::uint32_t>();
-    }
-  } catch (const nlohmann::json::exception& error) {
-    throw FileError(fmt::format("cannot read '{}': {}; the file was edited or is damaged", manifest_path.string(),
-                                error.what()));
-  }
+  manifest = detail::parse_json<FileError>(io::read_file(manifest_path), manifest_path.string());
+  if (!manifest.is_object())
+    throw FileError(fmt::format("'{}' holds a JSON {}, not an object: the file was edited or is damaged; resume from "
+                                "another checkpoint",
+                                manifest_path.string(), manifest.type_name()));
+  // get<std::uint64_t>() would take -1 as 2^64 - 1: each count must be a JSON unsigned integer.
+  const auto whole = [](const nlohmann::json& entry, const char* key, std::uint64_t max) {
+    const auto found = entry.find(key);
+    return found != entry.end() && found->is_number_unsigned() && found->get<std::uint64_t>() <= max;
+  };
+  for (const auto& [name, entry] : manifest.items())
+    if (!entry.is_object() || !whole(entry, "size", std::numeric_limits<std::uint64_t>::max()) ||
+        !whole(entry, "crc32", std::numeric_limits<std::uint32_t>::max()))
+      throw FileError(fmt::format("'{}': the entry of '{}' is {}, not {{\"size\": bytes, \"crc32\": checksum}} with "
+                                  "whole numbers: the file was edited or is damaged; resume from another checkpoint",
+                                  manifest_path.string(), torchtrain::detail::printable(name), torchtrain::detail::printable(entry.dump(), 60)));
   const auto expected = [&](const char* name) -> const nlohmann::json* {
     return manifest.contains(name) ? &manifest[name] : nullptr;
   };
@@ -285,6 +297,12 @@ inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool mode
     if (const auto* entry = expected(name); entry && wanted) {
       detail::verify_file(folder / name, *entry);
       bytes = io::read_file(folder / name);
+      // Empty bytes mean "not saved" to the readers (a --save_only_model checkpoint has no
+      // optimizer.pt); a listed file that is empty was damaged before its checksum was taken.
+      if (bytes.empty())
+        throw FileError(fmt::format("'{}' is empty, though the checkpoint lists it: its save was damaged; resume "
+                                    "from another checkpoint",
+                                    (folder / name).string()));
     }
   });
   if (!model_only)

@@ -14,6 +14,7 @@
 #include <torch/types.h>
 
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/printable.hpp>
 #include <torchtrain/io/torch_pickle.hpp>
 
 namespace torchtrain {
@@ -117,7 +118,7 @@ inline void load_random_state(const std::string& bytes, std::string_view file_na
       detail::set_generator_state(detail::cuda_device(device), all.get(device).toTensor());
   } catch (const c10::Error& error) {
     throw FileError(fmt::format("cannot restore the random state from '{}': {}; it is damaged", file_name,
-                                error.what_without_backtrace()));
+                                torchtrain::detail::libtorch_reason(error.what_without_backtrace())));
   }
 }
 

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -18,6 +19,7 @@
 #include <zlib.h>
 
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/printable.hpp>
 
 namespace torchtrain::data {
 
@@ -38,6 +40,8 @@ namespace detail {
 
 // The whole content of a file; gzip data is decompressed, anything else read as is.
 inline std::string read_maybe_gzipped(const std::filesystem::path& path) {
+  if (std::error_code error; std::filesystem::is_directory(path, error))  // gzread would say "Is a directory"
+    throw DataError(fmt::format("cannot read '{}': it is a folder; name a file", path.string()));
   gzFile file = gzopen(path.c_str(), "rb");
   if (file == nullptr)
     throw DataError(fmt::format("cannot open '{}': {}", path.string(),
@@ -84,22 +88,25 @@ inline CsvTable read_numeric_csv(const std::filesystem::path& path, int skip_hea
       float value = 0;
       auto [parsed_end, error] = std::from_chars(field.data(), field.data() + field.size(), value);
       if (field.empty() || error != std::errc{} || parsed_end != field.data() + field.size())
-        throw DataError(fmt::format("{}:{}: field {} is '{}', not a number{}", path.string(), line_number,
-                                    fields + 1, field,
-                                    error == std::errc::result_out_of_range ? " a float can hold" : ""));
+        throw DataError(fmt::format("{}:{}: field {} is '{}', not a number{}{}", path.string(), line_number,
+                                    fields + 1, torchtrain::detail::printable(field),
+                                    error == std::errc::result_out_of_range ? " a float can hold" : "",
+                                    "; fix or drop that line"));
       if (!std::isfinite(value))  // nan and inf parse, and would ruin the run in silence
         throw DataError(fmt::format("{}:{}: field {} is '{}', not a finite number; fill or drop that row",
-                                    path.string(), line_number, fields + 1, field));
+                                    path.string(), line_number, fields + 1, torchtrain::detail::printable(field)));
       table.values.push_back(value);
       start = comma + 1;
     }
     if (table.rows > 0 && fields != table.columns)
-      throw DataError(fmt::format("{}:{}: expected {} fields like the lines before, found {}",
+      throw DataError(fmt::format("{}:{}: expected {} fields like the lines before, found {}; fix or drop that line",
                                   path.string(), line_number, table.columns, fields));
     table.columns = fields;
     ++table.rows;
   }
-  if (table.rows == 0) throw DataError(fmt::format("{}: no data rows", path.string()));
+  if (table.rows == 0)
+    throw DataError(fmt::format("{}: no data rows (the file is empty or blank); give a file of comma-separated numbers",
+                                path.string()));
   return table;
 }
 

@@ -20,9 +20,11 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <torchtrain/data/csv.hpp>  // DataError
+#include <torchtrain/detail/printable.hpp>
 
 namespace torchtrain::data {
 
@@ -59,9 +61,20 @@ inline std::string run_tool(const std::string& program, const std::string& comma
   }
   const int status = pipe ? ::pclose(pipe) : -1;
   std::filesystem::remove(input_file);
-  if (status != 0)
-    throw DataError(fmt::format("{} failed (is the Debian package `sentencepiece` installed?): {}", program,
-                                output.substr(0, 2000)));
+  // The shell's 127: no such command. Else the tool's own last words say what it refused.
+  if (status != 0 && WIFEXITED(status) && WEXITSTATUS(status) == 127)
+    throw DataError(fmt::format("cannot run {}: it is not installed; install the Debian package `sentencepiece`",
+                                program));
+  if (status != 0) {
+    // sentencepiece ends with "<file>(<line>) [<condition>] <what went wrong>" and a line
+    // "Program terminated with an unrecoverable error.": the words between are the message.
+    std::string_view why = output;
+    if (const auto end = why.rfind("\nProgram terminated"); end != std::string_view::npos) why = why.substr(0, end);
+    if (const auto line = why.rfind('\n'); line != std::string_view::npos) why = why.substr(line + 1);
+    if (const auto condition = why.rfind("] "); condition != std::string_view::npos && condition + 2 < why.size())
+      why = why.substr(condition + 2);
+    throw DataError(fmt::format("{} failed: {}", program, torchtrain::detail::printable(why, 300)));
+  }
   return output;
 }
 
@@ -90,11 +103,21 @@ class SentencePieceTokenizer {
                                       const SentencePieceOptions& options = {}) {
     if (!std::filesystem::is_regular_file(corpus))
       throw DataError(fmt::format("cannot train a tokenizer on '{}': no such file", corpus.string()));
-    detail::run_tool("spm_train",
-                     fmt::format("spm_train --input={} --model_prefix={} --vocab_size={} --model_type={} "
-                                 "--character_coverage={} --pad_id={} --minloglevel=2",
-                                 detail::shell_quoted(corpus.string()), detail::shell_quoted(model_prefix.string()),
-                                 options.vocab_size, options.model_type, options.character_coverage, options.pad_id));
+    // The tool's failure (a vocabulary larger than the text allows, text it cannot read) names neither.
+    const auto in_context = [&](const DataError& error) {
+      return DataError(fmt::format("cannot train a tokenizer of {} pieces on '{}': {}", options.vocab_size,
+                                   corpus.string(), error.what()));
+    };
+    if (options.vocab_size < 1) throw in_context(DataError("the vocabulary size must be at least 1"));
+    try {
+      detail::run_tool("spm_train",
+                       fmt::format("spm_train --input={} --model_prefix={} --vocab_size={} --model_type={} "
+                                   "--character_coverage={} --pad_id={} --minloglevel=2",
+                                   detail::shell_quoted(corpus.string()), detail::shell_quoted(model_prefix.string()),
+                                   options.vocab_size, options.model_type, options.character_coverage, options.pad_id));
+    } catch (const DataError& error) {
+      throw in_context(error);
+    }
     return load(model_prefix.string() + ".model");
   }
 

@@ -2,9 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/types.h>
 
 #include <torchtrain/data/batch.hpp>
@@ -18,9 +20,10 @@ class TensorDataset {
  public:
   TensorDataset(torch::Tensor inputs, torch::Tensor labels)
       : inputs_(std::move(inputs)), labels_(std::move(labels)) {
-    TORCH_CHECK(inputs_.dim() >= 1 && labels_.dim() >= 1 && inputs_.size(0) == labels_.size(0),
-                "TensorDataset: inputs and labels need the same number of rows, got ",
-                inputs_.sizes(), " and ", labels_.sizes());
+    if (!(inputs_.dim() >= 1 && labels_.dim() >= 1 && inputs_.size(0) == labels_.size(0)))
+      throw std::invalid_argument(fmt::format("TensorDataset: inputs and labels need the same number of rows, got "
+                                              "[{}] and [{}]", fmt::join(inputs_.sizes(), ", "),
+                                              fmt::join(labels_.sizes(), ", ")));
   }
 
   std::int64_t size() const { return inputs_.size(0); }
@@ -33,8 +36,8 @@ class TensorDataset {
   /// Splits into (first, second) with `fraction` of the rows in the first, after a
   /// shuffle seeded with `seed`: the same seed gives the same split.
   std::pair<TensorDataset, TensorDataset> split(double fraction, std::uint64_t seed) const {
-    TORCH_CHECK(fraction > 0 && fraction < 1, "TensorDataset::split: fraction must be in (0, 1), got ",
-                fraction);
+    if (!(fraction > 0 && fraction < 1))  // not TORCH_CHECK: its message would carry a C++ backtrace
+      throw std::invalid_argument(fmt::format("TensorDataset::split: fraction must be in (0, 1), got {}", fraction));
     auto order = epoch_permutation(size(), seed, 0);
     auto first_size = static_cast<std::int64_t>(fraction * static_cast<double>(size()));
     auto first = order.slice(0, 0, first_size), second = order.slice(0, first_size);

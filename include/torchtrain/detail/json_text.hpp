@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <torchtrain/detail/printable.hpp>
+
 namespace torchtrain::detail {
 
 /// The deepest nesting of arrays and objects an input may have. No file of ours or of the
@@ -19,6 +21,25 @@ inline std::string_view without_tag(std::string_view what) {
   if (const auto end_of_tag = what.find("] "); what.starts_with("[json.exception.") && end_of_tag != what.npos)
     what.remove_prefix(end_of_tag + 2);
   return what;
+}
+
+// nlohmann's message without its tag, and with the input it quotes ("last read: '...'", or
+// the number in "number overflow parsing '...'") cut to its last 40 bytes, where the error
+// is: an unterminated string would otherwise put the rest of the file into the message. The
+// excerpt is raw input (binary, invalid UTF-8): the result is made printable.
+inline std::string without_long_excerpt(std::string_view what) {
+  what = without_tag(what);
+  constexpr std::size_t longest_excerpt = 40;
+  for (std::string_view marker : {"last read: '", "parsing '"}) {
+    const auto start = what.find(marker);
+    if (start == what.npos) continue;
+    const auto begin = start + marker.size();
+    auto end = what.rfind("'; expected");
+    if (end == what.npos || end < begin) end = what.rfind('\'');
+    if (end == what.npos || end < begin || end - begin <= longest_excerpt) break;
+    return printable(fmt::format("{}...{}", what.substr(0, begin), what.substr(end - longest_excerpt)), 300);
+  }
+  return printable(what, 300);
 }
 
 struct TooDeep {};
@@ -43,9 +64,9 @@ nlohmann::json parse_json(std::string_view text, std::string_view where, int max
                             where, max_nesting));
   } catch (const nlohmann::json::out_of_range& error) {  // 1e400: "number overflow parsing '1e400'"
     throw Error(fmt::format("{}: {}, beyond the range of a double; write a smaller number", where,
-                            without_tag(error.what())));
+                            without_long_excerpt(error.what())));
   } catch (const nlohmann::json::exception& error) {
-    throw Error(fmt::format("{}: not valid JSON: {}", where, without_tag(error.what())));
+    throw Error(fmt::format("{}: not valid JSON: {}", where, without_long_excerpt(error.what())));
   }
 }
 

@@ -57,6 +57,9 @@ inline long parse_count(std::string_view name, const std::string& text, long max
   return value;
 }
 
+// The most processes (and restarts) a count may give.
+inline constexpr long max_processes = 1 << 20;
+
 // The variable names of one launcher's contract.
 struct Contract {
   const char* launcher;
@@ -68,24 +71,21 @@ struct Contract {
 
 }  // namespace detail
 
-/// The environment from `getenv` (the process's variables by default). Launchers, first
-/// match wins:
+/// The ranks of this process from `getenv` (the process's variables by default). Launchers,
+/// first match wins:
 ///   torchrun: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT;
 ///   Slurm (srun): SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE;
 ///   Open MPI (mpirun): OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK,
 ///   OMPI_COMM_WORLD_LOCAL_SIZE.
-/// MASTER_ADDR and MASTER_PORT name rank 0's store for all three; under Slurm and Open MPI
-/// a run on one machine defaults them to 127.0.0.1 and 29500 (torchrun's default port).
 /// Throws DistributedError naming the variable for a contract that is half set, a value
 /// that is not a number, or a rank outside the world.
-inline Environment read_environment(const GetEnv& getenv = detail::process_getenv) {
+inline Environment read_ranks(const GetEnv& getenv = detail::process_getenv) {
   static constexpr detail::Contract contracts[] = {
       {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"},
       {"slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"},
       {"openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
        "OMPI_COMM_WORLD_LOCAL_SIZE"},
   };
-  constexpr long max_processes = 1 << 20;
   Environment env;
   for (const auto& contract : contracts) {
     const auto rank = getenv(contract.rank);
@@ -96,8 +96,8 @@ inline Environment read_environment(const GetEnv& getenv = detail::process_geten
           "{} is set but {} is not: a {} launch sets both; set the missing one (or unset both to run as one process)",
           rank ? contract.rank : contract.world_size, rank ? contract.world_size : contract.rank, contract.launcher));
     env.launcher = contract.launcher;
-    env.rank = static_cast<int>(detail::parse_count(contract.rank, *rank, max_processes));
-    env.world_size = static_cast<int>(detail::parse_count(contract.world_size, *world_size, max_processes));
+    env.rank = static_cast<int>(detail::parse_count(contract.rank, *rank, detail::max_processes));
+    env.world_size = static_cast<int>(detail::parse_count(contract.world_size, *world_size, detail::max_processes));
     if (env.world_size < 1)
       throw DistributedError(fmt::format("{}=0: a run has at least one process", contract.world_size));
     if (env.rank >= env.world_size)
@@ -105,17 +105,25 @@ inline Environment read_environment(const GetEnv& getenv = detail::process_geten
                                          contract.rank, env.rank, contract.world_size, env.world_size));
     // Without a local rank the run is taken to be on one machine (local rank = rank).
     const auto local_rank = getenv(contract.local_rank);
-    env.local_rank = local_rank ? static_cast<int>(detail::parse_count(contract.local_rank, *local_rank, max_processes))
+    env.local_rank = local_rank ? static_cast<int>(detail::parse_count(contract.local_rank, *local_rank, detail::max_processes))
                                 : env.rank;
     const auto local_size = getenv(contract.local_world_size);
     // Slurm writes SLURM_NTASKS_PER_NODE as "2(x3)" on uneven layouts: only its leading count matters here.
     std::string local_size_text = local_size.value_or("");
     if (const auto paren = local_size_text.find('('); paren != std::string::npos) local_size_text.resize(paren);
     env.local_world_size = local_size ? static_cast<int>(detail::parse_count(contract.local_world_size,
-                                                                             local_size_text, max_processes))
+                                                                             local_size_text, detail::max_processes))
                                       : env.world_size;
     break;
   }
+  return env;
+}
+
+/// The launch's ranks (read_ranks) and, for several processes, where rank 0's store listens:
+/// MASTER_ADDR and MASTER_PORT for all three launchers; under Slurm and Open MPI a run on
+/// one machine defaults them to 127.0.0.1 and 29500 (torchrun's default port).
+inline Environment read_environment(const GetEnv& getenv = detail::process_getenv) {
+  Environment env = read_ranks(getenv);
   if (!env.distributed()) return env;
 
   const bool one_machine = env.local_world_size >= env.world_size;
@@ -141,7 +149,7 @@ inline Environment read_environment(const GetEnv& getenv = detail::process_geten
                            "port, e.g. 29500");
   env.use_agent_store = getenv("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
   if (const auto attempt = getenv("TORCHELASTIC_RESTART_COUNT"))
-    env.restart_count = static_cast<int>(detail::parse_count("TORCHELASTIC_RESTART_COUNT", *attempt, max_processes));
+    env.restart_count = static_cast<int>(detail::parse_count("TORCHELASTIC_RESTART_COUNT", *attempt, detail::max_processes));
   return env;
 }
 

@@ -10,6 +10,7 @@
 #include <torch/serialize/output-archive.h>
 
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/printable.hpp>
 
 namespace torchtrain::io {
 
@@ -30,7 +31,7 @@ inline void load_archive(torch::serialize::InputArchive& archive, const std::str
   } catch (const c10::Error& error) {
     throw FileError(fmt::format("cannot read '{}': it is not a LibTorch archive or it is damaged ({}); "
                                 "resume from an earlier checkpoint",
-                                file_name, error.what_without_backtrace()));
+                                file_name, torchtrain::detail::libtorch_reason(error.what_without_backtrace())));
   }
 }
 
@@ -45,7 +46,7 @@ void read_archive(const std::string& bytes, std::string_view file_name, Read&& r
   } catch (const c10::Error& error) {
     throw FileError(fmt::format("cannot restore from '{}': {}; it was written for another model, optimizer or "
                                 "version, or it is damaged",
-                                file_name, error.what_without_backtrace()));
+                                file_name, torchtrain::detail::libtorch_reason(error.what_without_backtrace())));
   }
 }
 

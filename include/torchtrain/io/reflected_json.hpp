@@ -18,6 +18,7 @@
 
 #include <torchtrain/detail/closest_name.hpp>
 #include <torchtrain/detail/reflection.hpp>
+#include <torchtrain/detail/printable.hpp>
 #include <torchtrain/io/python_json.hpp>
 
 namespace torchtrain::io {
@@ -213,8 +214,8 @@ void from_json(const nlohmann::json& json, T& target, std::string_view source = 
     torchtrain::detail::for_each_field(target, [&](std::string_view name, const auto&) { names.push_back(name); });
     for (const auto& item : json.items())
       if (std::find(names.begin(), names.end(), item.key()) == names.end()) {
-        auto suggestion = torchtrain::detail::closest_name(item.key(), names);
-        throw FileError(fmt::format("{}: unknown key '{}'{}", source, item.key(),
+        auto suggestion = item.key().size() > 100 ? std::string_view{} : torchtrain::detail::closest_name(item.key(), names);
+        throw FileError(fmt::format("{}: unknown key '{}'{}", source, torchtrain::detail::printable(item.key()),
                                     suggestion.empty() ? "" : fmt::format(" (did you mean '{}'?)", suggestion)));
       }
   }

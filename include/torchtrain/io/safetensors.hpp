@@ -23,6 +23,7 @@
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/detail/printable.hpp>
 
 namespace torchtrain::io {
 
@@ -90,7 +91,7 @@ inline PreparedSafetensors prepare_safetensors(const std::filesystem::path& path
     if (tensor.layout() != torch::kStrided)
       throw refuse(fmt::format("tensor '{}' is not dense; convert it with .to_dense()", name));
     auto dtype = std::find_if(safetensors_dtypes.begin(), safetensors_dtypes.end(),
-                              [&](const SafetensorsDtype& known) { return known.type == tensor.scalar_type(); });
+                              [&tensor = tensor](const SafetensorsDtype& known) { return known.type == tensor.scalar_type(); });
     if (dtype == safetensors_dtypes.end())
       throw refuse(fmt::format("tensor '{}' has dtype {}; convert it to one of {}", name,
                                c10::toString(tensor.scalar_type()), safetensors_dtype_list));
@@ -166,7 +167,7 @@ inline bool is_non_negative_int64(const nlohmann::json& value) {
 inline SafetensorsEntry parse_safetensors_entry(const std::filesystem::path& path, const std::string& name,
                                                 const nlohmann::json& value, std::uint64_t data_size) {
   auto reject = [&](std::string_view problem) {
-    reject_safetensors(path, fmt::format("tensor '{}' {}", name, problem));
+    reject_safetensors(path, fmt::format("tensor '{}' {}", torchtrain::detail::printable(name), problem));
   };
   if (!value.is_object()) reject(fmt::format("is described by {}, not by an object", quote(value)));
   auto field = [&](const char* key) -> const nlohmann::json& {
@@ -186,9 +187,16 @@ inline SafetensorsEntry parse_safetensors_entry(const std::filesystem::path& pat
   if (!shape.is_array() || !std::all_of(shape.begin(), shape.end(), is_non_negative_int64))
     reject(fmt::format("has shape {}, not a list of non-negative integers", quote(shape)));
   std::uint64_t bytes = dtype->size;
-  for (const auto& extent : shape)
+  // LibTorch's strides multiply the extents with an empty one counted as 1: [0, 2^62, 4]
+  // holds no byte, yet no tensor can have that shape.
+  std::uint64_t strides = 1;
+  for (const auto& extent : shape) {
     if (__builtin_mul_overflow(bytes, extent.get<std::uint64_t>(), &bytes))
       reject(fmt::format("has shape {}, more bytes than any file holds", quote(shape)));
+    if (__builtin_mul_overflow(strides, std::max<std::uint64_t>(extent.get<std::uint64_t>(), 1), &strides) ||
+        strides > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      reject(fmt::format("has shape {}, larger than any tensor can be", quote(shape)));
+  }
 
   const auto& offsets = field("data_offsets");
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
@@ -230,7 +238,7 @@ inline SafetensorsHeader read_safetensors_header(const FileReader& file) {
   try {
     json = torchtrain::detail::parse_json<HeaderProblem>(text, "its header", max_safetensors_nesting);
   } catch (const HeaderProblem& problem) {
-    reject_safetensors(path, problem.what());
+    reject_safetensors(path, torchtrain::detail::printable(problem.what(), 300));  // nlohmann quotes the bytes it read
   }
   if (!json.is_object()) reject_safetensors(path, fmt::format("its header is a JSON {}, not an object", json.type_name()));
 
@@ -245,7 +253,7 @@ inline SafetensorsHeader read_safetensors_header(const FileReader& file) {
     if (!value.is_object()) reject_safetensors(path, fmt::format("its __metadata__ is {}, not an object", quote(value)));
     for (const auto& [key, text_value] : value.items()) {
       if (!text_value.is_string())
-        reject_safetensors(path, fmt::format("its __metadata__ '{}' is {}, not a string", key, quote(text_value)));
+        reject_safetensors(path, fmt::format("its __metadata__ '{}' is {}, not a string", torchtrain::detail::printable(key), quote(text_value)));
       header.metadata.emplace(key, text_value.get<std::string>());
     }
   }
@@ -260,8 +268,8 @@ inline SafetensorsHeader read_safetensors_header(const FileReader& file) {
     if (entries[i].begin > covered)
       reject_safetensors(path, fmt::format("bytes {} to {} of the data belong to no tensor", covered, entries[i].begin));
     if (entries[i].begin < covered)
-      reject_safetensors(path, fmt::format("the data of tensors '{}' and '{}' overlap", entries[i - 1].name,
-                                           entries[i].name));
+      reject_safetensors(path, fmt::format("the data of tensors '{}' and '{}' overlap", torchtrain::detail::printable(entries[i - 1].name),
+                                           torchtrain::detail::printable(entries[i].name)));
     covered = entries[i].end;
   }
   if (covered != data_size)

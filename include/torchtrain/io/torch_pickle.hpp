@@ -12,6 +12,7 @@
 #include <torch/csrc/jit/serialization/pickler.h>
 
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/printable.hpp>
 
 namespace torchtrain::io {
 
@@ -55,8 +56,9 @@ inline c10::IValue torch_load_bytes(const std::string& bytes, std::string_view f
   try {
     return torch::jit::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
   } catch (const c10::Error& error) {
-    throw FileError(fmt::format("cannot read '{}' as a torch.save file: {}", file_name,
-                                error.what_without_backtrace()));
+    throw FileError(fmt::format("cannot read '{}' as a torch.save file: {}; the file is damaged or was not written by "
+                                "torch.save",
+                                file_name, torchtrain::detail::libtorch_reason(error.what_without_backtrace())));
   }
 }
 

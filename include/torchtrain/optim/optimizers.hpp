@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include <c10/util/Exception.h>
 #include <fmt/format.h>
 #include <torch/optim/adagrad.h>
 #include <torch/optim/adamw.h>
@@ -19,6 +20,7 @@
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/name_values.hpp>
 #include <torchtrain/detail/reflection.hpp>
+#include <torchtrain/detail/printable.hpp>
 #include <torchtrain/optim/adafactor.hpp>
 #include <torchtrain/optim/multi_tensor_adamw.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>
@@ -41,14 +43,15 @@ class OptimArgs {
     auto value = parse_value<T>(found->second);
     if (!value)
       throw ArgumentError(fmt::format("--optim_args: {} expects {}, got '{}'", name,
-                                      type_name<T>(), found->second));
+                                      type_name<T>(), torchtrain::detail::printable(found->second)));
     values_.erase(found);
     return *value;
   }
 
   void require_all_taken(std::string_view optimizer) const {
     if (!values_.empty())
-      throw ArgumentError(fmt::format("--optim_args: {} takes no '{}'", optimizer, values_.begin()->first));
+      throw ArgumentError(fmt::format("--optim_args: {} takes no '{}'; see the names each --optim takes in "
+                                      "docs/training-arguments.md", optimizer, torchtrain::detail::printable(values_.begin()->first)));
   }
 
  private:
@@ -76,29 +79,30 @@ std::unique_ptr<torch::optim::Optimizer> resumable(const torch::nn::Module& mode
                                                                 options);
 }
 
+// Refuses, naming the flag, the settings LibTorch's optimizers would refuse in their own words
+// ("Invalid beta parameter at index 0") or take in silence (a negative weight decay grows the weights).
+inline void check_optimizer_arguments(const TrainingArguments& args) {
+  if (!(args.weight_decay >= 0))
+    throw ArgumentError(fmt::format("--weight_decay must not be negative (0 for none), got {}", args.weight_decay));
+  if (args.optim != OptimizerNames::adamw_torch && args.optim != OptimizerNames::adamw_torch_fused) return;
+  for (const auto& [flag, beta] : {std::pair{"adam_beta1", args.adam_beta1}, std::pair{"adam_beta2", args.adam_beta2}})
+    if (!(beta >= 0 && beta < 1))
+      throw ArgumentError(fmt::format("--{} must be in [0, 1), got {} (AdamW's default is {})", flag, beta,
+                                      flag == std::string_view("adam_beta1") ? 0.9 : 0.999));
+  if (!(args.adam_epsilon >= 0))
+    throw ArgumentError(fmt::format("--adam_epsilon must not be negative (the default is 1e-08), got {}",
+                                    args.adam_epsilon));
+}
+
 // AdamW's options from the arguments; weight decay is set per group.
 inline torch::optim::AdamWOptions adamw_options(const TrainingArguments& args) {
   return torch::optim::AdamWOptions(args.learning_rate).betas({args.adam_beta1, args.adam_beta2}).eps(args.adam_epsilon);
 }
 
-}  // namespace torchtrain::detail
-
-namespace torchtrain::optim {
-
-/// The optimizer `args.optim` names, with `learning_rate`, `weight_decay` (not on biases and
-/// norm weights), `adam_beta1`, `adam_beta2`, `adam_epsilon` and `optim_args`:
-/// - adamw_torch: LibTorch's AdamW.
-/// - adamw_torch_fused: MultiTensorAdamW with LibTorch's fused kernel (`at::_fused_adamw_`),
-///   on the CPU and CUDA.
-/// - sgd: optim_args momentum, dampening, nesterov (PyTorch's defaults 0, 0, false).
-/// - adagrad: optim_args lr_decay, initial_accumulator_value, eps (0, 0, 1e-10).
-/// - rmsprop: optim_args alpha, eps, momentum, centered (0.99, 1e-8, 0, false).
-/// - adafactor: optim::Adafactor with scale_parameter and relative_step off (as the Python
-///   Trainer); optim_args clip_threshold (1), decay_rate (-0.8), beta1 (none).
-/// Each one's load() restores what its save() wrote, learning rates included (Resumable).
-/// Throws ArgumentError for an optim_args name the optimizer does not take.
-inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model,
-                                                               const TrainingArguments& args) {
+// The optimizer args.optim names (make_optimizer below).
+inline std::unique_ptr<torch::optim::Optimizer> make_named_optimizer(const torch::nn::Module& model,
+                                                                     const TrainingArguments& args) {
+  using optim::Adafactor, optim::AdafactorOptions, optim::MultiTensorAdamW;
   torchtrain::detail::OptimArgs extra(args.optim_args.value_or(""));
   const double lr = args.learning_rate;
   switch (args.optim) {
@@ -146,6 +150,36 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
     }
   }
   throw ArgumentError("--optim: unknown optimizer");
+}
+
+}  // namespace torchtrain::detail
+
+namespace torchtrain::optim {
+
+/// The optimizer `args.optim` names, with `learning_rate`, `weight_decay` (not on biases and
+/// norm weights), `adam_beta1`, `adam_beta2`, `adam_epsilon` and `optim_args`:
+/// - adamw_torch: LibTorch's AdamW.
+/// - adamw_torch_fused: MultiTensorAdamW with LibTorch's fused kernel (`at::_fused_adamw_`),
+///   on the CPU and CUDA.
+/// - sgd: optim_args momentum, dampening, nesterov (PyTorch's defaults 0, 0, false).
+/// - adagrad: optim_args lr_decay, initial_accumulator_value, eps (0, 0, 1e-10).
+/// - rmsprop: optim_args alpha, eps, momentum, centered (0.99, 1e-8, 0, false).
+/// - adafactor: optim::Adafactor with scale_parameter and relative_step off (as the Python
+///   Trainer); optim_args clip_threshold (1), decay_rate (-0.8), beta1 (none).
+/// Each one's load() restores what its save() wrote, learning rates included (Resumable).
+/// Throws ArgumentError, naming the flag, for an optim_args name the optimizer does not take,
+/// a value it refuses, a negative weight_decay, and AdamW's betas outside [0, 1) or a
+/// negative epsilon.
+inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model,
+                                                               const TrainingArguments& args) {
+  torchtrain::detail::check_optimizer_arguments(args);
+  try {
+    return torchtrain::detail::make_named_optimizer(model, args);
+  } catch (const c10::Error& error) {  // an optim_args value LibTorch refuses (a negative momentum...)
+    throw ArgumentError(fmt::format("--optim {} refuses its settings (--optim_args '{}'): {}",
+                                    enum_names(args.optim)[static_cast<std::size_t>(args.optim)],
+                                    torchtrain::detail::printable(args.optim_args.value_or("")), torchtrain::detail::printable(error.msg(), 200)));
+  }
 }
 
 }  // namespace torchtrain::optim

@@ -35,7 +35,7 @@ class SingleDevice {
   /// script may run one process in an allocation of many tasks, it warns instead.
   template <class Model>
   void setup(Model& model, const TrainingArguments& args) {
-    if (const auto env = distributed::read_environment(); env.distributed()) {
+    if (const auto env = distributed::read_ranks(); env.distributed()) {
       const auto problem = fmt::format(
           "this process is rank {} of {} ({} variables), but its Trainer has no distributed strategy, so each of "
           "the {} processes would train the whole run alone into --output_dir {}",
