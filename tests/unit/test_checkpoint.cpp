@@ -219,6 +219,14 @@ DOCTEST_TEST_CASE("rotation deletes the oldest checkpoints, never the best") {
   make();
   tt::rotate_checkpoints(output_dir, std::nullopt, best);
   DOCTEST_CHECK(entries(output_dir).size() == 6);
+
+  // What a rotation killed while deleting left (renamed first, so no longer a checkpoint
+  // that could pass for complete) goes at the next rotation.
+  make();
+  fs::create_directories(output_dir / "deleting-checkpoint-5" / "optimizer.pt");
+  tt::rotate_checkpoints(output_dir, 4, std::nullopt);
+  DOCTEST_CHECK(entries(output_dir) ==
+                std::set<std::string>{"checkpoint-20", "checkpoint-30", "checkpoint-40", "checkpoint-50", "tmp-checkpoint-60"});
 }
 
 DOCTEST_TEST_CASE("load_best_model_at_end ends with the best checkpoint's weights") {
@@ -557,7 +565,7 @@ DOCTEST_TEST_CASE("digits killed at a random step and resumed equals the uninter
   DOCTEST_CHECK(logs(killed_dir) == reference_logs);
 }
 
-DOCTEST_TEST_CASE("--enable_jit_checkpoint: SIGTERM saves a checkpoint and stops, and the resumed run equals the uninterrupted one") {
+DOCTEST_TEST_CASE("--enable_jit_checkpoint: SIGTERM or SIGUSR1 saves a checkpoint and stops, and the resumed run equals the uninterrupted one") {
   const Digits digits;
   DOCTEST_REQUIRE_MESSAGE(digits.binary, "set TORCHTRAIN_DIGITS_BINARY to the digits example");
   // A constant rate, so that the plan's length (a run far too long to end by itself here,
@@ -567,29 +575,32 @@ DOCTEST_TEST_CASE("--enable_jit_checkpoint: SIGTERM saves a checkpoint and stops
     more.insert(more.begin(), flags.begin(), flags.end());
     return more;
   };
-  const auto preempted_dir = fresh_folder("digits_preempted");
-  const pid_t child = digits.start(preempted_dir, with({"--max_steps", "1000000"}));
-  int status = 0;
-  while (!fs::exists(tt::checkpoint_folder(preempted_dir, 17)) && waitpid(child, &status, WNOHANG) == 0)
-    std::this_thread::yield();
-  kill(child, SIGTERM);
-  status = Digits::wait(child);
-  DOCTEST_REQUIRE_MESSAGE(Digits::succeeded(status), "the run did not end by itself after SIGTERM");
-  const auto saved = tt::latest_checkpoint(preempted_dir);
-  DOCTEST_REQUIRE(saved.has_value());
-  const int step = read_json(*saved / "trainer_state.json")["global_step"].get<int>();
-  DOCTEST_MESSAGE("SIGTERM checkpoint at step " << step);
-  DOCTEST_REQUIRE(step >= 17);
-  DOCTEST_REQUIRE(step < 1000000);
+  for (const int signal : {SIGTERM, SIGUSR1}) {
+    DOCTEST_INFO("signal " << signal);
+    const auto preempted_dir = fresh_folder("digits_preempted_" + std::to_string(signal));
+    const pid_t child = digits.start(preempted_dir, with({"--max_steps", "1000000"}));
+    int status = 0;
+    while (!fs::exists(tt::checkpoint_folder(preempted_dir, 17)) && waitpid(child, &status, WNOHANG) == 0)
+      std::this_thread::yield();
+    kill(child, signal);
+    status = Digits::wait(child);
+    DOCTEST_REQUIRE_MESSAGE(Digits::succeeded(status), "the run did not end by itself after the signal");
+    const auto saved = tt::latest_checkpoint(preempted_dir);
+    DOCTEST_REQUIRE(saved.has_value());
+    const int step = read_json(*saved / "trainer_state.json")["global_step"].get<int>();
+    DOCTEST_MESSAGE("checkpoint at step " << step << " after signal " << signal);
+    DOCTEST_REQUIRE(step >= 17);
+    DOCTEST_REQUIRE(step < 1000000);
 
-  const auto total = std::to_string(step + 20);
-  const auto resumed_dir = fresh_folder("digits_preempted_resumed");
-  fs::copy(*saved, resumed_dir / saved->filename(), fs::copy_options::recursive);
-  DOCTEST_REQUIRE(Digits::succeeded(
-      Digits::wait(digits.start(resumed_dir, with({"--max_steps", total, "--resume_from_checkpoint", "true"})))));
-  const auto reference_dir = fresh_folder("digits_preempted_reference");
-  DOCTEST_REQUIRE(Digits::succeeded(Digits::wait(digits.start(reference_dir, with({"--max_steps", total})))));
-  DOCTEST_CHECK(file_bytes(resumed_dir / "model.safetensors") == file_bytes(reference_dir / "model.safetensors"));
+    const auto total = std::to_string(step + 20);
+    const auto resumed_dir = fresh_folder("digits_preempted_resumed_" + std::to_string(signal));
+    fs::copy(*saved, resumed_dir / saved->filename(), fs::copy_options::recursive);
+    DOCTEST_REQUIRE(Digits::succeeded(
+        Digits::wait(digits.start(resumed_dir, with({"--max_steps", total, "--resume_from_checkpoint", "true"})))));
+    const auto reference_dir = fresh_folder("digits_preempted_reference_" + std::to_string(signal));
+    DOCTEST_REQUIRE(Digits::succeeded(Digits::wait(digits.start(reference_dir, with({"--max_steps", total})))));
+    DOCTEST_CHECK(file_bytes(resumed_dir / "model.safetensors") == file_bytes(reference_dir / "model.safetensors"));
+  }
 }
 
 DOCTEST_TEST_CASE("a full disk during a save is a clear error and leaves earlier checkpoints intact") {

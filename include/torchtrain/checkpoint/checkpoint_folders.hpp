@@ -53,6 +53,9 @@ inline std::vector<std::filesystem::path> sorted_checkpoints(const std::filesyst
   return folders;
 }
 
+/// What a checkpoint folder is renamed to, in front of its name, while rotation deletes it.
+inline constexpr std::string_view deleting_prefix = "deleting-";
+
 /// Deletes the oldest checkpoints beyond `save_total_limit`, never the best one; with a
 /// limit of 1 and a best checkpoint that is not the newest, two are kept (the newest, to
 /// resume from, and the best). A limit that is absent or not positive keeps everything.
@@ -63,7 +66,18 @@ inline void rotate_checkpoints(const std::filesystem::path& output_dir, std::opt
   std::size_t keep = static_cast<std::size_t>(*save_total_limit);
   std::error_code error;
   if (best && keep == 1 && !folders.empty() && !std::filesystem::equivalent(folders.back(), *best, error)) keep = 2;
-  for (std::size_t i = 0; i + keep < folders.size(); ++i) std::filesystem::remove_all(folders[i], error);
+  // Renamed first, then deleted: a process killed while deleting leaves a folder that is
+  // no longer named as a checkpoint (a half-deleted one would still hold its manifest and
+  // pass for complete). The next rotation sweeps such leftovers.
+  std::vector<std::filesystem::path> leftovers;
+  for (const auto& entry : std::filesystem::directory_iterator(output_dir, error))
+    if (entry.path().filename().string().starts_with(deleting_prefix)) leftovers.push_back(entry.path());
+  for (const auto& leftover : leftovers) std::filesystem::remove_all(leftover, error);
+  for (std::size_t i = 0; i + keep < folders.size(); ++i) {
+    const auto doomed = folders[i].parent_path() / (std::string(deleting_prefix) + folders[i].filename().string());
+    std::filesystem::rename(folders[i], doomed, error);
+    std::filesystem::remove_all(error ? folders[i] : doomed, error);
+  }
 }
 
 }  // namespace torchtrain
