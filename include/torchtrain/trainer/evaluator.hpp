@@ -116,8 +116,10 @@ class Evaluator {
     strategy.synchronize_buffers();  // every rank evaluates the model rank 0 would save, buffers included
     const auto step = [&]<class Batch>(const Batch& batch) {
       return precision.autocast([&]() -> PredictionStepOutput {
+        // The call goes through a generic lambda to stay dependent: clang rejects a call that
+        // cannot compile in a discarded branch (Loss has no prediction_step) when it is not.
         if constexpr (ReplacesPredictionStep<Loss, Model, Batch>)
-          return loss.prediction_step(model, batch);
+          return [](auto& replaced, auto& net, const auto& b) { return replaced.prediction_step(net, b); }(loss, model, batch);
         else
           return detail::default_prediction_step(loss, model, batch);
       });
