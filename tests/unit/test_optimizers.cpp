@@ -79,7 +79,7 @@ DOCTEST_TEST_CASE("--optim sgd, adagrad, rmsprop and adamw_torch equal LibTorch'
 DOCTEST_TEST_CASE("optim_args the optimizer does not take, or cannot read, fail before training") {
   torch::nn::Linear model(4, 3);
   DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<>(model, {.optim = tt::OptimizerNames::sgd, .optim_args = "momentun=0.9"}, data()),
-                               "--optim_args: sgd takes no 'momentun'", tt::ArgumentError);
+                               doctest::Contains("--optim_args: sgd takes no 'momentun'; see the names"), tt::ArgumentError);
   DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<>(model, {.optim = tt::OptimizerNames::sgd, .optim_args = "momentum=high"}, data()),
                                "--optim_args: momentum expects float, got 'high'", tt::ArgumentError);
   std::array argv{"program", "--optim", "adafactorr"};

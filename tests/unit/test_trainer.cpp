@@ -209,7 +209,8 @@ struct AllocatesMemory {
   }
 };
 
-DOCTEST_TEST_CASE("--skip_memory_metrics false adds Python's memory metrics to train, evaluate and predict") {
+DOCTEST_TEST_CASE("--skip_memory_metrics false adds Python's memory metrics to train, evaluate and predict" *
+                  doctest::skip(test_support::under_address_sanitizer)) {
   auto data = classification_data();
   torch::manual_seed(7);
   Net model;

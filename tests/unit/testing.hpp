@@ -26,6 +26,14 @@ namespace test_support {
 /// The exit status CTest reads as "skipped" (SKIP_RETURN_CODE in tests/CMakeLists.txt).
 inline constexpr int skipped = 77;
 
+/// Built with AddressSanitizer (tools/sanitize.sh), whose allocator keeps freed memory in
+/// quarantine and changes what the memory metrics measure: those tests are skipped there.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool under_address_sanitizer = true;
+#else
+inline constexpr bool under_address_sanitizer = false;
+#endif
+
 /// An empty folder for one test, under the working directory (CTest runs each suite in a
 /// folder of its own, so suites running in parallel never share one).
 inline std::filesystem::path fresh_folder(const std::string& name) {

@@ -24,20 +24,20 @@ inline std::string_view without_tag(std::string_view what) {
 }
 
 // nlohmann's message without its tag, and with the input it quotes ("last read: '...'", or
-// the number in "number overflow parsing '...'") cut to its last 40 bytes, where the error
-// is: an unterminated string would otherwise put the rest of the file into the message. The
-// excerpt is raw input (binary, invalid UTF-8): the result is made printable.
+// the number in "number overflow parsing '...'") cut to its end, where the error is: an
+// unterminated string would otherwise put the rest of the file into the message. The text
+// after the quote is nlohmann's own and short ("'; expected ']'"), so the message's last
+// bytes hold the quote's end; the quote itself may hold anything (binary, invalid UTF-8), so
+// it is not searched, and the result is made printable.
 inline std::string without_long_excerpt(std::string_view what) {
   what = without_tag(what);
-  constexpr std::size_t longest_excerpt = 40;
-  for (std::string_view marker : {"last read: '", "parsing '"}) {
-    const auto start = what.find(marker);
+  constexpr std::size_t kept_tail = 100;
+  for (std::string_view marker : {"last read: '", "number overflow parsing '"}) {
+    const auto start = what.find(marker);  // the first: only nlohmann's text comes before it
     if (start == what.npos) continue;
     const auto begin = start + marker.size();
-    auto end = what.rfind("'; expected");
-    if (end == what.npos || end < begin) end = what.rfind('\'');
-    if (end == what.npos || end < begin || end - begin <= longest_excerpt) break;
-    return printable(fmt::format("{}...{}", what.substr(0, begin), what.substr(end - longest_excerpt)), 300);
+    if (what.size() - begin <= kept_tail + 3) break;
+    return printable(fmt::format("{}...{}", what.substr(0, begin), what.substr(what.size() - kept_tail)), 300);
   }
   return printable(what, 300);
 }

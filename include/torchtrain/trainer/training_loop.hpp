@@ -181,12 +181,13 @@ class TrainingLoop final
     auto& optimizer = *optimization_.optimizer();
     auto& scheduler = *optimization_.scheduler();
     policies_.precision.unscale_gradients(optimizer);
-    if (args_.max_grad_norm > 0) {
+    if (args_.max_grad_norm > 0)
       progress_.grad_norm = strategy_hooks::clip_grad_norm(policies_.strategy, optimization_.parameters(), args_.max_grad_norm);
-      non_finite_.add(NonFiniteWatch::grad_norm, state_.global_step + 1, progress_.grad_norm);
-    }
     notify(event::on_pre_optimizer_step{});
     const bool stepped = policies_.precision.optimizer_step(optimizer);
+    // A step the loss scaler skipped had an infinite gradient by design (--fp16): no divergence.
+    if (stepped && progress_.grad_norm.defined())
+      non_finite_.add(NonFiniteWatch::grad_norm, state_.global_step + 1, progress_.grad_norm);
     strategy_hooks::after_optimizer_step(policies_.strategy);
     notify(event::on_optimizer_step{});
     progress_.learning_rate = scheduler.last_lr();  // the rate this step used

@@ -17,6 +17,7 @@
 #include <torchtrain/data/csv.hpp>
 #include <torchtrain/data/json_fields.hpp>
 #include <torchtrain/detail/json_text.hpp>
+#include <torchtrain/detail/printable.hpp>
 
 namespace torchtrain::data::detail {
 
@@ -49,8 +50,12 @@ inline torch::Tensor json_field(const nlohmann::json& object, const std::string&
                                 const std::string& where) {
   const auto found = object.find(key);
   if (found == object.end()) {
+    // The line's keys as the message lists them: a few, each short and printable, whatever the line holds.
+    constexpr std::size_t listed = 5;
     std::string keys;
-    for (const auto& [name, value] : object.items()) keys += (keys.empty() ? "'" : ", '") + name + "'";
+    for (std::size_t shown = 0; const auto& item : object.items())
+      if (shown++ < listed) keys += (keys.empty() ? "'" : ", '") + torchtrain::detail::printable(item.key(), 20) + "'";
+    if (object.size() > listed) keys += fmt::format(" and {} more", object.size() - listed);
     throw DataError(fmt::format("{}: no field '{}' for the {}; the line has {}. Map the {} to one of them "
                                 "with JsonFields{{.{} = \"...\"}}",
                                 where, key, role, keys.empty() ? "no fields" : keys, role, role));
