@@ -14,8 +14,8 @@
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/callbacks/callback_states.hpp>
 #include <torchtrain/callbacks/events.hpp>
-#include <torchtrain/detail/python_float_repr.hpp>
 #include <torchtrain/checkpoint/resume_from.hpp>
+#include <torchtrain/detail/python_float_repr.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
 #include <torchtrain/io/messages.hpp>
 #include <torchtrain/io/training_plot.hpp>
@@ -130,6 +130,7 @@ class TrainingLoop final
     control_.should_epoch_stop = false;
     notify(event::on_epoch_begin{});
     std::vector<Batch> window;
+    std::vector<torch::Tensor> window_losses;
     while (data_.next_window(window, plan.accumulation_steps, policies_.strategy.device())) {
       control_.should_log = control_.should_evaluate = control_.should_save = false;
       notify(event::on_step_begin{});
@@ -140,19 +141,19 @@ class TrainingLoop final
         policies_.strategy.synchronize_buffers();
         step.begin_micro_batch(last);
         training_step(step, batch);
-        const auto loss = step.end_micro_batch();
-        progress_.add_loss(loss, args_, state_);
-        non_finite_.add(NonFiniteWatch::loss, state_.global_step + 1, loss);
+        window_losses.push_back(step.end_micro_batch());
+        progress_.add_loss(window_losses.back(), args_, state_);
         if (!last) notify(event::on_substep_end{});
       });
-      optimizer_step();
+      // A step the --fp16 loss scaler skipped overflowed by design: its values are no divergence.
+      if (optimizer_step())
+        for (const auto& loss : window_losses) non_finite_.add(NonFiniteWatch::loss, state_.global_step + 1, loss);
+      window_losses.clear();
       state_.global_step += 1;
       state_.epoch = epoch + data_.epoch_progress(plan);
       notify(event::on_step_end{});
       if (policies_.strategy.is_main_process()) logger_hooks::on_step_end(policies_.logger, state_);
-      if (stops_at_non_finite() || (non_finite_.reads_each_value() && policies_.strategy.world_size() == 1) ||
-          control_.should_log || state_.global_step % NonFiniteWatch::check_every == 0)
-        report_non_finite();
+      if (non_finite_check_due()) report_non_finite();
       if (jit_checkpoint_->requested(policies_.strategy)) {
         message(LogLevel::warning, "{}: saving a checkpoint at step {} and stopping (--enable_jit_checkpoint); "
                                    "resume with --resume_from_checkpoint true",
@@ -176,8 +177,9 @@ class TrainingLoop final
       step.default_training_step(batch);
   }
 
-  // Unscale, clip, step, schedule, zero: in the Python Trainer's order.
-  void optimizer_step() {
+  // Unscale, clip, step, schedule, zero: in the Python Trainer's order. Returns whether the
+  // optimizer stepped (the --fp16 loss scaler skips a step whose gradients overflowed).
+  bool optimizer_step() {
     auto& optimizer = *optimization_.optimizer();
     auto& scheduler = *optimization_.scheduler();
     policies_.precision.unscale_gradients(optimizer);
@@ -185,7 +187,6 @@ class TrainingLoop final
       progress_.grad_norm = strategy_hooks::clip_grad_norm(policies_.strategy, optimization_.parameters(), args_.max_grad_norm);
     notify(event::on_pre_optimizer_step{});
     const bool stepped = policies_.precision.optimizer_step(optimizer);
-    // A step the loss scaler skipped had an infinite gradient by design (--fp16): no divergence.
     if (stepped && progress_.grad_norm.defined())
       non_finite_.add(NonFiniteWatch::grad_norm, state_.global_step + 1, progress_.grad_norm);
     strategy_hooks::after_optimizer_step(policies_.strategy);
@@ -193,6 +194,7 @@ class TrainingLoop final
     progress_.learning_rate = scheduler.last_lr();  // the rate this step used
     if (stepped && !scheduler.steps_on_metrics()) scheduler.step();
     optim::zero_grad_set_to_none(optimizer);
+    return stepped;
   }
 
   // Says once per run at which step the loss or the gradient norm first was not a finite
@@ -209,7 +211,8 @@ class TrainingLoop final
             "step {}: the training {} is {}, and --debug underflow_overflow stops at the first loss or gradient norm "
             "that is not a finite number. The checkpoints saved before it are intact, and {} holds the log history; "
             "lower --learning_rate or set --max_grad_norm, then resume from a checkpoint or start again",
-            found.step, name, detail::python_float_repr(found.value), (std::filesystem::path(args_.output_dir) / Checkpoint::trainer_state_file).string()));
+            found.step, name, detail::python_float_repr(found.value),
+            (std::filesystem::path(args_.output_dir) / Checkpoint::trainer_state_file).string()));
       }
       if (policies_.strategy.is_main_process())
         message(LogLevel::warning,
@@ -225,6 +228,13 @@ class TrainingLoop final
   bool stops_at_non_finite() const {
     return std::ranges::find(args_.debug, "underflow_overflow") != args_.debug.end();
   }
+  // Every step where reading the values is free (one process on the CPU) or asked for,
+  // else where a log reads values anyway and every check_every steps. The same answer on
+  // every process, since with several report_non_finite is a collective.
+  bool non_finite_check_due() const {
+    return stops_at_non_finite() || (non_finite_.reads_each_value() && policies_.strategy.world_size() == 1) ||
+           control_.should_log || state_.global_step % NonFiniteWatch::check_every == 0;
+  }
 
   // Acts on the control flags that the flow and the callbacks set.
   void log_evaluate_save() {
@@ -234,7 +244,9 @@ class TrainingLoop final
       auto metrics = evaluate_eval_datasets("eval");
       // As in Python, a plateau rule watches metric_for_best_model (default: loss).
       if (optimization_.scheduler()->steps_on_metrics()) optimization_.scheduler()->step(best_model_metric(args_, metrics));
-      if (update_best_metric(args_, metrics, state_, policies_.strategy.is_main_process()) && args_.save_strategy == SaveStrategy::best) control_.should_save = true;
+      const bool speaks = policies_.strategy.is_main_process();
+      if (update_best_metric(args_, metrics, state_, speaks) && args_.save_strategy == SaveStrategy::best)
+        control_.should_save = true;
     }
     control_.should_evaluate = false;
     if (control_.should_save) {
