@@ -69,12 +69,15 @@
 #include <torchtrain/nn/neftune_embedding.hpp>
 #include <torchtrain/nn/sharded_block.hpp>
 #include <torchtrain/optim/clip_grad_norm.hpp>
+#include <torchtrain/optim/detail/per_parameter_optimizer.hpp>
 #include <torchtrain/optim/multi_tensor_adamw.hpp>
 #include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>
 #include <torchtrain/optim/python_state_dict.hpp>
 #include <torchtrain/optim/resumable.hpp>
 #include <torchtrain/optim/schedulers.hpp>
+#include <torchtrain/optim/train_eval_modes.hpp>
+#include <torchtrain/optim/updates_in_backward.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/policies.hpp>
 #include <torchtrain/trainer/prediction_output.hpp>

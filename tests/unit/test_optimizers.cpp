@@ -278,6 +278,7 @@ void take_steps(torch::nn::Sequential& model, torch::optim::Optimizer& optimizer
   for (int step = first; step < first + count; ++step) {
     torch::manual_seed(200 + static_cast<std::uint64_t>(step));
     auto inputs = torch::randn({8, 4});
+    if (auto* modes = dynamic_cast<tt::optim::TrainEvalModes*>(&optimizer)) modes->train();  // as the Trainer
     optimizer.zero_grad();
     torch::nn::functional::cross_entropy(model->forward(inputs), inputs.argmax(1) % 3).backward();
     optimizer.step();
@@ -342,17 +343,22 @@ bool all_equal(const std::vector<torch::Tensor>& a, const std::vector<torch::Ten
 }
 
 // Every optimizer a test of resuming should cover: each --optim name, with optim_args that
-// give it all the state it can keep, and MultiTensorAdamW.
+// give it all the state it can keep (GaLore and APOLLO project both Linear layers, at a
+// rank that fits them, anew every 2 steps), and MultiTensorAdamW.
 std::vector<std::pair<std::string, MakeOptimizer>> every_optimizer() {
+  const std::string low_rank = "rank=2,update_proj_gap=2";
   const std::map<std::string_view, std::string> full_state{
       {"sgd", "momentum=0.9"}, {"adagrad", "lr_decay=0.01"}, {"rmsprop", "momentum=0.5,centered=true"},
-      {"adafactor", "beta1=0.9"}};
+      {"adafactor", "beta1=0.9"}, {"galore_adamw", low_rank}, {"galore_adafactor", low_rank + ",beta1=0.9"},
+      {"galore_adamw_layerwise", low_rank}, {"galore_adafactor_layerwise", low_rank}, {"apollo_adamw", low_rank},
+      {"apollo_adamw_layerwise", low_rank}};
   std::vector<std::pair<std::string, MakeOptimizer>> all;
   const auto names = enum_names(tt::OptimizerNames{});
   for (std::size_t k = 0; k < names.size(); ++k) {
     auto found = full_state.find(names[k]);
     tt::TrainingArguments args{.optim = static_cast<tt::OptimizerNames>(k),
                                .optim_args = found == full_state.end() ? "" : found->second,
+                               .optim_target_modules = std::vector<std::string>{"0", "2"},
                                .learning_rate = 0.05, .weight_decay = 0.1};
     all.emplace_back(names[k], [args](torch::nn::Module& model) { return tt::optim::make_optimizer(model, args); });
   }
@@ -377,8 +383,8 @@ DOCTEST_TEST_CASE("every optimizer, saved and loaded, continues bit for bit as i
     auto run = resume(make, make);
     DOCTEST_CHECK(run.loaded_rates == run.saved_rates);
     DOCTEST_CHECK(all_equal(run.resumed, run.uninterrupted));
-    // The saved state matters: without it the same steps end elsewhere.
-    DOCTEST_CHECK(!all_equal(run.not_loaded, run.uninterrupted));
+    // The saved state matters: without it the same steps end elsewhere (LOMO keeps none).
+    if (name != "lomo") DOCTEST_CHECK(!all_equal(run.not_loaded, run.uninterrupted));
   }
 }
 
@@ -455,6 +461,7 @@ DOCTEST_TEST_CASE("every optimizer's optimizer.pt, for Python") {
     torch::manual_seed(1);
     auto model = small_model();
     auto optimizer = make(*model);
+    if (!tt::optim::python_state_dict(*optimizer)) continue;  // saved in LibTorch's format, for C++ only
     take_steps(model, *optimizer, 0, 3);
     tt::io::save_safetensors(folder / (name + ".step3.safetensors"), tt::state_dict(*model));
     std::ofstream(folder / (name + ".optimizer.pt"), std::ios::binary) << saved(*optimizer);

@@ -47,8 +47,13 @@ enum class TrainSamplingStrategy { random, sequential, group_by_length, batch_re
 /// which derive_defaults turns into all and no).
 enum class TokensSeen { no, all, non_padding };
 
-/// Optimizers by their Python `optim` names (those written so far).
-enum class OptimizerNames { adamw_torch, adamw_torch_fused, sgd, adagrad, rmsprop, adafactor };
+/// Optimizers by their Python `optim` names (those written so far; docs/optimizers.md).
+enum class OptimizerNames {
+  adamw_torch, adamw_torch_fused, sgd, adagrad, rmsprop, adafactor,
+  galore_adamw, galore_adafactor, galore_adamw_layerwise, galore_adafactor_layerwise,
+  apollo_adamw, apollo_adamw_layerwise, lomo, adalomo, schedule_free_adamw, schedule_free_sgd,
+  lion_32bit, ademamix, adamw_8bit
+};
 
 // Names of enum values, found by argument-dependent lookup; the parser and the printers
 // use them. A user enum gets the same treatment by declaring its own `enum_names`.
@@ -63,7 +68,26 @@ constexpr auto enum_names(TrainSamplingStrategy) {
 }
 constexpr auto enum_names(TokensSeen) { return std::array<std::string_view, 3>{"no", "all", "non_padding"}; }
 constexpr auto enum_names(OptimizerNames) {
-  return std::array<std::string_view, 6>{"adamw_torch", "adamw_torch_fused", "sgd", "adagrad", "rmsprop", "adafactor"};
+  return std::array<std::string_view, 19>{
+      "adamw_torch",
+      "adamw_torch_fused",
+      "sgd",
+      "adagrad",
+      "rmsprop",
+      "adafactor",
+      "galore_adamw",
+      "galore_adafactor",
+      "galore_adamw_layerwise",
+      "galore_adafactor_layerwise",
+      "apollo_adamw",
+      "apollo_adamw_layerwise",
+      "lomo",
+      "adalomo",
+      "schedule_free_adamw",
+      "schedule_free_sgd",
+      "lion_32bit",
+      "ademamix",
+      "adamw_8bit"};
 }
 constexpr auto enum_names(SchedulerType) {
   return std::array<std::string_view, 12>{"linear",
@@ -104,6 +128,7 @@ struct TrainingArguments {
   // Optimizer and schedule.
   OptimizerNames optim = OptimizerNames::adamw_torch_fused;  // the optimizer
   std::optional<std::string> optim_args;  // the optimizer's extra settings: "momentum=0.9,nesterov=true"
+  std::optional<std::vector<std::string>> optim_target_modules;  // what GaLore and APOLLO project
   double learning_rate = 5e-5;           // initial learning rate
   double weight_decay = 0.0;             // decoupled weight decay, not applied to biases and norms
   double adam_beta1 = 0.9;               // AdamW beta1
@@ -185,7 +210,6 @@ struct TrainingArguments {
 
   // Accepted under their Python names; an error when set to ask for something torchtrain
   // does not do (see validate), else without effect here.
-  std::optional<std::vector<std::string>> optim_target_modules;
   bool activation_checkpointing = false;
   std::optional<std::string> activation_checkpointing_kwargs;
   bool torch_compile = false;
@@ -334,7 +358,7 @@ TORCHTRAIN_REFLECT(
     (do_eval, "for scripts: whether to evaluate (set when eval_strategy is not no)"),
     (do_predict, "for scripts: whether to predict (the Trainer does not read it)"),
     // Python's, accepted so that its scripts and files run; an error where they ask for more.
-    (optim_target_modules, "GaLore and APOLLO's target modules: an error when set (no such optimizer yet)"),
+    (optim_target_modules, "the modules GaLore and APOLLO project (names, regular expressions, or all-linear)"),
     (activation_checkpointing, "FSDP's activation checkpointing: an error when true (use gradient_checkpointing)"),
     (activation_checkpointing_kwargs, "FSDP's activation checkpointing settings: an error when set"),
     (torch_compile, "torch.compile: an error when true (LibTorch has no compiler)"),

@@ -142,8 +142,6 @@ inline void validate_python_only(const TrainingArguments& args) {
   const auto set = [](const std::optional<std::string>& value) {
     return value && !value->empty() && *value != "{}" && *value != "[]" && *value != "\"\"";
   };
-  refuse(args.optim_target_modules.has_value(), "optim_target_modules",
-         "it names the modules of GaLore or APOLLO, which torchtrain has not; drop it");
   refuse(args.activation_checkpointing || set(args.activation_checkpointing_kwargs), "activation_checkpointing",
          "it is FSDP's; use --gradient_checkpointing with tt::nn::Checkpoint-wrapped modules");
   refuse(args.torch_compile || set(args.torch_compile_backend) || set(args.torch_compile_mode), "torch_compile",

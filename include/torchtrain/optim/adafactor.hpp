@@ -1,6 +1,7 @@
 // Adafactor (Shazeer and Stern, 2018) with the arithmetic of the Python transformers implementation.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -66,6 +67,54 @@ struct AdafactorOptions : torch::optim::OptimizerCloneableOptions<AdafactorOptio
     visit("warmup_init", self.warmup_init());
   }
 };
+
+namespace detail {
+
+// The root mean square of a tensor's elements, as a 0-dim tensor.
+inline torch::Tensor adafactor_rms(const torch::Tensor& tensor) {
+  return tensor.norm(2) / std::sqrt(static_cast<double>(tensor.numel()));
+}
+
+// Adafactor's learning rate at `step` (counted from 1): the relative step or `lr`, times
+// the parameter's root mean square (at least eps2) when scale_parameter is on.
+inline double adafactor_learning_rate(const AdafactorOptions& options, double step, const torch::Tensor& parameter) {
+  double lr = options.lr();
+  if (options.relative_step())
+    lr = std::min(options.warmup_init() ? 1e-6 * step : 1e-2, 1.0 / std::sqrt(step));
+  if (options.scale_parameter()) lr *= std::max(options.eps2(), adafactor_rms(parameter).item<double>());
+  return lr;
+}
+
+// What one Adafactor step subtracts from a parameter (weight decay aside), from the float
+// gradient `grad`; updates the moments in place: `row` and `column` when `grad` has two
+// dimensions or more, else `full`; `first_moment` when beta1 is set. Shared with GaLore's
+// Adafactor, which calls it on a projected gradient.
+inline torch::Tensor adafactor_change(const torch::Tensor& grad, const torch::Tensor& row, const torch::Tensor& column,
+                                      const torch::Tensor& full, const torch::Tensor& first_moment, double step,
+                                      double lr, const AdafactorOptions& options) {
+  const double beta2 = 1.0 - std::pow(step, options.decay_rate());
+  auto squared = grad.pow(2) + options.eps1();
+  torch::Tensor change;
+  if (grad.dim() >= 2) {
+    row.mul_(beta2).add_(squared.mean(-1), 1.0 - beta2);
+    column.mul_(beta2).add_(squared.mean(-2), 1.0 - beta2);
+    auto row_factor = (row / row.mean(-1, true)).rsqrt_().unsqueeze(-1);
+    auto column_factor = column.unsqueeze(-2).rsqrt();
+    change = (row_factor * column_factor).mul_(grad);
+  } else {
+    full.mul_(beta2).add_(squared, 1.0 - beta2);
+    change = full.rsqrt().mul_(grad);
+  }
+  change.div_((adafactor_rms(change) / options.clip_threshold()).clamp_(1.0));
+  change.mul_(lr);
+  if (options.beta1()) {
+    first_moment.mul_(*options.beta1()).add_(change, 1.0 - *options.beta1());
+    change = first_moment;
+  }
+  return change;
+}
+
+}  // namespace detail
 
 /// Per-parameter state: the step, factored (row and column) or full second moments, and
 /// the first moment when beta1 is set.
@@ -137,11 +186,6 @@ class Adafactor : public torch::optim::Optimizer {
   }
 
  private:
-
-  static torch::Tensor rms(const torch::Tensor& tensor) {
-    return tensor.norm(2) / std::sqrt(static_cast<double>(tensor.numel()));
-  }
-
   void update(torch::Tensor& parameter, const AdafactorOptions& options) {
     const auto grad = parameter.grad().to(torch::kFloat);
     const bool factored = grad.dim() >= 2;
@@ -162,31 +206,9 @@ class Adafactor : public torch::optim::Optimizer {
     auto& state = static_cast<AdafactorParamState&>(*state_[key]);
     state.step += 1;
     const double step = static_cast<double>(state.step);
-
-    double lr = options.lr();
-    if (options.relative_step())
-      lr = std::min(options.warmup_init() ? 1e-6 * step : 1e-2, 1.0 / std::sqrt(step));
-    if (options.scale_parameter()) lr *= std::max(options.eps2(), rms(parameter).item<double>());
-    const double beta2 = 1.0 - std::pow(step, options.decay_rate());
-
-    auto squared = grad.pow(2) + options.eps1();
-    torch::Tensor change;
-    if (factored) {
-      state.exp_avg_sq_row.mul_(beta2).add_(squared.mean(-1), 1.0 - beta2);
-      state.exp_avg_sq_col.mul_(beta2).add_(squared.mean(-2), 1.0 - beta2);
-      auto row_factor = (state.exp_avg_sq_row / state.exp_avg_sq_row.mean(-1, true)).rsqrt_().unsqueeze(-1);
-      auto column_factor = state.exp_avg_sq_col.unsqueeze(-2).rsqrt();
-      change = (row_factor * column_factor).mul_(grad);
-    } else {
-      state.exp_avg_sq.mul_(beta2).add_(squared, 1.0 - beta2);
-      change = state.exp_avg_sq.rsqrt().mul_(grad);
-    }
-    change.div_((rms(change) / options.clip_threshold()).clamp_(1.0));
-    change.mul_(lr);
-    if (options.beta1()) {
-      state.exp_avg.mul_(*options.beta1()).add_(change, 1.0 - *options.beta1());
-      change = state.exp_avg;
-    }
+    const double lr = detail::adafactor_learning_rate(options, step, parameter);
+    auto change = detail::adafactor_change(grad, state.exp_avg_sq_row, state.exp_avg_sq_col, state.exp_avg_sq,
+                                           state.exp_avg, step, lr, options);
     if (options.weight_decay() != 0) parameter.add_(parameter, -options.weight_decay() * lr);
     parameter.add_(-change);
   }

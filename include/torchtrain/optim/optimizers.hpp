@@ -1,7 +1,9 @@
 // The optimizers of the Python Trainer's `optim` argument, over its two parameter groups.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,54 +24,19 @@
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/detail/printable.hpp>
 #include <torchtrain/optim/adafactor.hpp>
+#include <torchtrain/optim/adamw_8bit.hpp>
+#include <torchtrain/optim/ademamix.hpp>
+#include <torchtrain/optim/apollo.hpp>
+#include <torchtrain/optim/galore.hpp>
+#include <torchtrain/optim/lion.hpp>
+#include <torchtrain/optim/lomo.hpp>
+#include <torchtrain/optim/schedule_free.hpp>
+#include <torchtrain/optim/detail/optim_args.hpp>
 #include <torchtrain/optim/multi_tensor_adamw.hpp>
 #include <torchtrain/optim/parameter_groups.hpp>
 #include <torchtrain/optim/resumable.hpp>
 
 namespace torchtrain::detail {
-
-// `optim_args` ("momentum=0.9,nesterov=True", or a JSON object) as name -> value; each optimizer takes the
-// names it knows, and any name left over is an error.
-class OptimArgs {
- public:
-  explicit OptimArgs(std::string_view text) {
-    for (auto [name, value] : split_name_values(text, "optim_args")) values_.emplace(name, value);
-  }
-
-  template <class T>
-  T take(const std::string& name, T fallback) {
-    auto found = values_.find(name);
-    if (found == values_.end()) return fallback;
-    auto value = parse_value<T>(found->second);
-    if (!value)
-      throw ArgumentError(fmt::format("--optim_args: {} expects {}, got '{}'", name,
-                                      type_name<T>(), torchtrain::detail::printable(found->second)));
-    values_.erase(found);
-    return *value;
-  }
-
-  void require_all_taken(std::string_view optimizer) const {
-    if (!values_.empty())
-      throw ArgumentError(fmt::format("--optim_args: {} takes no '{}'; see the names each --optim takes in "
-                                      "docs/training-arguments.md", optimizer, torchtrain::detail::printable(values_.begin()->first)));
-  }
-
- private:
-  std::map<std::string, std::string> values_;
-};
-
-// The Python Trainer's groups: weight decay on `decay`, none on `no_decay`; empty groups left out.
-template <class Options>
-std::vector<torch::optim::OptimizerParamGroup> groups_with_decay(const torch::nn::Module& model, const Options& options,
-                                                                 double weight_decay) {
-  auto [decay, no_decay] = optim::weight_decay_groups(model);
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  if (!decay.empty())
-    groups.emplace_back(std::move(decay), std::make_unique<Options>(Options(options).weight_decay(weight_decay)));
-  if (!no_decay.empty())
-    groups.emplace_back(std::move(no_decay), std::make_unique<Options>(Options(options).weight_decay(0)));
-  return groups;
-}
 
 // `Optimizer` with `options` over the groups above, restoring its options on load.
 template <class Optimizer, class Options>
@@ -84,7 +51,12 @@ std::unique_ptr<torch::optim::Optimizer> resumable(const torch::nn::Module& mode
 inline void check_optimizer_arguments(const TrainingArguments& args) {
   if (!(args.weight_decay >= 0))
     throw ArgumentError(fmt::format("--weight_decay must not be negative (0 for none), got {}", args.weight_decay));
-  if (args.optim != OptimizerNames::adamw_torch && args.optim != OptimizerNames::adamw_torch_fused) return;
+  // The optimizers that take --adam_beta1, --adam_beta2 and --adam_epsilon as Python's Trainer passes them.
+  constexpr OptimizerNames adam_like[] = {OptimizerNames::adamw_torch,  OptimizerNames::adamw_torch_fused,
+                                          OptimizerNames::apollo_adamw, OptimizerNames::apollo_adamw_layerwise,
+                                          OptimizerNames::adamw_8bit,   OptimizerNames::ademamix,
+                                          OptimizerNames::lion_32bit,   OptimizerNames::schedule_free_adamw};
+  if (std::find(std::begin(adam_like), std::end(adam_like), args.optim) == std::end(adam_like)) return;
   for (const auto& [flag, beta] : {std::pair{"adam_beta1", args.adam_beta1}, std::pair{"adam_beta2", args.adam_beta2}})
     if (!(beta >= 0 && beta < 1))
       throw ArgumentError(fmt::format("--{} must be in [0, 1), got {} (AdamW's default is {})", flag, beta,
@@ -148,6 +120,26 @@ inline std::unique_ptr<torch::optim::Optimizer> make_named_optimizer(const torch
       extra.require_all_taken("rmsprop");
       return torchtrain::detail::resumable<torch::optim::RMSprop>(model, options, args.weight_decay);
     }
+    case OptimizerNames::lion_32bit:
+      return optim::make_lion(model, args, extra);
+    case OptimizerNames::ademamix:
+      return optim::make_ademamix(model, args, extra);
+    case OptimizerNames::adamw_8bit:
+      return optim::make_adamw_8bit(model, args, extra);
+    case OptimizerNames::lomo:
+    case OptimizerNames::adalomo:
+      return optim::make_lomo(model, args, extra);
+    case OptimizerNames::schedule_free_adamw:
+    case OptimizerNames::schedule_free_sgd:
+      return optim::make_schedule_free(model, args, extra);
+    case OptimizerNames::galore_adamw:
+    case OptimizerNames::galore_adafactor:
+    case OptimizerNames::galore_adamw_layerwise:
+    case OptimizerNames::galore_adafactor_layerwise:
+      return optim::make_galore(model, args, extra);
+    case OptimizerNames::apollo_adamw:
+    case OptimizerNames::apollo_adamw_layerwise:
+      return optim::make_apollo(model, args, extra);
   }
   throw ArgumentError("--optim: unknown optimizer");
 }
@@ -166,9 +158,14 @@ namespace torchtrain::optim {
 /// - rmsprop: optim_args alpha, eps, momentum, centered (0.99, 1e-8, 0, false).
 /// - adafactor: optim::Adafactor with scale_parameter and relative_step off (as the Python
 ///   Trainer); optim_args clip_threshold (1), decay_rate (-0.8), beta1 (none).
-/// Each one's load() restores what its save() wrote, learning rates included (Resumable).
+/// - galore_* (galore.hpp), apollo_* (apollo.hpp): low-rank projected states of the Linear
+///   weights `optim_target_modules` names; lomo, adalomo (lomo.hpp, adalomo.hpp): updates inside
+///   backward; schedule_free_* (schedule_free.hpp); lion_32bit (lion.hpp); ademamix
+///   (ademamix.hpp); adamw_8bit (adamw_8bit.hpp): each as the Python Trainer builds it from its
+///   reference package, with that package's defaults. docs/optimizers.md has the table.
+/// Each one's load() restores what its save() wrote, learning rates included.
 /// Throws ArgumentError, naming the flag, for an optim_args name the optimizer does not take,
-/// a value it refuses, a negative weight_decay, and AdamW's betas outside [0, 1) or a
+/// a value it refuses, a negative weight_decay, and Adam-style betas outside [0, 1) or a
 /// negative epsilon.
 inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model,
                                                                const TrainingArguments& args) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <memory>
 #include <cctype>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/instancenorm.h>
 #include <torch/nn/modules/normalization.h>
+#include <torch/optim/optimizer.h>
 
 namespace torchtrain::optim {
 
@@ -73,3 +75,20 @@ inline ParameterGroups weight_decay_groups(const torch::nn::Module& model) {
 }
 
 }  // namespace torchtrain::optim
+
+namespace torchtrain::detail {
+
+// The Python Trainer's groups: weight decay on `decay`, none on `no_decay`; empty groups left out.
+template <class Options>
+std::vector<torch::optim::OptimizerParamGroup> groups_with_decay(const torch::nn::Module& model, const Options& options,
+                                                                 double weight_decay) {
+  auto [decay, no_decay] = optim::weight_decay_groups(model);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  if (!decay.empty())
+    groups.emplace_back(std::move(decay), std::make_unique<Options>(Options(options).weight_decay(weight_decay)));
+  if (!no_decay.empty())
+    groups.emplace_back(std::move(no_decay), std::make_unique<Options>(Options(options).weight_decay(0)));
+  return groups;
+}
+
+}  // namespace torchtrain::detail

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 
@@ -14,6 +15,8 @@
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/optim/optimizers.hpp>
 #include <torchtrain/optim/schedulers.hpp>
+#include <torchtrain/optim/train_eval_modes.hpp>
+#include <torchtrain/optim/updates_in_backward.hpp>
 #include <torchtrain/trainer/training_plan.hpp>
 
 namespace torchtrain {
@@ -35,11 +38,15 @@ class Optimization {
   /// Fails now, naming the flag, on a bad --optim_args or --lr_scheduler_kwargs.
   static void check(torch::nn::Module& model, const TrainingArguments& args) {
     parse_scheduler_kwargs(args.lr_scheduler_kwargs);
-    optim::make_optimizer(model, args);
+    Optimization made;
+    made.optimizer_ = optim::make_optimizer(model, args);
+    made.note_optimizer_kind();
+    made.check_updates_in_backward(args, /*world_size=*/1);
   }
 
   /// A fresh optimizer and schedule for a run of `plan`.
   void begin(torch::nn::Module& model, const TrainingArguments& args, const TrainingPlan& plan) {
+    optimizer_.reset();  // the last run's, before a new one takes over the same parameters
     if (given_optimizer_)
       optimizer_ = std::move(given_optimizer_);
     else if (factory_)
@@ -47,6 +54,7 @@ class Optimization {
     else
       optimizer_ = optim::make_optimizer(model, args);
     parameters_ = model.parameters();  // clipped in model order, as Python clips model.parameters()
+    note_optimizer_kind();
     if (given_scheduler_) {
       scheduler_ = std::make_unique<optim::LRScheduler>(std::move(*given_scheduler_));
       given_scheduler_.reset();
@@ -75,10 +83,51 @@ class Optimization {
   void set_scheduler_factory(SchedulerFactory factory) { scheduler_factory_ = std::move(factory); }
 
   torch::optim::Optimizer* optimizer() const { return optimizer_.get(); }
+
+  /// The optimizer's eval mode before an evaluation or a save, its train mode before a
+  /// training step (schedule-free: optim::TrainEvalModes); nothing for other optimizers.
+  void eval_mode() {
+    if (modes_) modes_->eval();
+  }
+  void train_mode() {
+    if (modes_) modes_->train();
+  }
+
+  /// True when the optimizer updates each parameter inside backward (LOMO, AdaLomo, the
+  /// layerwise forms): no gradients are left to clip, and the step itself does nothing.
+  bool updates_in_backward() const { return updates_in_backward_; }
+
+  /// Refuses, before the first step, what an optimizer that updates inside backward cannot
+  /// do: accumulate gradients, unscale them (--fp16) or wait for other processes' (DDP).
+  void check_updates_in_backward(const TrainingArguments& args, int world_size) const {
+    if (!updates_in_backward_) return;
+    const auto name = enum_names(args.optim)[static_cast<std::size_t>(args.optim)];
+    if (args.gradient_accumulation_steps != 1)
+      throw ArgumentError(fmt::format("--optim {} updates each parameter inside backward, so there is no gradient "
+                                      "to accumulate: use --gradient_accumulation_steps 1 (got {}) and a larger "
+                                      "--per_device_train_batch_size",
+                                      name, args.gradient_accumulation_steps));
+    if (args.fp16)
+      throw ArgumentError(fmt::format("--optim {} updates each parameter inside backward, before a loss scaler "
+                                      "could unscale or skip it: use --bf16 instead of --fp16",
+                                      name));
+    if (world_size > 1)
+      throw ArgumentError(fmt::format("--optim {} updates each parameter inside backward, before the processes' "
+                                      "gradients are averaged; it does not support {} processes (as in Python): "
+                                      "train on one process, or choose another --optim",
+                                      name, world_size));
+  }
   optim::LRScheduler* scheduler() const { return scheduler_.get(); }
   std::vector<torch::Tensor>& parameters() { return parameters_; }
 
  private:
+  // What the loop must do differently for the optimizer: switch its modes, or not clip.
+  void note_optimizer_kind() {
+    modes_ = dynamic_cast<optim::TrainEvalModes*>(optimizer_.get());
+    const auto* in_backward = dynamic_cast<const optim::UpdatesInBackward*>(optimizer_.get());
+    updates_in_backward_ = in_backward && in_backward->updates_in_backward();
+  }
+
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<optim::LRScheduler> scheduler_;
   std::unique_ptr<torch::optim::Optimizer> given_optimizer_;  // by set_optimizers, for the next train()
@@ -86,6 +135,8 @@ class Optimization {
   OptimizerFactory factory_;
   SchedulerFactory scheduler_factory_;
   std::vector<torch::Tensor> parameters_;
+  optim::TrainEvalModes* modes_ = nullptr;
+  bool updates_in_backward_ = false;
 };
 
 }  // namespace torchtrain

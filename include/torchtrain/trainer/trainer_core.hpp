@@ -105,6 +105,7 @@ class TrainerCore : public detail::TrainerInterface {
     if (policies_.strategy.is_main_process()) torchtrain::save_metrics(args_.output_dir, split, metrics);
   }
   void save_model(const std::filesystem::path& folder) override {
+    optimization_.eval_mode();  // a schedule-free optimizer's weights to keep
     const auto weights = policies_.strategy.state_dict(model_);  // every process: a sharded strategy gathers them
     if (should_save()) {
       torchtrain::save_model(*model_, weights, folder);
@@ -159,6 +160,7 @@ class TrainerCore : public detail::TrainerInterface {
   template <class Run>
   Metrics evaluation(const char* stage, Run&& run) {
     memory_.start(stage);
+    optimization_.eval_mode();  // as the Python evaluation_loop's optimizer.eval() (schedule-free)
     if (!progress_.training && (args_.bf16_full_eval || args_.fp16_full_eval))
       model_->to(args_.bf16_full_eval ? torch::kBFloat16 : torch::kFloat16);
     auto metrics = run();

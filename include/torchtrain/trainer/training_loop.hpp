@@ -95,6 +95,7 @@ class TrainingLoop final
       train_epoch(plan, epoch);
     jit_checkpoint_.reset();
     report_non_finite();  // what the last steps left unread
+    optimization_.eval_mode();  // a schedule-free run ends with the weights it evaluates and saves
 
     Metrics metrics = progress_.train_metrics(strategy, state_, planned_samples(plan, args_, strategy.world_size()), plan.max_steps);
     memory_.stop_and_update("train", metrics);
@@ -133,6 +134,7 @@ class TrainingLoop final
     std::vector<torch::Tensor> window_losses;
     while (data_.next_window(window, plan.accumulation_steps, policies_.strategy.device())) {
       control_.should_log = control_.should_evaluate = control_.should_save = false;
+      optimization_.train_mode();  // as the Python training_step, after an evaluation or a save
       notify(event::on_step_begin{});
       Step step(model_, loss_, policies_.precision, policies_.strategy, args_, step_logs_, std::span<const Batch>(window),
                 state_.global_step);
@@ -183,7 +185,8 @@ class TrainingLoop final
     auto& optimizer = *optimization_.optimizer();
     auto& scheduler = *optimization_.scheduler();
     policies_.precision.unscale_gradients(optimizer);
-    if (args_.max_grad_norm > 0)
+    // An optimizer that updated in backward left no gradients to clip.
+    if (args_.max_grad_norm > 0 && !optimization_.updates_in_backward())
       progress_.grad_norm = strategy_hooks::clip_grad_norm(policies_.strategy, optimization_.parameters(), args_.max_grad_norm);
     notify(event::on_pre_optimizer_step{});
     const bool stepped = policies_.precision.optimizer_step(optimizer);
@@ -267,6 +270,7 @@ class TrainingLoop final
       message(LogLevel::info, "Saving model checkpoint to {}", folder.string());
       progress_.store_flos(policies_.strategy, state_);  // as Python, the checkpoint's total_flos is up to date
       const bool saves = should_save();
+      optimization_.eval_mode();  // the weights to keep; the next step's train_mode() moves back
       auto rng_states = args_.save_only_model ? decltype(random_states(policies_.strategy, args_, false)){}
                                               : random_states(policies_.strategy, args_, saves);
       if (saves) {
@@ -307,6 +311,7 @@ class TrainingLoop final
   void begin_run(const TrainingPlan& plan) {
     auto& strategy = policies_.strategy;
     optimization_.begin(*model_, args_, plan);
+    optimization_.check_updates_in_backward(args_, strategy.world_size());
     strategy_hooks::prepare_optimizer(strategy, *optimization_.optimizer());
     data_.begin(args_, plan, strategy.world_size(), strategy.rank());
     const TrainerState previous = std::exchange(state_, fresh_trainer_state(plan, args_));

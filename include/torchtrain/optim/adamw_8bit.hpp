@@ -1,0 +1,184 @@
+// AdamW with 8-bit blockwise-quantized moments, with the arithmetic of bitsandbytes' AdamW (optim_bits=8) on the CPU.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <tuple>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/optim/blockwise_quantization.hpp>
+#include <torchtrain/optim/detail/optim_args.hpp>
+#include <torchtrain/optim/detail/per_parameter_optimizer.hpp>
+#include <torchtrain/optim/parameter_groups.hpp>
+
+namespace torchtrain::optim {
+
+/// AdamW8bit's settings, with the defaults of Python's `bitsandbytes.optim.AdamW`.
+struct AdamW8bitOptions : torch::optim::OptimizerCloneableOptions<AdamW8bitOptions> {
+  using betas_t = std::tuple<double, double>;
+  explicit AdamW8bitOptions(double lr = 1e-3) : lr_(lr) {}
+  TORCH_ARG(double, lr);
+  TORCH_ARG(betas_t, betas) = std::make_tuple(0.9, 0.999);
+  TORCH_ARG(double, eps) = 1e-8;
+  TORCH_ARG(double, weight_decay) = 1e-2;  // decoupled: the parameter shrinks by lr * weight_decay
+  // Parameters with fewer elements keep 32-bit moments: their 8-bit state would save little.
+  TORCH_ARG(std::int64_t, min_8bit_size) = 4096;
+
+ public:  // TORCH_ARG leaves the access private
+  double get_lr() const override { return lr(); }
+  void set_lr(const double value) override { lr(value); }
+};
+
+/// AdamW whose two moments are stored in 8 bits (Dettmers et al., 2022, "8-bit Optimizers via
+/// Block-wise Quantization"): each step dequantizes them, does the AdamW update in float32
+/// and quantizes them again, per block of 256 values with a dynamic map (BlockwiseQuantizer).
+///
+/// State, under bitsandbytes' keys: for a parameter of at least `min_8bit_size` elements,
+/// "state1" and "state2" (uint8 codes of the first and second moment, the parameter's shape),
+/// "absmax1" and "absmax2" (float32, one per block of 256), "qmap1" and "qmap2" (the signed and
+/// unsigned maps, 256 float32 each); for a smaller parameter, or one named in
+/// `full_precision` (the Python Trainer's embedding weights), float32 "state1" and "state2".
+/// About 2 bytes per element for a large parameter, a quarter of AdamW's 8.
+///
+/// The arithmetic is that of bitsandbytes' CPU kernels, operation for operation (the 8-bit
+/// and the 32-bit paths differ in where epsilon goes), so the parameters and the codes equal
+/// bitsandbytes' on the CPU.
+class AdamW8bit : public PerParameterOptimizer<AdamW8bitOptions> {
+ public:
+  /// `full_precision`: parameters that keep 32-bit moments whatever their size.
+  AdamW8bit(std::vector<torch::optim::OptimizerParamGroup> groups, const AdamW8bitOptions& defaults,
+            std::vector<torch::Tensor> full_precision = {})
+      : PerParameterOptimizer<AdamW8bitOptions>(std::move(groups), defaults),
+        first_moment_(dynamic_quantization_map(/*is_signed=*/true)),
+        second_moment_(dynamic_quantization_map(/*is_signed=*/false)) {
+    for (const auto& parameter : full_precision) full_precision_.insert(parameter.unsafeGetTensorImpl());
+  }
+  AdamW8bit(std::vector<torch::Tensor> parameters, const AdamW8bitOptions& defaults = AdamW8bitOptions())
+      : AdamW8bit({torch::optim::OptimizerParamGroup(std::move(parameters))}, defaults) {}
+
+ protected:
+  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override {
+    const auto& options = this->options(group);
+    auto& state = state_of(parameter);
+    if (state.tensors.empty()) initialize(state, parameter, options);
+    state.step += 1;
+    if (state.tensors.at("state1").scalar_type() == torch::kUInt8)
+      update_8bit(state, parameter, gradient, options);
+    else
+      update_32bit(state, parameter, gradient, options);
+  }
+
+ private:
+  void initialize(NamedState& state, const torch::Tensor& parameter, const AdamW8bitOptions& options) {
+    const bool eight_bit = parameter.numel() >= options.min_8bit_size() &&
+                           !full_precision_.contains(parameter.unsafeGetTensorImpl());
+    if (!eight_bit) {
+      state.tensors["state1"] = torch::zeros_like(parameter, torch::kFloat);
+      state.tensors["state2"] = torch::zeros_like(parameter, torch::kFloat);
+      return;
+    }
+    const auto blocks = BlockwiseQuantizer::blocks(parameter.numel());
+    const auto on_device = torch::TensorOptions().dtype(torch::kFloat).device(parameter.device());
+    state.tensors["state1"] = torch::zeros_like(parameter, torch::kUInt8);
+    state.tensors["state2"] = torch::zeros_like(parameter, torch::kUInt8);
+    state.tensors["absmax1"] = torch::zeros({blocks}, on_device);
+    state.tensors["absmax2"] = torch::zeros({blocks}, on_device);
+    // Kept for bitsandbytes' layout; the updates use the same maps, held by the quantizers.
+    state.tensors["qmap1"] = first_moment_.map().to(parameter.device());
+    state.tensors["qmap2"] = second_moment_.map().to(parameter.device());
+  }
+
+  // bitsandbytes' _optimizer_update_8bit_blockwise_cpu for "adam".
+  void update_8bit(NamedState& state, torch::Tensor& parameter, const torch::Tensor& gradient,
+                   const AdamW8bitOptions& options) {
+    auto& t = state.tensors;
+    auto exp_avg = first_moment_.dequantize(t.at("state1"), t.at("absmax1"));
+    auto exp_avg_sq = second_moment_.dequantize(t.at("state2"), t.at("absmax2"));
+    const auto grad = gradient.to(torch::kFloat);
+    auto value = parameter.to(torch::kFloat);  // the parameter itself when it is float32
+    const auto [beta1, beta2] = options.betas();
+    const double lr = options.lr(), step = static_cast<double>(state.step);
+
+    exp_avg.mul_(beta1).add_(grad, 1.0 - beta1);
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
+    const double correction1 = 1.0 - std::pow(beta1, step);
+    const double correction2 = std::sqrt(1.0 - std::pow(beta2, step));
+    const auto denominator = (exp_avg_sq.sqrt() / correction2).add_(options.eps());
+    if (options.weight_decay() > 0.0) value.mul_(1.0 - lr * options.weight_decay());
+    value.addcdiv_(exp_avg, denominator, -lr / correction1);
+    if (!value.is_same(parameter)) parameter.copy_(value);
+
+    first_moment_.quantize(exp_avg, t.at("state1"), t.at("absmax1"));
+    second_moment_.quantize(exp_avg_sq, t.at("state2"), t.at("absmax2"));
+  }
+
+  // bitsandbytes' _optimizer_update_32bit_cpu for "adam" (epsilon scaled by the second
+  // correction, unlike the 8-bit path).
+  static void update_32bit(NamedState& state, torch::Tensor& parameter, const torch::Tensor& gradient,
+                           const AdamW8bitOptions& options) {
+    auto& exp_avg = state.tensors.at("state1");
+    auto& exp_avg_sq = state.tensors.at("state2");
+    const auto grad = gradient.to(torch::kFloat);
+    auto value = parameter.to(torch::kFloat);
+    const auto [beta1, beta2] = options.betas();
+    const double lr = options.lr(), step = static_cast<double>(state.step);
+
+    exp_avg.mul_(beta1).add_(grad, 1.0 - beta1);
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
+    const double correction1 = 1.0 - std::pow(beta1, step);
+    const double correction2 = std::sqrt(1.0 - std::pow(beta2, step));
+    const double step_size = -lr * correction2 / correction1;
+    if (options.weight_decay() > 0.0) value.mul_(1.0 - lr * options.weight_decay());
+    value.add_(exp_avg / (exp_avg_sq.sqrt() + options.eps() * correction2), step_size);
+    if (!value.is_same(parameter)) parameter.copy_(value);
+  }
+
+  BlockwiseQuantizer first_moment_, second_moment_;
+  std::unordered_set<const void*> full_precision_;
+};
+
+/// `--optim adamw_8bit` as the Python Trainer builds it: bitsandbytes' AdamW with
+/// optim_bits=8 over the Trainer's two weight-decay groups, with learning_rate, adam_beta1,
+/// adam_beta2, adam_epsilon, and 32-bit moments for the weights of Embedding modules (the
+/// Trainer's override). It reads no optim_args.
+inline std::unique_ptr<torch::optim::Optimizer> make_adamw_8bit(const torch::nn::Module& model,
+                                                                const TrainingArguments& args,
+                                                                torchtrain::detail::OptimArgs& extra) {
+  extra.require_all_taken("adamw_8bit");
+  if (!(args.learning_rate >= 0))
+    throw ArgumentError(fmt::format("--learning_rate must not be negative, got {}", args.learning_rate));
+  if (!(args.weight_decay >= 0))
+    throw ArgumentError(fmt::format("--weight_decay must not be negative (0 for none), got {}", args.weight_decay));
+  for (const auto& [flag, beta, fallback] :
+       {std::tuple{"adam_beta1", args.adam_beta1, 0.9}, std::tuple{"adam_beta2", args.adam_beta2, 0.999}})
+    if (!(beta >= 0 && beta < 1))
+      throw ArgumentError(fmt::format("--{} must be in [0, 1) (the default is {}), got {}", flag, fallback, beta));
+  if (!(args.adam_epsilon >= 0))
+    throw ArgumentError(
+        fmt::format("--adam_epsilon must not be negative (the default is 1e-08), got {}", args.adam_epsilon));
+
+  auto options = AdamW8bitOptions(args.learning_rate).betas({args.adam_beta1, args.adam_beta2}).eps(args.adam_epsilon);
+  std::vector<torch::Tensor> embeddings;
+  auto note_embedding = [&embeddings](const torch::nn::Module& module) {
+    if (const auto* embedding = dynamic_cast<const torch::nn::EmbeddingImpl*>(&module))
+      embeddings.push_back(embedding->weight);
+  };
+  note_embedding(model);
+  for (const auto& module : model.modules(/*include_self=*/false)) note_embedding(*module);
+  return std::make_unique<AdamW8bit>(torchtrain::detail::groups_with_decay(model, options, args.weight_decay),
+                                     options, std::move(embeddings));
+}
+
+}  // namespace torchtrain::optim
