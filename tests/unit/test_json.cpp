@@ -286,7 +286,8 @@ DOCTEST_TEST_CASE("training_args.json: bad content is a sentence naming the file
       R"(training_args.json: 'label_names' must be null or a list, each item a string, got "labels")", FileError);
   DOCTEST_CHECK_THROWS_WITH_AS(
       args_from(R"({"optim": "adam"})"),
-      R"(training_args.json: 'optim' must be one of "adamw_torch", "adamw_torch_fused", "sgd", "adagrad", "rmsprop", "adafactor", got "adam")",
+      R"(training_args.json: 'optim' must be one of "adamw_torch", "adamw_torch_fused", "sgd", "adagrad", "rmsprop", "adafactor", "galore_adamw", "galore_adafactor", "galore_adamw_layerwise", "galore_adafactor_layerwise", )"
+      R"("apollo_adamw", "apollo_adamw_layerwise", "lomo", "adalomo", "schedule_free_adamw", "schedule_free_sgd", "lion_32bit", "ademamix", "adamw_8bit", got "adam")",
       FileError);
   DOCTEST_CHECK_THROWS_WITH_AS(args_from("[1, 2]"), "training_args.json: must hold a JSON object, got [1, 2]",
                                FileError);

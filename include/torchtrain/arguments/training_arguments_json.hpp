@@ -4,14 +4,12 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
-#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/json_text.hpp>
-#include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/io/durable_file.hpp>
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
@@ -58,12 +56,10 @@ inline TrainingArguments training_arguments_from_json(std::string_view text, std
   if (json.is_object()) {
     for (const char* key : detail::python_dict_fields)
       if (auto found = json.find(key); found != json.end() && found->is_object()) *found = io::python_json_dumps(*found);
-    // Python's `str | list[str]` fields (optim_target_modules "all-linear") hold a list of one here.
-    detail::for_each_field(args, [&](std::string_view name, const auto& field) {
-      if constexpr (detail::ListField<std::remove_cvref_t<decltype(field)>>)
-        if (auto found = json.find(std::string(name)); found != json.end() && found->is_string())
-          *found = nlohmann::json::array({*found});
-    });
+    // Python keeps optim_target_modules as it was given, a list or one string ("all-linear",
+    // a regular expression); here it is a list of one.
+    if (auto found = json.find("optim_target_modules"); found != json.end() && found->is_string())
+      *found = nlohmann::json::array({*found});
   }
   io::from_json(json, args, file_name, io::UnknownKeys::reject);
   return args;

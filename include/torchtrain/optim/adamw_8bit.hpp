@@ -1,6 +1,7 @@
 // AdamW with 8-bit blockwise-quantized moments, with the arithmetic of bitsandbytes' AdamW (optim_bits=8) on the CPU.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -100,28 +101,49 @@ class AdamW8bit : public PerParameterOptimizer<AdamW8bitOptions> {
     state.tensors["qmap2"] = second_moment_.map().to(parameter.device());
   }
 
-  // bitsandbytes' _optimizer_update_8bit_blockwise_cpu for "adam".
+  // bitsandbytes' _optimizer_update_8bit_blockwise_cpu for "adam", a slice of whole blocks at a
+  // time: each value's arithmetic is the same, and only one slice's moments are ever float32.
   void update_8bit(NamedState& state, torch::Tensor& parameter, const torch::Tensor& gradient,
                    const AdamW8bitOptions& options) {
+    constexpr std::int64_t slice = 256 * BlockwiseQuantizer::block_size;
     auto& t = state.tensors;
-    auto exp_avg = first_moment_.dequantize(t.at("state1"), t.at("absmax1"));
-    auto exp_avg_sq = second_moment_.dequantize(t.at("state2"), t.at("absmax2"));
-    const auto grad = gradient.to(torch::kFloat);
-    auto value = parameter.to(torch::kFloat);  // the parameter itself when it is float32
-    const auto [beta1, beta2] = options.betas();
-    const double lr = options.lr(), step = static_cast<double>(state.step);
+    auto codes1 = t.at("state1").view(-1), codes2 = t.at("state2").view(-1);
+    const auto flat_gradient = gradient.reshape(-1);
+    auto flat_parameter = parameter.view(-1);  // parameters are contiguous: a view writes through
+    const double lr = options.lr();
+    for (std::int64_t start = 0; start < flat_parameter.numel(); start += slice) {
+      const auto length = std::min(slice, flat_parameter.numel() - start);
+      const auto first_block = start / BlockwiseQuantizer::block_size;
+      const auto blocks = BlockwiseQuantizer::blocks(length);
+      auto slice_codes1 = codes1.narrow(0, start, length), slice_codes2 = codes2.narrow(0, start, length);
+      auto slice_absmax1 = t.at("absmax1").narrow(0, first_block, blocks);
+      auto slice_absmax2 = t.at("absmax2").narrow(0, first_block, blocks);
+      auto exp_avg = first_moment_.dequantize(slice_codes1, slice_absmax1);
+      auto exp_avg_sq = second_moment_.dequantize(slice_codes2, slice_absmax2);
+      auto target = flat_parameter.narrow(0, start, length);
+      auto value = target.to(torch::kFloat);  // the slice itself when the parameter is float32
+      const auto [correction1, correction2] =
+          update_moments(exp_avg, exp_avg_sq, flat_gradient.narrow(0, start, length), options, state.step);
+      const auto denominator = (exp_avg_sq.sqrt() / correction2).add_(options.eps());
+      if (options.weight_decay() > 0.0) value.mul_(1.0 - lr * options.weight_decay());
+      value.addcdiv_(exp_avg, denominator, -lr / correction1);
+      if (!value.is_same(target)) target.copy_(value);
+      first_moment_.quantize(exp_avg, slice_codes1, slice_absmax1);
+      second_moment_.quantize(exp_avg_sq, slice_codes2, slice_absmax2);
+    }
+  }
 
+  // Adam's moments of step `step`, updated in place in float32, and that step's bias
+  // corrections: 1 - beta1^step and sqrt(1 - beta2^step).
+  static std::pair<double, double> update_moments(torch::Tensor& exp_avg, torch::Tensor& exp_avg_sq,
+                                                  const torch::Tensor& gradient, const AdamW8bitOptions& options,
+                                                  std::int64_t step) {
+    const auto grad = gradient.to(torch::kFloat);
+    const auto [beta1, beta2] = options.betas();
     exp_avg.mul_(beta1).add_(grad, 1.0 - beta1);
     exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
-    const double correction1 = 1.0 - std::pow(beta1, step);
-    const double correction2 = std::sqrt(1.0 - std::pow(beta2, step));
-    const auto denominator = (exp_avg_sq.sqrt() / correction2).add_(options.eps());
-    if (options.weight_decay() > 0.0) value.mul_(1.0 - lr * options.weight_decay());
-    value.addcdiv_(exp_avg, denominator, -lr / correction1);
-    if (!value.is_same(parameter)) parameter.copy_(value);
-
-    first_moment_.quantize(exp_avg, t.at("state1"), t.at("absmax1"));
-    second_moment_.quantize(exp_avg_sq, t.at("state2"), t.at("absmax2"));
+    const double count = static_cast<double>(step);
+    return {1.0 - std::pow(beta1, count), std::sqrt(1.0 - std::pow(beta2, count))};
   }
 
   // bitsandbytes' _optimizer_update_32bit_cpu for "adam" (epsilon scaled by the second
@@ -130,15 +152,9 @@ class AdamW8bit : public PerParameterOptimizer<AdamW8bitOptions> {
                            const AdamW8bitOptions& options) {
     auto& exp_avg = state.tensors.at("state1");
     auto& exp_avg_sq = state.tensors.at("state2");
-    const auto grad = gradient.to(torch::kFloat);
     auto value = parameter.to(torch::kFloat);
-    const auto [beta1, beta2] = options.betas();
-    const double lr = options.lr(), step = static_cast<double>(state.step);
-
-    exp_avg.mul_(beta1).add_(grad, 1.0 - beta1);
-    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
-    const double correction1 = 1.0 - std::pow(beta1, step);
-    const double correction2 = std::sqrt(1.0 - std::pow(beta2, step));
+    const double lr = options.lr();
+    const auto [correction1, correction2] = update_moments(exp_avg, exp_avg_sq, gradient, options, state.step);
     const double step_size = -lr * correction2 / correction1;
     if (options.weight_decay() > 0.0) value.mul_(1.0 - lr * options.weight_decay());
     value.add_(exp_avg / (exp_avg_sq.sqrt() + options.eps() * correction2), step_size);

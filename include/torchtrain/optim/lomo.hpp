@@ -73,10 +73,10 @@ inline std::unique_ptr<torch::optim::Optimizer> make_lomo(const torch::nn::Modul
   const bool adaptive = args.optim == OptimizerNames::adalomo;
   const char* name = adaptive ? "adalomo" : "lomo";
   if (args.gradient_accumulation_steps != 1)
-    throw ArgumentError(fmt::format(
-        "--gradient_accumulation_steps must be 1 with --optim {}, got {}: it updates each parameter inside backward "
-        "and frees its gradient, so there is no gradient to accumulate; raise --per_device_train_batch_size instead",
-        name, args.gradient_accumulation_steps));
+    throw ArgumentError(fmt::format("--optim {} updates each parameter inside backward, so it cannot accumulate "
+                                    "gradients: set --gradient_accumulation_steps 1 (it is {}) and raise "
+                                    "--per_device_train_batch_size instead",
+                                    name, args.gradient_accumulation_steps));
   if (extra.take("clip_grad_norm", std::optional<double>{}))
     throw ArgumentError(fmt::format(
         "--optim_args: clip_grad_norm is not supported by --optim {}: lomo_optim computes the norm of all the "

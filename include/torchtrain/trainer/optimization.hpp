@@ -103,9 +103,9 @@ class Optimization {
     if (!updates_in_backward_) return;
     const auto name = enum_names(args.optim)[static_cast<std::size_t>(args.optim)];
     if (args.gradient_accumulation_steps != 1)
-      throw ArgumentError(fmt::format("--optim {} updates each parameter inside backward, so there is no gradient "
-                                      "to accumulate: use --gradient_accumulation_steps 1 (got {}) and a larger "
-                                      "--per_device_train_batch_size",
+      throw ArgumentError(fmt::format("--optim {} updates each parameter inside backward, so it cannot accumulate "
+                                      "gradients: set --gradient_accumulation_steps 1 (it is {}) and raise "
+                                      "--per_device_train_batch_size instead",
                                       name, args.gradient_accumulation_steps));
     if (args.fp16)
       throw ArgumentError(fmt::format("--optim {} updates each parameter inside backward, before a loss scaler "

@@ -30,7 +30,7 @@ class OptimArgs {
     auto value = parse_value<T>(found->second);
     if (!value)
       throw ArgumentError(fmt::format("--optim_args: {} expects {}, got '{}'", name,
-                                      type_name<T>(), torchtrain::detail::printable(found->second)));
+                                      type_name<T>(), printable(found->second)));
     values_.erase(found);
     return *value;
   }
@@ -38,7 +38,8 @@ class OptimArgs {
   void require_all_taken(std::string_view optimizer) const {
     if (!values_.empty())
       throw ArgumentError(fmt::format("--optim_args: {} takes no '{}'; see the names each --optim takes in "
-                                      "docs/training-arguments.md", optimizer, torchtrain::detail::printable(values_.begin()->first)));
+                                      "docs/optimizers.md and docs/training-loop.md",
+                                      optimizer, printable(values_.begin()->first)));
   }
 
  private:

@@ -7,11 +7,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <typeinfo>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <c10/util/Exception.h>
+#include <c10/util/Type.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 #include <torch/optim/optimizer.h>
@@ -101,9 +103,11 @@ class PerParameterOptimizer : public torch::optim::Optimizer, public UpdatesInBa
 
   /// Writes each group's learning rate and numbers, and each parameter's step and tensors.
   void save(torch::serialize::OutputArchive& archive) const override {
+    archive.write("optimizer", c10::IValue(kind()));
     for (std::size_t g = 0; g < param_groups_.size(); ++g) {
       torch::serialize::OutputArchive group(archive.compilation_unit());
       group.write("lr", c10::IValue(param_groups_[g].options().get_lr()));
+      group.write("parameters", c10::IValue(static_cast<std::int64_t>(param_groups_[g].params().size())));
       for (const auto& [name, value] : group_values_[g]) group.write("value_" + name, c10::IValue(value));
       const auto& params = param_groups_[g].params();
       for (std::size_t i = 0; i < params.size(); ++i) {
@@ -126,14 +130,24 @@ class PerParameterOptimizer : public torch::optim::Optimizer, public UpdatesInBa
     std::vector<double> rates;
     std::vector<std::map<std::string, double>> values(param_groups_.size());
     std::vector<std::pair<void*, std::unique_ptr<NamedState>>> states;
+    c10::IValue value;
+    TORCH_CHECK(archive.try_read("optimizer", value) && value.isString(),
+                "it holds no state of torchtrain's own optimizers");
+    TORCH_CHECK(value.toStringRef() == kind(), "it holds the state of ", value.toStringRef(),
+                ", and this run's optimizer is ", kind(), ": resume with the --optim it was saved with");
+    torch::serialize::InputArchive extra;
+    TORCH_CHECK(!archive.try_read("group_" + std::to_string(param_groups_.size()), extra), "it has more than ",
+                param_groups_.size(), " parameter groups, this optimizer's number: it was saved for another model");
     for (std::size_t g = 0; g < param_groups_.size(); ++g) {
       torch::serialize::InputArchive group;
       TORCH_CHECK(archive.try_read("group_" + std::to_string(g), group), "it has no parameter group ", g,
-                  ": it was saved for another optimizer");
-      c10::IValue value;
+                  ": it was saved for another model or optimizer");
+      const auto& params = param_groups_[g].params();
+      group.read("parameters", value);
+      TORCH_CHECK(value.toInt() == static_cast<std::int64_t>(params.size()), "its parameter group ", g, " has ",
+                  value.toInt(), " parameters, this optimizer's ", params.size(), ": it was saved for another model");
       group.read("lr", value);
       rates.push_back(value.toDouble());
-      const auto& params = param_groups_[g].params();
       for (const auto& key : group.keys()) {
         if (key.starts_with("value_")) {
           group.read(key, value);
@@ -181,6 +195,9 @@ class PerParameterOptimizer : public torch::optim::Optimizer, public UpdatesInBa
   std::map<std::string, double>& group_values(std::size_t group) { return group_values_[group]; }
 
  private:
+  // The optimizer's class, which save() writes and load() requires.
+  std::string kind() const { return c10::demangle(typeid(*this).name()); }
+
   struct UpdateHook : torch::autograd::PostAccumulateGradHook {
     UpdateHook(PerParameterOptimizer& optimizer, std::size_t group) : optimizer(optimizer), group(group) {}
     void operator()(const torch::autograd::Variable& parameter) override {
