@@ -188,8 +188,8 @@ class APOLLOAdamW : public PerParameterOptimizer<APOLLOAdamWOptions> {
 /// scale_type (channel | tensor), update_proj_gap (200), scale (1.0), proj_type (std |
 /// reverse_std | right | left). The layer-wise form updates each parameter inside backward and
 /// frees its gradient.
-/// Throws ArgumentError for a bad optim_args value, missing or unmatched optim_target_modules,
-/// and gradient accumulation with the layer-wise form.
+/// Throws ArgumentError for a bad optim_args value, missing or unmatched optim_target_modules.
+/// (The Trainer refuses gradient accumulation with the layer-wise form: Optimization::check_updates_in_backward.)
 inline std::unique_ptr<torch::optim::Optimizer> make_apollo(const torch::nn::Module& model,
                                                             const TrainingArguments& args,
                                                             torchtrain::detail::OptimArgs& extra) {
@@ -213,10 +213,6 @@ inline std::unique_ptr<torch::optim::Optimizer> make_apollo(const torch::nn::Mod
   if (!(projected.scale() >= 0.0))
     throw ArgumentError(fmt::format("--optim_args: {} needs scale >= 0 (the update is multiplied by its square "
                                     "root), got {}", name, projected.scale()));
-  if (layerwise && args.gradient_accumulation_steps != 1)
-    throw ArgumentError(fmt::format("--optim apollo_adamw_layerwise updates each weight inside backward, so it cannot "
-                                    "accumulate gradients: set --gradient_accumulation_steps 1 (it is {}) or use "
-                                    "--optim apollo_adamw", args.gradient_accumulation_steps));
 
   auto [targets, others] = low_rank_targets(model, args.optim_target_modules, name);
   std::vector<torch::optim::OptimizerParamGroup> groups;

@@ -173,8 +173,8 @@ class GaLoreAdafactor : public PerParameterOptimizer<GaLoreAdafactorOptions> {
 /// --adam_epsilon and --weight_decay do not apply); galore_adafactor runs with scale_parameter
 /// and relative_step off, no first moment, no weight decay.
 /// The layer-wise forms update each parameter inside backward (one optimizer per parameter in
-/// Python, the same arithmetic since all the state is per parameter), so they refuse
-/// --gradient_accumulation_steps other than 1. (The Python Trainer fails to build
+/// Python, the same arithmetic since all the state is per parameter); the Trainer refuses
+/// gradient accumulation with them (Optimization::check_updates_in_backward). (The Python Trainer fails to build
 /// galore_adafactor_layerwise: it passes its learning rate to Adafactors that still have
 /// relative_step on. This builds what it means: galore_adafactor's settings, per parameter.)
 /// Throws ArgumentError for a bad rank, update_proj_gap or proj_type, a negative learning rate
@@ -203,10 +203,6 @@ inline std::unique_ptr<torch::optim::Optimizer> make_galore(const torch::nn::Mod
   if (adamw && !(args.learning_rate >= 0))
     throw ArgumentError(fmt::format("--learning_rate must not be negative for --optim {}, got {}", name,
                                     args.learning_rate));
-  if (layerwise && args.gradient_accumulation_steps != 1)
-    throw ArgumentError(fmt::format("--optim {} updates each weight inside backward, so it cannot accumulate "
-                                    "gradients: set --gradient_accumulation_steps 1 (it is {}) or use --optim {}",
-                                    name, args.gradient_accumulation_steps, adamw ? "galore_adamw" : "galore_adafactor"));
 
   auto [targets, others] = low_rank_targets(model, args.optim_target_modules, name);
   std::vector<torch::optim::OptimizerParamGroup> groups;

@@ -65,18 +65,14 @@ class Lomo : public PerParameterOptimizer<LomoOptions> {
 /// optim_args (the Python Trainer reads none; these are the names of lomo_optim's constructors,
 /// with their defaults): weight_decay (0), clip_grad_value (0: off); AdaLomo also eps1 (1e-30)
 /// and eps2 (1e-3), lomo_optim's `eps` pair, clip_threshold (1) and decay_rate (-0.8).
-/// Throws ArgumentError for gradient_accumulation_steps other than 1 (nothing to accumulate),
-/// for clip_grad_norm in optim_args (it takes a second backward pass), for a negative
+/// (The Trainer refuses gradient accumulation, --fp16 and several processes with it:
+/// Optimization::check_updates_in_backward.)
+/// Throws ArgumentError for clip_grad_norm in optim_args (it takes a second backward pass), for a negative
 /// weight_decay or clip_grad_value and a clip_threshold that is not positive.
 inline std::unique_ptr<torch::optim::Optimizer> make_lomo(const torch::nn::Module& model, const TrainingArguments& args,
                                                           torchtrain::detail::OptimArgs& extra) {
   const bool adaptive = args.optim == OptimizerNames::adalomo;
   const char* name = adaptive ? "adalomo" : "lomo";
-  if (args.gradient_accumulation_steps != 1)
-    throw ArgumentError(fmt::format("--optim {} updates each parameter inside backward, so it cannot accumulate "
-                                    "gradients: set --gradient_accumulation_steps 1 (it is {}) and raise "
-                                    "--per_device_train_batch_size instead",
-                                    name, args.gradient_accumulation_steps));
   if (extra.take("clip_grad_norm", std::optional<double>{}))
     throw ArgumentError(fmt::format(
         "--optim_args: clip_grad_norm is not supported by --optim {}: lomo_optim computes the norm of all the "
