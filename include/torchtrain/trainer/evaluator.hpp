@@ -114,15 +114,8 @@ class Evaluator {
         .world_size = strategy.world_size(),
         .gather = [&](const torch::Tensor& shard, std::int64_t samples) { return strategy.gather_shards(shard, samples); }};
     strategy.synchronize_buffers();  // every rank evaluates the model rank 0 would save, buffers included
-    const auto step = [&]<class Batch>(const Batch& batch) {
-      return precision.autocast([&]() -> PredictionStepOutput {
-        // The call goes through a generic lambda to stay dependent: clang rejects a call that
-        // cannot compile in a discarded branch (Loss has no prediction_step) when it is not.
-        if constexpr (ReplacesPredictionStep<Loss, Model, Batch>)
-          return [](auto& replaced, auto& net, const auto& b) { return replaced.prediction_step(net, b); }(loss, model, batch);
-        else
-          return detail::default_prediction_step(loss, model, batch);
-      });
+    const auto step = [&](const auto& batch) {
+      return precision.autocast([&] { return detail::prediction_step(loss, model, batch); });
     };
     auto output = detail::evaluation_loop(*model, dataset, options, step, compute_metrics_, on_prediction_step);
 

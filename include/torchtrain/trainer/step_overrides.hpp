@@ -117,6 +117,16 @@ PredictionStepOutput default_prediction_step(Loss& loss, Model& model, const Bat
   return output;
 }
 
+/// The prediction step of one batch: the loss object's own prediction_step when it has one
+/// (ReplacesPredictionStep), else the Trainer's.
+template <class Loss, class Model, class Batch>
+PredictionStepOutput prediction_step(Loss& loss, Model& model, const Batch& batch) {
+  if constexpr (ReplacesPredictionStep<Loss, Model, Batch>)
+    return loss.prediction_step(model, batch);
+  else
+    return default_prediction_step(loss, model, batch);
+}
+
 /// Checks at the user's line that a member named like an override can be called as one.
 template <class Overrides, class Model, class Batch>
 constexpr bool check_step_overrides() {
