@@ -13,6 +13,7 @@
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
+#include <torchtrain/optim/adafactor.hpp>
 #include <torchtrain/optim/detail/per_parameter_optimizer.hpp>
 
 namespace torchtrain::optim {
@@ -110,10 +111,10 @@ class AdaLomo : public PerParameterOptimizer<AdaLomoOptions> {
       second_moment.mul_(beta2).add_(squared, 1.0 - beta2);
       change = second_moment.rsqrt().mul_(grad);
     }
-    change.div_((root_mean_square(change) / settings.clip_threshold()).clamp_(1.0));
+    change.div_((detail::adafactor_rms(change) / settings.clip_threshold()).clamp_(1.0));
 
     auto weights = parameter.to(torch::kFloat);  // the parameter itself when it is float32
-    const auto lr = root_mean_square(weights).clamp_min_(settings.eps2()).mul_(settings.lr());
+    const auto lr = detail::adafactor_rms(weights).clamp_min_(settings.eps2()).mul_(settings.lr());
     if (settings.weight_decay() > 0) weights.mul_(1.0 - lr * settings.weight_decay());
     // On the CPU the rate is read as a number, as lomo_optim does (add_'s alpha), which makes the
     // update the reference's to the bit; on a device it stays a tensor, so backward never waits.
@@ -125,10 +126,6 @@ class AdaLomo : public PerParameterOptimizer<AdaLomoOptions> {
   }
 
  private:
-  static torch::Tensor root_mean_square(const torch::Tensor& tensor) {
-    return tensor.norm(2) / std::sqrt(static_cast<double>(tensor.numel()));
-  }
-
   // One more step of the beta2 schedule, in every group.
   void count_step() {
     for (std::size_t g = 0; g < param_groups_.size(); ++g) group_values(g)["step_num"] += 1;
