@@ -2,9 +2,16 @@
 # Compile time of the programs a user writes with torchtrain, side by side with a file that
 # only includes <torch/torch.h> and builds one Linear (what LibTorch alone costs), at -O0 and
 # -O2: seconds and the ratio to that file. Each file is compiled to an object as a user's
-# project compiles it (no precompiled header, the CMake package's definitions and include
-# folders), one at a time; linking is the same for every program and is left out.
-# Also "torchtrain.hpp, nothing used": the headers alone, without instantiating the Trainer.
+# project compiles it (the CMake package's definitions and include folders), one at a time;
+# linking is the same for every program and is left out. Each program is compiled both ways
+# a project can use torchtrain:
+#   header-only  torchtrain::torchtrain: every definition in the headers;
+#   compiled     torchtrain::compiled (TORCHTRAIN_HEADER_ONLY=0): the code that does not
+#                depend on the program's types is in libtorchtrain_compiled, built once.
+# Also "headers_only" (torchtrain.hpp included, nothing used), the library itself (once per
+# build, not per program), and a program recompiled after an edit in a project whose
+# programs share a precompiled header of <torch/torch.h> and torchtrain.hpp (CMake's
+# target_precompile_headers), beside torch_only with a precompiled <torch/torch.h>.
 #
 #   benchmarks/compile_time.sh [ROUNDS]    (default 1; with more, each time is the median)
 #
@@ -22,6 +29,7 @@ flags=(-std=c++20 -DBOOST_ALL_NO_LIB -DFMT_HEADER_ONLY=1 -DUSE_C10D_GLOO -DUSE_C
        -DUSE_RPC -DUSE_TENSORPIPE -Iinclude -Iexamples -isystem "$torch_dir/include"
        -isystem "$torch_dir/include/torch/csrc/api/include")
 [ -d /usr/local/cuda/include ] && flags+=(-isystem /usr/local/cuda/include)
+declare -A mode_flags=([header-only]="" [compiled]="-DTORCHTRAIN_HEADER_ONLY=0")
 
 cat > "$work/torch_only.cpp" <<'EOF'
 #include <torch/torch.h>
@@ -39,42 +47,72 @@ int main() {
 }
 EOF
 
-programs=("torch_only:$work/torch_only.cpp" "headers_only:$work/headers_only.cpp"
-          "digits:examples/digits/main.cpp" "ddp (Trainer<BF16, DDP, Accum<4>>):examples/ddp/main.cpp"
+programs=("headers_only:$work/headers_only.cpp" "digits:examples/digits/main.cpp"
+          "ddp (Trainer<BF16, DDP, Accum<4>>):examples/ddp/main.cpp"
           "distillation:examples/distillation/main.cpp" "sample_generation (callbacks):examples/sample_generation/main.cpp"
           "gpt:examples/gpt/main.cpp")
 
-# Seconds to compile $2 at optimization $1, the median of $rounds.
+# Seconds to compile, the median of $rounds: compile_seconds FILE FLAGS...
 compile_seconds() {
-  local times=()
+  local file=$1 times=()
+  shift
   for ((r = 0; r < rounds; ++r)); do
     local start end
     start=$(date +%s.%N)
-    "$cxx" "${flags[@]}" "$1" -c "$2" -o "$work/out.o"
+    "$cxx" "${flags[@]}" "$@" -c "$file" -o "$work/out.o"
     end=$(date +%s.%N)
     times+=("$(awk "BEGIN {print $end - $start}")")
   done
   printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
 }
 
+# A precompiled header of $2 (lines of includes) for flags $3..., made once; prints its path.
+precompiled_header() {
+  local name=$1 includes=$2
+  shift 2
+  mkdir -p "$work/$name"
+  printf '%b\n' "$includes" > "$work/$name/pch.hpp"
+  "$cxx" "${flags[@]}" "$@" -x c++-header "$work/$name/pch.hpp" -o "$work/$name/pch.hpp.gch"
+  echo "$work/$name/pch.hpp"
+}
+
 declare -A seconds
 for level in -O0 -O2; do
-  for entry in "${programs[@]}"; do
-    seconds["$level ${entry%%:*}"]=$(compile_seconds "$level" "${entry#*:}")
+  seconds["$level torch_only"]=$(compile_seconds "$work/torch_only.cpp" "$level")
+  for mode in header-only compiled; do
+    for entry in "${programs[@]}"; do
+      # shellcheck disable=SC2086  # the mode's flags are words
+      seconds["$level $mode ${entry%%:*}"]=$(compile_seconds "${entry#*:}" "$level" ${mode_flags[$mode]})
+    done
   done
+  seconds["$level library"]=$(compile_seconds src/torchtrain.cpp "$level" -DTORCHTRAIN_HEADER_ONLY=0)
+  torch_pch=$(precompiled_header "torch$level" '#include <torch/torch.h>' "$level")
+  seconds["$level torch_only pch"]=$(compile_seconds "$work/torch_only.cpp" "$level" -include "$torch_pch" -Winvalid-pch)
+  project_pch=$(precompiled_header "project$level" '#include <torch/torch.h>\n#include <torchtrain/torchtrain.hpp>' \
+                "$level" -DTORCHTRAIN_HEADER_ONLY=0)
+  seconds["$level digits pch"]=$(compile_seconds examples/digits/main.cpp "$level" -DTORCHTRAIN_HEADER_ONLY=0 \
+                                 -include "$project_pch" -Winvalid-pch)
 done
 
-echo "$("$cxx" --version | head -1), LibTorch $(python3 -c 'import torch; print(torch.__version__)'), $(nproc) cores, $(date -u +%Y-%m-%d), $rounds round(s)"
+ratio() { awk "BEGIN {printf \"%.1f | %.2f\", $1, $1 / $2}"; }
+echo "$("$cxx" --version | head -1), LibTorch $(python3 -c 'import torch; print(torch.__version__)'), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), $rounds round(s)"
 echo
-echo "| program | -O0 (s) | x torch only | -O2 (s) | x torch only |"
-echo "| --- | ---: | ---: | ---: | ---: |"
+echo "| program | how | -O0 (s) | x torch only | -O2 (s) | x torch only |"
+echo "| --- | --- | ---: | ---: | ---: | ---: |"
+echo "| torch_only | | $(ratio "${seconds[-O0 torch_only]}" "${seconds[-O0 torch_only]}") | $(ratio "${seconds[-O2 torch_only]}" "${seconds[-O2 torch_only]}") |"
 for entry in "${programs[@]}"; do
-  name=${entry%%:*}
-  row="| $name"
-  for level in -O0 -O2; do
-    value=${seconds["$level $name"]}
-    base=${seconds["$level torch_only"]}
-    row+=" | $(awk "BEGIN {printf \"%.1f | %.2f\", $value, $value / $base}")"
+  for mode in header-only compiled; do
+    row="| ${entry%%:*} | $mode"
+    for level in -O0 -O2; do row+=" | $(ratio "${seconds["$level $mode ${entry%%:*}"]}" "${seconds["$level torch_only"]}")"; done
+    echo "$row |"
   done
-  echo "$row |"
 done
+row="| libtorchtrain_compiled (once per build) | src/torchtrain.cpp"
+for level in -O0 -O2; do row+=" | $(ratio "${seconds["$level library"]}" "${seconds["$level torch_only"]}")"; done
+echo "$row |"
+row="| torch_only, recompiled | precompiled <torch/torch.h>"
+for level in -O0 -O2; do row+=" | $(ratio "${seconds["$level torch_only pch"]}" "${seconds["$level torch_only"]}")"; done
+echo "$row |"
+row="| digits, recompiled after an edit | compiled, precompiled <torch/torch.h> + torchtrain.hpp"
+for level in -O0 -O2; do row+=" | $(ratio "${seconds["$level digits pch"]}" "${seconds["$level torch_only"]}")"; done
+echo "$row |"

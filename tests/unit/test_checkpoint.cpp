@@ -424,6 +424,80 @@ DOCTEST_TEST_CASE("AsyncCheckpoint writes the same bytes as SyncCheckpoint") {
   DOCTEST_CHECK(same_weights(*resumed.model, tt::state_dict(*sync_run.model)));
 }
 
+DOCTEST_TEST_CASE("io::crc32 is zlib's CRC-32 at every length, alignment and starting CRC") {
+  std::mt19937 random(3);
+  std::vector<unsigned char> bytes(4096 + 64);
+  for (auto& byte : bytes) byte = static_cast<unsigned char>(random());
+  for (std::size_t size = 0; size <= 4096; size += size < 300 ? 1 : 61)
+    for (std::size_t offset : {0, 1, 13})
+      for (std::uint32_t start : {0u, 0xdeadbeefu}) {
+        const auto expected = size == 0 ? start : static_cast<std::uint32_t>(crc32_z(start, bytes.data() + offset, size));
+        DOCTEST_REQUIRE(tt::io::crc32(start, bytes.data() + offset, size) == expected);
+      }
+  // Split anywhere, the CRC continues: what FileWriter relies on.
+  const auto whole = tt::io::crc32(0, bytes.data(), bytes.size());
+  for (std::size_t split : {1, 63, 64, 100, 4000})
+    DOCTEST_CHECK(tt::io::crc32(tt::io::crc32(0, bytes.data(), split), bytes.data() + split, bytes.size() - split) ==
+                  whole);
+}
+
+DOCTEST_TEST_CASE("optimizer_state is written as the bytes of torch.save, checked once on reading, and copied by AsyncCheckpoint") {
+  const auto root = fresh_folder("optimizer_state");
+  torch::manual_seed(0);
+  Net model;
+  torch::optim::AdamW optimizer(model->parameters());
+  model->train();
+  model->forward(torch::randn({4, 8})).sum().backward();
+  optimizer.step();
+
+  // write_torch_save streams the same bytes torch_save_bytes returns.
+  const auto state = tt::optim::python_state_dict(optimizer, {}).value();
+  const auto expected = tt::io::torch_save_bytes(state);
+  tt::io::FileWriter streamed(root / "streamed.pt");
+  tt::io::write_torch_save(streamed, state);
+  DOCTEST_CHECK(streamed.finish() == tt::io::FileChecksum{expected.size(), tt::io::crc32(0, expected.data(), expected.size())});
+  DOCTEST_CHECK(file_bytes(root / "streamed.pt") == expected);
+
+  // A checkpoint given optimizer_state holds what one given the bytes holds.
+  tt::Checkpoint as_bytes;
+  as_bytes.model = tt::state_dict(*model);
+  as_bytes.trainer_state = "{}";
+  as_bytes.optimizer = expected;
+  auto as_state = as_bytes;
+  as_state.optimizer.clear();
+  // Fresh, as the trainer gives it: LibTorch's pickler memoizes a dict referenced twice.
+  as_state.optimizer_state = tt::optim::python_state_dict(optimizer, {});
+  tt::write_checkpoint(as_bytes, root / "bytes");
+  tt::write_checkpoint(as_state, root / "state");
+  for (const auto& file : entries(root / "bytes")) {
+    DOCTEST_CAPTURE(file);
+    DOCTEST_CHECK(file_bytes(root / "bytes" / file) == file_bytes(root / "state" / file));
+  }
+  // Read once, checked: the weights' checksum is taken of the bytes that were loaded.
+  tt::io::FileChecksum found;
+  const auto weights = tt::io::load_safetensors(root / "state" / "model.safetensors", &found);
+  DOCTEST_CHECK(found == tt::io::checksum_file(root / "state" / "model.safetensors"));
+  DOCTEST_CHECK(same_weights(*model, weights));
+  const auto read = tt::read_checkpoint(root / "state");
+  DOCTEST_CHECK(read.optimizer == expected);
+
+  // The asynchronous save writes the state of save(), though the optimizer steps at once.
+  tt::StateDict before;
+  for (const auto& [name, tensor] : tt::state_dict(*model)) before.emplace_back(name, tensor.clone());
+  {
+    tt::AsyncCheckpoint asynchronous;
+    auto checkpoint = as_state;
+    checkpoint.optimizer_state = tt::optim::python_state_dict(optimizer, {});
+    asynchronous.save(std::move(checkpoint), {root / "async" / "checkpoint-1", std::nullopt, std::nullopt});
+    model->forward(torch::randn({4, 8})).sum().backward();
+    optimizer.step();
+  }
+  DOCTEST_CHECK(file_bytes(root / "async" / "checkpoint-1" / "optimizer.pt") == expected);
+  DOCTEST_CHECK(file_bytes(root / "async" / "checkpoint-1" / "model.safetensors") ==
+                file_bytes(root / "bytes" / "model.safetensors"));
+  DOCTEST_CHECK_FALSE(same_weights(*model, before));  // the step did change them
+}
+
 DOCTEST_TEST_CASE("save_model, load_model, save_state and save_metrics") {
   const auto output_dir = fresh_folder("save_model");
   auto args = arguments(output_dir);

@@ -3,23 +3,23 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
+#include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <torchtrain/core/errors.hpp>
-#include <torchtrain/detail/closest_name.hpp>
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/detail/reflection.hpp>
-#include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/detail/printable.hpp>
-#include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
 
 namespace torchtrain {
@@ -29,6 +29,77 @@ namespace detail {
 // `str | bool` are strings here, holding the JSON text of what Python wrote.
 template <class T>
 concept StringField = std::is_same_v<T, std::string> || std::is_same_v<T, std::optional<std::string>>;
+
+// A struct that read_json_arguments fills, seen without its type: the reading is compiled
+// once, and only the work on each field is compiled per struct (TrainingArguments' in the
+// library, with TORCHTRAIN_HEADER_ONLY=0).
+struct JsonArgumentStruct {
+  void* object;
+  // Appends the names of the struct's fields, in order.
+  void (*field_names)(const void* object, std::vector<std::string_view>& names);
+  // A copy of the struct with the fields set that `json` has a key for, except those in
+  // `keep`; throws FileError naming `source` and the key for a value of the wrong type.
+  std::shared_ptr<void> (*read)(const void* object, const nlohmann::json& json,
+                                const std::vector<std::string_view>& keep, std::string_view source);
+  // Moves a copy that `read` made into the struct.
+  void (*take)(void* object, void* read);
+};
+
+// JsonArgumentStruct's functions for one struct type.
+template <class Struct>
+struct JsonArgumentFields {
+  static void field_names(const void* object, std::vector<std::string_view>& names);
+  static std::shared_ptr<void> read(const void* object, const nlohmann::json& json,
+                                    const std::vector<std::string_view>& keep, std::string_view source);
+  static void take(void* object, void* read);
+};
+
+template <class Struct>
+void JsonArgumentFields<Struct>::field_names(const void* object, std::vector<std::string_view>& names) {
+  detail::for_each_field(*static_cast<const Struct*>(object),
+                         [&](std::string_view name, const auto&) { names.push_back(name); });
+}
+
+template <class Struct>
+std::shared_ptr<void> JsonArgumentFields<Struct>::read(const void* object, const nlohmann::json& json,
+                                                       const std::vector<std::string_view>& keep,
+                                                       std::string_view source) {
+  auto result = std::make_shared<Struct>(*static_cast<const Struct*>(object));
+  nlohmann::json own = nlohmann::json::object();
+  detail::for_each_field(*result, [&](std::string_view name, const auto& field) {
+    using Field = std::remove_cvref_t<decltype(field)>;
+    auto found = json.find(std::string(name));
+    if (found == json.end() || std::find(keep.begin(), keep.end(), name) != keep.end()) return;
+    own[std::string(name)] = detail::ListField<Field> && !found->is_array() && !found->is_null()
+                                 ? nlohmann::json::array({*found})
+                             : detail::StringField<Field> && !found->is_string() && !found->is_null()
+                                 ? nlohmann::json(found->dump())
+                                 : *found;
+  });
+  io::from_json(own, *result, source, io::UnknownKeys::ignore);
+  return result;
+}
+
+template <class Struct>
+void JsonArgumentFields<Struct>::take(void* object, void* read) {
+  *static_cast<Struct*>(object) = std::move(*static_cast<Struct*>(read));
+}
+
+#if !TORCHTRAIN_HEADER_ONLY  // compiled once, in the library
+extern template struct JsonArgumentFields<TrainingArguments>;
+#endif
+
+template <class Struct>
+JsonArgumentStruct json_argument_struct(Struct& object) {
+  using Fields = JsonArgumentFields<Struct>;
+  return {&object, &Fields::field_names, &Fields::read, &Fields::take};
+}
+
+// read_json_arguments for structs seen without their types.
+TORCHTRAIN_INLINE void read_json_argument_structs(const std::filesystem::path& path,
+                                                  const std::vector<std::string_view>& keep,
+                                                  std::span<const JsonArgumentStruct> structs);
+
 }  // namespace detail
 
 /// Sets fields of `objects` from the JSON object in the file at `path`: each key names a
@@ -42,39 +113,43 @@ concept StringField = std::is_same_v<T, std::string> || std::is_same_v<T, std::o
 template <io::Reflected... Structs>
 void read_json_arguments(const std::filesystem::path& path, const std::vector<std::string_view>& keep,
                          Structs&... objects) {
+  const std::array<detail::JsonArgumentStruct, sizeof...(Structs)> structs{detail::json_argument_struct(objects)...};
+  detail::read_json_argument_structs(path, keep, structs);
+}
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/io/python_json.hpp>
+
+namespace torchtrain::detail {
+
+TORCHTRAIN_INLINE void read_json_argument_structs(const std::filesystem::path& path,
+                                                  const std::vector<std::string_view>& keep,
+                                                  std::span<const JsonArgumentStruct> structs) {
   const std::string source = path.string();
   try {
     const auto json = io::python_json_loads(io::read_file(path), source);
     io::require_object(json, source);
     std::vector<std::string_view> names;
-    (detail::for_each_field(objects, [&](std::string_view name, const auto&) { names.push_back(name); }), ...);
-    for (const auto& item : json.items())
-      if (std::find(names.begin(), names.end(), item.key()) == names.end()) {
-        auto suggestion = item.key().size() > 100 ? std::string_view{} : detail::closest_name(item.key(), names);
-        throw ArgumentError(fmt::format("{}: unknown key '{}'{}", source, torchtrain::detail::printable(item.key()),
-                                        suggestion.empty() ? "" : fmt::format(" (did you mean '{}'?)", suggestion)));
-      }
+    for (const auto& s : structs) s.field_names(s.object, names);
+    io::detail::reject_unknown_keys(json, names, source);
     // Each struct reads its own keys, on copies, so that an error changes nothing.
-    auto read = [&](auto object) {
-      nlohmann::json own = nlohmann::json::object();
-      detail::for_each_field(object, [&](std::string_view name, const auto& field) {
-        using Field = std::remove_cvref_t<decltype(field)>;
-        auto found = json.find(std::string(name));
-        if (found == json.end() || std::find(keep.begin(), keep.end(), name) != keep.end()) return;
-        own[std::string(name)] = detail::ListField<Field> && !found->is_array() && !found->is_null()
-                                     ? nlohmann::json::array({*found})
-                                 : detail::StringField<Field> && !found->is_string() && !found->is_null()
-                                     ? nlohmann::json(found->dump())
-                                     : *found;
-      });
-      io::from_json(own, object, source, io::UnknownKeys::ignore);
-      return object;
-    };
-    std::tuple<Structs...> results{read(objects)...};
-    std::tie(objects...) = std::move(results);
+    std::vector<std::shared_ptr<void>> results;
+    for (const auto& s : structs) results.push_back(s.read(s.object, json, keep, source));
+    for (std::size_t i = 0; i < structs.size(); ++i) structs[i].take(structs[i].object, results[i].get());
   } catch (const FileError& error) {
     throw ArgumentError(error.what());
   }
 }
 
-}  // namespace torchtrain
+#ifdef TORCHTRAIN_COMPILING_LIBRARY
+template struct JsonArgumentFields<TrainingArguments>;
+#endif
+
+}  // namespace torchtrain::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,18 +1,29 @@
 // The default of --logging_dir: the Python TrainingArguments' runs/<date>_<host> under output_dir.
 #pragma once
 
-#include <ctime>
 #include <filesystem>
-#include <string>
 
-#include <torchtrain/detail/host_name.hpp>
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain {
 
 /// `output_dir/runs/<Mon DD_HH-MM-SS>_<host>` in local time, e.g.
 /// `trainer_output/runs/Nov23_14-05-09_gpu1`: the default of the Python `logging_dir`
 /// (and, with an empty `output_dir`, of PyTorch's `SummaryWriter()`: `runs/...`).
-inline std::filesystem::path default_logging_dir(const std::filesystem::path& output_dir = {}) {
+TORCHTRAIN_INLINE std::filesystem::path default_logging_dir(const std::filesystem::path& output_dir = {});
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <ctime>
+#include <string>
+
+#include <torchtrain/detail/host_name.hpp>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE std::filesystem::path default_logging_dir(const std::filesystem::path& output_dir) {
   const std::time_t now = std::time(nullptr);
   std::tm local{};
   ::localtime_r(&now, &local);
@@ -22,3 +33,5 @@ inline std::filesystem::path default_logging_dir(const std::filesystem::path& ou
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

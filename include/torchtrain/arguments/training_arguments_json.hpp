@@ -5,9 +5,39 @@
 #include <string>
 #include <string_view>
 
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/config.hpp>
+
+namespace torchtrain {
+
+/// The text of training_args.json: every field of `args` under its name, keys sorted,
+/// indent 2 (the layout of Python's `TrainingArguments.to_json_string()`, with sorted
+/// keys), enums by name, empty optionals as null, doubles in their shortest exact form,
+/// and a final newline. As Python's to_dict: the fields Python types `dict | str` as the
+/// JSON object they hold, and hub_token masked as "<HUB_TOKEN>".
+TORCHTRAIN_INLINE std::string training_arguments_json(const TrainingArguments& args);
+
+/// TrainingArguments from the text of a training_args.json. A key that is missing keeps
+/// its default (a file written before a field existed still loads).
+/// Throws FileError, a sentence naming `file_name` and the key, for text that is not
+/// JSON, an unknown key (with the field it probably meant), or a value of the wrong type.
+/// The values are not validated: that is `validate`'s job.
+TORCHTRAIN_INLINE TrainingArguments training_arguments_from_json(std::string_view text, std::string_view file_name);
+
+/// Writes training_arguments_json(args) to `path` (a plain write; checkpoints go through
+/// their own durable writer). Throws FileError naming the file when that fails.
+TORCHTRAIN_INLINE void save_training_arguments(const TrainingArguments& args, const std::filesystem::path& path);
+
+/// Reads the training_args.json at `path`. Throws FileError naming the file when it
+/// cannot be read, and as training_arguments_from_json for its content.
+TORCHTRAIN_INLINE TrainingArguments load_training_arguments(const std::filesystem::path& path);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
 #include <nlohmann/json.hpp>
 
-#include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/io/durable_file.hpp>
@@ -24,12 +54,7 @@ inline constexpr const char* python_dict_fields[] = {"lr_scheduler_kwargs",     
                                                      "deepspeed"};
 }  // namespace detail
 
-/// The text of training_args.json: every field of `args` under its name, keys sorted,
-/// indent 2 (the layout of Python's `TrainingArguments.to_json_string()`, with sorted
-/// keys), enums by name, empty optionals as null, doubles in their shortest exact form,
-/// and a final newline. As Python's to_dict: the fields Python types `dict | str` as the
-/// JSON object they hold, and hub_token masked as "<HUB_TOKEN>".
-inline std::string training_arguments_json(const TrainingArguments& args) {
+TORCHTRAIN_INLINE std::string training_arguments_json(const TrainingArguments& args) {
   auto json = io::to_json(args);
   for (const char* key : detail::python_dict_fields) {
     auto found = json.find(key);
@@ -45,12 +70,7 @@ inline std::string training_arguments_json(const TrainingArguments& args) {
   return io::python_json_dumps(json, 2) + "\n";
 }
 
-/// TrainingArguments from the text of a training_args.json. A key that is missing keeps
-/// its default (a file written before a field existed still loads).
-/// Throws FileError, a sentence naming `file_name` and the key, for text that is not
-/// JSON, an unknown key (with the field it probably meant), or a value of the wrong type.
-/// The values are not validated: that is `validate`'s job.
-inline TrainingArguments training_arguments_from_json(std::string_view text, std::string_view file_name) {
+TORCHTRAIN_INLINE TrainingArguments training_arguments_from_json(std::string_view text, std::string_view file_name) {
   TrainingArguments args;
   auto json = io::python_json_loads(text, file_name);
   if (json.is_object()) {
@@ -65,16 +85,14 @@ inline TrainingArguments training_arguments_from_json(std::string_view text, std
   return args;
 }
 
-/// Writes training_arguments_json(args) to `path` (a plain write; checkpoints go through
-/// their own durable writer). Throws FileError naming the file when that fails.
-inline void save_training_arguments(const TrainingArguments& args, const std::filesystem::path& path) {
+TORCHTRAIN_INLINE void save_training_arguments(const TrainingArguments& args, const std::filesystem::path& path) {
   io::replace_file(path, training_arguments_json(args));
 }
 
-/// Reads the training_args.json at `path`. Throws FileError naming the file when it
-/// cannot be read, and as training_arguments_from_json for its content.
-inline TrainingArguments load_training_arguments(const std::filesystem::path& path) {
+TORCHTRAIN_INLINE TrainingArguments load_training_arguments(const std::filesystem::path& path) {
   return training_arguments_from_json(io::read_file(path), path.string());
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

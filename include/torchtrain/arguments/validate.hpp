@@ -1,25 +1,11 @@
 // validate: the checks on TrainingArguments that need nothing but the arguments.
 #pragma once
 
-#include <algorithm>
 #include <array>
-#include <cmath>
-#include <cstddef>
-#include <optional>
-#include <string>
 #include <string_view>
-#include <type_traits>
-#include <utility>
-#include <vector>
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
-#include <torchtrain/arguments/logging_dir.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/core/errors.hpp>
-#include <torchtrain/detail/name_values.hpp>
-#include <torchtrain/detail/reflection.hpp>
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain {
 
@@ -40,7 +26,35 @@ inline constexpr std::array<std::string_view, 2> metrics_inputs{"inputs", "loss"
 /// is true when log_level shows only errors; do_eval is true when eval_strategy is not
 /// no; include_num_input_tokens_seen true and false are all and no. Applying it twice
 /// changes nothing more.
-inline void derive_defaults(TrainingArguments& args) {
+TORCHTRAIN_INLINE void derive_defaults(TrainingArguments& args);
+
+/// Throws ArgumentError, naming the flag, for settings that cannot work.
+TORCHTRAIN_INLINE void validate(const TrainingArguments& args);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <torchtrain/arguments/logging_dir.hpp>
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/name_values.hpp>
+#include <torchtrain/detail/reflection.hpp>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE void derive_defaults(TrainingArguments& args) {
   if (!args.metric_for_best_model &&
       (args.load_best_model_at_end || args.save_strategy == SaveStrategy::best ||
        args.lr_scheduler_type == SchedulerType::reduce_lr_on_plateau || args.lr_scheduler_type == SchedulerType::greedy))
@@ -195,8 +209,7 @@ inline void validate_python_only(const TrainingArguments& args) {
 
 }  // namespace detail
 
-/// Throws ArgumentError, naming the flag, for settings that cannot work.
-inline void validate(const TrainingArguments& args) {
+TORCHTRAIN_INLINE void validate(const TrainingArguments& args) {
   // inf or nan in any number ruins a run in silence (an inf learning rate trains NaN weights).
   detail::for_each_field(args, [](std::string_view name, const auto& value) {
     using Field = std::decay_t<decltype(value)>;
@@ -273,3 +286,5 @@ inline void validate(const TrainingArguments& args) {
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,13 +1,12 @@
 // EarlyStopping: stops training when the best-model metric stops improving (the Python EarlyStoppingCallback).
 #pragma once
 
-#include <cmath>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/metrics.hpp>
 #include <torchtrain/core/trainer_state.hpp>
 
@@ -25,37 +24,60 @@ struct EarlyStopping {
 
   static constexpr std::string_view state_key = "EarlyStoppingCallback";
 
-  void on_init_end(const TrainingArguments& args, const TrainerState&, TrainerControl&) const {
-    if (!args.metric_for_best_model)
-      throw ArgumentError("EarlyStopping needs --metric_for_best_model (or --load_best_model_at_end, which "
-                          "compares eval_loss)");
-    if (args.eval_strategy == IntervalStrategy::no)
-      throw ArgumentError("EarlyStopping needs evaluations: set --eval_strategy steps or epoch");
-  }
+  void on_init_end(const TrainingArguments& args, const TrainerState&, TrainerControl&) const;
 
   // Runs before the trainer records this evaluation as the best, so it compares with the
   // best of the earlier ones, as in Python.
   void on_evaluate(const TrainingArguments& args, const TrainerState& state, TrainerControl& control,
-                   const Metrics& metrics) {
-    std::string name = *args.metric_for_best_model;
-    if (!name.starts_with("eval_")) name = "eval_" + name;
-    if (!metrics.contains(name)) return;  // another evaluation set, without this metric
-    const double value = metrics.at(name);
-    const bool greater = args.greater_is_better.value_or(true);
-    const bool improved = !state.best_metric || ((greater ? value > *state.best_metric : value < *state.best_metric) &&
-                                                 std::abs(value - *state.best_metric) > threshold);
-    patience_counter = improved ? 0 : patience_counter + 1;
-    if (patience_counter >= patience) control.should_training_stop = true;
-  }
+                   const Metrics& metrics);
 
   /// The Python callback's saved state: its arguments and its counter.
-  nlohmann::json state() const {
-    return {{"args", {{"early_stopping_patience", patience}, {"early_stopping_threshold", threshold}}},
-            {"attributes", {{"early_stopping_patience_counter", patience_counter}}}};
-  }
-  void load_state(const nlohmann::json& saved) {
-    patience_counter = saved.at("attributes").at("early_stopping_patience_counter").get<int>();
-  }
+  nlohmann::json state() const;
+  void load_state(const nlohmann::json& saved);
 };
 
 }  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <cmath>
+#include <string>
+
+#include <torchtrain/core/errors.hpp>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE void EarlyStopping::on_init_end(const TrainingArguments& args, const TrainerState&,
+                                                   TrainerControl&) const {
+  if (!args.metric_for_best_model)
+    throw ArgumentError("EarlyStopping needs --metric_for_best_model (or --load_best_model_at_end, which "
+                        "compares eval_loss)");
+  if (args.eval_strategy == IntervalStrategy::no)
+    throw ArgumentError("EarlyStopping needs evaluations: set --eval_strategy steps or epoch");
+}
+
+TORCHTRAIN_INLINE void EarlyStopping::on_evaluate(const TrainingArguments& args, const TrainerState& state,
+                                                  TrainerControl& control, const Metrics& metrics) {
+  std::string name = *args.metric_for_best_model;
+  if (!name.starts_with("eval_")) name = "eval_" + name;
+  if (!metrics.contains(name)) return;  // another evaluation set, without this metric
+  const double value = metrics.at(name);
+  const bool greater = args.greater_is_better.value_or(true);
+  const bool improved = !state.best_metric || ((greater ? value > *state.best_metric : value < *state.best_metric) &&
+                                               std::abs(value - *state.best_metric) > threshold);
+  patience_counter = improved ? 0 : patience_counter + 1;
+  if (patience_counter >= patience) control.should_training_stop = true;
+}
+
+TORCHTRAIN_INLINE nlohmann::json EarlyStopping::state() const {
+  return {{"args", {{"early_stopping_patience", patience}, {"early_stopping_threshold", threshold}}},
+          {"attributes", {{"early_stopping_patience_counter", patience_counter}}}};
+}
+
+TORCHTRAIN_INLINE void EarlyStopping::load_state(const nlohmann::json& saved) {
+  patience_counter = saved.at("attributes").at("early_stopping_patience_counter").get<int>();
+}
+
+}  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

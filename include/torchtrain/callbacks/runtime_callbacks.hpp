@@ -11,6 +11,7 @@
 
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/callbacks/events.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/metrics.hpp>
 #include <torchtrain/core/trainer_state.hpp>
 
@@ -24,11 +25,13 @@ using ModuleObjects = TrainingObjects<torch::nn::Module>;
 class TrainerCallback {
  public:
   virtual ~TrainerCallback() = default;
+  // Each does nothing. Defined out of the class, so that the compiled library holds the
+  // virtual table, once (core/config.hpp).
 #define TORCHTRAIN_DETAIL_HOOK(hook) \
-  virtual void hook(const TrainingArguments&, const TrainerState&, TrainerControl&, ModuleObjects&) {}
+  virtual void hook(const TrainingArguments&, const TrainerState&, TrainerControl&, ModuleObjects&);
 #define TORCHTRAIN_DETAIL_METRICS_HOOK(hook)                                                              \
   virtual void hook(const TrainingArguments&, const TrainerState&, TrainerControl&, const Metrics&, \
-                    ModuleObjects&) {}
+                    ModuleObjects&);
   TORCHTRAIN_DETAIL_HOOK(on_init_end)
   TORCHTRAIN_DETAIL_HOOK(on_train_begin)
   TORCHTRAIN_DETAIL_HOOK(on_train_end)
@@ -67,9 +70,7 @@ class RuntimeCallbacks {
     add(std::make_shared<C>());
   }
   /// Removes `callback` and returns it (null when it is not in the list).
-  std::shared_ptr<TrainerCallback> pop(const TrainerCallback& callback) {
-    return take([&](const auto& held) { return held.get() == &callback; });
-  }
+  std::shared_ptr<TrainerCallback> pop(const TrainerCallback& callback);
   /// Removes the first callback of type C and returns it (null when there is none).
   template <class C>
   std::shared_ptr<C> pop() {
@@ -129,3 +130,39 @@ class RuntimeCallbacks {
 };
 
 }  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+namespace torchtrain {
+
+#define TORCHTRAIN_DETAIL_HOOK(hook)                                                                         \
+  TORCHTRAIN_INLINE void TrainerCallback::hook(const TrainingArguments&, const TrainerState&, TrainerControl&, \
+                                               ModuleObjects&) {}
+#define TORCHTRAIN_DETAIL_METRICS_HOOK(hook)                                                                 \
+  TORCHTRAIN_INLINE void TrainerCallback::hook(const TrainingArguments&, const TrainerState&, TrainerControl&, \
+                                               const Metrics&, ModuleObjects&) {}
+TORCHTRAIN_DETAIL_HOOK(on_init_end)
+TORCHTRAIN_DETAIL_HOOK(on_train_begin)
+TORCHTRAIN_DETAIL_HOOK(on_train_end)
+TORCHTRAIN_DETAIL_HOOK(on_epoch_begin)
+TORCHTRAIN_DETAIL_HOOK(on_epoch_end)
+TORCHTRAIN_DETAIL_HOOK(on_step_begin)
+TORCHTRAIN_DETAIL_HOOK(on_substep_end)
+TORCHTRAIN_DETAIL_HOOK(on_pre_optimizer_step)
+TORCHTRAIN_DETAIL_HOOK(on_optimizer_step)
+TORCHTRAIN_DETAIL_HOOK(on_step_end)
+TORCHTRAIN_DETAIL_HOOK(on_save)
+TORCHTRAIN_DETAIL_HOOK(on_prediction_step)
+TORCHTRAIN_DETAIL_METRICS_HOOK(on_evaluate)
+TORCHTRAIN_DETAIL_METRICS_HOOK(on_predict)
+TORCHTRAIN_DETAIL_METRICS_HOOK(on_log)
+#undef TORCHTRAIN_DETAIL_HOOK
+#undef TORCHTRAIN_DETAIL_METRICS_HOOK
+
+TORCHTRAIN_INLINE std::shared_ptr<TrainerCallback> RuntimeCallbacks::pop(const TrainerCallback& callback) {
+  return take([&](const auto& held) { return held.get() == &callback; });
+}
+
+}  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

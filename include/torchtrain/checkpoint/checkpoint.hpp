@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <filesystem>
+#include <future>
 #include <limits>
 #include <map>
 #include <optional>
@@ -15,6 +17,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <ATen/core/ivalue.h>
 #include <torch/types.h>
 
 #include <torchtrain/checkpoint/checkpoint_folders.hpp>
@@ -23,6 +26,7 @@
 #include <torchtrain/io/durable_file.hpp>
 #include <torchtrain/detail/printable.hpp>
 #include <torchtrain/io/safetensors.hpp>
+#include <torchtrain/io/torch_save_file.hpp>
 
 namespace torchtrain {
 
@@ -51,6 +55,11 @@ struct Checkpoint {
   std::string trainer_state;                                  // JSON text
   // Empty with --save_only_model; scaler also without loss scaling.
   std::string optimizer;
+  /// In place of `optimizer` when it holds the bytes of a torch.save of this value (the
+  /// optimizer's state as Python's state dict, optim::python_state_dict): write_checkpoint
+  /// then writes optimizer.pt straight from the tensors, on the thread that writes (the
+  /// background thread of an AsyncCheckpoint, which copies the tensors first).
+  std::optional<c10::IValue> optimizer_state;
   std::string scheduler;
   std::string scaler;
   // Each process's random state by file name: rng_state_file for a run of one process,
@@ -132,12 +141,29 @@ inline void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem
     const auto record = [&](const char* name, const io::FileChecksum& written) {
       manifest[name] = {{"size", written.size}, {"crc32", written.crc32}};
     };
-    io::FileWriter model(temporary / Checkpoint::model_file);
-    io::save_safetensors(model, checkpoint.model);
-    record(Checkpoint::model_file, model.finish());
-    Checkpoint::for_each_file(checkpoint, [&](const char* name, const std::string& bytes) {
-      if (!bytes.empty()) record(name, io::write_file(temporary / name, bytes));
+    // The weights are written by a second thread while this one writes the rest: a disk
+    // takes more than one stream of writes and fsyncs, and checksums need a core.
+    auto model_written = std::async(std::launch::async, [&] {
+      io::FileWriter model(temporary / Checkpoint::model_file);
+      io::save_safetensors(model, checkpoint.model);
+      return model.finish();
     });
+    const auto join_model = [&] { return model_written.valid() ? model_written.get() : io::FileChecksum{}; };
+    try {
+      if (checkpoint.optimizer_state) {
+        io::FileWriter optimizer(temporary / Checkpoint::optimizer_file);
+        io::write_torch_save(optimizer, *checkpoint.optimizer_state);
+        record(Checkpoint::optimizer_file, optimizer.finish());
+      }
+      Checkpoint::for_each_file(checkpoint, [&](const char* name, const std::string& bytes) {
+        if (!bytes.empty()) record(name, io::write_file(temporary / name, bytes));
+      });
+    } catch (...) {
+      // The folder is removed below: not while the thread still writes into it.
+      if (model_written.valid()) model_written.wait();
+      throw;
+    }
+    record(Checkpoint::model_file, join_model());
     for (const auto* files : {&checkpoint.rng_states, &checkpoint.optimizer_shards})
       for (const auto& [name, bytes] : *files) record(name.c_str(), io::write_file(temporary / name, bytes));
     for (const auto& [name, written] : checkpoint.staged_files) {
@@ -206,9 +232,9 @@ inline std::optional<std::filesystem::path> latest_checkpoint(const std::filesys
 
 namespace detail {
 
-// Checks a file of a checkpoint against the manifest's size and CRC-32.
-inline void verify_file(const std::filesystem::path& file, const nlohmann::json& expected) {
-  const auto found = io::checksum_file(file);
+// Checks what was found of a file of a checkpoint against the manifest's size and CRC-32.
+inline void check_file(const std::filesystem::path& file, const io::FileChecksum& found,
+                       const nlohmann::json& expected) {
   const auto size = expected.at("size").get<std::uint64_t>();
   if (found.size != size)
     throw FileError(fmt::format("'{}' has {} bytes, but the checkpoint was written with {}: the file is truncated "
@@ -218,6 +244,34 @@ inline void verify_file(const std::filesystem::path& file, const nlohmann::json&
     throw FileError(fmt::format("'{}' does not match the checksum written with it: the file was edited or is "
                                 "damaged; resume from an earlier checkpoint",
                                 file.string()));
+}
+
+// Checks a file of a checkpoint against the manifest, reading it for that alone.
+inline void verify_file(const std::filesystem::path& file, const nlohmann::json& expected) {
+  check_file(file, io::checksum_file(file), expected);
+}
+
+// A file of a checkpoint, read once: its bytes are checked as they are kept.
+inline std::string read_verified_file(const std::filesystem::path& file, const nlohmann::json& expected) {
+  io::FileChecksum found;
+  auto bytes = io::read_file(file, found);
+  check_file(file, found, expected);
+  return bytes;
+}
+
+// The weights, read once and checked as they are read. A file the reader rejects is
+// checked against the manifest first, so that damage is reported as damage.
+inline io::NamedTensors read_verified_weights(const std::filesystem::path& file, const nlohmann::json& expected) {
+  io::FileChecksum found;
+  io::NamedTensors tensors;
+  try {
+    tensors = io::load_safetensors(file, &found);
+  } catch (const FileError&) {
+    verify_file(file, expected);
+    throw;
+  }
+  check_file(file, found, expected);
+  return tensors;
 }
 
 }  // namespace detail
@@ -290,13 +344,11 @@ inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool mode
 
   Checkpoint checkpoint;
   const auto model_path = folder / Checkpoint::model_file;
-  detail::verify_file(model_path, *expected(Checkpoint::model_file));
-  checkpoint.model = io::load_safetensors(model_path);
+  checkpoint.model = detail::read_verified_weights(model_path, *expected(Checkpoint::model_file));
   Checkpoint::for_each_file(checkpoint, [&](const char* name, std::string& bytes) {
     const bool wanted = !model_only || name == std::string_view(Checkpoint::trainer_state_file);
     if (const auto* entry = expected(name); entry && wanted) {
-      detail::verify_file(folder / name, *entry);
-      bytes = io::read_file(folder / name);
+      bytes = detail::read_verified_file(folder / name, *entry);
       // Empty bytes mean "not saved" to the readers (a --save_only_model checkpoint has no
       // optimizer.pt); a listed file that is empty was damaged before its checksum was taken.
       if (bytes.empty())
@@ -311,8 +363,7 @@ inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool mode
                     : Checkpoint::is_optimizer_shard_file(name) ? &checkpoint.optimizer_shards
                                                                  : nullptr;
       if (!files) continue;
-      detail::verify_file(folder / name, entry);
-      (*files)[name] = io::read_file(folder / name);
+      (*files)[name] = detail::read_verified_file(folder / name, entry);
     }
   return checkpoint;
 }

@@ -1,25 +1,14 @@
 // Reading numeric CSV files, plain or gzip-compressed, with errors that name file and line.
 #pragma once
 
-#include <algorithm>
-#include <cerrno>
-#include <charconv>
-#include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <filesystem>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-#include <system_error>
 #include <vector>
 
-#include <fmt/format.h>
 #include <torch/types.h>
-#include <zlib.h>
 
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
-#include <torchtrain/detail/printable.hpp>
 
 namespace torchtrain::data {
 
@@ -35,6 +24,32 @@ struct CsvTable {
         .clone();
   }
 };
+
+/// Reads a CSV file of numbers, separated by commas, one row per line, every row with
+/// the same number of fields. `skip_header_lines` lines at the top are ignored. A file
+/// ending in .gz (or any gzip data) is decompressed on the fly.
+/// Throws DataError naming the file, line and column for anything that is not such a table.
+TORCHTRAIN_INLINE CsvTable read_numeric_csv(const std::filesystem::path& path, int skip_header_lines = 0);
+
+}  // namespace torchtrain::data
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include <torchtrain/detail/printable.hpp>
+
+namespace torchtrain::data {
 
 namespace detail {
 
@@ -63,11 +78,7 @@ inline std::string read_maybe_gzipped(const std::filesystem::path& path) {
 
 }  // namespace detail
 
-/// Reads a CSV file of numbers, separated by commas, one row per line, every row with
-/// the same number of fields. `skip_header_lines` lines at the top are ignored. A file
-/// ending in .gz (or any gzip data) is decompressed on the fly.
-/// Throws DataError naming the file, line and column for anything that is not such a table.
-inline CsvTable read_numeric_csv(const std::filesystem::path& path, int skip_header_lines = 0) {
+TORCHTRAIN_INLINE CsvTable read_numeric_csv(const std::filesystem::path& path, int skip_header_lines) {
   const std::string content = detail::read_maybe_gzipped(path);
   CsvTable table;
   std::string_view rest = content;
@@ -111,3 +122,5 @@ inline CsvTable read_numeric_csv(const std::filesystem::path& path, int skip_hea
 }
 
 }  // namespace torchtrain::data
+
+#endif  // TORCHTRAIN_DEFINITIONS

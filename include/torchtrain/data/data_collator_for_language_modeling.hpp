@@ -3,18 +3,12 @@
 
 #include <cstdint>
 #include <optional>
-#include <utility>
 #include <vector>
 
-#include <ATen/CPUGeneratorImpl.h>
-#include <fmt/format.h>
 #include <torch/data/example.h>
-#include <torch/types.h>
 
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
-#include <torchtrain/core/ignore_index.hpp>
-#include <torchtrain/data/detail/mix_seed.hpp>
-#include <torchtrain/data/detail/pad_sequences.hpp>
 #include <torchtrain/data/token_batch.hpp>
 
 namespace torchtrain::data {
@@ -43,45 +37,69 @@ struct DataCollatorForLanguageModeling {
   std::optional<int> pad_to_multiple_of;
   std::uint64_t seed = 42;
 
-  TokenBatch operator()(std::vector<torch::data::Example<>> samples, std::uint64_t batch_seed = 0) const {
-    std::vector<torch::Tensor> ids;
-    ids.reserve(samples.size());
-    for (auto& sample : samples) ids.push_back(std::move(sample.data));
-    const auto length = detail::padded_length(ids, pad_to_multiple_of);
-    TokenBatch batch{detail::pad_right(ids, length, pad_token_id), detail::attention_mask(ids, length), {}};
-    if (mlm) {
-      mask_tokens(batch, batch_seed);
-    } else {
-      batch.labels = batch.input_ids.masked_fill(batch.attention_mask == 0, loss::ignore_index);
-    }
-    return batch;
-  }
+  TokenBatch operator()(std::vector<torch::data::Example<>> samples, std::uint64_t batch_seed = 0) const;
 
  private:
-  void mask_tokens(TokenBatch& batch, std::uint64_t batch_seed) const {
-    if (!mask_token_id)
-      throw ArgumentError("DataCollatorForLanguageModeling: masked language modeling (mlm = true) needs "
-                          "mask_token_id; set it, or set mlm = false for causal language modeling");
-    if (vocab_size < 1)
-      throw ArgumentError("DataCollatorForLanguageModeling: masked language modeling needs vocab_size, the range "
-                          "random replacement tokens are drawn from");
-    if (!(mlm_probability >= 0 && mlm_probability <= 1))
-      throw ArgumentError(fmt::format("DataCollatorForLanguageModeling: mlm_probability must be in [0, 1], got {}",
-                                      mlm_probability));
-    auto generator = at::detail::createCPUGenerator(detail::mix_seed(seed, batch_seed));
-    const auto shape = batch.input_ids.sizes();
-    auto maskable = batch.attention_mask != 0;
-    for (const auto special : special_token_ids) maskable &= batch.input_ids != special;
-    auto chosen = torch::bernoulli(torch::full(shape, mlm_probability, torch::kDouble), generator).to(torch::kBool) &
-                  maskable;
-    batch.labels = batch.input_ids.masked_fill(~chosen, loss::ignore_index);
-    auto replaced = torch::bernoulli(torch::full(shape, 0.8, torch::kDouble), generator).to(torch::kBool) & chosen;
-    auto randomized =
-        torch::bernoulli(torch::full(shape, 0.5, torch::kDouble), generator).to(torch::kBool) & chosen & ~replaced;
-    auto random_ids = torch::randint(vocab_size, shape, generator, torch::kLong);
-    batch.input_ids = torch::where(replaced, torch::full_like(batch.input_ids, *mask_token_id),
-                                   torch::where(randomized, random_ids, batch.input_ids));
-  }
+  void mask_tokens(TokenBatch& batch, std::uint64_t batch_seed) const;
 };
 
 }  // namespace torchtrain::data
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <utility>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+#include <torch/types.h>
+
+#include <torchtrain/core/ignore_index.hpp>
+#include <torchtrain/data/detail/mix_seed.hpp>
+#include <torchtrain/data/detail/pad_sequences.hpp>
+
+namespace torchtrain::data {
+
+TORCHTRAIN_INLINE TokenBatch DataCollatorForLanguageModeling::operator()(std::vector<torch::data::Example<>> samples,
+                                                                           std::uint64_t batch_seed) const {
+  std::vector<torch::Tensor> ids;
+  ids.reserve(samples.size());
+  for (auto& sample : samples) ids.push_back(std::move(sample.data));
+  const auto length = detail::padded_length(ids, pad_to_multiple_of);
+  TokenBatch batch{detail::pad_right(ids, length, pad_token_id), detail::attention_mask(ids, length), {}};
+  if (mlm) {
+    mask_tokens(batch, batch_seed);
+  } else {
+    batch.labels = batch.input_ids.masked_fill(batch.attention_mask == 0, loss::ignore_index);
+  }
+  return batch;
+}
+
+TORCHTRAIN_INLINE void DataCollatorForLanguageModeling::mask_tokens(TokenBatch& batch,
+                                                                    std::uint64_t batch_seed) const {
+  if (!mask_token_id)
+    throw ArgumentError("DataCollatorForLanguageModeling: masked language modeling (mlm = true) needs "
+                        "mask_token_id; set it, or set mlm = false for causal language modeling");
+  if (vocab_size < 1)
+    throw ArgumentError("DataCollatorForLanguageModeling: masked language modeling needs vocab_size, the range "
+                        "random replacement tokens are drawn from");
+  if (!(mlm_probability >= 0 && mlm_probability <= 1))
+    throw ArgumentError(fmt::format("DataCollatorForLanguageModeling: mlm_probability must be in [0, 1], got {}",
+                                    mlm_probability));
+  auto generator = at::detail::createCPUGenerator(detail::mix_seed(seed, batch_seed));
+  const auto shape = batch.input_ids.sizes();
+  auto maskable = batch.attention_mask != 0;
+  for (const auto special : special_token_ids) maskable &= batch.input_ids != special;
+  auto chosen = torch::bernoulli(torch::full(shape, mlm_probability, torch::kDouble), generator).to(torch::kBool) &
+                maskable;
+  batch.labels = batch.input_ids.masked_fill(~chosen, loss::ignore_index);
+  auto replaced = torch::bernoulli(torch::full(shape, 0.8, torch::kDouble), generator).to(torch::kBool) & chosen;
+  auto randomized =
+      torch::bernoulli(torch::full(shape, 0.5, torch::kDouble), generator).to(torch::kBool) & chosen & ~replaced;
+  auto random_ids = torch::randint(vocab_size, shape, generator, torch::kLong);
+  batch.input_ids = torch::where(replaced, torch::full_like(batch.input_ids, *mask_token_id),
+                                 torch::where(randomized, random_ids, batch.input_ids));
+}
+
+}  // namespace torchtrain::data
+
+#endif  // TORCHTRAIN_DEFINITIONS

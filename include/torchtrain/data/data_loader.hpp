@@ -12,6 +12,7 @@
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/data/dataset.hpp>
 #include <torchtrain/data/detail/ordered_prefetch.hpp>
@@ -29,14 +30,8 @@ struct DataLoaderOptions {
 
 /// The options the arguments give a loader of `batch_size` for batches going to `device`:
 /// pinned only for a CUDA device, where pinning makes the copies non-blocking.
-inline DataLoaderOptions loader_options(const TrainingArguments& args, std::int64_t batch_size, bool drop_last,
-                                        torch::Device device) {
-  return {.batch_size = batch_size,
-          .drop_last = drop_last,
-          .num_workers = args.dataloader_num_workers,
-          .prefetch_factor = args.dataloader_prefetch_factor,
-          .pin_memory = args.dataloader_pin_memory && device.is_cuda()};
-}
+TORCHTRAIN_INLINE DataLoaderOptions loader_options(const TrainingArguments& args, std::int64_t batch_size,
+                                                   bool drop_last, torch::Device device);
 
 /// Batches of `dataset` over one epoch's `order` (from a Sampler): batch k holds the
 /// samples at order[k b, (k + 1) b). With workers, batches are fetched ahead on background
@@ -113,3 +108,20 @@ class DataLoader {
 };
 
 }  // namespace torchtrain::data
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+namespace torchtrain::data {
+
+TORCHTRAIN_INLINE DataLoaderOptions loader_options(const TrainingArguments& args, std::int64_t batch_size,
+                                                   bool drop_last, torch::Device device) {
+  return {.batch_size = batch_size,
+          .drop_last = drop_last,
+          .num_workers = args.dataloader_num_workers,
+          .prefetch_factor = args.dataloader_prefetch_factor,
+          .pin_memory = args.dataloader_pin_memory && device.is_cuda()};
+}
+
+}  // namespace torchtrain::data
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,17 +1,14 @@
 // LengthGroupedSampler: a seeded order that puts samples of similar length in one batch (--group_by_length).
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
-#include <utility>
 #include <vector>
 
-#include <fmt/format.h>
 #include <torch/types.h>
 
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/data/dataset.hpp>
-#include <torchtrain/data/random_sampler.hpp>
 
 namespace torchtrain::data {
 
@@ -19,23 +16,8 @@ namespace torchtrain::data {
 /// into megabatches of `megabatch_size`, sort each by length, longest first (ties keep
 /// their order), then swap the longest sample of all to the very front, so that an
 /// out-of-memory error shows in the first step rather than hours later.
-inline torch::Tensor group_by_length(const torch::Tensor& permutation, const std::vector<std::int64_t>& lengths,
-                                     std::int64_t megabatch_size) {
-  const auto* index = permutation.data_ptr<std::int64_t>();
-  std::vector<std::int64_t> order(index, index + permutation.numel());
-  const auto longer = [&](std::int64_t a, std::int64_t b) {
-    return lengths[static_cast<std::size_t>(a)] > lengths[static_cast<std::size_t>(b)];
-  };
-  std::size_t longest_start = 0;  // the megabatch whose first sample is the longest (the first such)
-  for (std::size_t start = 0; start < order.size(); start += static_cast<std::size_t>(megabatch_size)) {
-    const auto end = std::min(order.size(), start + static_cast<std::size_t>(megabatch_size));
-    std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(start), order.begin() + static_cast<std::ptrdiff_t>(end),
-                     longer);
-    if (longer(order[start], order[longest_start])) longest_start = start;
-  }
-  if (!order.empty()) std::swap(order.front(), order[longest_start]);
-  return torch::tensor(order, torch::kLong);
-}
+TORCHTRAIN_INLINE torch::Tensor group_by_length(const torch::Tensor& permutation,
+                                                const std::vector<std::int64_t>& lengths, std::int64_t megabatch_size);
 
 /// A dataset whose samples' lengths are known: it has `lengths()`, or is a LibTorch-style
 /// dataset (each sample's `data` is measured), or wraps one (`dataset()`, as CollatedDataset).
@@ -72,18 +54,55 @@ struct LengthGroupedSampler {
   std::int64_t batch_size = 8;
   std::uint64_t seed = 42;
 
-  std::int64_t megabatch_size() const {
-    const auto size = static_cast<std::int64_t>(lengths.size());
-    return std::max<std::int64_t>(1, std::min<std::int64_t>(size / (batch_size * 4), 50)) * batch_size;
-  }
+  std::int64_t megabatch_size() const;
 
-  torch::Tensor order(std::int64_t size, std::int64_t epoch) const {
-    if (size != static_cast<std::int64_t>(lengths.size()))
-      throw ArgumentError(fmt::format("LengthGroupedSampler: the dataset has {} samples but {} lengths were given; "
-                                      "give one length per sample",
-                                      size, lengths.size()));
-    return group_by_length(RandomSampler{seed}.order(size, epoch), lengths, megabatch_size());
-  }
+  torch::Tensor order(std::int64_t size, std::int64_t epoch) const;
 };
 
 }  // namespace torchtrain::data
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include <torchtrain/data/random_sampler.hpp>
+
+namespace torchtrain::data {
+
+TORCHTRAIN_INLINE torch::Tensor group_by_length(const torch::Tensor& permutation,
+                                                const std::vector<std::int64_t>& lengths, std::int64_t megabatch_size) {
+  const auto* index = permutation.data_ptr<std::int64_t>();
+  std::vector<std::int64_t> order(index, index + permutation.numel());
+  const auto longer = [&](std::int64_t a, std::int64_t b) {
+    return lengths[static_cast<std::size_t>(a)] > lengths[static_cast<std::size_t>(b)];
+  };
+  std::size_t longest_start = 0;  // the megabatch whose first sample is the longest (the first such)
+  for (std::size_t start = 0; start < order.size(); start += static_cast<std::size_t>(megabatch_size)) {
+    const auto end = std::min(order.size(), start + static_cast<std::size_t>(megabatch_size));
+    std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(start), order.begin() + static_cast<std::ptrdiff_t>(end),
+                     longer);
+    if (longer(order[start], order[longest_start])) longest_start = start;
+  }
+  if (!order.empty()) std::swap(order.front(), order[longest_start]);
+  return torch::tensor(order, torch::kLong);
+}
+
+TORCHTRAIN_INLINE std::int64_t LengthGroupedSampler::megabatch_size() const {
+  const auto size = static_cast<std::int64_t>(lengths.size());
+  return std::max<std::int64_t>(1, std::min<std::int64_t>(size / (batch_size * 4), 50)) * batch_size;
+}
+
+TORCHTRAIN_INLINE torch::Tensor LengthGroupedSampler::order(std::int64_t size, std::int64_t epoch) const {
+  if (size != static_cast<std::int64_t>(lengths.size()))
+    throw ArgumentError(fmt::format("LengthGroupedSampler: the dataset has {} samples but {} lengths were given; "
+                                    "give one length per sample",
+                                    size, lengths.size()));
+  return group_by_length(RandomSampler{seed}.order(size, epoch), lengths, megabatch_size());
+}
+
+}  // namespace torchtrain::data
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -3,17 +3,15 @@
 
 #include <cstdint>
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/types.h>
+
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain::data {
 
 /// A permutation of [0, size) that depends only on (seed, epoch): every epoch gets a new
 /// order, and a resumed run can recompute the order of any epoch.
-inline torch::Tensor epoch_permutation(std::int64_t size, std::uint64_t seed, std::int64_t epoch) {
-  auto generator = at::detail::createCPUGenerator(seed + static_cast<std::uint64_t>(epoch));
-  return torch::randperm(size, generator, torch::kLong);
-}
+TORCHTRAIN_INLINE torch::Tensor epoch_permutation(std::int64_t size, std::uint64_t seed, std::int64_t epoch);
 
 /// Sampler for training: a seeded permutation per epoch (see epoch_permutation).
 struct RandomSampler {
@@ -24,3 +22,18 @@ struct RandomSampler {
 };
 
 }  // namespace torchtrain::data
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <ATen/CPUGeneratorImpl.h>
+
+namespace torchtrain::data {
+
+TORCHTRAIN_INLINE torch::Tensor epoch_permutation(std::int64_t size, std::uint64_t seed, std::int64_t epoch) {
+  auto generator = at::detail::createCPUGenerator(seed + static_cast<std::uint64_t>(epoch));
+  return torch::randperm(size, generator, torch::kLong);
+}
+
+}  // namespace torchtrain::data
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -2,15 +2,12 @@
 #pragma once
 
 #include <cstdint>
-#include <stdexcept>
 #include <utility>
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <torch/types.h>
 
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/data/batch.hpp>
-#include <torchtrain/data/random_sampler.hpp>
 
 namespace torchtrain::data {
 
@@ -18,13 +15,7 @@ namespace torchtrain::data {
 /// tensor rather than by stacking single samples.
 class TensorDataset {
  public:
-  TensorDataset(torch::Tensor inputs, torch::Tensor labels)
-      : inputs_(std::move(inputs)), labels_(std::move(labels)) {
-    if (!(inputs_.dim() >= 1 && labels_.dim() >= 1 && inputs_.size(0) == labels_.size(0)))
-      throw std::invalid_argument(fmt::format("TensorDataset: inputs and labels need the same number of rows, got "
-                                              "[{}] and [{}]", fmt::join(inputs_.sizes(), ", "),
-                                              fmt::join(labels_.sizes(), ", ")));
-  }
+  TensorDataset(torch::Tensor inputs, torch::Tensor labels);
 
   std::int64_t size() const { return inputs_.size(0); }
   Batch get_batch(const torch::Tensor& indices) const {
@@ -35,15 +26,7 @@ class TensorDataset {
 
   /// Splits into (first, second) with `fraction` of the rows in the first, after a
   /// shuffle seeded with `seed`: the same seed gives the same split.
-  std::pair<TensorDataset, TensorDataset> split(double fraction, std::uint64_t seed) const {
-    if (!(fraction > 0 && fraction < 1))  // not TORCH_CHECK: its message would carry a C++ backtrace
-      throw std::invalid_argument(fmt::format("TensorDataset::split: fraction must be in (0, 1), got {}", fraction));
-    auto order = epoch_permutation(size(), seed, 0);
-    auto first_size = static_cast<std::int64_t>(fraction * static_cast<double>(size()));
-    auto first = order.slice(0, 0, first_size), second = order.slice(0, first_size);
-    return {TensorDataset(inputs_.index_select(0, first), labels_.index_select(0, first)),
-            TensorDataset(inputs_.index_select(0, second), labels_.index_select(0, second))};
-  }
+  std::pair<TensorDataset, TensorDataset> split(double fraction, std::uint64_t seed) const;
 
  private:
   torch::Tensor inputs_;
@@ -51,3 +34,37 @@ class TensorDataset {
 };
 
 }  // namespace torchtrain::data
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <torchtrain/data/random_sampler.hpp>
+
+namespace torchtrain::data {
+
+TORCHTRAIN_INLINE TensorDataset::TensorDataset(torch::Tensor inputs, torch::Tensor labels)
+    : inputs_(std::move(inputs)), labels_(std::move(labels)) {
+  if (!(inputs_.dim() >= 1 && labels_.dim() >= 1 && inputs_.size(0) == labels_.size(0)))
+    throw std::invalid_argument(fmt::format("TensorDataset: inputs and labels need the same number of rows, got "
+                                            "[{}] and [{}]", fmt::join(inputs_.sizes(), ", "),
+                                            fmt::join(labels_.sizes(), ", ")));
+}
+
+TORCHTRAIN_INLINE std::pair<TensorDataset, TensorDataset> TensorDataset::split(double fraction,
+                                                                                std::uint64_t seed) const {
+  if (!(fraction > 0 && fraction < 1))  // not TORCH_CHECK: its message would carry a C++ backtrace
+    throw std::invalid_argument(fmt::format("TensorDataset::split: fraction must be in (0, 1), got {}", fraction));
+  auto order = epoch_permutation(size(), seed, 0);
+  auto first_size = static_cast<std::int64_t>(fraction * static_cast<double>(size()));
+  auto first = order.slice(0, 0, first_size), second = order.slice(0, first_size);
+  return {TensorDataset(inputs_.index_select(0, first), labels_.index_select(0, first)),
+          TensorDataset(inputs_.index_select(0, second), labels_.index_select(0, second))};
+}
+
+}  // namespace torchtrain::data
+
+#endif  // TORCHTRAIN_DEFINITIONS

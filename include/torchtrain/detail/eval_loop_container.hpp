@@ -1,20 +1,51 @@
 // What an evaluation keeps of its batches: padded concatenation, and the move to the CPU.
 #pragma once
 
-#include <algorithm>
-#include <cstdint>
+#include <cstddef>
+#include <utility>
 #include <vector>
 
 #include <torch/types.h>
 
-#include <torchtrain/core/ignore_index.hpp>
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain::detail {
 
 /// Concatenates tensors on dim 0 whose dim 1 may differ (sequences of different lengths
 /// in different batches), padding the shorter ones with -100 at the end of dim 1, as the
 /// Python Trainer does: -100 is the ignore index, so padded labels never count.
-inline torch::Tensor pad_and_concatenate(const std::vector<torch::Tensor>& parts) {
+TORCHTRAIN_INLINE torch::Tensor pad_and_concatenate(const std::vector<torch::Tensor>& parts);
+
+/// One output of an evaluation (predictions, labels, inputs or losses), kept batch by
+/// batch where it was computed until to_cpu() joins what is there and moves it to the CPU
+/// (the Python EvalLoopContainer): every --eval_accumulation_steps batches, and at the end.
+class EvalLoopContainer {
+ public:
+  void add(torch::Tensor batch) {
+    if (batch.defined()) on_device_.push_back(std::move(batch));
+  }
+  void to_cpu();
+  /// The batches not yet moved to the CPU.
+  std::size_t batches_on_device() const { return on_device_.size(); }
+  /// Everything kept, on the CPU, padded and concatenated; undefined when nothing was kept.
+  torch::Tensor get();
+
+ private:
+  std::vector<torch::Tensor> on_device_, on_cpu_;
+};
+
+}  // namespace torchtrain::detail
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <cstdint>
+
+#include <torchtrain/core/ignore_index.hpp>
+
+namespace torchtrain::detail {
+
+TORCHTRAIN_INLINE torch::Tensor pad_and_concatenate(const std::vector<torch::Tensor>& parts) {
   const auto& first = parts.front();
   if (parts.size() == 1) return first;
   if (first.dim() < 2) return torch::cat(parts);
@@ -40,29 +71,17 @@ inline torch::Tensor pad_and_concatenate(const std::vector<torch::Tensor>& parts
   return joined;
 }
 
-/// One output of an evaluation (predictions, labels, inputs or losses), kept batch by
-/// batch where it was computed until to_cpu() joins what is there and moves it to the CPU
-/// (the Python EvalLoopContainer): every --eval_accumulation_steps batches, and at the end.
-class EvalLoopContainer {
- public:
-  void add(torch::Tensor batch) {
-    if (batch.defined()) on_device_.push_back(std::move(batch));
-  }
-  void to_cpu() {
-    if (on_device_.empty()) return;
-    on_cpu_.push_back(pad_and_concatenate(on_device_).to(torch::kCPU));
-    on_device_.clear();
-  }
-  /// The batches not yet moved to the CPU.
-  std::size_t batches_on_device() const { return on_device_.size(); }
-  /// Everything kept, on the CPU, padded and concatenated; undefined when nothing was kept.
-  torch::Tensor get() {
-    to_cpu();
-    return on_cpu_.empty() ? torch::Tensor() : pad_and_concatenate(on_cpu_);
-  }
+TORCHTRAIN_INLINE void EvalLoopContainer::to_cpu() {
+  if (on_device_.empty()) return;
+  on_cpu_.push_back(pad_and_concatenate(on_device_).to(torch::kCPU));
+  on_device_.clear();
+}
 
- private:
-  std::vector<torch::Tensor> on_device_, on_cpu_;
-};
+TORCHTRAIN_INLINE torch::Tensor EvalLoopContainer::get() {
+  to_cpu();
+  return on_cpu_.empty() ? torch::Tensor() : pad_and_concatenate(on_cpu_);
+}
 
 }  // namespace torchtrain::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,13 +1,12 @@
 // Parsing JSON that comes from outside the program: nesting bounded, numbers too large for a double refused, the caller's error type.
 #pragma once
 
-#include <string>
+#include <stdexcept>
 #include <string_view>
 
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <torchtrain/detail/printable.hpp>
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain::detail {
 
@@ -15,6 +14,40 @@ namespace torchtrain::detail {
 /// Python Trainer nests beyond a few levels; the readers that walk a parsed value recurse,
 /// so a limit here bounds their recursion, not the stack.
 inline constexpr int max_json_nesting = 100;
+
+// What parse_json_text throws: parse_json's message, which parse_json throws again as the
+// caller's error type (so that nlohmann's parser is compiled once, not once per type).
+struct JsonTextError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// parse_json's work, throwing JsonTextError with its message.
+TORCHTRAIN_INLINE nlohmann::json parse_json_text(std::string_view text, std::string_view where, int max_nesting);
+
+/// `text` parsed as JSON, with arrays and objects nested at most `max_nesting` deep. Throws
+/// `Error` (FileError, ArgumentError, DataError: the caller's documented type) whose message
+/// starts with `where` (a file, file:line, or a flag) and says what is wrong: not JSON (with
+/// nlohmann's line and column), nested too deep, or a number beyond a double's range.
+template <class Error>
+nlohmann::json parse_json(std::string_view text, std::string_view where, int max_nesting = max_json_nesting) {
+  try {
+    return parse_json_text(text, where, max_nesting);
+  } catch (const JsonTextError& error) {
+    throw Error(error.what());
+  }
+}
+
+}  // namespace torchtrain::detail
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <string>
+
+#include <fmt/format.h>
+
+#include <torchtrain/detail/printable.hpp>
+
+namespace torchtrain::detail {
 
 // nlohmann's message without its "[json.exception.parse_error.101] " tag.
 inline std::string_view without_tag(std::string_view what) {
@@ -44,12 +77,7 @@ inline std::string without_long_excerpt(std::string_view what) {
 
 struct TooDeep {};
 
-/// `text` parsed as JSON, with arrays and objects nested at most `max_nesting` deep. Throws
-/// `Error` (FileError, ArgumentError, DataError: the caller's documented type) whose message
-/// starts with `where` (a file, file:line, or a flag) and says what is wrong: not JSON (with
-/// nlohmann's line and column), nested too deep, or a number beyond a double's range.
-template <class Error>
-nlohmann::json parse_json(std::string_view text, std::string_view where, int max_nesting = max_json_nesting) {
+TORCHTRAIN_INLINE nlohmann::json parse_json_text(std::string_view text, std::string_view where, int max_nesting) {
   const auto limit_nesting = [max_nesting](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
     const bool opens =
         event == nlohmann::json::parse_event_t::object_start || event == nlohmann::json::parse_event_t::array_start;
@@ -59,15 +87,17 @@ nlohmann::json parse_json(std::string_view text, std::string_view where, int max
   try {
     return nlohmann::json::parse(text, limit_nesting);
   } catch (const TooDeep&) {
-    throw Error(fmt::format("{}: arrays and objects nest more than {} levels deep, which no input of a Trainer "
-                            "does; the file is damaged or not the one meant",
-                            where, max_nesting));
+    throw JsonTextError(fmt::format("{}: arrays and objects nest more than {} levels deep, which no input of a Trainer "
+                                    "does; the file is damaged or not the one meant",
+                                    where, max_nesting));
   } catch (const nlohmann::json::out_of_range& error) {  // 1e400: "number overflow parsing '1e400'"
-    throw Error(fmt::format("{}: {}, beyond the range of a double; write a smaller number", where,
-                            without_long_excerpt(error.what())));
+    throw JsonTextError(fmt::format("{}: {}, beyond the range of a double; write a smaller number", where,
+                                    without_long_excerpt(error.what())));
   } catch (const nlohmann::json::exception& error) {
-    throw Error(fmt::format("{}: not valid JSON: {}", where, without_long_excerpt(error.what())));
+    throw JsonTextError(fmt::format("{}: not valid JSON: {}", where, without_long_excerpt(error.what())));
   }
 }
 
 }  // namespace torchtrain::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

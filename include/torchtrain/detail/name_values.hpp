@@ -7,6 +7,21 @@
 #include <utility>
 #include <vector>
 
+#include <torchtrain/core/config.hpp>
+
+namespace torchtrain::detail {
+
+/// The pairs of `text`, in order: a JSON object ('{"num_cycles": 2, "min_lr": 1e-6}', as
+/// Python's dict-valued flags and files give it; a null value is left out, as Python's
+/// None keeps the default) or "name=value" items separated by commas (empty ones are
+/// skipped). Throws ArgumentError naming `flag` for text that is neither.
+TORCHTRAIN_INLINE std::vector<std::pair<std::string, std::string>> split_name_values(std::string_view text,
+                                                                                     std::string_view flag);
+
+}  // namespace torchtrain::detail
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -15,12 +30,8 @@
 
 namespace torchtrain::detail {
 
-/// The pairs of `text`, in order: a JSON object ('{"num_cycles": 2, "min_lr": 1e-6}', as
-/// Python's dict-valued flags and files give it; a null value is left out, as Python's
-/// None keeps the default) or "name=value" items separated by commas (empty ones are
-/// skipped). Throws ArgumentError naming `flag` for text that is neither.
-inline std::vector<std::pair<std::string, std::string>> split_name_values(std::string_view text,
-                                                                          std::string_view flag) {
+TORCHTRAIN_INLINE std::vector<std::pair<std::string, std::string>> split_name_values(std::string_view text,
+                                                                                     std::string_view flag) {
   std::vector<std::pair<std::string, std::string>> pairs;
   if (const auto first = text.find_first_not_of(" \t\n"); first != std::string_view::npos && text[first] == '{') {
     const auto json = parse_json<ArgumentError>(text, fmt::format("--{}", flag));  // nesting bounded: dump recurses
@@ -48,3 +59,5 @@ inline std::vector<std::pair<std::string, std::string>> split_name_values(std::s
 }
 
 }  // namespace torchtrain::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -5,6 +5,26 @@
 #include <string>
 #include <string_view>
 
+#include <torchtrain/core/config.hpp>
+
+namespace torchtrain::detail {
+
+/// `text` as a message may show it: printable characters (ASCII and well-formed UTF-8) as
+/// they are, every other byte as `\xNN` (NUL, newline and invalid UTF-8 included), and only
+/// the first `limit` characters, then how long the text was. A message that quotes what a
+/// user gave must stay one short, printable line, whatever was given: a binary file, 64 KiB
+/// of one flag, a NUL byte (which would end the message in C).
+TORCHTRAIN_INLINE std::string printable(std::string_view text, std::size_t limit = 80);
+
+/// LibTorch's reason for refusing a file, as a message may show it: printable, without the
+/// advice its zip reader adds that a miniz error may be a bug of PyTorch (of a file read
+/// here, it is a damaged file).
+TORCHTRAIN_INLINE std::string libtorch_reason(std::string_view what);
+
+}  // namespace torchtrain::detail
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
 #include <fmt/format.h>
 
 namespace torchtrain::detail {
@@ -27,12 +47,8 @@ inline std::size_t printable_sequence(std::string_view text, std::size_t i) {
   if (lead == 0xf4 && byte(i + 1) >= 0x90) return 0;                 // beyond U+10FFFF
   return length;
 }
-/// `text` as a message may show it: printable characters (ASCII and well-formed UTF-8) as
-/// they are, every other byte as `\xNN` (NUL, newline and invalid UTF-8 included), and only
-/// the first `limit` characters, then how long the text was. A message that quotes what a
-/// user gave must stay one short, printable line, whatever was given: a binary file, 64 KiB
-/// of one flag, a NUL byte (which would end the message in C).
-inline std::string printable(std::string_view text, std::size_t limit = 80) {
+
+TORCHTRAIN_INLINE std::string printable(std::string_view text, std::size_t limit) {
   std::string shown;
   std::size_t i = 0;
   for (std::size_t characters = 0; i < text.size() && characters < limit; ++characters) {
@@ -47,13 +63,12 @@ inline std::string printable(std::string_view text, std::size_t limit = 80) {
   return shown;
 }
 
-/// LibTorch's reason for refusing a file, as a message may show it: printable, without the
-/// advice its zip reader adds that a miniz error may be a bug of PyTorch (of a file read
-/// here, it is a damaged file).
-inline std::string libtorch_reason(std::string_view what) {
+TORCHTRAIN_INLINE std::string libtorch_reason(std::string_view what) {
   if (const auto advice = what.find(". This is an internal miniz error"); advice != std::string_view::npos)
     what = what.substr(0, advice);
   return printable(what, 200);
 }
 
 }  // namespace torchtrain::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

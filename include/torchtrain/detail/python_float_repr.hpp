@@ -1,19 +1,30 @@
 // python_float_repr: a double as Python's repr writes it, shared by the JSON, CSV and argument writers.
 #pragma once
 
-#include <charconv>
-#include <cmath>
 #include <string>
-#include <string_view>
 
-#include <fmt/format.h>
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain::detail {
 
 /// `value` as Python's `float.__repr__` writes it (the shortest text that reads back
 /// exactly; exponent form below 1e-4 and from 1e16 on), with `NaN`, `Infinity` and
 /// `-Infinity` as Python's json module writes the non-finite values.
-inline std::string python_float_repr(double value) {
+TORCHTRAIN_INLINE std::string python_float_repr(double value);
+
+}  // namespace torchtrain::detail
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <charconv>
+#include <cmath>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace torchtrain::detail {
+
+TORCHTRAIN_INLINE std::string python_float_repr(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
   // std::to_chars gives the shortest round-trip digits, like Python's repr: "d.ddde±XX".
@@ -48,3 +59,5 @@ inline std::string python_float_repr(double value) {
 }
 
 }  // namespace torchtrain::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,16 +1,13 @@
 // Environment: who this process is in a distributed run, read from what the launcher set (torchrun, Slurm, Open MPI).
 #pragma once
 
-#include <charconv>
 #include <cstdint>
-#include <cstdlib>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include <fmt/format.h>
-
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
 
 namespace torchtrain::distributed {
@@ -40,7 +37,45 @@ using GetEnv = std::function<std::optional<std::string>(std::string_view)>;
 
 namespace detail {
 
-inline std::optional<std::string> process_getenv(std::string_view name) {
+/// The process's variable `name` (read_ranks' default GetEnv).
+TORCHTRAIN_INLINE std::optional<std::string> process_getenv(std::string_view name);
+
+}  // namespace detail
+
+/// The ranks of this process from `getenv` (the process's variables by default). Launchers,
+/// first match wins:
+///   torchrun: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT;
+///   Slurm (srun): SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE;
+///   Open MPI (mpirun): OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK,
+///   OMPI_COMM_WORLD_LOCAL_SIZE.
+/// Throws DistributedError naming the variable for a contract that is half set, a value
+/// that is not a number, or a rank outside the world.
+TORCHTRAIN_INLINE Environment read_ranks(const GetEnv& getenv = detail::process_getenv);
+
+/// The launch's ranks (read_ranks) and, for several processes, where rank 0's store listens:
+/// MASTER_ADDR and MASTER_PORT for all three launchers; under Slurm and Open MPI a run on
+/// one machine defaults them to 127.0.0.1 and 29500 (torchrun's default port).
+TORCHTRAIN_INLINE Environment read_environment(const GetEnv& getenv = detail::process_getenv);
+
+/// The CUDA device of this rank: its local rank. NCCL needs one device per rank, so more
+/// ranks on this machine than it has devices is an error that says what to change (PyTorch
+/// would fail inside NCCL with "Duplicate GPU detected"). Gloo ranks may share a device.
+TORCHTRAIN_INLINE int cuda_device_of(const Environment& env, int device_count, std::string_view backend);
+
+}  // namespace torchtrain::distributed
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <charconv>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+namespace torchtrain::distributed {
+
+namespace detail {
+
+TORCHTRAIN_INLINE std::optional<std::string> process_getenv(std::string_view name) {
   const char* value = std::getenv(std::string(name).c_str());
   if (value == nullptr || *value == '\0') return std::nullopt;
   return std::string(value);
@@ -71,15 +106,7 @@ struct Contract {
 
 }  // namespace detail
 
-/// The ranks of this process from `getenv` (the process's variables by default). Launchers,
-/// first match wins:
-///   torchrun: RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT;
-///   Slurm (srun): SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, SLURM_NTASKS_PER_NODE;
-///   Open MPI (mpirun): OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_LOCAL_RANK,
-///   OMPI_COMM_WORLD_LOCAL_SIZE.
-/// Throws DistributedError naming the variable for a contract that is half set, a value
-/// that is not a number, or a rank outside the world.
-inline Environment read_ranks(const GetEnv& getenv = detail::process_getenv) {
+TORCHTRAIN_INLINE Environment read_ranks(const GetEnv& getenv) {
   static constexpr detail::Contract contracts[] = {
       {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"},
       {"slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"},
@@ -119,10 +146,7 @@ inline Environment read_ranks(const GetEnv& getenv = detail::process_getenv) {
   return env;
 }
 
-/// The launch's ranks (read_ranks) and, for several processes, where rank 0's store listens:
-/// MASTER_ADDR and MASTER_PORT for all three launchers; under Slurm and Open MPI a run on
-/// one machine defaults them to 127.0.0.1 and 29500 (torchrun's default port).
-inline Environment read_environment(const GetEnv& getenv = detail::process_getenv) {
+TORCHTRAIN_INLINE Environment read_environment(const GetEnv& getenv) {
   Environment env = read_ranks(getenv);
   if (!env.distributed()) return env;
 
@@ -153,10 +177,7 @@ inline Environment read_environment(const GetEnv& getenv = detail::process_geten
   return env;
 }
 
-/// The CUDA device of this rank: its local rank. NCCL needs one device per rank, so more
-/// ranks on this machine than it has devices is an error that says what to change (PyTorch
-/// would fail inside NCCL with "Duplicate GPU detected"). Gloo ranks may share a device.
-inline int cuda_device_of(const Environment& env, int device_count, std::string_view backend) {
+TORCHTRAIN_INLINE int cuda_device_of(const Environment& env, int device_count, std::string_view backend) {
   if (device_count < 1) throw DistributedError("no CUDA device: run on the CPU (--use_cpu true)");
   if (backend == "nccl" && env.local_world_size > device_count)
     throw DistributedError(fmt::format(
@@ -167,3 +188,5 @@ inline int cuda_device_of(const Environment& env, int device_count, std::string_
 }
 
 }  // namespace torchtrain::distributed
+
+#endif  // TORCHTRAIN_DEFINITIONS

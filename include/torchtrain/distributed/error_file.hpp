@@ -1,13 +1,9 @@
 // record_error: a failed rank's message, written where torchrun's agent looks for it (TORCHELASTIC_ERROR_FILE).
 #pragma once
 
-#include <chrono>
-#include <fstream>
-#include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/distributed/environment.hpp>
 
 namespace torchtrain::distributed {
@@ -23,7 +19,21 @@ namespace torchtrain::distributed {
 ///     tt::distributed::record_error(error.what());
 ///     return 1;
 ///   }
-inline void record_error(std::string_view message, const GetEnv& getenv = detail::process_getenv) noexcept {
+TORCHTRAIN_INLINE void record_error(std::string_view message, const GetEnv& getenv = detail::process_getenv) noexcept;
+
+}  // namespace torchtrain::distributed
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <chrono>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace torchtrain::distributed {
+
+TORCHTRAIN_INLINE void record_error(std::string_view message, const GetEnv& getenv) noexcept {
   try {
     const auto file = getenv("TORCHELASTIC_ERROR_FILE");
     if (!file) return;
@@ -42,3 +52,5 @@ inline void record_error(std::string_view message, const GetEnv& getenv = detail
 }
 
 }  // namespace torchtrain::distributed
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -3,15 +3,13 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
-#include <fmt/format.h>
 #include <torch/types.h>
 
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/distributed/detail/c10d.hpp>
 #include <torchtrain/distributed/environment.hpp>
@@ -32,20 +30,7 @@ class ProcessGroup {
  public:
   using Work = c10::intrusive_ptr<c10d::Work>;
 
-  ProcessGroup(Environment env, ProcessGroupOptions options) : env_(std::move(env)), options_(std::move(options)) {
-    if (!env_.distributed()) return;
-    const std::chrono::milliseconds timeout = options_.timeout;
-    store_ = detail::connect_store(env_, timeout);
-    try {
-      backend_ = detail::make_backend(options_.backend, store_, env_, timeout);
-    } catch (const DistributedError&) {
-      throw;
-    } catch (...) {
-      throw DistributedError(fmt::format("rank {}: the {} backend could not connect the ranks ({}); with several "
-                                         "machines, set GLOO_SOCKET_IFNAME to the interface they reach each other on",
-                                         env_.rank, options_.backend, detail::current_exception_text()));
-    }
-  }
+  ProcessGroup(Environment env, ProcessGroupOptions options);
 
   int rank() const { return env_.rank; }
   int size() const { return env_.world_size; }
@@ -56,78 +41,30 @@ class ProcessGroup {
   const c10::intrusive_ptr<c10d::Store>& store() const { return store_; }
 
   /// Starts summing `tensor` in place over the ranks; wait() on the result before reading it.
-  Work allreduce_sum_async(at::Tensor tensor) {
-    if (!backend_) return {};
-    std::vector<at::Tensor> tensors{std::move(tensor)};
-    return backend_->allreduce(tensors);
-  }
+  Work allreduce_sum_async(at::Tensor tensor);
 
   /// Waits for `work`; a failure becomes a DistributedError that says what to look at.
-  void wait(const Work& work, std::string_view what) const {
-    if (!work) return;
-    try {
-      work->wait();
-    } catch (...) {
-      throw DistributedError(fmt::format(
-          "rank {} of {}: {} failed: {}. Another rank has probably died or stopped answering (see its output); "
-          "a rank gives up after --ddp_timeout ({} s)",
-          env_.rank, env_.world_size, what, detail::current_exception_text(), options_.timeout.count()));
-    }
-  }
+  void wait(const Work& work, std::string_view what) const;
 
   void allreduce_sum(const at::Tensor& tensor, std::string_view what = "an all-reduce") {
     wait(allreduce_sum_async(tensor), what);
   }
 
   /// Overwrites `tensor` with rank `root`'s.
-  void broadcast(const at::Tensor& tensor, int root = 0, std::string_view what = "a broadcast") {
-    if (!backend_) return;
-    std::vector<at::Tensor> tensors{tensor};
-    c10d::BroadcastOptions options;
-    options.rootRank = root;
-    wait(backend_->broadcast(tensors, options), what);
-  }
+  void broadcast(const at::Tensor& tensor, int root = 0, std::string_view what = "a broadcast");
 
   /// Every rank's `tensor` (all of one shape), by rank.
-  std::vector<at::Tensor> all_gather(const at::Tensor& tensor, std::string_view what = "an all-gather") {
-    if (!backend_) return {tensor};
-    std::vector<at::Tensor> input{tensor.contiguous()};
-    std::vector<std::vector<at::Tensor>> output(1);
-    for (int r = 0; r < size(); ++r) output[0].push_back(torch::empty_like(input[0]));
-    wait(backend_->allgather(output, input), what);
-    return std::move(output[0]);
-  }
+  std::vector<at::Tensor> all_gather(const at::Tensor& tensor, std::string_view what = "an all-gather");
 
   /// Fills row r of `rows` ([world size, n], contiguous) with rank r's `shard` ([n]).
-  void all_gather_rows(const at::Tensor& shard, const at::Tensor& rows, std::string_view what = "an all-gather") {
-    if (!backend_) {
-      rows[0].copy_(shard);
-      return;
-    }
-    std::vector<at::Tensor> input{shard.contiguous()};
-    std::vector<std::vector<at::Tensor>> output(1);
-    for (int r = 0; r < size(); ++r) output[0].push_back(rows[r]);
-    wait(backend_->allgather(output, input), what);
-  }
+  void all_gather_rows(const at::Tensor& shard, const at::Tensor& rows, std::string_view what = "an all-gather");
 
   /// Starts summing row r of `rows` ([world size, n], contiguous) over the ranks into
   /// `result` ([n]) on rank r; wait() on the result before reading it.
-  Work reduce_scatter_sum_async(const at::Tensor& rows, at::Tensor result) {
-    if (!backend_) {
-      result.copy_(rows[0]);
-      return {};
-    }
-    std::vector<at::Tensor> output{std::move(result)};
-    std::vector<std::vector<at::Tensor>> input(1);
-    for (int r = 0; r < size(); ++r) input[0].push_back(rows[r]);
-    return backend_->reduce_scatter(output, input);
-  }
+  Work reduce_scatter_sum_async(const at::Tensor& rows, at::Tensor result);
 
   /// Returns once every rank has called it with the same `what`.
-  void barrier(std::string_view what = "a barrier") {
-    if (!backend_) return;
-    wait(backend_->barrier(), what);
-  }
+  void barrier(std::string_view what = "a barrier");
 
  private:
   Environment env_;
@@ -140,7 +77,99 @@ class ProcessGroup {
 /// (read_environment) and `options`, as Python's init_process_group("env://"); later
 /// calls return the same group (a run meets once, however many Trainers it makes).
 /// A later call that asks for another backend or timeout gets an error.
-inline std::shared_ptr<ProcessGroup> default_process_group(const ProcessGroupOptions& options) {
+TORCHTRAIN_INLINE std::shared_ptr<ProcessGroup> default_process_group(const ProcessGroupOptions& options);
+
+}  // namespace torchtrain::distributed
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <mutex>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace torchtrain::distributed {
+
+TORCHTRAIN_INLINE ProcessGroup::ProcessGroup(Environment env, ProcessGroupOptions options)
+    : env_(std::move(env)), options_(std::move(options)) {
+  if (!env_.distributed()) return;
+  const std::chrono::milliseconds timeout = options_.timeout;
+  store_ = detail::connect_store(env_, timeout);
+  try {
+    backend_ = detail::make_backend(options_.backend, store_, env_, timeout);
+  } catch (const DistributedError&) {
+    throw;
+  } catch (...) {
+    throw DistributedError(fmt::format("rank {}: the {} backend could not connect the ranks ({}); with several "
+                                       "machines, set GLOO_SOCKET_IFNAME to the interface they reach each other on",
+                                       env_.rank, options_.backend, detail::current_exception_text()));
+  }
+}
+
+TORCHTRAIN_INLINE ProcessGroup::Work ProcessGroup::allreduce_sum_async(at::Tensor tensor) {
+  if (!backend_) return {};
+  std::vector<at::Tensor> tensors{std::move(tensor)};
+  return backend_->allreduce(tensors);
+}
+
+TORCHTRAIN_INLINE void ProcessGroup::wait(const Work& work, std::string_view what) const {
+  if (!work) return;
+  try {
+    work->wait();
+  } catch (...) {
+    throw DistributedError(fmt::format(
+        "rank {} of {}: {} failed: {}. Another rank has probably died or stopped answering (see its output); "
+        "a rank gives up after --ddp_timeout ({} s)",
+        env_.rank, env_.world_size, what, detail::current_exception_text(), options_.timeout.count()));
+  }
+}
+
+TORCHTRAIN_INLINE void ProcessGroup::broadcast(const at::Tensor& tensor, int root, std::string_view what) {
+  if (!backend_) return;
+  std::vector<at::Tensor> tensors{tensor};
+  c10d::BroadcastOptions options;
+  options.rootRank = root;
+  wait(backend_->broadcast(tensors, options), what);
+}
+
+TORCHTRAIN_INLINE std::vector<at::Tensor> ProcessGroup::all_gather(const at::Tensor& tensor, std::string_view what) {
+  if (!backend_) return {tensor};
+  std::vector<at::Tensor> input{tensor.contiguous()};
+  std::vector<std::vector<at::Tensor>> output(1);
+  for (int r = 0; r < size(); ++r) output[0].push_back(torch::empty_like(input[0]));
+  wait(backend_->allgather(output, input), what);
+  return std::move(output[0]);
+}
+
+TORCHTRAIN_INLINE void ProcessGroup::all_gather_rows(const at::Tensor& shard, const at::Tensor& rows,
+                                                     std::string_view what) {
+  if (!backend_) {
+    rows[0].copy_(shard);
+    return;
+  }
+  std::vector<at::Tensor> input{shard.contiguous()};
+  std::vector<std::vector<at::Tensor>> output(1);
+  for (int r = 0; r < size(); ++r) output[0].push_back(rows[r]);
+  wait(backend_->allgather(output, input), what);
+}
+
+TORCHTRAIN_INLINE ProcessGroup::Work ProcessGroup::reduce_scatter_sum_async(const at::Tensor& rows, at::Tensor result) {
+  if (!backend_) {
+    result.copy_(rows[0]);
+    return {};
+  }
+  std::vector<at::Tensor> output{std::move(result)};
+  std::vector<std::vector<at::Tensor>> input(1);
+  for (int r = 0; r < size(); ++r) input[0].push_back(rows[r]);
+  return backend_->reduce_scatter(output, input);
+}
+
+TORCHTRAIN_INLINE void ProcessGroup::barrier(std::string_view what) {
+  if (!backend_) return;
+  wait(backend_->barrier(), what);
+}
+
+TORCHTRAIN_INLINE std::shared_ptr<ProcessGroup> default_process_group(const ProcessGroupOptions& options) {
   static std::mutex mutex;
   static std::shared_ptr<ProcessGroup> group;
   const std::lock_guard lock(mutex);
@@ -157,3 +186,5 @@ inline std::shared_ptr<ProcessGroup> default_process_group(const ProcessGroupOpt
 }
 
 }  // namespace torchtrain::distributed
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,21 +1,12 @@
 // Sharding: which of a model's training state a sharded strategy (FSDP) cuts across the ranks, read from --fsdp and --fsdp_config.
 #pragma once
 
-#include <cstdint>
-#include <filesystem>
-#include <optional>
-#include <sstream>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
-#include <torchtrain/detail/json_text.hpp>
-#include <torchtrain/io/durable_file.hpp>
 
 namespace torchtrain::distributed {
 
@@ -34,6 +25,37 @@ struct ShardingOptions {
   /// fsdp_config's transformer_layer_cls_to_wrap: the block types that are units of their own.
   std::vector<std::string> layer_types;
 };
+
+/// True when --fsdp asks for a sharded run ("true", or Python's words, not "false" or empty).
+TORCHTRAIN_INLINE bool fsdp_requested(const TrainingArguments& args);
+
+/// True when --fsdp_config holds settings.
+TORCHTRAIN_INLINE bool fsdp_config_given(const TrainingArguments& args);
+
+/// The sharding that --fsdp and --fsdp_config ask for, as the Python Trainer reads them:
+/// --fsdp "true" or words among full_shard (the default), shard_grad_op,
+/// shard_optimizer_state (ZeRO-1, ours: FSDP has none), offload and auto_wrap; fsdp_config's
+/// reshard_after_forward (true: full_shard, false: shard_grad_op), cpu_offload and
+/// transformer_layer_cls_to_wrap. ArgumentError names what cannot be done.
+TORCHTRAIN_INLINE ShardingOptions sharding_options(const TrainingArguments& args);
+
+}  // namespace torchtrain::distributed
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <sstream>
+#include <string_view>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <torchtrain/detail/json_text.hpp>
+#include <torchtrain/io/durable_file.hpp>
+
+namespace torchtrain::distributed {
 
 namespace detail {
 
@@ -62,22 +84,15 @@ inline nlohmann::json fsdp_config_json(const std::string& text) {
 
 }  // namespace detail
 
-/// True when --fsdp asks for a sharded run ("true", or Python's words, not "false" or empty).
-inline bool fsdp_requested(const TrainingArguments& args) {
+TORCHTRAIN_INLINE bool fsdp_requested(const TrainingArguments& args) {
   return args.fsdp && !args.fsdp->empty() && *args.fsdp != "false" && *args.fsdp != "[]" && *args.fsdp != "\"\"";
 }
 
-/// True when --fsdp_config holds settings.
-inline bool fsdp_config_given(const TrainingArguments& args) {
+TORCHTRAIN_INLINE bool fsdp_config_given(const TrainingArguments& args) {
   return args.fsdp_config && !args.fsdp_config->empty() && *args.fsdp_config != "{}";
 }
 
-/// The sharding that --fsdp and --fsdp_config ask for, as the Python Trainer reads them:
-/// --fsdp "true" or words among full_shard (the default), shard_grad_op,
-/// shard_optimizer_state (ZeRO-1, ours: FSDP has none), offload and auto_wrap; fsdp_config's
-/// reshard_after_forward (true: full_shard, false: shard_grad_op), cpu_offload and
-/// transformer_layer_cls_to_wrap. ArgumentError names what cannot be done.
-inline ShardingOptions sharding_options(const TrainingArguments& args) {
+TORCHTRAIN_INLINE ShardingOptions sharding_options(const TrainingArguments& args) {
   ShardingOptions options;
   std::optional<ShardingStrategy> chosen;
   const auto choose = [&](ShardingStrategy strategy, std::string_view by) {
@@ -147,3 +162,5 @@ inline ShardingOptions sharding_options(const TrainingArguments& args) {
 }
 
 }  // namespace torchtrain::distributed
+
+#endif  // TORCHTRAIN_DEFINITIONS

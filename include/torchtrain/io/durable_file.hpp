@@ -21,11 +21,11 @@
 
 #include <fmt/format.h>
 #include <torchtrain/core/errors.hpp>
-#include <zlib.h>
+#include <torchtrain/io/crc32.hpp>
 
 namespace torchtrain::io {
 
-/// What identifies a file's content: its length and its CRC-32 (zlib's `crc32`).
+/// What identifies a file's content: its length and its CRC-32 (zlib's `crc32`, io::crc32).
 struct FileChecksum {
   std::uint64_t size = 0;
   std::uint32_t crc32 = 0;
@@ -126,9 +126,8 @@ class FileWriter {
   /// Requires: finish() not called yet.
   void write(const void* data, std::size_t size) {
     if (descriptor_ < 0) throw std::logic_error("FileWriter::write after finish()");
-    if (size == 0) return;  // zlib's crc32 of a null pointer is a fresh CRC, not an update
     const auto* bytes = static_cast<const unsigned char*>(data);
-    checksum_.crc32 = static_cast<std::uint32_t>(crc32_z(checksum_.crc32, bytes, size));
+    checksum_.crc32 = io::crc32(checksum_.crc32, bytes, size);
     // write() may write less than asked (a signal, a limit reached); the next call then
     // reports the reason.
     while (size > 0) {
@@ -231,6 +230,14 @@ inline std::string read_file(const std::filesystem::path& path) {
   return content;
 }
 
+/// The whole content of `path`, and in `found` the length and CRC-32 of those very bytes:
+/// a file checked as it is read, once. Throws FileError.
+inline std::string read_file(const std::filesystem::path& path, FileChecksum& found) {
+  auto content = read_file(path);
+  found = {.size = content.size(), .crc32 = io::crc32(0, content.data(), content.size())};
+  return content;
+}
+
 /// The length and CRC-32 of the file at `path`, to compare with what FileWriter::finish()
 /// returned. Throws FileError.
 inline FileChecksum checksum_file(const std::filesystem::path& path) {
@@ -240,8 +247,7 @@ inline FileChecksum checksum_file(const std::filesystem::path& path) {
   for (std::uint64_t offset = 0; offset < file.size(); offset += chunk.size()) {
     auto size = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), file.size() - offset));
     file.read_at(offset, chunk.data(), size);
-    checksum.crc32 = static_cast<std::uint32_t>(
-        crc32_z(checksum.crc32, reinterpret_cast<const unsigned char*>(chunk.data()), size));
+    checksum.crc32 = io::crc32(checksum.crc32, chunk.data(), size);
   }
   return checksum;
 }

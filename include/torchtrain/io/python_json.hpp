@@ -2,18 +2,50 @@
 // write equal the Python Trainer's and files it writes load here.
 #pragma once
 
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include <torchtrain/core/config.hpp>
+
+namespace torchtrain::io {
+
+namespace detail {
+
+/// `text` quoted as Python's json module does with ensure_ascii (its default): short
+/// escapes for the usual controls, `\uXXXX` for other controls, DEL and every non-ASCII
+/// character (UTF-16 surrogate pairs beyond the BMP). Throws FileError for invalid UTF-8.
+TORCHTRAIN_INLINE std::string python_quote(std::string_view text);
+
+}  // namespace detail
+
+/// `value` as Python's `json.dumps(value, indent=indent, sort_keys=True)` writes it:
+/// ensures Python's float repr (1e15 is "1000000000000000.0", where nlohmann's own dump
+/// writes "1e+15"), `NaN` and `Infinity` (nlohmann writes null), ASCII-only escapes, and
+/// ", " / ": " separators without indent, "," / ": " with it. Keys come out sorted
+/// because nlohmann::json objects are sorted maps. No trailing newline.
+/// Throws FileError for a string that is not valid UTF-8.
+TORCHTRAIN_INLINE std::string python_json_dumps(const nlohmann::json& value, std::optional<int> indent = std::nullopt);
+
+/// Parses `text` as Python's `json.loads` does, accepting NaN, Infinity and -Infinity.
+/// Throws FileError naming `source` (the file, or where the text came from) when the
+/// text is not JSON, nests deeper than max_json_nesting or holds a number beyond a double.
+TORCHTRAIN_INLINE nlohmann::json python_json_loads(std::string_view text, std::string_view source);
+
+}  // namespace torchtrain::io
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
-#include <optional>
 #include <stdexcept>
-#include <string>
-#include <string_view>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/json_text.hpp>
@@ -23,10 +55,7 @@ namespace torchtrain::io {
 
 namespace detail {
 
-/// `text` quoted as Python's json module does with ensure_ascii (its default): short
-/// escapes for the usual controls, `\uXXXX` for other controls, DEL and every non-ASCII
-/// character (UTF-16 surrogate pairs beyond the BMP). Throws FileError for invalid UTF-8.
-inline std::string python_quote(std::string_view text) {
+TORCHTRAIN_INLINE std::string python_quote(std::string_view text) {
   std::string out = "\"";
   auto escape = [&out](std::uint32_t unit) { out += fmt::format("\\u{:04x}", unit); };
   for (std::size_t i = 0; i < text.size();) {
@@ -129,22 +158,13 @@ inline void restore_non_finite(nlohmann::json& value) {
 
 }  // namespace detail
 
-/// `value` as Python's `json.dumps(value, indent=indent, sort_keys=True)` writes it:
-/// ensures Python's float repr (1e15 is "1000000000000000.0", where nlohmann's own dump
-/// writes "1e+15"), `NaN` and `Infinity` (nlohmann writes null), ASCII-only escapes, and
-/// ", " / ": " separators without indent, "," / ": " with it. Keys come out sorted
-/// because nlohmann::json objects are sorted maps. No trailing newline.
-/// Throws FileError for a string that is not valid UTF-8.
-inline std::string python_json_dumps(const nlohmann::json& value, std::optional<int> indent = std::nullopt) {
+TORCHTRAIN_INLINE std::string python_json_dumps(const nlohmann::json& value, std::optional<int> indent) {
   std::string out;
   detail::python_dump(value, indent, 0, out);
   return out;
 }
 
-/// Parses `text` as Python's `json.loads` does, accepting NaN, Infinity and -Infinity.
-/// Throws FileError naming `source` (the file, or where the text came from) when the
-/// text is not JSON, nests deeper than max_json_nesting or holds a number beyond a double.
-inline nlohmann::json python_json_loads(std::string_view text, std::string_view source) {
+TORCHTRAIN_INLINE nlohmann::json python_json_loads(std::string_view text, std::string_view source) {
   std::string prepared;
   prepared.reserve(text.size());
   bool in_string = false;
@@ -173,3 +193,5 @@ inline nlohmann::json python_json_loads(std::string_view text, std::string_view 
 }
 
 }  // namespace torchtrain::io
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,7 +1,6 @@
 // Boost.Hana-reflected structs as JSON objects, one key per field, and back.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -16,10 +15,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <torchtrain/detail/closest_name.hpp>
+#include <torchtrain/core/config.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/reflection.hpp>
-#include <torchtrain/detail/printable.hpp>
-#include <torchtrain/io/python_json.hpp>
 
 namespace torchtrain::io {
 
@@ -30,13 +28,6 @@ constexpr bool is_json_field() {
   if constexpr (torchtrain::detail::is_optional<T>::value || torchtrain::detail::is_vector<T>::value)
     return is_json_field<typename T::value_type>();
   else return std::is_arithmetic_v<T> || std::is_same_v<T, std::string> || torchtrain::detail::NamedEnum<T>;
-}
-
-// A value quoted in a message: its JSON text, cut short when long.
-inline std::string shown(const nlohmann::json& value) {
-  std::string text = python_json_dumps(value);
-  if (constexpr std::size_t longest = 60; text.size() > longest) text = text.substr(0, longest) + "...";
-  return text;
 }
 
 // Stores `value` in `field` when it has the field's type and range; false otherwise.
@@ -143,15 +134,18 @@ enum class UnknownKeys { reject, ignore };
 
 /// The error for `key` in `source` holding `got` where `expected` was wanted:
 /// "<source>: '<key>' must be <expected>, got <got as JSON>".
-inline FileError unexpected_value(std::string_view source, std::string_view key, std::string_view expected,
-                                  const nlohmann::json& got) {
-  return FileError(fmt::format("{}: '{}' must be {}, got {}", source, key, expected, detail::shown(got)));
-}
+TORCHTRAIN_INLINE FileError unexpected_value(std::string_view source, std::string_view key, std::string_view expected,
+                                             const nlohmann::json& got);
 
 /// Throws FileError "<source>: must hold a JSON object, got ..." unless `json` is an object.
-inline void require_object(const nlohmann::json& json, std::string_view source) {
-  if (!json.is_object()) throw FileError(fmt::format("{}: must hold a JSON object, got {}", source, detail::shown(json)));
-}
+TORCHTRAIN_INLINE void require_object(const nlohmann::json& json, std::string_view source);
+
+namespace detail {
+// Throws FileError "<source>: unknown key '<key>'", with the closest of `names` as a
+// suggestion, for the first key of the object `json` that is none of `names`.
+TORCHTRAIN_INLINE void reject_unknown_keys(const nlohmann::json& json, const std::vector<std::string_view>& names,
+                                           std::string_view source);
+}  // namespace detail
 
 /// `value` as JSON: numbers keep their kind (a double is always written as a float, an
 /// integer as an integer), enums are their names, a vector is an array, an empty optional
@@ -212,12 +206,7 @@ void from_json(const nlohmann::json& json, T& target, std::string_view source = 
   if (unknown_keys == UnknownKeys::reject) {
     std::vector<std::string_view> names;
     torchtrain::detail::for_each_field(target, [&](std::string_view name, const auto&) { names.push_back(name); });
-    for (const auto& item : json.items())
-      if (std::find(names.begin(), names.end(), item.key()) == names.end()) {
-        auto suggestion = item.key().size() > 100 ? std::string_view{} : torchtrain::detail::closest_name(item.key(), names);
-        throw FileError(fmt::format("{}: unknown key '{}'{}", source, torchtrain::detail::printable(item.key()),
-                                    suggestion.empty() ? "" : fmt::format(" (did you mean '{}'?)", suggestion)));
-      }
+    detail::reject_unknown_keys(json, names, source);
   }
   T result = target;
   torchtrain::detail::for_each_field(result, [&](std::string_view name, auto& field) {
@@ -227,3 +216,47 @@ void from_json(const nlohmann::json& json, T& target, std::string_view source = 
 }
 
 }  // namespace torchtrain::io
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+
+#include <torchtrain/detail/closest_name.hpp>
+#include <torchtrain/detail/printable.hpp>
+#include <torchtrain/io/python_json.hpp>
+
+namespace torchtrain::io {
+
+namespace detail {
+
+// A value quoted in a message: its JSON text, cut short when long.
+inline std::string shown(const nlohmann::json& value) {
+  std::string text = python_json_dumps(value);
+  if (constexpr std::size_t longest = 60; text.size() > longest) text = text.substr(0, longest) + "...";
+  return text;
+}
+
+TORCHTRAIN_INLINE void reject_unknown_keys(const nlohmann::json& json, const std::vector<std::string_view>& names,
+                                           std::string_view source) {
+  for (const auto& item : json.items())
+    if (std::find(names.begin(), names.end(), item.key()) == names.end()) {
+      auto suggestion = item.key().size() > 100 ? std::string_view{} : torchtrain::detail::closest_name(item.key(), names);
+      throw FileError(fmt::format("{}: unknown key '{}'{}", source, torchtrain::detail::printable(item.key()),
+                                  suggestion.empty() ? "" : fmt::format(" (did you mean '{}'?)", suggestion)));
+    }
+}
+
+}  // namespace detail
+
+TORCHTRAIN_INLINE FileError unexpected_value(std::string_view source, std::string_view key, std::string_view expected,
+                                             const nlohmann::json& got) {
+  return FileError(fmt::format("{}: '{}' must be {}, got {}", source, key, expected, detail::shown(got)));
+}
+
+TORCHTRAIN_INLINE void require_object(const nlohmann::json& json, std::string_view source) {
+  if (!json.is_object()) throw FileError(fmt::format("{}: must hold a JSON object, got {}", source, detail::shown(json)));
+}
+
+}  // namespace torchtrain::io
+
+#endif  // TORCHTRAIN_DEFINITIONS

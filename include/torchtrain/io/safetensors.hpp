@@ -308,15 +308,24 @@ inline void save_safetensors(const std::filesystem::path& path, const NamedTenso
 /// The tensors of the safetensors file at `path`, on the CPU, in the order of their data
 /// in the file. Checks everything first: a short file, a header that is not the format's
 /// JSON, an unknown dtype, shapes and offsets that disagree, gaps, overlaps, trailing
-/// bytes and BOOL bytes other than 0 and 1 all throw a FileError naming the file.
-inline NamedTensors load_safetensors(const std::filesystem::path& path) {
+/// bytes and BOOL bytes other than 0 and 1 all throw a FileError naming the file. With
+/// `checksum`, puts there the length and CRC-32 of the bytes read, which are the whole
+/// file: a caller checks the file without reading it twice.
+inline NamedTensors load_safetensors(const std::filesystem::path& path, FileChecksum* checksum = nullptr) {
   FileReader file(path);
   auto header = detail::read_safetensors_header(file);
+  FileChecksum read{.size = file.size()};
+  if (checksum) {  // the header again, from the page cache: a few bytes
+    std::string start(header.data_start, '\0');
+    file.read_at(0, start.data(), start.size());
+    read.crc32 = io::crc32(0, start.data(), start.size());
+  }
   NamedTensors tensors;
   tensors.reserve(header.entries.size());
-  for (auto& entry : header.entries) {
+  for (auto& entry : header.entries) {  // in the order of their data, which tiles the rest of the file
     auto tensor = torch::empty(entry.shape, torch::TensorOptions().dtype(entry.dtype->type));
     file.read_at(header.data_start + entry.begin, tensor.data_ptr(), entry.end - entry.begin);
+    if (checksum) read.crc32 = io::crc32(read.crc32, tensor.data_ptr(), entry.end - entry.begin);
     if (entry.dtype->type == torch::kBool) {
       const auto* bytes = static_cast<const unsigned char*>(tensor.data_ptr());
       if (std::any_of(bytes, bytes + tensor.nbytes(), [](unsigned char byte) { return byte > 1; }))
@@ -325,6 +334,7 @@ inline NamedTensors load_safetensors(const std::filesystem::path& path) {
     }
     tensors.emplace_back(std::move(entry.name), std::move(tensor));
   }
+  if (checksum) *checksum = read;
   return tensors;
 }
 

@@ -1,21 +1,11 @@
 // trainer_state.json: the TrainerState of a checkpoint, byte for byte as the Python Trainer writes it.
 #pragma once
 
-#include <map>
 #include <string>
 #include <string_view>
-#include <type_traits>
-#include <vector>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
-#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/trainer_state.hpp>
-#include <torchtrain/detail/reflection.hpp>
-#include <torchtrain/io/metrics_json.hpp>
-#include <torchtrain/io/python_json.hpp>
-#include <torchtrain/io/reflected_json.hpp>
 
 namespace torchtrain {
 
@@ -25,7 +15,37 @@ namespace torchtrain {
 /// search), log_history entries as metrics_to_json writes them, each stateful callback's
 /// text embedded as JSON, empty optionals as null.
 /// Throws FileError naming the callback when a stateful_callbacks text is not JSON.
-inline std::string trainer_state_json(const TrainerState& state) {
+TORCHTRAIN_INLINE std::string trainer_state_json(const TrainerState& state);
+
+/// TrainerState from the text of a trainer_state.json, ours or the Python Trainer's.
+/// A missing key keeps its default (older versions lack some), and keys that are not
+/// fields ("trial_params", or any a newer version adds) are ignored. Each callback state
+/// is kept as compact JSON text (`io::python_json_dumps` without indent).
+/// Throws FileError naming `file_name` and the key ("log_history[3].loss") for text
+/// that is not JSON, a value of the wrong type, no global_step, or a count below zero.
+TORCHTRAIN_INLINE TrainerState trainer_state_from_json(std::string_view text, std::string_view file_name);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <map>
+#include <type_traits>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/metrics.hpp>
+#include <torchtrain/detail/reflection.hpp>
+#include <torchtrain/io/metrics_json.hpp>
+#include <torchtrain/io/python_json.hpp>
+#include <torchtrain/io/reflected_json.hpp>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE std::string trainer_state_json(const TrainerState& state) {
   static_assert(detail::reflects_every_field<TrainerState>(),
                 "torchtrain: list every TrainerState member in its BOOST_HANA_ADAPT_STRUCT, or "
                 "trainer_state.json would miss it");
@@ -48,13 +68,7 @@ inline std::string trainer_state_json(const TrainerState& state) {
   return io::python_json_dumps(json, 2) + "\n";
 }
 
-/// TrainerState from the text of a trainer_state.json, ours or the Python Trainer's.
-/// A missing key keeps its default (older versions lack some), and keys that are not
-/// fields ("trial_params", or any a newer version adds) are ignored. Each callback state
-/// is kept as compact JSON text (`io::python_json_dumps` without indent).
-/// Throws FileError naming `file_name` and the key ("log_history[3].loss") for text
-/// that is not JSON, a value of the wrong type, no global_step, or a count below zero.
-inline TrainerState trainer_state_from_json(std::string_view text, std::string_view file_name) {
+TORCHTRAIN_INLINE TrainerState trainer_state_from_json(std::string_view text, std::string_view file_name) {
   const nlohmann::json json = io::python_json_loads(text, file_name);
   io::require_object(json, file_name);
   TrainerState state;
@@ -99,3 +113,5 @@ inline TrainerState trainer_state_from_json(std::string_view text, std::string_v
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

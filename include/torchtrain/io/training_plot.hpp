@@ -1,17 +1,44 @@
 // The picture of a run: training and evaluation loss and the learning rate against the step, as SVG.
 #pragma once
 
+#include <filesystem>
+#include <string>
+
+#include <torchtrain/core/config.hpp>
+#include <torchtrain/core/trainer_state.hpp>
+
+namespace torchtrain::io {
+
+/// `state.log_history` as an SVG picture, readable at a glance:
+/// - top panel: the training loss ("loss", a line) and the evaluation loss ("eval_loss",
+///   a line with a dot at each evaluation) against the step, with a legend;
+/// - bottom panel: the learning rate ("learning_rate") against the step;
+/// - one step axis for both, from 0 to max_steps (or the last logged step when further);
+///   value axes spanning the values logged, in whole ticks of 1, 2 or 5 times a power of
+///   ten; a light grid; a title with the step and epoch reached and the last losses.
+/// Values that are not finite (a NaN loss) are left out. A series with a single point is
+/// drawn as a dot. A panel with nothing logged says so. Elements are marked for readers
+/// of the file: polylines of class "train-loss", "eval-loss", "learning-rate"; tick labels
+/// of class "tick x" / "tick y", placed exactly at their value (dominant-baseline middle
+/// for y, hanging for x).
+TORCHTRAIN_INLINE std::string training_plot_svg(const TrainerState& state);
+
+/// Writes training_plot_svg(state) to `path`, atomically (replace_file): a reader never
+/// sees half a picture. Throws FileError.
+TORCHTRAIN_INLINE void write_training_plot(const TrainerState& state, const std::filesystem::path& path);
+
+}  // namespace torchtrain::io
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <limits>
-#include <string>
 #include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include <torchtrain/core/trainer_state.hpp>
 #include <torchtrain/io/durable_file.hpp>
 
 namespace torchtrain::io {
@@ -145,19 +172,7 @@ inline std::string svg_panel(const PlotPanel& panel, std::string_view y_title, s
 
 }  // namespace detail
 
-/// `state.log_history` as an SVG picture, readable at a glance:
-/// - top panel: the training loss ("loss", a line) and the evaluation loss ("eval_loss",
-///   a line with a dot at each evaluation) against the step, with a legend;
-/// - bottom panel: the learning rate ("learning_rate") against the step;
-/// - one step axis for both, from 0 to max_steps (or the last logged step when further);
-///   value axes spanning the values logged, in whole ticks of 1, 2 or 5 times a power of
-///   ten; a light grid; a title with the step and epoch reached and the last losses.
-/// Values that are not finite (a NaN loss) are left out. A series with a single point is
-/// drawn as a dot. A panel with nothing logged says so. Elements are marked for readers
-/// of the file: polylines of class "train-loss", "eval-loss", "learning-rate"; tick labels
-/// of class "tick x" / "tick y", placed exactly at their value (dominant-baseline middle
-/// for y, hanging for x).
-inline std::string training_plot_svg(const TrainerState& state) {
+TORCHTRAIN_INLINE std::string training_plot_svg(const TrainerState& state) {
   using detail::PlotSeries;
   constexpr double width = 760, height = 560, left = 92, right = 732;
   const std::vector<PlotSeries> losses = {
@@ -209,10 +224,10 @@ inline std::string training_plot_svg(const TrainerState& state) {
   return svg + "</svg>\n";
 }
 
-/// Writes training_plot_svg(state) to `path`, atomically (replace_file): a reader never
-/// sees half a picture. Throws FileError.
-inline void write_training_plot(const TrainerState& state, const std::filesystem::path& path) {
+TORCHTRAIN_INLINE void write_training_plot(const TrainerState& state, const std::filesystem::path& path) {
   replace_file(path, training_plot_svg(state));
 }
 
 }  // namespace torchtrain::io
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -3,9 +3,10 @@
 
 #include <concepts>
 
-#include <torch/nn/functional/loss.h>
+#include <torch/nn/options/loss.h>
 #include <torch/types.h>
 
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/ignore_index.hpp>
 
 namespace torchtrain::loss {
@@ -63,15 +64,7 @@ struct CrossEntropy {
 
  private:
   torch::Tensor compute(const torch::Tensor& logits, const torch::Tensor& labels,
-                        torch::nn::functional::CrossEntropyFuncOptions::reduction_t reduction) const {
-    auto options = torch::nn::functional::CrossEntropyFuncOptions()
-                       .ignore_index(ignore_index)
-                       .label_smoothing(label_smoothing)
-                       .reduction(reduction);
-    if (logits.dim() > 2)
-      return torch::nn::functional::cross_entropy(logits.flatten(0, -2), labels.flatten(), options);
-    return torch::nn::functional::cross_entropy(logits, labels, options);
-  }
+                        torch::nn::functional::CrossEntropyFuncOptions::reduction_t reduction) const;
 };
 inline constexpr CrossEntropy cross_entropy{};
 
@@ -117,3 +110,25 @@ struct MeanSquaredError {
 inline constexpr MeanSquaredError mean_squared_error{};
 
 }  // namespace torchtrain::loss
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <torch/nn/functional/loss.h>
+
+namespace torchtrain::loss {
+
+TORCHTRAIN_INLINE torch::Tensor CrossEntropy::compute(
+    const torch::Tensor& logits, const torch::Tensor& labels,
+    torch::nn::functional::CrossEntropyFuncOptions::reduction_t reduction) const {
+  auto options = torch::nn::functional::CrossEntropyFuncOptions()
+                     .ignore_index(ignore_index)
+                     .label_smoothing(label_smoothing)
+                     .reduction(reduction);
+  if (logits.dim() > 2)
+    return torch::nn::functional::cross_entropy(logits.flatten(0, -2), labels.flatten(), options);
+  return torch::nn::functional::cross_entropy(logits, labels, options);
+}
+
+}  // namespace torchtrain::loss
+
+#endif  // TORCHTRAIN_DEFINITIONS

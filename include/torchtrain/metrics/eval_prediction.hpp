@@ -5,7 +5,7 @@
 
 #include <torch/types.h>
 
-#include <torchtrain/detail/eval_loop_container.hpp>
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain {
 
@@ -29,7 +29,17 @@ struct EvalPrediction {
 /// `prediction` with its `batches` joined as the Trainer joins them otherwise (padded with
 /// -100 where sequence lengths differ); `prediction` itself when it has none. The built-in
 /// metrics take either through it.
-inline EvalPrediction concatenated(const EvalPrediction& prediction) {
+TORCHTRAIN_INLINE EvalPrediction concatenated(const EvalPrediction& prediction);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <torchtrain/detail/eval_loop_container.hpp>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE EvalPrediction concatenated(const EvalPrediction& prediction) {
   if (prediction.batches.empty()) return prediction;
   EvalPrediction joined;
   const auto join = [&](torch::Tensor EvalPrediction::*part) {
@@ -45,3 +55,5 @@ inline EvalPrediction concatenated(const EvalPrediction& prediction) {
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

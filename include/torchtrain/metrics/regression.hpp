@@ -1,10 +1,30 @@
 // Mean squared and mean absolute error: compute_metrics for regression.
 #pragma once
 
-#include <torch/types.h>
-
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/metrics.hpp>
 #include <torchtrain/metrics/eval_prediction.hpp>
+
+namespace torchtrain::metrics {
+
+/// compute_metrics {"mse": mean((prediction - label)^2)}.
+struct MeanSquaredError {
+  Metrics operator()(const EvalPrediction& prediction) const;
+};
+
+/// compute_metrics {"mae": mean(|prediction - label|)}.
+struct MeanAbsoluteError {
+  Metrics operator()(const EvalPrediction& prediction) const;
+};
+
+inline constexpr MeanSquaredError mean_squared_error{};
+inline constexpr MeanAbsoluteError mean_absolute_error{};
+
+}  // namespace torchtrain::metrics
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <torch/types.h>
 
 namespace torchtrain::metrics {
 
@@ -21,21 +41,14 @@ inline torch::Tensor errors(const EvalPrediction& batches) {
 }
 }  // namespace detail
 
-/// compute_metrics {"mse": mean((prediction - label)^2)}.
-struct MeanSquaredError {
-  Metrics operator()(const EvalPrediction& prediction) const {
-    return {{"mse", detail::errors(prediction).square().mean().item<double>()}};
-  }
-};
+TORCHTRAIN_INLINE Metrics MeanSquaredError::operator()(const EvalPrediction& prediction) const {
+  return {{"mse", detail::errors(prediction).square().mean().item<double>()}};
+}
 
-/// compute_metrics {"mae": mean(|prediction - label|)}.
-struct MeanAbsoluteError {
-  Metrics operator()(const EvalPrediction& prediction) const {
-    return {{"mae", detail::errors(prediction).abs().mean().item<double>()}};
-  }
-};
-
-inline constexpr MeanSquaredError mean_squared_error{};
-inline constexpr MeanAbsoluteError mean_absolute_error{};
+TORCHTRAIN_INLINE Metrics MeanAbsoluteError::operator()(const EvalPrediction& prediction) const {
+  return {{"mae", detail::errors(prediction).abs().mean().item<double>()}};
+}
 
 }  // namespace torchtrain::metrics
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,15 +1,49 @@
 // Checkpoint: a sub-module whose activations are recomputed in backward instead of kept (gradient checkpointing).
 #pragma once
 
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/any.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include <torchtrain/core/config.hpp>
+
+namespace torchtrain::nn {
+
+/// Wraps a sub-module, `Checkpoint(Block(...))`, so that with gradient checkpointing on
+/// (`--gradient_checkpointing`, set by the Trainer) and in training mode, its activations
+/// are not kept for backward: its forward runs again during backward. Gradients are the
+/// same, memory is lower, compute is about one more forward of the block. The wrapped
+/// module's forward takes and returns one tensor; it is registered as `module`.
+class CheckpointImpl : public torch::nn::Module {
+ public:
+  template <class ModuleHolder>
+  explicit CheckpointImpl(ModuleHolder inner) : inner_(inner) {
+    register_module("module", inner.ptr());
+  }
+
+  torch::Tensor forward(const torch::Tensor& input);
+
+  bool enabled = false;
+
+ private:
+  torch::nn::AnyModule inner_;
+};
+TORCH_MODULE(Checkpoint);
+
+/// Turns gradient checkpointing on or off for every Checkpoint inside `model`.
+TORCHTRAIN_INLINE void set_gradient_checkpointing(torch::nn::Module& model, bool enabled);
+
+}  // namespace torchtrain::nn
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
 #include <cstdint>
 #include <optional>
 #include <vector>
 
 #include <ATen/Context.h>
 #include <torch/autograd.h>
-#include <torch/nn/module.h>
-#include <torch/nn/modules/container/any.h>
-#include <torch/nn/pimpl.h>
 
 #include <torchtrain/detail/autocast.hpp>
 
@@ -76,35 +110,17 @@ struct CheckpointFunction : torch::autograd::Function<CheckpointFunction> {
 
 }  // namespace detail
 
-/// Wraps a sub-module, `Checkpoint(Block(...))`, so that with gradient checkpointing on
-/// (`--gradient_checkpointing`, set by the Trainer) and in training mode, its activations
-/// are not kept for backward: its forward runs again during backward. Gradients are the
-/// same, memory is lower, compute is about one more forward of the block. The wrapped
-/// module's forward takes and returns one tensor; it is registered as `module`.
-class CheckpointImpl : public torch::nn::Module {
- public:
-  template <class ModuleHolder>
-  explicit CheckpointImpl(ModuleHolder inner) : inner_(inner) {
-    register_module("module", inner.ptr());
-  }
+TORCHTRAIN_INLINE torch::Tensor CheckpointImpl::forward(const torch::Tensor& input) {
+  if (!enabled || !is_training() || !torch::GradMode::is_enabled()) return inner_.forward(input);
+  const auto parameters = inner_.ptr()->parameters();
+  return detail::CheckpointFunction::apply(input, &inner_, at::TensorList(parameters));
+}
 
-  torch::Tensor forward(const torch::Tensor& input) {
-    if (!enabled || !is_training() || !torch::GradMode::is_enabled()) return inner_.forward(input);
-    const auto parameters = inner_.ptr()->parameters();
-    return detail::CheckpointFunction::apply(input, &inner_, at::TensorList(parameters));
-  }
-
-  bool enabled = false;
-
- private:
-  torch::nn::AnyModule inner_;
-};
-TORCH_MODULE(Checkpoint);
-
-/// Turns gradient checkpointing on or off for every Checkpoint inside `model`.
-inline void set_gradient_checkpointing(torch::nn::Module& model, bool enabled) {
+TORCHTRAIN_INLINE void set_gradient_checkpointing(torch::nn::Module& model, bool enabled) {
   for (const auto& module : model.modules(/*include_self=*/true))
     if (auto* checkpoint = dynamic_cast<CheckpointImpl*>(module.get())) checkpoint->enabled = enabled;
 }
 
 }  // namespace torchtrain::nn
+
+#endif  // TORCHTRAIN_DEFINITIONS

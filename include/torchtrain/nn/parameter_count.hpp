@@ -2,16 +2,31 @@
 #pragma once
 
 #include <cstdint>
-#include <set>
 
 #include <torch/nn/module.h>
-#include <torch/nn/modules/embedding.h>
+
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain::nn {
 
 /// The elements of `model`'s parameters but the weights of its torch::nn::Embedding
 /// modules, as Python's `PreTrainedModel.num_parameters(exclude_embeddings=True)` counts.
-inline std::int64_t non_embedding_parameters(const torch::nn::Module& model) {
+TORCHTRAIN_INLINE std::int64_t non_embedding_parameters(const torch::nn::Module& model);
+
+/// The parameters that train (requires_grad), as the Python Trainer counts them.
+TORCHTRAIN_INLINE std::int64_t trainable_parameters(const torch::nn::Module& model);
+
+}  // namespace torchtrain::nn
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <set>
+
+#include <torch/nn/modules/embedding.h>
+
+namespace torchtrain::nn {
+
+TORCHTRAIN_INLINE std::int64_t non_embedding_parameters(const torch::nn::Module& model) {
   std::set<const torch::TensorImpl*> embeddings;
   const auto note = [&](const torch::nn::Module& module) {
     if (const auto* embedding = dynamic_cast<const torch::nn::EmbeddingImpl*>(&module))
@@ -25,8 +40,7 @@ inline std::int64_t non_embedding_parameters(const torch::nn::Module& model) {
   return count;
 }
 
-/// The parameters that train (requires_grad), as the Python Trainer counts them.
-inline std::int64_t trainable_parameters(const torch::nn::Module& model) {
+TORCHTRAIN_INLINE std::int64_t trainable_parameters(const torch::nn::Module& model) {
   std::int64_t count = 0;
   for (const auto& parameter : model.parameters())
     if (parameter.requires_grad()) count += parameter.numel();
@@ -34,3 +48,5 @@ inline std::int64_t trainable_parameters(const torch::nn::Module& model) {
 }
 
 }  // namespace torchtrain::nn
+
+#endif  // TORCHTRAIN_DEFINITIONS

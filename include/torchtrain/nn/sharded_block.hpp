@@ -6,38 +6,21 @@
 #include <type_traits>
 #include <utility>
 
-#include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/distributed/block_sharding.hpp>
 
 namespace torchtrain::nn {
 
 namespace detail {
 
-// Keeps the hooks alive in an autograd context.
-struct HooksCapsule : torch::CustomClassHolder {
-  explicit HooksCapsule(std::shared_ptr<distributed::BlockShardingHooks> hooks) : hooks(std::move(hooks)) {}
-  std::shared_ptr<distributed::BlockShardingHooks> hooks;
-};
-
-// The identity on a block's output; its backward runs just before the block's own, so
-// it is where the block's parameters are gathered again. (LibTorch modules have no hooks.)
-struct GatherBeforeBackward : torch::autograd::Function<GatherBeforeBackward> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* context, const torch::Tensor& output,
-                               const c10::intrusive_ptr<HooksCapsule>& hooks) {
-    context->saved_data["hooks"] = c10::IValue::make_capsule(hooks);
-    return output.view_as(output);
-  }
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
-                                                 torch::autograd::variable_list gradients) {
-    auto capsule = context->saved_data["hooks"].toCapsule();
-    static_cast<HooksCapsule*>(capsule.get())->hooks->before_backward();
-    return {gradients[0], torch::Tensor()};
-  }
-};
+// The identity on a block's output whose backward first has `hooks` gather the block's
+// parameters again (see GatherBeforeBackward).
+TORCHTRAIN_INLINE torch::Tensor gather_before_backward(const torch::Tensor& output,
+                                                       const std::shared_ptr<distributed::BlockShardingHooks>& hooks);
 
 }  // namespace detail
 
@@ -71,7 +54,7 @@ class ShardedBlockImpl : public distributed::ShardedBlockBase {
     }
     hooks_->after_forward(gathered);
     if (!output.requires_grad()) return output;
-    return detail::GatherBeforeBackward::apply(output, c10::make_intrusive<detail::HooksCapsule>(hooks_));
+    return detail::gather_before_backward(output, hooks_);
   }
 
   /// The block's own training flag follows too (its submodules' are the wrapper's already).
@@ -99,3 +82,40 @@ class ShardedBlock : public torch::nn::ModuleHolder<ShardedBlockImpl<Block>> {
 };
 
 }  // namespace torchtrain::nn
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <torch/csrc/autograd/custom_function.h>
+
+namespace torchtrain::nn::detail {
+
+// Keeps the hooks alive in an autograd context.
+struct HooksCapsule : torch::CustomClassHolder {
+  explicit HooksCapsule(std::shared_ptr<distributed::BlockShardingHooks> hooks) : hooks(std::move(hooks)) {}
+  std::shared_ptr<distributed::BlockShardingHooks> hooks;
+};
+
+// The identity on a block's output; its backward runs just before the block's own, so
+// it is where the block's parameters are gathered again. (LibTorch modules have no hooks.)
+struct GatherBeforeBackward : torch::autograd::Function<GatherBeforeBackward> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* context, const torch::Tensor& output,
+                               const c10::intrusive_ptr<HooksCapsule>& hooks) {
+    context->saved_data["hooks"] = c10::IValue::make_capsule(hooks);
+    return output.view_as(output);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list gradients) {
+    auto capsule = context->saved_data["hooks"].toCapsule();
+    static_cast<HooksCapsule*>(capsule.get())->hooks->before_backward();
+    return {gradients[0], torch::Tensor()};
+  }
+};
+
+TORCHTRAIN_INLINE torch::Tensor gather_before_backward(const torch::Tensor& output,
+                                                       const std::shared_ptr<distributed::BlockShardingHooks>& hooks) {
+  return GatherBeforeBackward::apply(output, c10::make_intrusive<HooksCapsule>(hooks));
+}
+
+}  // namespace torchtrain::nn::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

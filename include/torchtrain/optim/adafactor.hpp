@@ -1,21 +1,17 @@
 // Adafactor (Shazeer and Stern, 2018) with the arithmetic of the Python transformers implementation.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
+#include <cstdint>
 #include <memory>
 #include <optional>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <torch/optim/optimizer.h>
-#include <torch/optim/serialize.h>
 #include <torch/serialize/archive.h>
 #include <torch/types.h>
 
-#include <torchtrain/optim/detail/optimizer_closure.hpp>
-#include <torchtrain/optim/resumable.hpp>
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain::optim {
 
@@ -38,19 +34,8 @@ struct AdafactorOptions : torch::optim::OptimizerCloneableOptions<AdafactorOptio
   double get_lr() const override { return lr(); }
   void set_lr(const double value) override { lr(value); }
 
-  void serialize(torch::serialize::OutputArchive& archive) const override {
-    visit_settings(*this, [&](const char* name, const auto& value) { archive.write(name, c10::IValue(value)); });
-    if (beta1()) archive.write("beta1", c10::IValue(*beta1()));
-  }
-  void serialize(torch::serialize::InputArchive& archive) override {
-    visit_settings(*this, [&](const char* name, auto& value) {
-      c10::IValue saved;
-      archive.read(name, saved);
-      value = saved.to<std::remove_cvref_t<decltype(value)>>();
-    });
-    c10::IValue saved_beta1;  // written only when set
-    beta1(archive.try_read("beta1", saved_beta1) ? std::optional(saved_beta1.toDouble()) : std::nullopt);
-  }
+  void serialize(torch::serialize::OutputArchive& archive) const override;
+  void serialize(torch::serialize::InputArchive& archive) override;
 
  private:
   // Every setting but beta1 (which may be unset), under its name in an archive.
@@ -67,6 +52,59 @@ struct AdafactorOptions : torch::optim::OptimizerCloneableOptions<AdafactorOptio
     visit("warmup_init", self.warmup_init());
   }
 };
+
+/// Per-parameter state: the step, factored (row and column) or full second moments, and
+/// the first moment when beta1 is set.
+struct AdafactorParamState : torch::optim::OptimizerCloneableParamState<AdafactorParamState> {
+  std::int64_t step = 0;
+  torch::Tensor exp_avg_sq_row, exp_avg_sq_col, exp_avg_sq, exp_avg;
+
+  void serialize(torch::serialize::OutputArchive& archive) const override;
+  void serialize(torch::serialize::InputArchive& archive) override;
+
+ private:
+  template <class Self, class Visit>
+  static void visit_moments(Self& self, Visit visit) {
+    visit("exp_avg_sq_row", self.exp_avg_sq_row);
+    visit("exp_avg_sq_col", self.exp_avg_sq_col);
+    visit("exp_avg_sq", self.exp_avg_sq);
+    visit("exp_avg", self.exp_avg);
+  }
+};
+
+/// Adafactor: second moments of matrices kept as a row and a column vector (memory grows
+/// with rows + columns, not rows x columns), updates clipped by their root mean square.
+class Adafactor : public torch::optim::Optimizer {
+ public:
+  Adafactor(std::vector<torch::optim::OptimizerParamGroup> groups, AdafactorOptions defaults = AdafactorOptions());
+  Adafactor(std::vector<torch::Tensor> parameters, AdafactorOptions defaults = AdafactorOptions())
+      : Adafactor({torch::optim::OptimizerParamGroup(std::move(parameters))}, defaults) {}
+
+  torch::Tensor step(LossClosure closure = nullptr) override;
+
+  /// Writes each parameter's state and each group's options, in LibTorch's layout.
+  void save(torch::serialize::OutputArchive& archive) const override;
+  /// Reads what save() wrote for the same parameter groups, in the same order.
+  void load(torch::serialize::InputArchive& archive) override;
+
+ private:
+  void update(torch::Tensor& parameter, const AdafactorOptions& options);
+};
+
+}  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+
+#include <torch/optim/serialize.h>
+
+#include <torchtrain/optim/detail/optimizer_closure.hpp>
+#include <torchtrain/optim/resumable.hpp>
+
+namespace torchtrain::optim {
 
 namespace detail {
 
@@ -116,102 +154,95 @@ inline torch::Tensor adafactor_change(const torch::Tensor& grad, const torch::Te
 
 }  // namespace detail
 
-/// Per-parameter state: the step, factored (row and column) or full second moments, and
-/// the first moment when beta1 is set.
-struct AdafactorParamState : torch::optim::OptimizerCloneableParamState<AdafactorParamState> {
-  std::int64_t step = 0;
-  torch::Tensor exp_avg_sq_row, exp_avg_sq_col, exp_avg_sq, exp_avg;
+TORCHTRAIN_INLINE void AdafactorOptions::serialize(torch::serialize::OutputArchive& archive) const {
+  visit_settings(*this, [&](const char* name, const auto& value) { archive.write(name, c10::IValue(value)); });
+  if (beta1()) archive.write("beta1", c10::IValue(*beta1()));
+}
 
-  void serialize(torch::serialize::OutputArchive& archive) const override {
-    archive.write("step", c10::IValue(step));
-    visit_moments(*this, [&](const char* name, const torch::Tensor& moment) {
-      if (moment.defined()) archive.write(name, moment, /*is_buffer=*/true);
-    });
-  }
-  void serialize(torch::serialize::InputArchive& archive) override {
-    c10::IValue saved_step;
-    archive.read("step", saved_step);
-    step = saved_step.toInt();
-    visit_moments(*this, [&](const char* name, torch::Tensor& moment) {
-      moment = torch::Tensor();  // a moment the archive lacks is one this parameter does not use
-      archive.try_read(name, moment, /*is_buffer=*/true);
-    });
-  }
+TORCHTRAIN_INLINE void AdafactorOptions::serialize(torch::serialize::InputArchive& archive) {
+  visit_settings(*this, [&](const char* name, auto& value) {
+    c10::IValue saved;
+    archive.read(name, saved);
+    value = saved.to<std::remove_cvref_t<decltype(value)>>();
+  });
+  c10::IValue saved_beta1;  // written only when set
+  beta1(archive.try_read("beta1", saved_beta1) ? std::optional(saved_beta1.toDouble()) : std::nullopt);
+}
 
- private:
-  template <class Self, class Visit>
-  static void visit_moments(Self& self, Visit visit) {
-    visit("exp_avg_sq_row", self.exp_avg_sq_row);
-    visit("exp_avg_sq_col", self.exp_avg_sq_col);
-    visit("exp_avg_sq", self.exp_avg_sq);
-    visit("exp_avg", self.exp_avg);
-  }
-};
+TORCHTRAIN_INLINE void AdafactorParamState::serialize(torch::serialize::OutputArchive& archive) const {
+  archive.write("step", c10::IValue(step));
+  visit_moments(*this, [&](const char* name, const torch::Tensor& moment) {
+    if (moment.defined()) archive.write(name, moment, /*is_buffer=*/true);
+  });
+}
 
-/// Adafactor: second moments of matrices kept as a row and a column vector (memory grows
-/// with rows + columns, not rows x columns), updates clipped by their root mean square.
-class Adafactor : public torch::optim::Optimizer {
- public:
-  Adafactor(std::vector<torch::optim::OptimizerParamGroup> groups, AdafactorOptions defaults = AdafactorOptions())
-      : Optimizer(groups, std::make_unique<AdafactorOptions>(defaults)) {
-    // LibTorch 2 merges a group's own options into the defaults only for its own optimizer
-    // types: ours would get the defaults (and lose, say, a group's weight decay).
-    for (std::size_t g = 0; g < groups.size(); ++g)
-      if (groups[g].has_options())
-        static_cast<AdafactorOptions&>(param_groups_[g].options()) =
-            static_cast<const AdafactorOptions&>(groups[g].options());
-  }
-  Adafactor(std::vector<torch::Tensor> parameters, AdafactorOptions defaults = AdafactorOptions())
-      : Adafactor({torch::optim::OptimizerParamGroup(std::move(parameters))}, defaults) {}
+TORCHTRAIN_INLINE void AdafactorParamState::serialize(torch::serialize::InputArchive& archive) {
+  c10::IValue saved_step;
+  archive.read("step", saved_step);
+  step = saved_step.toInt();
+  visit_moments(*this, [&](const char* name, torch::Tensor& moment) {
+    moment = torch::Tensor();  // a moment the archive lacks is one this parameter does not use
+    archive.try_read(name, moment, /*is_buffer=*/true);
+  });
+}
 
-  torch::Tensor step(LossClosure closure = nullptr) override {
-    torch::NoGradGuard no_grad;
-    torch::Tensor loss = torchtrain::detail::evaluate_closure(closure);
-    for (auto& group : param_groups_) {
-      const auto& options = static_cast<const AdafactorOptions&>(group.options());
-      for (auto& parameter : group.params())
-        if (parameter.grad().defined()) update(parameter, options);
+TORCHTRAIN_INLINE Adafactor::Adafactor(std::vector<torch::optim::OptimizerParamGroup> groups, AdafactorOptions defaults)
+    : Optimizer(groups, std::make_unique<AdafactorOptions>(defaults)) {
+  // LibTorch 2 merges a group's own options into the defaults only for its own optimizer
+  // types: ours would get the defaults (and lose, say, a group's weight decay).
+  for (std::size_t g = 0; g < groups.size(); ++g)
+    if (groups[g].has_options())
+      static_cast<AdafactorOptions&>(param_groups_[g].options()) =
+          static_cast<const AdafactorOptions&>(groups[g].options());
+}
+
+TORCHTRAIN_INLINE torch::Tensor Adafactor::step(LossClosure closure) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor loss = torchtrain::detail::evaluate_closure(closure);
+  for (auto& group : param_groups_) {
+    const auto& options = static_cast<const AdafactorOptions&>(group.options());
+    for (auto& parameter : group.params())
+      if (parameter.grad().defined()) update(parameter, options);
+  }
+  return loss;
+}
+
+TORCHTRAIN_INLINE void Adafactor::save(torch::serialize::OutputArchive& archive) const {
+  torch::optim::serialize<AdafactorParamState, AdafactorOptions>(archive, *this);
+}
+
+TORCHTRAIN_INLINE void Adafactor::load(torch::serialize::InputArchive& archive) {
+  torch::optim::serialize<AdafactorParamState, AdafactorOptions>(archive, *this);
+  torchtrain::detail::load_group_options<AdafactorOptions>(archive, *this);
+}
+
+TORCHTRAIN_INLINE void Adafactor::update(torch::Tensor& parameter, const AdafactorOptions& options) {
+  const auto grad = parameter.grad().to(torch::kFloat);
+  const bool factored = grad.dim() >= 2;
+  void* key = parameter.unsafeGetTensorImpl();  // the key torch::optim::Optimizer uses
+  if (state_.find(key) == state_.end()) {
+    auto fresh = std::make_unique<AdafactorParamState>();
+    if (factored) {
+      fresh->exp_avg_sq_row = torch::zeros(grad.sizes().slice(0, grad.dim() - 1), grad.options());
+      auto column_shape = grad.sizes().vec();
+      column_shape.erase(column_shape.end() - 2);
+      fresh->exp_avg_sq_col = torch::zeros(column_shape, grad.options());
+    } else {
+      fresh->exp_avg_sq = torch::zeros_like(grad);
     }
-    return loss;
+    if (options.beta1()) fresh->exp_avg = torch::zeros_like(grad);
+    state_[key] = std::move(fresh);
   }
-
-  /// Writes each parameter's state and each group's options, in LibTorch's layout.
-  void save(torch::serialize::OutputArchive& archive) const override {
-    torch::optim::serialize<AdafactorParamState, AdafactorOptions>(archive, *this);
-  }
-  /// Reads what save() wrote for the same parameter groups, in the same order.
-  void load(torch::serialize::InputArchive& archive) override {
-    torch::optim::serialize<AdafactorParamState, AdafactorOptions>(archive, *this);
-    torchtrain::detail::load_group_options<AdafactorOptions>(archive, *this);
-  }
-
- private:
-  void update(torch::Tensor& parameter, const AdafactorOptions& options) {
-    const auto grad = parameter.grad().to(torch::kFloat);
-    const bool factored = grad.dim() >= 2;
-    void* key = parameter.unsafeGetTensorImpl();  // the key torch::optim::Optimizer uses
-    if (state_.find(key) == state_.end()) {
-      auto fresh = std::make_unique<AdafactorParamState>();
-      if (factored) {
-        fresh->exp_avg_sq_row = torch::zeros(grad.sizes().slice(0, grad.dim() - 1), grad.options());
-        auto column_shape = grad.sizes().vec();
-        column_shape.erase(column_shape.end() - 2);
-        fresh->exp_avg_sq_col = torch::zeros(column_shape, grad.options());
-      } else {
-        fresh->exp_avg_sq = torch::zeros_like(grad);
-      }
-      if (options.beta1()) fresh->exp_avg = torch::zeros_like(grad);
-      state_[key] = std::move(fresh);
-    }
-    auto& state = static_cast<AdafactorParamState&>(*state_[key]);
-    state.step += 1;
-    const double step = static_cast<double>(state.step);
-    const double lr = detail::adafactor_learning_rate(options, step, parameter);
-    auto change = detail::adafactor_change(grad, state.exp_avg_sq_row, state.exp_avg_sq_col, state.exp_avg_sq,
-                                           state.exp_avg, step, lr, options);
-    if (options.weight_decay() != 0) parameter.add_(parameter, -options.weight_decay() * lr);
-    parameter.add_(-change);
-  }
-};
+  auto& state = static_cast<AdafactorParamState&>(*state_[key]);
+  state.step += 1;
+  const double step = static_cast<double>(state.step);
+  const double lr = detail::adafactor_learning_rate(options, step, parameter);
+  auto change = detail::adafactor_change(grad, state.exp_avg_sq_row, state.exp_avg_sq_col, state.exp_avg_sq,
+                                         state.exp_avg, step, lr, options);
+  if (options.weight_decay() != 0) parameter.add_(parameter, -options.weight_decay() * lr);
+  parameter.add_(-change);
+}
 
 }  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

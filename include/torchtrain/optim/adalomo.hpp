@@ -2,18 +2,15 @@
 // with Adafactor's factored second moments and a learning rate scaled by each parameter's size.
 #pragma once
 
-#include <cmath>
 #include <cstddef>
-#include <memory>
 #include <mutex>
 #include <utility>
 #include <vector>
 
-#include <torch/csrc/autograd/engine.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
-#include <torchtrain/optim/adafactor.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/optim/detail/per_parameter_optimizer.hpp>
 
 namespace torchtrain::optim {
@@ -56,95 +53,118 @@ class AdaLomo : public PerParameterOptimizer<AdaLomoOptions> {
                    const AdaLomoOptions& defaults = AdaLomoOptions())
       : PerParameterOptimizer(std::move(groups), defaults) {}
 
-  torch::Tensor step(LossClosure closure = nullptr) override {
-    {
-      const std::lock_guard lock(mutex_);
-      if (!updates_in_backward())
-        count_step();
-      else  // after a backward pass, also one that failed and so ran no callback (count_backward_pass)
-        counted_this_pass_ = false;
-    }
-    return PerParameterOptimizer::step(std::move(closure));
-  }
+  torch::Tensor step(LossClosure closure = nullptr) override;
 
  protected:
-  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override {
-    const auto& settings = options(group);
-    NamedState* found = nullptr;
-    double step = 0;
-    {
-      // Inside backward, parameters on different devices are updated on different threads.
-      const std::lock_guard lock(mutex_);
-      if (updates_in_backward()) count_backward_pass();
-      found = &state_of(parameter);
-      step = group_values(group)["step_num"];
-    }
-    auto& state = *found;
-    const bool factored = parameter.dim() >= 2;
-    if (state.tensors.empty()) {
-      const auto float32 = parameter.options().dtype(torch::kFloat);
-      if (factored) {
-        state.tensors["exp_avg_sq_row"] = torch::zeros(parameter.sizes().slice(0, parameter.dim() - 1), float32);
-        auto column_shape = parameter.sizes().vec();
-        column_shape.erase(column_shape.end() - 2);
-        state.tensors["exp_avg_sq_col"] = torch::zeros(column_shape, float32);
-      } else {
-        state.tensors["exp_avg_sq"] = torch::zeros(parameter.sizes(), float32);
-      }
-    }
-    state.step += 1;
-
-    auto grad = gradient.to(torch::kFloat);  // the gradient itself when it is float32: not changed in place
-    if (settings.clip_grad_value() > 0) grad = grad.clamp(-settings.clip_grad_value(), settings.clip_grad_value());
-    const double beta2 = 1.0 - std::pow(step, settings.decay_rate());
-    const auto squared = grad.pow(2).add_(settings.eps1());
-    torch::Tensor change;
-    if (factored) {
-      auto& row = state.tensors["exp_avg_sq_row"];
-      auto& column = state.tensors["exp_avg_sq_col"];
-      row.mul_(beta2).add_(squared.mean(-1), 1.0 - beta2);
-      column.mul_(beta2).add_(squared.mean(-2), 1.0 - beta2);
-      auto row_factor = (row / row.mean(-1, /*keepdim=*/true)).rsqrt_().unsqueeze(-1);
-      change = row_factor.mul(column.unsqueeze(-2).rsqrt()).mul_(grad);
-    } else {
-      auto& second_moment = state.tensors["exp_avg_sq"];
-      second_moment.mul_(beta2).add_(squared, 1.0 - beta2);
-      change = second_moment.rsqrt().mul_(grad);
-    }
-    change.div_((detail::adafactor_rms(change) / settings.clip_threshold()).clamp_(1.0));
-
-    auto weights = parameter.to(torch::kFloat);  // the parameter itself when it is float32
-    const auto lr = detail::adafactor_rms(weights).clamp_min_(settings.eps2()).mul_(settings.lr());
-    if (settings.weight_decay() > 0) weights.mul_(1.0 - lr * settings.weight_decay());
-    // On the CPU the rate is read as a number, as lomo_optim does (add_'s alpha), which makes the
-    // update the reference's to the bit; on a device it stays a tensor, so backward never waits.
-    if (weights.is_cpu())
-      weights.add_(change, -lr.item<double>());
-    else
-      weights.sub_(change.mul_(lr));
-    if (!weights.is_same(parameter)) parameter.copy_(weights);
-  }
+  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
 
  private:
   // One more step of the beta2 schedule, in every group.
-  void count_step() {
-    for (std::size_t g = 0; g < param_groups_.size(); ++g) group_values(g)["step_num"] += 1;
-  }
+  void count_step();
 
   // Counts a backward pass at the first update inside it (called with mutex_ held); the engine's
   // callback at the end of that pass readies the count for the next one.
-  void count_backward_pass() {
-    if (counted_this_pass_) return;
-    counted_this_pass_ = true;
-    count_step();
-    torch::autograd::Engine::get_default_engine().queue_callback([this] {
-      const std::lock_guard end_lock(mutex_);
-      counted_this_pass_ = false;
-    });
-  }
+  void count_backward_pass();
 
   std::mutex mutex_;
   bool counted_this_pass_ = false;
 };
 
 }  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <cmath>
+#include <memory>
+
+#include <torch/csrc/autograd/engine.h>
+
+#include <torchtrain/optim/adafactor.hpp>
+
+namespace torchtrain::optim {
+
+TORCHTRAIN_INLINE torch::Tensor AdaLomo::step(LossClosure closure) {
+  {
+    const std::lock_guard lock(mutex_);
+    if (!updates_in_backward())
+      count_step();
+    else  // after a backward pass, also one that failed and so ran no callback (count_backward_pass)
+      counted_this_pass_ = false;
+  }
+  return PerParameterOptimizer::step(std::move(closure));
+}
+
+TORCHTRAIN_INLINE void AdaLomo::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
+  const auto& settings = options(group);
+  NamedState* found = nullptr;
+  double step = 0;
+  {
+    // Inside backward, parameters on different devices are updated on different threads.
+    const std::lock_guard lock(mutex_);
+    if (updates_in_backward()) count_backward_pass();
+    found = &state_of(parameter);
+    step = group_values(group)["step_num"];
+  }
+  auto& state = *found;
+  const bool factored = parameter.dim() >= 2;
+  if (state.tensors.empty()) {
+    const auto float32 = parameter.options().dtype(torch::kFloat);
+    if (factored) {
+      state.tensors["exp_avg_sq_row"] = torch::zeros(parameter.sizes().slice(0, parameter.dim() - 1), float32);
+      auto column_shape = parameter.sizes().vec();
+      column_shape.erase(column_shape.end() - 2);
+      state.tensors["exp_avg_sq_col"] = torch::zeros(column_shape, float32);
+    } else {
+      state.tensors["exp_avg_sq"] = torch::zeros(parameter.sizes(), float32);
+    }
+  }
+  state.step += 1;
+
+  auto grad = gradient.to(torch::kFloat);  // the gradient itself when it is float32: not changed in place
+  if (settings.clip_grad_value() > 0) grad = grad.clamp(-settings.clip_grad_value(), settings.clip_grad_value());
+  const double beta2 = 1.0 - std::pow(step, settings.decay_rate());
+  const auto squared = grad.pow(2).add_(settings.eps1());
+  torch::Tensor change;
+  if (factored) {
+    auto& row = state.tensors["exp_avg_sq_row"];
+    auto& column = state.tensors["exp_avg_sq_col"];
+    row.mul_(beta2).add_(squared.mean(-1), 1.0 - beta2);
+    column.mul_(beta2).add_(squared.mean(-2), 1.0 - beta2);
+    auto row_factor = (row / row.mean(-1, /*keepdim=*/true)).rsqrt_().unsqueeze(-1);
+    change = row_factor.mul(column.unsqueeze(-2).rsqrt()).mul_(grad);
+  } else {
+    auto& second_moment = state.tensors["exp_avg_sq"];
+    second_moment.mul_(beta2).add_(squared, 1.0 - beta2);
+    change = second_moment.rsqrt().mul_(grad);
+  }
+  change.div_((detail::adafactor_rms(change) / settings.clip_threshold()).clamp_(1.0));
+
+  auto weights = parameter.to(torch::kFloat);  // the parameter itself when it is float32
+  const auto lr = detail::adafactor_rms(weights).clamp_min_(settings.eps2()).mul_(settings.lr());
+  if (settings.weight_decay() > 0) weights.mul_(1.0 - lr * settings.weight_decay());
+  // On the CPU the rate is read as a number, as lomo_optim does (add_'s alpha), which makes the
+  // update the reference's to the bit; on a device it stays a tensor, so backward never waits.
+  if (weights.is_cpu())
+    weights.add_(change, -lr.item<double>());
+  else
+    weights.sub_(change.mul_(lr));
+  if (!weights.is_same(parameter)) parameter.copy_(weights);
+}
+
+TORCHTRAIN_INLINE void AdaLomo::count_step() {
+  for (std::size_t g = 0; g < param_groups_.size(); ++g) group_values(g)["step_num"] += 1;
+}
+
+TORCHTRAIN_INLINE void AdaLomo::count_backward_pass() {
+  if (counted_this_pass_) return;
+  counted_this_pass_ = true;
+  count_step();
+  torch::autograd::Engine::get_default_engine().queue_callback([this] {
+    const std::lock_guard end_lock(mutex_);
+    counted_this_pass_ = false;
+  });
+}
+
+}  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,8 +1,6 @@
 // AdamW with 8-bit blockwise-quantized moments, with the arithmetic of bitsandbytes' AdamW (optim_bits=8) on the CPU.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -11,18 +9,18 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/embedding.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/optim/blockwise_quantization.hpp>
-#include <torchtrain/optim/detail/optim_args.hpp>
 #include <torchtrain/optim/detail/per_parameter_optimizer.hpp>
-#include <torchtrain/optim/parameter_groups.hpp>
+
+namespace torchtrain::detail {
+class OptimArgs;  // optim/detail/optim_args.hpp
+}  // namespace torchtrain::detail
 
 namespace torchtrain::optim {
 
@@ -60,106 +58,31 @@ class AdamW8bit : public PerParameterOptimizer<AdamW8bitOptions> {
  public:
   /// `full_precision`: parameters that keep 32-bit moments whatever their size.
   AdamW8bit(std::vector<torch::optim::OptimizerParamGroup> groups, const AdamW8bitOptions& defaults,
-            std::vector<torch::Tensor> full_precision = {})
-      : PerParameterOptimizer<AdamW8bitOptions>(std::move(groups), defaults),
-        first_moment_(dynamic_quantization_map(/*is_signed=*/true)),
-        second_moment_(dynamic_quantization_map(/*is_signed=*/false)) {
-    for (const auto& parameter : full_precision) full_precision_.insert(parameter.unsafeGetTensorImpl());
-  }
+            std::vector<torch::Tensor> full_precision = {});
   AdamW8bit(std::vector<torch::Tensor> parameters, const AdamW8bitOptions& defaults = AdamW8bitOptions())
       : AdamW8bit({torch::optim::OptimizerParamGroup(std::move(parameters))}, defaults) {}
 
  protected:
-  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override {
-    const auto& options = this->options(group);
-    auto& state = state_of(parameter);
-    if (state.tensors.empty()) initialize(state, parameter, options);
-    state.step += 1;
-    if (state.tensors.at("state1").scalar_type() == torch::kUInt8)
-      update_8bit(state, parameter, gradient, options);
-    else
-      update_32bit(state, parameter, gradient, options);
-  }
+  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
 
  private:
-  void initialize(NamedState& state, const torch::Tensor& parameter, const AdamW8bitOptions& options) {
-    const bool eight_bit = parameter.numel() >= options.min_8bit_size() &&
-                           !full_precision_.contains(parameter.unsafeGetTensorImpl());
-    if (!eight_bit) {
-      state.tensors["state1"] = torch::zeros_like(parameter, torch::kFloat);
-      state.tensors["state2"] = torch::zeros_like(parameter, torch::kFloat);
-      return;
-    }
-    const auto blocks = BlockwiseQuantizer::blocks(parameter.numel());
-    const auto on_device = torch::TensorOptions().dtype(torch::kFloat).device(parameter.device());
-    state.tensors["state1"] = torch::zeros_like(parameter, torch::kUInt8);
-    state.tensors["state2"] = torch::zeros_like(parameter, torch::kUInt8);
-    state.tensors["absmax1"] = torch::zeros({blocks}, on_device);
-    state.tensors["absmax2"] = torch::zeros({blocks}, on_device);
-    // Kept for bitsandbytes' layout; the updates use the same maps, held by the quantizers.
-    state.tensors["qmap1"] = first_moment_.map().to(parameter.device());
-    state.tensors["qmap2"] = second_moment_.map().to(parameter.device());
-  }
+  void initialize(NamedState& state, const torch::Tensor& parameter, const AdamW8bitOptions& options);
 
   // bitsandbytes' _optimizer_update_8bit_blockwise_cpu for "adam", a slice of whole blocks at a
   // time: each value's arithmetic is the same, and only one slice's moments are ever float32.
   void update_8bit(NamedState& state, torch::Tensor& parameter, const torch::Tensor& gradient,
-                   const AdamW8bitOptions& options) {
-    constexpr std::int64_t slice = 256 * BlockwiseQuantizer::block_size;
-    auto& t = state.tensors;
-    auto codes1 = t.at("state1").view(-1), codes2 = t.at("state2").view(-1);
-    const auto flat_gradient = gradient.reshape(-1);
-    auto flat_parameter = parameter.view(-1);  // parameters are contiguous: a view writes through
-    const double lr = options.lr();
-    for (std::int64_t start = 0; start < flat_parameter.numel(); start += slice) {
-      const auto length = std::min(slice, flat_parameter.numel() - start);
-      const auto first_block = start / BlockwiseQuantizer::block_size;
-      const auto blocks = BlockwiseQuantizer::blocks(length);
-      auto slice_codes1 = codes1.narrow(0, start, length), slice_codes2 = codes2.narrow(0, start, length);
-      auto slice_absmax1 = t.at("absmax1").narrow(0, first_block, blocks);
-      auto slice_absmax2 = t.at("absmax2").narrow(0, first_block, blocks);
-      auto exp_avg = first_moment_.dequantize(slice_codes1, slice_absmax1);
-      auto exp_avg_sq = second_moment_.dequantize(slice_codes2, slice_absmax2);
-      auto target = flat_parameter.narrow(0, start, length);
-      auto value = target.to(torch::kFloat);  // the slice itself when the parameter is float32
-      const auto [correction1, correction2] =
-          update_moments(exp_avg, exp_avg_sq, flat_gradient.narrow(0, start, length), options, state.step);
-      const auto denominator = (exp_avg_sq.sqrt() / correction2).add_(options.eps());
-      if (options.weight_decay() > 0.0) value.mul_(1.0 - lr * options.weight_decay());
-      value.addcdiv_(exp_avg, denominator, -lr / correction1);
-      if (!value.is_same(target)) target.copy_(value);
-      first_moment_.quantize(exp_avg, slice_codes1, slice_absmax1);
-      second_moment_.quantize(exp_avg_sq, slice_codes2, slice_absmax2);
-    }
-  }
+                   const AdamW8bitOptions& options);
 
   // Adam's moments of step `step`, updated in place in float32, and that step's bias
   // corrections: 1 - beta1^step and sqrt(1 - beta2^step).
   static std::pair<double, double> update_moments(torch::Tensor& exp_avg, torch::Tensor& exp_avg_sq,
                                                   const torch::Tensor& gradient, const AdamW8bitOptions& options,
-                                                  std::int64_t step) {
-    const auto grad = gradient.to(torch::kFloat);
-    const auto [beta1, beta2] = options.betas();
-    exp_avg.mul_(beta1).add_(grad, 1.0 - beta1);
-    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
-    const double count = static_cast<double>(step);
-    return {1.0 - std::pow(beta1, count), std::sqrt(1.0 - std::pow(beta2, count))};
-  }
+                                                  std::int64_t step);
 
   // bitsandbytes' _optimizer_update_32bit_cpu for "adam" (epsilon scaled by the second
   // correction, unlike the 8-bit path).
   static void update_32bit(NamedState& state, torch::Tensor& parameter, const torch::Tensor& gradient,
-                           const AdamW8bitOptions& options) {
-    auto& exp_avg = state.tensors.at("state1");
-    auto& exp_avg_sq = state.tensors.at("state2");
-    auto value = parameter.to(torch::kFloat);
-    const double lr = options.lr();
-    const auto [correction1, correction2] = update_moments(exp_avg, exp_avg_sq, gradient, options, state.step);
-    const double step_size = -lr * correction2 / correction1;
-    if (options.weight_decay() > 0.0) value.mul_(1.0 - lr * options.weight_decay());
-    value.add_(exp_avg / (exp_avg_sq.sqrt() + options.eps() * correction2), step_size);
-    if (!value.is_same(parameter)) parameter.copy_(value);
-  }
+                           const AdamW8bitOptions& options);
 
   BlockwiseQuantizer first_moment_, second_moment_;
   std::unordered_set<const void*> full_precision_;
@@ -169,9 +92,123 @@ class AdamW8bit : public PerParameterOptimizer<AdamW8bitOptions> {
 /// optim_bits=8 over the Trainer's two weight-decay groups, with learning_rate, adam_beta1,
 /// adam_beta2, adam_epsilon, and 32-bit moments for the weights of Embedding modules (the
 /// Trainer's override). It reads no optim_args.
-inline std::unique_ptr<torch::optim::Optimizer> make_adamw_8bit(const torch::nn::Module& model,
-                                                                const TrainingArguments& args,
-                                                                torchtrain::detail::OptimArgs& extra) {
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_adamw_8bit(const torch::nn::Module& model,
+                                                                           const TrainingArguments& args,
+                                                                           torchtrain::detail::OptimArgs& extra);
+
+}  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <torch/nn/modules/embedding.h>
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/optim/detail/optim_args.hpp>
+#include <torchtrain/optim/parameter_groups.hpp>
+
+namespace torchtrain::optim {
+
+TORCHTRAIN_INLINE AdamW8bit::AdamW8bit(std::vector<torch::optim::OptimizerParamGroup> groups,
+                                       const AdamW8bitOptions& defaults, std::vector<torch::Tensor> full_precision)
+    : PerParameterOptimizer<AdamW8bitOptions>(std::move(groups), defaults),
+      first_moment_(dynamic_quantization_map(/*is_signed=*/true)),
+      second_moment_(dynamic_quantization_map(/*is_signed=*/false)) {
+  for (const auto& parameter : full_precision) full_precision_.insert(parameter.unsafeGetTensorImpl());
+}
+
+TORCHTRAIN_INLINE void AdamW8bit::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
+  const auto& options = this->options(group);
+  auto& state = state_of(parameter);
+  if (state.tensors.empty()) initialize(state, parameter, options);
+  state.step += 1;
+  if (state.tensors.at("state1").scalar_type() == torch::kUInt8)
+    update_8bit(state, parameter, gradient, options);
+  else
+    update_32bit(state, parameter, gradient, options);
+}
+
+TORCHTRAIN_INLINE void AdamW8bit::initialize(NamedState& state, const torch::Tensor& parameter,
+                                             const AdamW8bitOptions& options) {
+  const bool eight_bit = parameter.numel() >= options.min_8bit_size() &&
+                         !full_precision_.contains(parameter.unsafeGetTensorImpl());
+  if (!eight_bit) {
+    state.tensors["state1"] = torch::zeros_like(parameter, torch::kFloat);
+    state.tensors["state2"] = torch::zeros_like(parameter, torch::kFloat);
+    return;
+  }
+  const auto blocks = BlockwiseQuantizer::blocks(parameter.numel());
+  const auto on_device = torch::TensorOptions().dtype(torch::kFloat).device(parameter.device());
+  state.tensors["state1"] = torch::zeros_like(parameter, torch::kUInt8);
+  state.tensors["state2"] = torch::zeros_like(parameter, torch::kUInt8);
+  state.tensors["absmax1"] = torch::zeros({blocks}, on_device);
+  state.tensors["absmax2"] = torch::zeros({blocks}, on_device);
+  // Kept for bitsandbytes' layout; the updates use the same maps, held by the quantizers.
+  state.tensors["qmap1"] = first_moment_.map().to(parameter.device());
+  state.tensors["qmap2"] = second_moment_.map().to(parameter.device());
+}
+
+TORCHTRAIN_INLINE void AdamW8bit::update_8bit(NamedState& state, torch::Tensor& parameter,
+                                              const torch::Tensor& gradient, const AdamW8bitOptions& options) {
+  constexpr std::int64_t slice = 256 * BlockwiseQuantizer::block_size;
+  auto& t = state.tensors;
+  auto codes1 = t.at("state1").view(-1), codes2 = t.at("state2").view(-1);
+  const auto flat_gradient = gradient.reshape(-1);
+  auto flat_parameter = parameter.view(-1);  // parameters are contiguous: a view writes through
+  const double lr = options.lr();
+  for (std::int64_t start = 0; start < flat_parameter.numel(); start += slice) {
+    const auto length = std::min(slice, flat_parameter.numel() - start);
+    const auto first_block = start / BlockwiseQuantizer::block_size;
+    const auto blocks = BlockwiseQuantizer::blocks(length);
+    auto slice_codes1 = codes1.narrow(0, start, length), slice_codes2 = codes2.narrow(0, start, length);
+    auto slice_absmax1 = t.at("absmax1").narrow(0, first_block, blocks);
+    auto slice_absmax2 = t.at("absmax2").narrow(0, first_block, blocks);
+    auto exp_avg = first_moment_.dequantize(slice_codes1, slice_absmax1);
+    auto exp_avg_sq = second_moment_.dequantize(slice_codes2, slice_absmax2);
+    auto target = flat_parameter.narrow(0, start, length);
+    auto value = target.to(torch::kFloat);  // the slice itself when the parameter is float32
+    const auto [correction1, correction2] =
+        update_moments(exp_avg, exp_avg_sq, flat_gradient.narrow(0, start, length), options, state.step);
+    const auto denominator = (exp_avg_sq.sqrt() / correction2).add_(options.eps());
+    if (options.weight_decay() > 0.0) value.mul_(1.0 - lr * options.weight_decay());
+    value.addcdiv_(exp_avg, denominator, -lr / correction1);
+    if (!value.is_same(target)) target.copy_(value);
+    first_moment_.quantize(exp_avg, slice_codes1, slice_absmax1);
+    second_moment_.quantize(exp_avg_sq, slice_codes2, slice_absmax2);
+  }
+}
+
+TORCHTRAIN_INLINE std::pair<double, double> AdamW8bit::update_moments(torch::Tensor& exp_avg, torch::Tensor& exp_avg_sq,
+                                                                      const torch::Tensor& gradient,
+                                                                      const AdamW8bitOptions& options,
+                                                                      std::int64_t step) {
+  const auto grad = gradient.to(torch::kFloat);
+  const auto [beta1, beta2] = options.betas();
+  exp_avg.mul_(beta1).add_(grad, 1.0 - beta1);
+  exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
+  const double count = static_cast<double>(step);
+  return {1.0 - std::pow(beta1, count), std::sqrt(1.0 - std::pow(beta2, count))};
+}
+
+TORCHTRAIN_INLINE void AdamW8bit::update_32bit(NamedState& state, torch::Tensor& parameter,
+                                               const torch::Tensor& gradient, const AdamW8bitOptions& options) {
+  auto& exp_avg = state.tensors.at("state1");
+  auto& exp_avg_sq = state.tensors.at("state2");
+  auto value = parameter.to(torch::kFloat);
+  const double lr = options.lr();
+  const auto [correction1, correction2] = update_moments(exp_avg, exp_avg_sq, gradient, options, state.step);
+  const double step_size = -lr * correction2 / correction1;
+  if (options.weight_decay() > 0.0) value.mul_(1.0 - lr * options.weight_decay());
+  value.add_(exp_avg / (exp_avg_sq.sqrt() + options.eps() * correction2), step_size);
+  if (!value.is_same(parameter)) parameter.copy_(value);
+}
+
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_adamw_8bit(const torch::nn::Module& model,
+                                                                           const TrainingArguments& args,
+                                                                           torchtrain::detail::OptimArgs& extra) {
   extra.require_all_taken("adamw_8bit");
   if (!(args.learning_rate >= 0))
     throw ArgumentError(fmt::format("--learning_rate must not be negative, got {}", args.learning_rate));
@@ -198,3 +235,5 @@ inline std::unique_ptr<torch::optim::Optimizer> make_adamw_8bit(const torch::nn:
 }
 
 }  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -2,24 +2,23 @@
 // optimizer of the Python Trainer's `--optim ademamix`.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/core/errors.hpp>
-#include <torchtrain/optim/detail/optim_args.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/optim/detail/per_parameter_optimizer.hpp>
-#include <torchtrain/optim/parameter_groups.hpp>
+
+namespace torchtrain::detail {
+class OptimArgs;  // optim/detail/optim_args.hpp
+}  // namespace torchtrain::detail
 
 namespace torchtrain::optim {
 
@@ -58,53 +57,14 @@ class AdEMAMix : public PerParameterOptimizer<AdEMAMixOptions> {
       : PerParameterOptimizer(std::move(groups), defaults) {}
 
   /// alpha at `step`: rises linearly from 0 to alpha over t_alpha steps (constant when t_alpha is 0).
-  static double alpha_at(const AdEMAMixOptions& settings, double step) {
-    if (settings.t_alpha() <= 0) return settings.alpha();
-    return std::min(step * settings.alpha() / static_cast<double>(settings.t_alpha()), settings.alpha());
-  }
+  static double alpha_at(const AdEMAMixOptions& settings, double step);
 
   /// beta3 at `step`: rises from beta1 to beta3 over t_beta3 steps so that the slow average's
   /// half-life grows linearly (constant when t_beta3 is 0).
-  static double beta3_at(const AdEMAMixOptions& settings, double step) {
-    if (settings.t_beta3() <= 0) return settings.beta3();
-    const double log_beta1 = std::log(settings.beta1()), log_beta3 = std::log(settings.beta3());
-    const double scale = step / static_cast<double>(settings.t_beta3());
-    return std::min(std::exp((log_beta1 * log_beta3) / (((1 - scale) * log_beta3) + (scale * log_beta1))),
-                    settings.beta3());
-  }
+  static double beta3_at(const AdEMAMixOptions& settings, double step);
 
  protected:
-  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override {
-    const auto& settings = options(group);
-    auto& state = state_of(parameter);
-    auto& averages = state.tensors["state1"];
-    auto& squared_average = state.tensors["state2"];
-    if (!averages.defined()) {
-      auto shape = parameter.sizes().vec();
-      shape.insert(shape.begin(), 2);
-      averages = torch::zeros(shape, parameter.options().dtype(torch::kFloat));
-      squared_average = torch::zeros_like(parameter, torch::kFloat);
-    }
-    state.step += 1;
-    const double step = static_cast<double>(state.step);
-    const double beta1 = settings.beta1(), beta2 = settings.beta2(), beta3 = beta3_at(settings, step);
-    const double alpha = alpha_at(settings, step), lr = settings.lr();
-
-    auto weights = parameter.to(torch::kFloat);  // the parameter itself when it is float32
-    const auto grad = gradient.to(torch::kFloat);
-    auto fast = averages[0], slow = averages[1];
-    fast.mul_(beta1).add_(grad, 1.0 - beta1);
-    slow.mul_(beta3).add_(grad, 1.0 - beta3);
-    squared_average.mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
-
-    const double correction1 = 1.0 - std::pow(beta1, step);
-    const double correction2 = std::sqrt(1.0 - std::pow(beta2, step));
-    if (settings.weight_decay() > 0) weights.mul_(1.0 - lr * settings.weight_decay());
-    const auto mixed = fast / correction1 + alpha * slow;
-    const auto scale = squared_average.sqrt() / correction2 + settings.eps();
-    weights.add_(mixed / scale, -lr);
-    if (!weights.is_same(parameter)) parameter.copy_(weights);
-  }
+  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
 };
 
 /// `--optim ademamix` as the Python Trainer builds it: bitsandbytes' 32-bit AdEMAMix with
@@ -115,9 +75,73 @@ class AdEMAMix : public PerParameterOptimizer<AdEMAMixOptions> {
 /// for t_beta3 with beta1 or beta3 at 0 (Python fails at the first step: the schedule takes their
 /// logarithms), and for a negative t_alpha or t_beta3 or a non-finite alpha (Python runs on
 /// with a negative or undefined alpha).
-inline std::unique_ptr<torch::optim::Optimizer> make_ademamix(const torch::nn::Module& model,
-                                                              const TrainingArguments& args,
-                                                              torchtrain::detail::OptimArgs& extra) {
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_ademamix(const torch::nn::Module& model,
+                                                                         const TrainingArguments& args,
+                                                                         torchtrain::detail::OptimArgs& extra);
+
+}  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/optim/detail/optim_args.hpp>
+#include <torchtrain/optim/parameter_groups.hpp>
+
+namespace torchtrain::optim {
+
+TORCHTRAIN_INLINE double AdEMAMix::alpha_at(const AdEMAMixOptions& settings, double step) {
+  if (settings.t_alpha() <= 0) return settings.alpha();
+  return std::min(step * settings.alpha() / static_cast<double>(settings.t_alpha()), settings.alpha());
+}
+
+TORCHTRAIN_INLINE double AdEMAMix::beta3_at(const AdEMAMixOptions& settings, double step) {
+  if (settings.t_beta3() <= 0) return settings.beta3();
+  const double log_beta1 = std::log(settings.beta1()), log_beta3 = std::log(settings.beta3());
+  const double scale = step / static_cast<double>(settings.t_beta3());
+  return std::min(std::exp((log_beta1 * log_beta3) / (((1 - scale) * log_beta3) + (scale * log_beta1))),
+                  settings.beta3());
+}
+
+TORCHTRAIN_INLINE void AdEMAMix::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
+  const auto& settings = options(group);
+  auto& state = state_of(parameter);
+  auto& averages = state.tensors["state1"];
+  auto& squared_average = state.tensors["state2"];
+  if (!averages.defined()) {
+    auto shape = parameter.sizes().vec();
+    shape.insert(shape.begin(), 2);
+    averages = torch::zeros(shape, parameter.options().dtype(torch::kFloat));
+    squared_average = torch::zeros_like(parameter, torch::kFloat);
+  }
+  state.step += 1;
+  const double step = static_cast<double>(state.step);
+  const double beta1 = settings.beta1(), beta2 = settings.beta2(), beta3 = beta3_at(settings, step);
+  const double alpha = alpha_at(settings, step), lr = settings.lr();
+
+  auto weights = parameter.to(torch::kFloat);  // the parameter itself when it is float32
+  const auto grad = gradient.to(torch::kFloat);
+  auto fast = averages[0], slow = averages[1];
+  fast.mul_(beta1).add_(grad, 1.0 - beta1);
+  slow.mul_(beta3).add_(grad, 1.0 - beta3);
+  squared_average.mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
+
+  const double correction1 = 1.0 - std::pow(beta1, step);
+  const double correction2 = std::sqrt(1.0 - std::pow(beta2, step));
+  if (settings.weight_decay() > 0) weights.mul_(1.0 - lr * settings.weight_decay());
+  const auto mixed = fast / correction1 + alpha * slow;
+  const auto scale = squared_average.sqrt() / correction2 + settings.eps();
+  weights.add_(mixed / scale, -lr);
+  if (!weights.is_same(parameter)) parameter.copy_(weights);
+}
+
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_ademamix(const torch::nn::Module& model,
+                                                                         const TrainingArguments& args,
+                                                                         torchtrain::detail::OptimArgs& extra) {
   const auto options = AdEMAMixOptions(args.learning_rate)
                            .beta1(extra.take("beta1", args.adam_beta1))
                            .beta2(extra.take("beta2", args.adam_beta2))
@@ -153,3 +177,5 @@ inline std::unique_ptr<torch::optim::Optimizer> make_ademamix(const torch::nn::M
 }
 
 }  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

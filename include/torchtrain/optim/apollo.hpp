@@ -3,28 +3,26 @@
 // APOLLOAdamW; --optim apollo_adamw and apollo_adamw_layerwise.
 #pragma once
 
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
 
-#include <c10/util/Exception.h>
-#include <fmt/format.h>
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/optim/apollo_projector.hpp>
-#include <torchtrain/optim/detail/optim_args.hpp>
 #include <torchtrain/optim/detail/per_parameter_optimizer.hpp>
-#include <torchtrain/optim/target_modules.hpp>
+
+namespace torchtrain::detail {
+class OptimArgs;  // optim/detail/optim_args.hpp
+}  // namespace torchtrain::detail
 
 namespace torchtrain::optim {
 
@@ -76,107 +74,21 @@ class APOLLOAdamW : public PerParameterOptimizer<APOLLOAdamWOptions> {
  public:
   explicit APOLLOAdamW(std::vector<torch::optim::OptimizerParamGroup> groups,
                        const APOLLOAdamWOptions& defaults = APOLLOAdamWOptions(),
-                       ApolloSeeds seeds = ApolloSeeds::by_position)
-      : PerParameterOptimizer(std::move(groups), defaults) {
-    std::int64_t position = 0;
-    for (auto& group : param_groups_)
-      for (auto& parameter : group.params()) {
-        ++position;  // frozen parameters count too, as in apollo_torch
-        if (!parameter.requires_grad()) continue;
-        const std::int64_t seed = seeds == ApolloSeeds::by_position ? position : 1;
-        state_of(parameter).tensors["seed"] = torch::scalar_tensor(seed, torch::kLong);
-      }
-  }
+                       ApolloSeeds seeds = ApolloSeeds::by_position);
 
  protected:
-  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override {
-    const auto& settings = options(group);
-    auto& state = state_of(parameter);
-    const bool projected = settings.rank().has_value();
-    const torch::Tensor low_rank_gradient = projected ? project(settings, state, gradient) : gradient;
-
-    auto& exp_avg = state.tensors["exp_avg"];
-    auto& exp_avg_sq = state.tensors["exp_avg_sq"];
-    if (!exp_avg.defined()) {
-      exp_avg = torch::zeros_like(low_rank_gradient);
-      exp_avg_sq = torch::zeros_like(low_rank_gradient);
-    }
-    state.step += 1;
-    const auto [beta1, beta2] = settings.betas();
-    exp_avg.mul_(beta1).add_(low_rank_gradient, 1.0 - beta1);
-    exp_avg_sq.mul_(beta2).addcmul_(low_rank_gradient, low_rank_gradient, 1.0 - beta2);
-    const auto denominator = exp_avg_sq.sqrt().add_(settings.eps());
-    double step_size = settings.lr();
-    if (settings.correct_bias()) {
-      const double correction1 = 1.0 - std::pow(beta1, static_cast<double>(state.step));
-      const double correction2 = 1.0 - std::pow(beta2, static_cast<double>(state.step));
-      step_size = step_size * std::sqrt(correction2) / correction1;
-    }
-    torch::Tensor step = exp_avg / denominator;
-    if (projected) step = scaled_gradient(settings, state, gradient, low_rank_gradient, step);
-
-    parameter.add_(step, -step_size);
-    if (settings.weight_decay() > 0.0) parameter.add_(parameter, -settings.lr() * settings.weight_decay());
-  }
+  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
 
  private:
   // Step 1: the gradient in the low-rank space, with a new projection matrix at the first step
   // and every update_proj_gap steps after.
-  static torch::Tensor project(const APOLLOAdamWOptions& settings, NamedState& state, const torch::Tensor& gradient) {
-    TORCH_CHECK(gradient.dim() == 2, "APOLLOAdamW projects matrices; a parameter of ", gradient.dim(),
-                " dimensions is in a group with a rank");
-    const auto side = apollo::side_of(settings.proj_type(), gradient.sizes());
-    auto& matrix = state.tensors["ortho_matrix"];
-    if (!matrix.defined() || state.step % settings.update_proj_gap() == 0) {
-      if (settings.proj() == apollo::Projection::random) {
-        auto& seed = state.tensors["projector_seed"];
-        if (!seed.defined()) {
-          auto initial = state.tensors.find("seed");
-          TORCH_CHECK(initial != state.tensors.end(), "APOLLOAdamW has no seed for a parameter that did not require ",
-                      "gradients when it was made");
-          seed = initial->second.clone();
-        }
-        const auto current = seed.item<std::int64_t>();
-        matrix = apollo::random_projection(gradient, *settings.rank(), side, current);
-        seed = torch::scalar_tensor(apollo::next_seed(current), torch::kLong);
-      } else {
-        matrix = apollo::svd_projection(gradient, *settings.rank(), side);
-      }
-    }
-    return apollo::project(gradient, matrix, side);
-  }
+  static torch::Tensor project(const APOLLOAdamWOptions& settings, NamedState& state, const torch::Tensor& gradient);
 
   // Step 3: the full gradient scaled by how much Adam changed the low-rank one, its norm growth
   // limited, times sqrt(scale).
   static torch::Tensor scaled_gradient(const APOLLOAdamWOptions& settings, NamedState& state,
                                        const torch::Tensor& gradient, const torch::Tensor& low_rank_gradient,
-                                       const torch::Tensor& adam_step) {
-    torch::Tensor factor;
-    if (settings.scale_type() == apollo::ScaleType::channel) {
-      // The norm runs over the projected (shorter) side, leaving one factor per channel.
-      const std::int64_t dim = gradient.size(0) < gradient.size(1) ? 0 : 1;
-      factor = at::linalg_vector_norm(adam_step, 2, dim, false, std::nullopt) /
-               (at::linalg_vector_norm(low_rank_gradient, 2, dim, false, std::nullopt) + 1e-8);
-      if (dim == 1) factor = factor.unsqueeze(1);
-    } else {
-      factor = at::linalg_vector_norm(adam_step, 2, std::nullopt, false, std::nullopt) /
-               (at::linalg_vector_norm(low_rank_gradient, 2, std::nullopt, false, std::nullopt) + 1e-8);
-    }
-    auto scaled = gradient * factor;
-
-    auto norm = at::linalg_vector_norm(scaled, 2, std::nullopt, false, std::nullopt);
-    auto& previous_norm = state.tensors["scaled_grad"];
-    if (previous_norm.defined()) {
-      // Growth beyond 1.01 times the last norm is divided away; below it, the limiter is 1
-      // (a tensor, so that the GPU need not report the growth to the CPU).
-      const auto growth = norm / (previous_norm + 1e-8);
-      const auto limiter = torch::where(growth < 1.01, torch::ones_like(growth), growth / 1.01);
-      scaled = scaled / limiter;
-      norm = norm / limiter;
-    }
-    previous_norm = norm;
-    return scaled.mul_(std::sqrt(settings.scale()));
-  }
+                                       const torch::Tensor& adam_step);
 };
 
 /// --optim apollo_adamw and apollo_adamw_layerwise, set up as the Python Trainer sets them up:
@@ -190,9 +102,128 @@ class APOLLOAdamW : public PerParameterOptimizer<APOLLOAdamWOptions> {
 /// frees its gradient.
 /// Throws ArgumentError for a bad optim_args value, missing or unmatched optim_target_modules.
 /// (The Trainer refuses gradient accumulation with the layer-wise form: Optimization::check_updates_in_backward.)
-inline std::unique_ptr<torch::optim::Optimizer> make_apollo(const torch::nn::Module& model,
-                                                            const TrainingArguments& args,
-                                                            torchtrain::detail::OptimArgs& extra) {
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_apollo(const torch::nn::Module& model,
+                                                                       const TrainingArguments& args,
+                                                                       torchtrain::detail::OptimArgs& extra);
+
+}  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <cmath>
+#include <string_view>
+
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/optim/detail/optim_args.hpp>
+#include <torchtrain/optim/target_modules.hpp>
+
+namespace torchtrain::optim {
+
+TORCHTRAIN_INLINE APOLLOAdamW::APOLLOAdamW(std::vector<torch::optim::OptimizerParamGroup> groups,
+                                           const APOLLOAdamWOptions& defaults, ApolloSeeds seeds)
+    : PerParameterOptimizer(std::move(groups), defaults) {
+  std::int64_t position = 0;
+  for (auto& group : param_groups_)
+    for (auto& parameter : group.params()) {
+      ++position;  // frozen parameters count too, as in apollo_torch
+      if (!parameter.requires_grad()) continue;
+      const std::int64_t seed = seeds == ApolloSeeds::by_position ? position : 1;
+      state_of(parameter).tensors["seed"] = torch::scalar_tensor(seed, torch::kLong);
+    }
+}
+
+TORCHTRAIN_INLINE void APOLLOAdamW::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
+  const auto& settings = options(group);
+  auto& state = state_of(parameter);
+  const bool projected = settings.rank().has_value();
+  const torch::Tensor low_rank_gradient = projected ? project(settings, state, gradient) : gradient;
+
+  auto& exp_avg = state.tensors["exp_avg"];
+  auto& exp_avg_sq = state.tensors["exp_avg_sq"];
+  if (!exp_avg.defined()) {
+    exp_avg = torch::zeros_like(low_rank_gradient);
+    exp_avg_sq = torch::zeros_like(low_rank_gradient);
+  }
+  state.step += 1;
+  const auto [beta1, beta2] = settings.betas();
+  exp_avg.mul_(beta1).add_(low_rank_gradient, 1.0 - beta1);
+  exp_avg_sq.mul_(beta2).addcmul_(low_rank_gradient, low_rank_gradient, 1.0 - beta2);
+  const auto denominator = exp_avg_sq.sqrt().add_(settings.eps());
+  double step_size = settings.lr();
+  if (settings.correct_bias()) {
+    const double correction1 = 1.0 - std::pow(beta1, static_cast<double>(state.step));
+    const double correction2 = 1.0 - std::pow(beta2, static_cast<double>(state.step));
+    step_size = step_size * std::sqrt(correction2) / correction1;
+  }
+  torch::Tensor step = exp_avg / denominator;
+  if (projected) step = scaled_gradient(settings, state, gradient, low_rank_gradient, step);
+
+  parameter.add_(step, -step_size);
+  if (settings.weight_decay() > 0.0) parameter.add_(parameter, -settings.lr() * settings.weight_decay());
+}
+
+TORCHTRAIN_INLINE torch::Tensor APOLLOAdamW::project(const APOLLOAdamWOptions& settings, NamedState& state,
+                                                     const torch::Tensor& gradient) {
+  TORCH_CHECK(gradient.dim() == 2, "APOLLOAdamW projects matrices; a parameter of ", gradient.dim(),
+              " dimensions is in a group with a rank");
+  const auto side = apollo::side_of(settings.proj_type(), gradient.sizes());
+  auto& matrix = state.tensors["ortho_matrix"];
+  if (!matrix.defined() || state.step % settings.update_proj_gap() == 0) {
+    if (settings.proj() == apollo::Projection::random) {
+      auto& seed = state.tensors["projector_seed"];
+      if (!seed.defined()) {
+        auto initial = state.tensors.find("seed");
+        TORCH_CHECK(initial != state.tensors.end(), "APOLLOAdamW has no seed for a parameter that did not require ",
+                    "gradients when it was made");
+        seed = initial->second.clone();
+      }
+      const auto current = seed.item<std::int64_t>();
+      matrix = apollo::random_projection(gradient, *settings.rank(), side, current);
+      seed = torch::scalar_tensor(apollo::next_seed(current), torch::kLong);
+    } else {
+      matrix = apollo::svd_projection(gradient, *settings.rank(), side);
+    }
+  }
+  return apollo::project(gradient, matrix, side);
+}
+
+TORCHTRAIN_INLINE torch::Tensor APOLLOAdamW::scaled_gradient(const APOLLOAdamWOptions& settings, NamedState& state,
+                                                             const torch::Tensor& gradient,
+                                                             const torch::Tensor& low_rank_gradient,
+                                                             const torch::Tensor& adam_step) {
+  torch::Tensor factor;
+  if (settings.scale_type() == apollo::ScaleType::channel) {
+    // The norm runs over the projected (shorter) side, leaving one factor per channel.
+    const std::int64_t dim = gradient.size(0) < gradient.size(1) ? 0 : 1;
+    factor = at::linalg_vector_norm(adam_step, 2, dim, false, std::nullopt) /
+             (at::linalg_vector_norm(low_rank_gradient, 2, dim, false, std::nullopt) + 1e-8);
+    if (dim == 1) factor = factor.unsqueeze(1);
+  } else {
+    factor = at::linalg_vector_norm(adam_step, 2, std::nullopt, false, std::nullopt) /
+             (at::linalg_vector_norm(low_rank_gradient, 2, std::nullopt, false, std::nullopt) + 1e-8);
+  }
+  auto scaled = gradient * factor;
+
+  auto norm = at::linalg_vector_norm(scaled, 2, std::nullopt, false, std::nullopt);
+  auto& previous_norm = state.tensors["scaled_grad"];
+  if (previous_norm.defined()) {
+    // Growth beyond 1.01 times the last norm is divided away; below it, the limiter is 1
+    // (a tensor, so that the GPU need not report the growth to the CPU).
+    const auto growth = norm / (previous_norm + 1e-8);
+    const auto limiter = torch::where(growth < 1.01, torch::ones_like(growth), growth / 1.01);
+    scaled = scaled / limiter;
+    norm = norm / limiter;
+  }
+  previous_norm = norm;
+  return scaled.mul_(std::sqrt(settings.scale()));
+}
+
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_apollo(const torch::nn::Module& model,
+                                                                       const TrainingArguments& args,
+                                                                       torchtrain::detail::OptimArgs& extra) {
   const bool layerwise = args.optim == OptimizerNames::apollo_adamw_layerwise;
   const std::string_view name = layerwise ? "apollo_adamw_layerwise" : "apollo_adamw";
   auto projected = APOLLOAdamWOptions(args.learning_rate);
@@ -226,3 +257,5 @@ inline std::unique_ptr<torch::optim::Optimizer> make_apollo(const torch::nn::Mod
 }
 
 }  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -3,16 +3,13 @@
 #pragma once
 
 #include <array>
-#include <cmath>
 #include <cstdint>
-#include <limits>
 #include <string_view>
-#include <vector>
 
-#include <ATen/CPUGeneratorImpl.h>
-#include <ATen/Context.h>
 #include <ATen/core/Generator.h>
 #include <torch/types.h>
+
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain::optim::apollo {
 
@@ -35,7 +32,42 @@ constexpr auto enum_names(ScaleType) { return std::array<std::string_view, 2>{"c
 enum class Side { left, right };
 
 /// The side `type` projects a gradient of `sizes` on.
-inline Side side_of(ProjType type, torch::IntArrayRef sizes) {
+TORCHTRAIN_INLINE Side side_of(ProjType type, torch::IntArrayRef sizes);
+
+/// A new generator of `device`'s kind seeded with `seed`, as Python's
+/// `torch.Generator(device=device).manual_seed(seed)`.
+TORCHTRAIN_INLINE at::Generator seeded_generator(const torch::Device& device, std::int64_t seed);
+
+/// The seed after `seed`: apollo_torch's next_seed, the last of 15 random int64 that a CPU
+/// generator seeded with `seed` draws in [0, 2^63 - 1).
+TORCHTRAIN_INLINE std::int64_t next_seed(std::int64_t seed);
+
+/// P for the random projection of `gradient` (m x n) to `rank`: N(0, 1/rank) numbers from
+/// `seed` on the gradient's device, rank x n for Side::right and m x rank for Side::left.
+TORCHTRAIN_INLINE torch::Tensor random_projection(const torch::Tensor& gradient, std::int64_t rank, Side side,
+                                                  std::int64_t seed);
+
+/// P for the SVD projection of `gradient` to `rank`: its first `rank` right singular vectors
+/// (as rows) for Side::right, its first `rank` left ones (as columns) for Side::left.
+TORCHTRAIN_INLINE torch::Tensor svd_projection(const torch::Tensor& gradient, std::int64_t rank, Side side);
+
+/// `gradient` in the low-rank space of P: G Pᵀ on the right, Pᵀ G on the left.
+TORCHTRAIN_INLINE torch::Tensor project(const torch::Tensor& gradient, const torch::Tensor& projection, Side side);
+
+}  // namespace torchtrain::optim::apollo
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+
+namespace torchtrain::optim::apollo {
+
+TORCHTRAIN_INLINE Side side_of(ProjType type, torch::IntArrayRef sizes) {
   const bool tall = sizes[0] >= sizes[1];
   switch (type) {
     case ProjType::standard: return tall ? Side::right : Side::left;
@@ -46,9 +78,7 @@ inline Side side_of(ProjType type, torch::IntArrayRef sizes) {
   return Side::right;
 }
 
-/// A new generator of `device`'s kind seeded with `seed`, as Python's
-/// `torch.Generator(device=device).manual_seed(seed)`.
-inline at::Generator seeded_generator(const torch::Device& device, std::int64_t seed) {
+TORCHTRAIN_INLINE at::Generator seeded_generator(const torch::Device& device, std::int64_t seed) {
   at::Generator generator = device.is_cpu()
                                 ? at::make_generator<at::CPUGeneratorImpl>()
                                 : at::globalContext().getAcceleratorHooksInterface(device.type()).getNewGenerator(device.index());
@@ -56,17 +86,14 @@ inline at::Generator seeded_generator(const torch::Device& device, std::int64_t 
   return generator;
 }
 
-/// The seed after `seed`: apollo_torch's next_seed, the last of 15 random int64 that a CPU
-/// generator seeded with `seed` draws in [0, 2^63 - 1).
-inline std::int64_t next_seed(std::int64_t seed) {
+TORCHTRAIN_INLINE std::int64_t next_seed(std::int64_t seed) {
   auto generator = seeded_generator(torch::kCPU, seed);
   auto draws = torch::randint(0, std::numeric_limits<std::int64_t>::max(), {15}, generator, torch::kLong);
   return draws[14].item<std::int64_t>();
 }
 
-/// P for the random projection of `gradient` (m x n) to `rank`: N(0, 1/rank) numbers from
-/// `seed` on the gradient's device, rank x n for Side::right and m x rank for Side::left.
-inline torch::Tensor random_projection(const torch::Tensor& gradient, std::int64_t rank, Side side, std::int64_t seed) {
+TORCHTRAIN_INLINE torch::Tensor random_projection(const torch::Tensor& gradient, std::int64_t rank, Side side,
+                                                  std::int64_t seed) {
   auto generator = seeded_generator(gradient.device(), seed);
   const auto shape = side == Side::right ? std::vector<std::int64_t>{rank, gradient.size(1)}
                                          : std::vector<std::int64_t>{gradient.size(0), rank};
@@ -74,17 +101,16 @@ inline torch::Tensor random_projection(const torch::Tensor& gradient, std::int64
   return (matrix / std::sqrt(static_cast<double>(rank))).to(gradient.scalar_type());
 }
 
-/// P for the SVD projection of `gradient` to `rank`: its first `rank` right singular vectors
-/// (as rows) for Side::right, its first `rank` left ones (as columns) for Side::left.
-inline torch::Tensor svd_projection(const torch::Tensor& gradient, std::int64_t rank, Side side) {
+TORCHTRAIN_INLINE torch::Tensor svd_projection(const torch::Tensor& gradient, std::int64_t rank, Side side) {
   auto [u, s, vh] = at::linalg_svd(gradient.to(torch::kFloat), /*full_matrices=*/false);
   auto matrix = side == Side::right ? vh.slice(0, 0, rank) : u.slice(1, 0, rank);
   return matrix.to(gradient.scalar_type());
 }
 
-/// `gradient` in the low-rank space of P: G Pᵀ on the right, Pᵀ G on the left.
-inline torch::Tensor project(const torch::Tensor& gradient, const torch::Tensor& projection, Side side) {
+TORCHTRAIN_INLINE torch::Tensor project(const torch::Tensor& gradient, const torch::Tensor& projection, Side side) {
   return side == Side::right ? torch::matmul(gradient, projection.t()) : torch::matmul(projection.t(), gradient);
 }
 
 }  // namespace torchtrain::optim::apollo
+
+#endif  // TORCHTRAIN_DEFINITIONS

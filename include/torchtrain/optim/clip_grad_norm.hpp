@@ -3,8 +3,9 @@
 
 #include <vector>
 
-#include <ATen/ATen.h>
 #include <torch/types.h>
+
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain::optim {
 
@@ -12,7 +13,17 @@ namespace torchtrain::optim {
 /// `max_norm`, with the arithmetic of `torch.nn.utils.clip_grad_norm_`. Returns the norm
 /// before clipping as a 0-dim tensor on the gradients' device (undefined when no
 /// parameter has a gradient), so the caller decides when to read it.
-inline torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
+TORCHTRAIN_INLINE torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm);
+
+}  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <ATen/ATen.h>
+
+namespace torchtrain::optim {
+
+TORCHTRAIN_INLINE torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
   std::vector<torch::Tensor> gradients;
   gradients.reserve(parameters.size());
   for (const auto& parameter : parameters)
@@ -28,3 +39,5 @@ inline torch::Tensor clip_grad_norm(const std::vector<torch::Tensor>& parameters
 }
 
 }  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

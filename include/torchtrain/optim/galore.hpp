@@ -3,28 +3,26 @@
 // galore_adafactor and their layer-wise forms.
 #pragma once
 
-#include <cmath>
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <optional>
-#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/optim/adafactor.hpp>
-#include <torchtrain/optim/detail/optim_args.hpp>
 #include <torchtrain/optim/detail/per_parameter_optimizer.hpp>
 #include <torchtrain/optim/galore_projector.hpp>
-#include <torchtrain/optim/target_modules.hpp>
+
+namespace torchtrain::detail {
+class OptimArgs;  // optim/detail/optim_args.hpp
+}  // namespace torchtrain::detail
 
 namespace torchtrain::optim {
 
@@ -60,33 +58,7 @@ class GaLoreAdamW : public PerParameterOptimizer<GaLoreAdamWOptions> {
       : PerParameterOptimizer(std::move(groups), defaults) {}
 
  protected:
-  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override {
-    const auto& settings = options(group);
-    auto& state = state_of(parameter);
-    std::optional<GaLoreProjector> projector;
-    if (settings.galore()) projector.emplace(*settings.galore());
-    const auto grad = projector ? projector->project(gradient, state) : gradient;
-
-    auto& exp_avg = state.tensors["exp_avg"];
-    auto& exp_avg_sq = state.tensors["exp_avg_sq"];
-    if (!exp_avg.defined()) exp_avg = torch::zeros_like(grad);
-    if (!exp_avg_sq.defined()) exp_avg_sq = torch::zeros_like(grad);
-    const auto [beta1, beta2] = settings.betas();
-    state.step += 1;
-
-    exp_avg.mul_(beta1).add_(grad, 1.0 - beta1);
-    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
-    const auto denominator = exp_avg_sq.sqrt().add_(settings.eps());
-    double step_size = settings.lr();
-    if (settings.correct_bias()) {
-      const double t = static_cast<double>(state.step);
-      step_size = step_size * std::sqrt(1.0 - std::pow(beta2, t)) / (1.0 - std::pow(beta1, t));
-    }
-    auto normalized = exp_avg / denominator;
-    if (projector) normalized = projector->project_back(normalized, gradient, state);
-    parameter.add_(normalized, -step_size);
-    if (settings.weight_decay() > 0.0) parameter.add_(parameter, -settings.lr() * settings.weight_decay());
-  }
+  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
 };
 
 /// One group's GaLoreAdafactor settings: transformers' Adafactor settings and, for a projected
@@ -116,51 +88,10 @@ class GaLoreAdafactor : public PerParameterOptimizer<GaLoreAdafactorOptions> {
       : PerParameterOptimizer(std::move(groups), defaults) {}
 
  protected:
-  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override {
-    const auto& settings = options(group).adafactor();
-    auto& state = state_of(parameter);
-    torch::Tensor grad = is_half(gradient) ? gradient.to(torch::kFloat) : gradient;
-    std::optional<GaLoreProjector> projector;
-    if (options(group).galore()) {
-      projector.emplace(*options(group).galore());
-      grad = projector->project(grad, state);
-    }
-
-    // The moments of the projected shape; those this parameter does not use stay undefined.
-    auto moment = [&](const char* key, auto make) {
-      auto& tensor = state.tensors[key];
-      if (!tensor.defined()) tensor = make();
-      return tensor;
-    };
-    torch::Tensor row, column, full, first_moment;
-    if (grad.dim() >= 2) {
-      row = moment("exp_avg_sq_row", [&] { return torch::zeros(grad.sizes().slice(0, grad.dim() - 1), grad.options()); });
-      column = moment("exp_avg_sq_col", [&] {
-        auto shape = grad.sizes().vec();
-        shape.erase(shape.end() - 2);
-        return torch::zeros(shape, grad.options());
-      });
-    } else {
-      full = moment("exp_avg_sq", [&] { return torch::zeros_like(grad); });
-    }
-    if (settings.beta1()) first_moment = moment("exp_avg", [&] { return torch::zeros_like(grad); });
-
-    auto weights = is_half(parameter) ? parameter.to(torch::kFloat) : parameter;
-    state.step += 1;
-    const double step = static_cast<double>(state.step);
-    state.tensors["RMS"] = detail::adafactor_rms(weights);
-    const double lr = detail::adafactor_learning_rate(settings, step, weights);
-    auto change = detail::adafactor_change(grad, row, column, full, first_moment, step, lr, settings);
-    if (projector) change = projector->project_back(change, gradient, state);
-    if (settings.weight_decay() != 0) weights.add_(weights, -settings.weight_decay() * lr);
-    weights.add_(-change);
-    if (!weights.is_same(parameter)) parameter.copy_(weights);
-  }
+  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
 
  private:
-  static bool is_half(const torch::Tensor& tensor) {
-    return tensor.scalar_type() == torch::kHalf || tensor.scalar_type() == torch::kBFloat16;
-  }
+  static bool is_half(const torch::Tensor& tensor);
 };
 
 /// `--optim galore_adamw`, `galore_adafactor` and their `_layerwise` forms, as the Python
@@ -179,9 +110,103 @@ class GaLoreAdafactor : public PerParameterOptimizer<GaLoreAdafactorOptions> {
 /// relative_step on. This builds what it means: galore_adafactor's settings, per parameter.)
 /// Throws ArgumentError for a bad rank, update_proj_gap or proj_type, a negative learning rate
 /// (galore_adamw), or a --optim_target_modules that names no Linear module.
-inline std::unique_ptr<torch::optim::Optimizer> make_galore(const torch::nn::Module& model,
-                                                            const TrainingArguments& args,
-                                                            torchtrain::detail::OptimArgs& extra) {
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_galore(const torch::nn::Module& model,
+                                                                       const TrainingArguments& args,
+                                                                       torchtrain::detail::OptimArgs& extra);
+
+}  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <cmath>
+#include <cstdint>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/optim/detail/optim_args.hpp>
+#include <torchtrain/optim/target_modules.hpp>
+
+namespace torchtrain::optim {
+
+TORCHTRAIN_INLINE void GaLoreAdamW::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
+  const auto& settings = options(group);
+  auto& state = state_of(parameter);
+  std::optional<GaLoreProjector> projector;
+  if (settings.galore()) projector.emplace(*settings.galore());
+  const auto grad = projector ? projector->project(gradient, state) : gradient;
+
+  auto& exp_avg = state.tensors["exp_avg"];
+  auto& exp_avg_sq = state.tensors["exp_avg_sq"];
+  if (!exp_avg.defined()) exp_avg = torch::zeros_like(grad);
+  if (!exp_avg_sq.defined()) exp_avg_sq = torch::zeros_like(grad);
+  const auto [beta1, beta2] = settings.betas();
+  state.step += 1;
+
+  exp_avg.mul_(beta1).add_(grad, 1.0 - beta1);
+  exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1.0 - beta2);
+  const auto denominator = exp_avg_sq.sqrt().add_(settings.eps());
+  double step_size = settings.lr();
+  if (settings.correct_bias()) {
+    const double t = static_cast<double>(state.step);
+    step_size = step_size * std::sqrt(1.0 - std::pow(beta2, t)) / (1.0 - std::pow(beta1, t));
+  }
+  auto normalized = exp_avg / denominator;
+  if (projector) normalized = projector->project_back(normalized, gradient, state);
+  parameter.add_(normalized, -step_size);
+  if (settings.weight_decay() > 0.0) parameter.add_(parameter, -settings.lr() * settings.weight_decay());
+}
+
+TORCHTRAIN_INLINE void GaLoreAdafactor::update(std::size_t group, torch::Tensor& parameter,
+                                               const torch::Tensor& gradient) {
+  const auto& settings = options(group).adafactor();
+  auto& state = state_of(parameter);
+  torch::Tensor grad = is_half(gradient) ? gradient.to(torch::kFloat) : gradient;
+  std::optional<GaLoreProjector> projector;
+  if (options(group).galore()) {
+    projector.emplace(*options(group).galore());
+    grad = projector->project(grad, state);
+  }
+
+  // The moments of the projected shape; those this parameter does not use stay undefined.
+  auto moment = [&](const char* key, auto make) {
+    auto& tensor = state.tensors[key];
+    if (!tensor.defined()) tensor = make();
+    return tensor;
+  };
+  torch::Tensor row, column, full, first_moment;
+  if (grad.dim() >= 2) {
+    row = moment("exp_avg_sq_row", [&] { return torch::zeros(grad.sizes().slice(0, grad.dim() - 1), grad.options()); });
+    column = moment("exp_avg_sq_col", [&] {
+      auto shape = grad.sizes().vec();
+      shape.erase(shape.end() - 2);
+      return torch::zeros(shape, grad.options());
+    });
+  } else {
+    full = moment("exp_avg_sq", [&] { return torch::zeros_like(grad); });
+  }
+  if (settings.beta1()) first_moment = moment("exp_avg", [&] { return torch::zeros_like(grad); });
+
+  auto weights = is_half(parameter) ? parameter.to(torch::kFloat) : parameter;
+  state.step += 1;
+  const double step = static_cast<double>(state.step);
+  state.tensors["RMS"] = detail::adafactor_rms(weights);
+  const double lr = detail::adafactor_learning_rate(settings, step, weights);
+  auto change = detail::adafactor_change(grad, row, column, full, first_moment, step, lr, settings);
+  if (projector) change = projector->project_back(change, gradient, state);
+  if (settings.weight_decay() != 0) weights.add_(weights, -settings.weight_decay() * lr);
+  weights.add_(-change);
+  if (!weights.is_same(parameter)) parameter.copy_(weights);
+}
+
+TORCHTRAIN_INLINE bool GaLoreAdafactor::is_half(const torch::Tensor& tensor) {
+  return tensor.scalar_type() == torch::kHalf || tensor.scalar_type() == torch::kBFloat16;
+}
+
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_galore(const torch::nn::Module& model,
+                                                                       const TrainingArguments& args,
+                                                                       torchtrain::detail::OptimArgs& extra) {
   const bool adamw = args.optim == OptimizerNames::galore_adamw || args.optim == OptimizerNames::galore_adamw_layerwise;
   const bool layerwise =
       args.optim == OptimizerNames::galore_adamw_layerwise || args.optim == OptimizerNames::galore_adafactor_layerwise;
@@ -223,3 +248,5 @@ inline std::unique_ptr<torch::optim::Optimizer> make_galore(const torch::nn::Mod
 }
 
 }  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

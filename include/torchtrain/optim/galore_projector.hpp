@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <string_view>
 
-#include <c10/util/Exception.h>
 #include <torch/types.h>
 
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/optim/detail/per_parameter_optimizer.hpp>
 
 namespace torchtrain::optim {
@@ -48,54 +48,20 @@ class GaLoreProjector {
   /// The gradient moved into the subspace: `m x rank` projected on the right, `rank x n`
   /// on the left, `rank x rank` for full projection (rank capped by the matrix's sides).
   /// `state.step` is the parameter's step count before this update.
-  torch::Tensor project(const torch::Tensor& gradient, NamedState& state) const {
-    TORCH_CHECK(gradient.dim() == 2, "GaLore projects matrices; this gradient has ", gradient.dim(), " dimensions");
-    const bool refresh = state.step % settings_.update_proj_gap == 0;
-    const Side projected = side(gradient);
-    if (projected == Side::both) {
-      auto& left = state.tensors["ortho_matrix_0"];
-      auto& right = state.tensors["ortho_matrix_1"];
-      if (!left.defined() || !right.defined() || refresh) {
-        auto vectors = singular_vectors(gradient);
-        left = vectors.left;
-        right = vectors.right;
-      }
-      return torch::matmul(torch::matmul(left.t(), gradient), right.t());
-    }
-    auto& ortho = state.tensors["ortho_matrix"];
-    if (!ortho.defined() || refresh) {
-      auto vectors = singular_vectors(gradient);
-      ortho = projected == Side::right ? vectors.right : vectors.left;
-    }
-    return projected == Side::right ? torch::matmul(gradient, ortho.t()) : torch::matmul(ortho.t(), gradient);
-  }
+  torch::Tensor project(const torch::Tensor& gradient, NamedState& state) const;
 
   /// A low-rank update moved back to the parameter's shape `like` (its gradient's), times scale.
   /// galore_torch decides the side again from the low-rank shape; this uses project()'s side,
   /// which is the same in every case galore_torch can compute (reverse_std on a wide matrix with
   /// rank at least its rows fails there on mismatched shapes).
-  torch::Tensor project_back(const torch::Tensor& low_rank, const torch::Tensor& like, const NamedState& state) const {
-    const Side projected = side(like);
-    const auto full_rank =
-        projected == Side::both  ? torch::matmul(torch::matmul(state.tensors.at("ortho_matrix_0"), low_rank),
-                                                 state.tensors.at("ortho_matrix_1"))
-        : projected == Side::right ? torch::matmul(low_rank, state.tensors.at("ortho_matrix"))
-                                   : torch::matmul(state.tensors.at("ortho_matrix"), low_rank);
-    return full_rank * settings_.scale;
-  }
+  torch::Tensor project_back(const torch::Tensor& low_rank, const torch::Tensor& like, const NamedState& state) const;
 
   const GaLoreSettings& settings() const { return settings_; }
 
  private:
   enum class Side { right, left, both };
 
-  Side side(const torch::Tensor& matrix) const {
-    const bool tall = matrix.size(0) >= matrix.size(1);
-    if (settings_.proj_type == GaLoreProjection::full) return Side::both;
-    if (settings_.proj_type == GaLoreProjection::standard) return tall ? Side::right : Side::left;
-    if (settings_.proj_type == GaLoreProjection::reverse_standard) return tall ? Side::left : Side::right;
-    return settings_.proj_type == GaLoreProjection::right ? Side::right : Side::left;
-  }
+  Side side(const torch::Tensor& matrix) const;
 
   struct SingularVectors {
     torch::Tensor left;   // U[:, :rank], m x rank
@@ -103,15 +69,69 @@ class GaLoreProjector {
   };
 
   // galore_torch's get_orthogonal_matrix: the SVD in float32, the factors in the gradient's type.
-  SingularVectors singular_vectors(const torch::Tensor& gradient) const {
-    const bool is_float = gradient.scalar_type() == torch::kFloat;
-    auto [u, s, vh] = torch::linalg_svd(is_float ? gradient : gradient.to(torch::kFloat), /*full_matrices=*/false);
-    // Copies, not views, so that the state does not hold all of U and Vh.
-    return {u.slice(1, 0, settings_.rank).to(gradient.options(), /*non_blocking=*/false, /*copy=*/true),
-            vh.slice(0, 0, settings_.rank).to(gradient.options(), /*non_blocking=*/false, /*copy=*/true)};
-  }
+  SingularVectors singular_vectors(const torch::Tensor& gradient) const;
 
   GaLoreSettings settings_;
 };
 
 }  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <c10/util/Exception.h>
+
+namespace torchtrain::optim {
+
+TORCHTRAIN_INLINE torch::Tensor GaLoreProjector::project(const torch::Tensor& gradient, NamedState& state) const {
+  TORCH_CHECK(gradient.dim() == 2, "GaLore projects matrices; this gradient has ", gradient.dim(), " dimensions");
+  const bool refresh = state.step % settings_.update_proj_gap == 0;
+  const Side projected = side(gradient);
+  if (projected == Side::both) {
+    auto& left = state.tensors["ortho_matrix_0"];
+    auto& right = state.tensors["ortho_matrix_1"];
+    if (!left.defined() || !right.defined() || refresh) {
+      auto vectors = singular_vectors(gradient);
+      left = vectors.left;
+      right = vectors.right;
+    }
+    return torch::matmul(torch::matmul(left.t(), gradient), right.t());
+  }
+  auto& ortho = state.tensors["ortho_matrix"];
+  if (!ortho.defined() || refresh) {
+    auto vectors = singular_vectors(gradient);
+    ortho = projected == Side::right ? vectors.right : vectors.left;
+  }
+  return projected == Side::right ? torch::matmul(gradient, ortho.t()) : torch::matmul(ortho.t(), gradient);
+}
+
+TORCHTRAIN_INLINE torch::Tensor GaLoreProjector::project_back(const torch::Tensor& low_rank, const torch::Tensor& like,
+                                                              const NamedState& state) const {
+  const Side projected = side(like);
+  const auto full_rank =
+      projected == Side::both  ? torch::matmul(torch::matmul(state.tensors.at("ortho_matrix_0"), low_rank),
+                                               state.tensors.at("ortho_matrix_1"))
+      : projected == Side::right ? torch::matmul(low_rank, state.tensors.at("ortho_matrix"))
+                                 : torch::matmul(state.tensors.at("ortho_matrix"), low_rank);
+  return full_rank * settings_.scale;
+}
+
+TORCHTRAIN_INLINE GaLoreProjector::Side GaLoreProjector::side(const torch::Tensor& matrix) const {
+  const bool tall = matrix.size(0) >= matrix.size(1);
+  if (settings_.proj_type == GaLoreProjection::full) return Side::both;
+  if (settings_.proj_type == GaLoreProjection::standard) return tall ? Side::right : Side::left;
+  if (settings_.proj_type == GaLoreProjection::reverse_standard) return tall ? Side::left : Side::right;
+  return settings_.proj_type == GaLoreProjection::right ? Side::right : Side::left;
+}
+
+TORCHTRAIN_INLINE GaLoreProjector::SingularVectors GaLoreProjector::singular_vectors(
+    const torch::Tensor& gradient) const {
+  const bool is_float = gradient.scalar_type() == torch::kFloat;
+  auto [u, s, vh] = torch::linalg_svd(is_float ? gradient : gradient.to(torch::kFloat), /*full_matrices=*/false);
+  // Copies, not views, so that the state does not hold all of U and Vh.
+  return {u.slice(1, 0, settings_.rank).to(gradient.options(), /*non_blocking=*/false, /*copy=*/true),
+          vh.slice(0, 0, settings_.rank).to(gradient.options(), /*non_blocking=*/false, /*copy=*/true)};
+}
+
+}  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -7,16 +7,17 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/core/errors.hpp>
-#include <torchtrain/optim/detail/optim_args.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/optim/detail/per_parameter_optimizer.hpp>
-#include <torchtrain/optim/parameter_groups.hpp>
+
+namespace torchtrain::detail {
+class OptimArgs;  // optim/detail/optim_args.hpp
+}  // namespace torchtrain::detail
 
 namespace torchtrain::optim {
 
@@ -45,30 +46,49 @@ class Lion : public PerParameterOptimizer<LionOptions> {
       : PerParameterOptimizer(std::move(groups), defaults) {}
 
  protected:
-  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override {
-    const auto& settings = options(group);
-    auto& state = state_of(parameter);
-    auto& momentum = state.tensors["state1"];
-    if (!momentum.defined()) momentum = torch::zeros_like(parameter, torch::kFloat);
-    state.step += 1;
-
-    auto weights = parameter.to(torch::kFloat);  // the parameter itself when it is float32
-    const auto grad = gradient.to(torch::kFloat);
-    const double lr = settings.lr();
-    if (settings.weight_decay() > 0) weights.mul_(1.0 - lr * settings.weight_decay());
-    const auto direction = momentum.mul(settings.beta1()).add(grad, 1.0 - settings.beta1());
-    weights.add_(direction.sign(), -lr);
-    momentum.mul_(settings.beta2()).add_(grad, 1.0 - settings.beta2());
-    if (!weights.is_same(parameter)) parameter.copy_(weights);
-  }
+  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
 };
 
 /// `--optim lion_32bit` as the Python Trainer builds it: bitsandbytes' Lion with learning_rate,
 /// betas (adam_beta1, adam_beta2), weight_decay on all but biases and norm weights. It takes no
 /// optim_args (the Python Trainer ignores them; we refuse them, so that a typo is not lost).
 /// Throws ArgumentError for a beta outside [0, 1), as bitsandbytes does.
-inline std::unique_ptr<torch::optim::Optimizer> make_lion(const torch::nn::Module& model, const TrainingArguments& args,
-                                                          torchtrain::detail::OptimArgs& extra) {
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_lion(const torch::nn::Module& model,
+                                                                     const TrainingArguments& args,
+                                                                     torchtrain::detail::OptimArgs& extra);
+
+}  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <fmt/format.h>
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/optim/detail/optim_args.hpp>
+#include <torchtrain/optim/parameter_groups.hpp>
+
+namespace torchtrain::optim {
+
+TORCHTRAIN_INLINE void Lion::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
+  const auto& settings = options(group);
+  auto& state = state_of(parameter);
+  auto& momentum = state.tensors["state1"];
+  if (!momentum.defined()) momentum = torch::zeros_like(parameter, torch::kFloat);
+  state.step += 1;
+
+  auto weights = parameter.to(torch::kFloat);  // the parameter itself when it is float32
+  const auto grad = gradient.to(torch::kFloat);
+  const double lr = settings.lr();
+  if (settings.weight_decay() > 0) weights.mul_(1.0 - lr * settings.weight_decay());
+  const auto direction = momentum.mul(settings.beta1()).add(grad, 1.0 - settings.beta1());
+  weights.add_(direction.sign(), -lr);
+  momentum.mul_(settings.beta2()).add_(grad, 1.0 - settings.beta2());
+  if (!weights.is_same(parameter)) parameter.copy_(weights);
+}
+
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_lion(const torch::nn::Module& model,
+                                                                     const TrainingArguments& args,
+                                                                     torchtrain::detail::OptimArgs& extra) {
   extra.require_all_taken("lion_32bit");
   for (const auto& [flag, beta] : {std::pair{"adam_beta1", args.adam_beta1}, std::pair{"adam_beta2", args.adam_beta2}})
     if (!(beta >= 0 && beta < 1))
@@ -78,3 +98,5 @@ inline std::unique_ptr<torch::optim::Optimizer> make_lion(const torch::nn::Modul
 }
 
 }  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -4,20 +4,20 @@
 
 #include <cstddef>
 #include <memory>
-#include <optional>
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/core/errors.hpp>
-#include <torchtrain/optim/adalomo.hpp>
-#include <torchtrain/optim/detail/optim_args.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/optim/detail/per_parameter_optimizer.hpp>
+
+namespace torchtrain::detail {
+class OptimArgs;  // optim/detail/optim_args.hpp
+}  // namespace torchtrain::detail
 
 namespace torchtrain::optim {
 
@@ -44,16 +44,7 @@ class Lomo : public PerParameterOptimizer<LomoOptions> {
       : PerParameterOptimizer(std::move(groups), defaults) {}
 
  protected:
-  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override {
-    const auto& settings = options(group);
-    auto grad = gradient.to(torch::kFloat);  // the gradient itself when it is float32: not changed in place
-    if (settings.clip_grad_value() > 0) grad = grad.clamp(-settings.clip_grad_value(), settings.clip_grad_value());
-    auto weights = parameter.to(torch::kFloat);  // the parameter itself when it is float32
-    const double lr = settings.lr();
-    if (settings.weight_decay() > 0) weights.mul_(1.0 - lr * settings.weight_decay());
-    weights.add_(grad, -lr);
-    if (!weights.is_same(parameter)) parameter.copy_(weights);
-  }
+  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
 };
 
 /// `--optim lomo` and `--optim adalomo` as the Python Trainer builds them: lomo_optim's Lomo or
@@ -69,8 +60,38 @@ class Lomo : public PerParameterOptimizer<LomoOptions> {
 /// Optimization::check_updates_in_backward.)
 /// Throws ArgumentError for clip_grad_norm in optim_args (it takes a second backward pass), for a negative
 /// weight_decay or clip_grad_value and a clip_threshold that is not positive.
-inline std::unique_ptr<torch::optim::Optimizer> make_lomo(const torch::nn::Module& model, const TrainingArguments& args,
-                                                          torchtrain::detail::OptimArgs& extra) {
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_lomo(const torch::nn::Module& model,
+                                                                     const TrainingArguments& args,
+                                                                     torchtrain::detail::OptimArgs& extra);
+
+}  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <optional>
+
+#include <fmt/format.h>
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/optim/adalomo.hpp>
+#include <torchtrain/optim/detail/optim_args.hpp>
+
+namespace torchtrain::optim {
+
+TORCHTRAIN_INLINE void Lomo::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
+  const auto& settings = options(group);
+  auto grad = gradient.to(torch::kFloat);  // the gradient itself when it is float32: not changed in place
+  if (settings.clip_grad_value() > 0) grad = grad.clamp(-settings.clip_grad_value(), settings.clip_grad_value());
+  auto weights = parameter.to(torch::kFloat);  // the parameter itself when it is float32
+  const double lr = settings.lr();
+  if (settings.weight_decay() > 0) weights.mul_(1.0 - lr * settings.weight_decay());
+  weights.add_(grad, -lr);
+  if (!weights.is_same(parameter)) parameter.copy_(weights);
+}
+
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_lomo(const torch::nn::Module& model,
+                                                                     const TrainingArguments& args,
+                                                                     torchtrain::detail::OptimArgs& extra) {
   const bool adaptive = args.optim == OptimizerNames::adalomo;
   const char* name = adaptive ? "adalomo" : "lomo";
   if (extra.take("clip_grad_norm", std::optional<double>{}))
@@ -119,3 +140,5 @@ inline std::unique_ptr<torch::optim::Optimizer> make_lomo(const torch::nn::Modul
 }
 
 }  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

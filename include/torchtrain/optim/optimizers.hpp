@@ -1,5 +1,41 @@
-// The optimizers of the Python Trainer's `optim` argument, over its two parameter groups.
+// make_optimizer: the optimizer `--optim` names, built as the Python Trainer builds it.
 #pragma once
+
+#include <memory>
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/config.hpp>
+
+namespace torchtrain::optim {
+
+/// The optimizer `args.optim` names, with `learning_rate`, `weight_decay` (not on biases and
+/// norm weights), `adam_beta1`, `adam_beta2`, `adam_epsilon` and `optim_args`:
+/// - adamw_torch: LibTorch's AdamW.
+/// - adamw_torch_fused: MultiTensorAdamW with LibTorch's fused kernel (`at::_fused_adamw_`),
+///   on the CPU and CUDA.
+/// - sgd: optim_args momentum, dampening, nesterov (PyTorch's defaults 0, 0, false).
+/// - adagrad: optim_args lr_decay, initial_accumulator_value, eps (0, 0, 1e-10).
+/// - rmsprop: optim_args alpha, eps, momentum, centered (0.99, 1e-8, 0, false).
+/// - adafactor: optim::Adafactor with scale_parameter and relative_step off (as the Python
+///   Trainer); optim_args clip_threshold (1), decay_rate (-0.8), beta1 (none).
+/// - galore_* (galore.hpp), apollo_* (apollo.hpp): low-rank projected states of the Linear
+///   weights `optim_target_modules` names; lomo, adalomo (lomo.hpp, adalomo.hpp): updates inside
+///   backward; schedule_free_* (schedule_free.hpp); lion_32bit (lion.hpp); ademamix
+///   (ademamix.hpp); adamw_8bit (adamw_8bit.hpp): each as the Python Trainer builds it from its
+///   reference package, with that package's defaults. docs/optimizers.md has the table.
+/// Each one's load() restores what its save() wrote, learning rates included.
+/// Throws ArgumentError, naming the flag, for an optim_args name the optimizer does not take,
+/// a value it refuses, a negative weight_decay, and Adam-style betas outside [0, 1) or a
+/// negative epsilon.
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model,
+                                                                         const TrainingArguments& args);
+
+}  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
 
 #include <algorithm>
 #include <cstdio>
@@ -148,27 +184,8 @@ inline std::unique_ptr<torch::optim::Optimizer> make_named_optimizer(const torch
 
 namespace torchtrain::optim {
 
-/// The optimizer `args.optim` names, with `learning_rate`, `weight_decay` (not on biases and
-/// norm weights), `adam_beta1`, `adam_beta2`, `adam_epsilon` and `optim_args`:
-/// - adamw_torch: LibTorch's AdamW.
-/// - adamw_torch_fused: MultiTensorAdamW with LibTorch's fused kernel (`at::_fused_adamw_`),
-///   on the CPU and CUDA.
-/// - sgd: optim_args momentum, dampening, nesterov (PyTorch's defaults 0, 0, false).
-/// - adagrad: optim_args lr_decay, initial_accumulator_value, eps (0, 0, 1e-10).
-/// - rmsprop: optim_args alpha, eps, momentum, centered (0.99, 1e-8, 0, false).
-/// - adafactor: optim::Adafactor with scale_parameter and relative_step off (as the Python
-///   Trainer); optim_args clip_threshold (1), decay_rate (-0.8), beta1 (none).
-/// - galore_* (galore.hpp), apollo_* (apollo.hpp): low-rank projected states of the Linear
-///   weights `optim_target_modules` names; lomo, adalomo (lomo.hpp, adalomo.hpp): updates inside
-///   backward; schedule_free_* (schedule_free.hpp); lion_32bit (lion.hpp); ademamix
-///   (ademamix.hpp); adamw_8bit (adamw_8bit.hpp): each as the Python Trainer builds it from its
-///   reference package, with that package's defaults. docs/optimizers.md has the table.
-/// Each one's load() restores what its save() wrote, learning rates included.
-/// Throws ArgumentError, naming the flag, for an optim_args name the optimizer does not take,
-/// a value it refuses, a negative weight_decay, and Adam-style betas outside [0, 1) or a
-/// negative epsilon.
-inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model,
-                                                               const TrainingArguments& args) {
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::Module& model,
+                                                                         const TrainingArguments& args) {
   torchtrain::detail::check_optimizer_arguments(args);
   try {
     return torchtrain::detail::make_named_optimizer(model, args);
@@ -180,3 +197,5 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const torch::nn::
 }
 
 }  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -2,16 +2,52 @@
 // holds, so that a run resumes across languages.
 #pragma once
 
-#include <cmath>
-#include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include <ATen/core/ivalue.h>
+#include <torch/optim/optimizer.h>
+
+#include <torchtrain/core/config.hpp>
+
+namespace torchtrain::optim {
+
+/// `optimizer`'s state as Python's `optimizer.state_dict()` holds it (the keys of PyTorch's
+/// AdamW, SGD, Adagrad and RMSprop and of transformers' Adafactor), with each group's
+/// `initial_lr` (a Python scheduler's) from `initial_lrs`; nullopt for an optimizer of
+/// another type.
+TORCHTRAIN_INLINE std::optional<c10::IValue> python_state_dict(const torch::optim::Optimizer& optimizer,
+                                                               const std::vector<double>& initial_lrs = {});
+
+/// Restores what python_state_dict or Python's `optimizer.state_dict()` holds: options
+/// (learning rates included) and state, for the same parameter groups in the same order.
+/// False for an optimizer of another type; FileError naming `source` when it does not fit.
+TORCHTRAIN_INLINE bool load_python_state_dict(torch::optim::Optimizer& optimizer, const c10::IValue& saved,
+                                              std::string_view source);
+
+/// The bytes of optimizer.pt: Python's `torch.save(optimizer.state_dict())` for the
+/// optimizers python_state_dict knows, else the optimizer's own LibTorch archive (which
+/// only C++ reads).
+TORCHTRAIN_INLINE std::string optimizer_file_bytes(const torch::optim::Optimizer& optimizer,
+                                                   const std::vector<double>& initial_lrs);
+
+/// Restores what optimizer_file_bytes wrote, or Python's optimizer.pt; `file_name` names
+/// the file in errors.
+TORCHTRAIN_INLINE void load_optimizer_file(torch::optim::Optimizer& optimizer, const std::string& bytes,
+                                           std::string_view file_name);
+
+}  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
 #include <tuple>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include <fmt/format.h>
 #include <torch/optim/adagrad.h>
@@ -378,12 +414,8 @@ bool with_layout(torch::optim::Optimizer& optimizer, Use&& use) {
 
 namespace torchtrain::optim {
 
-/// `optimizer`'s state as Python's `optimizer.state_dict()` holds it (the keys of PyTorch's
-/// AdamW, SGD, Adagrad and RMSprop and of transformers' Adafactor), with each group's
-/// `initial_lr` (a Python scheduler's) from `initial_lrs`; nullopt for an optimizer of
-/// another type.
-inline std::optional<c10::IValue> python_state_dict(const torch::optim::Optimizer& optimizer,
-                                                    const std::vector<double>& initial_lrs = {}) {
+TORCHTRAIN_INLINE std::optional<c10::IValue> python_state_dict(const torch::optim::Optimizer& optimizer,
+                                                               const std::vector<double>& initial_lrs) {
   if (const auto* multi_tensor = dynamic_cast<const MultiTensorAdamW*>(&optimizer))
     return detail::state_dict_in(multi_tensor->to_adamw(), detail::AdamWLayout{multi_tensor->fused()}, initial_lrs);
   std::optional<c10::IValue> state_dict;
@@ -394,11 +426,8 @@ inline std::optional<c10::IValue> python_state_dict(const torch::optim::Optimize
   return state_dict;
 }
 
-/// Restores what python_state_dict or Python's `optimizer.state_dict()` holds: options
-/// (learning rates included) and state, for the same parameter groups in the same order.
-/// False for an optimizer of another type; FileError naming `source` when it does not fit.
-inline bool load_python_state_dict(torch::optim::Optimizer& optimizer, const c10::IValue& saved,
-                                   std::string_view source) {
+TORCHTRAIN_INLINE bool load_python_state_dict(torch::optim::Optimizer& optimizer, const c10::IValue& saved,
+                                              std::string_view source) {
   if (auto* multi_tensor = dynamic_cast<MultiTensorAdamW*>(&optimizer)) {
     auto adamw = multi_tensor->to_adamw();
     detail::load_state_dict_in<detail::AdamWLayout>(adamw, saved, source);
@@ -414,21 +443,16 @@ inline bool load_python_state_dict(torch::optim::Optimizer& optimizer, const c10
   });
 }
 
-/// The bytes of optimizer.pt: Python's `torch.save(optimizer.state_dict())` for the
-/// optimizers python_state_dict knows, else the optimizer's own LibTorch archive (which
-/// only C++ reads).
-inline std::string optimizer_file_bytes(const torch::optim::Optimizer& optimizer,
-                                        const std::vector<double>& initial_lrs) {
+TORCHTRAIN_INLINE std::string optimizer_file_bytes(const torch::optim::Optimizer& optimizer,
+                                                   const std::vector<double>& initial_lrs) {
   if (auto state_dict = python_state_dict(optimizer, initial_lrs)) return io::torch_save_bytes(*state_dict);
   torch::serialize::OutputArchive archive;
   optimizer.save(archive);
   return io::archive_bytes(archive);
 }
 
-/// Restores what optimizer_file_bytes wrote, or Python's optimizer.pt; `file_name` names
-/// the file in errors.
-inline void load_optimizer_file(torch::optim::Optimizer& optimizer, const std::string& bytes,
-                                std::string_view file_name) {
+TORCHTRAIN_INLINE void load_optimizer_file(torch::optim::Optimizer& optimizer, const std::string& bytes,
+                                           std::string_view file_name) {
   const bool has_layout = dynamic_cast<MultiTensorAdamW*>(&optimizer) != nullptr ||
                           detail::with_layout(optimizer, [](auto&, const auto&) {});
   if (has_layout) {
@@ -439,3 +463,5 @@ inline void load_optimizer_file(torch::optim::Optimizer& optimizer, const std::s
 }
 
 }  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
-#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -13,17 +12,18 @@
 #include <vector>
 
 #include <c10/util/Exception.h>
-#include <fmt/format.h>
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
-#include <torchtrain/core/errors.hpp>
-#include <torchtrain/optim/detail/optim_args.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/optim/detail/per_parameter_optimizer.hpp>
-#include <torchtrain/optim/parameter_groups.hpp>
 #include <torchtrain/optim/train_eval_modes.hpp>
+
+namespace torchtrain::detail {
+class OptimArgs;  // optim/detail/optim_args.hpp
+}  // namespace torchtrain::detail
 
 namespace torchtrain::optim {
 
@@ -174,24 +174,7 @@ class ScheduleFreeAdamW : public ScheduleFree<ScheduleFreeAdamWOptions> {
  protected:
   double momentum(std::size_t group) override { return std::get<0>(options(group).betas()); }
 
-  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override {
-    const auto& settings = options(group);
-    const auto [beta1, beta2] = settings.betas();
-    auto& state = state_of(parameter).tensors;
-    if (!state.contains("z")) {  // y as the first z, as in Python
-      state["z"] = parameter.clone();
-      state["exp_avg_sq"] = torch::zeros_like(parameter);
-    }
-    auto& z = state.at("z");
-    auto& exp_avg_sq = state.at("exp_avg_sq");
-
-    exp_avg_sq.mul_(beta2).addcmul_(gradient, gradient, 1 - beta2);
-    const double bias_correction2 = 1 - std::pow(beta2, this_step(group).k + 1);
-    auto direction = exp_avg_sq.div(bias_correction2).sqrt_().add_(settings.eps());
-    torch::div_out(direction, gradient, direction);  // the normalized gradient, in the denominator's memory
-    if (settings.weight_decay() != 0) direction.add_(parameter, settings.weight_decay());
-    move_along(group, parameter, z, direction);
-  }
+  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
 };
 
 /// Schedule-free SGD: the plain gradient (plus weight decay) as the step direction, with
@@ -205,13 +188,7 @@ class ScheduleFreeSGD : public ScheduleFree<ScheduleFreeSGDOptions> {
  protected:
   double momentum(std::size_t group) override { return options(group).momentum(); }
 
-  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override {
-    const double weight_decay = options(group).weight_decay();
-    auto& state = state_of(parameter).tensors;
-    if (!state.contains("z")) state["z"] = parameter.clone();  // y as the first z, as in Python
-    auto& z = state.at("z");
-    move_along(group, parameter, z, weight_decay != 0 ? gradient.add(parameter, weight_decay) : gradient);
-  }
+  void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
 };
 
 /// The optimizer of `--optim schedule_free_adamw` or `schedule_free_sgd`, set up as the
@@ -223,9 +200,54 @@ class ScheduleFreeSGD : public ScheduleFree<ScheduleFreeSGDOptions> {
 /// steps (Python would take a ratio such as 0.1 as a tenth of a step and multiply the first
 /// learning rate by ten), a negative learning rate or weight decay, and betas outside
 /// 0 < beta1 < 1, 0 <= beta2 < 1 or a negative epsilon (eval() divides by beta1).
-inline std::unique_ptr<torch::optim::Optimizer> make_schedule_free(const torch::nn::Module& model,
-                                                                   const TrainingArguments& args,
-                                                                   torchtrain::detail::OptimArgs& extra) {
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_schedule_free(const torch::nn::Module& model,
+                                                                              const TrainingArguments& args,
+                                                                              torchtrain::detail::OptimArgs& extra);
+
+}  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <fmt/format.h>
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/optim/detail/optim_args.hpp>
+#include <torchtrain/optim/parameter_groups.hpp>
+
+namespace torchtrain::optim {
+
+TORCHTRAIN_INLINE void ScheduleFreeAdamW::update(std::size_t group, torch::Tensor& parameter,
+                                                 const torch::Tensor& gradient) {
+  const auto& settings = options(group);
+  const auto [beta1, beta2] = settings.betas();
+  auto& state = state_of(parameter).tensors;
+  if (!state.contains("z")) {  // y as the first z, as in Python
+    state["z"] = parameter.clone();
+    state["exp_avg_sq"] = torch::zeros_like(parameter);
+  }
+  auto& z = state.at("z");
+  auto& exp_avg_sq = state.at("exp_avg_sq");
+
+  exp_avg_sq.mul_(beta2).addcmul_(gradient, gradient, 1 - beta2);
+  const double bias_correction2 = 1 - std::pow(beta2, this_step(group).k + 1);
+  auto direction = exp_avg_sq.div(bias_correction2).sqrt_().add_(settings.eps());
+  torch::div_out(direction, gradient, direction);  // the normalized gradient, in the denominator's memory
+  if (settings.weight_decay() != 0) direction.add_(parameter, settings.weight_decay());
+  move_along(group, parameter, z, direction);
+}
+
+TORCHTRAIN_INLINE void ScheduleFreeSGD::update(std::size_t group, torch::Tensor& parameter,
+                                               const torch::Tensor& gradient) {
+  const double weight_decay = options(group).weight_decay();
+  auto& state = state_of(parameter).tensors;
+  if (!state.contains("z")) state["z"] = parameter.clone();  // y as the first z, as in Python
+  auto& z = state.at("z");
+  move_along(group, parameter, z, weight_decay != 0 ? gradient.add(parameter, weight_decay) : gradient);
+}
+
+TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_schedule_free(const torch::nn::Module& model,
+                                                                              const TrainingArguments& args,
+                                                                              torchtrain::detail::OptimArgs& extra) {
   const double weight_lr_power = extra.take("weight_lr_power", 2.0);
   const double r = extra.take("r", 0.0);
   const bool adamw = args.optim == OptimizerNames::schedule_free_adamw;
@@ -270,3 +292,5 @@ inline std::unique_ptr<torch::optim::Optimizer> make_schedule_free(const torch::
 }
 
 }  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,22 +1,15 @@
 // Which weights a low-rank optimizer (GaLore, APOLLO) projects: --optim_target_modules.
 #pragma once
 
-#include <algorithm>
-#include <cctype>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <torch/nn/module.h>
-#include <torch/nn/modules/linear.h>
 #include <torch/types.h>
 
-#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain::optim {
 
@@ -26,7 +19,46 @@ struct LowRankTargets {
   std::vector<torch::Tensor> others;
 };
 
-namespace detail {
+/// The weights of the torch::nn::Linear modules that `target_modules` names, chosen as the
+/// Python Trainer's _setup_low_rank_optimizer and check_target_module_exists choose them,
+/// and every other trainable parameter; both in named_parameters() order.
+///
+/// `target_modules` is a list of strings:
+/// - one entry "all-linear" (or "all_linear"): every Linear module;
+/// - one entry that is a plain module name (letters, digits, `_`, `.`, `-`), or several
+///   entries: Python's list rule: a module is named when its dotted name equals an entry,
+///   contains one, or fully matches one as a regular expression ("fc" names "fc1" and
+///   "layers.0.fc2"; ["q_proj", "v_proj"] the attention projections of every layer);
+/// - one entry with any other character: Python's string rule, a regular expression the
+///   whole dotted name must match ("fc.*" names "fc1" but not "layers.0.fc1"; write
+///   ".*fc.*" for those). The one difference from Python's string rule is that a plain
+///   name also matches as a substring, as Python's one-element list does.
+/// Modules other than torch::nn::Linear are never targets, whatever their names (their
+/// parameters go to `others`), nor are Linear biases. A weight shared by several modules
+/// belongs to the first name named_parameters() gives it, as in Python.
+///
+/// Throws ArgumentError naming --optim_target_modules when it is not set, when an entry is
+/// not a valid regular expression, or when it names no Linear module.
+TORCHTRAIN_INLINE LowRankTargets low_rank_targets(const torch::nn::Module& model,
+                                                  const std::optional<std::vector<std::string>>& target_modules,
+                                                  std::string_view optimizer_name);
+
+}  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <cctype>
+#include <regex>
+#include <unordered_set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/nn/modules/linear.h>
+
+#include <torchtrain/core/errors.hpp>
+
+namespace torchtrain::optim::detail {
 
 // Python's `re.fullmatch(pattern, name)`, with ECMAScript syntax (the same for the
 // patterns module names need: `.*`, `|`, `(...)`, `[...]`, `\d`).
@@ -60,31 +92,13 @@ inline bool names_target(const std::vector<std::string>& patterns, bool one_patt
   return false;
 }
 
-}  // namespace detail
+}  // namespace torchtrain::optim::detail
 
-/// The weights of the torch::nn::Linear modules that `target_modules` names, chosen as the
-/// Python Trainer's _setup_low_rank_optimizer and check_target_module_exists choose them,
-/// and every other trainable parameter; both in named_parameters() order.
-///
-/// `target_modules` is a list of strings:
-/// - one entry "all-linear" (or "all_linear"): every Linear module;
-/// - one entry that is a plain module name (letters, digits, `_`, `.`, `-`), or several
-///   entries: Python's list rule: a module is named when its dotted name equals an entry,
-///   contains one, or fully matches one as a regular expression ("fc" names "fc1" and
-///   "layers.0.fc2"; ["q_proj", "v_proj"] the attention projections of every layer);
-/// - one entry with any other character: Python's string rule, a regular expression the
-///   whole dotted name must match ("fc.*" names "fc1" but not "layers.0.fc1"; write
-///   ".*fc.*" for those). The one difference from Python's string rule is that a plain
-///   name also matches as a substring, as Python's one-element list does.
-/// Modules other than torch::nn::Linear are never targets, whatever their names (their
-/// parameters go to `others`), nor are Linear biases. A weight shared by several modules
-/// belongs to the first name named_parameters() gives it, as in Python.
-///
-/// Throws ArgumentError naming --optim_target_modules when it is not set, when an entry is
-/// not a valid regular expression, or when it names no Linear module.
-inline LowRankTargets low_rank_targets(const torch::nn::Module& model,
-                                       const std::optional<std::vector<std::string>>& target_modules,
-                                       std::string_view optimizer_name) {
+namespace torchtrain::optim {
+
+TORCHTRAIN_INLINE LowRankTargets low_rank_targets(const torch::nn::Module& model,
+                                                  const std::optional<std::vector<std::string>>& target_modules,
+                                                  std::string_view optimizer_name) {
   if (!target_modules || target_modules->empty())
     throw ArgumentError(fmt::format("--optim {} needs --optim_target_modules: the Linear modules to project, as "
                                     "names (e.g. q_proj v_proj), one regular expression, or all-linear",
@@ -119,3 +133,5 @@ inline LowRankTargets low_rank_targets(const torch::nn::Module& model,
 }
 
 }  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -11,6 +11,7 @@
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/arguments/validate.hpp>
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/distributed/sharding.hpp>
 #include <torchtrain/loss/loss.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>

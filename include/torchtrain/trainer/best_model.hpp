@@ -1,7 +1,6 @@
 // The best model: metric_for_best_model tracked over evaluations, and its checkpoint loaded at the end (--load_best_model_at_end).
 #pragma once
 
-#include <cmath>
 #include <filesystem>
 #include <string>
 
@@ -11,18 +10,51 @@
 #include <torchtrain/checkpoint/checkpoint.hpp>
 #include <torchtrain/checkpoint/checkpoint_folders.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/policies/strategy/strategy_hooks.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/core/metrics.hpp>
 #include <torchtrain/core/trainer_state.hpp>
-#include <torchtrain/detail/python_float_repr.hpp>
 #include <torchtrain/io/messages.hpp>
 
 namespace torchtrain {
 
 /// The value of metric_for_best_model (with "eval_" put in front, as Python does; default
 /// loss) in an evaluation's metrics; ArgumentError naming what evaluation returns instead.
-inline double best_model_metric(const TrainingArguments& args, const Metrics& metrics) {
+TORCHTRAIN_INLINE double best_model_metric(const TrainingArguments& args, const Metrics& metrics);
+
+/// Notes a new best metric_for_best_model in `state` (the Python `_determine_best_metric`);
+/// returns whether this evaluation is the best so far. A NaN is never the best; an
+/// infinity compares as Python compares it. Either way, with `speaks`, a warning says what
+/// was decided, since a diverged run would otherwise keep or load an old best in silence.
+TORCHTRAIN_INLINE bool update_best_metric(const TrainingArguments& args, const Metrics& metrics, TrainerState& state,
+                                          bool speaks = true);
+
+/// Loads the weights of the best checkpoint (read by `checkpointer`) into `model`. With a
+/// limit of one, the newest checkpoint was kept beside the best only to resume from: the
+/// processes that save remove the others of its folder.
+template <class Checkpointer, class Strategy, class Model>
+void load_best_model(const Checkpointer& checkpointer, Strategy& strategy, Model& model, const TrainingArguments& args,
+                     const TrainerState& state, bool saves) {
+  const std::filesystem::path folder = *state.best_model_checkpoint;
+  message(LogLevel::info, "Loading best model from {} (score: {}).", folder.string(), state.best_metric.value_or(NAN));
+  const Checkpoint best = checkpointer.read(folder, /*model_only=*/true);
+  strategy_hooks::load_state_dict(strategy, model, best.model, (folder / Checkpoint::model_file).string());
+  if (args.save_total_limit == 1 && saves)
+    for (const auto& other : sorted_checkpoints(folder.parent_path()))
+      if (!std::filesystem::equivalent(other, folder)) std::filesystem::remove_all(other);
+}
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <cmath>
+#include <torchtrain/detail/python_float_repr.hpp>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE double best_model_metric(const TrainingArguments& args, const Metrics& metrics) {
   std::string name = args.metric_for_best_model.value_or("loss");
   if (!name.starts_with("eval_")) name = "eval_" + name;
   if (!metrics.contains(name)) {
@@ -35,12 +67,8 @@ inline double best_model_metric(const TrainingArguments& args, const Metrics& me
   return metrics.at(name);
 }
 
-/// Notes a new best metric_for_best_model in `state` (the Python `_determine_best_metric`);
-/// returns whether this evaluation is the best so far. A NaN is never the best; an
-/// infinity compares as Python compares it. Either way, with `speaks`, a warning says what
-/// was decided, since a diverged run would otherwise keep or load an old best in silence.
-inline bool update_best_metric(const TrainingArguments& args, const Metrics& metrics, TrainerState& state,
-                               bool speaks = true) {
+TORCHTRAIN_INLINE bool update_best_metric(const TrainingArguments& args, const Metrics& metrics, TrainerState& state,
+                                          bool speaks) {
   if (!args.metric_for_best_model) return false;
   const double value = best_model_metric(args, metrics);
   const bool greater = args.greater_is_better.value_or(true);
@@ -59,19 +87,6 @@ inline bool update_best_metric(const TrainingArguments& args, const Metrics& met
   return true;
 }
 
-/// Loads the weights of the best checkpoint (read by `checkpointer`) into `model`. With a
-/// limit of one, the newest checkpoint was kept beside the best only to resume from: the
-/// processes that save remove the others of its folder.
-template <class Checkpointer, class Strategy, class Model>
-void load_best_model(const Checkpointer& checkpointer, Strategy& strategy, Model& model, const TrainingArguments& args,
-                     const TrainerState& state, bool saves) {
-  const std::filesystem::path folder = *state.best_model_checkpoint;
-  message(LogLevel::info, "Loading best model from {} (score: {}).", folder.string(), state.best_metric.value_or(NAN));
-  const Checkpoint best = checkpointer.read(folder, /*model_only=*/true);
-  strategy_hooks::load_state_dict(strategy, model, best.model, (folder / Checkpoint::model_file).string());
-  if (args.save_total_limit == 1 && saves)
-    for (const auto& other : sorted_checkpoints(folder.parent_path()))
-      if (!std::filesystem::equivalent(other, folder)) std::filesystem::remove_all(other);
-}
-
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -6,6 +6,8 @@
 
 #include <torch/types.h>
 
+#include <torchtrain/core/config.hpp>
+
 namespace torchtrain {
 
 namespace detail {
@@ -25,17 +27,8 @@ inline void request_termination(int signal) { termination_signal.store(signal, s
 /// handles SIGTERM only). The handlers that were there before come back when it ends.
 class JitCheckpoint {
  public:
-  explicit JitCheckpoint(bool enabled) : enabled_(enabled) {
-    if (!enabled_) return;
-    detail::termination_signal = 0;
-    previous_terminate_ = std::signal(SIGTERM, &detail::request_termination);
-    previous_user_ = std::signal(SIGUSR1, &detail::request_termination);
-  }
-  ~JitCheckpoint() {
-    if (!enabled_) return;
-    std::signal(SIGTERM, previous_terminate_);
-    std::signal(SIGUSR1, previous_user_);
-  }
+  explicit JitCheckpoint(bool enabled);
+  ~JitCheckpoint();
   JitCheckpoint(const JitCheckpoint&) = delete;
   JitCheckpoint& operator=(const JitCheckpoint&) = delete;
 
@@ -49,10 +42,7 @@ class JitCheckpoint {
                .template item<double>() > 0;
   }
   /// The signal this process got ("SIGTERM", "SIGUSR1"), or what another process got.
-  static const char* signal_name() {
-    const int signal = detail::termination_signal.load(std::memory_order_relaxed);
-    return signal == SIGTERM ? "SIGTERM" : signal == SIGUSR1 ? "SIGUSR1" : "a signal on another process";
-  }
+  static const char* signal_name();
 
  private:
   bool enabled_;
@@ -61,3 +51,30 @@ class JitCheckpoint {
 };
 
 }  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE JitCheckpoint::JitCheckpoint(bool enabled)
+    : enabled_(enabled) {
+  if (!enabled_) return;
+  detail::termination_signal = 0;
+  previous_terminate_ = std::signal(SIGTERM, &detail::request_termination);
+  previous_user_ = std::signal(SIGUSR1, &detail::request_termination);
+}
+
+TORCHTRAIN_INLINE JitCheckpoint::~JitCheckpoint() {
+  if (!enabled_) return;
+  std::signal(SIGTERM, previous_terminate_);
+  std::signal(SIGUSR1, previous_user_);
+}
+
+TORCHTRAIN_INLINE const char* JitCheckpoint::signal_name() {
+  const int signal = detail::termination_signal.load(std::memory_order_relaxed);
+  return signal == SIGTERM ? "SIGTERM" : signal == SIGUSR1 ? "SIGUSR1" : "a signal on another process";
+}
+
+}  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -9,6 +9,7 @@
 
 #include <torch/types.h>
 
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/metrics.hpp>
 
 namespace torchtrain {
@@ -39,26 +40,10 @@ class NonFiniteWatch {
 
   /// Starts watching a run, reading each value as it comes (on the CPU) or not (on a
   /// device); what `log_history` already reports (a resumed run's) is not reported again.
-  void begin(bool read_each_value, const std::vector<Metrics>& log_history) {
-    read_each_value_ = read_each_value;
-    pending_.clear();
-    found_ = {};
-    for (const Quantity quantity : {loss, grad_norm})
-      reported_[quantity] = std::ranges::any_of(log_history, [&](const Metrics& entry) {
-        return entry.contains(log_key(quantity));
-      });
-  }
+  void begin(bool read_each_value, const std::vector<Metrics>& log_history);
 
   /// A value of the optimizer step `step` (the one being trained).
-  void add(Quantity quantity, int step, const torch::Tensor& value) {
-    if (reported_[quantity] || found_[quantity].step != 0) return;
-    if (read_each_value_) {
-      note(quantity, step, value.item<double>());
-      return;
-    }
-    pending_.push_back({quantity, step, value.detach()});
-    if (pending_.size() >= 4 * check_every) read_pending();  // bounds the memory between checks
-  }
+  void add(Quantity quantity, int step, const torch::Tensor& value);
 
   /// Whether each value is read as it comes (on the CPU): then a check costs nothing.
   bool reads_each_value() const { return read_each_value_; }
@@ -86,24 +71,10 @@ class NonFiniteWatch {
     torch::Tensor value;
   };
 
-  void note(Quantity quantity, int step, double value) {
-    if (!std::isfinite(value) && found_[quantity].step == 0) found_[quantity] = {quantity, step, value};
-  }
+  void note(Quantity quantity, int step, double value);
 
   // One device read for all the waiting values, and a host copy only when one is not finite.
-  void read_pending() {
-    if (pending_.empty()) return;
-    std::vector<torch::Tensor> values;
-    values.reserve(pending_.size());
-    for (const auto& entry : pending_) values.push_back(entry.value.to(torch::kFloat64).reshape({}));
-    const auto all = torch::stack(values);
-    if (!all.isfinite().all().item<bool>()) {
-      const auto host = all.cpu();
-      const double* value = host.data_ptr<double>();
-      for (std::size_t i = 0; i < pending_.size(); ++i) note(pending_[i].quantity, pending_[i].step, value[i]);
-    }
-    pending_.clear();
-  }
+  void read_pending();
 
   // Each process puts its findings (step, value; step 0 for none) in its own row of a zero
   // table; a sum gives every process every row, and each keeps the earliest step.
@@ -132,3 +103,49 @@ class NonFiniteWatch {
 };
 
 }  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE void NonFiniteWatch::begin(bool read_each_value, const std::vector<Metrics>& log_history) {
+  read_each_value_ = read_each_value;
+  pending_.clear();
+  found_ = {};
+  for (const Quantity quantity : {loss, grad_norm})
+    reported_[quantity] = std::ranges::any_of(log_history, [&](const Metrics& entry) {
+      return entry.contains(log_key(quantity));
+    });
+}
+
+TORCHTRAIN_INLINE void NonFiniteWatch::add(Quantity quantity, int step, const torch::Tensor& value) {
+  if (reported_[quantity] || found_[quantity].step != 0) return;
+  if (read_each_value_) {
+    note(quantity, step, value.item<double>());
+    return;
+  }
+  pending_.push_back({quantity, step, value.detach()});
+  if (pending_.size() >= 4 * check_every) read_pending();  // bounds the memory between checks
+}
+
+TORCHTRAIN_INLINE void NonFiniteWatch::note(Quantity quantity, int step, double value) {
+  if (!std::isfinite(value) && found_[quantity].step == 0) found_[quantity] = {quantity, step, value};
+}
+
+TORCHTRAIN_INLINE void NonFiniteWatch::read_pending() {
+  if (pending_.empty()) return;
+  std::vector<torch::Tensor> values;
+  values.reserve(pending_.size());
+  for (const auto& entry : pending_) values.push_back(entry.value.to(torch::kFloat64).reshape({}));
+  const auto all = torch::stack(values);
+  if (!all.isfinite().all().item<bool>()) {
+    const auto host = all.cpu();
+    const double* value = host.data_ptr<double>();
+    for (std::size_t i = 0; i < pending_.size(); ++i) note(pending_[i].quantity, pending_[i].step, value[i]);
+  }
+  pending_.clear();
+}
+
+}  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

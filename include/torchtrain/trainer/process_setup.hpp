@@ -1,12 +1,10 @@
 // set_up_process: what a Trainer sets for the whole process before training: seed, determinism, TF32, verbosity, SIGXFSZ.
 #pragma once
 
-#include <csignal>
-
-#include <ATen/Context.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/io/messages.hpp>
 #include <torchtrain/trainer/set_seed.hpp>
@@ -21,7 +19,18 @@ namespace torchtrain {
 /// error there too. SIGXFSZ is ignored, as the Python interpreter ignores it, unless the
 /// program handles it: a write past `ulimit -f` then fails with EFBIG, which a FileError
 /// reports, instead of killing the process without a word.
-inline void set_up_process(const TrainingArguments& args, torch::Device device, bool logs) {
+TORCHTRAIN_INLINE void set_up_process(const TrainingArguments& args, torch::Device device, bool logs);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <csignal>
+#include <ATen/Context.h>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE void set_up_process(const TrainingArguments& args, torch::Device device, bool logs) {
   if (struct sigaction current {}; ::sigaction(SIGXFSZ, nullptr, &current) == 0 && current.sa_handler == SIG_DFL)
     std::signal(SIGXFSZ, SIG_IGN);
   if (args.full_determinism)
@@ -38,3 +47,5 @@ inline void set_up_process(const TrainingArguments& args, torch::Device device, 
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -4,16 +4,9 @@
 
 #include <filesystem>
 #include <string_view>
-#include <system_error>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/metrics.hpp>
-#include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/io/metrics_json.hpp>
-#include <torchtrain/io/python_json.hpp>
-#include <torchtrain/io/reflected_json.hpp>
 
 namespace torchtrain {
 
@@ -25,7 +18,23 @@ namespace torchtrain {
 /// `output_dir` when missing. Call it on the main process only, as Python does.
 /// Throws FileError naming the folder or file when it cannot be created, read or
 /// written, or when an existing all_results.json does not hold a JSON object.
-inline void save_metrics(const std::filesystem::path& output_dir, std::string_view split, const Metrics& metrics) {
+TORCHTRAIN_INLINE void save_metrics(const std::filesystem::path& output_dir, std::string_view split, const Metrics& metrics);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <system_error>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/io/metrics_json.hpp>
+#include <torchtrain/io/python_json.hpp>
+#include <torchtrain/io/reflected_json.hpp>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE void save_metrics(const std::filesystem::path& output_dir, std::string_view split, const Metrics& metrics) {
   std::error_code error;
   std::filesystem::create_directories(output_dir, error);
   if (error) throw FileError(fmt::format("cannot create the folder '{}': {}", output_dir.string(), error.message()));
@@ -44,3 +53,5 @@ inline void save_metrics(const std::filesystem::path& output_dir, std::string_vi
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,10 +1,10 @@
 // set_seed and enable_full_determinism: one call that makes a run repeatable.
 #pragma once
 
-#include <cstdint>
-#include <cstdlib>
+#include <torchtrain/core/config.hpp>
 
-#include <ATen/Context.h>
+#include <cstdint>
+
 #include <torch/utils.h>
 
 namespace torchtrain {
@@ -19,7 +19,18 @@ inline void set_seed(std::uint64_t seed) { torch::manual_seed(seed); }
 /// kernel throws (or, with `warn_only`, warns), cuDNN neither benchmarks nor picks
 /// nondeterministic algorithms, and cuBLAS gets the fixed workspace it needs for
 /// repeatable results (an environment variable read when CUDA starts, so set it first).
-inline void enable_full_determinism(std::uint64_t seed, bool warn_only = false) {
+TORCHTRAIN_INLINE void enable_full_determinism(std::uint64_t seed, bool warn_only = false);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <cstdlib>
+#include <ATen/Context.h>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE void enable_full_determinism(std::uint64_t seed, bool warn_only) {
   set_seed(seed);
   ::setenv("CUDA_LAUNCH_BLOCKING", "1", /*overwrite=*/1);
   ::setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8", /*overwrite=*/1);
@@ -29,3 +40,5 @@ inline void enable_full_determinism(std::uint64_t seed, bool warn_only = false) 
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -14,6 +14,7 @@
 #include <torchtrain/checkpoint/checkpoint.hpp>
 #include <torchtrain/checkpoint/random_state.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/core/trainer_state.hpp>
 #include <torchtrain/io/messages.hpp>
@@ -94,8 +95,23 @@ void restore_training_objects(const Checkpoint& checkpoint, const std::filesyste
 
 /// The checkpoint's trainer state with this run's intervals, batch size and plan (a change
 /// from the checkpoint's is reported); ArgumentError when it is past this run's steps.
-inline TrainerState restored_trainer_state(const Checkpoint& checkpoint, const std::filesystem::path& folder,
-                                           const TrainerState& now, const TrainingPlan& plan) {
+TORCHTRAIN_INLINE TrainerState restored_trainer_state(const Checkpoint& checkpoint, const std::filesystem::path& folder,
+                                                      const TrainerState& now, const TrainingPlan& plan);
+
+/// This process's random state, as Python: a checkpoint of another number of processes
+/// has none for it, and a Python one holds states LibTorch cannot read; either way the
+/// random draws then differ from the interrupted run's, which a warning says.
+TORCHTRAIN_INLINE void restore_random_state(const Checkpoint& checkpoint, const std::filesystem::path& folder, int rank,
+                                            int world_size);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE TrainerState restored_trainer_state(const Checkpoint& checkpoint, const std::filesystem::path& folder,
+                                                      const TrainerState& now, const TrainingPlan& plan) {
   TrainerState saved =
       trainer_state_from_json(checkpoint.trainer_state, (folder / Checkpoint::trainer_state_file).string());
   const auto warn_if_changed = [](std::string_view name, int before, int after) {
@@ -119,11 +135,8 @@ inline TrainerState restored_trainer_state(const Checkpoint& checkpoint, const s
   return saved;
 }
 
-/// This process's random state, as Python: a checkpoint of another number of processes
-/// has none for it, and a Python one holds states LibTorch cannot read; either way the
-/// random draws then differ from the interrupted run's, which a warning says.
-inline void restore_random_state(const Checkpoint& checkpoint, const std::filesystem::path& folder, int rank,
-                                 int world_size) {
+TORCHTRAIN_INLINE void restore_random_state(const Checkpoint& checkpoint, const std::filesystem::path& folder, int rank,
+                                            int world_size) {
   const auto rng_file = Checkpoint::rng_state_file_name(rank, world_size);
   const auto rng_state = checkpoint.rng_states.find(rng_file);
   if (rng_state != checkpoint.rng_states.end() && checkpoint.from_python)
@@ -142,3 +155,5 @@ inline void restore_random_state(const Checkpoint& checkpoint, const std::filesy
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -5,9 +5,8 @@
 #include <cstdint>
 #include <limits>
 
-#include <fmt/format.h>
-
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/core/trainer_state.hpp>
 #include <torchtrain/io/messages.hpp>
@@ -26,8 +25,42 @@ struct TrainingPlan {
 
 /// max_steps > 0 wins over num_train_epochs; fractional epochs give
 /// ceil(num_train_epochs x updates_per_epoch) steps.
-inline TrainingPlan plan_training(const TrainingArguments& args, std::int64_t num_samples,
-                                  int accumulation_steps) {
+TORCHTRAIN_INLINE TrainingPlan plan_training(const TrainingArguments& args, std::int64_t num_samples,
+                                             int accumulation_steps);
+
+/// The plan for a stream, which has no length: --max_steps optimizer steps, the epochs
+/// as many as it takes (the stream restarts at each), and, as in Python, an epoch counted
+/// as max_steps x accumulation_steps micro-batches for the fractional `epoch`.
+TORCHTRAIN_INLINE TrainingPlan plan_streaming(const TrainingArguments& args, int accumulation_steps);
+
+/// An interval argument in steps: a value < 1 is a ratio of max_steps (rounded up); one
+/// beyond any run's steps (--save_steps 1e20) is never reached, as in Python. A value <= 0,
+/// which validate() allows only for a strategy that is not steps (and nothing then reads),
+/// gives 0: Python would record ceil(max_steps x value), but a negative interval in
+/// trainer_state.json is refused on resume, and -1e20 overflows an int.
+TORCHTRAIN_INLINE int resolve_interval(double steps, int max_steps);
+
+/// What the Python Trainer logs at info level when training starts.
+TORCHTRAIN_INLINE void announce_training(const TrainingPlan& plan, const TrainingArguments& args, std::int64_t num_examples,
+                                         int world_size, std::int64_t trainable_parameters);
+
+/// The state a run of `plan` starts from: no step taken, the intervals resolved.
+TORCHTRAIN_INLINE TrainerState fresh_trainer_state(const TrainingPlan& plan, const TrainingArguments& args);
+
+/// The samples a run of `plan` trains on over all processes, for train()'s speeds as Python
+/// counts them: max_steps global batches, or the epochs of the training set.
+TORCHTRAIN_INLINE double planned_samples(const TrainingPlan& plan, const TrainingArguments& args, int world_size);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <fmt/format.h>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE TrainingPlan plan_training(const TrainingArguments& args, std::int64_t num_samples,
+                                             int accumulation_steps) {
   TrainingPlan plan;
   plan.num_samples = num_samples;
   plan.accumulation_steps = accumulation_steps;
@@ -71,10 +104,7 @@ inline TrainingPlan plan_training(const TrainingArguments& args, std::int64_t nu
   return plan;
 }
 
-/// The plan for a stream, which has no length: --max_steps optimizer steps, the epochs
-/// as many as it takes (the stream restarts at each), and, as in Python, an epoch counted
-/// as max_steps x accumulation_steps micro-batches for the fractional `epoch`.
-inline TrainingPlan plan_streaming(const TrainingArguments& args, int accumulation_steps) {
+TORCHTRAIN_INLINE TrainingPlan plan_streaming(const TrainingArguments& args, int accumulation_steps) {
   if (args.max_steps <= 0)
     throw ArgumentError("the training set is a stream, which has no length, so --num_train_epochs cannot say how "
                         "long to train: set --max_steps (the Python Trainer asks the same)");
@@ -94,20 +124,14 @@ inline TrainingPlan plan_streaming(const TrainingArguments& args, int accumulati
   return plan;
 }
 
-/// An interval argument in steps: a value < 1 is a ratio of max_steps (rounded up); one
-/// beyond any run's steps (--save_steps 1e20) is never reached, as in Python. A value <= 0,
-/// which validate() allows only for a strategy that is not steps (and nothing then reads),
-/// gives 0: Python would record ceil(max_steps x value), but a negative interval in
-/// trainer_state.json is refused on resume, and -1e20 overflows an int.
-inline int resolve_interval(double steps, int max_steps) {
+TORCHTRAIN_INLINE int resolve_interval(double steps, int max_steps) {
   if (!(steps > 0)) return 0;  // nan too
   if (steps < 1) return static_cast<int>(std::ceil(steps * max_steps));
   return steps >= std::numeric_limits<int>::max() ? std::numeric_limits<int>::max() : static_cast<int>(steps);
 }
 
-/// What the Python Trainer logs at info level when training starts.
-inline void announce_training(const TrainingPlan& plan, const TrainingArguments& args, std::int64_t num_examples,
-                              int world_size, std::int64_t trainable_parameters) {
+TORCHTRAIN_INLINE void announce_training(const TrainingPlan& plan, const TrainingArguments& args, std::int64_t num_examples,
+                                         int world_size, std::int64_t trainable_parameters) {
   message(LogLevel::info,
           "***** Running training *****\n  Num examples = {}\n  Num Epochs = {}\n"
           "  Instantaneous batch size per device = {}\n"
@@ -119,8 +143,7 @@ inline void announce_training(const TrainingPlan& plan, const TrainingArguments&
           plan.accumulation_steps, plan.max_steps, trainable_parameters);
 }
 
-/// The state a run of `plan` starts from: no step taken, the intervals resolved.
-inline TrainerState fresh_trainer_state(const TrainingPlan& plan, const TrainingArguments& args) {
+TORCHTRAIN_INLINE TrainerState fresh_trainer_state(const TrainingPlan& plan, const TrainingArguments& args) {
   TrainerState state;
   state.max_steps = plan.max_steps;
   state.num_train_epochs = plan.num_epochs;
@@ -131,12 +154,12 @@ inline TrainerState fresh_trainer_state(const TrainingPlan& plan, const Training
   return state;
 }
 
-/// The samples a run of `plan` trains on over all processes, for train()'s speeds as Python
-/// counts them: max_steps global batches, or the epochs of the training set.
-inline double planned_samples(const TrainingPlan& plan, const TrainingArguments& args, int world_size) {
+TORCHTRAIN_INLINE double planned_samples(const TrainingPlan& plan, const TrainingArguments& args, int world_size) {
   if (args.max_steps > 0)
     return static_cast<double>(plan.max_steps) * args.per_device_train_batch_size * plan.accumulation_steps * world_size;
   return static_cast<double>(plan.num_samples) * world_size * args.num_train_epochs;
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

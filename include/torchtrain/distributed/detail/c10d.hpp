@@ -2,11 +2,39 @@
 #pragma once
 
 #include <chrono>
+#include <string_view>
+
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
+
+#include <torchtrain/core/config.hpp>
+#include <torchtrain/distributed/environment.hpp>
+
+namespace torchtrain::distributed::detail {
+
+/// Connects to the rank-0 store at MASTER_ADDR:MASTER_PORT (rank 0 serves it unless
+/// torchrun's agent does); returns once every rank has joined, or throws after `timeout`.
+/// In the agent's store, which outlives a restart, keys go under the attempt's prefix (as
+/// PyTorch's, "/worker/attempt_<n>"): a restarted rank would otherwise meet the dead ranks' addresses.
+TORCHTRAIN_INLINE c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env,
+                                                               std::chrono::milliseconds timeout);
+
+/// The backend for `name` ("gloo" or "nccl") over `store`.
+TORCHTRAIN_INLINE c10::intrusive_ptr<c10d::Backend> make_backend(std::string_view name,
+                                                                const c10::intrusive_ptr<c10d::Store>& store,
+                                                                const Environment& env,
+                                                                std::chrono::milliseconds timeout);
+
+}  // namespace torchtrain::distributed::detail
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+// The backends' and stores' own headers: parsed only where these definitions are compiled.
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -18,7 +46,6 @@
 #endif
 
 #include <torchtrain/core/errors.hpp>
-#include <torchtrain/distributed/environment.hpp>
 
 #if !defined(USE_C10D_GLOO)
 #error "torchtrain's distributed code needs LibTorch's Gloo backend: link the imported `torch` target, which defines USE_C10D_GLOO"
@@ -39,11 +66,8 @@ inline std::string current_exception_text() {
   }
 }
 
-/// Connects to the rank-0 store at MASTER_ADDR:MASTER_PORT (rank 0 serves it unless
-/// torchrun's agent does); returns once every rank has joined, or throws after `timeout`.
-/// In the agent's store, which outlives a restart, keys go under the attempt's prefix (as
-/// PyTorch's, "/worker/attempt_<n>"): a restarted rank would otherwise meet the dead ranks' addresses.
-inline c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env, std::chrono::milliseconds timeout) {
+TORCHTRAIN_INLINE c10::intrusive_ptr<c10d::Store> connect_store(const Environment& env,
+                                                               std::chrono::milliseconds timeout) {
   c10d::TCPStoreOptions options;
   options.port = env.master_port;
   options.isServer = env.rank == 0 && !env.use_agent_store;
@@ -97,9 +121,10 @@ inline std::shared_ptr<::gloo::transport::Device> gloo_device() {
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
-/// The backend for `name` ("gloo" or "nccl") over `store`.
-inline c10::intrusive_ptr<c10d::Backend> make_backend(std::string_view name, const c10::intrusive_ptr<c10d::Store>& store,
-                                                    const Environment& env, std::chrono::milliseconds timeout) {
+TORCHTRAIN_INLINE c10::intrusive_ptr<c10d::Backend> make_backend(std::string_view name,
+                                                                const c10::intrusive_ptr<c10d::Store>& store,
+                                                                const Environment& env,
+                                                                std::chrono::milliseconds timeout) {
   if (name == "gloo") {
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     options->devices.push_back(gloo_device());
@@ -120,3 +145,5 @@ inline c10::intrusive_ptr<c10d::Backend> make_backend(std::string_view name, con
 }
 
 }  // namespace torchtrain::distributed::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

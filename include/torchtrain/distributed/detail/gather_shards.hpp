@@ -1,23 +1,18 @@
 // gather_shards: every rank's evaluation outputs put back together in dataset order, without padding.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
-#include <vector>
 
-#include <fmt/format.h>
 #include <torch/types.h>
 
-#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/distributed/process_group.hpp>
 
 namespace torchtrain::distributed::detail {
 
 /// The samples of a dataset of `size` that rank r of R evaluates: r, r + R, r + 2R, ...
 /// (no sample twice, so sums over ranks are exact; the first size % R ranks get one more).
-inline torch::Tensor evaluation_shard(std::int64_t size, int rank, int world_size) {
-  return torch::arange(rank, size, world_size, torch::kLong);
-}
+TORCHTRAIN_INLINE torch::Tensor evaluation_shard(std::int64_t size, int rank, int world_size);
 
 /// All ranks' `shard` (rows in evaluation_shard order), as one tensor of `size` rows in
 /// dataset order. Shards may differ beyond dim 0 (sequences padded per rank): the shorter
@@ -25,8 +20,28 @@ inline torch::Tensor evaluation_shard(std::int64_t size, int rank, int world_siz
 /// shard is first padded to ceil(size / R) rows; those rows land at positions >= size
 /// after interleaving, so cutting at `size` removes exactly them. The collective runs on
 /// `device` (the CPU for Gloo, the GPU for NCCL); the result is on the shard's device.
-inline torch::Tensor gather_shards(ProcessGroup& group, const torch::Tensor& shard, std::int64_t size,
-                                   const torch::Device& device, double pad = -100) {
+TORCHTRAIN_INLINE torch::Tensor gather_shards(ProcessGroup& group, const torch::Tensor& shard, std::int64_t size,
+                                              const torch::Device& device, double pad = -100);
+
+}  // namespace torchtrain::distributed::detail
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <torchtrain/core/errors.hpp>
+
+namespace torchtrain::distributed::detail {
+
+TORCHTRAIN_INLINE torch::Tensor evaluation_shard(std::int64_t size, int rank, int world_size) {
+  return torch::arange(rank, size, world_size, torch::kLong);
+}
+
+TORCHTRAIN_INLINE torch::Tensor gather_shards(ProcessGroup& group, const torch::Tensor& shard, std::int64_t size,
+                                              const torch::Device& device, double pad) {
   if (group.size() == 1 || !shard.defined()) return shard;
   const int world = group.size();
   const std::int64_t rows = (size + world - 1) / world;
@@ -60,3 +75,5 @@ inline torch::Tensor gather_shards(ProcessGroup& group, const torch::Tensor& sha
 }
 
 }  // namespace torchtrain::distributed::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,28 +1,23 @@
 // ShardedParameters: a model's trainable parameters cut into one shard per rank, gathered whole where training needs them (FSDP's machinery).
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include <ATen/ATen.h>
-#include <fmt/format.h>
-#include <torch/csrc/autograd/engine.h>
 #include <torch/csrc/autograd/function.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
-#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/distributed/block_sharding.hpp>
 #include <torchtrain/distributed/detail/parameter_storage.hpp>
 #include <torchtrain/distributed/process_group.hpp>
@@ -54,52 +49,8 @@ namespace torchtrain::distributed::detail {
 class ShardedParameters {
  public:
   ShardedParameters(torch::nn::Module& model, std::shared_ptr<ProcessGroup> group, ShardingOptions options,
-                    torch::Device device)
-      : group_(std::move(group)), options_(std::move(options)), device_(device) {
-    units_.push_back(Unit{.name = "(root)"});
-    std::unordered_map<const void*, bool> seen;
-    collect(model, "", 0, seen);
-    check_layer_types(model);
-    const int world = group_->size(), rank = group_->rank();
-    const auto shard_device = options_.offload ? torch::Device(torch::kCPU) : device_;
-    torch::NoGradGuard no_grad;
-    for (std::size_t u = 0; u < units_.size(); ++u) {
-      auto& unit = units_[u];
-      if (unit.parameters.empty()) continue;
-      const auto dtype = parameters_[unit.parameters.front()].full.scalar_type();
-      for (auto p : unit.parameters) {
-        auto& parameter = parameters_[p];
-        if (parameter.full.scalar_type() != dtype)
-          throw ArgumentError(fmt::format("FSDP: the parameters of {} are of more than one dtype ({} and {}); a "
-                                          "sharded unit holds one: cast the block, or wrap its parts apart",
-                                          unit.name, c10::toString(dtype), c10::toString(parameter.full.scalar_type())));
-        parameter.chunk = (parameter.full.numel() + world - 1) / world;
-        parameter.offset = unit.shard_numel;
-        unit.shard_numel += parameter.chunk;
-      }
-      unit.flat_shard = torch::zeros({unit.shard_numel}, torch::TensorOptions().dtype(dtype).device(shard_device));
-      for (auto p : unit.parameters) {
-        auto& parameter = parameters_[p];
-        auto padded = padded_flat(parameter.full.detach(), parameter.chunk * world);
-        auto slot = unit.flat_shard.narrow(0, parameter.offset, parameter.chunk);
-        slot.copy_(padded.narrow(0, rank * parameter.chunk, parameter.chunk));
-        parameter.shard = slot.detach().requires_grad_(true);
-      }
-    }
-    // Hooks last: the accumulators record each parameter's full shape while it has memory.
-    for (std::size_t p = 0; p < parameters_.size(); ++p) {
-      auto& parameter = parameters_[p];
-      parameter.accumulator = torch::autograd::impl::grad_accumulator(parameter.full);
-      parameter.hook_key = parameter.accumulator->add_post_hook(std::make_unique<ReadyHook>(this, p));
-    }
-    for (std::size_t u = units_.size(); u-- > 0;) order_.push_back(u);  // the root last: its embeddings finish last
-    if (full_shard())
-      for (std::size_t u = 0; u < units_.size(); ++u) free_unit(u);
-  }
-  ~ShardedParameters() {
-    for (auto& block : blocks_) block->set_sharding_hooks(nullptr);
-    for (auto& parameter : parameters_) parameter.accumulator->del_post_hook(parameter.hook_key);
-  }
+                    torch::Device device);
+  ~ShardedParameters();
   ShardedParameters(const ShardedParameters&) = delete;
   ShardedParameters& operator=(const ShardedParameters&) = delete;
 
@@ -107,16 +58,9 @@ class ShardedParameters {
   bool sync() const { return sync_; }
 
   /// The shard that stands for the model's parameter `parameter` (undefined when it is not sharded: a frozen one).
-  torch::Tensor shard_of(const torch::Tensor& parameter) const {
-    const auto found = index_.find(parameter.unsafeGetTensorImpl());
-    return found == index_.end() ? torch::Tensor() : parameters_[found->second].shard;
-  }
+  torch::Tensor shard_of(const torch::Tensor& parameter) const;
   /// The number of elements of the whole parameter that `shard` stands for (0 for another tensor).
-  std::int64_t full_numel_of_shard(const torch::Tensor& shard) const {
-    for (const auto& parameter : parameters_)
-      if (parameter.shard.is_same(shard)) return parameter.full.numel();
-    return 0;
-  }
+  std::int64_t full_numel_of_shard(const torch::Tensor& shard) const;
 
   /// Before a forward (full_shard): the root unit's parameters whole until the window's backward ends.
   void gather_root() {
@@ -125,35 +69,12 @@ class ShardedParameters {
 
   /// After the optimizer stepped the shards: the whole parameters again from them (or, in
   /// full_shard, any left whole are stale: freed, to be gathered when next needed).
-  void after_optimizer_step() {
-    for (auto& parameter : parameters_) parameter.full.mutable_grad().reset();  // shard_optimizer_state's whole ones
-    for (std::size_t u = 0; u < units_.size(); ++u) {
-      if (full_shard())
-        free_unit(u);
-      else
-        gather_unit(u, /*refresh=*/true);
-    }
-  }
+  void after_optimizer_step();
 
   /// The shards' gradients scaled so that their global L2 norm (over every rank's shards)
   /// is at most `max_norm`, with the arithmetic of torch.nn.utils.clip_grad_norm_; returns
   /// the norm before clipping (undefined when no shard has a gradient anywhere).
-  torch::Tensor clip_grad_norm(double max_norm) {
-    std::vector<torch::Tensor> gradients;
-    for (const auto& parameter : parameters_)
-      if (parameter.shard.grad().defined()) gradients.push_back(parameter.shard.grad());
-    auto squares = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
-    if (!gradients.empty()) {
-      auto norms = at::_foreach_norm(gradients, 2);
-      squares += torch::stack(norms).to(squares.options()).pow(2).sum();
-    }
-    group_->allreduce_sum(squares, "summing the squared gradient norms of the shards");
-    if (gradients.empty()) return {};
-    auto total_norm = squares.sqrt().squeeze(0);
-    auto clip_coefficient = torch::clamp((total_norm + 1e-6).reciprocal() * max_norm, c10::nullopt, 1.0);
-    at::_foreach_mul_(gradients, clip_coefficient.to(gradients.front().device()));
-    return total_norm;
-  }
+  torch::Tensor clip_grad_norm(double max_norm);
 
   /// Calls `use(name, parameter)` with each sharded parameter whole, one unit at a time
   /// (in full_shard a unit is gathered for the call and freed after it): a collective.
@@ -238,184 +159,40 @@ class ShardedParameters {
   bool full_shard() const { return options_.strategy == ShardingStrategy::full_shard; }
 
   // `tensor` flattened and padded with zeros to `size` elements.
-  static torch::Tensor padded_flat(const torch::Tensor& tensor, std::int64_t size) {
-    auto flat = tensor.reshape({-1});
-    return flat.numel() == size ? flat : at::constant_pad_nd(flat, {0, size - flat.numel()});
-  }
+  static torch::Tensor padded_flat(const torch::Tensor& tensor, std::int64_t size);
 
   // Walks the modules depth first; a ShardedBlock starts a unit, whose parameters are those
   // not claimed by a block inside it. A parameter registered twice (tied) counts once.
   void collect(torch::nn::Module& module, const std::string& prefix, std::size_t unit,
-               std::unordered_map<const void*, bool>& seen) {
-    if (auto* block = dynamic_cast<ShardedBlockBase*>(&module)) {
-      units_.push_back(Unit{.name = prefix.empty() ? std::string("the model") : prefix.substr(0, prefix.size() - 1)});
-      unit = units_.size() - 1;
-      block->set_sharding_hooks(std::make_shared<UnitHooks>(this, unit));
-      blocks_.push_back(block);
-      block_types_.push_back(block->block().name());
-    }
-    for (const auto& item : module.named_parameters(/*recurse=*/false)) {
-      const auto& tensor = item.value();
-      if (!tensor.requires_grad() || seen[tensor.unsafeGetTensorImpl()]) continue;
-      seen[tensor.unsafeGetTensorImpl()] = true;
-      index_[tensor.unsafeGetTensorImpl()] = parameters_.size();
-      units_[unit].parameters.push_back(parameters_.size());
-      parameters_.push_back(Parameter{.name = prefix + item.key(), .full = tensor, .unit = unit});
-    }
-    for (const auto& child : module.named_children()) collect(*child.value(), prefix + child.key() + ".", unit, seen);
-  }
+               std::unordered_map<const void*, bool>& seen);
 
   // fsdp_config's transformer_layer_cls_to_wrap names block types; LibTorch modules have no
   // forward hooks, so those blocks must be ShardedBlocks already: a named type found
   // elsewhere in the model, or not at all, is an error that says so.
-  void check_layer_types(torch::nn::Module& model) const {
-    const auto matches = [](const std::string& type_name, const std::string& wanted) {
-      auto plain = type_name.substr(type_name.rfind(':') == std::string::npos ? 0 : type_name.rfind(':') + 1);
-      return plain == wanted || plain == wanted + "Impl";
-    };
-    for (const auto& wanted : options_.layer_types) {
-      bool wrapped = false;
-      for (const auto& type : block_types_) wrapped = wrapped || matches(type, wanted);
-      for (const auto& item : model.named_modules()) {
-        if (!matches(item.value()->name(), wanted)) continue;
-        bool inside_block = false;
-        for (const auto* block : blocks_) inside_block = inside_block || &block->block() == item.value().get();
-        if (!inside_block)
-          throw ArgumentError(fmt::format("--fsdp_config transformer_layer_cls_to_wrap names {}, and '{}' is one "
-                                          "that no tt::nn::ShardedBlock wraps: LibTorch modules have no forward "
-                                          "hooks, so wrap each where the model registers it "
-                                          "(ShardedBlock<{}>(...))",
-                                          wanted, item.key(), wanted));
-      }
-      if (!wrapped)
-        throw ArgumentError(fmt::format("--fsdp_config transformer_layer_cls_to_wrap names {}, which no "
-                                        "tt::nn::ShardedBlock of the model wraps; name a block type of the model",
-                                        wanted));
-    }
-  }
+  void check_layer_types(torch::nn::Module& model) const;
 
   // The unit's whole parameters from every rank's shards (refresh: also when they hold memory).
-  void gather_unit(std::size_t u, bool refresh = false) {
-    auto& unit = units_[u];
-    if (unit.parameters.empty() || (unit.whole && !refresh)) return;
-    torch::NoGradGuard no_grad;
-    const int world = group_->size();
-    auto rows = torch::empty({world, unit.shard_numel}, unit.flat_shard.options().device(device_));
-    group_->all_gather_rows(unit.flat_shard.to(device_), rows, fmt::format("gathering the parameters of {}", unit.name));
-    for (auto p : unit.parameters) {
-      auto& parameter = parameters_[p];
-      if (!has_storage(parameter.full)) allocate_storage(parameter.full);
-      const auto whole = rows.narrow(1, parameter.offset, parameter.chunk).reshape({-1}).narrow(0, 0, parameter.full.numel());
-      parameter.full.data().view({-1}).copy_(whole);
-    }
-    unit.whole = true;
-  }
+  void gather_unit(std::size_t u, bool refresh = false);
 
-  void free_unit(std::size_t u) {
-    auto& unit = units_[u];
-    if (!unit.whole || !full_shard()) return;
-    for (auto p : unit.parameters) free_storage(parameters_[p].full);
-    unit.whole = false;
-  }
+  void free_unit(std::size_t u);
 
   // The first event of a backward: counts start afresh, and finish() runs when it ends.
-  void begin_backward() {
-    if (in_backward_) return;
-    in_backward_ = true;
-    next_ = 0;
-    for (auto& unit : units_) unit.ready = 0, unit.done = false;
-    torch::autograd::Engine::get_default_engine().queue_callback([this] { finish(); });
-  }
+  void begin_backward();
 
   // A hook: the gradient of parameter `p` is final for this backward.
-  void on_ready(std::size_t p) {
-    const std::lock_guard lock(mutex_);
-    begin_backward();
-    const auto u = parameters_[p].unit;
-    if (++units_[u].ready < units_[u].parameters.size()) return;
-    units_[u].done = true;
-    if (sync_) {
-      while (next_ < order_.size() && units_[order_[next_]].done) launch(order_[next_++]);
-    } else if (u != 0) {
-      free_unit(u);  // its gradients accumulate whole; the parameters come back for the next forward
-    }
-  }
+  void on_ready(std::size_t p);
 
   // Starts averaging the unit's gradients: packed as rows, one per rank's chunk.
-  void launch(std::size_t u) {
-    auto& unit = units_[u];
-    const int world = group_->size();
-    if (!unit.parameters.empty()) {
-      torch::NoGradGuard no_grad;
-      unit.rows = torch::zeros({world, unit.shard_numel}, unit.flat_shard.options().device(device_));
-      for (auto p : unit.parameters) {
-        auto& parameter = parameters_[p];
-        if (!parameter.full.grad().defined()) continue;
-        unit.rows.narrow(1, parameter.offset, parameter.chunk)
-            .copy_(padded_flat(parameter.full.grad(), parameter.chunk * world).view({world, parameter.chunk}));
-        if (options_.strategy != ShardingStrategy::shard_optimizer_state) parameter.full.mutable_grad().reset();
-      }
-      if (options_.strategy == ShardingStrategy::shard_optimizer_state) {
-        unit.work = group_->allreduce_sum_async(unit.rows);
-      } else {
-        unit.received = torch::empty({unit.shard_numel}, unit.rows.options());
-        unit.work = group_->reduce_scatter_sum_async(unit.rows, unit.received);
-      }
-      in_flight_.push_back(u);
-    }
-    free_unit(u);
-    while (in_flight_.size() > 2) complete_oldest();
-  }
+  void launch(std::size_t u);
 
   // Waits for the oldest collective in flight; its averages become the shards' gradients
   // (and, for shard_optimizer_state, the whole gradients too, as DDP's).
-  void complete_oldest() {
-    const auto u = in_flight_.front();
-    in_flight_.pop_front();
-    auto& unit = units_[u];
-    group_->wait(std::exchange(unit.work, {}), fmt::format("averaging the gradients of {}", unit.name));
-    torch::NoGradGuard no_grad;
-    const int world = group_->size();
-    if (options_.strategy == ShardingStrategy::shard_optimizer_state) {
-      unit.rows.div_(world);
-      for (auto p : unit.parameters) {
-        auto& parameter = parameters_[p];
-        const auto mean = unit.rows.narrow(1, parameter.offset, parameter.chunk).reshape({-1}).narrow(0, 0, parameter.full.numel());
-        if (parameter.full.grad().defined())
-          parameter.full.mutable_grad().view({-1}).copy_(mean);
-        else
-          parameter.full.mutable_grad() = mean.view(parameter.full.sizes()).clone();
-      }
-      unit.received = unit.rows[group_->rank()].clone();
-    } else {
-      unit.received.div_(world);
-    }
-    auto received = options_.offload ? unit.received.to(torch::kCPU) : unit.received;
-    for (auto p : unit.parameters) {
-      auto& parameter = parameters_[p];
-      auto mean = received.narrow(0, parameter.offset, parameter.chunk);
-      if (parameter.shard.grad().defined())
-        parameter.shard.mutable_grad().add_(mean);
-      else
-        parameter.shard.mutable_grad() = mean;
-    }
-    unit.rows = torch::Tensor();
-    unit.received = torch::Tensor();
-  }
+  void complete_oldest();
 
   // End of backward: in a synchronized one, start what is left (a unit whose parameters got
   // no gradient contributes zeros) and wait for everything; either way, in full_shard, the
   // blocks' parameters are freed (and the root's after a synchronized backward).
-  void finish() {
-    const std::lock_guard lock(mutex_);
-    in_backward_ = false;
-    if (sync_) {
-      while (next_ < order_.size()) launch(order_[next_++]);
-      while (!in_flight_.empty()) complete_oldest();
-    } else {
-      for (std::size_t u = 1; u < units_.size(); ++u) free_unit(u);
-    }
-  }
+  void finish();
 
   std::shared_ptr<ProcessGroup> group_;
   ShardingOptions options_;
@@ -434,3 +211,272 @@ class ShardedParameters {
 };
 
 }  // namespace torchtrain::distributed::detail
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <string_view>
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+#include <torch/csrc/autograd/engine.h>
+
+#include <torchtrain/core/errors.hpp>
+
+namespace torchtrain::distributed::detail {
+
+TORCHTRAIN_INLINE ShardedParameters::ShardedParameters(torch::nn::Module& model, std::shared_ptr<ProcessGroup> group,
+                                                       ShardingOptions options, torch::Device device)
+    : group_(std::move(group)), options_(std::move(options)), device_(device) {
+  units_.push_back(Unit{.name = "(root)"});
+  std::unordered_map<const void*, bool> seen;
+  collect(model, "", 0, seen);
+  check_layer_types(model);
+  const int world = group_->size(), rank = group_->rank();
+  const auto shard_device = options_.offload ? torch::Device(torch::kCPU) : device_;
+  torch::NoGradGuard no_grad;
+  for (std::size_t u = 0; u < units_.size(); ++u) {
+    auto& unit = units_[u];
+    if (unit.parameters.empty()) continue;
+    const auto dtype = parameters_[unit.parameters.front()].full.scalar_type();
+    for (auto p : unit.parameters) {
+      auto& parameter = parameters_[p];
+      if (parameter.full.scalar_type() != dtype)
+        throw ArgumentError(fmt::format("FSDP: the parameters of {} are of more than one dtype ({} and {}); a "
+                                        "sharded unit holds one: cast the block, or wrap its parts apart",
+                                        unit.name, c10::toString(dtype), c10::toString(parameter.full.scalar_type())));
+      parameter.chunk = (parameter.full.numel() + world - 1) / world;
+      parameter.offset = unit.shard_numel;
+      unit.shard_numel += parameter.chunk;
+    }
+    unit.flat_shard = torch::zeros({unit.shard_numel}, torch::TensorOptions().dtype(dtype).device(shard_device));
+    for (auto p : unit.parameters) {
+      auto& parameter = parameters_[p];
+      auto padded = padded_flat(parameter.full.detach(), parameter.chunk * world);
+      auto slot = unit.flat_shard.narrow(0, parameter.offset, parameter.chunk);
+      slot.copy_(padded.narrow(0, rank * parameter.chunk, parameter.chunk));
+      parameter.shard = slot.detach().requires_grad_(true);
+    }
+  }
+  // Hooks last: the accumulators record each parameter's full shape while it has memory.
+  for (std::size_t p = 0; p < parameters_.size(); ++p) {
+    auto& parameter = parameters_[p];
+    parameter.accumulator = torch::autograd::impl::grad_accumulator(parameter.full);
+    parameter.hook_key = parameter.accumulator->add_post_hook(std::make_unique<ReadyHook>(this, p));
+  }
+  for (std::size_t u = units_.size(); u-- > 0;) order_.push_back(u);  // the root last: its embeddings finish last
+  if (full_shard())
+    for (std::size_t u = 0; u < units_.size(); ++u) free_unit(u);
+}
+
+TORCHTRAIN_INLINE ShardedParameters::~ShardedParameters() {
+  for (auto& block : blocks_) block->set_sharding_hooks(nullptr);
+  for (auto& parameter : parameters_) parameter.accumulator->del_post_hook(parameter.hook_key);
+}
+
+TORCHTRAIN_INLINE torch::Tensor ShardedParameters::shard_of(const torch::Tensor& parameter) const {
+  const auto found = index_.find(parameter.unsafeGetTensorImpl());
+  return found == index_.end() ? torch::Tensor() : parameters_[found->second].shard;
+}
+
+TORCHTRAIN_INLINE std::int64_t ShardedParameters::full_numel_of_shard(const torch::Tensor& shard) const {
+  for (const auto& parameter : parameters_)
+    if (parameter.shard.is_same(shard)) return parameter.full.numel();
+  return 0;
+}
+
+TORCHTRAIN_INLINE void ShardedParameters::after_optimizer_step() {
+  for (auto& parameter : parameters_) parameter.full.mutable_grad().reset();  // shard_optimizer_state's whole ones
+  for (std::size_t u = 0; u < units_.size(); ++u) {
+    if (full_shard())
+      free_unit(u);
+    else
+      gather_unit(u, /*refresh=*/true);
+  }
+}
+
+TORCHTRAIN_INLINE torch::Tensor ShardedParameters::clip_grad_norm(double max_norm) {
+  std::vector<torch::Tensor> gradients;
+  for (const auto& parameter : parameters_)
+    if (parameter.shard.grad().defined()) gradients.push_back(parameter.shard.grad());
+  auto squares = torch::zeros({1}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  if (!gradients.empty()) {
+    auto norms = at::_foreach_norm(gradients, 2);
+    squares += torch::stack(norms).to(squares.options()).pow(2).sum();
+  }
+  group_->allreduce_sum(squares, "summing the squared gradient norms of the shards");
+  if (gradients.empty()) return {};
+  auto total_norm = squares.sqrt().squeeze(0);
+  auto clip_coefficient = torch::clamp((total_norm + 1e-6).reciprocal() * max_norm, c10::nullopt, 1.0);
+  at::_foreach_mul_(gradients, clip_coefficient.to(gradients.front().device()));
+  return total_norm;
+}
+
+TORCHTRAIN_INLINE torch::Tensor ShardedParameters::padded_flat(const torch::Tensor& tensor, std::int64_t size) {
+  auto flat = tensor.reshape({-1});
+  return flat.numel() == size ? flat : at::constant_pad_nd(flat, {0, size - flat.numel()});
+}
+
+TORCHTRAIN_INLINE void ShardedParameters::collect(torch::nn::Module& module, const std::string& prefix, std::size_t unit,
+                                                 std::unordered_map<const void*, bool>& seen) {
+  if (auto* block = dynamic_cast<ShardedBlockBase*>(&module)) {
+    units_.push_back(Unit{.name = prefix.empty() ? std::string("the model") : prefix.substr(0, prefix.size() - 1)});
+    unit = units_.size() - 1;
+    block->set_sharding_hooks(std::make_shared<UnitHooks>(this, unit));
+    blocks_.push_back(block);
+    block_types_.push_back(block->block().name());
+  }
+  for (const auto& item : module.named_parameters(/*recurse=*/false)) {
+    const auto& tensor = item.value();
+    if (!tensor.requires_grad() || seen[tensor.unsafeGetTensorImpl()]) continue;
+    seen[tensor.unsafeGetTensorImpl()] = true;
+    index_[tensor.unsafeGetTensorImpl()] = parameters_.size();
+    units_[unit].parameters.push_back(parameters_.size());
+    parameters_.push_back(Parameter{.name = prefix + item.key(), .full = tensor, .unit = unit});
+  }
+  for (const auto& child : module.named_children()) collect(*child.value(), prefix + child.key() + ".", unit, seen);
+}
+
+TORCHTRAIN_INLINE void ShardedParameters::check_layer_types(torch::nn::Module& model) const {
+  const auto matches = [](const std::string& type_name, const std::string& wanted) {
+    auto plain = type_name.substr(type_name.rfind(':') == std::string::npos ? 0 : type_name.rfind(':') + 1);
+    return plain == wanted || plain == wanted + "Impl";
+  };
+  for (const auto& wanted : options_.layer_types) {
+    bool wrapped = false;
+    for (const auto& type : block_types_) wrapped = wrapped || matches(type, wanted);
+    for (const auto& item : model.named_modules()) {
+      if (!matches(item.value()->name(), wanted)) continue;
+      bool inside_block = false;
+      for (const auto* block : blocks_) inside_block = inside_block || &block->block() == item.value().get();
+      if (!inside_block)
+        throw ArgumentError(fmt::format("--fsdp_config transformer_layer_cls_to_wrap names {}, and '{}' is one "
+                                        "that no tt::nn::ShardedBlock wraps: LibTorch modules have no forward "
+                                        "hooks, so wrap each where the model registers it "
+                                        "(ShardedBlock<{}>(...))",
+                                        wanted, item.key(), wanted));
+    }
+    if (!wrapped)
+      throw ArgumentError(fmt::format("--fsdp_config transformer_layer_cls_to_wrap names {}, which no "
+                                      "tt::nn::ShardedBlock of the model wraps; name a block type of the model",
+                                      wanted));
+  }
+}
+
+TORCHTRAIN_INLINE void ShardedParameters::gather_unit(std::size_t u, bool refresh) {
+  auto& unit = units_[u];
+  if (unit.parameters.empty() || (unit.whole && !refresh)) return;
+  torch::NoGradGuard no_grad;
+  const int world = group_->size();
+  auto rows = torch::empty({world, unit.shard_numel}, unit.flat_shard.options().device(device_));
+  group_->all_gather_rows(unit.flat_shard.to(device_), rows, fmt::format("gathering the parameters of {}", unit.name));
+  for (auto p : unit.parameters) {
+    auto& parameter = parameters_[p];
+    if (!has_storage(parameter.full)) allocate_storage(parameter.full);
+    const auto whole = rows.narrow(1, parameter.offset, parameter.chunk).reshape({-1}).narrow(0, 0, parameter.full.numel());
+    parameter.full.data().view({-1}).copy_(whole);
+  }
+  unit.whole = true;
+}
+
+TORCHTRAIN_INLINE void ShardedParameters::free_unit(std::size_t u) {
+  auto& unit = units_[u];
+  if (!unit.whole || !full_shard()) return;
+  for (auto p : unit.parameters) free_storage(parameters_[p].full);
+  unit.whole = false;
+}
+
+TORCHTRAIN_INLINE void ShardedParameters::begin_backward() {
+  if (in_backward_) return;
+  in_backward_ = true;
+  next_ = 0;
+  for (auto& unit : units_) unit.ready = 0, unit.done = false;
+  torch::autograd::Engine::get_default_engine().queue_callback([this] { finish(); });
+}
+
+TORCHTRAIN_INLINE void ShardedParameters::on_ready(std::size_t p) {
+  const std::lock_guard lock(mutex_);
+  begin_backward();
+  const auto u = parameters_[p].unit;
+  if (++units_[u].ready < units_[u].parameters.size()) return;
+  units_[u].done = true;
+  if (sync_) {
+    while (next_ < order_.size() && units_[order_[next_]].done) launch(order_[next_++]);
+  } else if (u != 0) {
+    free_unit(u);  // its gradients accumulate whole; the parameters come back for the next forward
+  }
+}
+
+TORCHTRAIN_INLINE void ShardedParameters::launch(std::size_t u) {
+  auto& unit = units_[u];
+  const int world = group_->size();
+  if (!unit.parameters.empty()) {
+    torch::NoGradGuard no_grad;
+    unit.rows = torch::zeros({world, unit.shard_numel}, unit.flat_shard.options().device(device_));
+    for (auto p : unit.parameters) {
+      auto& parameter = parameters_[p];
+      if (!parameter.full.grad().defined()) continue;
+      unit.rows.narrow(1, parameter.offset, parameter.chunk)
+          .copy_(padded_flat(parameter.full.grad(), parameter.chunk * world).view({world, parameter.chunk}));
+      if (options_.strategy != ShardingStrategy::shard_optimizer_state) parameter.full.mutable_grad().reset();
+    }
+    if (options_.strategy == ShardingStrategy::shard_optimizer_state) {
+      unit.work = group_->allreduce_sum_async(unit.rows);
+    } else {
+      unit.received = torch::empty({unit.shard_numel}, unit.rows.options());
+      unit.work = group_->reduce_scatter_sum_async(unit.rows, unit.received);
+    }
+    in_flight_.push_back(u);
+  }
+  free_unit(u);
+  while (in_flight_.size() > 2) complete_oldest();
+}
+
+TORCHTRAIN_INLINE void ShardedParameters::complete_oldest() {
+  const auto u = in_flight_.front();
+  in_flight_.pop_front();
+  auto& unit = units_[u];
+  group_->wait(std::exchange(unit.work, {}), fmt::format("averaging the gradients of {}", unit.name));
+  torch::NoGradGuard no_grad;
+  const int world = group_->size();
+  if (options_.strategy == ShardingStrategy::shard_optimizer_state) {
+    unit.rows.div_(world);
+    for (auto p : unit.parameters) {
+      auto& parameter = parameters_[p];
+      const auto mean = unit.rows.narrow(1, parameter.offset, parameter.chunk).reshape({-1}).narrow(0, 0, parameter.full.numel());
+      if (parameter.full.grad().defined())
+        parameter.full.mutable_grad().view({-1}).copy_(mean);
+      else
+        parameter.full.mutable_grad() = mean.view(parameter.full.sizes()).clone();
+    }
+    unit.received = unit.rows[group_->rank()].clone();
+  } else {
+    unit.received.div_(world);
+  }
+  auto received = options_.offload ? unit.received.to(torch::kCPU) : unit.received;
+  for (auto p : unit.parameters) {
+    auto& parameter = parameters_[p];
+    auto mean = received.narrow(0, parameter.offset, parameter.chunk);
+    if (parameter.shard.grad().defined())
+      parameter.shard.mutable_grad().add_(mean);
+    else
+      parameter.shard.mutable_grad() = mean;
+  }
+  unit.rows = torch::Tensor();
+  unit.received = torch::Tensor();
+}
+
+TORCHTRAIN_INLINE void ShardedParameters::finish() {
+  const std::lock_guard lock(mutex_);
+  in_backward_ = false;
+  if (sync_) {
+    while (next_ < order_.size()) launch(order_[next_++]);
+    while (!in_flight_.empty()) complete_oldest();
+  } else {
+    for (std::size_t u = 1; u < units_.size(); ++u) free_unit(u);
+  }
+}
+
+}  // namespace torchtrain::distributed::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -7,20 +7,14 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <typeinfo>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include <c10/util/Exception.h>
-#include <c10/util/Type.h>
-#include <torch/csrc/autograd/function_hook.h>
-#include <torch/csrc/autograd/variable.h>
 #include <torch/optim/optimizer.h>
 #include <torch/serialize/archive.h>
 #include <torch/types.h>
 
-#include <torchtrain/optim/detail/optimizer_closure.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/optim/updates_in_backward.hpp>
 
 namespace torchtrain::optim {
@@ -45,146 +39,41 @@ class GroupValues {
 };
 
 /// The numbers `optimizer` keeps for group `group` (none for an optimizer without GroupValues).
-inline const std::map<std::string, double>& group_values_of(const torch::optim::Optimizer& optimizer,
-                                                            std::size_t group) {
-  static const std::map<std::string, double> none;
-  const auto* values = dynamic_cast<const GroupValues*>(&optimizer);
-  return values && group < values->group_values_.size() ? values->group_values_[group] : none;
-}
+TORCHTRAIN_INLINE const std::map<std::string, double>& group_values_of(const torch::optim::Optimizer& optimizer,
+                                                                       std::size_t group);
 
-/// An optimizer that updates one parameter at a time from its gradient, keeps NamedState
-/// per parameter and numbers per group, saves and loads both by name, and can do its
-/// updates inside backward (UpdatesInBackward). `Options` is its own options type.
-/// A subclass writes `update(group, parameter, gradient)`; one that must see a whole group
-/// at once (a step count per group) also overrides `begin_step(group)`.
-template <class Options>
-class PerParameterOptimizer : public torch::optim::Optimizer, public UpdatesInBackward, public GroupValues {
+/// What PerParameterOptimizer does whatever its options type: the step, the updates inside
+/// backward, save and load (compiled once, not for each options type).
+class PerParameterOptimizerBase : public torch::optim::Optimizer, public UpdatesInBackward, public GroupValues {
  public:
-  PerParameterOptimizer(std::vector<torch::optim::OptimizerParamGroup> groups, const Options& defaults)
-      : Optimizer(groups, std::make_unique<Options>(defaults)) {
-    // LibTorch 2 merges a group's own options into the defaults only for its own optimizer
-    // types: ours would get the defaults (and lose, say, a group's weight decay).
-    for (std::size_t g = 0; g < groups.size(); ++g)
-      if (groups[g].has_options())
-        static_cast<Options&>(param_groups_[g].options()) = static_cast<const Options&>(groups[g].options());
-    group_values_.resize(param_groups_.size());
-  }
-  PerParameterOptimizer(const PerParameterOptimizer&) = delete;
-  PerParameterOptimizer& operator=(const PerParameterOptimizer&) = delete;
-  ~PerParameterOptimizer() override { detach_from_backward(); }
+  PerParameterOptimizerBase(const PerParameterOptimizerBase&) = delete;
+  PerParameterOptimizerBase& operator=(const PerParameterOptimizerBase&) = delete;
+  ~PerParameterOptimizerBase() override;
 
-  torch::Tensor step(LossClosure closure = nullptr) override {
-    torch::NoGradGuard no_grad;
-    torch::Tensor loss = torchtrain::detail::evaluate_closure(closure);
-    if (in_backward_) return loss;  // each parameter was updated as backward reached it
-    for (std::size_t g = 0; g < param_groups_.size(); ++g) {
-      begin_step(g);
-      for (auto& parameter : param_groups_[g].params())
-        if (parameter.grad().defined()) update(g, parameter, parameter.grad());
-    }
-    return loss;
-  }
+  torch::Tensor step(LossClosure closure = nullptr) override;
 
   /// From now on, updates each parameter inside backward, as soon as its gradient is
   /// accumulated, and frees that gradient (a post-accumulate-grad hook on each parameter).
   /// One step of the schedule per backward: this mode cannot accumulate gradients.
-  void update_in_backward() {
-    if (in_backward_) return;
-    in_backward_ = true;
-    for (std::size_t g = 0; g < param_groups_.size(); ++g)
-      for (auto& parameter : param_groups_[g].params()) {
-        if (!parameter.requires_grad()) continue;
-        auto hook = std::make_unique<UpdateHook>(*this, g);
-        hooked_.emplace_back(parameter, hook.get());
-        torch::autograd::impl::set_post_acc_grad_hooks(parameter, std::move(hook));
-      }
-  }
+  void update_in_backward();
   bool updates_in_backward() const override { return in_backward_; }
 
   /// Writes each group's learning rate and numbers, and each parameter's step and tensors.
-  void save(torch::serialize::OutputArchive& archive) const override {
-    archive.write("optimizer", c10::IValue(kind()));
-    for (std::size_t g = 0; g < param_groups_.size(); ++g) {
-      torch::serialize::OutputArchive group(archive.compilation_unit());
-      group.write("lr", c10::IValue(param_groups_[g].options().get_lr()));
-      group.write("parameters", c10::IValue(static_cast<std::int64_t>(param_groups_[g].params().size())));
-      for (const auto& [name, value] : group_values_[g]) group.write("value_" + name, c10::IValue(value));
-      const auto& params = param_groups_[g].params();
-      for (std::size_t i = 0; i < params.size(); ++i) {
-        auto found = state_.find(params[i].unsafeGetTensorImpl());
-        if (found == state_.end()) continue;  // a parameter that has not stepped yet
-        const auto& state = static_cast<const NamedState&>(*found->second);
-        torch::serialize::OutputArchive entry(archive.compilation_unit());
-        entry.write("step", c10::IValue(state.step));
-        for (const auto& [name, tensor] : state.tensors)
-          if (tensor.defined()) entry.write("tensor_" + name, tensor, /*is_buffer=*/true);
-        group.write("param_" + std::to_string(i), entry);
-      }
-      archive.write("group_" + std::to_string(g), group);
-    }
-  }
+  void save(torch::serialize::OutputArchive& archive) const override;
 
   /// Reads what save() wrote for the same parameter groups, in the same order; reads it all
   /// before it changes anything, so that a bad archive leaves the optimizer as it was.
-  void load(torch::serialize::InputArchive& archive) override {
-    std::vector<double> rates;
-    std::vector<std::map<std::string, double>> values(param_groups_.size());
-    std::vector<std::pair<void*, std::unique_ptr<NamedState>>> states;
-    c10::IValue value;
-    TORCH_CHECK(archive.try_read("optimizer", value) && value.isString(),
-                "it holds no state of torchtrain's own optimizers");
-    TORCH_CHECK(value.toStringRef() == kind(), "it holds the state of ", value.toStringRef(),
-                ", and this run's optimizer is ", kind(), ": resume with the --optim it was saved with");
-    torch::serialize::InputArchive extra;
-    TORCH_CHECK(!archive.try_read("group_" + std::to_string(param_groups_.size()), extra), "it has more than ",
-                param_groups_.size(), " parameter groups, this optimizer's number: it was saved for another model");
-    for (std::size_t g = 0; g < param_groups_.size(); ++g) {
-      torch::serialize::InputArchive group;
-      TORCH_CHECK(archive.try_read("group_" + std::to_string(g), group), "it has no parameter group ", g,
-                  ": it was saved for another model or optimizer");
-      const auto& params = param_groups_[g].params();
-      group.read("parameters", value);
-      TORCH_CHECK(value.toInt() == static_cast<std::int64_t>(params.size()), "its parameter group ", g, " has ",
-                  value.toInt(), " parameters, this optimizer's ", params.size(), ": it was saved for another model");
-      group.read("lr", value);
-      rates.push_back(value.toDouble());
-      for (const auto& key : group.keys()) {
-        if (key.starts_with("value_")) {
-          group.read(key, value);
-          values[g][key.substr(6)] = value.toDouble();
-          continue;
-        }
-        if (!key.starts_with("param_")) continue;
-        const auto index = std::stoul(key.substr(6));
-        TORCH_CHECK(index < params.size(), "its group ", g, " has a state for parameter ", index, " of ",
-                    params.size(), ": it was saved for another model");
-        torch::serialize::InputArchive entry;
-        group.read(key, entry);
-        auto state = std::make_unique<NamedState>();
-        entry.read("step", value);
-        state->step = value.toInt();
-        for (const auto& name : entry.keys()) {
-          if (!name.starts_with("tensor_")) continue;
-          torch::Tensor tensor;
-          entry.read(name, tensor, /*is_buffer=*/true);
-          state->tensors[name.substr(7)] = tensor.to(params[index].device());
-        }
-        states.emplace_back(params[index].unsafeGetTensorImpl(), std::move(state));
-      }
-    }
-    state_.clear();
-    for (std::size_t g = 0; g < param_groups_.size(); ++g) param_groups_[g].options().set_lr(rates[g]);
-    group_values_ = std::move(values);
-    for (auto& [key, state] : states) state_[key] = std::move(state);
-  }
+  void load(torch::serialize::InputArchive& archive) override;
 
  protected:
+  PerParameterOptimizerBase(const std::vector<torch::optim::OptimizerParamGroup>& groups,
+                            std::unique_ptr<torch::optim::OptimizerOptions> defaults);
+
   /// Updates `parameter` (of group `group`) from `gradient`, gradients off.
   virtual void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) = 0;
   /// Called once per step and group before its parameters' updates (not in backward mode).
   virtual void begin_step(std::size_t /*group*/) {}
 
-  Options& options(std::size_t group) { return static_cast<Options&>(param_groups_[group].options()); }
   /// The state of `parameter`, made empty (step 0, no tensors) at its first use.
   NamedState& state_of(const torch::Tensor& parameter) {
     auto& slot = state_[parameter.unsafeGetTensorImpl()];
@@ -196,33 +85,193 @@ class PerParameterOptimizer : public torch::optim::Optimizer, public UpdatesInBa
 
  private:
   // The optimizer's class, which save() writes and load() requires.
-  std::string kind() const { return c10::demangle(typeid(*this).name()); }
+  std::string kind() const;
 
-  struct UpdateHook : torch::autograd::PostAccumulateGradHook {
-    UpdateHook(PerParameterOptimizer& optimizer, std::size_t group) : optimizer(optimizer), group(group) {}
-    void operator()(const torch::autograd::Variable& parameter) override {
-      torch::NoGradGuard no_grad;
-      auto target = parameter;  // shares the parameter's storage and its gradient
-      if (!target.grad().defined()) return;
-      optimizer.update(group, target, target.grad());
-      target.mutable_grad().reset();
-    }
-    PerParameterOptimizer& optimizer;
-    std::size_t group;
-  };
+  struct UpdateHook;  // a torch::autograd::PostAccumulateGradHook that calls update()
 
   // Removes this optimizer's hooks, and only its own: a newer optimizer of the same
   // parameters may have put its hooks in their place.
-  void detach_from_backward() {
-    for (auto& [parameter, hook] : hooked_) {
-      auto& installed = torch::autograd::impl::post_acc_grad_hooks(parameter);
-      if (installed.get() == hook) installed.reset();
-    }
-    hooked_.clear();
-  }
+  void detach_from_backward();
 
   bool in_backward_ = false;
   std::vector<std::pair<torch::Tensor, const UpdateHook*>> hooked_;
 };
 
+/// An optimizer that updates one parameter at a time from its gradient, keeps NamedState
+/// per parameter and numbers per group, saves and loads both by name, and can do its
+/// updates inside backward (UpdatesInBackward). `Options` is its own options type.
+/// A subclass writes `update(group, parameter, gradient)`; one that must see a whole group
+/// at once (a step count per group) also overrides `begin_step(group)`.
+template <class Options>
+class PerParameterOptimizer : public PerParameterOptimizerBase {
+ public:
+  PerParameterOptimizer(std::vector<torch::optim::OptimizerParamGroup> groups, const Options& defaults)
+      : PerParameterOptimizerBase(groups, std::make_unique<Options>(defaults)) {
+    // LibTorch 2 merges a group's own options into the defaults only for its own optimizer
+    // types: ours would get the defaults (and lose, say, a group's weight decay).
+    for (std::size_t g = 0; g < groups.size(); ++g)
+      if (groups[g].has_options())
+        static_cast<Options&>(param_groups_[g].options()) = static_cast<const Options&>(groups[g].options());
+  }
+  PerParameterOptimizer(const PerParameterOptimizer&) = delete;
+  PerParameterOptimizer& operator=(const PerParameterOptimizer&) = delete;
+
+ protected:
+  Options& options(std::size_t group) { return static_cast<Options&>(param_groups_[group].options()); }
+};
+
 }  // namespace torchtrain::optim
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <typeinfo>
+
+#include <c10/util/Exception.h>
+#include <c10/util/Type.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
+
+#include <torchtrain/optim/detail/optimizer_closure.hpp>
+
+namespace torchtrain::optim {
+
+TORCHTRAIN_INLINE const std::map<std::string, double>& group_values_of(const torch::optim::Optimizer& optimizer,
+                                                                       std::size_t group) {
+  static const std::map<std::string, double> none;
+  const auto* values = dynamic_cast<const GroupValues*>(&optimizer);
+  return values && group < values->group_values_.size() ? values->group_values_[group] : none;
+}
+
+struct PerParameterOptimizerBase::UpdateHook : torch::autograd::PostAccumulateGradHook {
+  UpdateHook(PerParameterOptimizerBase& optimizer, std::size_t group) : optimizer(optimizer), group(group) {}
+  void operator()(const torch::autograd::Variable& parameter) override {
+    torch::NoGradGuard no_grad;
+    auto target = parameter;  // shares the parameter's storage and its gradient
+    if (!target.grad().defined()) return;
+    optimizer.update(group, target, target.grad());
+    target.mutable_grad().reset();
+  }
+  PerParameterOptimizerBase& optimizer;
+  std::size_t group;
+};
+
+TORCHTRAIN_INLINE PerParameterOptimizerBase::PerParameterOptimizerBase(
+    const std::vector<torch::optim::OptimizerParamGroup>& groups,
+    std::unique_ptr<torch::optim::OptimizerOptions> defaults)
+    : Optimizer(groups, std::move(defaults)) {
+  group_values_.resize(param_groups_.size());
+}
+
+TORCHTRAIN_INLINE PerParameterOptimizerBase::~PerParameterOptimizerBase() { detach_from_backward(); }
+
+TORCHTRAIN_INLINE torch::Tensor PerParameterOptimizerBase::step(LossClosure closure) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor loss = torchtrain::detail::evaluate_closure(closure);
+  if (in_backward_) return loss;  // each parameter was updated as backward reached it
+  for (std::size_t g = 0; g < param_groups_.size(); ++g) {
+    begin_step(g);
+    for (auto& parameter : param_groups_[g].params())
+      if (parameter.grad().defined()) update(g, parameter, parameter.grad());
+  }
+  return loss;
+}
+
+TORCHTRAIN_INLINE void PerParameterOptimizerBase::update_in_backward() {
+  if (in_backward_) return;
+  in_backward_ = true;
+  for (std::size_t g = 0; g < param_groups_.size(); ++g)
+    for (auto& parameter : param_groups_[g].params()) {
+      if (!parameter.requires_grad()) continue;
+      auto hook = std::make_unique<UpdateHook>(*this, g);
+      hooked_.emplace_back(parameter, hook.get());
+      torch::autograd::impl::set_post_acc_grad_hooks(parameter, std::move(hook));
+    }
+}
+
+TORCHTRAIN_INLINE void PerParameterOptimizerBase::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("optimizer", c10::IValue(kind()));
+  for (std::size_t g = 0; g < param_groups_.size(); ++g) {
+    torch::serialize::OutputArchive group(archive.compilation_unit());
+    group.write("lr", c10::IValue(param_groups_[g].options().get_lr()));
+    group.write("parameters", c10::IValue(static_cast<std::int64_t>(param_groups_[g].params().size())));
+    for (const auto& [name, value] : group_values_[g]) group.write("value_" + name, c10::IValue(value));
+    const auto& params = param_groups_[g].params();
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      auto found = state_.find(params[i].unsafeGetTensorImpl());
+      if (found == state_.end()) continue;  // a parameter that has not stepped yet
+      const auto& state = static_cast<const NamedState&>(*found->second);
+      torch::serialize::OutputArchive entry(archive.compilation_unit());
+      entry.write("step", c10::IValue(state.step));
+      for (const auto& [name, tensor] : state.tensors)
+        if (tensor.defined()) entry.write("tensor_" + name, tensor, /*is_buffer=*/true);
+      group.write("param_" + std::to_string(i), entry);
+    }
+    archive.write("group_" + std::to_string(g), group);
+  }
+}
+
+TORCHTRAIN_INLINE void PerParameterOptimizerBase::load(torch::serialize::InputArchive& archive) {
+  std::vector<double> rates;
+  std::vector<std::map<std::string, double>> values(param_groups_.size());
+  std::vector<std::pair<void*, std::unique_ptr<NamedState>>> states;
+  c10::IValue value;
+  TORCH_CHECK(archive.try_read("optimizer", value) && value.isString(),
+              "it holds no state of torchtrain's own optimizers");
+  TORCH_CHECK(value.toStringRef() == kind(), "it holds the state of ", value.toStringRef(),
+              ", and this run's optimizer is ", kind(), ": resume with the --optim it was saved with");
+  torch::serialize::InputArchive extra;
+  TORCH_CHECK(!archive.try_read("group_" + std::to_string(param_groups_.size()), extra), "it has more than ",
+              param_groups_.size(), " parameter groups, this optimizer's number: it was saved for another model");
+  for (std::size_t g = 0; g < param_groups_.size(); ++g) {
+    torch::serialize::InputArchive group;
+    TORCH_CHECK(archive.try_read("group_" + std::to_string(g), group), "it has no parameter group ", g,
+                ": it was saved for another model or optimizer");
+    const auto& params = param_groups_[g].params();
+    group.read("parameters", value);
+    TORCH_CHECK(value.toInt() == static_cast<std::int64_t>(params.size()), "its parameter group ", g, " has ",
+                value.toInt(), " parameters, this optimizer's ", params.size(), ": it was saved for another model");
+    group.read("lr", value);
+    rates.push_back(value.toDouble());
+    for (const auto& key : group.keys()) {
+      if (key.starts_with("value_")) {
+        group.read(key, value);
+        values[g][key.substr(6)] = value.toDouble();
+        continue;
+      }
+      if (!key.starts_with("param_")) continue;
+      const auto index = std::stoul(key.substr(6));
+      TORCH_CHECK(index < params.size(), "its group ", g, " has a state for parameter ", index, " of ",
+                  params.size(), ": it was saved for another model");
+      torch::serialize::InputArchive entry;
+      group.read(key, entry);
+      auto state = std::make_unique<NamedState>();
+      entry.read("step", value);
+      state->step = value.toInt();
+      for (const auto& name : entry.keys()) {
+        if (!name.starts_with("tensor_")) continue;
+        torch::Tensor tensor;
+        entry.read(name, tensor, /*is_buffer=*/true);
+        state->tensors[name.substr(7)] = tensor.to(params[index].device());
+      }
+      states.emplace_back(params[index].unsafeGetTensorImpl(), std::move(state));
+    }
+  }
+  state_.clear();
+  for (std::size_t g = 0; g < param_groups_.size(); ++g) param_groups_[g].options().set_lr(rates[g]);
+  group_values_ = std::move(values);
+  for (auto& [key, state] : states) state_[key] = std::move(state);
+}
+
+TORCHTRAIN_INLINE std::string PerParameterOptimizerBase::kind() const { return c10::demangle(typeid(*this).name()); }
+
+TORCHTRAIN_INLINE void PerParameterOptimizerBase::detach_from_backward() {
+  for (auto& [parameter, hook] : hooked_) {
+    auto& installed = torch::autograd::impl::post_acc_grad_hooks(parameter);
+    if (installed.get() == hook) installed.reset();
+  }
+  hooked_.clear();
+}
+
+}  // namespace torchtrain::optim
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/policies/category.hpp>
 
@@ -33,12 +34,7 @@ struct MicroBatchWindow {
 struct AccumFromArguments : MicroBatchWindow {
   using torchtrain_category = category::accumulation;
 
-  static int steps(const TrainingArguments& args) {
-    if (args.gradient_accumulation_steps < 1)
-      throw ArgumentError(fmt::format("--gradient_accumulation_steps must be at least 1, got {}",
-                                      args.gradient_accumulation_steps));
-    return args.gradient_accumulation_steps;
-  }
+  static int steps(const TrainingArguments& args);
 };
 
 /// N micro-batches per optimizer step, fixed at compile time: `Trainer<Accum<4>>`.
@@ -60,3 +56,18 @@ struct Accum : MicroBatchWindow {
 };
 
 }  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE int AccumFromArguments::steps(const TrainingArguments& args) {
+  if (args.gradient_accumulation_steps < 1)
+    throw ArgumentError(fmt::format("--gradient_accumulation_steps must be at least 1, got {}",
+                                    args.gradient_accumulation_steps));
+  return args.gradient_accumulation_steps;
+}
+
+}  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

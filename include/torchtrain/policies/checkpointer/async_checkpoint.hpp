@@ -7,9 +7,9 @@
 #include <utility>
 
 #include <fmt/format.h>
-#include <torch/types.h>
 
 #include <torchtrain/checkpoint/checkpoint.hpp>
+#include <torchtrain/checkpoint/host_copy.hpp>
 #include <torchtrain/io/messages.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/checkpointer/checkpoint_folders.hpp>
@@ -17,9 +17,8 @@
 namespace torchtrain {
 
 /// Checkpointer policy that writes what SyncCheckpoint writes, byte for byte, from a
-/// background thread. The step loop pays for copying the weights to host memory and
-/// serializing the optimizer state; the disk writes, fsyncs and rotation overlap the
-/// next steps. A save first waits for the previous one, and so does the end of train();
+/// background thread. The step loop pays for copying the state to host memory; the
+/// serialization, disk writes, fsyncs and rotation overlap the next steps. A save first waits for the previous one, and so does the end of train();
 /// a failed write is rethrown there, and earlier checkpoints stay intact.
 class AsyncCheckpoint : public HuggingFaceFolders {
  public:
@@ -39,14 +38,18 @@ class AsyncCheckpoint : public HuggingFaceFolders {
     }
   }
 
+  /// Holds the caller for the previous save, if it is still being written, and for copying
+  /// the tensors (HostCopy: on CUDA, not even that); the serialization of the optimizer's
+  /// state (given as Checkpoint::optimizer_state), the writes, fsyncs and rotation run on
+  /// the writer's thread.
   void save(Checkpoint checkpoint, const SaveRequest& request) {
     wait();
-    // The model keeps training: the writer gets copies (on CUDA, the copy to the host).
-    for (auto& [name, tensor] : checkpoint.model)
-      tensor = tensor.is_cpu() ? tensor.clone() : tensor.to(torch::kCPU);
-    pending_ = std::async(std::launch::async, [checkpoint = std::move(checkpoint), request] {
-      save_checkpoint(checkpoint, request);
-    });
+    HostCopy copies(checkpoint);  // the model keeps training: the writer gets copies
+    pending_ = std::async(std::launch::async,
+                          [checkpoint = std::move(checkpoint), copies = std::move(copies), request]() mutable {
+                            copies.wait();
+                            save_checkpoint(checkpoint, request);
+                          });
   }
 
   /// Returns once the last save is on disk; rethrows its error.

@@ -1,13 +1,10 @@
 // The progress bar the console logger draws on a terminal, as functions of the numbers it shows.
 #pragma once
 
-#include <algorithm>
-#include <cmath>
 #include <optional>
 #include <string>
-#include <string_view>
 
-#include <fmt/format.h>
+#include <torchtrain/core/config.hpp>
 
 namespace torchtrain {
 
@@ -23,21 +20,11 @@ struct Progress {
 
 /// `seconds` as tqdm writes a duration: "mm:ss", or "h:mm:ss" from an hour on, rounded
 /// down to the second; "?" when it is unknown (negative or not finite).
-inline std::string format_duration(double seconds) {
-  if (!std::isfinite(seconds) || seconds < 0) return "?";
-  const auto whole = static_cast<long long>(seconds);
-  const long long hours = whole / 3600, minutes = whole / 60 % 60, rest = whole % 60;
-  if (hours > 0) return fmt::format("{}:{:02}:{:02}", hours, minutes, rest);
-  return fmt::format("{:02}:{:02}", minutes, rest);
-}
+TORCHTRAIN_INLINE std::string format_duration(double seconds);
 
 /// The speed as tqdm writes it: "12.34it/s", or "2.50s/it" below one step per second;
 /// "?it/s" before a step has been timed.
-inline std::string format_rate(int steps, double seconds) {
-  if (steps <= 0 || !(seconds > 0)) return "?it/s";
-  const double rate = steps / seconds;
-  return rate >= 1 ? fmt::format("{:.2f}it/s", rate) : fmt::format("{:.2f}s/it", 1 / rate);
-}
+TORCHTRAIN_INLINE std::string format_rate(int steps, double seconds);
 
 /// The progress bar line, at most `width` columns wide, e.g. for step 459 of 1020 after
 /// 12.3 s at 37.3 steps/s:
@@ -45,7 +32,36 @@ inline std::string format_rate(int steps, double seconds) {
 /// The bar fills in eighths of a column; it is left out when fewer than 10 columns are
 /// left for it, and the text is cut at `width`. The remaining time assumes the speed so
 /// far; the loss shows once logged.
-inline std::string format_progress_bar(const Progress& progress, int width) {
+TORCHTRAIN_INLINE std::string format_progress_bar(const Progress& progress, int width);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const auto whole = static_cast<long long>(seconds);
+  const long long hours = whole / 3600, minutes = whole / 60 % 60, rest = whole % 60;
+  if (hours > 0) return fmt::format("{}:{:02}:{:02}", hours, minutes, rest);
+  return fmt::format("{:02}:{:02}", minutes, rest);
+}
+
+TORCHTRAIN_INLINE std::string format_rate(int steps, double seconds) {
+  if (steps <= 0 || !(seconds > 0)) return "?it/s";
+  const double rate = steps / seconds;
+  return rate >= 1 ? fmt::format("{:.2f}it/s", rate) : fmt::format("{:.2f}s/it", 1 / rate);
+}
+
+TORCHTRAIN_INLINE std::string format_progress_bar(const Progress& progress, int width) {
   const int max_steps = std::max(progress.max_steps, 1);
   const double done = std::clamp(static_cast<double>(progress.step) / max_steps, 0.0, 1.0);
   const double remaining_seconds = progress.steps_timed > 0 && progress.seconds > 0
@@ -81,3 +97,5 @@ inline std::string format_progress_bar(const Progress& progress, int width) {
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,12 +1,12 @@
 // ReportTo: the default logger policy; the console, and the file loggers --report_to names.
 #pragma once
 
-#include <algorithm>
 #include <optional>
 #include <string_view>
 #include <tuple>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/metrics.hpp>
 #include <torchtrain/core/trainer_state.hpp>
 #include <torchtrain/policies/category.hpp>
@@ -27,33 +27,14 @@ class ReportTo {
  public:
   using torchtrain_category = category::logger;
 
-  void setup(const TrainingArguments& args) {
-    console_.setup(args);
-    for_each_file_logger([&](auto& logger) {
-      using Logger = typename std::remove_reference_t<decltype(logger)>::value_type;
-      const auto& names = args.report_to;
-      if (std::find(names.begin(), names.end(), Logger::report_to_name) == names.end()) return;
-      logger.emplace();
-      logger->setup(args);
-    });
-  }
+  void setup(const TrainingArguments& args);
 
-  void log(const Metrics& logs, const TrainerState& state) {
-    console_.log(logs, state);
-    for_each_file_logger([&](auto& logger) {
-      if (logger) logger->log(logs, state);
-    });
-  }
+  void log(const Metrics& logs, const TrainerState& state);
   void log_metrics(std::string_view split, const Metrics& metrics) { console_.log_metrics(split, metrics); }
   void on_train_begin(const TrainerState& state) { console_.on_train_begin(state); }
   void on_step_end(const TrainerState& state) { console_.on_step_end(state); }
   void on_train_end(const TrainerState& state) { console_.on_train_end(state); }
-  void flush() {
-    console_.flush();
-    for_each_file_logger([](auto& logger) {
-      if (logger) logger->flush();
-    });
-  }
+  void flush();
 
   const ConsoleLogger& console() const { return console_; }
   const std::optional<TensorBoardLogger>& tensorboard() const { return std::get<0>(files_); }
@@ -71,3 +52,39 @@ class ReportTo {
 };
 
 }  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <type_traits>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE void ReportTo::setup(const TrainingArguments& args) {
+  console_.setup(args);
+  for_each_file_logger([&](auto& logger) {
+    using Logger = typename std::remove_reference_t<decltype(logger)>::value_type;
+    const auto& names = args.report_to;
+    if (std::find(names.begin(), names.end(), Logger::report_to_name) == names.end()) return;
+    logger.emplace();
+    logger->setup(args);
+  });
+}
+
+TORCHTRAIN_INLINE void ReportTo::log(const Metrics& logs, const TrainerState& state) {
+  console_.log(logs, state);
+  for_each_file_logger([&](auto& logger) {
+    if (logger) logger->log(logs, state);
+  });
+}
+
+TORCHTRAIN_INLINE void ReportTo::flush() {
+  console_.flush();
+  for_each_file_logger([](auto& logger) {
+    if (logger) logger->flush();
+  });
+}
+
+}  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -5,11 +5,11 @@
 #include <utility>
 
 #include <ATen/core/ivalue.h>
-#include <fmt/format.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/policies/category.hpp>
 
@@ -18,11 +18,7 @@ namespace torchtrain {
 namespace detail {
 // The error for `--<flag>` (bf16 or fp16) set with the precision policy `policy`, which
 // is not the one the flag asks for (BF16 or FP16).
-inline ArgumentError contradicting_precision_flag(std::string_view flag, std::string_view policy) {
-  const std::string_view wanted = flag == "bf16" ? "BF16" : "FP16";
-  return ArgumentError(fmt::format("--{} is set, but the Trainer's precision policy is {}; use Trainer<{}> or drop --{}",
-                                   flag, policy, wanted, flag));
-}
+TORCHTRAIN_INLINE ArgumentError contradicting_precision_flag(std::string_view flag, std::string_view policy);
 }  // namespace detail
 
 /// Precision policy: forward, backward and optimizer state in float32, no loss scaling.
@@ -53,3 +49,19 @@ struct FP32 {
 };
 
 }  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <fmt/format.h>
+
+namespace torchtrain::detail {
+
+TORCHTRAIN_INLINE ArgumentError contradicting_precision_flag(std::string_view flag, std::string_view policy) {
+  const std::string_view wanted = flag == "bf16" ? "BF16" : "FP16";
+  return ArgumentError(fmt::format("--{} is set, but the Trainer's precision policy is {}; use Trainer<{}> or drop --{}",
+                                   flag, policy, wanted, flag));
+}
+
+}  // namespace torchtrain::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,16 +1,14 @@
 // GradScaler: dynamic loss scaling for float16 training, with the arithmetic of PyTorch's GradScaler.
 #pragma once
 
-#include <cstdint>
 #include <string_view>
-#include <vector>
 
-#include <fmt/format.h>
+#include <ATen/core/ivalue.h>
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
-#include <torchtrain/io/torch_pickle.hpp>
 
 namespace torchtrain {
 
@@ -33,38 +31,14 @@ class GradScaler {
   torch::Tensor scale(const torch::Tensor& loss) const { return loss * scale_; }
 
   /// Divides every gradient by the scale, once per step, and notes whether any is not finite.
-  void unscale(torch::optim::Optimizer& optimizer) {
-    if (unscaled_) return;
-    std::vector<torch::Tensor> finite;
-    for (auto& group : optimizer.param_groups())
-      for (auto& parameter : group.params())
-        if (parameter.grad().defined()) {
-          parameter.mutable_grad().mul_(1.0 / scale_);
-          finite.push_back(parameter.grad().isfinite().all());
-        }
-    found_inf_ = !finite.empty() && !torch::stack(finite).all().item<bool>();
-    unscaled_ = true;
-  }
+  void unscale(torch::optim::Optimizer& optimizer);
 
   /// Unscales if not done yet; steps the optimizer unless a gradient was inf or NaN.
   /// Returns whether the optimizer stepped.
-  bool step(torch::optim::Optimizer& optimizer) {
-    unscale(optimizer);
-    if (!found_inf_) optimizer.step();
-    return !found_inf_;
-  }
+  bool step(torch::optim::Optimizer& optimizer);
 
   /// Backs off after a skipped step, grows after growth_interval good steps in a row.
-  void update() {
-    if (found_inf_) {
-      scale_ *= options_.backoff_factor;
-      good_steps_ = 0;
-    } else if (++good_steps_ == options_.growth_interval) {
-      scale_ *= options_.growth_factor;
-      good_steps_ = 0;
-    }
-    unscaled_ = found_inf_ = false;
-  }
+  void update();
 
   double get_scale() const { return scale_; }
   int growth_tracker() const { return good_steps_; }  // good steps since the last change
@@ -75,28 +49,10 @@ class GradScaler {
     good_steps_ = growth_tracker;
   }
   /// The scaler's state as PyTorch's `GradScaler.state_dict()` lays it out: scaler.pt.
-  c10::IValue state_dict() const {
-    auto state = io::python_dict();
-    state.insert("scale", scale_);
-    state.insert("growth_factor", options_.growth_factor);
-    state.insert("backoff_factor", options_.backoff_factor);
-    state.insert("growth_interval", static_cast<std::int64_t>(options_.growth_interval));
-    state.insert("_growth_tracker", static_cast<std::int64_t>(good_steps_));
-    return state;
-  }
+  c10::IValue state_dict() const;
   /// Restores what state_dict() or Python's `GradScaler.state_dict()` holds (the scale and
   /// the growth tracker; the settings stay this run's); FileError naming `source`.
-  void load_state_dict(const c10::IValue& saved, std::string_view source) {
-    try {
-      const auto state = saved.toGenericDict();
-      const auto scale = state.at("scale");
-      load_state(scale.isInt() ? static_cast<double>(scale.toInt()) : scale.toDouble(),
-                 static_cast<int>(state.at("_growth_tracker").toInt()));
-    } catch (const c10::Error& error) {
-      throw FileError(fmt::format("cannot restore the loss scale from '{}': {}; it is no GradScaler state",
-                                  source, error.what_without_backtrace()));
-    }
-  }
+  void load_state_dict(const c10::IValue& saved, std::string_view source);
 
  private:
   GradScalerOptions options_;
@@ -107,3 +63,70 @@ class GradScaler {
 };
 
 }  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <cstdint>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <torchtrain/io/torch_pickle.hpp>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE void GradScaler::unscale(torch::optim::Optimizer& optimizer) {
+  if (unscaled_) return;
+  std::vector<torch::Tensor> finite;
+  for (auto& group : optimizer.param_groups())
+    for (auto& parameter : group.params())
+      if (parameter.grad().defined()) {
+        parameter.mutable_grad().mul_(1.0 / scale_);
+        finite.push_back(parameter.grad().isfinite().all());
+      }
+  found_inf_ = !finite.empty() && !torch::stack(finite).all().item<bool>();
+  unscaled_ = true;
+}
+
+TORCHTRAIN_INLINE bool GradScaler::step(torch::optim::Optimizer& optimizer) {
+  unscale(optimizer);
+  if (!found_inf_) optimizer.step();
+  return !found_inf_;
+}
+
+TORCHTRAIN_INLINE void GradScaler::update() {
+  if (found_inf_) {
+    scale_ *= options_.backoff_factor;
+    good_steps_ = 0;
+  } else if (++good_steps_ == options_.growth_interval) {
+    scale_ *= options_.growth_factor;
+    good_steps_ = 0;
+  }
+  unscaled_ = found_inf_ = false;
+}
+
+TORCHTRAIN_INLINE c10::IValue GradScaler::state_dict() const {
+  auto state = io::python_dict();
+  state.insert("scale", scale_);
+  state.insert("growth_factor", options_.growth_factor);
+  state.insert("backoff_factor", options_.backoff_factor);
+  state.insert("growth_interval", static_cast<std::int64_t>(options_.growth_interval));
+  state.insert("_growth_tracker", static_cast<std::int64_t>(good_steps_));
+  return state;
+}
+
+TORCHTRAIN_INLINE void GradScaler::load_state_dict(const c10::IValue& saved, std::string_view source) {
+  try {
+    const auto state = saved.toGenericDict();
+    const auto scale = state.at("scale");
+    load_state(scale.isInt() ? static_cast<double>(scale.toInt()) : scale.toDouble(),
+               static_cast<int>(state.at("_growth_tracker").toInt()));
+  } catch (const c10::Error& error) {
+    throw FileError(fmt::format("cannot restore the loss scale from '{}': {}; it is no GradScaler state",
+                                source, error.what_without_backtrace()));
+  }
+}
+
+}  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -7,15 +7,11 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-#include <torch/cuda.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
-#include <torchtrain/core/errors.hpp>
-#include <torchtrain/distributed/environment.hpp>
-#include <torchtrain/io/messages.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/policies/category.hpp>
 
 namespace torchtrain {
@@ -35,18 +31,7 @@ class SingleDevice {
   /// script may run one process in an allocation of many tasks, it warns instead.
   template <class Model>
   void setup(Model& model, const TrainingArguments& args) {
-    if (const auto env = distributed::read_ranks(); env.distributed()) {
-      const auto problem = fmt::format(
-          "this process is rank {} of {} ({} variables), but its Trainer has no distributed strategy, so each of "
-          "the {} processes would train the whole run alone into --output_dir {}",
-          env.rank, env.world_size, env.launcher, env.world_size, args.output_dir);
-      if (env.launcher != "slurm")
-        throw ArgumentError(problem + ": name one (Trainer<DDP> or Trainer<FSDP>, beside your other policies), or "
-                                      "start one process without a launcher");
-      message(LogLevel::warning, "{}; name a distributed strategy if that is not what you meant", problem);
-    }
-    device_ = !args.use_cpu && torch::cuda::is_available() ? torch::Device(torch::kCUDA)
-                                                             : torch::Device(torch::kCPU);
+    device_ = checked_device(args);
     model->to(device_);
   }
 
@@ -69,7 +54,39 @@ class SingleDevice {
   bool is_main_process() const { return true; }
 
  private:
+  // What setup checks and the device it places the model on (the part that is not the model's).
+  static torch::Device checked_device(const TrainingArguments& args);
+
   torch::Device device_ = torch::kCPU;
 };
 
 }  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <fmt/format.h>
+#include <torch/cuda.h>
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/distributed/environment.hpp>
+#include <torchtrain/io/messages.hpp>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE torch::Device SingleDevice::checked_device(const TrainingArguments& args) {
+  if (const auto env = distributed::read_ranks(); env.distributed()) {
+    const auto problem = fmt::format(
+        "this process is rank {} of {} ({} variables), but its Trainer has no distributed strategy, so each of "
+        "the {} processes would train the whole run alone into --output_dir {}",
+        env.rank, env.world_size, env.launcher, env.world_size, args.output_dir);
+    if (env.launcher != "slurm")
+      throw ArgumentError(problem + ": name one (Trainer<DDP> or Trainer<FSDP>, beside your other policies), or "
+                                    "start one process without a launcher");
+    message(LogLevel::warning, "{}; name a distributed strategy if that is not what you meant", problem);
+  }
+  return !args.use_cpu && torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+}
+
+}  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS
