@@ -700,7 +700,8 @@ DOCTEST_TEST_CASE("a full disk during a save is a clear error and leaves earlier
   DOCTEST_CHECK(WIFEXITED(status));
   DOCTEST_CHECK(WEXITSTATUS(status) == 1);
   DOCTEST_CAPTURE(message);
-  DOCTEST_CHECK(message.find("tmp-checkpoint-51/model.safetensors") != std::string::npos);
+  // Names the file of the checkpoint being written (the first over the limit: which one depends on the write order).
+  DOCTEST_CHECK(message.find("tmp-checkpoint-51/") != std::string::npos);
   DOCTEST_CHECK(message.find("File too large") != std::string::npos);
   // No half-written folder, and the earlier checkpoints read back whole.
   std::set<std::string> checkpoints;
