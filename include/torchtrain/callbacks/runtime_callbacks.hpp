@@ -20,6 +20,25 @@ namespace torchtrain {
 /// What a run-time callback's hooks receive last: the model as a plain Module.
 using ModuleObjects = TrainingObjects<torch::nn::Module>;
 
+// Every hook, once: TORCHTRAIN_DETAIL_HOOK and TORCHTRAIN_DETAIL_METRICS_HOOK say what each
+// becomes (the declarations below, the empty definitions in the definitions block).
+#define TORCHTRAIN_DETAIL_EACH_HOOK \
+  TORCHTRAIN_DETAIL_HOOK(on_init_end) \
+  TORCHTRAIN_DETAIL_HOOK(on_train_begin) \
+  TORCHTRAIN_DETAIL_HOOK(on_train_end) \
+  TORCHTRAIN_DETAIL_HOOK(on_epoch_begin) \
+  TORCHTRAIN_DETAIL_HOOK(on_epoch_end) \
+  TORCHTRAIN_DETAIL_HOOK(on_step_begin) \
+  TORCHTRAIN_DETAIL_HOOK(on_substep_end) \
+  TORCHTRAIN_DETAIL_HOOK(on_pre_optimizer_step) \
+  TORCHTRAIN_DETAIL_HOOK(on_optimizer_step) \
+  TORCHTRAIN_DETAIL_HOOK(on_step_end) \
+  TORCHTRAIN_DETAIL_HOOK(on_save) \
+  TORCHTRAIN_DETAIL_HOOK(on_prediction_step) \
+  TORCHTRAIN_DETAIL_METRICS_HOOK(on_evaluate) \
+  TORCHTRAIN_DETAIL_METRICS_HOOK(on_predict) \
+  TORCHTRAIN_DETAIL_METRICS_HOOK(on_log)
+
 /// The base of a callback chosen at run time, like the Python `TrainerCallback`: override
 /// the hooks you need. Reached through RuntimeCallbacks, at one virtual call per hook.
 class TrainerCallback {
@@ -32,21 +51,7 @@ class TrainerCallback {
 #define TORCHTRAIN_DETAIL_METRICS_HOOK(hook)                                                              \
   virtual void hook(const TrainingArguments&, const TrainerState&, TrainerControl&, const Metrics&, \
                     ModuleObjects&);
-  TORCHTRAIN_DETAIL_HOOK(on_init_end)
-  TORCHTRAIN_DETAIL_HOOK(on_train_begin)
-  TORCHTRAIN_DETAIL_HOOK(on_train_end)
-  TORCHTRAIN_DETAIL_HOOK(on_epoch_begin)
-  TORCHTRAIN_DETAIL_HOOK(on_epoch_end)
-  TORCHTRAIN_DETAIL_HOOK(on_step_begin)
-  TORCHTRAIN_DETAIL_HOOK(on_substep_end)
-  TORCHTRAIN_DETAIL_HOOK(on_pre_optimizer_step)
-  TORCHTRAIN_DETAIL_HOOK(on_optimizer_step)
-  TORCHTRAIN_DETAIL_HOOK(on_step_end)
-  TORCHTRAIN_DETAIL_HOOK(on_save)
-  TORCHTRAIN_DETAIL_HOOK(on_prediction_step)
-  TORCHTRAIN_DETAIL_METRICS_HOOK(on_evaluate)
-  TORCHTRAIN_DETAIL_METRICS_HOOK(on_predict)
-  TORCHTRAIN_DETAIL_METRICS_HOOK(on_log)
+  TORCHTRAIN_DETAIL_EACH_HOOK
 #undef TORCHTRAIN_DETAIL_HOOK
 #undef TORCHTRAIN_DETAIL_METRICS_HOOK
 };
@@ -141,21 +146,7 @@ namespace torchtrain {
 #define TORCHTRAIN_DETAIL_METRICS_HOOK(hook)                                                                 \
   TORCHTRAIN_INLINE void TrainerCallback::hook(const TrainingArguments&, const TrainerState&, TrainerControl&, \
                                                const Metrics&, ModuleObjects&) {}
-TORCHTRAIN_DETAIL_HOOK(on_init_end)
-TORCHTRAIN_DETAIL_HOOK(on_train_begin)
-TORCHTRAIN_DETAIL_HOOK(on_train_end)
-TORCHTRAIN_DETAIL_HOOK(on_epoch_begin)
-TORCHTRAIN_DETAIL_HOOK(on_epoch_end)
-TORCHTRAIN_DETAIL_HOOK(on_step_begin)
-TORCHTRAIN_DETAIL_HOOK(on_substep_end)
-TORCHTRAIN_DETAIL_HOOK(on_pre_optimizer_step)
-TORCHTRAIN_DETAIL_HOOK(on_optimizer_step)
-TORCHTRAIN_DETAIL_HOOK(on_step_end)
-TORCHTRAIN_DETAIL_HOOK(on_save)
-TORCHTRAIN_DETAIL_HOOK(on_prediction_step)
-TORCHTRAIN_DETAIL_METRICS_HOOK(on_evaluate)
-TORCHTRAIN_DETAIL_METRICS_HOOK(on_predict)
-TORCHTRAIN_DETAIL_METRICS_HOOK(on_log)
+TORCHTRAIN_DETAIL_EACH_HOOK
 #undef TORCHTRAIN_DETAIL_HOOK
 #undef TORCHTRAIN_DETAIL_METRICS_HOOK
 
@@ -166,3 +157,4 @@ TORCHTRAIN_INLINE std::shared_ptr<TrainerCallback> RuntimeCallbacks::pop(const T
 }  // namespace torchtrain
 
 #endif  // TORCHTRAIN_DEFINITIONS
+#undef TORCHTRAIN_DETAIL_EACH_HOOK
