@@ -498,6 +498,127 @@ DOCTEST_TEST_CASE("optimizer_state is written as the bytes of torch.save, checke
   DOCTEST_CHECK_FALSE(same_weights(*model, before));  // the step did change them
 }
 
+DOCTEST_TEST_CASE("a torch.save that cannot be written stops with the writer's error") {
+  const auto state = tt::optim::python_state_dict(torch::optim::SGD({torch::ones({2})}, 0.1), {}).value();
+  int calls = 0;
+  const auto failing = [&](const void*, std::size_t) {
+    ++calls;
+    throw tt::FileError("the disk is full");
+  };
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::io::write_torch_save_to(failing, state), "the disk is full", tt::FileError);
+  DOCTEST_CHECK(calls == 1);  // the rest of the archive is skipped
+}
+
+DOCTEST_TEST_CASE("AsyncCheckpoint copies later saves into the host memory of the previous one") {
+  torch::manual_seed(0);
+  Net model;
+  torch::optim::AdamW optimizer(model->parameters());
+  const auto step = [&] {
+    model->forward(torch::randn({4, 8})).sum().backward();
+    optimizer.step();
+  };
+  step();
+  const auto checkpoint = [&] {
+    tt::Checkpoint taken;
+    taken.model = tt::state_dict(*model);
+    taken.optimizer_state = tt::optim::python_state_dict(optimizer, {});
+    taken.trainer_state = "{}";
+    return taken;
+  };
+  // The memory of a checkpoint's tensors, the optimizer's moments included.
+  const auto memory_of = [](const tt::Checkpoint& copied) {
+    std::set<const void*> memory;
+    for (const auto& [name, tensor] : copied.model) memory.insert(tensor.data_ptr());
+    for (const auto& entry : copied.optimizer_state->toGenericDict().at("state").toGenericDict())
+      for (const auto& item : entry.value().toGenericDict()) memory.insert(item.value().toTensor().data_ptr());
+    return memory;
+  };
+  // HostCopy takes a kept buffer of the same dtype and shape; a shape no buffer has gets new memory.
+  tt::HostBuffers buffers;
+  auto first = checkpoint();
+  tt::HostCopy(first, &buffers).wait();
+  const auto first_memory = memory_of(first);
+  buffers.keep(std::move(first));
+  auto second = checkpoint();
+  const auto other = torch::randn({5, 7});
+  second.model.emplace_back("other", other);
+  tt::HostCopy(second, &buffers).wait();
+  for (std::size_t i = 0; i + 1 < second.model.size(); ++i) {
+    DOCTEST_CAPTURE(second.model[i].first);
+    DOCTEST_CHECK(first_memory.contains(second.model[i].second.data_ptr()));
+    DOCTEST_CHECK(torch::equal(second.model[i].second, tt::state_dict(*model)[i].second));
+  }
+  DOCTEST_CHECK_FALSE(first_memory.contains(second.model.back().second.data_ptr()));
+  DOCTEST_CHECK(second.model.back().second.data_ptr() != other.data_ptr());
+  DOCTEST_CHECK(torch::equal(second.model.back().second, other));
+  // A tensor the caller still holds is not kept: the next copy must not overwrite it.
+  auto held = second.model.front().second;
+  tt::HostBuffers after_second;
+  after_second.keep(std::move(second));
+  auto third = checkpoint();
+  tt::HostCopy(third, &after_second).wait();
+  DOCTEST_CHECK_FALSE(memory_of(third).contains(held.data_ptr()));
+
+  // Each save of one AsyncCheckpoint writes what a synchronous save of that moment writes.
+  const auto root = fresh_folder("async_reuse");
+  tt::AsyncCheckpoint asynchronous;
+  for (int save = 1; save <= 3; ++save) {
+    const auto name = fmt::format("checkpoint-{}", save);
+    tt::write_checkpoint(checkpoint(), root / "sync" / name);
+    asynchronous.save(checkpoint(), {root / "async" / name, std::nullopt, std::nullopt});
+    step();  // training goes on while it writes
+    asynchronous.wait();
+    for (const auto& file : entries(root / "sync" / name)) {
+      DOCTEST_CAPTURE(file);
+      DOCTEST_CHECK(file_bytes(root / "sync" / name / file) == file_bytes(root / "async" / name / file));
+    }
+  }
+}
+
+// optimizer_file_bytes of the run's optimizer as train() ends.
+struct OptimizerFileAtEnd {
+  static inline std::string bytes;
+  template <class Objects>
+  void on_train_end(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&, Objects& objects) const {
+    bytes = tt::optim::optimizer_file_bytes(*objects.optimizer, objects.lr_scheduler->initial_lrs());
+  }
+};
+
+DOCTEST_TEST_CASE("the Trainer's optimizer.pt holds what optimizer_file_bytes returns, synchronous or not") {
+  // strategy_hooks::save_optimizer gives the checkpointer Python's state dict, serialized
+  // where the files are written; a user's own optimizer type is saved as its bytes.
+  torch::nn::Linear layer(3, 2);
+  torch::optim::AdamW adamw(layer->parameters());
+  tt::SingleDevice strategy;
+  tt::Checkpoint with_state;
+  tt::strategy_hooks::save_optimizer(strategy, adamw, {0.5}, with_state, "unused", true);
+  DOCTEST_REQUIRE(with_state.optimizer_state.has_value());
+  DOCTEST_CHECK(with_state.optimizer.empty());
+  DOCTEST_CHECK(tt::io::torch_save_bytes(*with_state.optimizer_state) == tt::optim::optimizer_file_bytes(adamw, {0.5}));
+  torch::optim::Adam adam(layer->parameters());  // no Python layout: its LibTorch archive
+  tt::Checkpoint with_bytes;
+  tt::strategy_hooks::save_optimizer(strategy, adam, {}, with_bytes, "unused", true);
+  DOCTEST_CHECK_FALSE(with_bytes.optimizer_state.has_value());
+  DOCTEST_CHECK(with_bytes.optimizer == tt::optim::optimizer_file_bytes(adam, {}));
+
+  // Whole runs that end on a save: the last checkpoint's optimizer.pt is the bytes of the
+  // optimizer as the run left it.
+  const auto root = fresh_folder("trainer_optimizer_file");
+  const auto check = [&]<class Checkpointer>(const fs::path& output_dir) {
+    auto args = arguments(output_dir);
+    args.max_steps = 10;
+    const auto data = classification_data();
+    torch::manual_seed(7);
+    Net model;
+    tt::Trainer<Checkpointer> trainer(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy,
+                                      tt::NoMetrics{}, tt::callbacks(OptimizerFileAtEnd{}));
+    trainer.train();
+    DOCTEST_CHECK(file_bytes(output_dir / "checkpoint-10" / "optimizer.pt") == OptimizerFileAtEnd::bytes);
+  };
+  check.template operator()<tt::SyncCheckpoint>(root / "sync");
+  check.template operator()<tt::AsyncCheckpoint>(root / "async");
+}
+
 DOCTEST_TEST_CASE("save_model, load_model, save_state and save_metrics") {
   const auto output_dir = fresh_folder("save_model");
   auto args = arguments(output_dir);

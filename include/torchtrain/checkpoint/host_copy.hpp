@@ -1,7 +1,10 @@
 // HostCopy: a checkpoint's tensors copied to host memory, so that training may change the originals while a thread writes the copies.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <optional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -11,10 +14,61 @@
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/types.h>
+#include <torch/utils.h>
 
 #include <torchtrain/checkpoint/checkpoint.hpp>
+#include <torchtrain/checkpoint/state_dict.hpp>
 
 namespace torchtrain {
+
+/// Host tensors kept from one save for the next (AsyncCheckpoint), so that a copy lands in
+/// memory already mapped: on a machine where first touching fresh pages is slow (a VM),
+/// copying into new memory costs about what writing it to disk does. Any kept tensor of the
+/// same dtype, shape and pinning serves, since a copy overwrites all of it.
+class HostBuffers {
+ public:
+  /// A contiguous CPU tensor of `like`'s dtype and shape, pinned when `pinned`: one kept,
+  /// or new memory when none fits (the first save, or shapes that changed).
+  torch::Tensor take(const torch::Tensor& like, bool pinned) {
+    if (auto found = kept_.find(key(like, pinned)); found != kept_.end() && !found->second.empty()) {
+      auto buffer = std::move(found->second.back());
+      found->second.pop_back();
+      return buffer;
+    }
+    return torch::empty(like.sizes(), like.options().device(torch::kCPU).pinned_memory(pinned));
+  }
+
+  /// Keeps the tensors of a written checkpoint (the weights, optimizer_state's) that
+  /// nothing else holds once `written` is gone; a tensor held elsewhere (given by the
+  /// caller, not copied) is left alone.
+  void keep(Checkpoint written) {
+    std::vector<torch::Tensor> tensors;
+    for (auto& [name, tensor] : written.model) tensors.push_back(std::move(tensor));
+    if (written.optimizer_state) collect(*written.optimizer_state, tensors);
+    written = {};  // lets go of the optimizer_state's references
+    for (auto& tensor : tensors)
+      if (tensor.defined() && tensor.use_count() == 1 && tensor.is_cpu() && tensor.is_contiguous() &&
+          tensor.storage_offset() == 0 && tensor.storage().nbytes() == tensor.nbytes())
+        kept_[key(tensor, tensor.is_pinned())].push_back(std::move(tensor));
+  }
+
+ private:
+  using Key = std::tuple<c10::ScalarType, std::vector<std::int64_t>, bool>;
+  static Key key(const torch::Tensor& tensor, bool pinned) {
+    return {tensor.scalar_type(), tensor.sizes().vec(), pinned};
+  }
+  static void collect(const c10::IValue& value, std::vector<torch::Tensor>& tensors) {
+    if (value.isTensor()) tensors.push_back(value.toTensor());
+    if (value.isGenericDict())
+      for (const auto& entry : value.toGenericDict()) collect(entry.value(), tensors);
+    if (value.isList())
+      for (const auto& element : value.toListRef()) collect(element, tensors);
+    if (value.isTuple())
+      for (const auto& element : value.toTupleRef().elements()) collect(element, tensors);
+  }
+
+  std::map<Key, std::vector<torch::Tensor>> kept_;
+};
 
 /// Replaces every tensor of `checkpoint` (the weights and the optimizer_state's) by a copy
 /// in host memory, so that the next steps may change the originals, and returns what the
@@ -25,11 +79,14 @@ namespace torchtrain {
 ///   stream then waits for the copies on the device (so that the next optimizer step
 ///   cannot change a tensor before it is copied) and the caller's thread does not wait.
 ///   The returned event is recorded after the copies: wait_for_host_copy() before reading.
+/// The copies go into `buffers`' tensors where one fits, else into new memory.
 class HostCopy {
  public:
-  explicit HostCopy(Checkpoint& checkpoint) {
+  explicit HostCopy(Checkpoint& checkpoint, HostBuffers* buffers = nullptr) : buffers_(buffers) {
+    const torch::NoGradGuard no_autograd;  // a copy for the disk: no graph to record
     for (auto& [name, tensor] : checkpoint.model) tensor = copy(tensor);
     if (checkpoint.optimizer_state) *checkpoint.optimizer_state = copy(*checkpoint.optimizer_state);
+    buffers_ = nullptr;  // taken from only while copying
     if (!side_stream_) return;
     copied_.emplace(side_stream_->device_type());
     copied_->record(*side_stream_);
@@ -46,12 +103,20 @@ class HostCopy {
  private:
   torch::Tensor copy(const torch::Tensor& tensor) {
     if (!tensor.defined()) return tensor;
-    if (tensor.is_cpu()) return tensor.clone(at::MemoryFormat::Contiguous);
-    if (!side_stream_) start_side_stream(tensor.device());
-    TORCH_CHECK(tensor.device() == side_stream_->device(), "a checkpoint's tensors on two devices: ", tensor.device(),
-                " and ", side_stream_->device());
+    const bool on_host = tensor.is_cpu();
+    if (!on_host && !side_stream_) start_side_stream(tensor.device());
+    TORCH_CHECK(on_host || tensor.device() == side_stream_->device(), "a checkpoint's tensors on two devices: ",
+                tensor.device(), " and ", side_stream_->device());
+    auto host = buffers_ ? buffers_->take(tensor, !on_host)
+                         : torch::empty(tensor.sizes(), tensor.options().device(torch::kCPU).pinned_memory(!on_host));
+    // The pickler writes requires_grad: the copy says what the original says, as a clone
+    // would (a kept buffer may say otherwise).
+    host.set_requires_grad(tensor.requires_grad());
+    if (on_host) {
+      detail::copy_tensor(host, tensor);
+      return host;
+    }
     const c10::StreamGuard on_side_stream(*side_stream_);
-    auto host = torch::empty(tensor.sizes(), tensor.options().device(torch::kCPU).pinned_memory(true));
     host.copy_(tensor, /*non_blocking=*/true);
     sources_.push_back(tensor);  // alive until copied, though the checkpoint lets go of it
     return host;
@@ -99,6 +164,7 @@ class HostCopy {
     queued.block(*side_stream_);
   }
 
+  HostBuffers* buffers_;
   std::optional<c10::Stream> caller_stream_, side_stream_;
   std::optional<c10::Event> copied_;
   std::vector<torch::Tensor> sources_, shared_copies_;

@@ -1,6 +1,7 @@
 // A module's state dict (parameters and buffers by dotted name), saved and loaded as safetensors.
 #pragma once
 
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -24,6 +25,24 @@ namespace torchtrain {
 
 /// Tensors by name, in order: a module's state dict, or a safetensors file's contents.
 using StateDict = io::NamedTensors;
+
+namespace detail {
+
+// Copies `source` into `destination` (same shape), by one memcpy on this thread where both
+// are contiguous CPU tensors of one dtype. LibTorch's copy_ splits a large copy over its
+// OpenMP threads, which on a busy machine wait for one another: on a loaded 2-core VM it
+// copied 100 MB in 0.16 s where memcpy took 0.03 s.
+inline void copy_tensor(torch::Tensor& destination, const torch::Tensor& source) {
+  if (destination.is_cpu() && source.is_cpu() && destination.scalar_type() == source.scalar_type() &&
+      destination.is_contiguous() && source.is_contiguous() && destination.sizes() == source.sizes()) {
+    if (source.nbytes() > 0) std::memcpy(destination.data_ptr(), source.data_ptr(), source.nbytes());
+    destination.unsafeGetTensorImpl()->bump_version();  // as copy_ does: autograd sees the change
+  } else {
+    destination.copy_(source);
+  }
+}
+
+}  // namespace detail
 
 /// The parameters and buffers of `module` by their dotted names, as PyTorch's
 /// `state_dict()` names them. The tensors are the module's own (not copies).
@@ -85,7 +104,7 @@ inline void load_state_dict(torch::nn::Module& module, const StateDict& tensors,
   torch::NoGradGuard no_grad;
   for (auto& [name, target] : state_dict(module))
     for (const auto& [saved_name, saved] : tensors)
-      if (saved_name == name) target.copy_(saved);
+      if (saved_name == name) detail::copy_tensor(target, saved);
 }
 
 /// Writes `tensors`, the weights of `module` (its state dict, or what a sharded strategy

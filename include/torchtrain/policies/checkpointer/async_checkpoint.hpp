@@ -39,26 +39,34 @@ class AsyncCheckpoint : public HuggingFaceFolders {
   }
 
   /// Holds the caller for the previous save, if it is still being written, and for copying
-  /// the tensors (HostCopy: on CUDA, not even that); the serialization of the optimizer's
-  /// state (given as Checkpoint::optimizer_state), the writes, fsyncs and rotation run on
-  /// the writer's thread.
+  /// the tensors (HostCopy: on CUDA, not even that), into the host memory of the previous
+  /// save where the dtypes and shapes match; the serialization of the optimizer's state
+  /// (given as Checkpoint::optimizer_state), the writes, fsyncs and rotation run on the
+  /// writer's thread. Between saves it keeps that host memory: one copy of the state.
   void save(Checkpoint checkpoint, const SaveRequest& request) {
     wait();
-    HostCopy copies(checkpoint);  // the model keeps training: the writer gets copies
+    HostCopy copies(checkpoint, &buffers_);  // the model keeps training: the writer gets copies
     pending_ = std::async(std::launch::async,
                           [checkpoint = std::move(checkpoint), copies = std::move(copies), request]() mutable {
-                            copies.wait();
-                            save_checkpoint(checkpoint, request);
+                            {
+                              auto copied = std::move(copies);  // released before its tensors are kept
+                              copied.wait();
+                              save_checkpoint(checkpoint, request);
+                            }
+                            HostBuffers written;
+                            written.keep(std::move(checkpoint));
+                            return written;
                           });
   }
 
   /// Returns once the last save is on disk; rethrows its error.
   void wait() {
-    if (pending_.valid()) std::exchange(pending_, {}).get();
+    if (pending_.valid()) buffers_ = std::exchange(pending_, {}).get();
   }
 
  private:
-  std::future<void> pending_;
+  std::future<HostBuffers> pending_;
+  HostBuffers buffers_;  // the previous save's copies, to copy the next one into
 };
 
 }  // namespace torchtrain

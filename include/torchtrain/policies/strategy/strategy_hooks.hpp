@@ -68,14 +68,18 @@ void load_state_dict(Strategy& strategy, Model& model, const StateDict& tensors,
 }
 
 /// Puts the optimizer's state into `checkpoint`, bound for `folder`, on the processes that
-/// save (every process calls it).
+/// save (every process calls it): as Python's state dict (Checkpoint::optimizer_state),
+/// which the checkpointer serializes where it writes (AsyncCheckpoint: off the training
+/// thread), or as the bytes of an optimizer python_state_dict does not know.
 template <class Strategy>
 void save_optimizer(Strategy& strategy, const torch::optim::Optimizer& optimizer, const std::vector<double>& initial_lrs,
                     Checkpoint& checkpoint, const std::filesystem::path& folder, bool saves) {
-  if constexpr (ShardsTrainingState<Strategy>)
+  if constexpr (ShardsTrainingState<Strategy>) {
     strategy.save_optimizer(optimizer, initial_lrs, checkpoint, folder, saves);
-  else if (saves)
-    checkpoint.optimizer = optim::optimizer_file_bytes(optimizer, initial_lrs);
+  } else if (saves) {
+    checkpoint.optimizer_state = optim::python_state_dict(optimizer, initial_lrs);
+    if (!checkpoint.optimizer_state) checkpoint.optimizer = optim::optimizer_file_bytes(optimizer, initial_lrs);
+  }
 }
 
 /// Restores the optimizer's state from a checkpoint read from `folder`.
