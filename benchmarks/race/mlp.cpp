@@ -1,11 +1,12 @@
 // The race's small workload, where the cost of each step around the kernels decides: an MLP
 // of the digits example's size (64 inputs, a hidden layer of 128, 10 classes) on random
-// inputs, batch 32, float32, trained by torchtrain's Trainer<> or by a hand-written LibTorch
-// loop (--contestant); prints one RACE line with its steps/s. benchmarks/race/race.sh runs
-// it for each contestant, and python_trainer.py for the Python ones, with the same
-// settings, and prints the table.
+// inputs, batch 32, float32, trained by torchtrain's Trainer<>, by Trainer<CudaGraphs> (the
+// whole step replayed as one CUDA graph; CUDA only) or by a hand-written LibTorch loop
+// (--contestant); prints one RACE line with its steps/s. benchmarks/race/race.sh runs it for
+// each contestant, and python_trainer.py for the Python ones, with the same settings, and
+// prints the table.
 //
-//   race_mlp --contestant torchtrain|libtorch [--inputs 64] [--hidden 128] [--hidden_layers 1]
+//   race_mlp --contestant torchtrain|torchtrain_cuda_graphs|libtorch [--inputs 64] [--hidden 128] [--hidden_layers 1]
 //            [--classes 10] [--batch_size 32] [--steps 2000] [--warmup_steps 200]
 #include <cstdint>
 #include <string>
@@ -56,18 +57,20 @@ tt::data::TensorDataset random_data(const MlpArguments& options) {
   return {torch::randn({options.samples, options.inputs}), torch::randint(options.classes, {options.samples}, torch::kLong)};
 }
 
-race::Result train_with_torchtrain(const race::RaceArguments& run, const MlpArguments& options) {
+// Trainer<Policies..., SilentLogger, NoCheckpoint>: the torchtrain contestants.
+template <class... Policies>
+race::Result train_with_torchtrain(const race::RaceArguments& run, const MlpArguments& options, const char* contestant) {
   const auto args = race::training_arguments(run, options.batch_size, options.learning_rate);
   tt::set_seed(run.seed);
   auto data = random_data(options);
   Mlp model(options);
   const auto device = race::pick_device(run.use_cpu);
   race::Timing timing;
-  tt::Trainer<bench::SilentLogger, tt::NoCheckpoint> trainer(
+  tt::Trainer<Policies..., bench::SilentLogger, tt::NoCheckpoint> trainer(
       model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy, tt::NoMetrics{},
       tt::callbacks(race::StepTimer{run.warmup_steps, device, &timing}));
   trainer.train();
-  return {.workload = "mlp", .contestant = "torchtrain", .optimizer = race::torchtrain_optimizer_name(),
+  return {.workload = "mlp", .contestant = contestant, .optimizer = race::torchtrain_optimizer_name(),
           .device = device.str(), .timed_steps = run.steps, .seconds = timing.seconds()};
 }
 
@@ -108,6 +111,11 @@ race::Result train_by_hand(const race::RaceArguments& run, const MlpArguments& o
 }  // namespace
 
 int main(int argc, char** argv) {
-  return race::run_contestant("race_mlp", argc, argv, race::RaceArguments{.steps = 2000, .warmup_steps = 200},
-                              MlpArguments{}, train_with_torchtrain, train_by_hand);
+  return race::run_contestant(
+      "race_mlp", argc, argv, race::RaceArguments{.steps = 2000, .warmup_steps = 200}, MlpArguments{},
+      [](const auto& run, const auto& options) { return train_with_torchtrain<>(run, options, "torchtrain"); },
+      train_by_hand,
+      [](const auto& run, const auto& options) {
+        return train_with_torchtrain<tt::CudaGraphs>(run, options, "torchtrain_cuda_graphs");
+      });
 }

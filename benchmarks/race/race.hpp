@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -145,17 +147,25 @@ inline void clip_gradients(const std::vector<torch::Tensor>& parameters, double 
 
 /// A race program's main: parses the flags into `run` and `workload` (both start from the
 /// defaults given), trains with the contestant `--contestant` names, calling
-/// `train_with_torchtrain(run, workload)` or `train_by_hand(run, workload)`, and prints its
-/// RACE line; returns 1 with a message on any error.
-template <class Workload, class Torchtrain, class ByHand>
+/// `train_with_torchtrain(run, workload)`, `train_by_hand(run, workload)` or, where the
+/// workload has one, `train_with_cuda_graphs(run, workload)` (torchtrain_cuda_graphs), and
+/// prints its RACE line; returns 1 with a message on any error.
+template <class Workload, class Torchtrain, class ByHand, class CudaGraphs = std::nullptr_t>
 int run_contestant(std::string_view program, int argc, char** argv, RaceArguments run, Workload workload,
-                   Torchtrain train_with_torchtrain, ByHand train_by_hand) try {
+                   Torchtrain train_with_torchtrain, ByHand train_by_hand,
+                   CudaGraphs train_with_cuda_graphs = nullptr) try {
   std::tie(run, workload) = tt::parse_args(argc, argv, run, workload);
   if (run.warmup_steps < 1 || run.steps < 1)  // the clock starts as the last warm-up step ends
     throw std::invalid_argument("--warmup_steps and --steps must both be at least 1");
+  constexpr bool has_cuda_graphs = !std::is_null_pointer_v<CudaGraphs>;
   if (run.contestant == "torchtrain") print_result(train_with_torchtrain(run, workload));
   else if (run.contestant == "libtorch") print_result(train_by_hand(run, workload));
-  else throw std::invalid_argument(fmt::format("--contestant is torchtrain or libtorch, not '{}'", run.contestant));
+  else if (has_cuda_graphs && run.contestant == "torchtrain_cuda_graphs") {
+    if constexpr (has_cuda_graphs) print_result(train_with_cuda_graphs(run, workload));
+  } else {
+    throw std::invalid_argument(fmt::format("--contestant is torchtrain, libtorch{}, not '{}'",
+                                            has_cuda_graphs ? " or torchtrain_cuda_graphs" : "", run.contestant));
+  }
   return 0;
 } catch (const std::exception& error) {
   fmt::print(stderr, "{}: {}\n", program, error.what());
@@ -164,6 +174,8 @@ int run_contestant(std::string_view program, int argc, char** argv, RaceArgument
 
 }  // namespace race
 
-TORCHTRAIN_REFLECT(race::RaceArguments, (contestant, "torchtrain or libtorch (the hand-written loop)"),
+TORCHTRAIN_REFLECT(race::RaceArguments,
+                   (contestant, "torchtrain, libtorch (the hand-written loop) or, for the MLP on CUDA, "
+                                "torchtrain_cuda_graphs (Trainer<CudaGraphs>)"),
                    (steps, "timed optimizer steps"), (warmup_steps, "optimizer steps before the clock starts"),
                    (use_cpu, "train on the CPU even when CUDA is available"), seed);

@@ -13,7 +13,9 @@
 # Sizes: cpu is the race on this machine's CPU (a GPT of 4 layers, hidden 256, sequence 128,
 # and the digits example's MLP, 64-128-10, batch 32, both in float32); gpu is GPT-2 small in
 # bf16 and the same MLP (tools/device/run.sh); tiny runs the same programs in seconds, to
-# check them and the table (the CI test benchmarks.race_tiny).
+# check them and the table (the CI test benchmarks.race_tiny). On gpu the MLP has one more
+# contestant, torchtrain_cuda_graphs (Trainer<CudaGraphs>, the whole step as one CUDA graph);
+# elsewhere the table says it was not run.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -66,7 +68,9 @@ run_contestant() {  # log name, command...: its RACE line goes to results.jsonl
 for round in $(seq 1 "$rounds"); do
   for workload in gpt2 mlp; do
     if [ "$workload" = gpt2 ]; then flags=("${gpt2[@]}"); else flags=("${mlp[@]}"); fi
-    for contestant in torchtrain libtorch; do
+    contestants=(torchtrain libtorch)
+    [ "$workload" = mlp ] && [ "$size" = gpu ] && contestants=(torchtrain torchtrain_cuda_graphs libtorch)
+    for contestant in "${contestants[@]}"; do
       run_contestant "${workload}_${contestant}_$round" "$build/benchmarks/race_$workload" --contestant "$contestant" "${flags[@]}"
     done
     for contestant in trainer loop; do

@@ -47,6 +47,21 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
   /// True when the step is LibTorch's fused kernel (Python's `AdamW(fused=True)`).
   bool fused() const { return fused_; }
 
+  /// For a step captured in a CUDA graph (CudaGraphs), with `fused`: from now on the step
+  /// reads each group's learning rate from a tensor on the parameters' device, which
+  /// stage_learning_rates() fills, so that a replayed step uses the schedule's rate of the
+  /// moment (the step counts are on the device already). Python's `capturable=True`.
+  void make_capturable();
+  bool capturable() const { return capturable_; }
+
+  /// Copies each group's learning rate into its device tensor, outside the graph, before
+  /// each step of a capturable optimizer: a kernel launch, no host synchronization.
+  void stage_learning_rates();
+
+  /// Counts, on the host, a step that a graph replayed: the groups that stepped in the
+  /// captured step advance their step count (save() writes it) as the device's did.
+  void count_replayed_step();
+
  private:
   struct GroupMoments {
     std::int64_t step = 0;
@@ -54,6 +69,7 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
     // `step` as float32 on the parameters' device, once per stepped parameter: the fused
     // kernel reads the step there (every entry holds the same value, so their order does not matter).
     std::vector<torch::Tensor> device_steps;
+    torch::Tensor device_lr;  // capturable: the learning rate, float32 on the parameters' device
   };
 
   // The tensors that step in one call: the parameters with a gradient, their gradients and
@@ -79,6 +95,7 @@ class MultiTensorAdamW : public torch::optim::Optimizer {
 
   std::vector<GroupMoments> moments_;
   bool fused_;
+  bool capturable_ = false;
 };
 
 }  // namespace torchtrain::optim
@@ -117,6 +134,21 @@ TORCHTRAIN_INLINE torch::Tensor MultiTensorAdamW::step(LossClosure closure) {
     if (gather(g, lists)) multi_tensor_step(options_of(g), moments_[g].step, lists);
   }
   return loss;
+}
+
+TORCHTRAIN_INLINE void MultiTensorAdamW::make_capturable() {
+  TORCH_CHECK(fused_, "MultiTensorAdamW: only the fused step can be captured in a CUDA graph");
+  capturable_ = true;
+}
+
+TORCHTRAIN_INLINE void MultiTensorAdamW::stage_learning_rates() {
+  for (std::size_t g = 0; g < moments_.size() && g < param_groups_.size(); ++g)
+    if (moments_[g].device_lr.defined()) moments_[g].device_lr.fill_(options_of(g).lr());
+}
+
+TORCHTRAIN_INLINE void MultiTensorAdamW::count_replayed_step() {
+  for (auto& moments : moments_)
+    if (!moments.device_steps.empty()) moments.step += 1;
 }
 
 TORCHTRAIN_INLINE void MultiTensorAdamW::load(torch::serialize::InputArchive& archive) {
@@ -240,13 +272,21 @@ TORCHTRAIN_INLINE void MultiTensorAdamW::fused_step() {
       advancing.insert(advancing.end(), steps.begin(), steps.end());
     }
     lists.device_steps.insert(lists.device_steps.end(), steps.begin(), steps.end());
+    if (capturable_ && !moments_[g].device_lr.defined())  // made before a capture, by the first (eager) step
+      moments_[g].device_lr = torch::full({}, options_of(g).lr(), lists.params[before].options().dtype(torch::kFloat));
   }
   if (!advancing.empty()) at::_foreach_add_(advancing, 1);  // on the device: no host-to-device copy per step
   for (auto& [g, lists] : calls) {
     const auto& options = options_of(g);
-    at::_fused_adamw_(lists.params, lists.grads, lists.exp_avg, lists.exp_avg_sq, /*max_exp_avg_sqs=*/{},
-                      lists.device_steps, options.lr(), std::get<0>(options.betas()), std::get<1>(options.betas()),
-                      options.weight_decay(), options.eps(), /*amsgrad=*/false, /*maximize=*/false);
+    if (capturable_)  // the groups of one call share their options, so the first group's rate serves all
+      at::_fused_adamw_(lists.params, lists.grads, lists.exp_avg, lists.exp_avg_sq, /*max_exp_avg_sqs=*/{},
+                        lists.device_steps, moments_[g].device_lr, std::get<0>(options.betas()),
+                        std::get<1>(options.betas()), options.weight_decay(), options.eps(), /*amsgrad=*/false,
+                        /*maximize=*/false);
+    else
+      at::_fused_adamw_(lists.params, lists.grads, lists.exp_avg, lists.exp_avg_sq, /*max_exp_avg_sqs=*/{},
+                        lists.device_steps, options.lr(), std::get<0>(options.betas()), std::get<1>(options.betas()),
+                        options.weight_decay(), options.eps(), /*amsgrad=*/false, /*maximize=*/false);
   }
 }
 

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <torchtrain/policies/accumulation/accumulation.hpp>
+#include <torchtrain/policies/accumulation/accumulation_hooks.hpp>
 #include <torchtrain/policies/accumulation/accumulation_policy.hpp>
+#include <torchtrain/policies/accumulation/cuda_graphs.hpp>
 #include <torchtrain/policies/category.hpp>
 #include <torchtrain/policies/checkpointer/async_checkpoint.hpp>
 #include <torchtrain/policies/checkpointer/checkpoint_folders.hpp>

@@ -22,6 +22,7 @@
 #include <torchtrain/nn/neftune_embedding.hpp>
 #include <torchtrain/nn/parameter_count.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
+#include <torchtrain/policies/accumulation/accumulation_hooks.hpp>
 #include <torchtrain/policies/strategy/strategy_hooks.hpp>
 #include <torchtrain/trainer/best_model.hpp>
 #include <torchtrain/trainer/jit_checkpoint.hpp>
@@ -138,17 +139,9 @@ class TrainingLoop final
       notify(event::on_step_begin{});
       Step step(model_, loss_, policies_.precision, policies_.strategy, args_, step_logs_, std::span<const Batch>(window),
                 state_.global_step);
-      policies_.accumulation.accumulate(std::span(window), policies_.strategy, [&](const Batch& batch, bool last) {
-        progress_.count_batch(batch, policies_.strategy, state_);
-        policies_.strategy.synchronize_buffers();
-        step.begin_micro_batch(last);
-        training_step(step, batch);
-        window_losses.push_back(step.end_micro_batch());
-        progress_.add_loss(window_losses.back(), args_, state_);
-        if (!last) notify(event::on_substep_end{});
-      });
+      StepParts parts{*this, step, window_losses};
       // A step the --fp16 loss scaler skipped overflowed by design: its values are no divergence.
-      if (optimizer_step())
+      if (accumulation_hooks::run_step(policies_.accumulation, std::span(window), policies_.strategy, parts))
         for (const auto& loss : window_losses) non_finite_.add(NonFiniteWatch::loss, state_.global_step + 1, loss);
       window_losses.clear();
       state_.global_step += 1;
@@ -179,17 +172,68 @@ class TrainingLoop final
       step.default_training_step(batch);
   }
 
+  // One optimizer step's parts, for the accumulation policy (accumulation_hooks::run_step):
+  // each micro-step and the optimizer step whole, or split into host bookkeeping and device
+  // work, the part a CUDA graph captures (CudaGraphs).
+  struct StepParts {
+    using precision = typename Policies::precision;
+    TrainingLoop& loop;
+    Step& step;
+    std::vector<torch::Tensor>& window_losses;
+
+    void micro_step(const Batch& batch, bool last) {
+      begin_micro_batch(batch, last);
+      end_micro_batch(device_micro_batch(batch), last);
+    }
+    void begin_micro_batch(const Batch& batch, bool last) {
+      loop.progress_.count_batch(batch, loop.policies_.strategy, loop.state_);
+      loop.policies_.strategy.synchronize_buffers();
+      step.begin_micro_batch(last);
+    }
+    torch::Tensor device_micro_batch(const Batch& batch) {
+      loop.training_step(step, batch);
+      return step.end_micro_batch();
+    }
+    void end_micro_batch(torch::Tensor loss, bool last) {
+      window_losses.push_back(std::move(loss));
+      loop.progress_.add_loss(window_losses.back(), loop.args_, loop.state_);
+      if (!last) loop.notify(event::on_substep_end{});
+    }
+    bool optimizer_step() { return loop.optimizer_step(); }
+    std::optional<torch::Tensor> device_optimizer_step() {
+      auto grad_norm = loop.unscale_and_clip();
+      loop.policies_.precision.optimizer_step(*loop.optimization_.optimizer());
+      return grad_norm;
+    }
+    bool end_device_optimizer_step(std::optional<torch::Tensor> grad_norm) {
+      if (grad_norm) loop.progress_.grad_norm = std::move(*grad_norm);
+      loop.notify(event::on_pre_optimizer_step{});
+      loop.end_optimizer_step(/*stepped=*/true);
+      return true;
+    }
+  };
+
   // Unscale, clip, step, schedule, zero: in the Python Trainer's order. Returns whether the
   // optimizer stepped (the --fp16 loss scaler skips a step whose gradients overflowed).
   bool optimizer_step() {
-    auto& optimizer = *optimization_.optimizer();
-    auto& scheduler = *optimization_.scheduler();
-    policies_.precision.unscale_gradients(optimizer);
+    if (auto grad_norm = unscale_and_clip()) progress_.grad_norm = std::move(*grad_norm);
+    notify(event::on_pre_optimizer_step{});
+    const bool stepped = policies_.precision.optimizer_step(*optimization_.optimizer());
+    end_optimizer_step(stepped);
+    return stepped;
+  }
+  // The gradients unscaled and clipped: the norm before clipping, where they are clipped.
+  std::optional<torch::Tensor> unscale_and_clip() {
+    policies_.precision.unscale_gradients(*optimization_.optimizer());
     // An optimizer that updated in backward left no gradients to clip.
     if (args_.max_grad_norm > 0 && !optimization_.updates_in_backward())
-      progress_.grad_norm = strategy_hooks::clip_grad_norm(policies_.strategy, optimization_.parameters(), args_.max_grad_norm);
-    notify(event::on_pre_optimizer_step{});
-    const bool stepped = policies_.precision.optimizer_step(optimizer);
+      return strategy_hooks::clip_grad_norm(policies_.strategy, optimization_.parameters(), args_.max_grad_norm);
+    return std::nullopt;
+  }
+  // What follows the optimizer's step: the watch on the norm, the callbacks, the schedule, zero.
+  void end_optimizer_step(bool stepped) {
+    auto& optimizer = *optimization_.optimizer();
+    auto& scheduler = *optimization_.scheduler();
     if (stepped && progress_.grad_norm.defined())
       non_finite_.add(NonFiniteWatch::grad_norm, state_.global_step + 1, progress_.grad_norm);
     strategy_hooks::after_optimizer_step(policies_.strategy);
@@ -197,7 +241,6 @@ class TrainingLoop final
     progress_.learning_rate = scheduler.last_lr();  // the rate this step used
     if (stepped && !scheduler.steps_on_metrics()) scheduler.step();
     optim::zero_grad_set_to_none(optimizer);
-    return stepped;
   }
 
   // Says once per run at which step the loss or the gradient norm first was not a finite
@@ -313,6 +356,7 @@ class TrainingLoop final
     optimization_.begin(*model_, args_, plan);
     optimization_.check_updates_in_backward(args_, strategy.world_size());
     strategy_hooks::prepare_optimizer(strategy, *optimization_.optimizer());
+    accumulation_hooks::begin_run(policies_.accumulation, args_, strategy.device(), *optimization_.optimizer());
     data_.begin(args_, plan, strategy.world_size(), strategy.rank());
     const TrainerState previous = std::exchange(state_, fresh_trainer_state(plan, args_));
     state_.is_world_process_zero = previous.is_world_process_zero;
