@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -114,10 +115,16 @@ class Evaluator {
         .world_size = strategy.world_size(),
         .gather = [&](const torch::Tensor& shard, std::int64_t samples) { return strategy.gather_shards(shard, samples); }};
     strategy.synchronize_buffers();  // every rank evaluates the model rank 0 would save, buffers included
-    const auto step = [&](const auto& batch) {
+    // The step and the callback go to the loop type-erased (one indirect call per batch):
+    // the loop is then compiled once per dataset and compute_metrics, not once per
+    // precision policy and Trainer (a program that picks its precision from the command
+    // line, with_precision, has three Trainers).
+    using Batch = typename data::DataLoader<Dataset>::Batch;
+    const std::function<PredictionStepOutput(const Batch&)> step = [&](const Batch& batch) {
       return precision.autocast([&] { return detail::prediction_step(loss, model, batch); });
     };
-    auto output = detail::evaluation_loop(*model, dataset, options, step, compute_metrics_, on_prediction_step);
+    const std::function<void()> after_step = [&] { on_prediction_step(); };
+    auto output = detail::evaluation_loop(*model, dataset, options, step, compute_metrics_, after_step);
 
     const std::string p(prefix);
     Metrics metrics;
