@@ -13,12 +13,16 @@
 # programs share a precompiled header of <torch/torch.h> and torchtrain.hpp (CMake's
 # target_precompile_headers), beside torch_only with a precompiled <torch/torch.h>.
 #
-#   benchmarks/compile_time.sh [ROUNDS]    (default 1; with more, each time is the median)
+#   benchmarks/compile_time.sh [ROUNDS] [PROGRAM...]
+#
+# ROUNDS: default 1; with more, each time is the median. PROGRAMs (headers_only, digits, ddp,
+# distillation, sample_generation, gpt): only those rows (default: all of them).
 #
 # Prints a markdown table. Run it on an idle machine: compile time is CPU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-1}
+wanted=("${@:2}")
 cxx=${CXX:-g++}
 torch_dir=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 work=$(mktemp -d)
@@ -51,6 +55,14 @@ programs=("headers_only:$work/headers_only.cpp" "digits:examples/digits/main.cpp
           "ddp (Trainer<BF16, DDP, Accum<4>>):examples/ddp/main.cpp"
           "distillation:examples/distillation/main.cpp" "sample_generation (callbacks):examples/sample_generation/main.cpp"
           "gpt:examples/gpt/main.cpp")
+if [ ${#wanted[@]} -gt 0 ]; then
+  chosen=()
+  for entry in "${programs[@]}"; do
+    for name in "${wanted[@]}"; do [ "${entry%%[ :]*}" = "$name" ] && chosen+=("$entry"); done
+  done
+  [ ${#chosen[@]} -gt 0 ] || { echo "compile_time.sh: no program named ${wanted[*]}" >&2; exit 2; }
+  programs=("${chosen[@]}")
+fi
 
 # Seconds to compile, the median of $rounds: compile_seconds FILE FLAGS...
 compile_seconds() {

@@ -1,32 +1,20 @@
 // Checkpoint: what a checkpoint folder holds, written so that it appears only when complete.
 #pragma once
 
-#include <algorithm>
-#include <cstdint>
-#include <exception>
 #include <filesystem>
-#include <future>
-#include <limits>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <ATen/core/ivalue.h>
 #include <torch/types.h>
 
 #include <torchtrain/checkpoint/checkpoint_folders.hpp>
-#include <torchtrain/core/errors.hpp>
-#include <torchtrain/detail/json_text.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/detail/printable.hpp>
-#include <torchtrain/io/safetensors.hpp>
-#include <torchtrain/io/torch_save_file.hpp>
 
 namespace torchtrain {
 
@@ -81,29 +69,20 @@ struct Checkpoint {
   /// LibTorch cannot read.
   bool from_python = false;
 
+
   /// The file of process `rank`'s random state in a run of `world_size` processes.
-  static std::string rng_state_file_name(int rank, int world_size) {
-    return world_size == 1 ? rng_state_file : fmt::format("rng_state_{}.pth", rank);
-  }
+  static std::string rng_state_file_name(int rank, int world_size);
   static bool is_rng_state_file(std::string_view name) {
     return name == rng_state_file || is_rank_file(name, "rng_state_", ".pth");
   }
   /// The file of process `rank`'s optimizer shard.
-  static std::string optimizer_shard_file_name(int rank) { return fmt::format("optimizer_shard_{}.pt", rank); }
+  static std::string optimizer_shard_file_name(int rank);
   static bool is_optimizer_shard_file(std::string_view name) { return is_rank_file(name, "optimizer_shard_", ".pt"); }
   /// Where the processes write their own files of the checkpoint bound for `folder`
   /// (`tmp-<name>-staged` beside it) before write_checkpoint moves them in.
-  static std::filesystem::path staging_folder_for(const std::filesystem::path& folder) {
-    const auto parent = folder.parent_path().empty() ? std::filesystem::path(".") : folder.parent_path();
-    return parent / ("tmp-" + folder.filename().string() + "-staged");
-  }
+  static std::filesystem::path staging_folder_for(const std::filesystem::path& folder);
   /// True for `<prefix><rank><suffix>`.
-  static bool is_rank_file(std::string_view name, std::string_view prefix, std::string_view suffix) {
-    if (!name.starts_with(prefix) || !name.ends_with(suffix) || name.size() == prefix.size() + suffix.size())
-      return false;
-    const auto rank = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-    return std::all_of(rank.begin(), rank.end(), [](char c) { return c >= '0' && c <= '9'; });
-  }
+  static bool is_rank_file(std::string_view name, std::string_view prefix, std::string_view suffix);
 
   /// The byte files with fixed names (all but the model and the random states).
   template <class Self, class Visit>
@@ -122,7 +101,79 @@ struct Checkpoint {
 /// folder appears only when complete (an existing folder of that name is replaced). On any
 /// error the temporary and staging folders are removed and earlier checkpoints are
 /// untouched; the FileError names the file.
-inline void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem::path& folder) {
+TORCHTRAIN_INLINE void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem::path& folder);
+
+/// Where a save goes and what rotation after it must keep.
+struct SaveRequest {
+  std::filesystem::path folder;                      // output_dir/checkpoint-<step>
+  std::optional<int> save_total_limit;               // from the arguments
+  std::optional<std::string> best_model_checkpoint;  // never deleted by rotation
+};
+
+/// Writes the checkpoint, then deletes the oldest beyond the limit (never the best).
+TORCHTRAIN_INLINE void save_checkpoint(const Checkpoint& checkpoint, const SaveRequest& request);
+
+/// True when `folder` is a checkpoint of the Python Trainer: its training_args.bin and
+/// trainer_state.json (which Python writes last), and no manifest of ours.
+TORCHTRAIN_INLINE bool is_python_checkpoint(const std::filesystem::path& folder);
+
+/// True when `folder` holds a manifest, which is written last, or is a Python Trainer's
+/// checkpoint: a complete checkpoint.
+TORCHTRAIN_INLINE bool is_complete_checkpoint(const std::filesystem::path& folder);
+
+/// The complete checkpoint with the largest step in output_dir (what
+/// `resume_from_checkpoint = true` takes); nullopt when there is none.
+TORCHTRAIN_INLINE std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& output_dir);
+
+/// Reads a checkpoint folder, checking every file against the manifest; a Python Trainer's
+/// checkpoint (is_python_checkpoint) is read as it is. `model_only` reads the weights and
+/// the trainer state alone. FileError names the folder or file that is missing,
+/// incomplete or damaged.
+TORCHTRAIN_INLINE Checkpoint read_checkpoint(const std::filesystem::path& folder, bool model_only = false);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <future>
+#include <limits>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/json_text.hpp>
+#include <torchtrain/detail/printable.hpp>
+#include <torchtrain/io/safetensors.hpp>
+#include <torchtrain/io/torch_save_file.hpp>
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE std::string Checkpoint::rng_state_file_name(int rank, int world_size) {
+  return world_size == 1 ? rng_state_file : fmt::format("rng_state_{}.pth", rank);
+}
+
+TORCHTRAIN_INLINE std::string Checkpoint::optimizer_shard_file_name(int rank) {
+  return fmt::format("optimizer_shard_{}.pt", rank);
+}
+
+TORCHTRAIN_INLINE std::filesystem::path Checkpoint::staging_folder_for(const std::filesystem::path& folder) {
+  const auto parent = folder.parent_path().empty() ? std::filesystem::path(".") : folder.parent_path();
+  return parent / ("tmp-" + folder.filename().string() + "-staged");
+}
+
+TORCHTRAIN_INLINE bool Checkpoint::is_rank_file(std::string_view name, std::string_view prefix, std::string_view suffix) {
+  if (!name.starts_with(prefix) || !name.ends_with(suffix) || name.size() == prefix.size() + suffix.size())
+    return false;
+  const auto rank = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  return std::all_of(rank.begin(), rank.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+TORCHTRAIN_INLINE void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem::path& folder) {
   const auto parent = folder.parent_path().empty() ? std::filesystem::path(".") : folder.parent_path();
   const auto temporary = parent / ("tmp-" + folder.filename().string());
   std::error_code error;
@@ -192,38 +243,24 @@ inline void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem
   }
 }
 
-/// Where a save goes and what rotation after it must keep.
-struct SaveRequest {
-  std::filesystem::path folder;                      // output_dir/checkpoint-<step>
-  std::optional<int> save_total_limit;               // from the arguments
-  std::optional<std::string> best_model_checkpoint;  // never deleted by rotation
-};
-
-/// Writes the checkpoint, then deletes the oldest beyond the limit (never the best).
-inline void save_checkpoint(const Checkpoint& checkpoint, const SaveRequest& request) {
+TORCHTRAIN_INLINE void save_checkpoint(const Checkpoint& checkpoint, const SaveRequest& request) {
   write_checkpoint(checkpoint, request.folder);
   rotate_checkpoints(request.folder.parent_path(), request.save_total_limit, request.best_model_checkpoint);
 }
 
-/// True when `folder` is a checkpoint of the Python Trainer: its training_args.bin and
-/// trainer_state.json (which Python writes last), and no manifest of ours.
-inline bool is_python_checkpoint(const std::filesystem::path& folder) {
+TORCHTRAIN_INLINE bool is_python_checkpoint(const std::filesystem::path& folder) {
   std::error_code error;
   return !std::filesystem::exists(folder / Checkpoint::manifest_file, error) &&
          std::filesystem::is_regular_file(folder / Checkpoint::python_training_args_file, error) &&
          std::filesystem::is_regular_file(folder / Checkpoint::trainer_state_file, error);
 }
 
-/// True when `folder` holds a manifest, which is written last, or is a Python Trainer's
-/// checkpoint: a complete checkpoint.
-inline bool is_complete_checkpoint(const std::filesystem::path& folder) {
+TORCHTRAIN_INLINE bool is_complete_checkpoint(const std::filesystem::path& folder) {
   std::error_code error;
   return std::filesystem::is_regular_file(folder / Checkpoint::manifest_file, error) || is_python_checkpoint(folder);
 }
 
-/// The complete checkpoint with the largest step in output_dir (what
-/// `resume_from_checkpoint = true` takes); nullopt when there is none.
-inline std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& output_dir) {
+TORCHTRAIN_INLINE std::optional<std::filesystem::path> latest_checkpoint(const std::filesystem::path& output_dir) {
   auto folders = sorted_checkpoints(output_dir);
   for (auto it = folders.rbegin(); it != folders.rend(); ++it)
     if (is_complete_checkpoint(*it)) return *it;
@@ -301,11 +338,7 @@ inline Checkpoint read_python_checkpoint(const std::filesystem::path& folder, bo
 
 }  // namespace detail
 
-/// Reads a checkpoint folder, checking every file against the manifest; a Python Trainer's
-/// checkpoint (is_python_checkpoint) is read as it is. `model_only` reads the weights and
-/// the trainer state alone. FileError names the folder or file that is missing,
-/// incomplete or damaged.
-inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool model_only = false) {
+TORCHTRAIN_INLINE Checkpoint read_checkpoint(const std::filesystem::path& folder, bool model_only) {
   if (std::error_code error; std::filesystem::exists(folder, error) && !std::filesystem::is_directory(folder, error))
     throw FileError(fmt::format("cannot resume from '{}': it is a file, not a checkpoint folder; name a "
                                 "checkpoint-<step> folder (or true for the latest in --output_dir)",
@@ -369,3 +402,5 @@ inline Checkpoint read_checkpoint(const std::filesystem::path& folder, bool mode
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,27 +1,56 @@
 // Checkpoint folders in output_dir: their names, which is the latest, and rotation that keeps the best.
 #pragma once
 
-#include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
+
+#include <torchtrain/core/config.hpp>
+
+namespace torchtrain {
+
+/// `output_dir/checkpoint-<step>`, as the Python Trainer names its checkpoints.
+TORCHTRAIN_INLINE std::filesystem::path checkpoint_folder(const std::filesystem::path& output_dir, int step);
+
+/// The step of a folder named `checkpoint-<step>`; nullopt for any other name (including
+/// the `tmp-checkpoint-<step>` folders of saves in progress).
+TORCHTRAIN_INLINE std::optional<int> checkpoint_step(const std::filesystem::path& folder);
+
+/// The checkpoint folders in output_dir by step, oldest first, with `best` (when it is
+/// one of them) moved to the second-to-last place so that rotation, which deletes from
+/// the front, never takes it: the Python Trainer's `_sorted_checkpoints`.
+TORCHTRAIN_INLINE std::vector<std::filesystem::path> sorted_checkpoints(const std::filesystem::path& output_dir,
+                                                                        const std::optional<std::string>& best = {});
+
+/// What a checkpoint folder is renamed to, in front of its name, while rotation deletes it.
+inline constexpr std::string_view deleting_prefix = "deleting-";
+
+/// Deletes the oldest checkpoints beyond `save_total_limit`, never the best one; with a
+/// limit of 1 and a best checkpoint that is not the newest, two are kept (the newest, to
+/// resume from, and the best). A limit that is absent or not positive keeps everything.
+TORCHTRAIN_INLINE void rotate_checkpoints(const std::filesystem::path& output_dir, std::optional<int> save_total_limit,
+                                          const std::optional<std::string>& best);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <charconv>
+#include <system_error>
+#include <utility>
 
 #include <fmt/format.h>
 
 namespace torchtrain {
 
-/// `output_dir/checkpoint-<step>`, as the Python Trainer names its checkpoints.
-inline std::filesystem::path checkpoint_folder(const std::filesystem::path& output_dir, int step) {
+TORCHTRAIN_INLINE std::filesystem::path checkpoint_folder(const std::filesystem::path& output_dir, int step) {
   return output_dir / fmt::format("checkpoint-{}", step);
 }
 
-/// The step of a folder named `checkpoint-<step>`; nullopt for any other name (including
-/// the `tmp-checkpoint-<step>` folders of saves in progress).
-inline std::optional<int> checkpoint_step(const std::filesystem::path& folder) {
+TORCHTRAIN_INLINE std::optional<int> checkpoint_step(const std::filesystem::path& folder) {
   constexpr std::string_view prefix = "checkpoint-";
   const std::string name = folder.filename().string();
   if (!name.starts_with(prefix) || name.size() == prefix.size()) return std::nullopt;
@@ -32,11 +61,8 @@ inline std::optional<int> checkpoint_step(const std::filesystem::path& folder) {
   return step;
 }
 
-/// The checkpoint folders in output_dir by step, oldest first, with `best` (when it is
-/// one of them) moved to the second-to-last place so that rotation, which deletes from
-/// the front, never takes it: the Python Trainer's `_sorted_checkpoints`.
-inline std::vector<std::filesystem::path> sorted_checkpoints(const std::filesystem::path& output_dir,
-                                                             const std::optional<std::string>& best = {}) {
+TORCHTRAIN_INLINE std::vector<std::filesystem::path> sorted_checkpoints(const std::filesystem::path& output_dir,
+                                                                        const std::optional<std::string>& best) {
   std::vector<std::pair<int, std::filesystem::path>> found;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(output_dir, error))
@@ -53,14 +79,8 @@ inline std::vector<std::filesystem::path> sorted_checkpoints(const std::filesyst
   return folders;
 }
 
-/// What a checkpoint folder is renamed to, in front of its name, while rotation deletes it.
-inline constexpr std::string_view deleting_prefix = "deleting-";
-
-/// Deletes the oldest checkpoints beyond `save_total_limit`, never the best one; with a
-/// limit of 1 and a best checkpoint that is not the newest, two are kept (the newest, to
-/// resume from, and the best). A limit that is absent or not positive keeps everything.
-inline void rotate_checkpoints(const std::filesystem::path& output_dir, std::optional<int> save_total_limit,
-                               const std::optional<std::string>& best) {
+TORCHTRAIN_INLINE void rotate_checkpoints(const std::filesystem::path& output_dir, std::optional<int> save_total_limit,
+                                          const std::optional<std::string>& best) {
   if (!save_total_limit || *save_total_limit <= 0) return;
   const auto folders = sorted_checkpoints(output_dir, best);
   std::size_t keep = static_cast<std::size_t>(*save_total_limit);
@@ -81,3 +101,5 @@ inline void rotate_checkpoints(const std::filesystem::path& output_dir, std::opt
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

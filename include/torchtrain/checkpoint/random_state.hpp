@@ -1,11 +1,33 @@
 // The random state of a process (CPU and CUDA generators), saved with a checkpoint.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
+
+#include <torchtrain/core/config.hpp>
+
+namespace torchtrain {
+
+/// This process's random state as the Python Trainer's rng_state.pth holds it (a
+/// `torch.save` dict, which Python's Trainer restores): "cpu", the default CPU generator;
+/// "cuda", the first device's generator, or every device's in a `distributed` run; and
+/// "python" and "numpy", the states `random.seed(seed)` and `numpy.random.seed(seed)` set.
+/// Data order needs no state: it is a function of the seed and the epoch (data::RandomSampler).
+TORCHTRAIN_INLINE std::string save_random_state(std::int64_t seed, bool distributed);
+
+/// Restores the generators of what save_random_state wrote: CUDA states for the devices
+/// both runs have. `file_name` names the file in errors. Python's own rng_state.pth is no
+/// such file: LibTorch's unpickler cannot read the Python integers of 2^31 and above (which
+/// Python pickles in 5 bytes) and the NumPy array it holds (FileError).
+TORCHTRAIN_INLINE void load_random_state(const std::string& bytes, std::string_view file_name);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <mutex>
 #include <vector>
 
 #include <ATen/Context.h>
@@ -75,12 +97,7 @@ inline std::vector<std::int64_t> mersenne_twister_state(std::uint64_t seed, bool
 
 }  // namespace detail
 
-/// This process's random state as the Python Trainer's rng_state.pth holds it (a
-/// `torch.save` dict, which Python's Trainer restores): "cpu", the default CPU generator;
-/// "cuda", the first device's generator, or every device's in a `distributed` run; and
-/// "python" and "numpy", the states `random.seed(seed)` and `numpy.random.seed(seed)` set.
-/// Data order needs no state: it is a function of the seed and the epoch (data::RandomSampler).
-inline std::string save_random_state(std::int64_t seed, bool distributed) {
+TORCHTRAIN_INLINE std::string save_random_state(std::int64_t seed, bool distributed) {
   auto state = io::python_dict();
   auto python_words = io::python_list(detail::mersenne_twister_state(static_cast<std::uint64_t>(seed), true));
   python_words.push_back(std::int64_t{624});  // the position, as random.getstate() ends its tuple
@@ -100,11 +117,7 @@ inline std::string save_random_state(std::int64_t seed, bool distributed) {
   return io::torch_save_bytes(state);
 }
 
-/// Restores the generators of what save_random_state wrote: CUDA states for the devices
-/// both runs have. `file_name` names the file in errors. Python's own rng_state.pth is no
-/// such file: LibTorch's unpickler cannot read the Python integers of 2^31 and above (which
-/// Python pickles in 5 bytes) and the NumPy array it holds (FileError).
-inline void load_random_state(const std::string& bytes, std::string_view file_name) {
+TORCHTRAIN_INLINE void load_random_state(const std::string& bytes, std::string_view file_name) {
   const auto saved = io::torch_load_bytes(bytes, file_name);
   try {
     const auto state = saved.toGenericDict();
@@ -123,3 +136,5 @@ inline void load_random_state(const std::string& bytes, std::string_view file_na
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

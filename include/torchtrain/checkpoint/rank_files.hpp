@@ -5,7 +5,6 @@
 #include <exception>
 #include <filesystem>
 #include <map>
-#include <random>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -14,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <torchtrain/checkpoint/checkpoint.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/io/durable_file.hpp>
 
@@ -21,35 +21,12 @@ namespace torchtrain {
 
 namespace detail {
 
-inline constexpr const char* staging_token_file = "staging-token";
-
 // Rank 0 opens the staging folder afresh and marks it with a token no other save shares;
 // empty when it cannot (the processes then send their files to rank 0 instead).
-inline std::string open_staging_folder(const std::filesystem::path& staging) {
-  std::error_code error;
-  std::filesystem::remove_all(staging, error);  // left by a save that was killed
-  std::filesystem::create_directories(staging, error);
-  if (error) return {};
-  std::random_device entropy;
-  const auto token = fmt::format("{:08x}{:08x}{:08x}", entropy(), entropy(), entropy());
-  try {
-    io::write_file(staging / staging_token_file, token);
-  } catch (const std::exception&) {
-    return {};
-  }
-  return token;
-}
+TORCHTRAIN_INLINE std::string open_staging_folder(const std::filesystem::path& staging);
 
 // True when this process sees rank 0's staging folder: the same disk.
-inline bool sees_staging_folder(const std::filesystem::path& staging, const std::string& token) {
-  std::error_code error;
-  if (token.empty() || !std::filesystem::is_regular_file(staging / staging_token_file, error)) return false;
-  try {
-    return io::read_file(staging / staging_token_file) == token;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
+TORCHTRAIN_INLINE bool sees_staging_folder(const std::filesystem::path& staging, const std::string& token);
 
 }  // namespace detail
 
@@ -114,3 +91,44 @@ void save_rank_files(Strategy& strategy, const std::string& name, std::string by
 }
 
 }  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <random>
+
+namespace torchtrain {
+
+namespace detail {
+
+inline constexpr const char* staging_token_file = "staging-token";
+
+TORCHTRAIN_INLINE std::string open_staging_folder(const std::filesystem::path& staging) {
+  std::error_code error;
+  std::filesystem::remove_all(staging, error);  // left by a save that was killed
+  std::filesystem::create_directories(staging, error);
+  if (error) return {};
+  std::random_device entropy;
+  const auto token = fmt::format("{:08x}{:08x}{:08x}", entropy(), entropy(), entropy());
+  try {
+    io::write_file(staging / staging_token_file, token);
+  } catch (const std::exception&) {
+    return {};
+  }
+  return token;
+}
+
+TORCHTRAIN_INLINE bool sees_staging_folder(const std::filesystem::path& staging, const std::string& token) {
+  std::error_code error;
+  if (token.empty() || !std::filesystem::is_regular_file(staging / staging_token_file, error)) return false;
+  try {
+    return io::read_file(staging / staging_token_file) == token;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace detail
+
+}  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -1,24 +1,13 @@
 // A module's state dict (parameters and buffers by dotted name), saved and loaded as safetensors.
 #pragma once
 
-#include <cstring>
 #include <filesystem>
-#include <string>
 #include <string_view>
-#include <unordered_map>
-#include <utility>
-#include <vector>
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 #include <torch/types.h>
-#include <torch/version.h>
 
-#include <torchtrain/core/errors.hpp>
-#include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/io/messages.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/io/safetensors.hpp>
 
 namespace torchtrain {
@@ -32,7 +21,61 @@ namespace detail {
 // are contiguous CPU tensors of one dtype. LibTorch's copy_ splits a large copy over its
 // OpenMP threads, which on a busy machine wait for one another: on a loaded 2-core VM it
 // copied 100 MB in 0.16 s where memcpy took 0.03 s.
-inline void copy_tensor(torch::Tensor& destination, const torch::Tensor& source) {
+TORCHTRAIN_INLINE void copy_tensor(torch::Tensor& destination, const torch::Tensor& source);
+
+}  // namespace detail
+
+/// The parameters and buffers of `module` by their dotted names, as PyTorch's
+/// `state_dict()` names them. The tensors are the module's own (not copies).
+TORCHTRAIN_INLINE StateDict state_dict(const torch::nn::Module& module);
+
+/// Checks that `tensors` fit the module: every name matches both ways, with the same shape
+/// and the same kind of dtype (a float of another width converts, with a warning that says
+/// so); FileError names `source` and the tensor.
+TORCHTRAIN_INLINE void check_state_dict(const torch::nn::Module& module, const StateDict& tensors, std::string_view source);
+
+/// Copies `tensors` into the module's parameters and buffers of the same names, once
+/// check_state_dict has found that they fit.
+TORCHTRAIN_INLINE void load_state_dict(torch::nn::Module& module, const StateDict& tensors, std::string_view source);
+
+/// Writes `tensors`, the weights of `module` (its state dict, or what a sharded strategy
+/// gathered of it), to `folder/model.safetensors` (readable by Python's `safetensors`) and
+/// a small `config.json` describing them, each file replaced atomically. Creates the folder.
+TORCHTRAIN_INLINE void save_model(const torch::nn::Module& module, const StateDict& tensors,
+                                  const std::filesystem::path& folder);
+
+/// Writes `module`'s own weights (see above).
+TORCHTRAIN_INLINE void save_model(const torch::nn::Module& module, const std::filesystem::path& folder);
+
+/// Loads `folder/model.safetensors` (as written by save_model, a checkpoint, or Python's
+/// `safetensors.torch.save_file`) into `module`; names and shapes must match.
+TORCHTRAIN_INLINE void load_model(torch::nn::Module& module, const std::filesystem::path& folder);
+
+}  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+#include <torch/version.h>
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/io/messages.hpp>
+
+namespace torchtrain {
+
+namespace detail {
+
+TORCHTRAIN_INLINE void copy_tensor(torch::Tensor& destination, const torch::Tensor& source) {
   if (destination.is_cpu() && source.is_cpu() && destination.scalar_type() == source.scalar_type() &&
       destination.is_contiguous() && source.is_contiguous() && destination.sizes() == source.sizes()) {
     if (source.nbytes() > 0) std::memcpy(destination.data_ptr(), source.data_ptr(), source.nbytes());
@@ -44,19 +87,14 @@ inline void copy_tensor(torch::Tensor& destination, const torch::Tensor& source)
 
 }  // namespace detail
 
-/// The parameters and buffers of `module` by their dotted names, as PyTorch's
-/// `state_dict()` names them. The tensors are the module's own (not copies).
-inline StateDict state_dict(const torch::nn::Module& module) {
+TORCHTRAIN_INLINE StateDict state_dict(const torch::nn::Module& module) {
   StateDict tensors;
   for (const auto& item : module.named_parameters()) tensors.emplace_back(item.key(), item.value().detach());
   for (const auto& item : module.named_buffers()) tensors.emplace_back(item.key(), item.value().detach());
   return tensors;
 }
 
-/// Checks that `tensors` fit the module: every name matches both ways, with the same shape
-/// and the same kind of dtype (a float of another width converts, with a warning that says
-/// so); FileError names `source` and the tensor.
-inline void check_state_dict(const torch::nn::Module& module, const StateDict& tensors, std::string_view source) {
+TORCHTRAIN_INLINE void check_state_dict(const torch::nn::Module& module, const StateDict& tensors, std::string_view source) {
   std::unordered_map<std::string_view, const torch::Tensor*> by_name;
   for (const auto& [name, tensor] : tensors) by_name.emplace(name, &tensor);
   auto targets = state_dict(module);
@@ -97,9 +135,7 @@ inline void check_state_dict(const torch::nn::Module& module, const StateDict& t
                                 source, by_name.begin()->first));
 }
 
-/// Copies `tensors` into the module's parameters and buffers of the same names, once
-/// check_state_dict has found that they fit.
-inline void load_state_dict(torch::nn::Module& module, const StateDict& tensors, std::string_view source) {
+TORCHTRAIN_INLINE void load_state_dict(torch::nn::Module& module, const StateDict& tensors, std::string_view source) {
   check_state_dict(module, tensors, source);
   torch::NoGradGuard no_grad;
   for (auto& [name, target] : state_dict(module))
@@ -107,10 +143,8 @@ inline void load_state_dict(torch::nn::Module& module, const StateDict& tensors,
       if (saved_name == name) detail::copy_tensor(target, saved);
 }
 
-/// Writes `tensors`, the weights of `module` (its state dict, or what a sharded strategy
-/// gathered of it), to `folder/model.safetensors` (readable by Python's `safetensors`) and
-/// a small `config.json` describing them, each file replaced atomically. Creates the folder.
-inline void save_model(const torch::nn::Module& module, const StateDict& tensors, const std::filesystem::path& folder) {
+TORCHTRAIN_INLINE void save_model(const torch::nn::Module& module, const StateDict& tensors,
+                                  const std::filesystem::path& folder) {
   std::filesystem::create_directories(folder);
   nlohmann::json shapes = nlohmann::json::object();
   std::int64_t num_parameters = 0;
@@ -128,16 +162,15 @@ inline void save_model(const torch::nn::Module& module, const StateDict& tensors
   });
 }
 
-/// Writes `module`'s own weights (see above).
-inline void save_model(const torch::nn::Module& module, const std::filesystem::path& folder) {
+TORCHTRAIN_INLINE void save_model(const torch::nn::Module& module, const std::filesystem::path& folder) {
   save_model(module, state_dict(module), folder);
 }
 
-/// Loads `folder/model.safetensors` (as written by save_model, a checkpoint, or Python's
-/// `safetensors.torch.save_file`) into `module`; names and shapes must match.
-inline void load_model(torch::nn::Module& module, const std::filesystem::path& folder) {
+TORCHTRAIN_INLINE void load_model(torch::nn::Module& module, const std::filesystem::path& folder) {
   const auto file = folder / "model.safetensors";
   load_state_dict(module, io::load_safetensors(file), file.string());
 }
 
 }  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

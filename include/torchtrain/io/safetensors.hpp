@@ -2,28 +2,17 @@
 // read with every check the format allows, so that a damaged file is an error, never a crash.
 #pragma once
 
-#include <algorithm>
-#include <array>
 #include <bit>
-#include <cstdint>
 #include <filesystem>
-#include <limits>
 #include <map>
-#include <set>
-#include <stdexcept>
 #include <string>
-#include <string_view>
-#include <tuple>
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
-#include <torchtrain/core/errors.hpp>
-#include <torchtrain/detail/json_text.hpp>
+
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/io/durable_file.hpp>
-#include <torchtrain/detail/printable.hpp>
 
 namespace torchtrain::io {
 
@@ -34,6 +23,61 @@ static_assert(std::endian::native == std::endian::little,
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 /// The string-to-string map a safetensors header may carry under "__metadata__".
 using SafetensorsMetadata = std::map<std::string, std::string>;
+
+/// Writes `tensors` and `metadata` in the safetensors format to an open file; the caller
+/// finishes it (FileWriter::finish gives the size and CRC-32). The file holds the tensors
+/// in the reference writer's order: by dtype alignment, largest first, then by name.
+/// Tensors on the CPU and contiguous are written from their memory without a copy; others
+/// are copied to that form first. May run on a thread of its own (an asynchronous
+/// checkpoint) while nothing changes the tensors, e.g. on CPU copies taken for it.
+/// Requires: names unique and not "__metadata__"; dtypes among F64, F32, F16, BF16, I64,
+/// I32, I16, I8, U8 and BOOL; dense tensors; UTF-8 names and metadata. Throws FileError,
+/// before writing anything when a requirement is not met.
+TORCHTRAIN_INLINE void save_safetensors(FileWriter& file, const NamedTensors& tensors,
+                                        const SafetensorsMetadata& metadata = {{"format", "pt"}});
+
+/// Writes `tensors` to a new file at `path`, synced to disk, as the overload above does;
+/// `{"format": "pt"}` is what Hugging Face's PyTorch writers put in the metadata. Throws
+/// FileError, creating no file when a requirement is not met; a write that fails midway
+/// leaves a partial file, so write into a folder that publish_directory() makes visible.
+TORCHTRAIN_INLINE void save_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
+                                        const SafetensorsMetadata& metadata = {{"format", "pt"}});
+
+/// The tensors of the safetensors file at `path`, on the CPU, in the order of their data
+/// in the file. Checks everything first: a short file, a header that is not the format's
+/// JSON, an unknown dtype, shapes and offsets that disagree, gaps, overlaps, trailing
+/// bytes and BOOL bytes other than 0 and 1 all throw a FileError naming the file. With
+/// `checksum`, puts there the length and CRC-32 of the bytes read, which are the whole
+/// file: a caller checks the file without reading it twice.
+TORCHTRAIN_INLINE NamedTensors load_safetensors(const std::filesystem::path& path, FileChecksum* checksum = nullptr);
+
+/// The "__metadata__" of the safetensors file at `path` (empty when it has none), after the
+/// same checks of the header as load_safetensors makes, without reading tensor data.
+/// Throws FileError.
+TORCHTRAIN_INLINE SafetensorsMetadata read_safetensors_metadata(const std::filesystem::path& path);
+
+}  // namespace torchtrain::io
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <set>
+#include <stdexcept>
+#include <string_view>
+#include <tuple>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <torchtrain/core/errors.hpp>
+#include <torchtrain/detail/json_text.hpp>
+#include <torchtrain/detail/printable.hpp>
+#include <torchtrain/io/crc32.hpp>
+
+namespace torchtrain::io {
 
 namespace detail {
 
@@ -279,39 +323,20 @@ inline SafetensorsHeader read_safetensors_header(const FileReader& file) {
 
 }  // namespace detail
 
-/// Writes `tensors` and `metadata` in the safetensors format to an open file; the caller
-/// finishes it (FileWriter::finish gives the size and CRC-32). The file holds the tensors
-/// in the reference writer's order: by dtype alignment, largest first, then by name.
-/// Tensors on the CPU and contiguous are written from their memory without a copy; others
-/// are copied to that form first. May run on a thread of its own (an asynchronous
-/// checkpoint) while nothing changes the tensors, e.g. on CPU copies taken for it.
-/// Requires: names unique and not "__metadata__"; dtypes among F64, F32, F16, BF16, I64,
-/// I32, I16, I8, U8 and BOOL; dense tensors; UTF-8 names and metadata. Throws FileError,
-/// before writing anything when a requirement is not met.
-inline void save_safetensors(FileWriter& file, const NamedTensors& tensors,
-                             const SafetensorsMetadata& metadata = {{"format", "pt"}}) {
+TORCHTRAIN_INLINE void save_safetensors(FileWriter& file, const NamedTensors& tensors,
+                                        const SafetensorsMetadata& metadata) {
   detail::write_prepared(file, detail::prepare_safetensors(file.path(), tensors, metadata));
 }
 
-/// Writes `tensors` to a new file at `path`, synced to disk, as the overload above does;
-/// `{"format": "pt"}` is what Hugging Face's PyTorch writers put in the metadata. Throws
-/// FileError, creating no file when a requirement is not met; a write that fails midway
-/// leaves a partial file, so write into a folder that publish_directory() makes visible.
-inline void save_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
-                             const SafetensorsMetadata& metadata = {{"format", "pt"}}) {
+TORCHTRAIN_INLINE void save_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
+                                        const SafetensorsMetadata& metadata) {
   auto prepared = detail::prepare_safetensors(path, tensors, metadata);
   FileWriter file(path);
   detail::write_prepared(file, prepared);
   file.finish();
 }
 
-/// The tensors of the safetensors file at `path`, on the CPU, in the order of their data
-/// in the file. Checks everything first: a short file, a header that is not the format's
-/// JSON, an unknown dtype, shapes and offsets that disagree, gaps, overlaps, trailing
-/// bytes and BOOL bytes other than 0 and 1 all throw a FileError naming the file. With
-/// `checksum`, puts there the length and CRC-32 of the bytes read, which are the whole
-/// file: a caller checks the file without reading it twice.
-inline NamedTensors load_safetensors(const std::filesystem::path& path, FileChecksum* checksum = nullptr) {
+TORCHTRAIN_INLINE NamedTensors load_safetensors(const std::filesystem::path& path, FileChecksum* checksum) {
   FileReader file(path);
   auto header = detail::read_safetensors_header(file);
   FileChecksum read{.size = file.size()};
@@ -338,11 +363,10 @@ inline NamedTensors load_safetensors(const std::filesystem::path& path, FileChec
   return tensors;
 }
 
-/// The "__metadata__" of the safetensors file at `path` (empty when it has none), after the
-/// same checks of the header as load_safetensors makes, without reading tensor data.
-/// Throws FileError.
-inline SafetensorsMetadata read_safetensors_metadata(const std::filesystem::path& path) {
+TORCHTRAIN_INLINE SafetensorsMetadata read_safetensors_metadata(const std::filesystem::path& path) {
   return detail::read_safetensors_header(FileReader(path)).metadata;
 }
 
 }  // namespace torchtrain::io
+
+#endif  // TORCHTRAIN_DEFINITIONS
