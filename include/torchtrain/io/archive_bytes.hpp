@@ -48,6 +48,7 @@ void read_archive(const std::string& bytes, std::string_view file_name, Read&& r
 #include <utility>
 
 #include <fmt/format.h>
+#include <torch/csrc/jit/frontend/error_report.h>
 
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/printable.hpp>
@@ -69,6 +70,10 @@ TORCHTRAIN_INLINE void load_archive(torch::serialize::InputArchive& archive, con
     throw FileError(fmt::format("cannot read '{}': it is not a LibTorch archive or it is damaged ({}); "
                                 "resume from an earlier checkpoint",
                                 file_name, torchtrain::detail::libtorch_reason(error.what_without_backtrace())));
+  } catch (const torch::jit::ErrorReport& error) {  // a class name in the archive that LibTorch does not know
+    throw FileError(fmt::format("cannot read '{}': it is not a LibTorch archive or it is damaged ({}); "
+                                "resume from an earlier checkpoint",
+                                file_name, torchtrain::detail::libtorch_reason(error.what())));
   }
 }
 

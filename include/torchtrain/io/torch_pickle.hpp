@@ -58,6 +58,7 @@ TORCHTRAIN_INLINE c10::IValue torch_load_bytes(const std::string& bytes, std::st
 #include <caffe2/serialize/inline_container.h>
 #include <caffe2/serialize/read_adapter_interface.h>
 #include <fmt/format.h>
+#include <torch/csrc/jit/frontend/error_report.h>
 #include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/csrc/jit/serialization/pickler.h>
@@ -137,6 +138,10 @@ TORCHTRAIN_INLINE c10::IValue torch_load_bytes(const std::string& bytes, std::st
     throw FileError(fmt::format("cannot read '{}' as a torch.save file: {}; the file is damaged or was not written by "
                                 "torch.save",
                                 file_name, torchtrain::detail::libtorch_reason(error.what_without_backtrace())));
+  } catch (const torch::jit::ErrorReport& error) {  // a class name the unpickler does not know
+    throw FileError(fmt::format("cannot read '{}' as a torch.save file: {}; the file is damaged or was not written by "
+                                "torch.save",
+                                file_name, torchtrain::detail::libtorch_reason(error.what())));
   }
 }
 
