@@ -53,6 +53,7 @@
 #include <torchtrain/io/python_json.hpp>
 #include <torchtrain/io/reflected_json.hpp>
 #include <torchtrain/io/safetensors.hpp>
+#include <torchtrain/io/shared_bytes.hpp>
 #include <torchtrain/io/torch_pickle.hpp>
 #include <torchtrain/io/trainer_state_json.hpp>
 #include <torchtrain/io/training_plot.hpp>

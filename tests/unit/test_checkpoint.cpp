@@ -464,7 +464,7 @@ DOCTEST_TEST_CASE("optimizer_state is written as the bytes of torch.save, checke
   as_bytes.trainer_state = "{}";
   as_bytes.optimizer = expected;
   auto as_state = as_bytes;
-  as_state.optimizer.clear();
+  as_state.optimizer = {};
   // Fresh, as the trainer gives it: LibTorch's pickler memoizes a dict referenced twice.
   as_state.optimizer_state = tt::optim::python_state_dict(optimizer, {});
   tt::write_checkpoint(as_bytes, root / "bytes");
@@ -496,6 +496,62 @@ DOCTEST_TEST_CASE("optimizer_state is written as the bytes of torch.save, checke
   DOCTEST_CHECK(file_bytes(root / "async" / "checkpoint-1" / "model.safetensors") ==
                 file_bytes(root / "bytes" / "model.safetensors"));
   DOCTEST_CHECK_FALSE(same_weights(*model, before));  // the step did change them
+}
+
+DOCTEST_TEST_CASE("a checkpoint is read in place from its mapped files, and loading copies into the optimizer's own memory") {
+  const auto root = fresh_folder("in_place");
+  torch::manual_seed(0);
+  Net model;
+  torch::optim::AdamW optimizer(model->parameters());
+  model->forward(torch::randn({4, 8})).sum().backward();
+  optimizer.step();
+  tt::Checkpoint checkpoint;
+  checkpoint.model = tt::state_dict(*model);
+  checkpoint.trainer_state = "{}";
+  checkpoint.optimizer_state = tt::optim::python_state_dict(optimizer, {});
+  tt::write_checkpoint(checkpoint, root / "checkpoint-1");
+  const auto saved_state = tt::io::torch_save_bytes(*tt::optim::python_state_dict(optimizer, {}));
+
+  auto read = tt::read_checkpoint(root / "checkpoint-1");
+  // The records of optimizer.pt are not copied out of the file's pages...
+  const auto in_file = tt::io::torch_load_bytes(read.optimizer, "optimizer.pt");
+  int tensors = 0, in_place = 0;
+  for (const auto& entry : in_file.toGenericDict().at("state").toGenericDict())
+    for (const auto& field : entry.value().toGenericDict())
+      if (field.value().isTensor()) ++tensors, in_place += tt::io::is_in_place(field.value().toTensor());
+  DOCTEST_CHECK(tensors == 3 * static_cast<int>(model->parameters().size()));  // step, exp_avg, exp_avg_sq
+  DOCTEST_CHECK(in_place == tensors);
+  // ...and the bytes read from a string are.
+  DOCTEST_CHECK_FALSE(tt::io::is_in_place(
+      tt::io::torch_load_bytes(saved_state, "optimizer.pt").toGenericDict().at("state").toGenericDict().begin()->value()
+          .toGenericDict().at("exp_avg").toTensor()));
+
+  // Loaded into an optimizer that has state: into the same memory, equal to what was saved.
+  const auto first_state = [&]() -> torch::optim::AdamWParamState& {
+    return static_cast<torch::optim::AdamWParamState&>(*optimizer.state().at(model->parameters()[0].unsafeGetTensorImpl()));
+  };
+  const auto* memory = first_state().exp_avg().data_ptr();
+  first_state().exp_avg().zero_();
+  tt::optim::load_optimizer_file(optimizer, read.optimizer, "optimizer.pt");
+  DOCTEST_CHECK(first_state().exp_avg().data_ptr() == memory);
+  DOCTEST_CHECK_FALSE(tt::io::is_in_place(first_state().exp_avg()));
+  DOCTEST_CHECK(tt::io::torch_save_bytes(*tt::optim::python_state_dict(optimizer, {})) == saved_state);
+
+  // Into an optimizer without state: new memory of its own, equal too.
+  torch::optim::AdamW fresh(model->parameters());
+  tt::optim::load_optimizer_file(fresh, read.optimizer, "optimizer.pt");
+  for (const auto& [key, state] : fresh.state())
+    DOCTEST_CHECK_FALSE(tt::io::is_in_place(static_cast<torch::optim::AdamWParamState&>(*state).exp_avg_sq()));
+  DOCTEST_CHECK(tt::io::torch_save_bytes(*tt::optim::python_state_dict(fresh, {})) == saved_state);
+
+  // The weights lie in the mapped file too: a write into one changes this process's copy,
+  // never the file.
+  const auto weights_file = root / "checkpoint-1" / "model.safetensors";
+  const auto on_disk = file_bytes(weights_file);
+  read.model.front().second.add_(1);
+  DOCTEST_CHECK(file_bytes(weights_file) == on_disk);
+  DOCTEST_CHECK(same_weights(*model, tt::io::load_safetensors(weights_file)));
+  DOCTEST_CHECK_FALSE(same_weights(*model, read.model));
 }
 
 DOCTEST_TEST_CASE("a torch.save that cannot be written stops with the writer's error") {

@@ -15,6 +15,7 @@
 #include <torchtrain/checkpoint/checkpoint_folders.hpp>
 #include <torchtrain/core/config.hpp>
 #include <torchtrain/io/durable_file.hpp>
+#include <torchtrain/io/shared_bytes.hpp>
 
 namespace torchtrain {
 
@@ -41,8 +42,9 @@ struct Checkpoint {
   std::vector<std::pair<std::string, torch::Tensor>> model;  // the model's state dict
   std::string training_args;                                  // JSON text
   std::string trainer_state;                                  // JSON text
-  // Empty with --save_only_model; scaler also without loss scaling.
-  std::string optimizer;
+  // Empty with --save_only_model; scaler also without loss scaling. Read from a checkpoint,
+  // optimizer.pt's mapped pages, which the optimizer's state is copied out of.
+  io::SharedBytes optimizer;
   /// In place of `optimizer` when it holds the bytes of a torch.save of this value (the
   /// optimizer's state as Python's state dict, optim::python_state_dict): write_checkpoint
   /// then writes optimizer.pt straight from the tensors, on the thread that writes (the
@@ -84,14 +86,14 @@ struct Checkpoint {
   /// True for `<prefix><rank><suffix>`.
   static bool is_rank_file(std::string_view name, std::string_view prefix, std::string_view suffix);
 
-  /// The byte files with fixed names (all but the model and the random states).
+  /// The small byte files with fixed names (all but the model, the optimizer and the random
+  /// states).
   template <class Self, class Visit>
   static void for_each_file(Self& self, Visit&& visit) {
-    const std::pair<const char*, decltype(&self.optimizer)> files[] = {
+    const std::pair<const char*, decltype(&self.scheduler)> files[] = {
         {training_args_file, &self.training_args}, {trainer_state_file, &self.trainer_state},
-        {optimizer_file, &self.optimizer},         {scheduler_file, &self.scheduler},
-        {scaler_file, &self.scaler},               {loop_state_file, &self.loop_state},
-        {training_plot_file, &self.training_plot}};
+        {scheduler_file, &self.scheduler},         {scaler_file, &self.scaler},
+        {loop_state_file, &self.loop_state},       {training_plot_file, &self.training_plot}};
     for (auto& [name, bytes] : files) visit(name, *bytes);
   }
 };
@@ -148,6 +150,7 @@ TORCHTRAIN_INLINE Checkpoint read_checkpoint(const std::filesystem::path& folder
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/detail/printable.hpp>
+#include <torchtrain/io/crc32.hpp>
 #include <torchtrain/io/safetensors.hpp>
 #include <torchtrain/io/torch_save_file.hpp>
 
@@ -205,6 +208,9 @@ TORCHTRAIN_INLINE void write_checkpoint(const Checkpoint& checkpoint, const std:
         io::FileWriter optimizer(temporary / Checkpoint::optimizer_file);
         io::write_torch_save(optimizer, *checkpoint.optimizer_state);
         record(Checkpoint::optimizer_file, optimizer.finish());
+      } else if (!checkpoint.optimizer.empty()) {
+        record(Checkpoint::optimizer_file, io::write_file(temporary / Checkpoint::optimizer_file,
+                                                          checkpoint.optimizer.view()));
       }
       Checkpoint::for_each_file(checkpoint, [&](const char* name, const std::string& bytes) {
         if (!bytes.empty()) record(name, io::write_file(temporary / name, bytes));
@@ -288,12 +294,30 @@ inline void verify_file(const std::filesystem::path& file, const nlohmann::json&
   check_file(file, io::checksum_file(file), expected);
 }
 
-// A file of a checkpoint, read once: its bytes are checked as they are kept.
+// A file of a checkpoint, read once: its bytes are checked as they are kept. Empty bytes
+// mean "not saved" to the readers (a --save_only_model checkpoint has no optimizer.pt): a
+// listed file that is empty was damaged before its checksum was taken.
+template <class Bytes>
+Bytes refuse_empty(Bytes bytes, const std::filesystem::path& file) {
+  if (bytes.empty())
+    throw FileError(fmt::format("'{}' is empty, though the checkpoint lists it: its save was damaged; resume from "
+                                "another checkpoint",
+                                file.string()));
+  return bytes;
+}
+
 inline std::string read_verified_file(const std::filesystem::path& file, const nlohmann::json& expected) {
   io::FileChecksum found;
   auto bytes = io::read_file(file, found);
   check_file(file, found, expected);
-  return bytes;
+  return refuse_empty(std::move(bytes), file);
+}
+
+// A large file of a checkpoint, mapped (not copied into new memory) and checked.
+inline io::SharedBytes map_verified_file(const std::filesystem::path& file, const nlohmann::json& expected) {
+  auto bytes = io::SharedBytes::map_file(file);
+  check_file(file, {.size = bytes.size(), .crc32 = io::crc32(0, bytes.data(), bytes.size())}, expected);
+  return refuse_empty(std::move(bytes), file);
 }
 
 // The weights, read once and checked as they are read. A file the reader rejects is
@@ -329,6 +353,8 @@ inline Checkpoint read_python_checkpoint(const std::filesystem::path& folder, bo
     const bool wanted = !model_only || name == std::string_view(Checkpoint::trainer_state_file);
     if (wanted && std::filesystem::is_regular_file(folder / name)) bytes = io::read_file(folder / name);
   });
+  if (const auto optimizer = folder / Checkpoint::optimizer_file; !model_only && std::filesystem::is_regular_file(optimizer))
+    checkpoint.optimizer = io::SharedBytes::map_file(optimizer);
   if (!model_only)
     for (const auto& entry : std::filesystem::directory_iterator(folder))
       if (const auto name = entry.path().filename().string(); Checkpoint::is_rng_state_file(name))
@@ -380,16 +406,10 @@ TORCHTRAIN_INLINE Checkpoint read_checkpoint(const std::filesystem::path& folder
   checkpoint.model = detail::read_verified_weights(model_path, *expected(Checkpoint::model_file));
   Checkpoint::for_each_file(checkpoint, [&](const char* name, std::string& bytes) {
     const bool wanted = !model_only || name == std::string_view(Checkpoint::trainer_state_file);
-    if (const auto* entry = expected(name); entry && wanted) {
-      bytes = detail::read_verified_file(folder / name, *entry);
-      // Empty bytes mean "not saved" to the readers (a --save_only_model checkpoint has no
-      // optimizer.pt); a listed file that is empty was damaged before its checksum was taken.
-      if (bytes.empty())
-        throw FileError(fmt::format("'{}' is empty, though the checkpoint lists it: its save was damaged; resume "
-                                    "from another checkpoint",
-                                    (folder / name).string()));
-    }
+    if (const auto* entry = expected(name); entry && wanted) bytes = detail::read_verified_file(folder / name, *entry);
   });
+  if (const auto* entry = expected(Checkpoint::optimizer_file); entry && !model_only)
+    checkpoint.optimizer = detail::map_verified_file(folder / Checkpoint::optimizer_file, *entry);
   if (!model_only)
     for (const auto& [name, entry] : manifest.items()) {
       auto* files = Checkpoint::is_rng_state_file(name)          ? &checkpoint.rng_states

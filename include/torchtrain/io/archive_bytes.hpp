@@ -17,7 +17,7 @@ namespace torchtrain::io {
 TORCHTRAIN_INLINE std::string archive_bytes(torch::serialize::OutputArchive& archive);
 
 /// Loads `bytes` into `archive`; FileError naming `file_name` when they are no archive.
-TORCHTRAIN_INLINE void load_archive(torch::serialize::InputArchive& archive, const std::string& bytes,
+TORCHTRAIN_INLINE void load_archive(torch::serialize::InputArchive& archive, std::string_view bytes,
                                     std::string_view file_name);
 
 namespace detail {
@@ -30,7 +30,7 @@ namespace detail {
 /// Runs `read(archive)`, turning LibTorch's errors (a missing key, a wrong type) into a
 /// FileError naming `file_name`.
 template <class Read>
-void read_archive(const std::string& bytes, std::string_view file_name, Read&& read) {
+void read_archive(std::string_view bytes, std::string_view file_name, Read&& read) {
   torch::serialize::InputArchive archive;
   load_archive(archive, bytes, file_name);
   try {
@@ -61,19 +61,19 @@ TORCHTRAIN_INLINE std::string archive_bytes(torch::serialize::OutputArchive& arc
   return std::move(stream).str();
 }
 
-TORCHTRAIN_INLINE void load_archive(torch::serialize::InputArchive& archive, const std::string& bytes,
+TORCHTRAIN_INLINE void load_archive(torch::serialize::InputArchive& archive, std::string_view bytes,
                                     std::string_view file_name) {
-  std::istringstream stream(bytes);
+  const auto damaged = [&](std::string_view reason) {
+    return FileError(fmt::format("cannot read '{}': it is not a LibTorch archive or it is damaged ({}); resume from an "
+                                 "earlier checkpoint",
+                                 file_name, torchtrain::detail::libtorch_reason(reason)));
+  };
   try {
-    archive.load_from(stream);
+    archive.load_from(bytes.data(), bytes.size());
   } catch (const c10::Error& error) {
-    throw FileError(fmt::format("cannot read '{}': it is not a LibTorch archive or it is damaged ({}); "
-                                "resume from an earlier checkpoint",
-                                file_name, torchtrain::detail::libtorch_reason(error.what_without_backtrace())));
+    throw damaged(error.what_without_backtrace());
   } catch (const torch::jit::ErrorReport& error) {  // a class name in the archive that LibTorch does not know
-    throw FileError(fmt::format("cannot read '{}': it is not a LibTorch archive or it is damaged ({}); "
-                                "resume from an earlier checkpoint",
-                                file_name, torchtrain::detail::libtorch_reason(error.what())));
+    throw damaged(error.what());
   }
 }
 

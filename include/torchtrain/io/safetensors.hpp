@@ -47,8 +47,10 @@ TORCHTRAIN_INLINE void save_safetensors(const std::filesystem::path& path, const
 /// in the file. Checks everything first: a short file, a header that is not the format's
 /// JSON, an unknown dtype, shapes and offsets that disagree, gaps, overlaps, trailing
 /// bytes and BOOL bytes other than 0 and 1 all throw a FileError naming the file. With
-/// `checksum`, puts there the length and CRC-32 of the bytes read, which are the whole
-/// file: a caller checks the file without reading it twice.
+/// `checksum`, puts there the length and CRC-32 of the whole file: a caller checks the
+/// file without reading it twice. The tensors share the file's mapped pages (as Python's
+/// safetensors does; see SharedBytes::map_file): nothing is copied, and each keeps the
+/// mapping alive; copy them (load_state_dict does) to hold the values for long.
 TORCHTRAIN_INLINE NamedTensors load_safetensors(const std::filesystem::path& path, FileChecksum* checksum = nullptr);
 
 /// The "__metadata__" of the safetensors file at `path` (empty when it has none), after the
@@ -63,6 +65,7 @@ TORCHTRAIN_INLINE SafetensorsMetadata read_safetensors_metadata(const std::files
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <set>
 #include <stdexcept>
@@ -76,6 +79,7 @@ TORCHTRAIN_INLINE SafetensorsMetadata read_safetensors_metadata(const std::files
 #include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/detail/printable.hpp>
 #include <torchtrain/io/crc32.hpp>
+#include <torchtrain/io/shared_bytes.hpp>
 
 namespace torchtrain::io {
 
@@ -256,24 +260,20 @@ inline SafetensorsEntry parse_safetensors_entry(const std::filesystem::path& pat
   return {name, &*dtype, shape.get<std::vector<std::int64_t>>(), begin, end};
 }
 
-// Reads and checks the header against the file: the tensors must cover the data exactly,
-// each where its dtype and shape say, with no gap, overlap or trailing byte.
-inline SafetensorsHeader read_safetensors_header(const FileReader& file) {
-  const auto& path = file.path();
-  if (file.size() < 8)
-    reject_safetensors(path, fmt::format("it is {} bytes long, too short for the 8-byte header length", file.size()));
-  unsigned char prefix[8];
-  file.read_at(0, prefix, sizeof prefix);
+// Reads and checks the header against the file's `bytes`: the tensors must cover the data
+// exactly, each where its dtype and shape say, with no gap, overlap or trailing byte.
+inline SafetensorsHeader read_safetensors_header(const std::filesystem::path& path, std::string_view bytes) {
+  if (bytes.size() < 8)
+    reject_safetensors(path, fmt::format("it is {} bytes long, too short for the 8-byte header length", bytes.size()));
   std::uint64_t length = 0;
-  for (int i = 7; i >= 0; --i) length = length << 8 | prefix[i];
-  if (length > file.size() - 8)
+  for (int i = 7; i >= 0; --i) length = length << 8 | static_cast<unsigned char>(bytes[i]);
+  if (length > bytes.size() - 8)
     reject_safetensors(path, fmt::format("its header is {} bytes long, but only {} bytes follow the header length",
-                                         length, file.size() - 8));
+                                         length, bytes.size() - 8));
   if (length > max_safetensors_header)
     reject_safetensors(path, fmt::format("its header is {} bytes long, more than the format allows ({})", length,
                                          max_safetensors_header));
-  std::string text(length, '\0');
-  file.read_at(8, text.data(), text.size());
+  const auto text = bytes.substr(8, length);
 
   struct HeaderProblem : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -288,7 +288,7 @@ inline SafetensorsHeader read_safetensors_header(const FileReader& file) {
 
   SafetensorsHeader header;
   header.data_start = 8 + length;
-  const auto data_size = file.size() - header.data_start;
+  const auto data_size = bytes.size() - header.data_start;
   for (const auto& [name, value] : json.items()) {
     if (name != "__metadata__") {
       header.entries.push_back(parse_safetensors_entry(path, name, value, data_size));
@@ -337,34 +337,35 @@ TORCHTRAIN_INLINE void save_safetensors(const std::filesystem::path& path, const
 }
 
 TORCHTRAIN_INLINE NamedTensors load_safetensors(const std::filesystem::path& path, FileChecksum* checksum) {
-  FileReader file(path);
-  auto header = detail::read_safetensors_header(file);
-  FileChecksum read{.size = file.size()};
-  if (checksum) {  // the header again, from the page cache: a few bytes
-    std::string start(header.data_start, '\0');
-    file.read_at(0, start.data(), start.size());
-    read.crc32 = io::crc32(0, start.data(), start.size());
-  }
+  const auto bytes = SharedBytes::map_file(path);
+  const auto header = detail::read_safetensors_header(path, bytes.view());
+  if (checksum) *checksum = {.size = bytes.size(), .crc32 = io::crc32(0, bytes.data(), bytes.size())};
   NamedTensors tensors;
   tensors.reserve(header.entries.size());
-  for (auto& entry : header.entries) {  // in the order of their data, which tiles the rest of the file
-    auto tensor = torch::empty(entry.shape, torch::TensorOptions().dtype(entry.dtype->type));
-    file.read_at(header.data_start + entry.begin, tensor.data_ptr(), entry.end - entry.begin);
-    if (checksum) read.crc32 = io::crc32(read.crc32, tensor.data_ptr(), entry.end - entry.begin);
+  for (const auto& entry : header.entries) {  // in the order of their data, which tiles the rest of the file
+    const auto options = torch::TensorOptions().dtype(entry.dtype->type);
+    const auto* data = bytes.data() + header.data_start + entry.begin;
+    const auto size = static_cast<std::size_t>(entry.end - entry.begin);
+    torch::Tensor tensor;
+    if (reinterpret_cast<std::uintptr_t>(data) % entry.dtype->size == 0) {  // where the file has it
+      tensor = torch::from_blob(const_cast<char*>(data), entry.shape, [owner = bytes.owner()](void*) {}, options);
+    } else {  // a writer that did not align the data: LibTorch's kernels expect aligned elements
+      tensor = torch::empty(entry.shape, options);
+      std::memcpy(tensor.data_ptr(), data, size);
+    }
     if (entry.dtype->type == torch::kBool) {
-      const auto* bytes = static_cast<const unsigned char*>(tensor.data_ptr());
-      if (std::any_of(bytes, bytes + tensor.nbytes(), [](unsigned char byte) { return byte > 1; }))
+      const auto* flags = reinterpret_cast<const unsigned char*>(data);
+      if (std::any_of(flags, flags + size, [](unsigned char byte) { return byte > 1; }))
         detail::reject_safetensors(path, fmt::format("tensor '{}' of dtype BOOL holds a byte other than 0 and 1",
                                                      entry.name));
     }
-    tensors.emplace_back(std::move(entry.name), std::move(tensor));
+    tensors.emplace_back(entry.name, std::move(tensor));
   }
-  if (checksum) *checksum = read;
   return tensors;
 }
 
 TORCHTRAIN_INLINE SafetensorsMetadata read_safetensors_metadata(const std::filesystem::path& path) {
-  return detail::read_safetensors_header(FileReader(path)).metadata;
+  return detail::read_safetensors_header(path, SharedBytes::map_file(path).view()).metadata;
 }
 
 }  // namespace torchtrain::io

@@ -9,6 +9,7 @@
 #include <c10/util/FunctionRef.h>
 
 #include <torchtrain/core/config.hpp>
+#include <torchtrain/io/shared_bytes.hpp>
 
 namespace torchtrain::io {
 
@@ -43,6 +44,15 @@ TORCHTRAIN_INLINE void write_torch_save_to(c10::function_ref<void(const void*, s
 /// of up to 64 bits and tensors, not other Python objects: FileError naming `file_name`.
 TORCHTRAIN_INLINE c10::IValue torch_load_bytes(const std::string& bytes, std::string_view file_name);
 
+/// As above, with the tensors' storages in `bytes` themselves wherever a record lies as
+/// torch.save writes it (uncompressed, 64-byte aligned): each tensor keeps the bytes alive,
+/// and nothing is copied (a mapped checkpoint file is loaded without touching new memory).
+/// Writing to such a tensor changes a private copy of its pages (SharedBytes::map_file).
+TORCHTRAIN_INLINE c10::IValue torch_load_bytes(const SharedBytes& bytes, std::string_view file_name);
+
+/// True for a tensor whose memory the overload above left in the bytes it read.
+TORCHTRAIN_INLINE bool is_in_place(const at::Tensor& tensor);
+
 }  // namespace torchtrain::io
 
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
@@ -62,6 +72,7 @@ TORCHTRAIN_INLINE c10::IValue torch_load_bytes(const std::string& bytes, std::st
 #include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/csrc/jit/serialization/pickler.h>
+#include <torch/csrc/jit/serialization/storage_context.h>
 
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/printable.hpp>
@@ -125,24 +136,68 @@ class BytesReader final : public caffe2::serialize::ReadAdapterInterface {
   std::string_view bytes_;
 };
 
+// The deleter of a storage in the bytes torch_load_bytes read: lets go of their owner.
+inline void release_bytes(void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
+
+// The records of `reader` (reading `bytes`) that torch.save's writer laid out: stored, not
+// compressed, and aligned to 64 bytes, as storages pointing into `bytes` and owned by `owner`,
+// by the key the unpickler asks for. A storage has exactly its record's size, so a tensor
+// that claims more is refused by LibTorch's bounds check, as when it reads the record.
+inline std::shared_ptr<torch::jit::DeserializationStorageContext> storages_in_place(
+    caffe2::serialize::PyTorchStreamReader& reader, std::string_view bytes, const std::shared_ptr<const void>& owner) {
+  constexpr std::string_view folder = "data/";  // where torch.save puts the tensor records
+  constexpr std::size_t method_offset = 8;     // of a zip local file header: 0 means stored
+  auto storages = std::make_shared<torch::jit::DeserializationStorageContext>();
+  for (const auto& name : reader.getAllRecords()) {
+    if (!name.starts_with(folder)) continue;
+    const auto header = reader.getRecordHeaderOffset(name);
+    const auto start = reader.getRecordOffset(name);
+    const auto size = reader.getRecordSize(name);
+    const bool stored = header + method_offset + 2 <= bytes.size() && bytes[header + method_offset] == 0 &&
+                        bytes[header + method_offset + 1] == 0;
+    if (!stored || start > bytes.size() || size > bytes.size() - start) continue;
+    const auto* data = bytes.data() + start;
+    if (reinterpret_cast<std::uintptr_t>(data) % 64 != 0) continue;
+    at::DataPtr pointer(const_cast<char*>(data), new std::shared_ptr<const void>(owner), release_bytes, at::kCPU);
+    storages->addStorage(name.substr(folder.size()),
+                         c10::Storage(c10::Storage::use_byte_size_t(), size, std::move(pointer), nullptr, false));
+  }
+  return storages;
+}
+
+// Reads a torch.save file from `bytes`, in place; with `owner`, the records too (above).
+inline c10::IValue load_torch_save(std::string_view bytes, const std::shared_ptr<const void>* owner,
+                                   std::string_view file_name) {
+  const auto damaged = [&](std::string_view reason) {
+    return FileError(fmt::format("cannot read '{}' as a torch.save file: {}; the file is damaged or was not written "
+                                 "by torch.save",
+                                 file_name, torchtrain::detail::libtorch_reason(reason)));
+  };
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BytesReader>(bytes));
+    return torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
+                                             /*type_resolver=*/std::nullopt, /*obj_loader=*/std::nullopt,
+                                             /*device=*/std::nullopt, reader, torch::jit::Unpickler::defaultTypeParser,
+                                             owner ? storages_in_place(reader, bytes, *owner) : nullptr);
+  } catch (const c10::Error& error) {
+    throw damaged(error.what_without_backtrace());
+  } catch (const torch::jit::ErrorReport& error) {  // a class name the unpickler does not know
+    throw damaged(error.what());
+  }
+}
+
 }  // namespace detail
 
 TORCHTRAIN_INLINE c10::IValue torch_load_bytes(const std::string& bytes, std::string_view file_name) {
-  try {
-    // What pickle_load reads, from the bytes in place.
-    caffe2::serialize::PyTorchStreamReader reader(std::make_shared<detail::BytesReader>(bytes));
-    return torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
-                                             /*type_resolver=*/std::nullopt, /*obj_loader=*/std::nullopt,
-                                             /*device=*/std::nullopt, reader);
-  } catch (const c10::Error& error) {
-    throw FileError(fmt::format("cannot read '{}' as a torch.save file: {}; the file is damaged or was not written by "
-                                "torch.save",
-                                file_name, torchtrain::detail::libtorch_reason(error.what_without_backtrace())));
-  } catch (const torch::jit::ErrorReport& error) {  // a class name the unpickler does not know
-    throw FileError(fmt::format("cannot read '{}' as a torch.save file: {}; the file is damaged or was not written by "
-                                "torch.save",
-                                file_name, torchtrain::detail::libtorch_reason(error.what())));
-  }
+  return detail::load_torch_save(bytes, nullptr, file_name);
+}
+
+TORCHTRAIN_INLINE c10::IValue torch_load_bytes(const SharedBytes& bytes, std::string_view file_name) {
+  return detail::load_torch_save(bytes.view(), &bytes.owner(), file_name);
+}
+
+TORCHTRAIN_INLINE bool is_in_place(const at::Tensor& tensor) {
+  return tensor.defined() && tensor.has_storage() && tensor.storage().data_ptr().get_deleter() == &detail::release_bytes;
 }
 
 }  // namespace torchtrain::io

@@ -11,6 +11,7 @@
 #include <torch/optim/optimizer.h>
 
 #include <torchtrain/core/config.hpp>
+#include <torchtrain/io/shared_bytes.hpp>
 
 namespace torchtrain::optim {
 
@@ -36,6 +37,11 @@ TORCHTRAIN_INLINE std::string optimizer_file_bytes(const torch::optim::Optimizer
 /// Restores what optimizer_file_bytes wrote, or Python's optimizer.pt; `file_name` names
 /// the file in errors.
 TORCHTRAIN_INLINE void load_optimizer_file(torch::optim::Optimizer& optimizer, const std::string& bytes,
+                                           std::string_view file_name);
+/// As above, from a mapped file (a checkpoint's optimizer.pt) read in place: the state is
+/// copied once, out of the file's pages into the optimizer's state tensors of the same
+/// shapes where it has them (memory in use already), else into new memory.
+TORCHTRAIN_INLINE void load_optimizer_file(torch::optim::Optimizer& optimizer, const io::SharedBytes& bytes,
                                            std::string_view file_name);
 
 }  // namespace torchtrain::optim
@@ -345,6 +351,30 @@ inline std::string saved_optimizer_name(const Dict& group) {
   return "an unknown optimizer";
 }
 
+// `loaded` with its tensors in memory of the optimizer's own: a file read in place
+// (io::torch_load_bytes of mapped bytes) lends its pages only while it loads. Each such
+// tensor is copied into the one of `replaced` (the state it replaces) of the same name,
+// shape and type (memory in use already: nothing new to touch), else into new memory.
+template <class Layout>
+std::unique_ptr<typename Layout::State> with_own_memory(const typename Layout::State& loaded,
+                                                        const torch::optim::OptimizerParamState* replaced,
+                                                        const torch::Tensor& parameter) {
+  auto tensors = io::python_dict();
+  Layout::write(tensors, loaded, parameter);
+  auto previous = io::python_dict();
+  if (replaced) Layout::write(previous, static_cast<const typename Layout::State&>(*replaced), parameter);
+  for (const auto& entry : tensors) {
+    if (!entry.value().isTensor() || !io::is_in_place(entry.value().toTensor())) continue;
+    const auto& tensor = entry.value().toTensor();
+    const auto found = previous.find(entry.key());
+    const auto target = found != previous.end() && found->value().isTensor() ? found->value().toTensor() : torch::Tensor();
+    const bool reusable = target.defined() && target.sizes() == tensor.sizes() && target.dtype() == tensor.dtype() &&
+                          target.device() == tensor.device() && target.is_contiguous() && !io::is_in_place(target);
+    entry.setValue(reusable ? target.copy_(tensor) : tensor.clone());
+  }
+  return Layout::read(tensors, parameter);
+}
+
 // Reads what state_dict_in (or Python) wrote into `optimizer`, whose groups must have as
 // many parameters, of the same shapes. Everything is read before anything is set.
 template <class Layout>
@@ -354,7 +384,7 @@ void load_state_dict_in(torch::optim::Optimizer& optimizer, const c10::IValue& s
     return FileError(fmt::format("cannot restore the optimizer from '{}': {}", source, why));
   };
   std::vector<Options> options;
-  std::vector<std::pair<void*, std::unique_ptr<torch::optim::OptimizerParamState>>> states;
+  std::vector<std::pair<torch::Tensor, std::unique_ptr<typename Layout::State>>> states;  // by parameter
   try {
     if (!saved.isGenericDict()) throw fail("it holds no state dict");
     const auto state_dict = saved.toGenericDict();
@@ -384,8 +414,7 @@ void load_state_dict_in(torch::optim::Optimizer& optimizer, const c10::IValue& s
       for (std::size_t i = 0; i < parameters.size(); ++i) {
         const auto key = params.get(i);
         if (!saved_states.contains(key)) continue;  // a parameter that has not stepped yet
-        auto state = Layout::read(saved_states.at(key).toGenericDict(), parameters[i]);
-        states.emplace_back(parameters[i].unsafeGetTensorImpl(), std::move(state));
+        states.emplace_back(parameters[i], Layout::read(saved_states.at(key).toGenericDict(), parameters[i]));
       }
     }
   } catch (const c10::Error& error) {
@@ -395,7 +424,10 @@ void load_state_dict_in(torch::optim::Optimizer& optimizer, const c10::IValue& s
     static_cast<Options&>(optimizer.param_groups()[g].options()) = options[g];
   // Saved states replace the optimizer's; a parameter without one keeps what it has (only
   // Adagrad has any before its first step: what it would start from).
-  for (auto& [key, state] : states) optimizer.state()[key] = std::move(state);
+  for (auto& [parameter, state] : states) {
+    auto& current = optimizer.state()[parameter.unsafeGetTensorImpl()];
+    current = with_own_memory<Layout>(*state, current.get(), parameter);
+  }
 }
 
 // Runs `use(optimizer, layout)` with the optimizer as its type and that type's layout;
@@ -451,15 +483,32 @@ TORCHTRAIN_INLINE std::string optimizer_file_bytes(const torch::optim::Optimizer
   return io::archive_bytes(archive);
 }
 
-TORCHTRAIN_INLINE void load_optimizer_file(torch::optim::Optimizer& optimizer, const std::string& bytes,
-                                           std::string_view file_name) {
+namespace detail {
+
+// optimizer.pt is Python's state dict for the optimizers that have its layout, else the
+// optimizer's own LibTorch archive.
+template <class Bytes>
+void load_optimizer_from(torch::optim::Optimizer& optimizer, const Bytes& bytes, std::string_view text,
+                         std::string_view file_name) {
   const bool has_layout = dynamic_cast<MultiTensorAdamW*>(&optimizer) != nullptr ||
-                          detail::with_layout(optimizer, [](auto&, const auto&) {});
+                          with_layout(optimizer, [](auto&, const auto&) {});
   if (has_layout) {
     load_python_state_dict(optimizer, io::torch_load_bytes(bytes, file_name), file_name);
     return;
   }
-  io::read_archive(bytes, file_name, [&](auto& archive) { optimizer.load(archive); });
+  io::read_archive(text, file_name, [&](auto& archive) { optimizer.load(archive); });
+}
+
+}  // namespace detail
+
+TORCHTRAIN_INLINE void load_optimizer_file(torch::optim::Optimizer& optimizer, const std::string& bytes,
+                                           std::string_view file_name) {
+  detail::load_optimizer_from(optimizer, bytes, bytes, file_name);
+}
+
+TORCHTRAIN_INLINE void load_optimizer_file(torch::optim::Optimizer& optimizer, const io::SharedBytes& bytes,
+                                           std::string_view file_name) {
+  detail::load_optimizer_from(optimizer, bytes, bytes.view(), file_name);
 }
 
 }  // namespace torchtrain::optim

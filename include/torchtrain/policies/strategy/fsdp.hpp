@@ -215,10 +215,13 @@ TORCHTRAIN_INLINE void FSDP::load_optimizer(torch::optim::Optimizer& optimizer, 
     optim::load_optimizer_file(optimizer, *files[rank()].second, files[rank()].first);
     return;
   }
-  if (files.empty()) files.emplace_back((folder / Checkpoint::optimizer_file).string(), &checkpoint.optimizer);
   std::vector<c10::IValue> saved;
   for (const auto& [file, bytes] : files) saved.push_back(io::torch_load_bytes(*bytes, file));
-  const auto source = files.size() == 1 ? files.front().first : fmt::format("the {} optimizer shards of '{}'", files.size(), folder.string());
+  const auto whole = (folder / Checkpoint::optimizer_file).string();  // saved without FSDP
+  if (files.empty()) saved.push_back(io::torch_load_bytes(checkpoint.optimizer, whole));
+  const auto source = files.empty()       ? whole
+                      : files.size() == 1 ? files.front().first
+                                          : fmt::format("the {} optimizer shards of '{}'", files.size(), folder.string());
   const auto resharded = reshard_optimizer_state(optimizer, saved, source);
   if (!optim::load_python_state_dict(optimizer, resharded, source))
     throw FileError(fmt::format("cannot cut {} into {} shards: the optimizer is of a type whose state torchtrain "

@@ -1,0 +1,96 @@
+// Read-only bytes with shared ownership: a file's pages mapped into memory, or a string made
+// here. Tensors may point into them and keep them alive, so a large file is loaded without
+// copying it into new memory first (on the machines measured, touching new memory cost
+// more than reading the disk: docs/benchmarks.md, "Checkpoints").
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <torchtrain/core/config.hpp>
+
+namespace torchtrain::io {
+
+class SharedBytes {
+ public:
+  SharedBytes() = default;
+  /// Takes `bytes` made in memory (implicit, so that a std::string assigns).
+  SharedBytes(std::string bytes);
+
+  /// The whole content of `path`, mapped copy-on-write: nothing is read until it is used,
+  /// and a write into the mapping (through a tensor that points into it) changes this
+  /// process's copy of that page, never the file. Like every mapping (and Python's
+  /// safetensors), it assumes the file is not truncated while it lives: the checkpoints
+  /// torchtrain maps are never rewritten, only removed whole. Throws FileError.
+  static SharedBytes map_file(const std::filesystem::path& path);
+
+  std::string_view view() const { return view_; }
+  const char* data() const { return view_.data(); }
+  std::size_t size() const { return view_.size(); }
+  bool empty() const { return view_.empty(); }
+  /// What keeps the bytes alive: a copy of it, held by a tensor's deleter, outlives this.
+  const std::shared_ptr<const void>& owner() const { return owner_; }
+
+  friend bool operator==(const SharedBytes& bytes, std::string_view other) { return bytes.view_ == other; }
+
+ private:
+  std::shared_ptr<const void> owner_;
+  std::string_view view_;
+};
+
+}  // namespace torchtrain::io
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <cerrno>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <torchtrain/io/durable_file.hpp>
+
+namespace torchtrain::io {
+
+TORCHTRAIN_INLINE SharedBytes::SharedBytes(std::string bytes) {
+  auto owned = std::make_shared<const std::string>(std::move(bytes));
+  view_ = *owned;
+  owner_ = std::move(owned);
+}
+
+TORCHTRAIN_INLINE SharedBytes SharedBytes::map_file(const std::filesystem::path& path) {
+  const int descriptor = detail::open_or_throw(path, O_RDONLY, "open");
+  struct stat status {};
+  const bool measured = ::fstat(descriptor, &status) == 0;
+  const int error = errno;
+  if (!measured || !S_ISREG(status.st_mode)) {
+    ::close(descriptor);
+    if (!measured) throw detail::system_error("read", path, error);
+    throw FileError(fmt::format("cannot read '{}': it is not a regular file; check the path", path.string()));
+  }
+  SharedBytes bytes;
+  const auto size = static_cast<std::size_t>(status.st_size);
+  if (size == 0) {  // a mapping cannot be empty
+    ::close(descriptor);
+    bytes.owner_ = std::make_shared<const std::string>();
+    return bytes;
+  }
+  void* mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, descriptor, 0);
+  const int map_error = errno;
+  ::close(descriptor);  // the mapping keeps the file open
+  if (mapped == MAP_FAILED) throw detail::system_error("map", path, map_error);
+  bytes.view_ = std::string_view(static_cast<const char*>(mapped), size);
+  bytes.owner_ = std::shared_ptr<const void>(mapped, [size](const void* at) { ::munmap(const_cast<void*>(at), size); });
+  return bytes;
+}
+
+}  // namespace torchtrain::io
+
+#endif  // TORCHTRAIN_DEFINITIONS
