@@ -1,14 +1,14 @@
 // NamedDatasets: several evaluation sets, each reported under its name (the Python dict of eval datasets).
 #pragma once
 
+#include <algorithm>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
-#include <torchtrain/core/errors.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/data/dataset.hpp>
 
 namespace torchtrain::data {
@@ -27,15 +27,15 @@ template <class D>
 inline constexpr bool is_named_datasets<NamedDatasets<D>> = true;
 
 namespace detail {
+// Throws ArgumentError for an empty name, or one that an earlier dataset has (`taken`).
+TORCHTRAIN_INLINE void check_dataset_name(std::string_view name, bool taken);
+
 template <class D>
 void add_named(NamedDatasets<D>&) {}
 template <class D, class Name, class... Rest>
 void add_named(NamedDatasets<D>& named, Name&& name, D dataset, Rest&&... rest) {
   std::string key(std::forward<Name>(name));
-  if (key.empty()) throw ArgumentError("named_datasets: a dataset has an empty name; name each one");
-  for (const auto& [other, unused] : named.datasets)
-    if (other == key)
-      throw ArgumentError(fmt::format("named_datasets: two datasets are named '{}'; give each its own name", key));
+  check_dataset_name(key, std::ranges::any_of(named.datasets, [&](const auto& entry) { return entry.first == key; }));
   named.datasets.emplace_back(std::move(key), std::move(dataset));
   add_named(named, std::forward<Rest>(rest)...);
 }
@@ -52,3 +52,20 @@ NamedDatasets<D> named_datasets(Name&& name, D dataset, Rest&&... rest) {
 }
 
 }  // namespace torchtrain::data
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <fmt/format.h>
+
+#include <torchtrain/core/errors.hpp>
+
+namespace torchtrain::data::detail {
+
+TORCHTRAIN_INLINE void check_dataset_name(std::string_view name, bool taken) {
+  if (name.empty()) throw ArgumentError("named_datasets: a dataset has an empty name; name each one");
+  if (taken) throw ArgumentError(fmt::format("named_datasets: two datasets are named '{}'; give each its own name", name));
+}
+
+}  // namespace torchtrain::data::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

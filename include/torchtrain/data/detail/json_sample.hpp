@@ -1,21 +1,38 @@
 // json_sample: one sample from one JSON line, its mapped fields as tensors, with errors naming file and line.
 #pragma once
 
+#include <string>
+#include <string_view>
+
+#include <torch/data/example.h>
+
+#include <torchtrain/core/config.hpp>
+#include <torchtrain/data/json_fields.hpp>
+
+namespace torchtrain::data::detail {
+
+/// The sample of one JSON line (an object); `where` is "file:line" for errors.
+TORCHTRAIN_INLINE torch::data::Example<> json_sample(std::string_view line, const JsonFields& fields,
+                                                     const std::string& where);
+
+/// Whether a line holds nothing but white space (skipped, as blank lines are).
+TORCHTRAIN_INLINE bool is_blank(std::string_view line);
+
+}  // namespace torchtrain::data::detail
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <torch/data/example.h>
 #include <torch/types.h>
 
-#include <torchtrain/data/csv.hpp>
-#include <torchtrain/data/json_fields.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/detail/printable.hpp>
 
@@ -45,7 +62,7 @@ inline void flatten_json_numbers(const nlohmann::json& value, std::size_t depth,
   for (const auto& element : value) flatten_json_numbers(element, depth + 1, shape, values, fractional, key, where);
 }
 
-/// The field `key` of `object` as a tensor; `role` (inputs or labels) is for the error.
+// The field `key` of `object` as a tensor; `role` (inputs or labels) is for the error.
 inline torch::Tensor json_field(const nlohmann::json& object, const std::string& key, std::string_view role,
                                 const std::string& where) {
   const auto found = object.find(key);
@@ -72,8 +89,8 @@ inline torch::Tensor json_field(const nlohmann::json& object, const std::string&
   return tensor.to(fractional ? torch::kFloat32 : torch::kLong);
 }
 
-/// The sample of one JSON line (an object); `where` is "file:line" for errors.
-inline torch::data::Example<> json_sample(std::string_view line, const JsonFields& fields, const std::string& where) {
+TORCHTRAIN_INLINE torch::data::Example<> json_sample(std::string_view line, const JsonFields& fields,
+                                                     const std::string& where) {
   // Nesting bounded: flatten_json_numbers recurses.
   const auto object = torchtrain::detail::parse_json<DataError>(line, where);
   if (!object.is_object()) throw DataError(fmt::format("{}: expected a JSON object, found {}", where, object.type_name()));
@@ -83,7 +100,8 @@ inline torch::data::Example<> json_sample(std::string_view line, const JsonField
   return sample;
 }
 
-/// Whether a line holds nothing but white space (skipped, as blank lines are).
-inline bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
+TORCHTRAIN_INLINE bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
 
 }  // namespace torchtrain::data::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS
