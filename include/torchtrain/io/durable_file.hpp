@@ -93,6 +93,8 @@ class FileReader {
   /// The length the file had when it was opened.
   std::uint64_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }
+  /// The open file's descriptor, e.g. to map it (SharedBytes::map_file); the reader owns it.
+  int native_handle() const { return descriptor_; }
 
   /// Reads `size` bytes at `offset` into `destination`. Throws FileError when the system
   /// fails or the file ends first (it shrank after it was opened).

@@ -48,12 +48,7 @@ class SharedBytes {
 #include <cerrno>
 #include <utility>
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <torchtrain/io/durable_file.hpp>
 
@@ -66,26 +61,16 @@ TORCHTRAIN_INLINE SharedBytes::SharedBytes(std::string bytes) {
 }
 
 TORCHTRAIN_INLINE SharedBytes SharedBytes::map_file(const std::filesystem::path& path) {
-  const int descriptor = detail::open_or_throw(path, O_RDONLY, "open");
-  struct stat status {};
-  const bool measured = ::fstat(descriptor, &status) == 0;
-  const int error = errno;
-  if (!measured || !S_ISREG(status.st_mode)) {
-    ::close(descriptor);
-    if (!measured) throw detail::system_error("read", path, error);
-    throw FileError(fmt::format("cannot read '{}': it is not a regular file; check the path", path.string()));
-  }
+  const FileReader file(path);  // open, and a regular file
   SharedBytes bytes;
-  const auto size = static_cast<std::size_t>(status.st_size);
+  const auto size = static_cast<std::size_t>(file.size());
   if (size == 0) {  // a mapping cannot be empty
-    ::close(descriptor);
     bytes.owner_ = std::make_shared<const std::string>();
     return bytes;
   }
-  void* mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, descriptor, 0);
-  const int map_error = errno;
-  ::close(descriptor);  // the mapping keeps the file open
-  if (mapped == MAP_FAILED) throw detail::system_error("map", path, map_error);
+  void* mapped = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, file.native_handle(), 0);
+  if (mapped == MAP_FAILED) throw detail::system_error("map", path, errno);
+  // The mapping keeps the file open when the reader closes it.
   bytes.view_ = std::string_view(static_cast<const char*>(mapped), size);
   bytes.owner_ = std::shared_ptr<const void>(mapped, [size](const void* at) { ::munmap(const_cast<void*>(at), size); });
   return bytes;
