@@ -44,11 +44,11 @@ void read_archive(std::string_view bytes, std::string_view file_name, Read&& rea
 
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
 
+#include <exception>
 #include <sstream>
 #include <utility>
 
 #include <fmt/format.h>
-#include <torch/csrc/jit/frontend/error_report.h>
 
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/printable.hpp>
@@ -72,7 +72,10 @@ TORCHTRAIN_INLINE void load_archive(torch::serialize::InputArchive& archive, std
     archive.load_from(bytes.data(), bytes.size());
   } catch (const c10::Error& error) {
     throw damaged(error.what_without_backtrace());
-  } catch (const torch::jit::ErrorReport& error) {  // a class name in the archive that LibTorch does not know
+  } catch (const std::exception& error) {
+    // LibTorch's unpickler also throws the standard library's exceptions on bytes it cannot
+    // make sense of: torch::jit::ErrorReport for a class name it does not know,
+    // std::out_of_range for an object whose fields are missing.
     throw damaged(error.what());
   }
 }

@@ -68,7 +68,6 @@ TORCHTRAIN_INLINE bool is_in_place(const at::Tensor& tensor);
 #include <caffe2/serialize/inline_container.h>
 #include <caffe2/serialize/read_adapter_interface.h>
 #include <fmt/format.h>
-#include <torch/csrc/jit/frontend/error_report.h>
 #include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/csrc/jit/serialization/pickler.h>
@@ -181,7 +180,10 @@ inline c10::IValue load_torch_save(std::string_view bytes, const std::shared_ptr
                                              owner ? storages_in_place(reader, bytes, *owner) : nullptr);
   } catch (const c10::Error& error) {
     throw damaged(error.what_without_backtrace());
-  } catch (const torch::jit::ErrorReport& error) {  // a class name the unpickler does not know
+  } catch (const std::exception& error) {
+    // LibTorch's unpickler also throws the standard library's exceptions on bytes it cannot
+    // make sense of: torch::jit::ErrorReport for a class name it does not know,
+    // std::out_of_range for an object whose fields are missing.
     throw damaged(error.what());
   }
 }
