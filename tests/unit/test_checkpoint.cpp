@@ -424,6 +424,8 @@ DOCTEST_TEST_CASE("AsyncCheckpoint writes the same bytes as SyncCheckpoint") {
   DOCTEST_CHECK(same_weights(*resumed.model, tt::state_dict(*sync_run.model)));
 }
 
+// Below 256 bytes the 16-byte folding runs; from 256, the 64-byte one where the CPU has
+// VPCLMULQDQ (io/crc32.hpp), so both are checked here on such a CPU.
 DOCTEST_TEST_CASE("io::crc32 is zlib's CRC-32 at every length, alignment and starting CRC") {
   std::mt19937 random(3);
   std::vector<unsigned char> bytes(4096 + 64);
