@@ -28,12 +28,14 @@ torch_dir=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The definitions and include folders the torchtrain::torchtrain target gives a user's program.
-flags=(-std=c++20 -DBOOST_ALL_NO_LIB -DFMT_HEADER_ONLY=1 -DUSE_C10D_GLOO -DUSE_C10D_NCCL -DUSE_DISTRIBUTED
+# The definitions and include folders the torchtrain targets give a user's program; the
+# header-only target adds FMT_HEADER_ONLY, the compiled one TORCHTRAIN_HEADER_ONLY=0 (and
+# links fmt's compiled part, src/fmt.cpp).
+flags=(-std=c++20 -DBOOST_ALL_NO_LIB -DUSE_C10D_GLOO -DUSE_C10D_NCCL -DUSE_DISTRIBUTED
        -DUSE_RPC -DUSE_TENSORPIPE -Iinclude -Iexamples -isystem "$torch_dir/include"
        -isystem "$torch_dir/include/torch/csrc/api/include")
 [ -d /usr/local/cuda/include ] && flags+=(-isystem /usr/local/cuda/include)
-declare -A mode_flags=([header-only]="" [compiled]="-DTORCHTRAIN_HEADER_ONLY=0")
+declare -A mode_flags=([header-only]="-DFMT_HEADER_ONLY=1" [compiled]="-DTORCHTRAIN_HEADER_ONLY=0")
 
 cat > "$work/torch_only.cpp" <<'EOF'
 #include <torch/torch.h>
@@ -64,16 +66,16 @@ if [ ${#wanted[@]} -gt 0 ]; then
   programs=("${chosen[@]}")
 fi
 
-# Seconds to compile, the median of $rounds: compile_seconds FILE FLAGS...
+# CPU seconds (user + system) to compile, the median of $rounds: compile_seconds FILE FLAGS...
+# CPU time, not wall time: on a shared machine, other load stretches wall time far more.
 compile_seconds() {
   local file=$1 times=()
   shift
   for ((r = 0; r < rounds; ++r)); do
-    local start end
-    start=$(date +%s.%N)
-    "$cxx" "${flags[@]}" "$@" -c "$file" -o "$work/out.o"
-    end=$(date +%s.%N)
-    times+=("$(awk "BEGIN {print $end - $start}")")
+    local TIMEFORMAT='%U %S' cpu
+    cpu=$({ time "$cxx" "${flags[@]}" "$@" -c "$file" -o "$work/out.o" 2> "$work/compiler.log"; } 2>&1) ||
+      { cat "$work/compiler.log" >&2; exit 1; }
+    times+=("$(awk -v cpu="$cpu" 'BEGIN {split(cpu, t, " "); print t[1] + t[2]}')")
   done
   printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
 }
@@ -97,7 +99,8 @@ for level in -O0 -O2; do
       seconds["$level $mode ${entry%%:*}"]=$(compile_seconds "${entry#*:}" "$level" ${mode_flags[$mode]})
     done
   done
-  seconds["$level library"]=$(compile_seconds src/torchtrain.cpp "$level" -DTORCHTRAIN_HEADER_ONLY=0)
+  library=$(compile_seconds src/torchtrain.cpp "$level" -DTORCHTRAIN_HEADER_ONLY=0)
+  seconds["$level library"]=$(awk "BEGIN {print $library + $(compile_seconds src/fmt.cpp "$level")}")
   torch_pch=$(precompiled_header "torch$level" '#include <torch/torch.h>' "$level")
   seconds["$level torch_only pch"]=$(compile_seconds "$work/torch_only.cpp" "$level" -include "$torch_pch" -Winvalid-pch)
   project_pch=$(precompiled_header "project$level" '#include <torch/torch.h>\n#include <torchtrain/torchtrain.hpp>' \
@@ -119,7 +122,7 @@ for entry in "${programs[@]}"; do
     echo "$row |"
   done
 done
-row="| libtorchtrain_compiled (once per build) | src/torchtrain.cpp"
+row="| libtorchtrain_compiled (once per build) | src/torchtrain.cpp, src/fmt.cpp"
 for level in -O0 -O2; do row+=" | $(ratio "${seconds["$level library"]}" "${seconds["$level torch_only"]}")"; done
 echo "$row |"
 row="| torch_only, recompiled | precompiled <torch/torch.h>"
