@@ -253,6 +253,13 @@ struct TrainingArguments {
 // Reflection, with each field's help text: every field above must be listed here (a
 // static_assert in the parser compares the count, and a test checks each has a help
 // text), so that flags, `--help`, files and the documentation cover the whole struct.
+//
+// Only where the definitions are compiled (header-only, or the library): a program built
+// against torchtrain::compiled reads, writes and describes TrainingArguments through the
+// library, and the 130 accessors cost about a second to compile. There the specialization
+// is declared and not defined, so that any use of it in a program is a compile error,
+// never a silent difference from the library.
+#if TORCHTRAIN_DEFINITIONS
 TORCHTRAIN_REFLECT(
     torchtrain::TrainingArguments,
     // Output.
@@ -394,3 +401,11 @@ TORCHTRAIN_REFLECT(
     (deepspeed, "DeepSpeed: an error when set (use Trainer<FSDP>)"),
     (debug, "underflow_overflow: stop with an error at the first training loss or gradient norm that is not finite"),
     (local_rank, "set by Python's launchers: no effect here (torchrun's LOCAL_RANK is read)"));
+#else
+namespace boost::hana {
+template <>
+struct accessors_impl<torchtrain::TrainingArguments>;
+}  // namespace boost::hana
+template <>
+struct torchtrain::reflected_help<torchtrain::TrainingArguments>;
+#endif
