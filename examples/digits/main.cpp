@@ -25,19 +25,17 @@ int main(int argc, char** argv) try {
                                         images.size() < 2 ? "give a file of more images" : "choose another fraction"));
   digits::Classifier model(options.hidden_size);
 
-  // --bf16 or --fp16 on the command line pick the precision policy, once.
-  tt::with_precision(args, [&]<class Precision>(Precision) {
-    tt::Trainer<Precision> trainer(model, args, train_set, eval_set, tt::loss::cross_entropy,
-                                   tt::metrics::accuracy);
-    auto result = trainer.train(args.resume_from_checkpoint);
-    trainer.save_model();
-    trainer.log_metrics("train", result.metrics);
-    trainer.save_metrics("train", result.metrics);
-    auto metrics = trainer.evaluate();
-    trainer.log_metrics("eval", metrics);
-    trainer.save_metrics("eval", metrics);
-    trainer.save_state();
-  });
+  // --bf16 or --fp16 on the command line pick the precision, as in Python.
+  tt::Trainer<tt::PrecisionFromArguments> trainer(model, args, train_set, eval_set, tt::loss::cross_entropy,
+                                                  tt::metrics::accuracy);
+  auto result = trainer.train(args.resume_from_checkpoint);
+  trainer.save_model();
+  trainer.log_metrics("train", result.metrics);
+  trainer.save_metrics("train", result.metrics);
+  auto metrics = trainer.evaluate();
+  trainer.log_metrics("eval", metrics);
+  trainer.save_metrics("eval", metrics);
+  trainer.save_state();
   return 0;
 } catch (const std::exception& error) {
   fmt::print(stderr, "digits: {}\n", error.what());

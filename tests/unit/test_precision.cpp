@@ -151,6 +151,41 @@ DOCTEST_TEST_CASE("the precision policy sets its flag; flags that contradict it 
                                tt::ArgumentError);
 }
 
+DOCTEST_TEST_CASE("PrecisionFromArguments runs the policy that --bf16 or --fp16 names, step for step") {
+  // Four steps with each flag, beside the static policy the flag names: the same forward
+  // dtypes, the same weights bit for bit, the same flags saved, scaler.pt only for FP16.
+  const auto root = test_support::fresh_folder("precision_from_arguments");
+  const auto run = [&]<class Precision>(Precision, const char* name, bool bf16, bool fp16) {
+    torch::manual_seed(0);
+    Probe model;
+    tt::TrainingArguments args{.output_dir = (root / name).string(), .max_steps = 4, .save_steps = 4, .use_cpu = true,
+                               .bf16 = bf16, .fp16 = fp16};
+    tt::Trainer<Precision> trainer(model, args, small_classification(), small_classification(),
+                                   tt::loss::cross_entropy);
+    trainer.train();
+    DOCTEST_CHECK(trainer.args().bf16 == bf16);
+    DOCTEST_CHECK(trainer.args().fp16 == fp16);
+    return std::pair(model->linear->weight.clone(), model->output_dtypes);
+  };
+  const auto check = [&]<class Static>(Static, bool bf16, bool fp16, c10::ScalarType dtype) {
+    DOCTEST_INFO("bf16 ", bf16, ", fp16 ", fp16);
+    const auto [weight, dtypes] = run(tt::PrecisionFromArguments{}, "from_arguments", bf16, fp16);
+    const auto [static_weight, static_dtypes] = run(Static{}, "static", bf16, fp16);
+    DOCTEST_CHECK(torch::equal(weight, static_weight));
+    DOCTEST_CHECK(dtypes == static_dtypes);
+    DOCTEST_CHECK(dtypes == std::vector<c10::ScalarType>(4, dtype));
+    for (const char* name : {"from_arguments", "static"})
+      DOCTEST_CHECK(std::filesystem::exists(root / name / "checkpoint-4" / tt::Checkpoint::scaler_file) == fp16);
+  };
+  check(tt::FP32{}, false, false, torch::kFloat);
+  check(tt::BF16{}, true, false, torch::kBFloat16);
+  check(tt::FP16{}, false, true, torch::kHalf);
+  Probe model;
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      tt::Trainer<tt::PrecisionFromArguments>(model, {.bf16 = true, .fp16 = true}, small_classification()),
+      "--bf16 and --fp16 are both set; choose one", tt::ArgumentError);
+}
+
 DOCTEST_TEST_CASE("FP16 autocasts forward and loss to float16 on the CPU too; weights, gradients and the step stay float32") {
   check_autocast_in_forward_only<tt::FP16>(torch::kCPU, torch::kHalf);
 }

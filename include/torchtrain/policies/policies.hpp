@@ -26,6 +26,7 @@
 #include <torchtrain/policies/precision/fp16.hpp>
 #include <torchtrain/policies/precision/fp32.hpp>
 #include <torchtrain/policies/precision/grad_scaler.hpp>
+#include <torchtrain/policies/precision/precision_from_arguments.hpp>
 #include <torchtrain/policies/precision/precision_policy.hpp>
 #include <torchtrain/policies/precision/with_precision.hpp>
 #include <torchtrain/policies/strategy/ddp.hpp>

@@ -112,7 +112,7 @@ TORCHTRAIN_INLINE GradientBuckets::GradientBuckets(const std::vector<at::Tensor>
     const auto& parameter = *it;
     if (!parameter.requires_grad()) continue;
     const auto bytes = static_cast<std::size_t>(parameter.numel()) * parameter.element_size();
-    if (buckets_.empty() || buckets_.back().bytes + bytes > bucket_bytes && !buckets_.back().members.empty() ||
+    if (buckets_.empty() || (buckets_.back().bytes + bytes > bucket_bytes && !buckets_.back().members.empty()) ||
         buckets_.back().flat.scalar_type() != parameter.scalar_type() ||
         buckets_.back().flat.device() != parameter.device()) {
       buckets_.emplace_back();
