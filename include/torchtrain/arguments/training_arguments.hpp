@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <torchtrain/arguments/reflect.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/io/messages.hpp>
 
 namespace torchtrain {

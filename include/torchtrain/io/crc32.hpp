@@ -40,7 +40,6 @@ struct FourLanes {
 };
 
 // 64 bytes per round while 64 remain.
-
 __attribute__((target("pclmul,sse4.1"))) inline FourLanes crc32_fold_by_four(FourLanes lanes,
                                                                             const unsigned char*& bytes,
                                                                             std::size_t& size) {
