@@ -1,7 +1,8 @@
 // Checkpoint speed: save and load throughput of about 100 MB of model and AdamW state next
 // to `cp` of the same bytes on the same disk and `cat` of them (from the page cache, and from
 // the disk with the files dropped from the page cache first), what one save holds the caller for (an
-// AsyncCheckpoint's later saves, as a run sees them, and its first), and the training time
+// AsyncCheckpoint's later saves, as a run sees them, and its first; copying at save() and beside
+// the next step's forward and backward, as the Trainer asks), and the training time
 // each save costs, synchronous versus asynchronous, side by side.
 //
 //   bench_checkpoint [--folder bench_checkpoint_data] [--rounds 5] [--steps 60] [--save_steps 10]
@@ -104,7 +105,8 @@ int main(int argc, char** argv) {
   optimizer.step();
   const auto checkpoint = make_checkpoint(model, optimizer);
 
-  std::vector<double> save, load, load_from_disk, copy, read, read_from_disk, held_first, held;
+  std::vector<double> save, load, load_from_disk, copy, read, read_from_disk, held_first, held, held_beside_first,
+      held_beside;
   double megabytes = 0;
   for (int round = 0; round < options.rounds; ++round) {
     const auto saved = root / "checkpoint-1";
@@ -144,16 +146,30 @@ int main(int argc, char** argv) {
     if (std::system(command.c_str()) != 0) return 1;
     copy.push_back(seconds_since(start));
 
-    // What an asynchronous save holds the training thread for: the copy of the state. A
-    // run's first save copies into new memory, the later ones into the previous save's.
-    fs::remove_all(root / "async");
-    tt::AsyncCheckpoint checkpointer;
-    for (int save = 1; save <= 3; ++save) {
-      start = Clock::now();
-      checkpointer.save(make_checkpoint(model, optimizer),
-                        {.folder = root / "async" / fmt::format("checkpoint-{}", save)});
-      (save == 1 ? held_first : held).push_back(seconds_since(start));
-      checkpointer.wait();  // written while a run would take its steps
+    // What an asynchronous save holds the training thread for. Copying at save(): the copy
+    // of the state. Copying beside training (as the Trainer asks): save() and the wait
+    // before the next optimizer step, with that step's forward and backward between them on
+    // one thread, so that a core is free for the writer. A run's first save copies into new
+    // memory, the later ones into the previous save's.
+    for (const bool beside : {false, true}) {
+      fs::remove_all(root / "async");
+      tt::AsyncCheckpoint checkpointer;
+      const int threads = torch::get_num_threads();
+      torch::set_num_threads(1);
+      for (int save = 1; save <= 3; ++save) {
+        start = Clock::now();
+        checkpointer.save(make_checkpoint(model, optimizer),
+                          {.folder = root / "async" / fmt::format("checkpoint-{}", save), .copy_beside_training = beside});
+        double held_for = seconds_since(start);
+        model->forward(torch::randn({8, 1024})).square().mean().backward();  // the next step
+        start = Clock::now();
+        checkpointer.wait_for_copy();
+        held_for += seconds_since(start);
+        auto& row = beside ? (save == 1 ? held_beside_first : held_beside) : (save == 1 ? held_first : held);
+        row.push_back(held_for);
+        checkpointer.wait();  // written while a run would take its steps
+      }
+      torch::set_num_threads(threads);
     }
   }
   fmt::print("Checkpoint of {:.1f} MB (model {:.1f} MB + AdamW state), median of {} rounds, folder {}\n\n", megabytes,
@@ -173,13 +189,17 @@ int main(int argc, char** argv) {
   row("read_checkpoint + load, from the disk", bench::median(load_from_disk), read_from_disk);
   row("cat of the same files, page cache", bench::median(read), read);
   row("read_checkpoint + load, page cache", bench::median(load), read);
-  fmt::print("\n| one save, per checkpoint                    | seconds | / sync save |\n");
-  fmt::print("| ------------------------------------------- | ------: | ----------: |\n");
-  fmt::print("| write_checkpoint (a synchronous save)       | {:7.3f} |        1.00 |\n", bench::median(save));
-  fmt::print("| AsyncCheckpoint::save holds, later saves    | {:7.3f} | {:11.3f} |\n", bench::median(held),
-             bench::median(held) / bench::median(save));
-  fmt::print("| AsyncCheckpoint::save holds, first save     | {:7.3f} | {:11.3f} |\n\n", bench::median(held_first),
-             bench::median(held_first) / bench::median(save));
+  fmt::print("\n| one save, per checkpoint                             | seconds | / sync save |\n");
+  fmt::print("| ---------------------------------------------------- | ------: | ----------: |\n");
+  const auto hold_row = [&](const char* what, const std::vector<double>& seconds) {
+    fmt::print("| {:52} | {:7.4f} | {:11.3f} |\n", what, bench::median(seconds), bench::median(seconds) / bench::median(save));
+  };
+  hold_row("write_checkpoint (a synchronous save)", save);
+  hold_row("AsyncCheckpoint holds, copy at save(), later saves", held);
+  hold_row("AsyncCheckpoint holds, copy at save(), first save", held_first);
+  hold_row("AsyncCheckpoint holds, copy beside, later saves", held_beside);
+  hold_row("AsyncCheckpoint holds, copy beside, first save", held_beside_first);
+  fmt::print("\n");
 
   // Training time lost per save: the same run with no, synchronous and asynchronous saves.
   torch::manual_seed(1);

@@ -633,6 +633,153 @@ DOCTEST_TEST_CASE("AsyncCheckpoint copies later saves into the host memory of th
   }
 }
 
+DOCTEST_TEST_CASE("AsyncCheckpoint copying beside training: the buffers at once, the rest before wait_for_copy returns") {
+  torch::manual_seed(0);
+  Net model;
+  torch::optim::AdamW optimizer(model->parameters());
+  model->forward(torch::randn({4, 8})).sum().backward();
+  optimizer.step();
+  const auto checkpoint = [&] {
+    tt::Checkpoint taken;
+    taken.model = tt::state_dict(*model);
+    taken.optimizer_state = tt::optim::python_state_dict(optimizer, {});
+    taken.trainer_state = "{}";
+    return taken;
+  };
+  std::vector<std::string> buffers;
+  for (const auto& item : model->named_buffers()) buffers.push_back(item.key());
+  DOCTEST_REQUIRE(buffers.size() == 3);  // BatchNorm's running mean and variance, and its count
+
+  const auto root = fresh_folder("async_beside");
+  tt::AsyncCheckpoint asynchronous;
+  for (int save = 1; save <= 2; ++save) {  // the first into new memory, the second into the first's
+    const auto name = fmt::format("checkpoint-{}", save);
+    tt::write_checkpoint(checkpoint(), root / "sync" / name);
+    asynchronous.save(checkpoint(), {.folder = root / "async" / name, .copy_beside_training = true,
+                                     .model_buffers = buffers});
+    // What the next step does: forward changes the buffers at once (the Trainer's promise
+    // covers everything else) ...
+    {
+      const torch::NoGradGuard no_grad;
+      for (auto& buffer : model->buffers()) buffer.add_(1);
+    }
+    // ... and the optimizer's step changes the weights and moments, once the copy is done.
+    asynchronous.wait_for_copy();
+    model->forward(torch::randn({4, 8})).sum().backward();
+    optimizer.step();
+    asynchronous.wait();
+    for (const auto& file : entries(root / "sync" / name)) {
+      DOCTEST_CAPTURE(file);
+      DOCTEST_CHECK(file_bytes(root / "sync" / name / file) == file_bytes(root / "async" / name / file));
+    }
+  }
+}
+
+// A checkpointer that copies beside training, as the Trainer sees one: it checks, when the
+// Trainer calls wait_for_copy(), that no tensor of the save but the buffers has changed
+// since save(), and that the Trainer called it before the next save.
+struct CopyContractRecord {
+  int saves = 0, waits_after_save = 0, changed_before_wait = 0, saves_without_wait = 0;
+  bool copy_beside_training = false;
+  std::vector<std::string> model_buffers;
+  bool pending = false;  // a save whose wait_for_copy() has not come yet
+};
+struct CopyContractCheckpoint : tt::SyncCheckpoint {
+  static inline CopyContractRecord record;
+  // The save's tensors, and their values at save(), but the buffers.
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> watched;
+
+  void save(tt::Checkpoint checkpoint, const tt::SaveRequest& request) {
+    if (record.pending) ++record.saves_without_wait;
+    ++record.saves;
+    record.copy_beside_training = request.copy_beside_training;
+    record.model_buffers = request.model_buffers;
+    watched.clear();
+    for (const auto& [name, tensor] : checkpoint.model)
+      if (std::ranges::find(request.model_buffers, name) == request.model_buffers.end())
+        watched.emplace_back(tensor, tensor.clone());
+    if (checkpoint.optimizer_state)
+      for (const auto& entry : checkpoint.optimizer_state->toGenericDict().at("state").toGenericDict())
+        for (const auto& item : entry.value().toGenericDict())
+          if (item.value().isTensor()) watched.emplace_back(item.value().toTensor(), item.value().toTensor().clone());
+    record.pending = request.copy_beside_training;
+    tt::SyncCheckpoint::save(std::move(checkpoint), request);
+  }
+  void wait_for_copy() {
+    if (!record.pending) return;
+    record.pending = false;
+    ++record.waits_after_save;
+    for (const auto& [tensor, at_save] : watched)
+      if (!torch::equal(tensor, at_save)) ++record.changed_before_wait;
+  }
+};
+
+// Count the on_step_begin hooks that came while a save's copy was pending: one given the
+// model (which it may change), and one that is not.
+struct ModelAtStepBegin {
+  int* during_copy;
+  template <class Objects>
+  void on_step_begin(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&, Objects&) const {
+    if (CopyContractCheckpoint::record.pending) ++*during_copy;
+  }
+};
+struct StepBegin {
+  int* during_copy;
+  void on_step_begin(const tt::TrainingArguments&, const tt::TrainerState&, tt::TrainerControl&) const {
+    if (CopyContractCheckpoint::record.pending) ++*during_copy;
+  }
+};
+
+DOCTEST_TEST_CASE("the Trainer changes a save's tensors, but the buffers, only after the checkpointer's wait_for_copy") {
+  static_assert(tt::CopiesBesideTraining<tt::AsyncCheckpoint>);
+  static_assert(tt::CopiesBesideTraining<CopyContractCheckpoint>);
+  static_assert(!tt::CopiesBesideTraining<tt::SyncCheckpoint>);
+  const auto root = fresh_folder("copy_contract");
+  const auto data = classification_data();
+  const auto run = [&](tt::TrainingArguments args, auto... callbacks) {
+    CopyContractCheckpoint::record = {};
+    torch::manual_seed(7);
+    Net model;
+    tt::Trainer<CopyContractCheckpoint> trainer(model, args, data, tt::data::NoDataset{}, tt::loss::cross_entropy,
+                                                tt::NoMetrics{}, tt::callbacks(callbacks...));
+    trainer.train();
+    return CopyContractCheckpoint::record;
+  };
+  auto args = arguments(root / "adamw");  // 21 steps, a save every 5
+  const auto adamw = run(args);
+  DOCTEST_CHECK(adamw.saves == 5);  // and one at the end, as in Python
+  DOCTEST_CHECK(adamw.copy_beside_training);
+  DOCTEST_CHECK(adamw.model_buffers ==
+                std::vector<std::string>{"norm.running_mean", "norm.running_var", "norm.num_batches_tracked"});
+  DOCTEST_CHECK(adamw.waits_after_save == 4);  // before the steps after 5, 10, 15, 20: the end waits for all
+  DOCTEST_CHECK(adamw.changed_before_wait == 0);
+  DOCTEST_CHECK(adamw.saves_without_wait == 0);
+
+  // A hook given the model (which may change it) comes after the copy; one that is not
+  // runs beside it, at the step after each save.
+  int given_model = 0, not_given_model = 0;
+  args.output_dir = (root / "given_model").string();
+  const auto with_model_hook = run(args, ModelAtStepBegin{&given_model});
+  DOCTEST_CHECK(with_model_hook.waits_after_save == 4);
+  DOCTEST_CHECK(with_model_hook.changed_before_wait == 0);
+  DOCTEST_CHECK(given_model == 0);
+  args.output_dir = (root / "not_given_model").string();
+  run(args, StepBegin{&not_given_model});
+  DOCTEST_CHECK(not_given_model == 4);
+
+  // An optimizer that switches the weights between its modes (schedule-free) or updates
+  // inside backward (LOMO): the copy is not left for later.
+  for (const auto optim : {tt::OptimizerNames::schedule_free_adamw, tt::OptimizerNames::lomo}) {
+    DOCTEST_CAPTURE(static_cast<int>(optim));
+    args.output_dir = (root / fmt::format("optim_{}", static_cast<int>(optim))).string();
+    args.optim = optim;
+    const auto record = run(args);
+    DOCTEST_CHECK(record.saves == 5);
+    DOCTEST_CHECK_FALSE(record.copy_beside_training);
+    DOCTEST_CHECK(record.waits_after_save == 0);
+  }
+}
+
 // optimizer_file_bytes of the run's optimizer as train() ends.
 struct OptimizerFileAtEnd {
   static inline std::string bytes;

@@ -143,6 +143,13 @@ constexpr bool check_callbacks(boost::hana::tuple<Callbacks...>*) {
   return (check_callback<Callbacks, Objects>() && ... && true);
 }
 
+/// Whether some callback of the tuple handles `Event` with the objects (so is given the
+/// model), `Extra` being the event's arguments before them.
+template <class Event, class Objects, class... Extra, class... Callbacks>
+constexpr bool gives_objects(const boost::hana::tuple<Callbacks...>*) {
+  return (Event::template handled_by<Callbacks, Extra..., Objects> || ... || false);
+}
+
 /// Calls `Event` on every callback of the tuple that handles it, in tuple order, passing
 /// `objects` to hooks that take them. Which callbacks are called is settled at compile
 /// time: a callback without the hook costs nothing, and no call goes through a pointer.

@@ -105,11 +105,21 @@ struct Checkpoint {
 /// untouched; the FileError names the file.
 TORCHTRAIN_INLINE void write_checkpoint(const Checkpoint& checkpoint, const std::filesystem::path& folder);
 
-/// Where a save goes and what rotation after it must keep.
+/// Where a save goes, what rotation after it must keep, and when the checkpoint's tensors
+/// may change.
 struct SaveRequest {
   std::filesystem::path folder;                      // output_dir/checkpoint-<step>
   std::optional<int> save_total_limit;               // from the arguments
   std::optional<std::string> best_model_checkpoint;  // never deleted by rotation
+  /// For a checkpointer that copies the tensors to write them later (AsyncCheckpoint). When
+  /// true, the caller changes none of the checkpoint's tensors, but the model's tensors
+  /// named in `model_buffers`, until it has called the checkpointer's wait_for_copy(): the
+  /// copy may run beside the next step's forward and backward (the Trainer calls it before
+  /// the optimizer's step). When false, save() has copied them all when it returns.
+  bool copy_beside_training = false;
+  /// Names in Checkpoint::model of tensors that change before the next optimizer step
+  /// (the model's buffers, such as BatchNorm's running statistics, which forward updates).
+  std::vector<std::string> model_buffers;
 };
 
 /// Writes the checkpoint, then deletes the oldest beyond the limit (never the best).

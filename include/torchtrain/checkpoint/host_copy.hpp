@@ -4,7 +4,10 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <tuple>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -73,19 +76,25 @@ class HostBuffers {
 /// Replaces every tensor of `checkpoint` (the weights and the optimizer_state's) by a copy
 /// in host memory, so that the next steps may change the originals, and returns what the
 /// writer waits for before it reads the copies:
-/// - a tensor on the CPU is copied at once (the only time the caller is held);
+/// - a tensor on the CPU is copied at once, or, with `copy_later`, by copy_later() on the
+///   writer's thread: every one but the model's tensors named in `copy_now` (its buffers,
+///   which the next forward changes), while the caller promises to change none of them
+///   until copy_later() has returned (SaveRequest::copy_beside_training);
 /// - a tensor on an accelerator (CUDA) goes into pinned host memory by a non-blocking copy
 ///   on a side stream, which starts once the work queued so far is done; the caller's
 ///   stream then waits for the copies on the device (so that the next optimizer step
 ///   cannot change a tensor before it is copied) and the caller's thread does not wait.
-///   The returned event is recorded after the copies: wait_for_host_copy() before reading.
+///   The returned event is recorded after the copies: wait() before reading.
 /// The copies go into `buffers`' tensors where one fits, else into new memory.
 class HostCopy {
  public:
-  explicit HostCopy(Checkpoint& checkpoint, HostBuffers* buffers = nullptr) : buffers_(buffers) {
+  explicit HostCopy(Checkpoint& checkpoint, HostBuffers* buffers = nullptr, bool copy_later = false,
+                    const std::vector<std::string>& copy_now = {})
+      : buffers_(buffers) {
     const torch::NoGradGuard no_autograd;  // a copy for the disk: no graph to record
-    for (auto& [name, tensor] : checkpoint.model) tensor = copy(tensor);
-    if (checkpoint.optimizer_state) *checkpoint.optimizer_state = copy(*checkpoint.optimizer_state);
+    const std::unordered_set<std::string_view> now(copy_now.begin(), copy_now.end());
+    for (auto& [name, tensor] : checkpoint.model) tensor = copy(tensor, copy_later && !now.contains(name));
+    if (checkpoint.optimizer_state) *checkpoint.optimizer_state = copy(*checkpoint.optimizer_state, copy_later);
     buffers_ = nullptr;  // taken from only while copying
     if (!side_stream_) return;
     copied_.emplace(side_stream_->device_type());
@@ -93,25 +102,37 @@ class HostCopy {
     copied_->block(*caller_stream_);
   }
 
+  /// Copies the CPU tensors left for later; after it the caller may change the originals.
+  void copy_later() {
+    for (auto& [host, source] : later_) detail::copy_tensor(host, source);
+    later_.clear();
+  }
+
   /// Returns once every copy is in host memory (at once for copies of CPU tensors). Keep
   /// the HostCopy until the copies are written.
   void wait() {
+    copy_later();
     if (copied_) copied_->synchronize();
     sources_.clear();
   }
 
  private:
-  torch::Tensor copy(const torch::Tensor& tensor) {
+  torch::Tensor copy(const torch::Tensor& tensor, bool later) {
     if (!tensor.defined()) return tensor;
     const bool on_host = tensor.is_cpu();
     if (!on_host && !side_stream_) start_side_stream(tensor.device());
     TORCH_CHECK(on_host || tensor.device() == side_stream_->device(), "a checkpoint's tensors on two devices: ",
                 tensor.device(), " and ", side_stream_->device());
+    // New memory is not touched here: with `later`, the writer's thread pays for that too.
     auto host = buffers_ ? buffers_->take(tensor, !on_host)
                          : torch::empty(tensor.sizes(), tensor.options().device(torch::kCPU).pinned_memory(!on_host));
     // The pickler writes requires_grad: the copy says what the original says, as a clone
     // would (a kept buffer may say otherwise).
     host.set_requires_grad(tensor.requires_grad());
+    if (on_host && later) {
+      later_.emplace_back(host, tensor);
+      return host;
+    }
     if (on_host) {
       detail::copy_tensor(host, tensor);
       return host;
@@ -126,28 +147,29 @@ class HostCopy {
   // memoizes a tensor referenced elsewhere too (an optimizer's moments, which the optimizer
   // holds): such a copy is held here as well, so that optimizer.pt is byte for byte what a
   // synchronous save of the originals writes.
-  c10::IValue copy(const c10::IValue& value, long borrowed = 0) {
+  c10::IValue copy(const c10::IValue& value, bool later, long borrowed = 0) {
     if (value.isTensor()) {
       const auto& tensor = value.toTensor();
-      auto host = copy(tensor);
-      if (tensor.use_count() - borrowed > 1) shared_copies_.push_back(host);
+      const bool shared = tensor.use_count() - borrowed > 1;  // before copy() holds it for later
+      auto host = copy(tensor, later);
+      if (shared) shared_copies_.push_back(host);
       return host;
     }
     if (value.isGenericDict()) {
       const auto dict = value.toGenericDict();
       c10::impl::GenericDict copied(dict.keyType(), dict.valueType());
-      for (const auto& entry : dict) copied.insert(entry.key(), copy(entry.value()));
+      for (const auto& entry : dict) copied.insert(entry.key(), copy(entry.value(), later));
       return copied;
     }
     if (value.isList()) {
       const auto list = value.toList();
       c10::impl::GenericList copied(list.elementType());
-      for (const auto& element : list) copied.push_back(copy(c10::IValue(element), 1));
+      for (const auto& element : list) copied.push_back(copy(c10::IValue(element), later, 1));
       return copied;
     }
     if (value.isTuple()) {
       std::vector<c10::IValue> elements;
-      for (const auto& element : value.toTupleRef().elements()) elements.push_back(copy(element));
+      for (const auto& element : value.toTupleRef().elements()) elements.push_back(copy(element, later));
       return c10::ivalue::Tuple::create(std::move(elements));
     }
     return value;  // numbers, strings, None: immutable
@@ -168,6 +190,7 @@ class HostCopy {
   std::optional<c10::Stream> caller_stream_, side_stream_;
   std::optional<c10::Event> copied_;
   std::vector<torch::Tensor> sources_, shared_copies_;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> later_;  // (copy, original) for copy_later()
 };
 
 }  // namespace torchtrain

@@ -58,6 +58,10 @@ class Optimization {
   /// layerwise forms): no gradients are left to clip, and the step itself does nothing.
   bool updates_in_backward() const { return updates_in_backward_; }
 
+  /// True when the optimizer has a train and an eval mode (schedule-free), whose switch
+  /// changes the weights.
+  bool switches_weights() const { return modes_ != nullptr; }
+
   /// Refuses, before the first step, what an optimizer that updates inside backward cannot
   /// do: accumulate gradients, unscale them (--fp16) or wait for other processes' (DDP).
   void check_updates_in_backward(const TrainingArguments& args, int world_size) const;

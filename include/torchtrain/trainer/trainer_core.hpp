@@ -23,6 +23,7 @@
 #include <torchtrain/io/trainer_state_json.hpp>
 #include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/nn/checkpoint.hpp>
+#include <torchtrain/policies/checkpointer/checkpointer_policy.hpp>
 #include <torchtrain/policies/logger/logger_policy.hpp>
 #include <torchtrain/policies/policy_objects.hpp>
 #include <torchtrain/policies/strategy/strategy_hooks.hpp>
@@ -189,6 +190,9 @@ class TrainerCore : public detail::TrainerInterface {
 
   template <class Event, class... Extra>
   void notify(Event, const Extra&... extra) {
+    // A callback given the model may change its weights: the last save's copy comes first.
+    if constexpr (gives_objects<Event, TrainingObjects<Model>, const Extra...>(static_cast<decltype(callbacks_)*>(nullptr)))
+      checkpointer_hooks::wait_for_copy(policies_.checkpointer);
     TrainingObjects<Model> objects{model_, optimization_.optimizer(), optimization_.scheduler(), &step_logs_};
     torchtrain::notify<Event>(callbacks_, args_, state_, control_, objects, extra...);
   }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 #include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include <torchtrain/nn/parameter_count.hpp>
 #include <torchtrain/optim/zero_grad.hpp>
 #include <torchtrain/policies/accumulation/accumulation_hooks.hpp>
+#include <torchtrain/policies/checkpointer/checkpointer_policy.hpp>
 #include <torchtrain/policies/strategy/strategy_hooks.hpp>
 #include <torchtrain/trainer/best_model.hpp>
 #include <torchtrain/trainer/jit_checkpoint.hpp>
@@ -202,6 +204,7 @@ class TrainingLoop final
     bool optimizer_step() { return loop.optimizer_step(); }
     std::optional<torch::Tensor> device_optimizer_step() {
       auto grad_norm = loop.unscale_and_clip();
+      checkpointer_hooks::wait_for_copy(loop.policies_.checkpointer);
       loop.policies_.precision.optimizer_step(*loop.optimization_.optimizer());
       return grad_norm;
     }
@@ -218,6 +221,7 @@ class TrainingLoop final
   bool optimizer_step() {
     if (auto grad_norm = unscale_and_clip()) progress_.grad_norm = std::move(*grad_norm);
     notify(event::on_pre_optimizer_step{});
+    checkpointer_hooks::wait_for_copy(policies_.checkpointer);  // the last save's copy of what the step changes
     const bool stepped = policies_.precision.optimizer_step(*optimization_.optimizer());
     end_optimizer_step(stepped);
     return stepped;
@@ -326,8 +330,23 @@ class TrainingLoop final
       data_.save(loop_state);
       auto snapshot = take_snapshot(model_, policies_.strategy, policies_.precision, args_, state_, optimization_,
                                     io::archive_bytes(loop_state), std::move(rng_states), folder, saves);
-      if (saves) policies_.checkpointer.save(std::move(snapshot), {folder, args_.save_total_limit, state_.best_model_checkpoint});
+      if (saves)
+        policies_.checkpointer.save(std::move(snapshot), {folder, args_.save_total_limit, state_.best_model_checkpoint,
+                                                          copy_beside_training(), buffer_names()});
     }
+  }
+  // Whether the weights and the optimizer's state stay as they are until the next optimizer
+  // step (which, and every callback given the model, first waits for the copy): not when
+  // the optimizer updates inside backward or switches the weights between its modes, nor
+  // when the user's training_step may touch them.
+  bool copy_beside_training() const {
+    return !optimization_.updates_in_backward() && !optimization_.switches_weights() &&
+           !ReplacesTrainingStep<Loss, Step, Batch>;
+  }
+  std::vector<std::string> buffer_names() const {
+    std::vector<std::string> names;
+    for (const auto& item : model_->named_buffers()) names.push_back(item.key());
+    return names;
   }
 
   // Restores everything a checkpoint holds: weights, optimizer, schedule, precision state,

@@ -17,9 +17,11 @@
 namespace torchtrain {
 
 /// Checkpointer policy that writes what SyncCheckpoint writes, byte for byte, from a
-/// background thread. The step loop pays for copying the state to host memory; the
-/// serialization, disk writes, fsyncs and rotation overlap the next steps. A save first waits for the previous one, and so does the end of train();
-/// a failed write is rethrown there, and earlier checkpoints stay intact.
+/// background thread. The step loop pays for copying the model's buffers to host memory;
+/// the copy of the weights and the optimizer's state overlaps the next step's forward and
+/// backward, and the serialization, disk writes, fsyncs and rotation the next steps. A save
+/// first waits for the previous one, and so does the end of train(); a failed write is
+/// rethrown there, and earlier checkpoints stay intact.
 class AsyncCheckpoint : public HuggingFaceFolders {
  public:
   using torchtrain_category = category::checkpointer;
@@ -42,30 +44,51 @@ class AsyncCheckpoint : public HuggingFaceFolders {
   /// the tensors (HostCopy: on CUDA, not even that), into the host memory of the previous
   /// save where the dtypes and shapes match; the serialization of the optimizer's state
   /// (given as Checkpoint::optimizer_state), the writes, fsyncs and rotation run on the
-  /// writer's thread. Between saves it keeps that host memory: one copy of the state.
+  /// writer's thread. With `request.copy_beside_training` only the model's buffers are
+  /// copied here and the writer copies the rest while the caller goes on; the caller calls
+  /// wait_for_copy() before it changes them. Between saves it keeps that host memory: one
+  /// copy of the state.
   void save(Checkpoint checkpoint, const SaveRequest& request) {
     wait();
-    HostCopy copies(checkpoint, &buffers_);  // the model keeps training: the writer gets copies
-    pending_ = std::async(std::launch::async,
-                          [checkpoint = std::move(checkpoint), copies = std::move(copies), request]() mutable {
-                            {
-                              auto copied = std::move(copies);  // released before its tensors are kept
-                              copied.wait();
-                              save_checkpoint(checkpoint, request);
-                            }
-                            HostBuffers written;
-                            written.keep(std::move(checkpoint));
-                            return written;
-                          });
+    // The model keeps training: the writer gets copies.
+    HostCopy copies(checkpoint, &buffers_, request.copy_beside_training, request.model_buffers);
+    std::promise<void> copied;
+    copied_ = copied.get_future();
+    pending_ = std::async(std::launch::async, [checkpoint = std::move(checkpoint), copies = std::move(copies),
+                                               copied = std::move(copied), request]() mutable {
+      {
+        auto copying = std::move(copies);  // released before its tensors are kept
+        try {
+          copying.copy_later();
+        } catch (...) {
+          copied.set_exception(std::current_exception());
+          throw;
+        }
+        copied.set_value();
+        copying.wait();
+        save_checkpoint(checkpoint, request);
+      }
+      HostBuffers written;
+      written.keep(std::move(checkpoint));
+      return written;
+    });
+  }
+
+  /// Returns once the last save's tensors are copied (at once unless it was asked to copy
+  /// beside training): from then on the caller may change them.
+  void wait_for_copy() {
+    if (copied_.valid()) std::exchange(copied_, {}).get();
   }
 
   /// Returns once the last save is on disk; rethrows its error.
   void wait() {
+    if (copied_.valid()) copied_ = {};  // the write's own error says the same
     if (pending_.valid()) buffers_ = std::exchange(pending_, {}).get();
   }
 
  private:
   std::future<HostBuffers> pending_;
+  std::future<void> copied_;  // of the last save's tensors, by its writer
   HostBuffers buffers_;  // the previous save's copies, to copy the next one into
 };
 

@@ -31,6 +31,23 @@ concept CheckpointerPolicy =
       { reader.read(folder, true) } -> std::convertible_to<Checkpoint>;
     };
 
+/// A checkpointer that may copy a save's tensors after save() returns, beside the next
+/// steps, when SaveRequest::copy_beside_training asks it to (AsyncCheckpoint):
+/// `wait_for_copy()` returns once the last save's tensors are copied, and the Trainer calls
+/// it before it changes them (before the optimizer's step, before a callback is given the
+/// model). A checkpointer without it has copied or written them when save() returns.
+template <class C>
+concept CopiesBesideTraining = CheckpointerPolicy<C> && requires(C& checkpointer) { checkpointer.wait_for_copy(); };
+
+namespace checkpointer_hooks {
+
+template <class Checkpointer>
+void wait_for_copy(Checkpointer& checkpointer) {
+  if constexpr (CopiesBesideTraining<Checkpointer>) checkpointer.wait_for_copy();
+}
+
+}  // namespace checkpointer_hooks
+
 namespace detail {
 
 template <class C>
