@@ -3,7 +3,8 @@
 // the disk with the files dropped from the page cache first), what one save holds the caller for (an
 // AsyncCheckpoint's later saves, as a run sees them, and its first; copying at save() and beside
 // the next step's forward and backward, as the Trainer asks), and the training time
-// each save costs, synchronous versus asynchronous, side by side.
+// each save costs, synchronous versus asynchronous, side by side, on LibTorch's threads and on
+// one fewer (a core free for the writer).
 //
 //   bench_checkpoint [--folder bench_checkpoint_data] [--rounds 5] [--steps 60] [--save_steps 10]
 #include <chrono>
@@ -201,26 +202,33 @@ int main(int argc, char** argv) {
   hold_row("AsyncCheckpoint holds, copy beside, first save", held_beside_first);
   fmt::print("\n");
 
-  // Training time lost per save: the same run with no, synchronous and asynchronous saves.
+  // Training time lost per save: the same run with no, synchronous and asynchronous saves,
+  // on LibTorch's threads, then on one fewer (a core free for the writer).
   torch::manual_seed(1);
   tt::data::TensorDataset data(torch::randn({512, 1024}), torch::randn({512, 1024}));
-  std::vector<double> none, sync, async;
-  for (int round = 0; round < options.rounds; ++round) {
-    none.push_back(train_seconds_with<tt::NoCheckpoint>(options, data, root / "none"));
-    sync.push_back(train_seconds_with<tt::SyncCheckpoint>(options, data, root / "sync"));
-    async.push_back(train_seconds_with<tt::AsyncCheckpoint>(options, data, root / "async"));
-  }
+  const int threads = torch::get_num_threads();
   const int saves = options.steps / options.save_steps;
-  const double base = bench::median(none);
-  fmt::print("{} training steps, a save every {} ({} saves), median of {} rounds\n\n", options.steps, options.save_steps,
-             saves, options.rounds);
-  fmt::print("| checkpointer     | run (s) | lost per save (s) | lost per save / sync |\n");
-  fmt::print("| ---------------- | ------: | ----------------: | -------------------: |\n");
-  const double sync_lost = (bench::median(sync) - base) / saves;
-  const double async_lost = (bench::median(async) - base) / saves;
-  fmt::print("| NoCheckpoint     | {:7.2f} |                   |                      |\n", base);
-  fmt::print("| SyncCheckpoint   | {:7.2f} | {:17.3f} |                 1.00 |\n", bench::median(sync), sync_lost);
-  fmt::print("| AsyncCheckpoint  | {:7.2f} | {:17.3f} | {:20.2f} |\n", bench::median(async), async_lost,
-             async_lost / sync_lost);
+  for (const int training_threads : {threads, threads - 1}) {
+    if (training_threads < 1) break;
+    torch::set_num_threads(training_threads);
+    std::vector<double> none, sync, async;
+    for (int round = 0; round < options.rounds; ++round) {
+      none.push_back(train_seconds_with<tt::NoCheckpoint>(options, data, root / "none"));
+      sync.push_back(train_seconds_with<tt::SyncCheckpoint>(options, data, root / "sync"));
+      async.push_back(train_seconds_with<tt::AsyncCheckpoint>(options, data, root / "async"));
+    }
+    const double base = bench::median(none);
+    fmt::print("{} training steps on {} of {} threads, a save every {} ({} saves), median of {} rounds\n\n",
+               options.steps, training_threads, threads, options.save_steps, saves, options.rounds);
+    fmt::print("| checkpointer     | run (s) | lost per save (s) | lost per save / sync |\n");
+    fmt::print("| ---------------- | ------: | ----------------: | -------------------: |\n");
+    const double sync_lost = (bench::median(sync) - base) / saves;
+    const double async_lost = (bench::median(async) - base) / saves;
+    fmt::print("| NoCheckpoint     | {:7.2f} |                   |                      |\n", base);
+    fmt::print("| SyncCheckpoint   | {:7.2f} | {:17.3f} |                 1.00 |\n", bench::median(sync), sync_lost);
+    fmt::print("| AsyncCheckpoint  | {:7.2f} | {:17.3f} | {:20.2f} |\n\n", bench::median(async), async_lost,
+               async_lost / sync_lost);
+  }
+  torch::set_num_threads(threads);
   fs::remove_all(root);
 }

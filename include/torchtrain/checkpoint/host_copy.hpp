@@ -1,8 +1,10 @@
 // HostCopy: a checkpoint's tensors copied to host memory, so that training may change the originals while a thread writes the copies.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +12,8 @@
 #include <unordered_set>
 #include <utility>
 #include <vector>
+
+#include <sys/mman.h>
 
 #include <ATen/core/ivalue.h>
 #include <c10/core/Event.h>
@@ -21,8 +25,28 @@
 
 #include <torchtrain/checkpoint/checkpoint.hpp>
 #include <torchtrain/checkpoint/state_dict.hpp>
+#include <torchtrain/io/copy_tensor.hpp>
 
 namespace torchtrain {
+
+namespace detail {
+
+// New host memory for a copy of `like`: pinned by LibTorch's allocator when `pinned`; else,
+// from 1 MiB up, mapped on its own instead of taken from malloc. A save's 100 MB taken from
+// malloc's heap, and kept for the next save, moved where glibc put the training step's
+// gradients: after it each step faulted 32 MB of fresh pages in, and 25 ms steps took 40
+// (docs/benchmarks.md, "Checkpoints").
+inline torch::Tensor new_host_tensor(const torch::Tensor& like, bool pinned) {
+  const auto options = like.options().device(torch::kCPU);
+  const auto bytes = static_cast<std::size_t>(like.numel()) * like.element_size();
+  if (pinned || bytes < (std::size_t{1} << 20)) return torch::empty(like.sizes(), options.pinned_memory(pinned));
+  void* memory = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) throw std::bad_alloc();
+  ::madvise(memory, bytes, MADV_HUGEPAGE);
+  return torch::from_blob(memory, like.sizes(), [bytes](void* at) { ::munmap(at, bytes); }, options);
+}
+
+}  // namespace detail
 
 /// Host tensors kept from one save for the next (AsyncCheckpoint), so that a copy lands in
 /// memory already mapped: on a machine where first touching fresh pages is slow (a VM),
@@ -38,7 +62,7 @@ class HostBuffers {
       found->second.pop_back();
       return buffer;
     }
-    return torch::empty(like.sizes(), like.options().device(torch::kCPU).pinned_memory(pinned));
+    return detail::new_host_tensor(like, pinned);
   }
 
   /// Keeps the tensors of a written checkpoint (the weights, optimizer_state's) that
@@ -104,7 +128,7 @@ class HostCopy {
 
   /// Copies the CPU tensors left for later; after it the caller may change the originals.
   void copy_later() {
-    for (auto& [host, source] : later_) detail::copy_tensor(host, source);
+    for (auto& [host, source] : later_) io::copy_tensor(host, source);
     later_.clear();
   }
 
@@ -124,8 +148,7 @@ class HostCopy {
     TORCH_CHECK(on_host || tensor.device() == side_stream_->device(), "a checkpoint's tensors on two devices: ",
                 tensor.device(), " and ", side_stream_->device());
     // New memory is not touched here: with `later`, the writer's thread pays for that too.
-    auto host = buffers_ ? buffers_->take(tensor, !on_host)
-                         : torch::empty(tensor.sizes(), tensor.options().device(torch::kCPU).pinned_memory(!on_host));
+    auto host = buffers_ ? buffers_->take(tensor, !on_host) : detail::new_host_tensor(tensor, !on_host);
     // The pickler writes requires_grad: the copy says what the original says, as a clone
     // would (a kept buffer may say otherwise).
     host.set_requires_grad(tensor.requires_grad());
@@ -134,7 +157,7 @@ class HostCopy {
       return host;
     }
     if (on_host) {
-      detail::copy_tensor(host, tensor);
+      io::copy_tensor(host, tensor);
       return host;
     }
     const c10::StreamGuard on_side_stream(*side_stream_);

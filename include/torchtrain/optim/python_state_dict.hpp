@@ -63,6 +63,7 @@ TORCHTRAIN_INLINE void load_optimizer_file(torch::optim::Optimizer& optimizer, c
 
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/io/archive_bytes.hpp>
+#include <torchtrain/io/copy_tensor.hpp>
 #include <torchtrain/io/torch_pickle.hpp>
 #include <torchtrain/optim/adafactor.hpp>
 #include <torchtrain/optim/multi_tensor_adamw.hpp>
@@ -370,7 +371,9 @@ std::unique_ptr<typename Layout::State> with_own_memory(const typename Layout::S
     const auto target = found != previous.end() && found->value().isTensor() ? found->value().toTensor() : torch::Tensor();
     const bool reusable = target.defined() && target.sizes() == tensor.sizes() && target.dtype() == tensor.dtype() &&
                           target.device() == tensor.device() && target.is_contiguous() && !io::is_in_place(target);
-    entry.setValue(reusable ? target.copy_(tensor) : tensor.clone());
+    auto own = reusable ? target : torch::empty_like(tensor, torch::MemoryFormat::Contiguous);
+    io::copy_tensor(own, tensor);
+    entry.setValue(own);
   }
   return Layout::read(tensors, parameter);
 }
