@@ -443,6 +443,25 @@ DOCTEST_TEST_CASE("io::crc32 is zlib's CRC-32 at every length, alignment and sta
                   whole);
 }
 
+DOCTEST_TEST_CASE("io::copy_bytes is memcpy at every length and alignment around where it starts streaming") {
+  constexpr std::size_t streamed_from = std::size_t{1} << 20;
+  std::mt19937 random(5);
+  std::vector<unsigned char> source(streamed_from + 256), destination(source.size() + 64);
+  for (auto& byte : source) byte = static_cast<unsigned char>(random());
+  for (std::size_t size : {std::size_t{0}, std::size_t{100}, streamed_from - 1, streamed_from, streamed_from + 1,
+                           streamed_from + 63, streamed_from + 64, streamed_from + 200})
+    for (std::size_t from : {0, 1, 15})
+      for (std::size_t to : {0, 3, 16, 33}) {
+        DOCTEST_CAPTURE(size);
+        std::fill(destination.begin(), destination.end(), 0xA5);
+        tt::io::copy_bytes(destination.data() + to, source.data() + from, size);
+        DOCTEST_REQUIRE(std::equal(source.begin() + from, source.begin() + from + size, destination.begin() + to));
+        // Not a byte more on either side.
+        DOCTEST_REQUIRE(std::all_of(destination.begin(), destination.begin() + to, [](auto b) { return b == 0xA5; }));
+        DOCTEST_REQUIRE(std::all_of(destination.begin() + to + size, destination.end(), [](auto b) { return b == 0xA5; }));
+      }
+}
+
 DOCTEST_TEST_CASE("optimizer_state is written as the bytes of torch.save, checked once on reading, and copied by AsyncCheckpoint") {
   const auto root = fresh_folder("optimizer_state");
   torch::manual_seed(0);
