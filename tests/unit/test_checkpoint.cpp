@@ -2,6 +2,7 @@
 #include "testing.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -460,6 +461,44 @@ DOCTEST_TEST_CASE("io::copy_bytes is memcpy at every length and alignment around
         DOCTEST_REQUIRE(std::all_of(destination.begin(), destination.begin() + to, [](auto b) { return b == 0xA5; }));
         DOCTEST_REQUIRE(std::all_of(destination.begin() + to + size, destination.end(), [](auto b) { return b == 0xA5; }));
       }
+}
+
+DOCTEST_TEST_CASE("map_file checksums a file the same from the disk, from the page cache and from both") {
+  const auto folder = fresh_folder("map_file_checksum");
+  std::mt19937 random(11);
+  std::string bytes(3'000'001, '\0');  // not a whole number of pages, nor of the reading buffer
+  for (auto& byte : bytes) byte = static_cast<char>(random());
+  const auto file = folder / "bytes.bin";
+  tt::io::replace_file(file, bytes);  // written and fsynced: its pages may leave the page cache
+  const auto expected = tt::io::FileChecksum{.size = bytes.size(), .crc32 = tt::io::crc32(0, bytes.data(), bytes.size())};
+  // The pages of `file` in the page cache, of `pages` in all.
+  const auto resident_pages = [&] {
+    const auto mapped = tt::io::SharedBytes::map_file(file);
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    std::vector<unsigned char> resident((mapped.size() + page - 1) / page);
+    DOCTEST_REQUIRE(::mincore(const_cast<char*>(mapped.data()), mapped.size(), resident.data()) == 0);
+    return std::count_if(resident.begin(), resident.end(), [](unsigned char flags) { return flags & 1; });
+  };
+  const auto drop = [&](off_t offset, off_t length) {
+    const int descriptor = ::open(file.c_str(), O_RDONLY);
+    DOCTEST_REQUIRE(descriptor >= 0);
+    DOCTEST_REQUIRE(::posix_fadvise(descriptor, offset, length, POSIX_FADV_DONTNEED) == 0);
+    ::close(descriptor);
+  };
+  const auto pages = static_cast<long>((bytes.size() + ::sysconf(_SC_PAGESIZE) - 1) / ::sysconf(_SC_PAGESIZE));
+  for (const char* where : {"page cache", "disk", "half of each"}) {
+    DOCTEST_CAPTURE(where);
+    if (where == std::string_view("disk")) drop(0, 0);
+    if (where == std::string_view("half of each")) drop(0, static_cast<off_t>(bytes.size() / 2));
+    const auto resident = resident_pages();
+    if (where == std::string_view("page cache")) DOCTEST_REQUIRE(resident == pages);
+    if (where != std::string_view("page cache")) DOCTEST_REQUIRE(resident < pages);
+    tt::io::FileChecksum found;
+    const auto mapped = tt::io::SharedBytes::map_file(file, &found);
+    DOCTEST_CHECK(found == expected);
+    DOCTEST_CHECK(mapped.view() == bytes);
+    DOCTEST_CHECK(resident_pages() == pages);  // read: all in the page cache now
+  }
 }
 
 DOCTEST_TEST_CASE("optimizer_state is written as the bytes of torch.save, checked once on reading, and copied by AsyncCheckpoint") {

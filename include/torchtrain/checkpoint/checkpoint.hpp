@@ -160,7 +160,6 @@ TORCHTRAIN_INLINE Checkpoint read_checkpoint(const std::filesystem::path& folder
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/detail/printable.hpp>
-#include <torchtrain/io/crc32.hpp>
 #include <torchtrain/io/safetensors.hpp>
 #include <torchtrain/io/torch_save_file.hpp>
 
@@ -325,8 +324,9 @@ inline std::string read_verified_file(const std::filesystem::path& file, const n
 
 // A large file of a checkpoint, mapped (not copied into new memory) and checked.
 inline io::SharedBytes map_verified_file(const std::filesystem::path& file, const nlohmann::json& expected) {
-  auto bytes = io::SharedBytes::map_file(file);
-  check_file(file, {.size = bytes.size(), .crc32 = io::crc32(0, bytes.data(), bytes.size())}, expected);
+  io::FileChecksum found;
+  auto bytes = io::SharedBytes::map_file(file, &found);
+  check_file(file, found, expected);
   return refuse_empty(std::move(bytes), file);
 }
 

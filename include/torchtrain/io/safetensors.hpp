@@ -78,7 +78,6 @@ TORCHTRAIN_INLINE SafetensorsMetadata read_safetensors_metadata(const std::files
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/json_text.hpp>
 #include <torchtrain/detail/printable.hpp>
-#include <torchtrain/io/crc32.hpp>
 #include <torchtrain/io/shared_bytes.hpp>
 
 namespace torchtrain::io {
@@ -337,9 +336,8 @@ TORCHTRAIN_INLINE void save_safetensors(const std::filesystem::path& path, const
 }
 
 TORCHTRAIN_INLINE NamedTensors load_safetensors(const std::filesystem::path& path, FileChecksum* checksum) {
-  const auto bytes = SharedBytes::map_file(path);
+  const auto bytes = SharedBytes::map_file(path, checksum);
   const auto header = detail::read_safetensors_header(path, bytes.view());
-  if (checksum) *checksum = {.size = bytes.size(), .crc32 = io::crc32(0, bytes.data(), bytes.size())};
   NamedTensors tensors;
   tensors.reserve(header.entries.size());
   for (const auto& entry : header.entries) {  // in the order of their data, which tiles the rest of the file
