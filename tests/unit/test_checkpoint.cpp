@@ -78,6 +78,15 @@ bool same_weights(const torch::nn::Module& a, const tt::StateDict& b) {
   return true;
 }
 
+// The weights and the optimizer's state, as the Trainer hands them to a checkpointer.
+tt::Checkpoint checkpoint_of(const torch::nn::Module& model, const torch::optim::Optimizer& optimizer) {
+  tt::Checkpoint taken;
+  taken.model = tt::state_dict(model);
+  taken.optimizer_state = tt::optim::python_state_dict(optimizer, {});
+  taken.trainer_state = "{}";
+  return taken;
+}
+
 // What a run leaves: its weights and its logs without the timings.
 struct Run {
   Net model;
@@ -634,13 +643,7 @@ DOCTEST_TEST_CASE("AsyncCheckpoint copies later saves into the host memory of th
     optimizer.step();
   };
   step();
-  const auto checkpoint = [&] {
-    tt::Checkpoint taken;
-    taken.model = tt::state_dict(*model);
-    taken.optimizer_state = tt::optim::python_state_dict(optimizer, {});
-    taken.trainer_state = "{}";
-    return taken;
-  };
+  const auto checkpoint = [&] { return checkpoint_of(*model, optimizer); };
   // The memory of a checkpoint's tensors, the optimizer's moments included.
   const auto memory_of = [](const tt::Checkpoint& copied) {
     std::set<const void*> memory;
@@ -697,13 +700,7 @@ DOCTEST_TEST_CASE("AsyncCheckpoint copying beside training: the buffers at once,
   torch::optim::AdamW optimizer(model->parameters());
   model->forward(torch::randn({4, 8})).sum().backward();
   optimizer.step();
-  const auto checkpoint = [&] {
-    tt::Checkpoint taken;
-    taken.model = tt::state_dict(*model);
-    taken.optimizer_state = tt::optim::python_state_dict(optimizer, {});
-    taken.trainer_state = "{}";
-    return taken;
-  };
+  const auto checkpoint = [&] { return checkpoint_of(*model, optimizer); };
   std::vector<std::string> buffers;
   for (const auto& item : model->named_buffers()) buffers.push_back(item.key());
   DOCTEST_REQUIRE(buffers.size() == 3);  // BatchNorm's running mean and variance, and its count
