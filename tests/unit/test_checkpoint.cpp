@@ -678,6 +678,23 @@ DOCTEST_TEST_CASE("AsyncCheckpoint copies later saves into the host memory of th
   tt::HostCopy(third, &after_second).wait();
   DOCTEST_CHECK_FALSE(memory_of(third).contains(held.data_ptr()));
 
+  // From 1 MiB up the host memory is mapped on its own, not taken from malloc, and kept
+  // and taken again the same way, copied at once or later.
+  tt::HostBuffers large_buffers;
+  const auto large = torch::randn({512, 1024});  // 2 MiB
+  tt::Checkpoint big;
+  big.model = {{"large", large}};
+  tt::HostCopy(big, &large_buffers).wait();
+  DOCTEST_CHECK(torch::equal(big.model[0].second, large));
+  const void* large_memory = big.model[0].second.data_ptr();
+  large_buffers.keep(std::move(big));
+  tt::Checkpoint again;
+  again.model = {{"large", large * 2}};
+  tt::HostCopy later(again, &large_buffers, /*copy_later=*/true);
+  later.wait();
+  DOCTEST_CHECK(again.model[0].second.data_ptr() == large_memory);
+  DOCTEST_CHECK(torch::equal(again.model[0].second, large * 2));
+
   // Each save of one AsyncCheckpoint writes what a synchronous save of that moment writes.
   const auto root = fresh_folder("async_reuse");
   tt::AsyncCheckpoint asynchronous;
