@@ -3,14 +3,10 @@
 
 #include <string>
 #include <string_view>
-#include <type_traits>
+#include <vector>
 
-#include <fmt/format.h>
-
-#include <torchtrain/arguments/reflect.hpp>
-#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/arguments/detail/argument_fields.hpp>
 #include <torchtrain/core/config.hpp>
-#include <torchtrain/detail/reflection.hpp>
 
 namespace torchtrain {
 
@@ -21,20 +17,10 @@ TORCHTRAIN_INLINE std::string arguments_usage(std::string_view program);
 
 // arguments_help's part for one struct: a blank line, then per field its flag line and,
 // below it, its help text.
-template <class Struct>
-std::string fields_help(const Struct& defaults) {
-  std::string text = "\n";
-  detail::for_each_field(defaults, [&](std::string_view name, const auto& value) {
-    using T = std::remove_cvref_t<decltype(value)>;
-    text += fmt::format("  --{} {} (default: {})\n", name, detail::type_name<T>(), detail::python_repr(value));
-    if (auto help = field_help<Struct>(name); !help.empty()) text += fmt::format("      {}\n", help);
-  });
-  return text;
-}
+TORCHTRAIN_INLINE std::string fields_help(const std::vector<ArgumentField>& fields);
 
-#if !TORCHTRAIN_HEADER_ONLY  // compiled once, in the library
-extern template std::string fields_help<TrainingArguments>(const TrainingArguments&);
-#endif
+// arguments_markdown_table of one struct's fields.
+TORCHTRAIN_INLINE std::string markdown_table(const std::vector<ArgumentField>& fields);
 
 }  // namespace detail
 
@@ -43,37 +29,24 @@ extern template std::string fields_help<TrainingArguments>(const TrainingArgumen
 /// (see TORCHTRAIN_REFLECT), with a blank line between the structs. Defaults are written
 /// as Python would write them (`'trainer_output'`, `None`, `['none']`).
 template <class... Structs>
-std::string arguments_help(std::string_view program, const Structs&... defaults) {
+std::string arguments_help(std::string_view program, Structs... defaults) {
   std::string text = detail::arguments_usage(program);
-  ((text += detail::fields_help(defaults)), ...);
+  ((text += detail::fields_help(detail::argument_fields(defaults))), ...);
   return text;
 }
-
-namespace detail {
-
-// `text` safe in a Markdown table cell: a pipe would end the cell, and outside code
-// `<name>` would be read as an HTML tag.
-TORCHTRAIN_INLINE std::string table_cell(std::string_view text, bool code);
-
-}  // namespace detail
 
 /// A Markdown table of the fields of `defaults`' struct, one row per field in declaration
 /// order: name, type, default (as Python would write it) and help text.
 template <class Struct>
-std::string arguments_markdown_table(const Struct& defaults = Struct{}) {
-  std::string table = "| name | type | default | meaning |\n| --- | --- | --- | --- |\n";
-  detail::for_each_field(defaults, [&](std::string_view name, const auto& value) {
-    using T = std::remove_cvref_t<decltype(value)>;
-    table += fmt::format("| `{}` | `{}` | `{}` | {} |\n", name, detail::table_cell(detail::type_name<T>(), true),
-                         detail::table_cell(detail::python_repr(value), true),
-                         detail::table_cell(field_help<Struct>(name), false));
-  });
-  return table;
+std::string arguments_markdown_table(Struct defaults = Struct{}) {
+  return detail::markdown_table(detail::argument_fields(defaults));
 }
 
 }  // namespace torchtrain
 
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <fmt/format.h>
 
 namespace torchtrain::detail {
 
@@ -85,7 +58,19 @@ TORCHTRAIN_INLINE std::string arguments_usage(std::string_view program) {
       program);
 }
 
-TORCHTRAIN_INLINE std::string table_cell(std::string_view text, bool code) {
+TORCHTRAIN_INLINE std::string fields_help(const std::vector<ArgumentField>& fields) {
+  std::string text = "\n";
+  for (const auto& field : fields) {
+    text += fmt::format("  --{} {} (default: {})\n", field.name, field.type->type_name(),
+                        field.type->python_repr(field.value));
+    if (!field.help.empty()) text += fmt::format("      {}\n", field.help);
+  }
+  return text;
+}
+
+// `text` safe in a Markdown table cell: a pipe would end the cell, and outside code
+// `<name>` would be read as an HTML tag.
+inline std::string table_cell(std::string_view text, bool code) {
   std::string cell;
   for (char c : text) {
     if (c == '|' || (c == '<' && !code)) cell += '\\';
@@ -94,9 +79,13 @@ TORCHTRAIN_INLINE std::string table_cell(std::string_view text, bool code) {
   return cell;
 }
 
-#ifdef TORCHTRAIN_COMPILING_LIBRARY
-template std::string fields_help<TrainingArguments>(const TrainingArguments&);
-#endif
+TORCHTRAIN_INLINE std::string markdown_table(const std::vector<ArgumentField>& fields) {
+  std::string table = "| name | type | default | meaning |\n| --- | --- | --- | --- |\n";
+  for (const auto& field : fields)
+    table += fmt::format("| `{}` | `{}` | `{}` | {} |\n", field.name, table_cell(field.type->type_name(), true),
+                         table_cell(field.type->python_repr(field.value), true), table_cell(field.help, false));
+  return table;
+}
 
 }  // namespace torchtrain::detail
 

@@ -3,193 +3,22 @@
 #pragma once
 
 #include <array>
-#include <charconv>
-#include <limits>
-#include <optional>
 #include <span>
-#include <string>
 #include <string_view>
 #include <tuple>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
-#include <torchtrain/arguments/argument_docs.hpp>
-#include <torchtrain/arguments/json_arguments.hpp>
-#include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/arguments/detail/argument_fields.hpp>
 #include <torchtrain/core/config.hpp>
-#include <torchtrain/core/errors.hpp>
-#include <torchtrain/detail/printable.hpp>
-#include <torchtrain/detail/reflection.hpp>
 
 namespace torchtrain {
 
 namespace detail {
 
-template <class T>
-constexpr bool is_flag_like = std::is_same_v<T, bool> || std::is_same_v<T, std::optional<bool>>;
-
-// Why `text` is no T, when a number is wrong for a reason its type name does not say: a
-// negative count, or a number beyond the type's range. Empty when the type says it all.
-template <class T>
-std::string why_not_a(std::string_view text) {
-  if constexpr (is_optional<T>::value) {
-    return why_not_a<typename T::value_type>(text);
-  } else if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
-    if (std::is_unsigned_v<T> && text.starts_with('-'))
-      return fmt::format(" (a whole number from 0 to {}, never negative)", std::numeric_limits<T>::max());
-    T value{};
-    if (std::from_chars(text.data(), text.data() + text.size(), value).ec != std::errc::result_out_of_range) return "";
-    if constexpr (std::is_integral_v<T>)
-      return fmt::format(" (a whole number from {} to {})", std::numeric_limits<T>::lowest(),
-                         std::numeric_limits<T>::max());
-    else
-      return fmt::format(" (a number of at most {:.2g} in magnitude)", static_cast<double>(std::numeric_limits<T>::max()));
-  }
-  return "";
-}
-
-template <class T>
-void assign_flag(T& field, std::string_view name, std::string_view text) {
-  auto value = parse_value<T>(text);
-  if (!value)
-    throw ArgumentError(fmt::format("--{} expects {}{}, got '{}'", name, type_name<T>(), why_not_a<T>(text),
-                                    torchtrain::detail::printable(text)));
-  field = std::move(*value);
-}
-
-// A list from several words (each may itself be a comma-separated list); one word is
-// read as a whole, so that an optional list also takes "None".
-template <class T>
-void assign_list(T& field, std::string_view name, const std::vector<std::string_view>& words) {
-  if (words.size() == 1) return assign_flag(field, name, words.front());
-  using List = std::conditional_t<is_optional<T>::value, typename T::value_type, T>;
-  List items;
-  for (auto word : words) {
-    List part;
-    assign_flag(part, name, word);
-    items.insert(items.end(), part.begin(), part.end());
-  }
-  field = std::move(items);
-}
-
 // Throws unless every field name is unique across the structs and none is taken by the
 // parser itself; a clash would make a flag ambiguous.
 TORCHTRAIN_INLINE void check_flag_names(const std::vector<std::string_view>& names);
-
-// A flag met on the command line, and the arguments after it, which may be its value.
-struct FlagInput {
-  std::string_view name;                         // without `--` and `=value`, `-` read as `_`
-  std::optional<std::string_view> inline_value;  // the text after `=`
-  int argc;
-  const char* const* argv;
-  int& index;  // the flag's place in argv, moved past the values taken
-
-  // The next argument, taken as a value, unless it is the next flag.
-  std::optional<std::string_view> next_value();
-  // The next argument, taken when it reads as a boolean.
-  std::optional<bool> next_bool();
-};
-
-// Sets `field` from the flag `input` and the values after it.
-template <class T>
-void assign_from_flag(T& field, FlagInput& input) {
-  if (input.inline_value) {
-    detail::assign_flag(field, input.name, *input.inline_value);
-  } else if constexpr (is_flag_like<T>) {
-    // A bare flag means true; a following true/false is its value.
-    field = input.next_bool().value_or(true);
-  } else if constexpr (ListField<T>) {
-    std::vector<std::string_view> words;
-    while (auto word = input.next_value()) words.push_back(*word);
-    if (words.empty()) throw ArgumentError(fmt::format("--{} needs at least one value", input.name));
-    detail::assign_list(field, input.name, words);
-  } else {
-    auto value = input.next_value();
-    if (!value) throw ArgumentError(fmt::format("--{} needs a value", input.name));
-    detail::assign_flag(field, input.name, *value);
-  }
-}
-
-// A struct that parse_args fills, seen without its type: the parser is compiled once, and
-// only the work on each field is compiled per struct (TrainingArguments' in the library,
-// with TORCHTRAIN_HEADER_ONLY=0).
-struct ArgumentStruct {
-  JsonArgumentStruct json;  // the struct, its field names, and reading it from a JSON file
-  // Appends what --x may be for the struct's fields: each name, and no_<name> after a boolean's.
-  void (*flag_names)(const void* object, std::vector<std::string>& flags);
-  // Sets the field `input` names from it; the field's name, or empty when the struct has none.
-  std::string_view (*set)(void* object, FlagInput& input);
-  // For `--no_<name>` (`flag`): sets the boolean field <name> to false; its name, or empty
-  // when the struct has none. Throws ArgumentError when that field is no boolean.
-  std::string_view (*set_false)(void* object, std::string_view flag);
-  // The struct's part of the --help text (detail::fields_help).
-  std::string (*help)(const void* object);
-};
-
-// ArgumentStruct's functions for one struct type.
-template <class Struct>
-struct FlagArguments {
-  static void flag_names(const void* object, std::vector<std::string>& flags);
-  static std::string_view set(void* object, FlagInput& input);
-  static std::string_view set_false(void* object, std::string_view flag);
-  static std::string help(const void* object);
-};
-
-template <class Struct>
-void FlagArguments<Struct>::flag_names(const void* object, std::vector<std::string>& flags) {
-  static_assert(detail::reflects_every_field<Struct>(),
-                "torchtrain::parse_args: list every data member of each struct in its "
-                "TORCHTRAIN_REFLECT (or BOOST_HANA_ADAPT_STRUCT), or a field would have no flag");
-  detail::for_each_field(*static_cast<const Struct*>(object), [&](std::string_view name, const auto& field) {
-    flags.emplace_back(name);
-    if constexpr (is_flag_like<std::remove_cvref_t<decltype(field)>>) flags.push_back("no_" + flags.back());
-  });
-}
-
-template <class Struct>
-std::string_view FlagArguments<Struct>::set(void* object, FlagInput& input) {
-  std::string_view found;
-  detail::for_each_field(*static_cast<Struct*>(object), [&](std::string_view field_name, auto& field) {
-    if (found.empty() && field_name == input.name) {
-      found = field_name;
-      detail::assign_from_flag(field, input);
-    }
-  });
-  return found;
-}
-
-template <class Struct>
-std::string_view FlagArguments<Struct>::set_false(void* object, std::string_view flag) {
-  std::string_view found;
-  detail::for_each_field(*static_cast<Struct*>(object), [&](std::string_view field_name, auto& field) {
-    if (found.empty() && field_name == flag.substr(3)) {
-      found = field_name;
-      if constexpr (is_flag_like<std::remove_cvref_t<decltype(field)>>)
-        field = false;
-      else
-        throw ArgumentError(fmt::format("--{} is not a boolean flag, so --{} means nothing", flag.substr(3), flag));
-    }
-  });
-  return found;
-}
-
-template <class Struct>
-std::string FlagArguments<Struct>::help(const void* object) {
-  return detail::fields_help(*static_cast<const Struct*>(object));
-}
-
-#if !TORCHTRAIN_HEADER_ONLY  // compiled once, in the library
-extern template struct FlagArguments<TrainingArguments>;
-#endif
-
-template <class Struct>
-ArgumentStruct argument_struct(Struct& object) {
-  using Flags = FlagArguments<Struct>;
-  return {detail::json_argument_struct(object), &Flags::flag_names, &Flags::set, &Flags::set_false, &Flags::help};
-}
 
 // parse_args for structs seen without their types: fills them in place.
 TORCHTRAIN_INLINE void parse_argument_structs(int argc, const char* const* argv,
@@ -237,8 +66,17 @@ std::tuple<Structs...> parse_args(int argc, const char* const* argv) {
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <string>
 
+#include <fmt/format.h>
+
+#include <torchtrain/arguments/argument_docs.hpp>
+#include <torchtrain/arguments/json_arguments.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/closest_name.hpp>
+#include <torchtrain/detail/printable.hpp>
+#include <torchtrain/detail/reflection.hpp>
 
 namespace torchtrain::detail {
 
@@ -253,44 +91,75 @@ TORCHTRAIN_INLINE void check_flag_names(const std::vector<std::string_view>& nam
   }
 }
 
-TORCHTRAIN_INLINE std::optional<std::string_view> FlagInput::next_value() {
-  if (index + 1 < argc && !std::string_view(argv[index + 1]).starts_with("--")) return argv[++index];
-  return std::nullopt;
-}
+// A flag met on the command line, and the arguments after it, which may be its value.
+struct FlagInput {
+  std::string_view name;                         // without `--` and `=value`, `-` read as `_`
+  std::optional<std::string_view> inline_value;  // the text after `=`
+  int argc;
+  const char* const* argv;
+  int& index;  // the flag's place in argv, moved past the values taken
 
-TORCHTRAIN_INLINE std::optional<bool> FlagInput::next_bool() {
-  auto next = index + 1 < argc ? parse_value<bool>(argv[index + 1]) : std::nullopt;
-  if (next) ++index;
-  return next;
+  // The next argument, taken as a value, unless it is the next flag.
+  std::optional<std::string_view> next_value() {
+    if (index + 1 < argc && !std::string_view(argv[index + 1]).starts_with("--")) return argv[++index];
+    return std::nullopt;
+  }
+  // The next argument, taken when it reads as a boolean.
+  std::optional<bool> next_bool() {
+    auto next = index + 1 < argc ? parse_value<bool>(argv[index + 1]) : std::nullopt;
+    if (next) ++index;
+    return next;
+  }
+};
+
+// Sets `field` from the flag `input` and the values after it.
+TORCHTRAIN_INLINE void set_from_flag(const ArgumentField& field, FlagInput& input) {
+  const FieldType& type = *field.type;
+  if (input.inline_value) {
+    type.set_from_text(field.value, input.name, *input.inline_value);
+  } else if (type.flag_like) {
+    // A bare flag means true; a following true/false is its value.
+    type.set_from_text(field.value, input.name, input.next_bool().value_or(true) ? "true" : "false");
+  } else if (type.list) {
+    std::vector<std::string_view> words;
+    while (auto word = input.next_value()) words.push_back(*word);
+    if (words.empty()) throw ArgumentError(fmt::format("--{} needs at least one value", input.name));
+    type.set_from_words(field.value, input.name, words);
+  } else {
+    auto value = input.next_value();
+    if (!value) throw ArgumentError(fmt::format("--{} needs a value", input.name));
+    type.set_from_text(field.value, input.name, *value);
+  }
 }
 
 TORCHTRAIN_INLINE void parse_argument_structs(int argc, const char* const* argv,
                                               std::span<const ArgumentStruct> structs) {
+  std::vector<ArgumentField> fields;  // of every struct, in order
+  for (const auto& s : structs)
+    for (auto& field : s.fields(s.object)) fields.push_back(field);
   std::vector<std::string_view> names;
-  std::vector<std::string> flags{"help", "config"};  // what --x may be, for suggestions
-  for (const auto& s : structs) {
-    s.json.field_names(s.json.object, names);
-    s.flag_names(s.json.object, flags);
+  std::vector<std::string_view> flags{"help", "config"};  // what --x may be, for suggestions
+  std::vector<std::string> negated;                      // no_<name> of the booleans
+  for (const auto& field : fields) {
+    names.push_back(field.name);
+    if (field.type->flag_like) negated.push_back("no_" + std::string(field.name));
   }
   check_flag_names(names);
-
-  std::vector<std::string_view> given;  // fields set by flags, which the JSON files leave alone
-  // Gives the flag to the struct with the field it names; false when no struct has it.
-  auto with_field = [&](auto&& set) {
-    for (const auto& s : structs)
-      if (const auto field_name = set(s); !field_name.empty()) {
-        given.push_back(field_name);
-        return true;
-      }
-    return false;
+  flags.insert(flags.end(), names.begin(), names.end());
+  flags.insert(flags.end(), negated.begin(), negated.end());
+  auto field_named = [&](std::string_view name) -> const ArgumentField* {
+    for (const auto& field : fields)
+      if (field.name == name) return &field;
+    return nullptr;
   };
 
+  std::vector<std::string_view> given;  // fields set by flags, which the JSON files leave alone
   std::vector<std::string> json_files;
   for (int i = 1; i < argc; ++i) {
     const std::string_view token = argv[i];
     if (token == "--help" || token == "-h") {
       std::string text = arguments_usage(argv[0]);
-      for (const auto& s : structs) text += s.help(s.json.object);
+      for (const auto& s : structs) text += fields_help(s.fields(s.object));
       fmt::print("{}", text);
       std::fflush(stdout);
       std::exit(0);
@@ -320,26 +189,25 @@ TORCHTRAIN_INLINE void parse_argument_structs(int argc, const char* const* argv,
       json_files.emplace_back(*file);
       continue;
     }
-    bool known = with_field([&](const ArgumentStruct& s) { return s.set(s.json.object, input); });
-    if (!known && name.starts_with("no_") && !inline_value)
-      known = with_field([&](const ArgumentStruct& s) { return s.set_false(s.json.object, name); });
-    if (!known) {
+    const ArgumentField* field = field_named(name);
+    if (field) {
+      set_from_flag(*field, input);
+    } else if (name.starts_with("no_") && !inline_value && (field = field_named(name.substr(3)))) {
+      if (!field->type->flag_like)
+        throw ArgumentError(fmt::format("--{} is not a boolean flag, so --{} means nothing", field->name, name));
+      field->type->set_from_text(field->value, name, "false");
+    }
+    if (field) given.push_back(field->name);
+    if (!field) {
       // No flag is long; a long name (64 KiB of one argument) would cost seconds of edit distances.
-      auto suggestion = name.size() > 100 ? std::string_view{}
-                                          : detail::closest_name(name, std::vector<std::string_view>(flags.begin(), flags.end()));
+      auto suggestion = name.size() > 100 ? std::string_view{} : detail::closest_name(name, flags);
       throw ArgumentError(suggestion.empty()
                               ? fmt::format("unknown flag --{} (run with --help to list the flags)", torchtrain::detail::printable(name))
                               : fmt::format("unknown flag --{}; did you mean --{}?", torchtrain::detail::printable(name), suggestion));
     }
   }
-  std::vector<JsonArgumentStruct> json_structs;
-  for (const auto& s : structs) json_structs.push_back(s.json);
-  for (const auto& file : json_files) read_json_argument_structs(file, given, json_structs);
+  for (const auto& file : json_files) read_json_argument_structs(file, given, structs);
 }
-
-#ifdef TORCHTRAIN_COMPILING_LIBRARY
-template struct FlagArguments<TrainingArguments>;
-#endif
 
 }  // namespace torchtrain::detail
 

@@ -7,8 +7,7 @@
 #include <string>
 #include <vector>
 
-#include <boost/hana/adapt_struct.hpp>
-
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/metrics.hpp>
 
 namespace torchtrain {
@@ -61,10 +60,16 @@ struct TrainOutput {
 
 }  // namespace torchtrain
 
-// Reflection: trainer_state.json has one key per field listed here (the JSON functions
-// check that none is missing).
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <boost/hana/adapt_struct.hpp>
+
+// Reflection: trainer_state.json has one key per field listed here (the JSON functions,
+// compiled once, check that none is missing).
 BOOST_HANA_ADAPT_STRUCT(torchtrain::TrainerState, epoch, global_step, max_steps, logging_steps, eval_steps,
                         save_steps, train_batch_size, num_train_epochs, num_input_tokens_seen, total_flos,
                         log_history, best_metric, best_global_step, best_model_checkpoint,
                         is_local_process_zero, is_world_process_zero, is_hyper_param_search, trial_name,
                         stateful_callbacks);
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include <ATen/core/ivalue.h>
-#include <boost/hana/adapt_struct.hpp>
 #include <torch/optim/optimizer.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
@@ -180,11 +179,6 @@ TORCHTRAIN_INLINE optim::LRScheduler get_scheduler(std::string_view name, torch:
 
 }  // namespace torchtrain
 
-BOOST_HANA_ADAPT_STRUCT(torchtrain::SchedulerOptions, num_cycles, power, lr_end, timescale, min_lr, min_lr_rate,
-                        warmup_lr_rate, num_stable_steps, num_decay_steps, warmup_type, decay_type, min_lr_ratio, mode,
-                        factor, patience, threshold, threshold_mode, cooldown, eps, verbose, warmup, max_lr, smooth,
-                        window_size, reset_start);
-
 namespace torchtrain {
 
 /// Reads `lr_scheduler_kwargs` given as Python gives it, a JSON object
@@ -203,6 +197,7 @@ TORCHTRAIN_INLINE SchedulerOptions parse_scheduler_kwargs(const std::optional<st
 #include <type_traits>
 #include <utility>
 
+#include <boost/hana/adapt_struct.hpp>
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 
@@ -211,6 +206,12 @@ TORCHTRAIN_INLINE SchedulerOptions parse_scheduler_kwargs(const std::optional<st
 #include <torchtrain/detail/name_values.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/io/torch_pickle.hpp>
+
+// Reflection for parse_scheduler_kwargs, which is compiled once: programs never see it.
+BOOST_HANA_ADAPT_STRUCT(torchtrain::SchedulerOptions, num_cycles, power, lr_end, timescale, min_lr, min_lr_rate,
+                        warmup_lr_rate, num_stable_steps, num_decay_steps, warmup_type, decay_type, min_lr_ratio, mode,
+                        factor, patience, threshold, threshold_mode, cooldown, eps, verbose, warmup, max_lr, smooth,
+                        window_size, reset_start);
 
 namespace torchtrain::optim {
 

@@ -12,6 +12,7 @@
 #include <torch/types.h>
 #include <torch/utils.h>
 
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/core/metrics.hpp>
 #include <torchtrain/data/data_loader.hpp>
 #include <torchtrain/data/dataset.hpp>
@@ -79,29 +80,76 @@ Metrics call_compute_metrics(Compute& compute, const EvalPrediction& prediction,
     return compute(prediction);
 }
 
+/// One batch's part of an evaluation: the step's loss (undefined without labels) and
+/// logits, the labels (the step's, else the batch's), the inputs (when kept), the samples.
+struct EvalBatchOutput {
+  torch::Tensor loss, logits, labels, inputs;
+  std::int64_t samples = 0;
+};
+
+/// evaluation_loop with the batches and compute_metrics seen without their types, so that
+/// it is compiled once: `next_batch()` runs the step on the next batch of this process (it
+/// is called under no-grad); `compute_metrics` is empty when there are none; `num_batches`
+/// are this process's, `steps` those it takes (more when gathering per batch).
+TORCHTRAIN_INLINE EvalLoopOutput run_evaluation_loop(torch::nn::Module& module, std::int64_t size,
+                                                     std::int64_t num_batches, std::int64_t steps,
+                                                     const EvalLoopOptions& options,
+                                                     const std::function<EvalBatchOutput()>& next_batch,
+                                                     const std::function<Metrics(const EvalPrediction&, bool)>& compute_metrics,
+                                                     const std::function<void()>& on_prediction_step);
+
 /// Runs `step(batch) -> PredictionStepOutput` (loss undefined for a batch without labels) over
 /// `dataset` in order, in batches, with `module` in eval mode and no autograd graph;
 /// calls `on_prediction_step()` after each batch (outside no-grad, as callbacks run), then
 /// compute_metrics as Python does: on the whole set, or per batch with compute_result
 /// true for the last one only. With several processes, per-batch metrics see batch k of
 /// every process together: samples [k R b, (k + 1) R b) of the set, in order.
-template <class Dataset, class Step, class Compute, class OnPredictionStep>
+template <class Dataset, class Step, class Compute>
 EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, const EvalLoopOptions& options,
-                               Step&& step, Compute& compute_metrics, OnPredictionStep&& on_prediction_step) {
-  constexpr bool has_compute_metrics = !std::is_same_v<Compute, NoMetrics>;
+                               Step&& step, Compute& compute_metrics, const std::function<void()>& on_prediction_step) {
   const std::int64_t size = data::dataset_size(dataset);
   data::DataLoader loader(dataset, options.loader);
   const auto order = options.order.defined() ? options.order : data::SequentialSampler{}.order(size);
   loader.start_epoch(order);
-  EvalLoopOutput output;
-  output.num_samples = size;
-  output.num_batches = loader.num_batches(order.size(0));
   // Gathering per batch is a collective: every process takes as many steps as the one
   // with the most batches, joining the last ones with no samples of its own.
   const bool gather_per_batch = (options.compute_per_batch || !options.concat_batches) && options.world_size > 1;
-  const std::int64_t batch_size = options.loader.batch_size, world = options.world_size;
+  const std::int64_t num_batches = loader.num_batches(order.size(0));
   const std::int64_t steps =
-      gather_per_batch ? loader.num_batches((size + world - 1) / world) : output.num_batches;
+      gather_per_batch ? loader.num_batches((size + options.world_size - 1) / options.world_size) : num_batches;
+  const std::function<EvalBatchOutput()> next_batch = [&] {
+    auto batch = loader.next().to(options.device, /*non_blocking=*/true);
+    auto [loss, logits, labels] = step(batch);
+    EvalBatchOutput output{loss, logits, labels.defined() ? labels : batch.labels, {}, batch.size()};
+    if constexpr (requires { torch::Tensor(batch.inputs); })
+      if (options.include_inputs) output.inputs = batch.inputs;
+    return output;
+  };
+  std::function<Metrics(const EvalPrediction&, bool)> compute;
+  if constexpr (!std::is_same_v<Compute, NoMetrics>)
+    compute = [&](const EvalPrediction& prediction, bool compute_result) {
+      return call_compute_metrics(compute_metrics, prediction, compute_result);
+    };
+  return run_evaluation_loop(module, size, num_batches, steps, options, next_batch, compute, on_prediction_step);
+}
+
+}  // namespace torchtrain::detail
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+namespace torchtrain::detail {
+
+TORCHTRAIN_INLINE EvalLoopOutput run_evaluation_loop(torch::nn::Module& module, std::int64_t size,
+                                                     std::int64_t num_batches, std::int64_t steps,
+                                                     const EvalLoopOptions& options,
+                                                     const std::function<EvalBatchOutput()>& next_batch,
+                                                     const std::function<Metrics(const EvalPrediction&, bool)>& compute_metrics,
+                                                     const std::function<void()>& on_prediction_step) {
+  EvalLoopOutput output;
+  output.num_samples = size;
+  output.num_batches = num_batches;
+  const bool gather_per_batch = (options.compute_per_batch || !options.concat_batches) && options.world_size > 1;
+  const std::int64_t batch_size = options.loader.batch_size, world = options.world_size;
   EvalLoopContainer predictions, labels, inputs, losses;
   const EvalModeGuard eval_mode(module);
   EvalPrediction kept;  // this batch's
@@ -110,23 +158,18 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
       kept = {};
       {
         torch::NoGradGuard no_grad;
-        auto batch = loader.next().to(options.device, /*non_blocking=*/true);
-        auto [loss, logits, step_labels] = step(batch);
-        const auto& labels = step_labels.defined() ? step_labels : batch.labels;
-        const std::int64_t samples = batch.size();
-        if (loss.defined()) {
-          const auto weighted = loss.to(torch::kDouble) * static_cast<double>(samples);
+        auto batch = next_batch();
+        if (batch.loss.defined()) {
+          const auto weighted = batch.loss.to(torch::kDouble) * static_cast<double>(batch.samples);
           output.loss_sum = output.loss_sum.defined() ? output.loss_sum + weighted : weighted;
-          if (options.include_losses) kept.losses = loss.detach().reshape({1}).repeat({samples});
+          if (options.include_losses) kept.losses = batch.loss.detach().reshape({1}).repeat({batch.samples});
         }
         if (options.keep_outputs) {
-          kept.label_ids = labels;
+          kept.label_ids = batch.labels;
           kept.predictions = options.preprocess_logits && *options.preprocess_logits
-                                 ? (*options.preprocess_logits)(logits, labels)
-                                 : logits;
-          if (options.include_inputs) {
-            if constexpr (requires { torch::Tensor(batch.inputs); }) kept.inputs = batch.inputs;
-          }
+                                 ? (*options.preprocess_logits)(batch.logits, batch.labels)
+                                 : batch.logits;
+          kept.inputs = batch.inputs;
         }
       }
       if (options.keep_all_batches && options.concat_batches) {
@@ -156,10 +199,9 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
         }
       if (kept_any) output.prediction.batches.push_back(std::move(on_cpu));
     }
-    if constexpr (has_compute_metrics) {
-      if (options.compute_per_batch && global_batch.predictions.defined() && global_batch.label_ids.defined())
-        output.metrics = call_compute_metrics(compute_metrics, global_batch, /*compute_result=*/b + 1 == steps);
-    }
+    if (compute_metrics && options.compute_per_batch && global_batch.predictions.defined() &&
+        global_batch.label_ids.defined())
+      output.metrics = compute_metrics(global_batch, /*compute_result=*/b + 1 == steps);
     if (options.accumulation_steps && (b + 1) % *options.accumulation_steps == 0)
       for (auto* container : {&predictions, &labels, &inputs, &losses}) container->to_cpu();
   }
@@ -168,12 +210,14 @@ EvalLoopOutput evaluation_loop(torch::nn::Module& module, Dataset& dataset, cons
     for (auto* kept : {&output.prediction.predictions, &output.prediction.label_ids, &output.prediction.inputs,
                        &output.prediction.losses})
       *kept = options.gather(*kept, size);
-  if constexpr (has_compute_metrics) {
+  if (compute_metrics) {
     const auto& first = output.prediction.batches.empty() ? output.prediction : output.prediction.batches.front();
     if (!options.compute_per_batch && first.predictions.defined() && first.label_ids.defined())
-      output.metrics = call_compute_metrics(compute_metrics, output.prediction, /*compute_result=*/true);
+      output.metrics = compute_metrics(output.prediction, /*compute_result=*/true);
   }
   return output;
 }
 
 }  // namespace torchtrain::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

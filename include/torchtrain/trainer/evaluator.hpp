@@ -29,6 +29,23 @@
 
 namespace torchtrain {
 
+namespace detail {
+
+// The loader of one evaluation of `size` samples, as the arguments and customize_loader
+// (set_eval_dataloader, set_test_dataloader) ask; throws ArgumentError for a set too small.
+TORCHTRAIN_INLINE data::DataLoaderOptions evaluation_loader(std::int64_t size, bool prediction,
+                                                            const TrainingArguments& args, int world_size,
+                                                            torch::Device device,
+                                                            const data::LoaderCustomization& customize_loader);
+
+// What evaluate() and predict() return for an evaluation that began at `start`, its
+// loss_sum summed over every process: the outputs, and the metrics under `prefix`:
+// <prefix>_loss, compute_metrics' (a name that has the prefix keeps it), the speed.
+TORCHTRAIN_INLINE PredictionOutput prediction_output(EvalLoopOutput output, std::string_view prefix,
+                                                     std::chrono::steady_clock::time_point start);
+
+}  // namespace detail
+
 /// Evaluation as the arguments ask: batches of per_device_eval_batch_size, each process
 /// its shard of the set, outputs gathered in dataset order; metrics under a prefix:
 /// <prefix>_loss, compute_metrics' (a name that has the prefix keeps it), the speed.
@@ -82,26 +99,17 @@ class Evaluator {
   /// through the loss object's prediction_step when it has one (else the Trainer's);
   /// `customize_loader` (when set) changes the loader's options; `on_prediction_step`
   /// after each batch.
-  template <class Dataset, class Model, class Loss, class Precision, class Strategy, class OnStep>
+  template <class Dataset, class Model, class Loss, class Precision, class Strategy>
   PredictionOutput run(Dataset& dataset, std::string_view prefix, bool prediction, Model& model, Loss& loss,
                        Precision& precision, Strategy& strategy, const TrainingArguments& args,
-                       const data::LoaderCustomization& customize_loader, OnStep&& on_prediction_step) {
+                       const data::LoaderCustomization& customize_loader,
+                       const std::function<void()>& on_prediction_step) {
     const auto start = std::chrono::steady_clock::now();
     const std::int64_t size = data::dataset_size(dataset);
-    const char* what = prediction ? "predict" : "evaluate";
-    if (size == 0) throw ArgumentError(fmt::format("{}() got an empty dataset: there is nothing to evaluate", what));
-    if (size < strategy.world_size())
-      throw ArgumentError(fmt::format("{}() got {} samples for {} processes: give every process at least one", what,
-                                      size, strategy.world_size()));
-    // Unlike Python, a short last batch is kept: eval_loss and the metrics cover every sample.
-    data::LoaderSetup loader{
-        data::loader_options(args, args.per_device_eval_batch_size, /*drop_last=*/false, strategy.device()), {}};
-    if (customize_loader) customize_loader(loader);
-    if (loader.sampler)
-      throw ArgumentError("set_eval_dataloader / set_test_dataloader: evaluation reads its set in order (each process "
-                          "its shard); a sampler applies to the training loader only");
+    const data::DataLoaderOptions loader = detail::evaluation_loader(size, prediction, args, strategy.world_size(),
+                                                                     strategy.device(), customize_loader);
     const detail::EvalLoopOptions options{
-        .loader = loader.options,
+        .loader = loader,
         .device = strategy.device(),
         .keep_outputs = !args.prediction_loss_only,
         .keep_all_batches = !args.batch_eval_metrics || prediction,
@@ -115,30 +123,14 @@ class Evaluator {
         .world_size = strategy.world_size(),
         .gather = [&](const torch::Tensor& shard, std::int64_t samples) { return strategy.gather_shards(shard, samples); }};
     strategy.synchronize_buffers();  // every rank evaluates the model rank 0 would save, buffers included
-    // The step and the callback go to the loop type-erased (one indirect call per batch):
-    // the loop is then compiled once per dataset and compute_metrics, not once per
-    // precision policy and Trainer (a program that picks its precision from the command
-    // line, with_precision, has three Trainers).
-    using Batch = typename data::DataLoader<Dataset>::Batch;
-    const std::function<PredictionStepOutput(const Batch&)> step = [&](const Batch& batch) {
+    // The step goes to the loop type-erased (one indirect call per batch): the loop is then
+    // compiled once, not once per precision policy and Trainer.
+    const auto step = [&](const auto& batch) {
       return precision.autocast([&] { return detail::prediction_step(loss, model, batch); });
     };
-    const std::function<void()> after_step = [&] { on_prediction_step(); };
-    auto output = detail::evaluation_loop(*model, dataset, options, step, compute_metrics_, after_step);
-
-    const std::string p(prefix);
-    Metrics metrics;
-    if (output.loss_sum.defined())
-      metrics.set(p + "_loss", strategy.reduce_sum(output.loss_sum).template item<double>() / size);
-    if (output.metrics)
-      for (const auto& [name, value] : *output.metrics)
-        metrics.set(name.starts_with(p + "_") ? name : p + "_" + name, value);
-    const double runtime = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics.set(p + "_runtime", detail::round_to(runtime, 4));
-    metrics.set(p + "_samples_per_second", detail::round_to(size / runtime, 3));
-    metrics.set(p + "_steps_per_second", detail::round_to(output.num_batches / runtime, 3));
-    return {output.prediction.predictions, output.prediction.label_ids, std::move(metrics),
-            std::move(output.prediction.batches)};
+    auto output = detail::evaluation_loop(*model, dataset, options, step, compute_metrics_, on_prediction_step);
+    if (output.loss_sum.defined()) output.loss_sum = strategy.reduce_sum(output.loss_sum);
+    return detail::prediction_output(std::move(output), prefix, start);
   }
 
   void set_preprocess_logits(PreprocessLogits preprocess) { preprocess_logits_ = std::move(preprocess); }
@@ -154,3 +146,45 @@ class Evaluator {
 };
 
 }  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+namespace torchtrain::detail {
+
+TORCHTRAIN_INLINE data::DataLoaderOptions evaluation_loader(std::int64_t size, bool prediction,
+                                                            const TrainingArguments& args, int world_size,
+                                                            torch::Device device,
+                                                            const data::LoaderCustomization& customize_loader) {
+  const char* what = prediction ? "predict" : "evaluate";
+  if (size == 0) throw ArgumentError(fmt::format("{}() got an empty dataset: there is nothing to evaluate", what));
+  if (size < world_size)
+    throw ArgumentError(fmt::format("{}() got {} samples for {} processes: give every process at least one", what,
+                                    size, world_size));
+  // Unlike Python, a short last batch is kept: eval_loss and the metrics cover every sample.
+  data::LoaderSetup loader{data::loader_options(args, args.per_device_eval_batch_size, /*drop_last=*/false, device), {}};
+  if (customize_loader) customize_loader(loader);
+  if (loader.sampler)
+    throw ArgumentError("set_eval_dataloader / set_test_dataloader: evaluation reads its set in order (each process "
+                        "its shard); a sampler applies to the training loader only");
+  return loader.options;
+}
+
+TORCHTRAIN_INLINE PredictionOutput prediction_output(EvalLoopOutput output, std::string_view prefix,
+                                                     std::chrono::steady_clock::time_point start) {
+  const std::string p(prefix);
+  Metrics metrics;
+  if (output.loss_sum.defined()) metrics.set(p + "_loss", output.loss_sum.item<double>() / output.num_samples);
+  if (output.metrics)
+    for (const auto& [name, value] : *output.metrics)
+      metrics.set(name.starts_with(p + "_") ? name : p + "_" + name, value);
+  const double runtime = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics.set(p + "_runtime", round_to(runtime, 4));
+  metrics.set(p + "_samples_per_second", round_to(output.num_samples / runtime, 3));
+  metrics.set(p + "_steps_per_second", round_to(output.num_batches / runtime, 3));
+  return {output.prediction.predictions, output.prediction.label_ids, std::move(metrics),
+          std::move(output.prediction.batches)};
+}
+
+}  // namespace torchtrain::detail
+
+#endif  // TORCHTRAIN_DEFINITIONS

@@ -38,7 +38,7 @@ class JitCheckpoint {
   bool requested(Strategy& strategy) const {
     if (!enabled_) return false;
     const double mine = detail::termination_signal.load(std::memory_order_relaxed) != 0 ? 1 : 0;
-    return strategy.reduce_sum(torch::tensor({mine}, torch::TensorOptions(torch::kDouble).device(strategy.device())))
+    return strategy.reduce_sum(torch::full({1}, mine, torch::TensorOptions(torch::kDouble).device(strategy.device())))
                .template item<double>() > 0;
   }
   /// The signal this process got ("SIGTERM", "SIGUSR1"), or what another process got.

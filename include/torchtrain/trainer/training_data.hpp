@@ -6,8 +6,6 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <torch/serialize/input-archive.h>
-#include <torch/serialize/output-archive.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
@@ -182,21 +180,15 @@ class TrainingData {
 
   /// Where a run resumed at `global_step` stands, as Python reckons it from the step:
   /// exact for a dataset with a size; a stream's own saved position (which also counts
-  /// the times it ran out) overrides it in load().
+  /// the times it ran out) overrides it in resume_stream_at().
   void resume_at(int global_step, const TrainingPlan& plan) {
     position = {global_step / plan.updates_per_epoch,
                 std::int64_t{global_step % plan.updates_per_epoch} * plan.accumulation_steps};
   }
-  void save(torch::serialize::OutputArchive& archive) const {
-    archive.write("epoch", c10::IValue(static_cast<std::int64_t>(position.epoch)));
-    archive.write("epoch_batches_taken", c10::IValue(position.batches_taken));
-  }
-  void load(torch::serialize::InputArchive& archive) {
-    if constexpr (streaming) {
-      c10::IValue epoch, batches_taken;
-      if (archive.try_read("epoch", epoch) && archive.try_read("epoch_batches_taken", batches_taken))
-        position = {static_cast<int>(epoch.toInt()), batches_taken.toInt()};
-    }
+  /// A stream resumes at the position its checkpoint saved (loop_state.pt), when there is one.
+  void resume_stream_at(const std::optional<EpochPosition>& saved) {
+    if constexpr (streaming)
+      if (saved) position = *saved;
   }
 
   EpochPosition position;  // where the next batch comes from

@@ -9,7 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include <torch/serialize/output-archive.h>
 #include <torch/types.h>
 
 #include <torchtrain/arguments/training_arguments.hpp>
@@ -17,7 +16,6 @@
 #include <torchtrain/callbacks/events.hpp>
 #include <torchtrain/checkpoint/resume_from.hpp>
 #include <torchtrain/detail/python_float_repr.hpp>
-#include <torchtrain/io/archive_bytes.hpp>
 #include <torchtrain/io/messages.hpp>
 #include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
@@ -28,6 +26,7 @@
 #include <torchtrain/policies/strategy/strategy_hooks.hpp>
 #include <torchtrain/trainer/best_model.hpp>
 #include <torchtrain/trainer/jit_checkpoint.hpp>
+#include <torchtrain/trainer/loop_state.hpp>
 #include <torchtrain/trainer/non_finite_watch.hpp>
 #include <torchtrain/trainer/snapshot.hpp>
 #include <torchtrain/trainer/trainer_core.hpp>
@@ -325,11 +324,8 @@ class TrainingLoop final
         // The last save must be on disk first: a strategy's processes may write files of this one beside it.
         policies_.checkpointer.wait();
       }
-      torch::serialize::OutputArchive loop_state;
-      progress_.save(loop_state);
-      data_.save(loop_state);
       auto snapshot = take_snapshot(model_, policies_.strategy, policies_.precision, args_, state_, optimization_,
-                                    io::archive_bytes(loop_state), std::move(rng_states), folder, saves);
+                                    loop_state_bytes(progress_, data_.position), std::move(rng_states), folder, saves);
       if (saves)
         policies_.checkpointer.save(std::move(snapshot), {folder, args_.save_total_limit, state_.best_model_checkpoint,
                                                           copy_beside_training(), buffer_names()});
@@ -362,10 +358,8 @@ class TrainingLoop final
     if (checkpoint.from_python)
       progress_.restart_at(state_.global_step);
     else
-      io::read_archive(checkpoint.loop_state, (folder / Checkpoint::loop_state_file).string(), [&](auto& archive) {
-        progress_.load(archive, policies_.strategy.device());
-        data_.load(archive);
-      });
+      data_.resume_stream_at(load_loop_state(checkpoint.loop_state, (folder / Checkpoint::loop_state_file).string(),
+                                             progress_, policies_.strategy.device()));
     restore_random_state(checkpoint, folder, policies_.strategy.rank(), policies_.strategy.world_size());
   }
 

@@ -67,7 +67,7 @@ class TrainingProgress {
         if (tokens_seen_ == TokensSeen::non_padding && batch.attention_mask.defined())
           tokens = batch.attention_mask.sum().template item<std::int64_t>();
       if (strategy.world_size() > 1)
-        tokens = strategy.reduce_sum(torch::tensor({tokens}, torch::kLong).to(strategy.device()))
+        tokens = strategy.reduce_sum(torch::full({1}, tokens, torch::TensorOptions(torch::kLong).device(strategy.device())))
                      .template item<std::int64_t>();
       state.num_input_tokens_seen += tokens;
     }
@@ -87,7 +87,7 @@ class TrainingProgress {
   void store_flos(const Strategy& strategy, TrainerState& state) {
     double flos = current_flos_;
     if (strategy.world_size() > 1)
-      flos = strategy.reduce_sum(torch::tensor({flos}, torch::kDouble).to(strategy.device())).template item<double>();
+      flos = strategy.reduce_sum(torch::full({1}, flos, torch::TensorOptions(torch::kDouble).device(strategy.device()))).template item<double>();
     state.total_flos += flos;
     current_flos_ = 0;
   }
