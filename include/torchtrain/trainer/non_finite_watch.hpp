@@ -10,6 +10,7 @@
 #include <torch/types.h>
 
 #include <torchtrain/core/config.hpp>
+#include <torchtrain/core/errors.hpp>
 #include <torchtrain/core/metrics.hpp>
 
 namespace torchtrain {
@@ -44,6 +45,12 @@ class NonFiniteWatch {
 
   /// A value of the optimizer step `step` (the one being trained).
   void add(Quantity quantity, int step, const torch::Tensor& value);
+
+  /// The error that stops a run at `found` (--debug underflow_overflow): the checkpoints
+  /// saved before it are intact, and `trainer_state_file` holds the log history.
+  static TrainingError stop_error(const Finding& found, const std::string& trainer_state_file);
+  /// Says `found` once, as a warning: the run goes on, as Python's does.
+  static void warn(const Finding& found, bool logging_nan_inf_filter);
 
   /// Whether each value is read as it comes (on the CPU): then a check costs nothing.
   bool reads_each_value() const { return read_each_value_; }
@@ -106,7 +113,31 @@ class NonFiniteWatch {
 
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
 
+#include <fmt/format.h>
+
+#include <torchtrain/detail/python_float_repr.hpp>
+#include <torchtrain/io/messages.hpp>
+
 namespace torchtrain {
+
+TORCHTRAIN_INLINE TrainingError NonFiniteWatch::stop_error(const Finding& found, const std::string& trainer_state_file) {
+  return TrainingError(fmt::format(
+      "step {}: the training {} is {}, and --debug underflow_overflow stops at the first loss or gradient norm "
+      "that is not a finite number. The checkpoints saved before it are intact, and {} holds the log history; "
+      "lower --learning_rate or set --max_grad_norm, then resume from a checkpoint or start again",
+      found.step, quantity_names[found.quantity], detail::python_float_repr(found.value), trainer_state_file));
+}
+
+TORCHTRAIN_INLINE void NonFiniteWatch::warn(const Finding& found, bool logging_nan_inf_filter) {
+  message(LogLevel::warning,
+          "step {}: the training {} is {}, the first of this run that is not a finite number (log_history "
+          "holds it as {}){}. Training goes on, as in Python; lower --learning_rate or set --max_grad_norm, "
+          "or pass --debug underflow_overflow to stop at the first one",
+          found.step, quantity_names[found.quantity], detail::python_float_repr(found.value), found.key(),
+          found.quantity == loss && logging_nan_inf_filter
+              ? "; the logged loss uses the running mean in its place (--logging_nan_inf_filter)"
+              : "");
+}
 
 TORCHTRAIN_INLINE void NonFiniteWatch::begin(bool read_each_value, const std::vector<Metrics>& log_history) {
   read_each_value_ = read_each_value;

@@ -15,7 +15,6 @@
 #include <torchtrain/callbacks/callback_states.hpp>
 #include <torchtrain/callbacks/events.hpp>
 #include <torchtrain/checkpoint/resume_from.hpp>
-#include <torchtrain/detail/python_float_repr.hpp>
 #include <torchtrain/io/messages.hpp>
 #include <torchtrain/io/training_plot.hpp>
 #include <torchtrain/nn/neftune_embedding.hpp>
@@ -251,27 +250,14 @@ class TrainingLoop final
   // Python's does, unless --debug underflow_overflow asks to stop there. A collective.
   void report_non_finite() {
     for (const auto& found : non_finite_.take_findings(policies_.strategy)) {
-      const char* name = NonFiniteWatch::quantity_names[found.quantity];
       state_.log_history.push_back(Metrics{{found.key(), found.value}, {"step", found.step}});
       if (stops_at_non_finite()) {
         policies_.checkpointer.wait();
         this->save_state();
-        throw TrainingError(fmt::format(
-            "step {}: the training {} is {}, and --debug underflow_overflow stops at the first loss or gradient norm "
-            "that is not a finite number. The checkpoints saved before it are intact, and {} holds the log history; "
-            "lower --learning_rate or set --max_grad_norm, then resume from a checkpoint or start again",
-            found.step, name, detail::python_float_repr(found.value),
-            (std::filesystem::path(args_.output_dir) / Checkpoint::trainer_state_file).string()));
+        throw NonFiniteWatch::stop_error(
+            found, (std::filesystem::path(args_.output_dir) / Checkpoint::trainer_state_file).string());
       }
-      if (policies_.strategy.is_main_process())
-        message(LogLevel::warning,
-                "step {}: the training {} is {}, the first of this run that is not a finite number (log_history "
-                "holds it as {}){}. Training goes on, as in Python; lower --learning_rate or set --max_grad_norm, "
-                "or pass --debug underflow_overflow to stop at the first one",
-                found.step, name, detail::python_float_repr(found.value), found.key(),
-                found.quantity == NonFiniteWatch::loss && args_.logging_nan_inf_filter
-                    ? "; the logged loss uses the running mean in its place (--logging_nan_inf_filter)"
-                    : "");
+      if (policies_.strategy.is_main_process()) NonFiniteWatch::warn(found, args_.logging_nan_inf_filter);
     }
   }
   bool stops_at_non_finite() const {
