@@ -1,4 +1,6 @@
-// torchtrain: the Hugging Face Trainer for LibTorch. Including this header includes every part.
+// torchtrain: the Hugging Face Trainer for LibTorch. Including this header includes every
+// part but the JSON helpers (io/reflected_json.hpp, io/python_json.hpp, io/metrics_json.hpp),
+// which bring nlohmann's whole header: a program that uses them includes them by name.
 #pragma once
 
 #include <torchtrain/arguments/argument_docs.hpp>
@@ -50,8 +52,6 @@
 #include <torchtrain/io/durable_file.hpp>
 #include <torchtrain/io/event_file.hpp>
 #include <torchtrain/io/messages.hpp>
-#include <torchtrain/io/python_json.hpp>
-#include <torchtrain/io/reflected_json.hpp>
 #include <torchtrain/io/safetensors.hpp>
 #include <torchtrain/io/shared_bytes.hpp>
 #include <torchtrain/io/torch_pickle.hpp>

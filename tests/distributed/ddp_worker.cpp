@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 #include <torchtrain/torchtrain.hpp>
 

@@ -10,6 +10,7 @@
 
 #include <torchtrain/arguments/detail/argument_fields.hpp>
 #include <torchtrain/core/config.hpp>
+#include <torchtrain/detail/reflection.hpp>
 
 namespace torchtrain {
 
@@ -30,7 +31,7 @@ TORCHTRAIN_INLINE void read_json_argument_structs(const std::filesystem::path& p
 /// Throws ArgumentError, a sentence naming the file and the key, when the file cannot be
 /// read or is not a JSON object, a key is no field of any struct (suggesting the closest
 /// field), or a value has the wrong type; the objects are then unchanged.
-template <io::Reflected... Structs>
+template <detail::Reflected... Structs>
 void read_json_arguments(const std::filesystem::path& path, const std::vector<std::string_view>& keep,
                          Structs&... objects) {
   const std::array<detail::ArgumentStruct, sizeof...(Structs)> structs{detail::argument_struct(objects)...};
@@ -51,6 +52,7 @@ void read_json_arguments(const std::filesystem::path& path, const std::vector<st
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/io/durable_file.hpp>
 #include <torchtrain/io/python_json.hpp>
+#include <torchtrain/io/reflected_json.hpp>
 
 namespace torchtrain::detail {
 

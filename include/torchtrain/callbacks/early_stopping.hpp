@@ -1,11 +1,13 @@
 // EarlyStopping: stops training when the best-model metric stops improving (the Python EarlyStoppingCallback).
 #pragma once
 
+#include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include <torchtrain/arguments/training_arguments.hpp>
+#include <torchtrain/callbacks/callback_states.hpp>
 #include <torchtrain/core/config.hpp>
 #include <torchtrain/core/metrics.hpp>
 #include <torchtrain/core/trainer_state.hpp>
@@ -36,12 +38,18 @@ struct EarlyStopping {
   void load_state(const nlohmann::json& saved);
 };
 
+#if !TORCHTRAIN_HEADER_ONLY  // its state's text is compiled in the library, with nlohmann's whole header
+extern template std::string detail::callback_state_text<EarlyStopping>(const EarlyStopping&);
+#endif
+
 }  // namespace torchtrain
 
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
 
 #include <cmath>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include <torchtrain/core/errors.hpp>
 
@@ -81,3 +89,7 @@ TORCHTRAIN_INLINE void EarlyStopping::load_state(const nlohmann::json& saved) {
 }  // namespace torchtrain
 
 #endif  // TORCHTRAIN_DEFINITIONS
+
+#ifdef TORCHTRAIN_COMPILING_LIBRARY
+template std::string torchtrain::detail::callback_state_text<torchtrain::EarlyStopping>(const torchtrain::EarlyStopping&);
+#endif

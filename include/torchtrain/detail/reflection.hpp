@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <boost/hana/accessors.hpp>
+#include <boost/hana/concept/struct.hpp>
 #include <boost/hana/first.hpp>
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/length.hpp>
@@ -69,6 +70,10 @@ concept ListField = is_vector<T>::value || (is_optional<T>::value && is_vector<t
 
 template <class E>
 concept NamedEnum = std::is_enum_v<E> && requires(E e) { enum_names(e); };
+
+/// Types adapted with BOOST_HANA_ADAPT_STRUCT (TORCHTRAIN_REFLECT).
+template <class T>
+concept Reflected = boost::hana::Struct<T>::value;
 
 /// A short name of a field type for `--help` and messages.
 template <class T>

@@ -12,6 +12,7 @@
 
 #include <torchtrain/arguments/training_arguments.hpp>
 #include <torchtrain/arguments/training_arguments_json.hpp>
+#include <torchtrain/arguments/validate.hpp>
 #include <torchtrain/callbacks/default_flow.hpp>
 #include <torchtrain/callbacks/events.hpp>
 #include <torchtrain/checkpoint/checkpoint.hpp>

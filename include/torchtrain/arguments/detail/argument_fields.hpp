@@ -15,7 +15,7 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include <torchtrain/arguments/reflect.hpp>
 #include <torchtrain/arguments/training_arguments.hpp>
@@ -24,7 +24,7 @@
 #include <torchtrain/detail/printable.hpp>
 #include <torchtrain/detail/reflection.hpp>
 #include <torchtrain/io/messages.hpp>
-#include <torchtrain/io/reflected_json.hpp>
+#include <torchtrain/io/json_field.hpp>
 
 namespace torchtrain::detail {
 
