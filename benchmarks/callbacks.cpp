@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include <torchtrain/torchtrain.hpp>
+
 #include "digits/digits.hpp"
 
 #include "support.hpp"

@@ -8,14 +8,17 @@
 #   header-only  torchtrain::torchtrain: every definition in the headers;
 #   compiled     torchtrain::compiled (TORCHTRAIN_HEADER_ONLY=0): the code that does not
 #                depend on the program's types is in libtorchtrain_compiled, built once.
-# Also "headers_only" (torchtrain.hpp included, nothing used), the library itself (once per
+# Also "headers_only" (torchtrain.hpp included, nothing used), digits_umbrella (digits with
+# torchtrain.hpp for the headers it includes by name), the library itself (once per
 # build, not per program), and a program recompiled after an edit in a project whose
 # programs share a precompiled header of <torch/torch.h> and torchtrain.hpp (CMake's
 # target_precompile_headers), beside torch_only with a precompiled <torch/torch.h>.
 #
 #   benchmarks/compile_time.sh [ROUNDS] [PROGRAM...]
 #
-# ROUNDS: default 1; with more, each time is the median. PROGRAMs (headers_only, digits, ddp,
+# Each row is compiled beside torch_only: in each round torch_only, then the row's compiles,
+# and a row's ratio is the median of its rounds' ratios (see race). ROUNDS: default 1; with
+# more, times and ratios are medians. PROGRAMs (headers_only, digits, digits_umbrella, ddp,
 # distillation, sample_generation, gpt): only those rows (default: all of them).
 #
 # Prints a markdown table. Run it on an idle machine: compile time is CPU time.
@@ -53,7 +56,16 @@ int main() {
 }
 EOF
 
+# digits as written includes the parts of torchtrain it uses; this copy includes torchtrain.hpp.
+mkdir "$work/digits_umbrella"
+cp examples/digits/main.cpp "$work/digits_umbrella/"
+sed -e '/^#include <torchtrain\//d' -e 's|^#include <torch/torch.h>$|&\n#include <torchtrain/torchtrain.hpp>|' \
+  examples/digits/digits.hpp > "$work/digits_umbrella/digits.hpp"
+grep -q '^#include <torchtrain/torchtrain.hpp>$' "$work/digits_umbrella/digits.hpp" ||
+  { echo "compile_time.sh: found no '#include <torch/torch.h>' line in examples/digits/digits.hpp" >&2; exit 1; }
+
 programs=("headers_only:$work/headers_only.cpp" "digits:examples/digits/main.cpp"
+          "digits_umbrella (digits with torchtrain.hpp):$work/digits_umbrella/main.cpp"
           "ddp (Trainer<BF16, DDP, Accum<4>>):examples/ddp/main.cpp"
           "distillation:examples/distillation/main.cpp" "sample_generation (callbacks):examples/sample_generation/main.cpp"
           "gpt:examples/gpt/main.cpp")
@@ -66,18 +78,46 @@ if [ ${#wanted[@]} -gt 0 ]; then
   programs=("${chosen[@]}")
 fi
 
-# CPU seconds (user + system) to compile, the median of $rounds: compile_seconds FILE FLAGS...
+# CPU seconds (user + system) of one compile: compile_once FILE FLAGS...
 # CPU time, not wall time: on a shared machine, other load stretches wall time far more.
-compile_seconds() {
-  local file=$1 times=()
+compile_once() {
+  local file=$1 TIMEFORMAT='%U %S' cpu
   shift
+  cpu=$({ time "$cxx" "${flags[@]}" "$@" -c "$file" -o "$work/out.o" 2> "$work/compiler.log"; } 2>&1) ||
+    { cat "$work/compiler.log" >&2; exit 1; }
+  awk -v cpu="$cpu" 'BEGIN {split(cpu, t, " "); print t[1] + t[2]}'
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+# Each compile beside torch_only: race LEVEL "KEY=FILE FLAGS..." ... compiles, in each of
+# $rounds rounds, torch_only and then each entry, all at LEVEL. seconds[KEY] is the median
+# time, ratio[KEY] the median over the rounds of the entry's time over that round's
+# torch_only time: this machine's speed drifts by a third within an hour, and a ratio of
+# compiles a minute apart moves far less than one of compiles ten minutes apart.
+declare -A seconds ratio torch_times
+race() {
+  local level=$1 r entry torch
+  shift
+  local -A times=() ratios=()
   for ((r = 0; r < rounds; ++r)); do
-    local TIMEFORMAT='%U %S' cpu
-    cpu=$({ time "$cxx" "${flags[@]}" "$@" -c "$file" -o "$work/out.o" 2> "$work/compiler.log"; } 2>&1) ||
-      { cat "$work/compiler.log" >&2; exit 1; }
-    times+=("$(awk -v cpu="$cpu" 'BEGIN {split(cpu, t, " "); print t[1] + t[2]}')")
+    torch=$(compile_once "$work/torch_only.cpp" "$level")
+    torch_times[$level]+="$torch "
+    for entry in "$@"; do
+      local key=${entry%%=*} time
+      # shellcheck disable=SC2086  # FILE and FLAGS are words
+      time=$(compile_once ${entry#*=} "$level")
+      times[$key]+="$time "
+      ratios[$key]+="$(awk "BEGIN {print $time / $torch}") "
+    done
   done
-  printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
+  for entry in "$@"; do
+    local key=${entry%%=*}
+    # shellcheck disable=SC2086  # lists of numbers
+    seconds["$level $key"]=$(median ${times[$key]})
+    # shellcheck disable=SC2086
+    ratio["$level $key"]=$(median ${ratios[$key]})
+  done
 }
 
 # A precompiled header of $2 (lines of includes) for flags $3..., made once; prints its path.
@@ -90,44 +130,35 @@ precompiled_header() {
   echo "$work/$name/pch.hpp"
 }
 
-declare -A seconds
 for level in -O0 -O2; do
-  seconds["$level torch_only"]=$(compile_seconds "$work/torch_only.cpp" "$level")
-  for mode in header-only compiled; do
-    for entry in "${programs[@]}"; do
-      # shellcheck disable=SC2086  # the mode's flags are words
-      seconds["$level $mode ${entry%%:*}"]=$(compile_seconds "${entry#*:}" "$level" ${mode_flags[$mode]})
-    done
+  for entry in "${programs[@]}"; do
+    race "$level" "header-only ${entry%%:*}=${entry#*:} ${mode_flags[header-only]}" \
+                  "compiled ${entry%%:*}=${entry#*:} ${mode_flags[compiled]}"
   done
-  library=$(compile_seconds src/torchtrain.cpp "$level" -DTORCHTRAIN_HEADER_ONLY=0)
-  seconds["$level library"]=$(awk "BEGIN {print $library + $(compile_seconds src/fmt.cpp "$level")}")
+  race "$level" "library=src/torchtrain.cpp -DTORCHTRAIN_HEADER_ONLY=0" "fmt=src/fmt.cpp"
+  seconds["$level library"]=$(awk "BEGIN {print ${seconds["$level library"]} + ${seconds["$level fmt"]}}")
+  ratio["$level library"]=$(awk "BEGIN {print ${ratio["$level library"]} + ${ratio["$level fmt"]}}")
   torch_pch=$(precompiled_header "torch$level" '#include <torch/torch.h>' "$level")
-  seconds["$level torch_only pch"]=$(compile_seconds "$work/torch_only.cpp" "$level" -include "$torch_pch" -Winvalid-pch)
   project_pch=$(precompiled_header "project$level" '#include <torch/torch.h>\n#include <torchtrain/torchtrain.hpp>' \
                 "$level" -DTORCHTRAIN_HEADER_ONLY=0)
-  seconds["$level digits pch"]=$(compile_seconds examples/digits/main.cpp "$level" -DTORCHTRAIN_HEADER_ONLY=0 \
-                                 -include "$project_pch" -Winvalid-pch)
+  race "$level" "torch_only pch=$work/torch_only.cpp -include $torch_pch -Winvalid-pch" \
+                "digits pch=examples/digits/main.cpp -DTORCHTRAIN_HEADER_ONLY=0 -include $project_pch -Winvalid-pch"
+  # shellcheck disable=SC2086  # a list of numbers
+  seconds["$level torch_only"]=$(median ${torch_times[$level]})
+  ratio["$level torch_only"]=1
 done
 
-ratio() { awk "BEGIN {printf \"%.1f | %.2f\", $1, $1 / $2}"; }
+cell() { awk "BEGIN {printf \"%.1f | %.2f\", ${seconds["$1"]}, ${ratio["$1"]}}"; }
 echo "$("$cxx" --version | head -1), LibTorch $(python3 -c 'import torch; print(torch.__version__)'), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), $rounds round(s)"
 echo
 echo "| program | how | -O0 (s) | x torch only | -O2 (s) | x torch only |"
 echo "| --- | --- | ---: | ---: | ---: | ---: |"
-echo "| torch_only | | $(ratio "${seconds[-O0 torch_only]}" "${seconds[-O0 torch_only]}") | $(ratio "${seconds[-O2 torch_only]}" "${seconds[-O2 torch_only]}") |"
+echo "| torch_only | | $(cell "-O0 torch_only") | $(cell "-O2 torch_only") |"
 for entry in "${programs[@]}"; do
   for mode in header-only compiled; do
-    row="| ${entry%%:*} | $mode"
-    for level in -O0 -O2; do row+=" | $(ratio "${seconds["$level $mode ${entry%%:*}"]}" "${seconds["$level torch_only"]}")"; done
-    echo "$row |"
+    echo "| ${entry%%:*} | $mode | $(cell "-O0 $mode ${entry%%:*}") | $(cell "-O2 $mode ${entry%%:*}") |"
   done
 done
-row="| libtorchtrain_compiled (once per build) | src/torchtrain.cpp, src/fmt.cpp"
-for level in -O0 -O2; do row+=" | $(ratio "${seconds["$level library"]}" "${seconds["$level torch_only"]}")"; done
-echo "$row |"
-row="| torch_only, recompiled | precompiled <torch/torch.h>"
-for level in -O0 -O2; do row+=" | $(ratio "${seconds["$level torch_only pch"]}" "${seconds["$level torch_only"]}")"; done
-echo "$row |"
-row="| digits, recompiled after an edit | compiled, precompiled <torch/torch.h> + torchtrain.hpp"
-for level in -O0 -O2; do row+=" | $(ratio "${seconds["$level digits pch"]}" "${seconds["$level torch_only"]}")"; done
-echo "$row |"
+echo "| libtorchtrain_compiled (once per build) | src/torchtrain.cpp, src/fmt.cpp | $(cell "-O0 library") | $(cell "-O2 library") |"
+echo "| torch_only, recompiled | precompiled <torch/torch.h> | $(cell "-O0 torch_only pch") | $(cell "-O2 torch_only pch") |"
+echo "| digits, recompiled after an edit | compiled, precompiled <torch/torch.h> + torchtrain.hpp | $(cell "-O0 digits pch") | $(cell "-O2 digits pch") |"

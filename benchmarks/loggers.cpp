@@ -25,6 +25,8 @@
 #include <boost/hana/adapt_struct.hpp>
 #include <fmt/format.h>
 
+#include <torchtrain/torchtrain.hpp>
+
 #include "digits/digits.hpp"
 
 #include "support.hpp"

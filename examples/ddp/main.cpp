@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <exception>
 
+#include <torchtrain/torchtrain.hpp>
+
 #include "../digits/digits.hpp"
 
 int main(int argc, char** argv) try {

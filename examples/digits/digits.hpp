@@ -5,7 +5,17 @@
 
 #include <fmt/format.h>
 #include <torch/torch.h>
-#include <torchtrain/torchtrain.hpp>
+// The parts of torchtrain this program uses (torchtrain.hpp would include every part, and
+// cost each compile about a second more: docs/benchmarks.md, "Compile time").
+#include <torchtrain/arguments/parse_args.hpp>
+#include <torchtrain/arguments/reflect.hpp>
+#include <torchtrain/data/csv.hpp>
+#include <torchtrain/data/tensor_dataset.hpp>
+#include <torchtrain/loss/loss.hpp>
+#include <torchtrain/metrics/accuracy.hpp>
+#include <torchtrain/policies/precision/precision_from_arguments.hpp>
+#include <torchtrain/trainer/set_seed.hpp>
+#include <torchtrain/trainer/trainer.hpp>
 
 namespace digits {
 

@@ -10,6 +10,8 @@
 #include <exception>
 #include <string>
 
+#include <torchtrain/torchtrain.hpp>
+
 #include "digits/digits.hpp"
 
 namespace tt = torchtrain;

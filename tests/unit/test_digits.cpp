@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <torchtrain/torchtrain.hpp>
+
 #include "digits/digits.hpp"
 
 namespace digits_tests {

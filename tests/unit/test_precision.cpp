@@ -5,6 +5,8 @@
 #include <limits>
 #include <vector>
 
+#include <torchtrain/torchtrain.hpp>
+
 #include "digits/digits.hpp"
 
 namespace precision_tests {

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <torchtrain/checkpoint/checkpoint.hpp>
+#include <torchtrain/core/config.hpp>
 #include <torchtrain/checkpoint/host_copy.hpp>
 #include <torchtrain/io/messages.hpp>
 #include <torchtrain/policies/category.hpp>
@@ -32,13 +33,7 @@ class AsyncCheckpoint : public HuggingFaceFolders {
   AsyncCheckpoint(AsyncCheckpoint&&) = default;  // a Trainer can be given one
   // Assigning over a pending save would drop its error: not offered.
   AsyncCheckpoint& operator=(AsyncCheckpoint&&) = delete;
-  ~AsyncCheckpoint() {
-    try {
-      wait();
-    } catch (const std::exception& error) {  // nobody is left to rethrow it to
-      message(LogLevel::error, "a checkpoint could not be written: {}", error.what());
-    }
-  }
+  ~AsyncCheckpoint();
 
   /// Holds the caller for the previous save, if it is still being written, and for copying
   /// the tensors (HostCopy: on CUDA, not even that), into the host memory of the previous
@@ -48,31 +43,7 @@ class AsyncCheckpoint : public HuggingFaceFolders {
   /// copied here and the writer copies the rest while the caller goes on; the caller calls
   /// wait_for_copy() before it changes them. Between saves it keeps that host memory: one
   /// copy of the state.
-  void save(Checkpoint checkpoint, const SaveRequest& request) {
-    wait();
-    // The model keeps training: the writer gets copies.
-    HostCopy copies(checkpoint, &buffers_, request.copy_beside_training, request.model_buffers);
-    std::promise<void> copied;
-    copied_ = copied.get_future();
-    pending_ = std::async(std::launch::async, [checkpoint = std::move(checkpoint), copies = std::move(copies),
-                                               copied = std::move(copied), request]() mutable {
-      {
-        auto copying = std::move(copies);  // released before its tensors are kept
-        try {
-          copying.copy_later();
-        } catch (...) {
-          copied.set_exception(std::current_exception());
-          throw;
-        }
-        copied.set_value();
-        copying.wait();
-        save_checkpoint(checkpoint, request);
-      }
-      HostBuffers written;
-      written.keep(std::move(checkpoint));
-      return written;
-    });
-  }
+  void save(Checkpoint checkpoint, const SaveRequest& request);
 
   /// Returns once the last save's tensors are copied (at once unless it was asked to copy
   /// beside training): from then on the caller may change them.
@@ -93,3 +64,45 @@ class AsyncCheckpoint : public HuggingFaceFolders {
 };
 
 }  // namespace torchtrain
+
+#if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+namespace torchtrain {
+
+TORCHTRAIN_INLINE AsyncCheckpoint::~AsyncCheckpoint() {
+  try {
+    wait();
+  } catch (const std::exception& error) {  // nobody is left to rethrow it to
+    message(LogLevel::error, "a checkpoint could not be written: {}", error.what());
+  }
+}
+
+TORCHTRAIN_INLINE void AsyncCheckpoint::save(Checkpoint checkpoint, const SaveRequest& request) {
+  wait();
+  // The model keeps training: the writer gets copies.
+  HostCopy copies(checkpoint, &buffers_, request.copy_beside_training, request.model_buffers);
+  std::promise<void> copied;
+  copied_ = copied.get_future();
+  pending_ = std::async(std::launch::async, [checkpoint = std::move(checkpoint), copies = std::move(copies),
+                                             copied = std::move(copied), request]() mutable {
+    {
+      auto copying = std::move(copies);  // released before its tensors are kept
+      try {
+        copying.copy_later();
+      } catch (...) {
+        copied.set_exception(std::current_exception());
+        throw;
+      }
+      copied.set_value();
+      copying.wait();
+      save_checkpoint(checkpoint, request);
+    }
+    HostBuffers written;
+    written.keep(std::move(checkpoint));
+    return written;
+  });
+}
+
+}  // namespace torchtrain
+
+#endif  // TORCHTRAIN_DEFINITIONS

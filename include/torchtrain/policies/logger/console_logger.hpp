@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -108,7 +109,7 @@ class ConsoleLogger {
   int start_step_ = 0;
   int width_ = 100;
   std::optional<double> last_loss_;
-  std::optional<io::BackgroundWriter<Output, Printer>> writer_;
+  std::unique_ptr<io::BackgroundWriter<Output, Printer>> writer_;  // a pointer: a program does not instantiate the writer
 };
 
 }  // namespace torchtrain
@@ -227,7 +228,7 @@ TORCHTRAIN_INLINE void ConsoleLogger::Printer::write(const std::vector<Output>& 
 }
 
 TORCHTRAIN_INLINE void ConsoleLogger::print(Output output) {
-  if (!writer_) writer_.emplace(Printer{out_});
+  if (!writer_) writer_ = std::make_unique<io::BackgroundWriter<Output, Printer>>(Printer{out_});
   writer_->push(std::move(output));
 }
 

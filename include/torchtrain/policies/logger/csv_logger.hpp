@@ -3,7 +3,7 @@
 
 #include <cstddef>
 #include <filesystem>
-#include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -78,7 +78,7 @@ class CsvLogger {
   };
 
   LogFolder folder_;
-  std::optional<LogWriter<Table>> writer_;
+  std::unique_ptr<LogWriter<Table>> writer_;  // a pointer: a program does not instantiate the writer
 };
 
 }  // namespace torchtrain
@@ -142,7 +142,7 @@ TORCHTRAIN_INLINE CsvLogger& CsvLogger::operator=(CsvLogger&&) noexcept = defaul
 TORCHTRAIN_INLINE CsvLogger::~CsvLogger() = default;
 
 TORCHTRAIN_INLINE void CsvLogger::log(const Metrics& logs, const TrainerState& state) {
-  if (!writer_) writer_.emplace(Table::open(path()));
+  if (!writer_) writer_ = std::make_unique<LogWriter<Table>>(Table::open(path()));
   writer_->push({logs, state.global_step});
 }
 

@@ -2,7 +2,7 @@
 #pragma once
 
 #include <filesystem>
-#include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -69,7 +69,7 @@ class JsonLinesLogger {
   };
 
   LogFolder folder_;
-  std::optional<LogWriter<Lines>> writer_;
+  std::unique_ptr<LogWriter<Lines>> writer_;  // a pointer: a program does not instantiate the writer
 };
 
 }  // namespace torchtrain
@@ -112,7 +112,7 @@ TORCHTRAIN_INLINE JsonLinesLogger& JsonLinesLogger::operator=(JsonLinesLogger&&)
 TORCHTRAIN_INLINE JsonLinesLogger::~JsonLinesLogger() = default;
 
 TORCHTRAIN_INLINE void JsonLinesLogger::log(const Metrics& logs, const TrainerState& state) {
-  if (!writer_) writer_.emplace(Lines{io::open_lines_for_append(path())});
+  if (!writer_) writer_ = std::make_unique<LogWriter<Lines>>(Lines{io::open_lines_for_append(path())});
   writer_->push({logs, state.global_step});
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,7 +69,7 @@ class TensorBoardLogger {
 
   LogFolder folder_;
   std::optional<std::filesystem::path> event_file_;
-  std::optional<LogWriter<Events>> writer_;
+  std::unique_ptr<LogWriter<Events>> writer_;  // a pointer: a program does not instantiate the writer
 };
 
 }  // namespace torchtrain
@@ -91,7 +92,7 @@ TORCHTRAIN_INLINE void TensorBoardLogger::log(const Metrics& logs, const Trainer
   if (!writer_) {
     Events events{io::EventFileWriter(folder_.path())};
     event_file_ = events.file.path();
-    writer_.emplace(std::move(events));
+    writer_ = std::make_unique<LogWriter<Events>>(std::move(events));
   }
   writer_->push({logs, state.global_step});
 }
