@@ -42,7 +42,6 @@ struct JsonScalar {
   std::string_view string;  // into the value
   std::size_t size = 0;     // an array's items
 
-  bool is_number() const { return kind == Kind::integer || kind == Kind::unsigned_integer || kind == Kind::floating; }
   bool is_integer() const { return kind == Kind::integer || kind == Kind::unsigned_integer; }
 };
 
