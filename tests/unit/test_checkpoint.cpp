@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <set>
@@ -360,6 +361,57 @@ DOCTEST_TEST_CASE("a damaged checkpoint file is named, never a crash") {
   fs::remove(damaged / "checkpoint_manifest.json");
   DOCTEST_CHECK_THROWS_WITH_AS(train<>(args, damaged), doctest::Contains("is not a complete"), tt::FileError);
   DOCTEST_CHECK_NOTHROW(train<>(args, good));  // the good one was never touched
+}
+
+// A file whose bytes are sound (the manifest vouches for them) but whose dict lacks what its
+// reader needs: found by the fuzzer, where c10's Dict::at escaped as std::out_of_range.
+DOCTEST_TEST_CASE("a torch.save file without an entry its reader needs is named, with the entry") {
+  const auto output_dir = fresh_folder("missing_entry");
+  auto args = arguments(output_dir);
+  args.max_steps = 5;
+  train<>(args);
+  const auto good = tt::checkpoint_folder(output_dir, 5);
+  const auto changed = output_dir / "checkpoint-6";
+  // Copies the good checkpoint, lets `change` edit one file's dict, and rewrites the manifest
+  // entry of that file so that only its reader can object.
+  const auto change_dict = [&](const std::string& file, auto&& change) {
+    fs::remove_all(changed);
+    fs::copy(good, changed);
+    const auto saved = tt::io::torch_load_bytes(file_bytes(changed / file), file);
+    change(saved.toGenericDict());
+    std::ofstream(changed / file, std::ios::binary | std::ios::trunc) << tt::io::torch_save_bytes(saved);
+    auto manifest = read_json(changed / tt::Checkpoint::manifest_file);
+    const auto written = tt::io::checksum_file(changed / file);
+    manifest[file] = {{"size", written.size}, {"crc32", written.crc32}};
+    std::ofstream(changed / tt::Checkpoint::manifest_file, std::ios::trunc) << manifest.dump(2);
+  };
+  const auto first_group = [](const c10::impl::GenericDict& optimizer) {
+    return optimizer.at("param_groups").toList().get(0).toGenericDict();
+  };
+  const auto first_state = [](const c10::impl::GenericDict& optimizer) {
+    return optimizer.at("state").toGenericDict().begin()->value().toGenericDict();
+  };
+  struct Case {
+    const char* file;
+    const char* key;
+    std::function<void(const c10::impl::GenericDict&)> remove;
+  };
+  const std::vector<Case> cases = {
+      {"optimizer.pt", "lr", [&](const auto& dict) { first_group(dict).erase("lr"); }},
+      {"optimizer.pt", "params", [&](const auto& dict) { first_group(dict).erase("params"); }},
+      {"optimizer.pt", "exp_avg_sq", [&](const auto& dict) { first_state(dict).erase("exp_avg_sq"); }},
+      {"optimizer.pt", "step", [&](const auto& dict) { first_state(dict).erase("step"); }},
+      {"scheduler.pt", "last_epoch", [](auto dict) { dict.erase("last_epoch"); }},
+      {"rng_state.pth", "cpu", [](auto dict) { dict.erase("cpu"); }}};
+  args.max_steps = 21;
+  for (const auto& [file, key, remove] : cases) {
+    DOCTEST_CAPTURE(file);
+    DOCTEST_CAPTURE(key);
+    change_dict(file, remove);
+    const auto named = fmt::format("{}': it has no key '{}'", file, key);
+    DOCTEST_CHECK_THROWS_WITH_AS(train<>(args, changed), doctest::Contains(named.c_str()), tt::FileError);
+  }
+  DOCTEST_CHECK_NOTHROW(train<>(args, good));
 }
 
 DOCTEST_TEST_CASE("a process killed during a save leaves the earlier checkpoints as they were") {

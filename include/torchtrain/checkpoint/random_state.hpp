@@ -121,7 +121,7 @@ TORCHTRAIN_INLINE void load_random_state(const std::string& bytes, std::string_v
   const auto saved = io::torch_load_bytes(bytes, file_name);
   try {
     const auto state = saved.toGenericDict();
-    detail::set_generator_state(c10::DeviceType::CPU, state.at("cpu").toTensor());
+    detail::set_generator_state(c10::DeviceType::CPU, io::value_at(state, "cpu").toTensor());
     const auto devices = static_cast<std::int64_t>(torch::cuda::device_count());
     if (!state.contains("cuda") || devices == 0) return;
     const auto cuda = state.at("cuda");

@@ -50,6 +50,11 @@ TORCHTRAIN_INLINE c10::IValue torch_load_bytes(const std::string& bytes, std::st
 /// Writing to such a tensor changes a private copy of its pages (SharedBytes::map_file).
 TORCHTRAIN_INLINE c10::IValue torch_load_bytes(const SharedBytes& bytes, std::string_view file_name);
 
+/// The value under `key` in `dict`, a dict read from a file. c10's Dict::at throws
+/// std::out_of_range, whose message names neither the key nor the file; this throws a
+/// c10::Error naming the key, which each reader turns into a FileError naming the file.
+TORCHTRAIN_INLINE c10::IValue value_at(const c10::impl::GenericDict& dict, const c10::IValue& key);
+
 /// True for a tensor whose memory the overload above left in the bytes it read.
 TORCHTRAIN_INLINE bool is_in_place(const at::Tensor& tensor);
 
@@ -83,6 +88,12 @@ TORCHTRAIN_INLINE c10::impl::GenericDict python_dict() {
 }
 
 TORCHTRAIN_INLINE c10::impl::GenericList python_list() { return c10::impl::GenericList(c10::AnyType::get()); }
+
+TORCHTRAIN_INLINE c10::IValue value_at(const c10::impl::GenericDict& dict, const c10::IValue& key) {
+  const auto found = dict.find(key);
+  TORCH_CHECK(found != dict.end(), "it has no key ", key.isString() ? "'" + key.toStringRef() + "'" : c10::str(key));
+  return found->value();
+}
 
 TORCHTRAIN_INLINE void write_torch_save_to(c10::function_ref<void(const void*, std::size_t)> write,
                                            const c10::IValue& value) {

@@ -91,7 +91,7 @@ inline torch::Tensor tensor_or_none(const Dict& dict, const char* key, const tor
 }
 // A state tensor of the parameter's shape, on its device, as Python's load_state_dict casts it.
 inline torch::Tensor tensor_like(const Dict& dict, const char* key, const torch::Tensor& parameter) {
-  const auto tensor = dict.at(key).toTensor();
+  const auto tensor = io::value_at(dict, key).toTensor();
   TORCH_CHECK(tensor.sizes() == parameter.sizes(), "its '", key, "' has shape ", tensor.sizes(),
               " for a parameter of shape ", parameter.sizes());
   return tensor.to(parameter.options());
@@ -121,11 +121,11 @@ struct AdamWLayout {
     group.insert("decoupled_weight_decay", true);
   }
   static void read(const Dict& group, Options& options) {
-    const auto betas = group.at("betas").toTupleRef().elements();
-    options.lr(number(group.at("lr")))
+    const auto betas = io::value_at(group, "betas").toTupleRef().elements();
+    options.lr(number(io::value_at(group, "lr")))
         .betas({number(betas.at(0)), number(betas.at(1))})
-        .eps(number(group.at("eps")))
-        .weight_decay(number(group.at("weight_decay")))
+        .eps(number(io::value_at(group, "eps")))
+        .weight_decay(number(io::value_at(group, "weight_decay")))
         .amsgrad(flag_or(group, "amsgrad", false));
   }
   static void write(Dict& entry, const State& state, const torch::Tensor&) {
@@ -136,7 +136,7 @@ struct AdamWLayout {
   }
   static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
     auto state = std::make_unique<State>();
-    state->step(count(entry.at("step")))
+    state->step(count(io::value_at(entry, "step")))
         .exp_avg(tensor_like(entry, "exp_avg", parameter))
         .exp_avg_sq(tensor_like(entry, "exp_avg_sq", parameter))
         .max_exp_avg_sq(tensor_or_none(entry, "max_exp_avg_sq", parameter));
@@ -161,10 +161,10 @@ struct SGDLayout {
     group.insert("fused", c10::IValue());
   }
   static void read(const Dict& group, Options& options) {
-    options.lr(number(group.at("lr")))
+    options.lr(number(io::value_at(group, "lr")))
         .momentum(number_or(group, "momentum", 0))
         .dampening(number_or(group, "dampening", 0))
-        .weight_decay(number(group.at("weight_decay")))
+        .weight_decay(number(io::value_at(group, "weight_decay")))
         .nesterov(flag_or(group, "nesterov", false));
   }
   static void write(Dict& entry, const State& state, const torch::Tensor&) {
@@ -194,11 +194,11 @@ struct AdagradLayout {
     group.insert("fused", c10::IValue());
   }
   static void read(const Dict& group, Options& options) {
-    options.lr(number(group.at("lr")))
+    options.lr(number(io::value_at(group, "lr")))
         .lr_decay(number_or(group, "lr_decay", 0))
-        .weight_decay(number(group.at("weight_decay")))
+        .weight_decay(number(io::value_at(group, "weight_decay")))
         .initial_accumulator_value(number_or(group, "initial_accumulator_value", 0))
-        .eps(number(group.at("eps")));
+        .eps(number(io::value_at(group, "eps")));
   }
   static void write(Dict& entry, const State& state, const torch::Tensor&) {
     entry.insert("step", step_tensor(state.step()));
@@ -206,7 +206,7 @@ struct AdagradLayout {
   }
   static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
     auto state = std::make_unique<State>();
-    state->step(count(entry.at("step"))).sum(tensor_like(entry, "sum", parameter));
+    state->step(count(io::value_at(entry, "step"))).sum(tensor_like(entry, "sum", parameter));
     return state;
   }
 };
@@ -229,12 +229,12 @@ struct RMSpropLayout {
     group.insert("differentiable", false);
   }
   static void read(const Dict& group, Options& options) {
-    options.lr(number(group.at("lr")))
+    options.lr(number(io::value_at(group, "lr")))
         .momentum(number_or(group, "momentum", 0))
-        .alpha(number(group.at("alpha")))
-        .eps(number(group.at("eps")))
+        .alpha(number(io::value_at(group, "alpha")))
+        .eps(number(io::value_at(group, "eps")))
         .centered(flag_or(group, "centered", false))
-        .weight_decay(number(group.at("weight_decay")));
+        .weight_decay(number(io::value_at(group, "weight_decay")));
   }
   static void write(Dict& entry, const State& state, const torch::Tensor&) {
     entry.insert("step", step_tensor(state.step()));
@@ -244,7 +244,7 @@ struct RMSpropLayout {
   }
   static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
     auto state = std::make_unique<State>();
-    state->step(count(entry.at("step")))
+    state->step(count(io::value_at(entry, "step")))
         .square_avg(tensor_like(entry, "square_avg", parameter))
         .momentum_buffer(tensor_or_none(entry, "momentum_buffer", parameter))
         .grad_avg(tensor_or_none(entry, "grad_avg", parameter));
@@ -271,15 +271,15 @@ struct AdafactorLayout {
     group.insert("warmup_init", options.warmup_init());
   }
   static void read(const Dict& group, Options& options) {
-    const auto eps = group.at("eps").toTupleRef().elements();
-    const auto beta1 = group.at("beta1");
-    options.lr(number(group.at("lr")))
+    const auto eps = io::value_at(group, "eps").toTupleRef().elements();
+    const auto beta1 = io::value_at(group, "beta1");
+    options.lr(number(io::value_at(group, "lr")))
         .eps1(number(eps.at(0)))
         .eps2(number(eps.at(1)))
-        .clip_threshold(number(group.at("clip_threshold")))
-        .decay_rate(number(group.at("decay_rate")))
+        .clip_threshold(number(io::value_at(group, "clip_threshold")))
+        .decay_rate(number(io::value_at(group, "decay_rate")))
         .beta1(beta1.isNone() ? std::nullopt : std::optional(number(beta1)))
-        .weight_decay(number(group.at("weight_decay")))
+        .weight_decay(number(io::value_at(group, "weight_decay")))
         .scale_parameter(flag_or(group, "scale_parameter", true))
         .relative_step(flag_or(group, "relative_step", true))
         .warmup_init(flag_or(group, "warmup_init", false));
@@ -294,7 +294,7 @@ struct AdafactorLayout {
   }
   static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
     auto state = std::make_unique<State>();
-    state->step = count(entry.at("step"));
+    state->step = count(io::value_at(entry, "step"));
     // Adafactor keeps its moments in float32 whatever the parameter's type.
     const auto float32 = [&](const char* key) {
       return entry.contains(key) && entry.at(key).isTensor()
@@ -406,7 +406,7 @@ void load_state_dict_in(torch::optim::Optimizer& optimizer, const c10::IValue& s
         throw fail(fmt::format("it holds the state of {}, and this run's optimizer is {}: resume with the --optim "
                                "it was saved with, or train afresh without --resume_from_checkpoint",
                                saved_optimizer_name(group), Layout::name));
-      const auto params = group.at("params").toList();
+      const auto params = io::value_at(group, "params").toList();
       const auto& parameters = targets[g].params();
       if (params.size() != parameters.size())
         throw fail(fmt::format("its parameter group {} has {} parameters, this optimizer's {}: it was saved for "

@@ -428,12 +428,12 @@ TORCHTRAIN_INLINE void LRScheduler::load_state_dict(const c10::IValue& saved, st
     const auto count_or = [&](const char* key, int otherwise) {
       return state.contains(key) ? static_cast<int>(state.at(key).toInt()) : otherwise;
     };
-    const std::int64_t step = state.at("last_epoch").toInt();
+    const std::int64_t step = io::value_at(state, "last_epoch").toInt();
     double best = best_;
     if (state.contains("best")) best = state.at("best").isInt() ? static_cast<double>(state.at("best").toInt()) : state.at("best").toDouble();
     std::vector<double> recent;
     if (state.contains("_streaming_avg"))
-      for (const auto& value : state.at("_streaming_avg").toGenericDict().at("values").toListRef())
+      for (const auto& value : io::value_at(state.at("_streaming_avg").toGenericDict(), "values").toListRef())
         recent.push_back(value.isInt() ? static_cast<double>(value.toInt()) : value.toDouble());
     const int bad = count_or("num_bad_epochs", 0), good = count_or("num_good_epochs", 0);
     const int cooldown = count_or("cooldown_counter", 0), warmup = count_or("warmup_counter", 0);

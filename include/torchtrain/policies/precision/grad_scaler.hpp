@@ -118,9 +118,9 @@ TORCHTRAIN_INLINE c10::IValue GradScaler::state_dict() const {
 TORCHTRAIN_INLINE void GradScaler::load_state_dict(const c10::IValue& saved, std::string_view source) {
   try {
     const auto state = saved.toGenericDict();
-    const auto scale = state.at("scale");
+    const auto scale = io::value_at(state, "scale");
     load_state(scale.isInt() ? static_cast<double>(scale.toInt()) : scale.toDouble(),
-               static_cast<int>(state.at("_growth_tracker").toInt()));
+               static_cast<int>(io::value_at(state, "_growth_tracker").toInt()));
   } catch (const c10::Error& error) {
     throw FileError(fmt::format("cannot restore the loss scale from '{}': {}; it is no GradScaler state",
                                 source, error.what_without_backtrace()));

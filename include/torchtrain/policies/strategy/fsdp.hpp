@@ -241,7 +241,7 @@ TORCHTRAIN_INLINE c10::IValue FSDP::reshard_optimizer_state(const torch::optim::
     auto result = io::python_dict();
     auto first = saved.front().toGenericDict();
     auto states = io::python_dict();
-    for (const auto& entry : first.at("state").toGenericDict()) {
+    for (const auto& entry : io::value_at(first, "state").toGenericDict()) {
       const auto index = entry.key().toInt();
       if (index < 0 || index >= static_cast<std::int64_t>(shards.size()))
         throw FileError(fmt::format("cannot restore the optimizer from {}: it has state for parameter {}, and "
@@ -260,9 +260,11 @@ TORCHTRAIN_INLINE c10::IValue FSDP::reshard_optimizer_state(const torch::optim::
           continue;
         }
         std::vector<torch::Tensor> pieces;
-        for (const auto& rank_state : saved)
-          pieces.push_back(rank_state.toGenericDict().at("state").toGenericDict().at(entry.key()).toGenericDict()
-                               .at(item.key()).toTensor().reshape({-1}));
+        for (const auto& rank_state : saved) {
+          const auto rank_states = io::value_at(rank_state.toGenericDict(), "state").toGenericDict();
+          const auto parameter_state = io::value_at(rank_states, entry.key()).toGenericDict();
+          pieces.push_back(io::value_at(parameter_state, item.key()).toTensor().reshape({-1}));
+        }
         auto whole = torch::cat(pieces).narrow(0, 0, whole_numel);
         const auto chunk = shard.numel();
         auto padded = at::constant_pad_nd(whole, {0, chunk * world - whole_numel});
@@ -271,7 +273,7 @@ TORCHTRAIN_INLINE c10::IValue FSDP::reshard_optimizer_state(const torch::optim::
       states.insert(entry.key(), state);
     }
     result.insert("state", states);
-    result.insert("param_groups", first.at("param_groups"));
+    result.insert("param_groups", io::value_at(first, "param_groups"));
     return result;
   } catch (const c10::Error& error) {
     throw FileError(fmt::format("cannot restore the optimizer from {}: {}; the files do not belong together or "
