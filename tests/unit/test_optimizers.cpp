@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -447,6 +448,23 @@ DOCTEST_TEST_CASE("a truncated or unrelated file is an error when an optimizer l
   DOCTEST_CHECK_THROWS_WITH_AS(load(*make_of("rmsprop")(*model), saved(*adafactor)),
                                doctest::Contains("it holds the state of Adafactor, and this run's optimizer is RMSprop"),
                                tt::FileError);
+  // A state entry whose name numbers no parameter (it was std::stoul's std::invalid_argument).
+  auto galore = make_of("galore_adamw")(*model);
+  torch::serialize::OutputArchive misnamed;
+  misnamed.write("optimizer", c10::IValue(c10::demangle(typeid(*galore).name())));
+  for (std::size_t g = 0; g < galore->param_groups().size(); ++g) {
+    torch::serialize::OutputArchive group(misnamed.compilation_unit());
+    group.write("lr", c10::IValue(0.1));
+    group.write("parameters", c10::IValue(static_cast<std::int64_t>(galore->param_groups()[g].params().size())));
+    torch::serialize::OutputArchive entry(misnamed.compilation_unit());
+    entry.write("step", c10::IValue(std::int64_t{1}));
+    group.write(g == 0 ? "param_first" : "param_0", entry);
+    misnamed.write("group_" + std::to_string(g), group);
+  }
+  std::ostringstream misnamed_bytes;
+  misnamed.save_to(misnamed_bytes);
+  DOCTEST_CHECK_THROWS_WITH_AS(load(*galore, misnamed_bytes.str()),
+                               doctest::Contains("has an entry 'param_first' that numbers no parameter"), tt::FileError);
 }
 
 // Python reads these files (optimizer_files_check.py): it loads each optimizer.pt into the

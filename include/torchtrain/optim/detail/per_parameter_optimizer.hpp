@@ -124,6 +124,9 @@ class PerParameterOptimizer : public PerParameterOptimizerBase {
 
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
 
+#include <charconv>
+#include <string_view>
+#include <system_error>
 #include <typeinfo>
 
 #include <c10/util/Exception.h>
@@ -239,7 +242,11 @@ TORCHTRAIN_INLINE void PerParameterOptimizerBase::load(torch::serialize::InputAr
         continue;
       }
       if (!key.starts_with("param_")) continue;
-      const auto index = std::stoul(key.substr(6));
+      const std::string_view number = std::string_view(key).substr(6);
+      std::size_t index = 0;
+      const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), index);
+      TORCH_CHECK(error == std::errc() && end == number.data() + number.size(), "its group ", g, " has an entry '",
+                  key, "' that numbers no parameter: it is damaged");
       TORCH_CHECK(index < params.size(), "its group ", g, " has a state for parameter ", index, " of ",
                   params.size(), ": it was saved for another model");
       torch::serialize::InputArchive entry;
