@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -391,18 +392,19 @@ DOCTEST_TEST_CASE("a torch.save file without an entry its reader needs is named,
   const auto first_state = [](const c10::impl::GenericDict& optimizer) {
     return optimizer.at("state").toGenericDict().begin()->value().toGenericDict();
   };
+  const auto erase = [](c10::impl::GenericDict dict, const char* key) { DOCTEST_REQUIRE(dict.erase(key) == 1); };
   struct Case {
     const char* file;
     const char* key;
     std::function<void(const c10::impl::GenericDict&)> remove;
   };
   const std::vector<Case> cases = {
-      {"optimizer.pt", "lr", [&](const auto& dict) { first_group(dict).erase("lr"); }},
-      {"optimizer.pt", "params", [&](const auto& dict) { first_group(dict).erase("params"); }},
-      {"optimizer.pt", "exp_avg_sq", [&](const auto& dict) { first_state(dict).erase("exp_avg_sq"); }},
-      {"optimizer.pt", "step", [&](const auto& dict) { first_state(dict).erase("step"); }},
-      {"scheduler.pt", "last_epoch", [](auto dict) { dict.erase("last_epoch"); }},
-      {"rng_state.pth", "cpu", [](auto dict) { dict.erase("cpu"); }}};
+      {"optimizer.pt", "lr", [&](const auto& dict) { erase(first_group(dict), "lr"); }},
+      {"optimizer.pt", "params", [&](const auto& dict) { erase(first_group(dict), "params"); }},
+      {"optimizer.pt", "exp_avg_sq", [&](const auto& dict) { erase(first_state(dict), "exp_avg_sq"); }},
+      {"optimizer.pt", "step", [&](const auto& dict) { erase(first_state(dict), "step"); }},
+      {"scheduler.pt", "last_epoch", [&](const auto& dict) { erase(dict, "last_epoch"); }},
+      {"rng_state.pth", "cpu", [&](const auto& dict) { erase(dict, "cpu"); }}};
   args.max_steps = 21;
   for (const auto& [file, key, remove] : cases) {
     DOCTEST_CAPTURE(file);
@@ -1306,6 +1308,93 @@ DOCTEST_TEST_CASE("each process writes its own optimizer shard at once where all
   }
   DOCTEST_CHECK_FALSE(fs::exists(tt::Checkpoint::staging_folder_for(output_dir / "checkpoint-3")));
   DOCTEST_CHECK(entries(output_dir) == std::set<std::string>{"checkpoint-1", "checkpoint-4"});
+}
+
+}  // DOCTEST_TEST_SUITE
+
+// Issue 28's GPU path of asynchronous saves: the copy goes from the device into pinned host
+// memory on a side stream, and the next step, queued at once, cannot change a tensor first.
+// Not run yet: the runner skips the suite without a CUDA device.
+DOCTEST_TEST_SUITE("cuda") {
+
+// The values of two optimizer.pt dicts: equal tensors (wherever they lie) and equal numbers.
+bool same_optimizer_state(const c10::IValue& left, const c10::IValue& right) {
+  const auto a = left.toGenericDict(), b = right.toGenericDict();
+  if (c10::str(a.at("param_groups")) != c10::str(b.at("param_groups"))) return false;
+  const auto states = a.at("state").toGenericDict(), other_states = b.at("state").toGenericDict();
+  if (states.size() != other_states.size()) return false;
+  for (const auto& entry : states) {
+    const auto state = entry.value().toGenericDict(), other = other_states.at(entry.key()).toGenericDict();
+    if (state.size() != other.size()) return false;
+    for (const auto& item : state) {
+      const auto& value = item.value();
+      const auto& other_value = other.at(item.key());
+      if (value.isTensor() ? !torch::equal(value.toTensor().cpu(), other_value.toTensor().cpu())
+                           : c10::str(value) != c10::str(other_value))
+        return false;
+    }
+  }
+  return true;
+}
+
+DOCTEST_TEST_CASE("on CUDA, AsyncCheckpoint copies into pinned memory beside the next step and writes what a synchronous save writes") {
+  torch::manual_seed(0);
+  const torch::Device cuda(torch::kCUDA);
+  Net model;
+  model->to(cuda);
+  torch::optim::AdamW optimizer(model->parameters());
+  const auto step = [&] {
+    model->forward(torch::randn({4, 8}, cuda)).sum().backward();
+    optimizer.step();
+  };
+  step();
+
+  // HostCopy: pinned host tensors holding the values at the copy, though the device
+  // changes every original right after, without waiting.
+  auto checkpoint = checkpoint_of(*model, optimizer);
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& [name, tensor] : checkpoint.model) before[name] = tensor.cpu();
+  tt::HostCopy copies(checkpoint);
+  {
+    const torch::NoGradGuard no_grad;
+    for (auto& tensor : model->parameters()) tensor.add_(1);
+    for (auto& tensor : model->buffers()) tensor.add_(1);
+  }
+  copies.wait();
+  for (const auto& [name, tensor] : checkpoint.model) {
+    DOCTEST_CAPTURE(name);
+    DOCTEST_CHECK(tensor.is_cpu());
+    DOCTEST_CHECK(tensor.is_pinned());
+    DOCTEST_CHECK(torch::equal(tensor, before.at(name)));
+  }
+  for (const auto& entry : checkpoint.optimizer_state->toGenericDict().at("state").toGenericDict())
+    for (const auto& item : entry.value().toGenericDict())
+      if (item.value().isTensor() && item.value().toTensor().dim() > 0) DOCTEST_CHECK(item.value().toTensor().is_pinned());
+
+  // AsyncCheckpoint as the Trainer asks for it, the next step queued at once: the same
+  // weights as a synchronous save, byte for byte, and the same optimizer state by value
+  // (the synchronous save pickles the device tensors, the asynchronous one host copies).
+  std::vector<std::string> buffers;
+  for (const auto& item : model->named_buffers()) buffers.push_back(item.key());
+  const auto root = fresh_folder("cuda_async");
+  tt::AsyncCheckpoint asynchronous;
+  for (int save = 1; save <= 2; ++save) {  // the second into the first's pinned memory
+    const auto name = fmt::format("checkpoint-{}", save);
+    tt::write_checkpoint(checkpoint_of(*model, optimizer), root / "sync" / name);
+    asynchronous.save(checkpoint_of(*model, optimizer),
+                      {.folder = root / "async" / name, .copy_beside_training = true, .model_buffers = buffers});
+    asynchronous.wait_for_copy();
+    step();
+    asynchronous.wait();
+    for (const auto& file : entries(root / "sync" / name)) {
+      DOCTEST_CAPTURE(file);
+      if (file == tt::Checkpoint::optimizer_file)
+        DOCTEST_CHECK(same_optimizer_state(tt::io::torch_load_bytes(file_bytes(root / "sync" / name / file), file),
+                                           tt::io::torch_load_bytes(file_bytes(root / "async" / name / file), file)));
+      else if (file != tt::Checkpoint::manifest_file)  // it holds the optimizer file's size and CRC
+        DOCTEST_CHECK(file_bytes(root / "sync" / name / file) == file_bytes(root / "async" / name / file));
+    }
+  }
 }
 
 }  // DOCTEST_TEST_SUITE
