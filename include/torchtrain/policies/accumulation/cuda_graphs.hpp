@@ -27,6 +27,8 @@
 
 namespace torchtrain {
 
+struct PrecisionFromArguments;  // refused below: it may pick FP16 at run time
+
 namespace detail {
 
 /// One CUDA graph and the side stream it is captured on. Its definitions need the CUDA
@@ -125,7 +127,12 @@ struct CudaGraphs {
                   "torchtrain: CudaGraphs captures the step of one process; DDP's and FSDP's gradient collectives "
                   "are not captured: train with SingleDevice, or drop CudaGraphs");
     using Precision = typename Parts::precision;
-    static_assert(std::derived_from<Precision, FP32> || std::derived_from<Precision, BF16>,
+    static_assert(!std::same_as<Precision, PrecisionFromArguments>,
+                  "torchtrain: CudaGraphs captures the optimizer step, and PrecisionFromArguments picks the precision "
+                  "at run time, where --fp16's loss scaler would decide on the host whether to take it: name BF16 or "
+                  "FP32 in the Trainer's policies, or drop CudaGraphs");
+    static_assert(std::same_as<Precision, PrecisionFromArguments> || std::derived_from<Precision, FP32> ||
+                      std::derived_from<Precision, BF16>,
                   "torchtrain: CudaGraphs captures the optimizer step, but FP16's loss scaler decides on the host "
                   "whether to take it (it reads the gradients' overflow check): use BF16, or drop CudaGraphs");
     Batch& batch = window.front();
