@@ -70,6 +70,16 @@ std::string file_bytes(const fs::path& file) {
 
 nlohmann::json read_json(const fs::path& file) { return nlohmann::json::parse(file_bytes(file)); }
 
+// Copies checkpoint folder `good` to `copy`, then lets `change` edit the bytes of its `file`.
+template <class Change>
+void copy_changing(const fs::path& good, const fs::path& copy, const std::string& file, Change&& change) {
+  fs::remove_all(copy);
+  fs::copy(good, copy);
+  auto bytes = file_bytes(copy / file);
+  change(bytes);
+  std::ofstream(copy / file, std::ios::binary | std::ios::trunc) << bytes;
+}
+
 bool same_weights(const torch::nn::Module& a, const tt::StateDict& b) {
   const auto tensors = tt::state_dict(a);
   if (tensors.size() != b.size()) return false;
@@ -339,13 +349,7 @@ DOCTEST_TEST_CASE("a damaged checkpoint file is named, never a crash") {
   train<>(args);
   const auto good = tt::checkpoint_folder(output_dir, 5);
   const auto damaged = output_dir / "checkpoint-6";
-  const auto damage = [&](const std::string& file, auto&& change) {
-    fs::remove_all(damaged);
-    fs::copy(good, damaged);
-    auto bytes = file_bytes(damaged / file);
-    change(bytes);
-    std::ofstream(damaged / file, std::ios::binary | std::ios::trunc) << bytes;
-  };
+  const auto damage = [&](const std::string& file, auto&& change) { copy_changing(good, damaged, file, change); };
   const auto truncate = [](std::string& bytes) { bytes.resize(bytes.size() / 2); };
   const auto flip_last_byte = [](std::string& bytes) { bytes.back() ^= 0x5a; };
   args.max_steps = 21;
@@ -376,11 +380,11 @@ DOCTEST_TEST_CASE("a torch.save file without an entry its reader needs is named,
   // Copies the good checkpoint, lets `change` edit one file's dict, and rewrites the manifest
   // entry of that file so that only its reader can object.
   const auto change_dict = [&](const std::string& file, auto&& change) {
-    fs::remove_all(changed);
-    fs::copy(good, changed);
-    const auto saved = tt::io::torch_load_bytes(file_bytes(changed / file), file);
-    change(saved.toGenericDict());
-    std::ofstream(changed / file, std::ios::binary | std::ios::trunc) << tt::io::torch_save_bytes(saved);
+    copy_changing(good, changed, file, [&](std::string& bytes) {
+      const auto saved = tt::io::torch_load_bytes(bytes, file);
+      change(saved.toGenericDict());
+      bytes = tt::io::torch_save_bytes(saved);
+    });
     auto manifest = read_json(changed / tt::Checkpoint::manifest_file);
     const auto written = tt::io::checksum_file(changed / file);
     manifest[file] = {{"size", written.size}, {"crc32", written.crc32}};

@@ -3,6 +3,7 @@
 #include "testing.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <caffe2/serialize/inline_container.h>
 #include <nlohmann/json.hpp>
 #include <zlib.h>
 
@@ -393,6 +395,47 @@ DOCTEST_TEST_CASE("a file for Python's safetensors reader (checked by safetensor
   auto path = given ? fs::path(given) : fresh_folder("for_python") / "for_python.safetensors";
   tt::io::save_safetensors(path, known_tensors());
   DOCTEST_CHECK(tt::io::load_safetensors(path).size() == known_tensors().size());
+}
+
+// Found by fuzz.readers: LibTorch's unpickler allocated what a crafted pickle declared (a
+// 4 GB string, a memo of a billion entries) before it found the pickle short.
+DOCTEST_TEST_CASE("a pickle that declares more than it holds is refused before LibTorch reads it") {
+  const auto little_endian = [](std::uint64_t value, int width) {
+    std::string bytes;
+    for (int i = 0; i < width; ++i) bytes += static_cast<char>(value >> (8 * i));
+    return bytes;
+  };
+  const std::string protocol = "\x80\x02";
+  // What torch.save writes passes, and so does a pickle using what it declares.
+  auto dict = tt::io::python_dict();
+  dict.insert("name", "weights");
+  dict.insert("tensor", torch::arange(6));
+  DOCTEST_CHECK_NOTHROW(tt::io::check_pickles(tt::io::torch_save_bytes(dict)));
+  DOCTEST_CHECK(tt::io::pickle_problem(protocol + "X" + little_endian(3, 4) + "abcq" + little_endian(0, 1) + ".") == "");
+  // Lengths past the end, memo indexes past the pickle's size, a cut opcode.
+  DOCTEST_CHECK(tt::io::pickle_problem(protocol + "X" + little_endian(0xfffffff0, 4) + "abc.") ==
+                "4294967280 bytes where 4 are left");
+  DOCTEST_CHECK(tt::io::pickle_problem(protocol + "\x8d" + little_endian(std::uint64_t{1} << 40, 8) + "ab.") ==
+                "1099511627776 bytes where 3 are left");
+  DOCTEST_CHECK(tt::io::pickle_problem(protocol + "Nr" + little_endian(0x40000000, 4) + ".") ==
+                "a memo index of 1073741824 in a pickle of 9 bytes");
+  DOCTEST_CHECK(tt::io::pickle_problem(protocol + "Np99999999\n.") == "a memo index of 99999999 in a pickle of 14 bytes");
+  DOCTEST_CHECK(tt::io::pickle_problem(protocol + "J\x01") == "an opcode cut off after 3 bytes");
+  // Such a data.pkl in a torch.save file: a FileError naming the file and the record.
+  std::string file;
+  {
+    caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, std::size_t size) {
+      file.append(static_cast<const char*>(data), size);
+      return size;
+    });
+    const auto pickle = protocol + "Nr" + little_endian(0x40000000, 4) + ".";
+    writer.writeRecord("data.pkl", pickle.data(), pickle.size());
+    writer.writeEndOfFile();
+  }
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::io::torch_load_bytes(file, "hostile.pt"),
+                               doctest::Contains("cannot read 'hostile.pt' as a torch.save file: its data.pkl declares "
+                                                 "a memo index of 1073741824"),
+                               tt::FileError);
 }
 
 }  // DOCTEST_TEST_SUITE("io")

@@ -80,6 +80,7 @@ TORCHTRAIN_INLINE bool is_in_place(const at::Tensor& tensor);
 
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/printable.hpp>
+#include <torchtrain/io/pickle_check.hpp>
 
 namespace torchtrain::io {
 
@@ -129,23 +130,6 @@ TORCHTRAIN_INLINE std::string torch_save_bytes(const c10::IValue& value) {
 
 namespace detail {
 
-// The bytes of a torch.save file, read where they lie: torch::jit::pickle_load would copy
-// them twice before its zip reader copies each record out once more.
-class BytesReader final : public caffe2::serialize::ReadAdapterInterface {
- public:
-  explicit BytesReader(std::string_view bytes) : bytes_(bytes) {}
-  std::size_t size() const override { return bytes_.size(); }
-  std::size_t read(std::uint64_t position, void* destination, std::size_t size, const char*) const override {
-    if (position >= bytes_.size()) return 0;
-    size = std::min<std::size_t>(size, bytes_.size() - position);
-    std::memcpy(destination, bytes_.data() + position, size);
-    return size;
-  }
-
- private:
-  std::string_view bytes_;
-};
-
 // The deleter of a storage in the bytes torch_load_bytes read: lets go of their owner.
 inline void release_bytes(void* owner) { delete static_cast<std::shared_ptr<const void>*>(owner); }
 
@@ -184,6 +168,7 @@ inline c10::IValue load_torch_save(std::string_view bytes, const std::shared_ptr
                                  file_name, torchtrain::detail::libtorch_reason(reason)));
   };
   try {
+    check_pickles(bytes);
     caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BytesReader>(bytes));
     return torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
                                              /*type_resolver=*/std::nullopt, /*obj_loader=*/std::nullopt,
