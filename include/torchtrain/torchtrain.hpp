@@ -52,7 +52,7 @@
 #include <torchtrain/io/durable_file.hpp>
 #include <torchtrain/io/event_file.hpp>
 #include <torchtrain/io/messages.hpp>
-#include <torchtrain/io/pickle_check.hpp>
+#include <torchtrain/io/archive_check.hpp>
 #include <torchtrain/io/safetensors.hpp>
 #include <torchtrain/io/shared_bytes.hpp>
 #include <torchtrain/io/torch_pickle.hpp>

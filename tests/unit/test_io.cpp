@@ -397,20 +397,22 @@ DOCTEST_TEST_CASE("a file for Python's safetensors reader (checked by safetensor
   DOCTEST_CHECK(tt::io::load_safetensors(path).size() == known_tensors().size());
 }
 
+// `value` in `width` bytes, little-endian, as pickles and zip files write numbers.
+std::string little_endian(std::uint64_t value, int width) {
+  std::string bytes;
+  for (int i = 0; i < width; ++i) bytes += static_cast<char>(value >> (8 * i));
+  return bytes;
+}
+
 // Found by fuzz.readers: LibTorch's unpickler allocated what a crafted pickle declared (a
 // 4 GB string, a memo of a billion entries) before it found the pickle short.
 DOCTEST_TEST_CASE("a pickle that declares more than it holds is refused before LibTorch reads it") {
-  const auto little_endian = [](std::uint64_t value, int width) {
-    std::string bytes;
-    for (int i = 0; i < width; ++i) bytes += static_cast<char>(value >> (8 * i));
-    return bytes;
-  };
   const std::string protocol = "\x80\x02";
   // What torch.save writes passes, and so does a pickle using what it declares.
   auto dict = tt::io::python_dict();
   dict.insert("name", "weights");
   dict.insert("tensor", torch::arange(6));
-  DOCTEST_CHECK_NOTHROW(tt::io::check_pickles(tt::io::torch_save_bytes(dict)));
+  DOCTEST_CHECK_NOTHROW(tt::io::check_archive(tt::io::torch_save_bytes(dict)));
   DOCTEST_CHECK(tt::io::pickle_problem(protocol + "X" + little_endian(3, 4) + "abcq" + little_endian(0, 1) + ".") == "");
   // Lengths past the end, memo indexes past the pickle's size, a cut opcode.
   DOCTEST_CHECK(tt::io::pickle_problem(protocol + "X" + little_endian(0xfffffff0, 4) + "abc.") ==
@@ -435,6 +437,75 @@ DOCTEST_TEST_CASE("a pickle that declares more than it holds is refused before L
   DOCTEST_CHECK_THROWS_WITH_AS(tt::io::torch_load_bytes(file, "hostile.pt"),
                                doctest::Contains("cannot read 'hostile.pt' as a torch.save file: its data.pkl declares "
                                                  "a memo index of 1073741824"),
+                               tt::FileError);
+}
+
+// A zip file of one record `name` holding `content`, whose central directory says it is
+// stored with `method` and is `declared_size` bytes long (in a zip64 extra field from 4 GB on).
+std::string zip_of_one_record(const std::string& name, const std::string& content, std::uint16_t method,
+                              std::uint64_t declared_size) {
+  const bool zip64 = declared_size >= 0xffffffff;
+  const auto size32 = little_endian(zip64 ? 0xffffffff : declared_size, 4);
+  const auto extra = zip64 ? little_endian(1, 2) + little_endian(16, 2) + little_endian(declared_size, 8) +
+                                 little_endian(content.size(), 8)
+                           : std::string();
+  const auto crc = little_endian(crc32(0, reinterpret_cast<const Bytef*>(content.data()), content.size()), 4);
+  const auto name_length = little_endian(name.size(), 2);
+  const auto local = "PK\x03\x04" + little_endian(20, 2) + little_endian(0, 2) + little_endian(method, 2) +
+                     little_endian(0, 4) + crc + little_endian(content.size(), 4) + little_endian(content.size(), 4) +
+                     name_length + little_endian(0, 2) + name + content;
+  const auto central = "PK\x01\x02" + little_endian(45, 2) + little_endian(45, 2) + little_endian(0, 2) +
+                       little_endian(method, 2) + little_endian(0, 4) + crc +
+                       little_endian(zip64 ? 0xffffffff : content.size(), 4) + size32 + name_length +
+                       little_endian(extra.size(), 2) + little_endian(0, 2) + little_endian(0, 2) +
+                       little_endian(0, 2) + little_endian(0, 4) + little_endian(0, 4) + name + extra;
+  const auto end = "PK\x05\x06" + little_endian(0, 2) + little_endian(0, 2) + little_endian(1, 2) +
+                   little_endian(1, 2) + little_endian(central.size(), 4) + little_endian(local.size(), 4) +
+                   little_endian(0, 2);
+  return local + central + end;
+}
+
+// LibTorch's zip reader allocates the size a record declares before it reads or inflates it.
+// LibTorch archives deflate their code records, so a deflated record is read when its size
+// is one deflate can reach.
+DOCTEST_TEST_CASE("a zip directory that declares more than the file holds is refused before LibTorch reads it") {
+  // What torch.save writes passes, and so does a record that holds what it declares.
+  auto dict = tt::io::python_dict();
+  dict.insert("tensor", torch::arange(6));
+  const auto saved = tt::io::torch_save_bytes(dict);
+  DOCTEST_CHECK(tt::io::zip_problem(saved) == "");
+  torch::serialize::OutputArchive archive;
+  archive.write("tensor", torch::arange(6));
+  DOCTEST_CHECK(tt::io::zip_problem(tt::io::archive_bytes(archive)) == "");
+  const auto honest = zip_of_one_record("archive/version", "3\n", 0, 2);
+  DOCTEST_CHECK(tt::io::zip_problem(honest) == "");
+  // A deflated record declaring more than its bytes can inflate to, one compressed by a
+  // method miniz cannot read, and a stored one declaring a terabyte in its zip64 field: each
+  // named with what it declares.
+  DOCTEST_CHECK(tt::io::zip_problem(zip_of_one_record("archive/version", "3\n", 8, 2064)) == "");
+  DOCTEST_CHECK(tt::io::zip_problem(zip_of_one_record("archive/version", "3\n", 8, 2065)) ==
+                "a record archive/version of 2065 bytes deflated into 2, more than deflate can expand them to");
+  DOCTEST_CHECK(tt::io::zip_problem(zip_of_one_record("archive/version", "3\n", 12, 2)) ==
+                "a record archive/version compressed by method 12, which LibTorch cannot read");
+  const auto terabyte = zip_of_one_record("archive/version", "3\n", 0, std::uint64_t{1} << 40);
+  DOCTEST_CHECK(tt::io::zip_problem(terabyte) ==
+                fmt::format("a record archive/version of 1099511627776 bytes in a file of {}", terabyte.size()));
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::io::torch_load_bytes(terabyte, "hostile.pt"),
+                               doctest::Contains("cannot read 'hostile.pt' as a torch.save file: its zip directory "
+                                                 "declares a record archive/version of 1099511627776 bytes"),
+                               tt::FileError);
+  // torch.save's file with its data.pkl marked compressed and 2 GB long, in the central
+  // directory only (where LibTorch's reader takes the size from).
+  auto compressed = saved;
+  auto entry = compressed.find("PK\x01\x02");
+  while (entry != std::string::npos && compressed.compare(entry + 46, 16, "archive/data.pkl") != 0)
+    entry = compressed.find("PK\x01\x02", entry + 1);
+  DOCTEST_REQUIRE(entry != std::string::npos);
+  compressed.replace(entry + 10, 2, little_endian(8, 2));
+  compressed.replace(entry + 24, 4, little_endian(0x80000000, 4));
+  DOCTEST_CHECK_THROWS_WITH_AS(tt::io::torch_load_bytes(compressed, "hostile.pt"),
+                               doctest::Contains("its zip directory declares a record archive/data.pkl of 2147483648 "
+                                                 "bytes deflated into"),
                                tt::FileError);
 }
 

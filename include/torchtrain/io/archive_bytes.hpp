@@ -52,7 +52,7 @@ void read_archive(std::string_view bytes, std::string_view file_name, Read&& rea
 
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/printable.hpp>
-#include <torchtrain/io/pickle_check.hpp>
+#include <torchtrain/io/archive_check.hpp>
 
 namespace torchtrain::io {
 
@@ -70,7 +70,7 @@ TORCHTRAIN_INLINE void load_archive(torch::serialize::InputArchive& archive, std
                                  file_name, torchtrain::detail::libtorch_reason(reason)));
   };
   try {
-    check_pickles(bytes);
+    check_archive(bytes);
     archive.load_from(bytes.data(), bytes.size());
   } catch (const c10::Error& error) {
     throw damaged(error.what_without_backtrace());

@@ -80,7 +80,7 @@ TORCHTRAIN_INLINE bool is_in_place(const at::Tensor& tensor);
 
 #include <torchtrain/core/errors.hpp>
 #include <torchtrain/detail/printable.hpp>
-#include <torchtrain/io/pickle_check.hpp>
+#include <torchtrain/io/archive_check.hpp>
 
 namespace torchtrain::io {
 
@@ -168,7 +168,7 @@ inline c10::IValue load_torch_save(std::string_view bytes, const std::shared_ptr
                                  file_name, torchtrain::detail::libtorch_reason(reason)));
   };
   try {
-    check_pickles(bytes);
+    check_archive(bytes);
     caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BytesReader>(bytes));
     return torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
                                              /*type_resolver=*/std::nullopt, /*obj_loader=*/std::nullopt,
