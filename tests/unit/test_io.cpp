@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -441,13 +442,16 @@ DOCTEST_TEST_CASE("a pickle that declares more than it holds is refused before L
 }
 
 // A zip file of one record `name` holding `content`, whose central directory says it is
-// stored with `method` and is `declared_size` bytes long (in a zip64 extra field from 4 GB on).
+// stored with `method`, is `declared_size` bytes long and takes `declared_compressed_size`
+// bytes (by default the content's), both in a zip64 extra field when either is 4 GB or more.
 std::string zip_of_one_record(const std::string& name, const std::string& content, std::uint16_t method,
-                              std::uint64_t declared_size) {
-  const bool zip64 = declared_size >= 0xffffffff;
+                              std::uint64_t declared_size,
+                              std::optional<std::uint64_t> declared_compressed_size = std::nullopt) {
+  const auto compressed_size = declared_compressed_size.value_or(content.size());
+  const bool zip64 = declared_size >= 0xffffffff || compressed_size >= 0xffffffff;
   const auto size32 = little_endian(zip64 ? 0xffffffff : declared_size, 4);
   const auto extra = zip64 ? little_endian(1, 2) + little_endian(16, 2) + little_endian(declared_size, 8) +
-                                 little_endian(content.size(), 8)
+                                 little_endian(compressed_size, 8)
                            : std::string();
   const auto crc = little_endian(crc32(0, reinterpret_cast<const Bytef*>(content.data()), content.size()), 4);
   const auto name_length = little_endian(name.size(), 2);
@@ -456,7 +460,7 @@ std::string zip_of_one_record(const std::string& name, const std::string& conten
                      name_length + little_endian(0, 2) + name + content;
   const auto central = "PK\x01\x02" + little_endian(45, 2) + little_endian(45, 2) + little_endian(0, 2) +
                        little_endian(method, 2) + little_endian(0, 4) + crc +
-                       little_endian(zip64 ? 0xffffffff : content.size(), 4) + size32 + name_length +
+                       little_endian(zip64 ? 0xffffffff : compressed_size, 4) + size32 + name_length +
                        little_endian(extra.size(), 2) + little_endian(0, 2) + little_endian(0, 2) +
                        little_endian(0, 2) + little_endian(0, 4) + little_endian(0, 4) + name + extra;
   const auto end = "PK\x05\x06" + little_endian(0, 2) + little_endian(0, 2) + little_endian(1, 2) +
@@ -487,6 +491,12 @@ DOCTEST_TEST_CASE("a zip directory that declares more than the file holds is ref
                 "a record archive/version of 2065 bytes deflated into 2, more than deflate can expand them to");
   DOCTEST_CHECK(tt::io::zip_problem(zip_of_one_record("archive/version", "3\n", 12, 2)) ==
                 "a record archive/version compressed by method 12, which LibTorch cannot read");
+  // A deflated record whose compressed bytes, declared in its zip64 field, would run past the
+  // file (and so allow a larger size).
+  const auto past_the_end = zip_of_one_record("archive/version", "3\n", 8, std::uint64_t{1} << 32, 1 << 30);
+  DOCTEST_CHECK(tt::io::zip_problem(past_the_end) ==
+                fmt::format("a record archive/version of 1073741824 compressed bytes in a file of {}",
+                            past_the_end.size()));
   const auto terabyte = zip_of_one_record("archive/version", "3\n", 0, std::uint64_t{1} << 40);
   DOCTEST_CHECK(tt::io::zip_problem(terabyte) ==
                 fmt::format("a record archive/version of 1099511627776 bytes in a file of {}", terabyte.size()));

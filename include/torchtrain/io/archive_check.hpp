@@ -10,9 +10,9 @@
 namespace torchtrain::io {
 
 /// Why LibTorch's zip reader must not read `bytes`, or "" when every record of its central
-/// directory declares a size it can have: a stored record no more than the file holds, a
-/// deflated one (LibTorch archives deflate their code) no more than deflate can expand its
-/// bytes to. The reader allocates a record's declared size before it reads or inflates it: a
+/// directory declares sizes it can have: its bytes within the file, and a stored record no
+/// more than the file holds, a deflated one (LibTorch archives deflate their code) no more
+/// than deflate can expand its bytes to. The reader allocates a record's declared size before it reads or inflates it: a
 /// record of a few bytes could otherwise take gigabytes. A directory that cannot be walked is
 /// left to LibTorch, which refuses the whole archive.
 TORCHTRAIN_INLINE std::string zip_problem(std::string_view bytes);
@@ -131,9 +131,11 @@ TORCHTRAIN_INLINE std::string zip_problem(std::string_view bytes) {
     }
     if (method != stored && method != deflated)
       return fmt::format("a record {} compressed by method {}, which LibTorch cannot read", name, method);
+    if (compressed_size > bytes.size())
+      return fmt::format("a record {} of {} compressed bytes in a file of {}", name, compressed_size, bytes.size());
     if (method == stored && size > bytes.size())
       return fmt::format("a record {} of {} bytes in a file of {}", name, size, bytes.size());
-    if (method == deflated && size > most_inflated * std::min<std::uint64_t>(compressed_size, bytes.size()))
+    if (method == deflated && size > most_inflated * compressed_size)
       return fmt::format("a record {} of {} bytes deflated into {}, more than deflate can expand them to", name, size,
                          compressed_size);
     at += entry_size + name_length + extra_length + comment_length;
