@@ -147,8 +147,8 @@ inline std::shared_ptr<torch::jit::DeserializationStorageContext> storages_in_pl
     const auto header = reader.getRecordHeaderOffset(name);
     const auto start = reader.getRecordOffset(name);
     const auto size = reader.getRecordSize(name);
-    const bool stored = header + method_offset + 2 <= bytes.size() && bytes[header + method_offset] == 0 &&
-                        bytes[header + method_offset + 1] == 0;
+    const bool stored =
+        header + method_offset + 2 <= bytes.size() && little_endian(bytes, header + method_offset, 2) == 0;
     if (!stored || start > bytes.size() || size > bytes.size() - start) continue;
     const auto* data = bytes.data() + start;
     if (reinterpret_cast<std::uintptr_t>(data) % 64 != 0) continue;
