@@ -277,10 +277,11 @@ torch::nn::Sequential small_model() {
 }
 
 // Steps first, first + 1, ... on data fixed by the step number, whichever run takes them.
-void take_steps(torch::nn::Sequential& model, torch::optim::Optimizer& optimizer, int first, int count) {
+void take_steps(torch::nn::Sequential& model, torch::optim::Optimizer& optimizer, int first, int count,
+                torch::Dtype dtype = torch::kFloat) {
   for (int step = first; step < first + count; ++step) {
     torch::manual_seed(200 + static_cast<std::uint64_t>(step));
-    auto inputs = torch::randn({8, 4});
+    auto inputs = torch::randn({8, 4}).to(dtype);
     if (auto* modes = dynamic_cast<tt::optim::TrainEvalModes*>(&optimizer)) modes->train();  // as the Trainer
     optimizer.zero_grad();
     torch::nn::functional::cross_entropy(model->forward(inputs), inputs.argmax(1) % 3).backward();
@@ -376,6 +377,91 @@ std::vector<std::pair<std::string, MakeOptimizer>> every_optimizer() {
   return all;
 }
 
+// An optimizer of ours (PerParameterOptimizer) as `optim_args` makes it for `model`, whose
+// Linear layers "0" and "2" are the low-rank targets.
+std::unique_ptr<torch::optim::Optimizer> own_optimizer(torch::nn::Module& model, tt::OptimizerNames name,
+                                                       const std::string& optim_args) {
+  tt::TrainingArguments args{.optim = name, .optim_args = optim_args,
+                             .optim_target_modules = std::vector<std::string>{"0", "2"},
+                             .learning_rate = 0.05, .weight_decay = 0.1};
+  return tt::optim::make_optimizer(model, args);
+}
+
+// An own optimizer's optimizer.pt (PerParameterOptimizerBase::save's archive), opened up so
+// that a test can change it: its states' tensors by "group_G/param_P", and the rest as it was.
+struct OwnOptimizerFile {
+  std::map<std::string, c10::IValue> top;                                    // "optimizer": its class
+  std::map<std::string, std::map<std::string, c10::IValue>> group_numbers;  // lr, parameters, value_*
+  std::map<std::string, c10::IValue> steps;
+  std::map<std::string, std::map<std::string, torch::Tensor>> states;
+
+  static OwnOptimizerFile read(const std::string& bytes) {
+    torch::serialize::InputArchive archive;
+    archive.load_from(bytes.data(), bytes.size());
+    OwnOptimizerFile file;
+    for (const auto& group_key : archive.keys()) {
+      if (!group_key.starts_with("group_")) {
+        archive.read(group_key, file.top[group_key]);
+        continue;
+      }
+      torch::serialize::InputArchive group;
+      archive.read(group_key, group);
+      for (const auto& key : group.keys()) {
+        if (!key.starts_with("param_")) {
+          group.read(key, file.group_numbers[group_key][key]);
+          continue;
+        }
+        torch::serialize::InputArchive entry;
+        group.read(key, entry);
+        const auto path = group_key + "/" + key;
+        entry.read("step", file.steps[path]);
+        for (const auto& name : entry.keys())
+          if (name.starts_with("tensor_")) entry.read(name, file.states[path][name.substr(7)], /*is_buffer=*/true);
+      }
+    }
+    return file;
+  }
+
+  std::string bytes() const {
+    torch::serialize::OutputArchive archive;
+    for (const auto& [key, value] : top) archive.write(key, value);
+    for (const auto& [group_key, numbers] : group_numbers) {
+      torch::serialize::OutputArchive group(archive.compilation_unit());
+      for (const auto& [key, value] : numbers) group.write(key, value);
+      for (const auto& [path, tensors] : states) {
+        if (!path.starts_with(group_key + "/")) continue;
+        torch::serialize::OutputArchive entry(archive.compilation_unit());
+        entry.write("step", steps.at(path));
+        for (const auto& [name, tensor] : tensors) entry.write("tensor_" + name, tensor, /*is_buffer=*/true);
+        group.write(path.substr(group_key.size() + 1), entry);
+      }
+      archive.write(group_key, group);
+    }
+    std::ostringstream out;
+    archive.save_to(out);
+    return out.str();
+  }
+
+  // The state with the most tensors (an 8-bit one, a projected one...).
+  std::string richest_state() const {
+    return std::max_element(states.begin(), states.end(),
+                            [](const auto& a, const auto& b) { return a.second.size() < b.second.size(); })
+        ->first;
+  }
+};
+
+// Whether two optimizers hold the same states, tensor for tensor.
+bool same_states(const torch::optim::Optimizer& a, const torch::optim::Optimizer& b) {
+  const auto left = OwnOptimizerFile::read(saved(a)).states, right = OwnOptimizerFile::read(saved(b)).states;
+  return left.size() == right.size() &&
+         std::equal(left.begin(), left.end(), right.begin(), [](const auto& x, const auto& y) {
+           return x.first == y.first && x.second.size() == y.second.size() &&
+                  std::equal(x.second.begin(), x.second.end(), y.second.begin(), [](const auto& t, const auto& u) {
+                    return t.first == u.first && torch::equal(t.second, u.second);
+                  });
+         });
+}
+
 }  // namespace
 
 DOCTEST_TEST_SUITE("optimizers") {
@@ -465,6 +551,101 @@ DOCTEST_TEST_CASE("a truncated or unrelated file is an error when an optimizer l
   misnamed.save_to(misnamed_bytes);
   DOCTEST_CHECK_THROWS_WITH_AS(load(*galore, misnamed_bytes.str()),
                                doctest::Contains("has an entry 'param_first' that numbers no parameter"), tt::FileError);
+}
+
+DOCTEST_TEST_CASE("a loaded state of our own optimizers is checked tensor by tensor, and a wrong one leaves the "
+                  "optimizer as it was") {
+  // A model with a weight of 4096 values (AdamW8bit quantizes it) and a tall and a square
+  // matrix (the low-rank optimizers project them on either side, at a rank one side caps).
+  const auto wide_model = [] {
+    return torch::nn::Sequential(torch::nn::Linear(4, 64), torch::nn::Tanh(), torch::nn::Linear(64, 64));
+  };
+  const std::string projected = "rank=2,update_proj_gap=2";
+  const std::vector<std::pair<tt::OptimizerNames, std::string>> cases{
+      {tt::OptimizerNames::adamw_8bit, ""},
+      {tt::OptimizerNames::lion_32bit, ""},
+      {tt::OptimizerNames::ademamix, ""},
+      {tt::OptimizerNames::adalomo, ""},
+      {tt::OptimizerNames::schedule_free_adamw, ""},
+      {tt::OptimizerNames::schedule_free_sgd, ""},
+      {tt::OptimizerNames::galore_adamw, projected},
+      {tt::OptimizerNames::galore_adamw, "rank=8,update_proj_gap=2,proj_type=full"},
+      {tt::OptimizerNames::galore_adafactor, projected + ",proj_type=reverse_std"},
+      {tt::OptimizerNames::apollo_adamw, projected},
+      {tt::OptimizerNames::apollo_adamw, "rank=8,update_proj_gap=2,proj=svd,proj_type=left,scale_type=tensor"},
+  };
+  for (const auto& [name, optim_args] : cases) {
+    DOCTEST_INFO(enum_names(tt::OptimizerNames{})[static_cast<std::size_t>(name)], " ", optim_args);
+    for (const auto dtype : {torch::kFloat, torch::kBFloat16}) {
+      DOCTEST_INFO(dtype);
+      torch::manual_seed(1);
+      auto model = wide_model();
+      model->to(dtype);
+      auto optimizer = own_optimizer(*model, name, optim_args);
+      DOCTEST_REQUIRE(dynamic_cast<tt::optim::PerParameterOptimizerBase*>(optimizer.get()) != nullptr);
+      take_steps(model, *optimizer, 0, 3, dtype);
+      const auto bytes = saved(*optimizer);
+      // What it saved, it loads.
+      auto again = own_optimizer(*model, name, optim_args);
+      DOCTEST_CHECK_NOTHROW(load(*again, bytes));
+      DOCTEST_CHECK(same_states(*again, *optimizer));
+      if (dtype != torch::kFloat) continue;
+
+      // Each tensor of the richest state missing, of another shape, of another type; and a
+      // tensor the optimizer does not keep. Each refused, naming it, with nothing changed.
+      const auto file = OwnOptimizerFile::read(bytes);
+      const auto path = file.richest_state();
+      DOCTEST_INFO(path);
+      const auto group = path.substr(6, path.find('/') - 6), parameter = path.substr(path.rfind('_') + 1);
+      const auto refused = [&](const std::function<void(std::map<std::string, torch::Tensor>&)>& change,
+                               const std::string& what) {
+        DOCTEST_INFO(what);
+        auto changed = file;
+        change(changed.states.at(path));
+        const auto message = "its state of parameter " + parameter + " in group " + group + " " + what;
+        DOCTEST_CHECK_THROWS_WITH_AS(load(*again, changed.bytes()), doctest::Contains(message.c_str()),
+                                     tt::FileError);
+        DOCTEST_CHECK(same_states(*again, *optimizer));
+      };
+      for (const auto& [tensor_name, tensor] : file.states.at(path)) {
+        // APOLLO's first seed is missing for a parameter that did not require gradients when
+        // the optimizer was made; it steps without it.
+        if (tensor_name != "seed")
+          refused([&](auto& tensors) { tensors.erase(tensor_name); }, "has no tensor '" + tensor_name + "'");
+        refused([&](auto& tensors) { tensors[tensor_name] = torch::zeros({tensor.numel() + 1}, tensor.options()); },
+                "has '" + tensor_name + "' [" + std::to_string(tensor.numel() + 1) + "] ");
+        std::string shape;
+        for (const auto size : tensor.sizes()) shape += (shape.empty() ? "" : ", ") + std::to_string(size);
+        refused([&](auto& tensors) { tensors[tensor_name] = tensor.to(torch::kDouble); },
+                "has '" + tensor_name + "' [" + shape + "] Double, where this run's optimizer and settings keep [" +
+                    shape + "] " + c10::toString(tensor.scalar_type()));
+      }
+      refused([](auto& tensors) { tensors["stray"] = torch::zeros({2}); },
+              "has a tensor 'stray' [2] Float, which this run's optimizer does not keep");
+    }
+  }
+
+  auto model = small_model();
+  // LOMO keeps no tensors: a state with one is refused.
+  auto lomo = own_optimizer(*model, tt::OptimizerNames::lomo, "");
+  OwnOptimizerFile lomo_file;
+  lomo_file.top["optimizer"] = c10::IValue(c10::demangle(typeid(*lomo).name()));
+  lomo_file.group_numbers["group_0"] = {{"lr", c10::IValue(0.05)}, {"parameters", c10::IValue(std::int64_t{4})}};
+  lomo_file.steps["group_0/param_1"] = c10::IValue(std::int64_t{1});
+  lomo_file.states["group_0/param_1"]["momentum"] = torch::zeros({5});
+  DOCTEST_CHECK_THROWS_WITH_AS(load(*lomo, lomo_file.bytes()),
+                               doctest::Contains("its state of parameter 1 in group 0 has a tensor 'momentum'"),
+                               tt::FileError);
+  // A GaLore run resumed with another rank is named at load, not at its next step.
+  auto galore_model = small_model();  // LOMO's hooks would update `model` inside backward
+  auto galore = own_optimizer(*galore_model, tt::OptimizerNames::galore_adamw, "rank=2,update_proj_gap=2");
+  take_steps(galore_model, *galore, 0, 1);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      load(*own_optimizer(*galore_model, tt::OptimizerNames::galore_adamw, "rank=1,update_proj_gap=2"),
+           saved(*galore)),
+      doctest::Contains("its state of parameter 0 in group 1 has 'ortho_matrix' [2, 4] Float, where this run's "
+                        "optimizer and settings keep [1, 4] Float"),
+      tt::FileError);
 }
 
 // Python reads these files (optimizer_files_check.py): it loads each optimizer.pt into the

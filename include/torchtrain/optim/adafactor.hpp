@@ -113,6 +113,15 @@ inline torch::Tensor adafactor_rms(const torch::Tensor& tensor) {
   return tensor.norm(2) / std::sqrt(static_cast<double>(tensor.numel()));
 }
 
+// The shapes of Adafactor's factored second moment for a gradient of `sizes` (two dimensions
+// or more): the mean square of its rows (the last dimension averaged away) and of its columns
+// (the second to last).
+inline std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> factored_moment_shapes(torch::IntArrayRef sizes) {
+  std::vector<std::int64_t> rows(sizes.begin(), sizes.end() - 1), columns = sizes.vec();
+  columns.erase(columns.end() - 2);
+  return {std::move(rows), std::move(columns)};
+}
+
 // Adafactor's learning rate at `step` (counted from 1): the relative step or `lr`, times
 // the parameter's root mean square (at least eps2) when scale_parameter is on.
 inline double adafactor_learning_rate(const AdafactorOptions& options, double step, const torch::Tensor& parameter) {
@@ -223,10 +232,9 @@ TORCHTRAIN_INLINE void Adafactor::update(torch::Tensor& parameter, const Adafact
   if (state_.find(key) == state_.end()) {
     auto fresh = std::make_unique<AdafactorParamState>();
     if (factored) {
-      fresh->exp_avg_sq_row = torch::zeros(grad.sizes().slice(0, grad.dim() - 1), grad.options());
-      auto column_shape = grad.sizes().vec();
-      column_shape.erase(column_shape.end() - 2);
-      fresh->exp_avg_sq_col = torch::zeros(column_shape, grad.options());
+      const auto [rows, columns] = detail::factored_moment_shapes(grad.sizes());
+      fresh->exp_avg_sq_row = torch::zeros(rows, grad.options());
+      fresh->exp_avg_sq_col = torch::zeros(columns, grad.options());
     } else {
       fresh->exp_avg_sq = torch::zeros_like(grad);
     }

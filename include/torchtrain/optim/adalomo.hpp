@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -57,8 +58,13 @@ class AdaLomo : public PerParameterOptimizer<AdaLomoOptions> {
 
  protected:
   void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
+  std::optional<std::vector<StateTensor>> state_layout(std::size_t group, const torch::Tensor& parameter,
+                                                       const NamedState& saved) const override;
 
  private:
+  // Its second moment, in float32: factored for a parameter of two dimensions or more.
+  static std::vector<StateTensor> moments_of(const torch::Tensor& parameter);
+
   // One more step of the beta2 schedule, in every group.
   void count_step();
 
@@ -107,17 +113,7 @@ TORCHTRAIN_INLINE void AdaLomo::update(std::size_t group, torch::Tensor& paramet
   }
   auto& state = *found;
   const bool factored = parameter.dim() >= 2;
-  if (state.tensors.empty()) {
-    const auto float32 = parameter.options().dtype(torch::kFloat);
-    if (factored) {
-      state.tensors["exp_avg_sq_row"] = torch::zeros(parameter.sizes().slice(0, parameter.dim() - 1), float32);
-      auto column_shape = parameter.sizes().vec();
-      column_shape.erase(column_shape.end() - 2);
-      state.tensors["exp_avg_sq_col"] = torch::zeros(column_shape, float32);
-    } else {
-      state.tensors["exp_avg_sq"] = torch::zeros(parameter.sizes(), float32);
-    }
-  }
+  if (state.tensors.empty()) state.tensors = zeros_of(moments_of(parameter), parameter.device());
   state.step += 1;
 
   auto grad = gradient.to(torch::kFloat);  // the gradient itself when it is float32: not changed in place
@@ -126,14 +122,14 @@ TORCHTRAIN_INLINE void AdaLomo::update(std::size_t group, torch::Tensor& paramet
   const auto squared = grad.pow(2).add_(settings.eps1());
   torch::Tensor change;
   if (factored) {
-    auto& row = state.tensors["exp_avg_sq_row"];
-    auto& column = state.tensors["exp_avg_sq_col"];
+    auto& row = state.tensors.at("exp_avg_sq_row");
+    auto& column = state.tensors.at("exp_avg_sq_col");
     row.mul_(beta2).add_(squared.mean(-1), 1.0 - beta2);
     column.mul_(beta2).add_(squared.mean(-2), 1.0 - beta2);
     auto row_factor = (row / row.mean(-1, /*keepdim=*/true)).rsqrt_().unsqueeze(-1);
     change = row_factor.mul(column.unsqueeze(-2).rsqrt()).mul_(grad);
   } else {
-    auto& second_moment = state.tensors["exp_avg_sq"];
+    auto& second_moment = state.tensors.at("exp_avg_sq");
     second_moment.mul_(beta2).add_(squared, 1.0 - beta2);
     change = second_moment.rsqrt().mul_(grad);
   }
@@ -149,6 +145,18 @@ TORCHTRAIN_INLINE void AdaLomo::update(std::size_t group, torch::Tensor& paramet
   else
     weights.sub_(change.mul_(lr));
   if (!weights.is_same(parameter)) parameter.copy_(weights);
+}
+
+TORCHTRAIN_INLINE std::vector<StateTensor> AdaLomo::moments_of(const torch::Tensor& parameter) {
+  if (parameter.dim() < 2) return {{"exp_avg_sq", parameter.sizes().vec(), torch::kFloat}};
+  auto [rows, columns] = detail::factored_moment_shapes(parameter.sizes());
+  return {{"exp_avg_sq_row", std::move(rows), torch::kFloat}, {"exp_avg_sq_col", std::move(columns), torch::kFloat}};
+}
+
+TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> AdaLomo::state_layout(std::size_t,
+                                                                                 const torch::Tensor& parameter,
+                                                                                 const NamedState&) const {
+  return moments_of(parameter);
 }
 
 TORCHTRAIN_INLINE void AdaLomo::count_step() {

@@ -7,6 +7,7 @@
 #include <tuple>
 #include <unordered_set>
 #include <utility>
+#include <optional>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -64,8 +65,14 @@ class AdamW8bit : public PerParameterOptimizer<AdamW8bitOptions> {
 
  protected:
   void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
+  std::optional<std::vector<StateTensor>> state_layout(std::size_t group, const torch::Tensor& parameter,
+                                                       const NamedState& saved) const override;
 
  private:
+  // Whether a fresh state of `parameter` is quantized (else it keeps 32-bit moments).
+  bool quantizes(const torch::Tensor& parameter, const AdamW8bitOptions& options) const;
+  // Its moments: 8-bit codes with their scales and maps, or float32.
+  std::vector<StateTensor> moments_of(const torch::Tensor& parameter, bool eight_bit) const;
   void initialize(NamedState& state, const torch::Tensor& parameter, const AdamW8bitOptions& options);
 
   // bitsandbytes' _optimizer_update_8bit_blockwise_cpu for "adam", a slice of whole blocks at a
@@ -131,24 +138,43 @@ TORCHTRAIN_INLINE void AdamW8bit::update(std::size_t group, torch::Tensor& param
     update_32bit(state, parameter, gradient, options);
 }
 
+TORCHTRAIN_INLINE bool AdamW8bit::quantizes(const torch::Tensor& parameter, const AdamW8bitOptions& options) const {
+  return parameter.numel() >= options.min_8bit_size() && !full_precision_.contains(parameter.unsafeGetTensorImpl());
+}
+
+TORCHTRAIN_INLINE std::vector<StateTensor> AdamW8bit::moments_of(const torch::Tensor& parameter,
+                                                                 bool eight_bit) const {
+  const auto shape = parameter.sizes().vec();
+  if (!eight_bit) return {{"state1", shape, torch::kFloat}, {"state2", shape, torch::kFloat}};
+  const std::vector<std::int64_t> blocks{BlockwiseQuantizer::blocks(parameter.numel())};
+  return {{"state1", shape, torch::kUInt8},
+          {"state2", shape, torch::kUInt8},
+          {"absmax1", blocks, torch::kFloat},
+          {"absmax2", blocks, torch::kFloat},
+          {"qmap1", first_moment_.map().sizes().vec(), torch::kFloat},
+          {"qmap2", second_moment_.map().sizes().vec(), torch::kFloat}};
+}
+
 TORCHTRAIN_INLINE void AdamW8bit::initialize(NamedState& state, const torch::Tensor& parameter,
                                              const AdamW8bitOptions& options) {
-  const bool eight_bit = parameter.numel() >= options.min_8bit_size() &&
-                         !full_precision_.contains(parameter.unsafeGetTensorImpl());
-  if (!eight_bit) {
-    state.tensors["state1"] = torch::zeros_like(parameter, torch::kFloat);
-    state.tensors["state2"] = torch::zeros_like(parameter, torch::kFloat);
-    return;
-  }
-  const auto blocks = BlockwiseQuantizer::blocks(parameter.numel());
-  const auto on_device = torch::TensorOptions().dtype(torch::kFloat).device(parameter.device());
-  state.tensors["state1"] = torch::zeros_like(parameter, torch::kUInt8);
-  state.tensors["state2"] = torch::zeros_like(parameter, torch::kUInt8);
-  state.tensors["absmax1"] = torch::zeros({blocks}, on_device);
-  state.tensors["absmax2"] = torch::zeros({blocks}, on_device);
+  const bool eight_bit = quantizes(parameter, options);
+  state.tensors = zeros_of(moments_of(parameter, eight_bit), parameter.device());
+  if (!eight_bit) return;
   // Kept for bitsandbytes' layout; the updates use the same maps, held by the quantizers.
   state.tensors["qmap1"] = first_moment_.map().to(parameter.device());
   state.tensors["qmap2"] = second_moment_.map().to(parameter.device());
+}
+
+TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> AdamW8bit::state_layout(std::size_t group,
+                                                                                   const torch::Tensor& parameter,
+                                                                                   const NamedState& saved) const {
+  // Either kind of moments steps correctly (the update follows the type of "state1"); any
+  // other is held against what this run would make.
+  const auto first = saved.tensors.find("state1");
+  const bool either = first != saved.tensors.end() &&
+                      (first->second.scalar_type() == torch::kUInt8 || first->second.scalar_type() == torch::kFloat);
+  const bool eight_bit = either ? first->second.scalar_type() == torch::kUInt8 : quantizes(parameter, options(group));
+  return moments_of(parameter, eight_bit);
 }
 
 TORCHTRAIN_INLINE void AdamW8bit::update_8bit(NamedState& state, torch::Tensor& parameter,

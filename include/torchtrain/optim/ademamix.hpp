@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <utility>
+#include <optional>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -65,6 +66,12 @@ class AdEMAMix : public PerParameterOptimizer<AdEMAMixOptions> {
 
  protected:
   void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
+  std::optional<std::vector<StateTensor>> state_layout(std::size_t group, const torch::Tensor& parameter,
+                                                       const NamedState& saved) const override;
+
+ private:
+  // Its fast and slow averages, stacked, and its second moment, in float32.
+  static std::vector<StateTensor> moments_of(const torch::Tensor& parameter);
 };
 
 /// `--optim ademamix` as the Python Trainer builds it: bitsandbytes' 32-bit AdEMAMix with
@@ -110,14 +117,9 @@ TORCHTRAIN_INLINE double AdEMAMix::beta3_at(const AdEMAMixOptions& settings, dou
 TORCHTRAIN_INLINE void AdEMAMix::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
   const auto& settings = options(group);
   auto& state = state_of(parameter);
-  auto& averages = state.tensors["state1"];
-  auto& squared_average = state.tensors["state2"];
-  if (!averages.defined()) {
-    auto shape = parameter.sizes().vec();
-    shape.insert(shape.begin(), 2);
-    averages = torch::zeros(shape, parameter.options().dtype(torch::kFloat));
-    squared_average = torch::zeros_like(parameter, torch::kFloat);
-  }
+  if (state.tensors.empty()) state.tensors = zeros_of(moments_of(parameter), parameter.device());
+  auto& averages = state.tensors.at("state1");
+  auto& squared_average = state.tensors.at("state2");
   state.step += 1;
   const double step = static_cast<double>(state.step);
   const double beta1 = settings.beta1(), beta2 = settings.beta2(), beta3 = beta3_at(settings, step);
@@ -137,6 +139,18 @@ TORCHTRAIN_INLINE void AdEMAMix::update(std::size_t group, torch::Tensor& parame
   const auto scale = squared_average.sqrt() / correction2 + settings.eps();
   weights.add_(mixed / scale, -lr);
   if (!weights.is_same(parameter)) parameter.copy_(weights);
+}
+
+TORCHTRAIN_INLINE std::vector<StateTensor> AdEMAMix::moments_of(const torch::Tensor& parameter) {
+  auto averages = parameter.sizes().vec();
+  averages.insert(averages.begin(), 2);
+  return {{"state1", averages, torch::kFloat}, {"state2", parameter.sizes().vec(), torch::kFloat}};
+}
+
+TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> AdEMAMix::state_layout(std::size_t,
+                                                                                  const torch::Tensor& parameter,
+                                                                                  const NamedState&) const {
+  return moments_of(parameter);
 }
 
 TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_ademamix(const torch::nn::Module& model,

@@ -78,6 +78,8 @@ class APOLLOAdamW : public PerParameterOptimizer<APOLLOAdamWOptions> {
 
  protected:
   void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
+  std::optional<std::vector<StateTensor>> state_layout(std::size_t group, const torch::Tensor& parameter,
+                                                       const NamedState& saved) const override;
 
  private:
   // Step 1: the gradient in the low-rank space, with a new projection matrix at the first step
@@ -110,6 +112,7 @@ TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_apollo(const tor
 
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
 
+#include <algorithm>
 #include <cmath>
 #include <string_view>
 
@@ -163,6 +166,37 @@ TORCHTRAIN_INLINE void APOLLOAdamW::update(std::size_t group, torch::Tensor& par
 
   parameter.add_(step, -step_size);
   if (settings.weight_decay() > 0.0) parameter.add_(parameter, -settings.lr() * settings.weight_decay());
+}
+
+TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> APOLLOAdamW::state_layout(std::size_t group,
+                                                                                     const torch::Tensor& parameter,
+                                                                                     const NamedState& saved) const {
+  const auto& settings = options(group);
+  const auto dtype = parameter.scalar_type();
+  std::vector<StateTensor> layout;
+  // The first projection's seed, which the constructor gives each parameter that then required
+  // gradients: it may be missing, but not of another kind.
+  if (saved.tensors.contains("seed")) layout.push_back({"seed", {}, torch::kLong});
+  if (saved.step == 0) return layout;  // made, never stepped
+  auto shape = parameter.sizes().vec();
+  if (settings.rank() && parameter.dim() == 2) {  // others fail at the step
+    const std::int64_t rows = shape[0], columns = shape[1];
+    const bool random = settings.proj() == apollo::Projection::random;
+    // A random projection has the rank asked for; an SVD's at most the matrix's smaller side.
+    const std::int64_t rank = random ? *settings.rank() : std::min({*settings.rank(), rows, columns});
+    if (apollo::side_of(settings.proj_type(), parameter.sizes()) == apollo::Side::right) {
+      layout.push_back({"ortho_matrix", {rank, columns}, dtype});
+      shape = {rows, rank};
+    } else {
+      layout.push_back({"ortho_matrix", {rows, rank}, dtype});
+      shape = {rank, columns};
+    }
+    if (random) layout.push_back({"projector_seed", {}, torch::kLong});
+    layout.push_back({"scaled_grad", {}, dtype});
+  }
+  layout.push_back({"exp_avg", shape, dtype});
+  layout.push_back({"exp_avg_sq", shape, dtype});
+  return layout;
 }
 
 TORCHTRAIN_INLINE torch::Tensor APOLLOAdamW::project(const APOLLOAdamWOptions& settings, NamedState& state,

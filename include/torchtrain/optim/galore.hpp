@@ -59,6 +59,8 @@ class GaLoreAdamW : public PerParameterOptimizer<GaLoreAdamWOptions> {
 
  protected:
   void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
+  std::optional<std::vector<StateTensor>> state_layout(std::size_t group, const torch::Tensor& parameter,
+                                                       const NamedState& saved) const override;
 };
 
 /// One group's GaLoreAdafactor settings: transformers' Adafactor settings and, for a projected
@@ -89,9 +91,13 @@ class GaLoreAdafactor : public PerParameterOptimizer<GaLoreAdafactorOptions> {
 
  protected:
   void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
+  std::optional<std::vector<StateTensor>> state_layout(std::size_t group, const torch::Tensor& parameter,
+                                                       const NamedState& saved) const override;
 
  private:
   static bool is_half(const torch::Tensor& tensor);
+  // transformers' Adafactor moments of a gradient of `shape` (projected or not) and type `dtype`.
+  static std::vector<StateTensor> moments_of(torch::IntArrayRef shape, torch::Dtype dtype, bool first_moment);
 };
 
 /// `--optim galore_adamw`, `galore_adafactor` and their `_layerwise` forms, as the Python
@@ -129,6 +135,51 @@ TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_galore(const tor
 #include <torchtrain/optim/target_modules.hpp>
 
 namespace torchtrain::optim {
+
+namespace detail {
+
+// What `galore` (none: no projection) makes of the gradient of `parameter`, of type `dtype`:
+// the low-rank shape (the parameter's when not projected) and the projection matrices.
+TORCHTRAIN_INLINE GaLoreProjector::Layout low_rank_layout(const std::optional<GaLoreSettings>& galore,
+                                                          const torch::Tensor& parameter, torch::Dtype dtype) {
+  if (!galore || parameter.dim() != 2) return {parameter.sizes().vec(), {}};  // others fail at the step
+  return GaLoreProjector(*galore).layout(parameter.sizes(), dtype);
+}
+
+}  // namespace detail
+
+TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> GaLoreAdamW::state_layout(std::size_t group,
+                                                                                     const torch::Tensor& parameter,
+                                                                                     const NamedState&) const {
+  const auto dtype = parameter.scalar_type();
+  auto [shape, layout] = detail::low_rank_layout(options(group).galore(), parameter, dtype);
+  layout.push_back({"exp_avg", shape, dtype});
+  layout.push_back({"exp_avg_sq", shape, dtype});
+  return layout;
+}
+
+TORCHTRAIN_INLINE std::vector<StateTensor> GaLoreAdafactor::moments_of(torch::IntArrayRef shape, torch::Dtype dtype,
+                                                                       bool first_moment) {
+  std::vector<StateTensor> moments;
+  if (shape.size() >= 2) {
+    auto [rows, columns] = detail::factored_moment_shapes(shape);
+    moments = {{"exp_avg_sq_row", std::move(rows), dtype}, {"exp_avg_sq_col", std::move(columns), dtype}};
+  } else {
+    moments = {{"exp_avg_sq", shape.vec(), dtype}};
+  }
+  if (first_moment) moments.push_back({"exp_avg", shape.vec(), dtype});
+  return moments;
+}
+
+TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> GaLoreAdafactor::state_layout(
+    std::size_t group, const torch::Tensor& parameter, const NamedState&) const {
+  const auto dtype = is_half(parameter) ? torch::kFloat : parameter.scalar_type();  // as update() computes
+  auto [shape, layout] = detail::low_rank_layout(options(group).galore(), parameter, dtype);
+  for (auto& moment : moments_of(shape, dtype, options(group).adafactor().beta1().has_value()))
+    layout.push_back(std::move(moment));
+  layout.push_back({"RMS", {}, dtype});
+  return layout;
+}
 
 TORCHTRAIN_INLINE void GaLoreAdamW::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
   const auto& settings = options(group);
@@ -169,24 +220,16 @@ TORCHTRAIN_INLINE void GaLoreAdafactor::update(std::size_t group, torch::Tensor&
     grad = projector->project(grad, state);
   }
 
-  // The moments of the projected shape; those this parameter does not use stay undefined.
-  auto moment = [&](const char* key, auto make) {
-    auto& tensor = state.tensors[key];
-    if (!tensor.defined()) tensor = make();
-    return tensor;
+  // The moments of the projected shape, zeros at the first step; those this parameter does
+  // not use stay undefined.
+  for (const auto& moment : moments_of(grad.sizes(), grad.scalar_type(), settings.beta1().has_value()))
+    if (!state.tensors.contains(moment.name)) state.tensors[moment.name] = torch::zeros(moment.shape, grad.options());
+  const auto kept = [&](const char* name) {
+    const auto found = state.tensors.find(name);
+    return found == state.tensors.end() ? torch::Tensor() : found->second;
   };
-  torch::Tensor row, column, full, first_moment;
-  if (grad.dim() >= 2) {
-    row = moment("exp_avg_sq_row", [&] { return torch::zeros(grad.sizes().slice(0, grad.dim() - 1), grad.options()); });
-    column = moment("exp_avg_sq_col", [&] {
-      auto shape = grad.sizes().vec();
-      shape.erase(shape.end() - 2);
-      return torch::zeros(shape, grad.options());
-    });
-  } else {
-    full = moment("exp_avg_sq", [&] { return torch::zeros_like(grad); });
-  }
-  if (settings.beta1()) first_moment = moment("exp_avg", [&] { return torch::zeros_like(grad); });
+  const auto row = kept("exp_avg_sq_row"), column = kept("exp_avg_sq_col"), full = kept("exp_avg_sq"),
+             first_moment = kept("exp_avg");
 
   auto weights = is_half(parameter) ? parameter.to(torch::kFloat) : parameter;
   state.step += 1;

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include <torch/types.h>
 
@@ -58,10 +59,18 @@ class GaLoreProjector {
 
   const GaLoreSettings& settings() const { return settings_; }
 
+  /// What project() makes of a gradient of `sizes` (a matrix) and type `dtype`: the
+  /// low-rank gradient's shape, and the matrices it keeps in the state.
+  struct Layout {
+    std::vector<std::int64_t> projected;
+    std::vector<StateTensor> matrices;
+  };
+  Layout layout(torch::IntArrayRef sizes, torch::Dtype dtype) const;
+
  private:
   enum class Side { right, left, both };
 
-  Side side(const torch::Tensor& matrix) const;
+  Side side(torch::IntArrayRef sizes) const;
 
   struct SingularVectors {
     torch::Tensor left;   // U[:, :rank], m x rank
@@ -78,6 +87,8 @@ class GaLoreProjector {
 
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
 
+#include <algorithm>
+
 #include <c10/util/Exception.h>
 
 namespace torchtrain::optim {
@@ -85,7 +96,7 @@ namespace torchtrain::optim {
 TORCHTRAIN_INLINE torch::Tensor GaLoreProjector::project(const torch::Tensor& gradient, NamedState& state) const {
   TORCH_CHECK(gradient.dim() == 2, "GaLore projects matrices; this gradient has ", gradient.dim(), " dimensions");
   const bool refresh = state.step % settings_.update_proj_gap == 0;
-  const Side projected = side(gradient);
+  const Side projected = side(gradient.sizes());
   if (projected == Side::both) {
     auto& left = state.tensors["ortho_matrix_0"];
     auto& right = state.tensors["ortho_matrix_1"];
@@ -106,7 +117,7 @@ TORCHTRAIN_INLINE torch::Tensor GaLoreProjector::project(const torch::Tensor& gr
 
 TORCHTRAIN_INLINE torch::Tensor GaLoreProjector::project_back(const torch::Tensor& low_rank, const torch::Tensor& like,
                                                               const NamedState& state) const {
-  const Side projected = side(like);
+  const Side projected = side(like.sizes());
   const auto full_rank =
       projected == Side::both  ? torch::matmul(torch::matmul(state.tensors.at("ortho_matrix_0"), low_rank),
                                                state.tensors.at("ortho_matrix_1"))
@@ -115,8 +126,20 @@ TORCHTRAIN_INLINE torch::Tensor GaLoreProjector::project_back(const torch::Tenso
   return full_rank * settings_.scale;
 }
 
-TORCHTRAIN_INLINE GaLoreProjector::Side GaLoreProjector::side(const torch::Tensor& matrix) const {
-  const bool tall = matrix.size(0) >= matrix.size(1);
+TORCHTRAIN_INLINE GaLoreProjector::Layout GaLoreProjector::layout(torch::IntArrayRef sizes, torch::Dtype dtype) const {
+  const std::int64_t rows = sizes[0], columns = sizes[1];
+  const std::int64_t rank = std::min({settings_.rank, rows, columns});  // the SVD's vectors, at most
+  switch (side(sizes)) {
+    case Side::right: return {{rows, rank}, {{"ortho_matrix", {rank, columns}, dtype}}};
+    case Side::left: return {{rank, columns}, {{"ortho_matrix", {rows, rank}, dtype}}};
+    case Side::both:
+      return {{rank, rank}, {{"ortho_matrix_0", {rows, rank}, dtype}, {"ortho_matrix_1", {rank, columns}, dtype}}};
+  }
+  return {};
+}
+
+TORCHTRAIN_INLINE GaLoreProjector::Side GaLoreProjector::side(torch::IntArrayRef sizes) const {
+  const bool tall = sizes[0] >= sizes[1];
   if (settings_.proj_type == GaLoreProjection::full) return Side::both;
   if (settings_.proj_type == GaLoreProjection::standard) return tall ? Side::right : Side::left;
   if (settings_.proj_type == GaLoreProjection::reverse_standard) return tall ? Side::left : Side::right;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <memory>
 #include <utility>
+#include <optional>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -47,6 +48,12 @@ class Lion : public PerParameterOptimizer<LionOptions> {
 
  protected:
   void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
+  std::optional<std::vector<StateTensor>> state_layout(std::size_t group, const torch::Tensor& parameter,
+                                                       const NamedState& saved) const override;
+
+ private:
+  // Its momentum, in float32.
+  static std::vector<StateTensor> momentum_of(const torch::Tensor& parameter);
 };
 
 /// `--optim lion_32bit` as the Python Trainer builds it: bitsandbytes' Lion with learning_rate,
@@ -72,8 +79,8 @@ namespace torchtrain::optim {
 TORCHTRAIN_INLINE void Lion::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
   const auto& settings = options(group);
   auto& state = state_of(parameter);
-  auto& momentum = state.tensors["state1"];
-  if (!momentum.defined()) momentum = torch::zeros_like(parameter, torch::kFloat);
+  if (state.tensors.empty()) state.tensors = zeros_of(momentum_of(parameter), parameter.device());
+  auto& momentum = state.tensors.at("state1");
   state.step += 1;
 
   auto weights = parameter.to(torch::kFloat);  // the parameter itself when it is float32
@@ -84,6 +91,15 @@ TORCHTRAIN_INLINE void Lion::update(std::size_t group, torch::Tensor& parameter,
   weights.add_(direction.sign(), -lr);
   momentum.mul_(settings.beta2()).add_(grad, 1.0 - settings.beta2());
   if (!weights.is_same(parameter)) parameter.copy_(weights);
+}
+
+TORCHTRAIN_INLINE std::vector<StateTensor> Lion::momentum_of(const torch::Tensor& parameter) {
+  return {{"state1", parameter.sizes().vec(), torch::kFloat}};
+}
+
+TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> Lion::state_layout(std::size_t, const torch::Tensor& parameter,
+                                                                              const NamedState&) const {
+  return momentum_of(parameter);
 }
 
 TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_lion(const torch::nn::Module& model,

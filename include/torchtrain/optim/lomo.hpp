@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <memory>
 #include <utility>
+#include <optional>
 #include <vector>
 
 #include <torch/nn/module.h>
@@ -45,6 +46,9 @@ class Lomo : public PerParameterOptimizer<LomoOptions> {
 
  protected:
   void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
+  // Keeps no tensors.
+  std::optional<std::vector<StateTensor>> state_layout(std::size_t group, const torch::Tensor& parameter,
+                                                       const NamedState& saved) const override;
 };
 
 /// `--optim lomo` and `--optim adalomo` as the Python Trainer builds them: lomo_optim's Lomo or
@@ -87,6 +91,11 @@ TORCHTRAIN_INLINE void Lomo::update(std::size_t group, torch::Tensor& parameter,
   if (settings.weight_decay() > 0) weights.mul_(1.0 - lr * settings.weight_decay());
   weights.add_(grad, -lr);
   if (!weights.is_same(parameter)) parameter.copy_(weights);
+}
+
+TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> Lomo::state_layout(std::size_t, const torch::Tensor&,
+                                                                              const NamedState&) const {
+  return std::vector<StateTensor>{};
 }
 
 TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_lomo(const torch::nn::Module& model,

@@ -9,6 +9,7 @@
 #include <string>
 #include <tuple>
 #include <utility>
+#include <optional>
 #include <vector>
 
 #include <c10/util/Exception.h>
@@ -175,6 +176,8 @@ class ScheduleFreeAdamW : public ScheduleFree<ScheduleFreeAdamWOptions> {
   double momentum(std::size_t group) override { return std::get<0>(options(group).betas()); }
 
   void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
+  std::optional<std::vector<StateTensor>> state_layout(std::size_t group, const torch::Tensor& parameter,
+                                                       const NamedState& saved) const override;
 };
 
 /// Schedule-free SGD: the plain gradient (plus weight decay) as the step direction, with
@@ -189,6 +192,8 @@ class ScheduleFreeSGD : public ScheduleFree<ScheduleFreeSGDOptions> {
   double momentum(std::size_t group) override { return options(group).momentum(); }
 
   void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
+  std::optional<std::vector<StateTensor>> state_layout(std::size_t group, const torch::Tensor& parameter,
+                                                       const NamedState& saved) const override;
 };
 
 /// The optimizer of `--optim schedule_free_adamw` or `schedule_free_sgd`, set up as the
@@ -243,6 +248,17 @@ TORCHTRAIN_INLINE void ScheduleFreeSGD::update(std::size_t group, torch::Tensor&
   if (!state.contains("z")) state["z"] = parameter.clone();  // y as the first z, as in Python
   auto& z = state.at("z");
   move_along(group, parameter, z, weight_decay != 0 ? gradient.add(parameter, weight_decay) : gradient);
+}
+
+TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> ScheduleFreeAdamW::state_layout(
+    std::size_t, const torch::Tensor& parameter, const NamedState&) const {
+  return std::vector<StateTensor>{{"z", parameter.sizes().vec(), parameter.scalar_type()},
+                                  {"exp_avg_sq", parameter.sizes().vec(), parameter.scalar_type()}};
+}
+
+TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> ScheduleFreeSGD::state_layout(
+    std::size_t, const torch::Tensor& parameter, const NamedState&) const {
+  return std::vector<StateTensor>{{"z", parameter.sizes().vec(), parameter.scalar_type()}};
 }
 
 TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_schedule_free(const torch::nn::Module& model,

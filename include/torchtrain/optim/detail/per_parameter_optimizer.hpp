@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,13 @@ namespace torchtrain::optim {
 struct NamedState : torch::optim::OptimizerCloneableParamState<NamedState> {
   std::int64_t step = 0;
   std::map<std::string, torch::Tensor> tensors;
+};
+
+/// One tensor an optimizer keeps in a parameter's state, as load() must find it.
+struct StateTensor {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  torch::Dtype dtype;
 };
 
 /// Numbers an optimizer keeps per parameter group across steps and checkpoints
@@ -61,8 +69,9 @@ class PerParameterOptimizerBase : public torch::optim::Optimizer, public Updates
   /// Writes each group's learning rate and numbers, and each parameter's step and tensors.
   void save(torch::serialize::OutputArchive& archive) const override;
 
-  /// Reads what save() wrote for the same parameter groups, in the same order; reads it all
-  /// before it changes anything, so that a bad archive leaves the optimizer as it was.
+  /// Reads what save() wrote for the same parameter groups, in the same order, each state as
+  /// state_layout() declares it; reads it all before it changes anything, so that a bad
+  /// archive leaves the optimizer as it was.
   void load(torch::serialize::InputArchive& archive) override;
 
  protected:
@@ -82,6 +91,21 @@ class PerParameterOptimizerBase : public torch::optim::Optimizer, public Updates
   }
   /// Numbers a group keeps across steps and checkpoints (schedule-free's weight sum...).
   std::map<std::string, double>& group_values(std::size_t group) { return group_values_[group]; }
+
+  /// The tensors this optimizer's update needs in `saved`, a state of `parameter` (of group
+  /// `group`) read from a checkpoint, and may find there; load() refuses a state with others,
+  /// without one of them, or with one of another shape or type, so that a damaged or foreign
+  /// file is named at load rather than failing inside a later step. `saved` tells variants
+  /// apart (its step, AdamW8bit's 32-bit moments).
+  /// nullopt, the default for an optimizer of your own: any state is taken as it is.
+  virtual std::optional<std::vector<StateTensor>> state_layout(std::size_t /*group*/,
+                                                               const torch::Tensor& /*parameter*/,
+                                                               const NamedState& /*saved*/) const {
+    return std::nullopt;
+  }
+  /// Zeros of each tensor of `layout`, on `device`, by name: a fresh state's tensors.
+  static std::map<std::string, torch::Tensor> zeros_of(const std::vector<StateTensor>& layout,
+                                                       const torch::Device& device);
 
  private:
   // The optimizer's class, which save() writes and load() requires.
@@ -118,12 +142,16 @@ class PerParameterOptimizer : public PerParameterOptimizerBase {
 
  protected:
   Options& options(std::size_t group) { return static_cast<Options&>(param_groups_[group].options()); }
+  const Options& options(std::size_t group) const {
+    return static_cast<const Options&>(param_groups_[group].options());
+  }
 };
 
 }  // namespace torchtrain::optim
 
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
 #include <system_error>
@@ -131,12 +159,41 @@ class PerParameterOptimizer : public PerParameterOptimizerBase {
 
 #include <c10/util/Exception.h>
 #include <c10/util/Type.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/csrc/autograd/variable.h>
 
 #include <torchtrain/optim/detail/optimizer_closure.hpp>
 
 namespace torchtrain::optim {
+
+namespace detail {
+
+// What is wrong with `tensors` against `layout`, as the end of a short sentence ("has no
+// tensor 'state1'"; LibTorch-wrapped messages are cut at 200 characters), or "" when each
+// tensor of the layout is there, of its shape and type, and no other.
+TORCHTRAIN_INLINE std::string state_problem(const std::vector<StateTensor>& layout,
+                                            const std::map<std::string, torch::Tensor>& tensors) {
+  const auto described = [](torch::IntArrayRef shape, torch::Dtype dtype) {
+    return fmt::format("[{}] {}", fmt::join(shape, ", "), c10::toString(dtype));
+  };
+  for (const auto& expected : layout) {
+    const auto found = tensors.find(expected.name);
+    if (found == tensors.end()) return fmt::format("has no tensor '{}'", expected.name);
+    const auto& tensor = found->second;
+    if (tensor.sizes() != torch::IntArrayRef(expected.shape) || tensor.scalar_type() != expected.dtype)
+      return fmt::format("has '{}' {}, where this run's optimizer and settings keep {}", expected.name,
+                         described(tensor.sizes(), tensor.scalar_type()), described(expected.shape, expected.dtype));
+  }
+  for (const auto& [name, tensor] : tensors)
+    if (std::none_of(layout.begin(), layout.end(), [&](const StateTensor& kept) { return kept.name == name; }))
+      return fmt::format("has a tensor '{}' {}, which this run's optimizer does not keep", name,
+                         described(tensor.sizes(), tensor.scalar_type()));
+  return "";
+}
+
+}  // namespace detail
 
 TORCHTRAIN_INLINE const std::map<std::string, double>& group_values_of(const torch::optim::Optimizer& optimizer,
                                                                        std::size_t group) {
@@ -260,6 +317,10 @@ TORCHTRAIN_INLINE void PerParameterOptimizerBase::load(torch::serialize::InputAr
         entry.read(name, tensor, /*is_buffer=*/true);
         state->tensors[name.substr(7)] = tensor.to(params[index].device());
       }
+      if (const auto layout = state_layout(g, params[index], *state)) {
+        const auto problem = detail::state_problem(*layout, state->tensors);
+        TORCH_CHECK(problem.empty(), "its state of parameter ", index, " in group ", g, " ", problem);
+      }
       states.emplace_back(params[index].unsafeGetTensorImpl(), std::move(state));
     }
   }
@@ -267,6 +328,14 @@ TORCHTRAIN_INLINE void PerParameterOptimizerBase::load(torch::serialize::InputAr
   for (std::size_t g = 0; g < param_groups_.size(); ++g) param_groups_[g].options().set_lr(rates[g]);
   group_values_ = std::move(values);
   for (auto& [key, state] : states) state_[key] = std::move(state);
+}
+
+TORCHTRAIN_INLINE std::map<std::string, torch::Tensor> PerParameterOptimizerBase::zeros_of(
+    const std::vector<StateTensor>& layout, const torch::Device& device) {
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& kept : layout)
+    tensors[kept.name] = torch::zeros(kept.shape, torch::TensorOptions().dtype(kept.dtype).device(device));
+  return tensors;
 }
 
 TORCHTRAIN_INLINE std::string PerParameterOptimizerBase::kind() const { return c10::demangle(typeid(*this).name()); }
