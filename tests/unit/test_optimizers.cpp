@@ -377,9 +377,9 @@ std::vector<std::pair<std::string, MakeOptimizer>> every_optimizer() {
   return all;
 }
 
-// An optimizer of ours (PerParameterOptimizer) as `optim_args` makes it for `model`, whose
-// Linear layers "0" and "2" are the low-rank targets.
-std::unique_ptr<torch::optim::Optimizer> own_optimizer(torch::nn::Module& model, tt::OptimizerNames name,
+// The optimizer `--optim name --optim_args optim_args` makes for `model`, whose Linear
+// layers "0" and "2" are the low-rank targets.
+std::unique_ptr<torch::optim::Optimizer> optimizer_named(torch::nn::Module& model, tt::OptimizerNames name,
                                                        const std::string& optim_args) {
   tt::TrainingArguments args{.optim = name, .optim_args = optim_args,
                              .optim_target_modules = std::vector<std::string>{"0", "2"},
@@ -581,12 +581,12 @@ DOCTEST_TEST_CASE("a loaded state of our own optimizers is checked tensor by ten
       torch::manual_seed(1);
       auto model = wide_model();
       model->to(dtype);
-      auto optimizer = own_optimizer(*model, name, optim_args);
+      auto optimizer = optimizer_named(*model, name, optim_args);
       DOCTEST_REQUIRE(dynamic_cast<tt::optim::PerParameterOptimizerBase*>(optimizer.get()) != nullptr);
       take_steps(model, *optimizer, 0, 3, dtype);
       const auto bytes = saved(*optimizer);
       // What it saved, it loads.
-      auto again = own_optimizer(*model, name, optim_args);
+      auto again = optimizer_named(*model, name, optim_args);
       DOCTEST_CHECK_NOTHROW(load(*again, bytes));
       DOCTEST_CHECK(same_states(*again, *optimizer));
       if (dtype != torch::kFloat) continue;
@@ -627,7 +627,7 @@ DOCTEST_TEST_CASE("a loaded state of our own optimizers is checked tensor by ten
 
   auto model = small_model();
   // LOMO keeps no tensors: a state with one is refused.
-  auto lomo = own_optimizer(*model, tt::OptimizerNames::lomo, "");
+  auto lomo = optimizer_named(*model, tt::OptimizerNames::lomo, "");
   OwnOptimizerFile lomo_file;
   lomo_file.top["optimizer"] = c10::IValue(c10::demangle(typeid(*lomo).name()));
   lomo_file.group_numbers["group_0"] = {{"lr", c10::IValue(0.05)}, {"parameters", c10::IValue(std::int64_t{4})}};
@@ -638,13 +638,41 @@ DOCTEST_TEST_CASE("a loaded state of our own optimizers is checked tensor by ten
                                tt::FileError);
   // A GaLore run resumed with another rank is named at load, not at its next step.
   auto galore_model = small_model();  // LOMO's hooks would update `model` inside backward
-  auto galore = own_optimizer(*galore_model, tt::OptimizerNames::galore_adamw, "rank=2,update_proj_gap=2");
+  auto galore = optimizer_named(*galore_model, tt::OptimizerNames::galore_adamw, "rank=2,update_proj_gap=2");
   take_steps(galore_model, *galore, 0, 1);
   DOCTEST_CHECK_THROWS_WITH_AS(
-      load(*own_optimizer(*galore_model, tt::OptimizerNames::galore_adamw, "rank=1,update_proj_gap=2"),
+      load(*optimizer_named(*galore_model, tt::OptimizerNames::galore_adamw, "rank=1,update_proj_gap=2"),
            saved(*galore)),
       doctest::Contains("its state of parameter 0 in group 1 has 'ortho_matrix' [2, 4] Float, where this run's "
                         "optimizer and settings keep [1, 4] Float"),
+      tt::FileError);
+}
+
+DOCTEST_TEST_CASE("Adafactor's moments in an optimizer.pt are checked against each parameter's shape") {
+  auto model = small_model();
+  auto adafactor = optimizer_named(*model, tt::OptimizerNames::adafactor, "beta1=0.9");
+  take_steps(model, *adafactor, 0, 1);
+  const auto bytes = saved(*adafactor);
+  // Python's state dict, its first parameter's state (the first Linear's 5 x 4 weight) changed.
+  const auto changed = [&](const std::function<void(c10::impl::GenericDict)>& change) {
+    const auto dict = tt::io::torch_load_bytes(bytes, "optimizer.pt");
+    change(dict.toGenericDict().at("state").toGenericDict().at(c10::IValue(std::int64_t{0})).toGenericDict());
+    return tt::io::torch_save_bytes(dict);
+  };
+  auto fresh = optimizer_named(*model, tt::OptimizerNames::adafactor, "beta1=0.9");
+  DOCTEST_CHECK_NOTHROW(load(*fresh, changed([](auto) {})));
+  const auto without_rows = changed([](auto state) { DOCTEST_REQUIRE(state.erase("exp_avg_sq_row") == 1); });
+  DOCTEST_CHECK_THROWS_WITH_AS(load(*fresh, without_rows),
+                               doctest::Contains("its state of a parameter of shape [5, 4] has no 'exp_avg_sq_row'"),
+                               tt::FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      load(*fresh, changed([](auto state) { state.insert_or_assign("exp_avg_sq_col", torch::zeros({5})); })),
+      doctest::Contains(
+          "its 'exp_avg_sq_col' has shape [5] for a parameter of shape [5, 4], where Adafactor keeps [4]"),
+      tt::FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      load(*fresh, changed([](auto state) { state.insert_or_assign("exp_avg", torch::zeros({4, 5})); })),
+      doctest::Contains("its 'exp_avg' has shape [4, 5] for a parameter of shape [5, 4], where Adafactor keeps [5, 4]"),
       tt::FileError);
 }
 

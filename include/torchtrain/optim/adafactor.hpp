@@ -116,7 +116,8 @@ inline torch::Tensor adafactor_rms(const torch::Tensor& tensor) {
 // The shapes of Adafactor's factored second moment for a gradient of `sizes` (two dimensions
 // or more): the mean square of its rows (the last dimension averaged away) and of its columns
 // (the second to last).
-inline std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> factored_moment_shapes(torch::IntArrayRef sizes) {
+inline std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> factored_moment_shapes(
+    torch::IntArrayRef sizes) {
   std::vector<std::int64_t> rows(sizes.begin(), sizes.end() - 1), columns = sizes.vec();
   columns.erase(columns.end() - 2);
   return {std::move(rows), std::move(columns)};

@@ -97,7 +97,8 @@ TORCHTRAIN_INLINE std::vector<StateTensor> Lion::momentum_of(const torch::Tensor
   return {{"state1", parameter.sizes().vec(), torch::kFloat}};
 }
 
-TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> Lion::state_layout(std::size_t, const torch::Tensor& parameter,
+TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> Lion::state_layout(std::size_t,
+                                                                              const torch::Tensor& parameter,
                                                                               const NamedState&) const {
   return momentum_of(parameter);
 }

@@ -295,16 +295,27 @@ struct AdafactorLayout {
   static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
     auto state = std::make_unique<State>();
     state->step = count(io::value_at(entry, "step"));
-    // Adafactor keeps its moments in float32 whatever the parameter's type.
-    const auto float32 = [&](const char* key) {
-      return entry.contains(key) && entry.at(key).isTensor()
-                 ? entry.at(key).toTensor().to(parameter.device(), torch::kFloat)
-                 : torch::Tensor();
+    // Adafactor keeps its moments in float32 whatever the parameter's type: the second one
+    // factored for a matrix (the mean squares of its rows and columns), whole for a vector;
+    // the first one (with beta1) whole.
+    const auto moment = [&](const char* key, torch::IntArrayRef shape, bool required) {
+      if (!entry.contains(key) || !entry.at(key).isTensor()) {
+        TORCH_CHECK(!required, "its state of a parameter of shape ", parameter.sizes(), " has no '", key, "'");
+        return torch::Tensor();
+      }
+      const auto tensor = entry.at(key).toTensor();
+      TORCH_CHECK(tensor.sizes() == shape, "its '", key, "' has shape ", tensor.sizes(), " for a parameter of shape ",
+                  parameter.sizes(), ", where Adafactor keeps ", shape);
+      return tensor.to(parameter.device(), torch::kFloat);
     };
-    state->exp_avg_sq_row = float32("exp_avg_sq_row");
-    state->exp_avg_sq_col = float32("exp_avg_sq_col");
-    state->exp_avg_sq = float32("exp_avg_sq");
-    state->exp_avg = float32("exp_avg");
+    if (parameter.dim() >= 2) {
+      const auto [rows, columns] = factored_moment_shapes(parameter.sizes());
+      state->exp_avg_sq_row = moment("exp_avg_sq_row", rows, true);
+      state->exp_avg_sq_col = moment("exp_avg_sq_col", columns, true);
+    } else {
+      state->exp_avg_sq = moment("exp_avg_sq", parameter.sizes(), true);
+    }
+    state->exp_avg = moment("exp_avg", parameter.sizes(), false);
     return state;
   }
 };
