@@ -92,11 +92,11 @@ class PerParameterOptimizerBase : public torch::optim::Optimizer, public Updates
   /// Numbers a group keeps across steps and checkpoints (schedule-free's weight sum...).
   std::map<std::string, double>& group_values(std::size_t group) { return group_values_[group]; }
 
-  /// The tensors this optimizer's update needs in `saved`, a state of `parameter` (of group
-  /// `group`) read from a checkpoint, and may find there; load() refuses a state with others,
-  /// without one of them, or with one of another shape or type, so that a damaged or foreign
-  /// file is named at load rather than failing inside a later step. `saved` tells variants
-  /// apart (its step, AdamW8bit's 32-bit moments).
+  /// The tensors a state of `parameter` (of group `group`) holds, with their shapes and
+  /// types: each of them and no other. load() checks every state it reads against it, so
+  /// that a damaged or foreign file, or a run resumed with other settings (another rank), is
+  /// named at load rather than failing inside a later step. `saved`, the state read, tells
+  /// variants apart (its step, AdamW8bit's 32-bit moments).
   /// nullopt, the default for an optimizer of your own: any state is taken as it is.
   virtual std::optional<std::vector<StateTensor>> state_layout(std::size_t /*group*/,
                                                                const torch::Tensor& /*parameter*/,
