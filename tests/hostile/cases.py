@@ -410,6 +410,14 @@ csv("unreadable (a socket path in /proc)", None, ["/proc/self/mem"], make_path=l
 
 # --- Checkpoints to resume from (digits --resume_from_checkpoint) ---------------------------
 
+# The optimizers of the valid checkpoints the cases damage, each with its flags.
+def galore(rank):
+    return ["--optim_target_modules", "hidden", "--optim_args", f"rank={rank},update_proj_gap=2"]
+
+
+CHECKPOINT_OPTIMIZERS = {"adamw_torch": [], "sgd": [], "galore_adamw": galore(2)}
+
+
 def checkpoint(name, edit, words, manifest=True, optim="adamw_torch", extra=(), rc=1, absent=(), latest=False):
     """Resumes digits from a damaged copy of a valid checkpoint-2. With manifest=True the
     manifest is rewritten for the damaged files, so that the file's own reader meets the damage."""
@@ -536,6 +544,8 @@ checkpoint("sgd checkpoint resumed with adamw", None, ["optimizer.pt", "sgd", "a
 checkpoint("adamw checkpoint resumed with sgd", None, ["optimizer.pt", "sgd", "adamw"], extra=("--optim", "sgd"))
 checkpoint("adamw checkpoint resumed with adafactor", None, ["optimizer.pt", "adafactor"],
            extra=("--optim", "adafactor"))
+checkpoint("galore checkpoint resumed with another rank", None, ["optimizer.pt", "ortho_matrix", "[2, 64]", "[1, 64]"],
+           optim="galore_adamw", extra=("--optim", "galore_adamw", *galore(1)))
 checkpoint("resume latest: only damaged checkpoints", truncate("model.safetensors"), ["model.safetensors"],
            manifest=False, latest=True)
 

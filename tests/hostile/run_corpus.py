@@ -64,11 +64,11 @@ class Fixtures:
         csv = base / "digits.csv"
         csv.write_bytes(self.csv_bytes())
         self.small_csv = csv
-        for optim in ("adamw_torch", "sgd"):
+        for optim, optim_flags in corpus.CHECKPOINT_OPTIMIZERS.items():
             out = base / f"run_{optim}"
             command = [str(self.digits), "--data", str(csv), "--output_dir", str(out), "--max_steps", "2",
                        "--save_steps", "2", "--eval_steps", "2", "--logging_steps", "1", "--optim", optim,
-                       "--disable_tqdm", "true"]
+                       *optim_flags, "--disable_tqdm", "true"]
             done = subprocess.run(command, cwd=base, capture_output=True, timeout=CASE_TIMEOUT)
             if done.returncode != 0 or not (out / "checkpoint-2").is_dir():
                 raise SystemExit(f"cannot make the {optim} checkpoint the corpus damages: {' '.join(command)}\n"

@@ -607,7 +607,9 @@ DOCTEST_TEST_CASE("a loaded state of our own optimizers is checked tensor by ten
                                      tt::FileError);
         DOCTEST_CHECK(same_states(*again, *optimizer));
       };
-      for (const auto& [tensor_name, tensor] : file.states.at(path)) {
+      for (const auto& entry : file.states.at(path)) {
+        const auto& tensor_name = entry.first;  // a structured binding: clang 14 cannot capture it
+        const auto& tensor = entry.second;
         // APOLLO's first seed is missing for a parameter that did not require gradients when
         // the optimizer was made; it steps without it.
         if (tensor_name != "seed")

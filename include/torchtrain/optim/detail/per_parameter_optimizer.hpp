@@ -186,8 +186,11 @@ TORCHTRAIN_INLINE std::string state_problem(const std::vector<StateTensor>& layo
       return fmt::format("has '{}' {}, where this run's optimizer and settings keep {}", expected.name,
                          described(tensor.sizes(), tensor.scalar_type()), described(expected.shape, expected.dtype));
   }
+  const auto keeps = [&](const std::string& name) {
+    return std::any_of(layout.begin(), layout.end(), [&](const StateTensor& kept) { return kept.name == name; });
+  };
   for (const auto& [name, tensor] : tensors)
-    if (std::none_of(layout.begin(), layout.end(), [&](const StateTensor& kept) { return kept.name == name; }))
+    if (!keeps(name))
       return fmt::format("has a tensor '{}' {}, which this run's optimizer does not keep", name,
                          described(tensor.sizes(), tensor.scalar_type()));
   return "";
