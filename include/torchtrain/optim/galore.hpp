@@ -220,10 +220,11 @@ TORCHTRAIN_INLINE void GaLoreAdafactor::update(std::size_t group, torch::Tensor&
     grad = projector->project(grad, state);
   }
 
-  // The moments of the projected shape, zeros at the first step; those this parameter does
-  // not use stay undefined.
-  for (const auto& moment : moments_of(grad.sizes(), grad.scalar_type(), settings.beta1().has_value()))
-    if (!state.tensors.contains(moment.name)) state.tensors[moment.name] = torch::zeros(moment.shape, grad.options());
+  // The moments of the projected shape, zeros at the first step (a loaded state has them:
+  // state_layout); those this parameter does not use stay undefined.
+  if (state.step == 0)
+    for (const auto& moment : moments_of(grad.sizes(), grad.scalar_type(), settings.beta1().has_value()))
+      state.tensors[moment.name] = torch::zeros(moment.shape, grad.options());
   const auto kept = [&](const char* name) {
     const auto found = state.tensors.find(name);
     return found == state.tensors.end() ? torch::Tensor() : found->second;
