@@ -536,20 +536,18 @@ DOCTEST_TEST_CASE("a truncated or unrelated file is an error when an optimizer l
                                tt::FileError);
   // A state entry whose name numbers no parameter (it was std::stoul's std::invalid_argument).
   auto galore = make_of("galore_adamw")(*model);
-  torch::serialize::OutputArchive misnamed;
-  misnamed.write("optimizer", c10::IValue(c10::demangle(typeid(*galore).name())));
+  OwnOptimizerFile misnamed;
+  misnamed.top["optimizer"] = c10::IValue(c10::demangle(typeid(*galore).name()));
   for (std::size_t g = 0; g < galore->param_groups().size(); ++g) {
-    torch::serialize::OutputArchive group(misnamed.compilation_unit());
-    group.write("lr", c10::IValue(0.1));
-    group.write("parameters", c10::IValue(static_cast<std::int64_t>(galore->param_groups()[g].params().size())));
-    torch::serialize::OutputArchive entry(misnamed.compilation_unit());
-    entry.write("step", c10::IValue(std::int64_t{1}));
-    group.write(g == 0 ? "param_first" : "param_0", entry);
-    misnamed.write("group_" + std::to_string(g), group);
+    const auto group = "group_" + std::to_string(g);
+    misnamed.group_numbers[group] = {
+        {"lr", c10::IValue(0.1)},
+        {"parameters", c10::IValue(static_cast<std::int64_t>(galore->param_groups()[g].params().size()))}};
+    const auto path = group + (g == 0 ? "/param_first" : "/param_0");
+    misnamed.steps[path] = c10::IValue(std::int64_t{1});
+    misnamed.states[path];  // no tensors
   }
-  std::ostringstream misnamed_bytes;
-  misnamed.save_to(misnamed_bytes);
-  DOCTEST_CHECK_THROWS_WITH_AS(load(*galore, misnamed_bytes.str()),
+  DOCTEST_CHECK_THROWS_WITH_AS(load(*galore, misnamed.bytes()),
                                doctest::Contains("has an entry 'param_first' that numbers no parameter"), tt::FileError);
 }
 
