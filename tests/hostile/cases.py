@@ -139,6 +139,18 @@ def json_text(name, transform):
     return edit
 
 
+def optimizer_state_dict(change):
+    """Rewrites optimizer.pt with Python's torch after `change` edited its state dict: a file
+    Python itself would write, whose meaning is wrong."""
+    def edit(folder):
+        import torch  # the wheel the suite installs; only these cases need it
+        path = folder / "optimizer.pt"
+        state_dict = torch.load(path, weights_only=True)
+        change(state_dict)
+        torch.save(state_dict, path)
+    return edit
+
+
 def safetensors_header(change):
     """Edits model.safetensors' JSON header, keeping the tensor bytes."""
     def edit(folder):
@@ -544,6 +556,15 @@ checkpoint("sgd checkpoint resumed with adamw", None, ["optimizer.pt", "sgd", "a
 checkpoint("adamw checkpoint resumed with sgd", None, ["optimizer.pt", "sgd", "adamw"], extra=("--optim", "sgd"))
 checkpoint("adamw checkpoint resumed with adafactor", None, ["optimizer.pt", "adafactor"],
            extra=("--optim", "adafactor"))
+def sgd_momentum_buffer_of_another_shape(state_dict):
+    import torch
+    state_dict["param_groups"][0]["momentum"] = 0.9
+    state_dict["state"][0] = {"momentum_buffer": torch.zeros(3)}
+
+
+checkpoint("optimizer.pt: an SGD momentum buffer of another shape", optimizer_state_dict(sgd_momentum_buffer_of_another_shape),
+           ["optimizer.pt", "momentum_buffer", "has shape [3] for a parameter of shape"], optim="sgd",
+           extra=("--optim", "sgd"))
 checkpoint("galore checkpoint resumed with another rank", None, ["optimizer.pt", "ortho_matrix", "[2, 64]", "[1, 64]"],
            optim="galore_adamw", extra=("--optim", "galore_adamw", *galore(1)))
 checkpoint("resume latest: only damaged checkpoints", truncate("model.safetensors"), ["model.safetensors"],

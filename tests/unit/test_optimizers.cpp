@@ -648,23 +648,29 @@ DOCTEST_TEST_CASE("a loaded state of our own optimizers is checked tensor by ten
       tt::FileError);
 }
 
+// `bytes` (Python's state dict in an optimizer.pt) with its first parameter's state (the
+// first Linear's 5 x 4 weight) changed.
+std::string first_state_changed(const std::string& bytes, const std::function<void(c10::impl::GenericDict)>& change) {
+  const auto dict = tt::io::torch_load_bytes(bytes, "optimizer.pt");
+  change(dict.toGenericDict().at("state").toGenericDict().at(c10::IValue(std::int64_t{0})).toGenericDict());
+  return tt::io::torch_save_bytes(dict);
+}
+
 DOCTEST_TEST_CASE("Adafactor's moments in an optimizer.pt are checked against each parameter's shape") {
   auto model = small_model();
   auto adafactor = optimizer_named(*model, tt::OptimizerNames::adafactor, "beta1=0.9");
   take_steps(model, *adafactor, 0, 1);
   const auto bytes = saved(*adafactor);
-  // Python's state dict, its first parameter's state (the first Linear's 5 x 4 weight) changed.
   const auto changed = [&](const std::function<void(c10::impl::GenericDict)>& change) {
-    const auto dict = tt::io::torch_load_bytes(bytes, "optimizer.pt");
-    change(dict.toGenericDict().at("state").toGenericDict().at(c10::IValue(std::int64_t{0})).toGenericDict());
-    return tt::io::torch_save_bytes(dict);
+    return first_state_changed(bytes, change);
   };
   auto fresh = optimizer_named(*model, tt::OptimizerNames::adafactor, "beta1=0.9");
   DOCTEST_CHECK_NOTHROW(load(*fresh, changed([](auto) {})));
   const auto without_rows = changed([](auto state) { DOCTEST_REQUIRE(state.erase("exp_avg_sq_row") == 1); });
-  DOCTEST_CHECK_THROWS_WITH_AS(load(*fresh, without_rows),
-                               doctest::Contains("its state of a parameter of shape [5, 4] has no 'exp_avg_sq_row'"),
-                               tt::FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      load(*fresh, without_rows),
+      doctest::Contains("its state of a parameter of shape [5, 4] has no 'exp_avg_sq_row', which Adafactor keeps for a matrix"),
+      tt::FileError);
   DOCTEST_CHECK_THROWS_WITH_AS(
       load(*fresh, changed([](auto state) { state.insert_or_assign("exp_avg_sq_col", torch::zeros({5})); })),
       doctest::Contains(
@@ -674,6 +680,63 @@ DOCTEST_TEST_CASE("Adafactor's moments in an optimizer.pt are checked against ea
       load(*fresh, changed([](auto state) { state.insert_or_assign("exp_avg", torch::zeros({4, 5})); })),
       doctest::Contains("its 'exp_avg' has shape [4, 5] for a parameter of shape [5, 4], where Adafactor keeps [5, 4]"),
       tt::FileError);
+}
+
+DOCTEST_TEST_CASE("a state in an optimizer.pt without the tensor its group's options need is refused, and the optimizer "
+                  "keeps its state") {
+  // Before this check, each file loaded and the next step failed inside LibTorch on an
+  // undefined tensor (Python's optimizers raise a KeyError there).
+  const auto refuses = [](torch::nn::Sequential& model, torch::optim::Optimizer& optimizer, const char* key,
+                          const char* words) {
+    DOCTEST_INFO(key);
+    take_steps(model, optimizer, 0, 1);
+    const auto bytes = saved(optimizer);
+    const auto without = first_state_changed(bytes, [&](auto state) { DOCTEST_REQUIRE(state.erase(key) == 1); });
+    DOCTEST_CHECK_THROWS_WITH_AS(load(optimizer, without), doctest::Contains(words), tt::FileError);
+    DOCTEST_CHECK(saved(optimizer) == bytes);
+  };
+  auto model = small_model();
+  auto adafactor = optimizer_named(*model, tt::OptimizerNames::adafactor, "beta1=0.9");
+  refuses(model, *adafactor, "exp_avg",
+          "its state of a parameter of shape [5, 4] has no 'exp_avg', which Adafactor keeps with beta1");
+  torch::optim::AdamW amsgrad(model->parameters(), torch::optim::AdamWOptions(0.01).amsgrad(true));
+  refuses(model, amsgrad, "max_exp_avg_sq", "has no 'max_exp_avg_sq', which AdamW keeps with amsgrad");
+  torch::optim::RMSprop rmsprop(model->parameters(), torch::optim::RMSpropOptions(0.01).momentum(0.5).centered(true));
+  refuses(model, rmsprop, "momentum_buffer", "has no 'momentum_buffer', which RMSprop keeps with momentum");
+  refuses(model, rmsprop, "grad_avg", "has no 'grad_avg', which RMSprop keeps with centered");
+}
+
+// Python's SGD saves a momentum buffer of None for a parameter whose buffer it has not made
+// (momentum 0), and makes one from the next gradient where momentum is set. LibTorch's SGD
+// does the same for a parameter without a state, which is what such a state loads as.
+DOCTEST_TEST_CASE("an SGD state without a momentum buffer starts the buffer from the next gradient, as Python's SGD does") {
+  torch::manual_seed(3);
+  auto model = small_model();
+  torch::optim::SGD stepped(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  take_steps(model, stepped, 0, 1);
+  const auto weights = model->parameters();
+  const auto full = saved(stepped);
+  // The weights after one more step from `bytes`, with the first parameter's state removed after loading where asked.
+  const auto step_from = [&](const std::string& bytes, bool remove_first_state) {
+    auto copy = small_model();
+    {
+      torch::NoGradGuard no_grad;
+      for (std::size_t i = 0; i < weights.size(); ++i) copy->parameters()[i].copy_(weights[i]);
+    }
+    torch::optim::SGD sgd(copy->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+    load(sgd, bytes);
+    if (remove_first_state) DOCTEST_REQUIRE(sgd.state().erase(copy->parameters()[0].unsafeGetTensorImpl()) == 1);
+    take_steps(copy, sgd, 1, 1);
+    return copy->parameters();
+  };
+  const auto without_buffer =
+      first_state_changed(full, [](auto state) { state.insert_or_assign("momentum_buffer", c10::IValue()); });
+  const auto begun_afresh = step_from(full, /*remove_first_state=*/true);
+  DOCTEST_CHECK(all_equal(step_from(without_buffer, false), begun_afresh));
+  DOCTEST_CHECK(!all_equal(step_from(full, false), begun_afresh));  // the saved buffer matters
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      load(stepped, first_state_changed(full, [](auto state) { state.insert_or_assign("momentum_buffer", torch::zeros({5})); })),
+      doctest::Contains("its 'momentum_buffer' has shape [5] for a parameter of shape [5, 4]"), tt::FileError);
 }
 
 // Python reads these files (optimizer_files_check.py): it loads each optimizer.pt into the

@@ -85,16 +85,22 @@ inline double number_or(const Dict& dict, const char* key, double otherwise) {
 inline bool flag_or(const Dict& dict, const char* key, bool otherwise) {
   return dict.contains(key) && !dict.at(key).isNone() ? dict.at(key).toBool() : otherwise;
 }
-inline torch::Tensor tensor_or_none(const Dict& dict, const char* key, const torch::Tensor& parameter) {
-  return dict.contains(key) && dict.at(key).isTensor() ? dict.at(key).toTensor().to(parameter.options())
-                                                       : torch::Tensor();
-}
 // A state tensor of the parameter's shape, on its device, as Python's load_state_dict casts it.
 inline torch::Tensor tensor_like(const Dict& dict, const char* key, const torch::Tensor& parameter) {
   const auto tensor = io::value_at(dict, key).toTensor();
   TORCH_CHECK(tensor.sizes() == parameter.sizes(), "its '", key, "' has shape ", tensor.sizes(),
               " for a parameter of shape ", parameter.sizes());
   return tensor.to(parameter.options());
+}
+// A state tensor the optimizer keeps only with some options: as tensor_like where it is
+// there; where it is not (missing, or None), undefined, unless the group's options need it
+// (`needed_by` names the option), which the step would then fail on.
+inline torch::Tensor optional_tensor_like(const Dict& dict, const char* key, const torch::Tensor& parameter,
+                                          const char* optimizer, const char* needed_by = nullptr) {
+  if (dict.contains(key) && dict.at(key).isTensor()) return tensor_like(dict, key, parameter);
+  TORCH_CHECK(needed_by == nullptr, "its state of a parameter of shape ", parameter.sizes(), " has no '", key,
+              "', which ", optimizer, " keeps with ", needed_by);
+  return torch::Tensor();
 }
 // Python keeps the step of AdamW, Adagrad and RMSprop as a float32 0-dim tensor.
 inline torch::Tensor step_tensor(std::int64_t step) { return torch::tensor(static_cast<float>(step)); }
@@ -134,12 +140,13 @@ struct AdamWLayout {
     entry.insert("exp_avg_sq", state.exp_avg_sq());
     if (state.max_exp_avg_sq().defined()) entry.insert("max_exp_avg_sq", state.max_exp_avg_sq());
   }
-  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
+  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter, const Options& options) {
     auto state = std::make_unique<State>();
     state->step(count(io::value_at(entry, "step")))
         .exp_avg(tensor_like(entry, "exp_avg", parameter))
         .exp_avg_sq(tensor_like(entry, "exp_avg_sq", parameter))
-        .max_exp_avg_sq(tensor_or_none(entry, "max_exp_avg_sq", parameter));
+        .max_exp_avg_sq(optional_tensor_like(entry, "max_exp_avg_sq", parameter, name,
+                                             options.amsgrad() ? "amsgrad" : nullptr));
     return state;
   }
 };
@@ -170,9 +177,13 @@ struct SGDLayout {
   static void write(Dict& entry, const State& state, const torch::Tensor&) {
     entry.insert("momentum_buffer", state.momentum_buffer().defined() ? c10::IValue(state.momentum_buffer()) : c10::IValue());
   }
-  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
+  // No state without a momentum buffer (Python saves None without momentum): LibTorch's SGD
+  // then starts the buffer from the next gradient, as Python's does from None.
+  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter, const Options&) {
+    auto buffer = optional_tensor_like(entry, "momentum_buffer", parameter, name);
+    if (!buffer.defined()) return nullptr;
     auto state = std::make_unique<State>();
-    state->momentum_buffer(tensor_or_none(entry, "momentum_buffer", parameter));
+    state->momentum_buffer(std::move(buffer));
     return state;
   }
 };
@@ -204,7 +215,7 @@ struct AdagradLayout {
     entry.insert("step", step_tensor(state.step()));
     entry.insert("sum", state.sum());
   }
-  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
+  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter, const Options&) {
     auto state = std::make_unique<State>();
     state->step(count(io::value_at(entry, "step"))).sum(tensor_like(entry, "sum", parameter));
     return state;
@@ -242,12 +253,13 @@ struct RMSpropLayout {
     if (state.momentum_buffer().defined()) entry.insert("momentum_buffer", state.momentum_buffer());
     if (state.grad_avg().defined()) entry.insert("grad_avg", state.grad_avg());
   }
-  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
+  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter, const Options& options) {
     auto state = std::make_unique<State>();
     state->step(count(io::value_at(entry, "step")))
         .square_avg(tensor_like(entry, "square_avg", parameter))
-        .momentum_buffer(tensor_or_none(entry, "momentum_buffer", parameter))
-        .grad_avg(tensor_or_none(entry, "grad_avg", parameter));
+        .momentum_buffer(optional_tensor_like(entry, "momentum_buffer", parameter, name,
+                                              options.momentum() > 0 ? "momentum" : nullptr))
+        .grad_avg(optional_tensor_like(entry, "grad_avg", parameter, name, options.centered() ? "centered" : nullptr));
     return state;
   }
 };
@@ -292,15 +304,16 @@ struct AdafactorLayout {
       if (tensor.defined()) entry.insert(key, tensor);
     entry.insert("RMS", (parameter.norm(2) / std::sqrt(static_cast<double>(parameter.numel()))).item<double>());
   }
-  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter) {
+  static std::unique_ptr<State> read(const Dict& entry, const torch::Tensor& parameter, const Options& options) {
     auto state = std::make_unique<State>();
     state->step = count(io::value_at(entry, "step"));
     // Adafactor keeps its moments in float32 whatever the parameter's type: the second one
     // factored for a matrix (the mean squares of its rows and columns), whole for a vector;
     // the first one (with beta1) whole.
-    const auto moment = [&](const char* key, torch::IntArrayRef shape, bool required) {
+    const auto moment = [&](const char* key, torch::IntArrayRef shape, const char* needed_by) {
       if (!entry.contains(key) || !entry.at(key).isTensor()) {
-        TORCH_CHECK(!required, "its state of a parameter of shape ", parameter.sizes(), " has no '", key, "'");
+        TORCH_CHECK(needed_by == nullptr, "its state of a parameter of shape ", parameter.sizes(), " has no '", key,
+                    "', which Adafactor keeps ", needed_by);
         return torch::Tensor();
       }
       const auto tensor = entry.at(key).toTensor();
@@ -310,12 +323,12 @@ struct AdafactorLayout {
     };
     if (parameter.dim() >= 2) {
       const auto [rows, columns] = factored_moment_shapes(parameter.sizes());
-      state->exp_avg_sq_row = moment("exp_avg_sq_row", rows, true);
-      state->exp_avg_sq_col = moment("exp_avg_sq_col", columns, true);
+      state->exp_avg_sq_row = moment("exp_avg_sq_row", rows, "for a matrix");
+      state->exp_avg_sq_col = moment("exp_avg_sq_col", columns, "for a matrix");
     } else {
-      state->exp_avg_sq = moment("exp_avg_sq", parameter.sizes(), true);
+      state->exp_avg_sq = moment("exp_avg_sq", parameter.sizes(), "for a vector");
     }
-    state->exp_avg = moment("exp_avg", parameter.sizes(), false);
+    state->exp_avg = moment("exp_avg", parameter.sizes(), options.beta1() ? "with beta1" : nullptr);
     return state;
   }
 };
@@ -370,7 +383,8 @@ inline std::string saved_optimizer_name(const Dict& group) {
 template <class Layout>
 std::unique_ptr<typename Layout::State> with_own_memory(const typename Layout::State& loaded,
                                                         const torch::optim::OptimizerParamState* replaced,
-                                                        const torch::Tensor& parameter) {
+                                                        const torch::Tensor& parameter,
+                                                        const typename Layout::Options& options) {
   auto tensors = io::python_dict();
   Layout::write(tensors, loaded, parameter);
   auto previous = io::python_dict();
@@ -386,7 +400,7 @@ std::unique_ptr<typename Layout::State> with_own_memory(const typename Layout::S
     io::copy_tensor(own, tensor);
     entry.setValue(own);
   }
-  return Layout::read(tensors, parameter);
+  return Layout::read(tensors, parameter, options);
 }
 
 // Reads what state_dict_in (or Python) wrote into `optimizer`, whose groups must have as
@@ -397,8 +411,13 @@ void load_state_dict_in(torch::optim::Optimizer& optimizer, const c10::IValue& s
   const auto fail = [&](const std::string& why) {
     return FileError(fmt::format("cannot restore the optimizer from '{}': {}", source, why));
   };
-  std::vector<Options> options;
-  std::vector<std::pair<torch::Tensor, std::unique_ptr<typename Layout::State>>> states;  // by parameter
+  std::vector<Options> options;  // by group
+  struct Saved {
+    torch::Tensor parameter;
+    std::size_t group;
+    std::unique_ptr<typename Layout::State> state;  // none: the parameter starts afresh
+  };
+  std::vector<Saved> states;
   try {
     if (!saved.isGenericDict()) throw fail("it holds no state dict");
     const auto state_dict = saved.toGenericDict();
@@ -428,7 +447,7 @@ void load_state_dict_in(torch::optim::Optimizer& optimizer, const c10::IValue& s
       for (std::size_t i = 0; i < parameters.size(); ++i) {
         const auto key = params.get(i);
         if (!saved_states.contains(key)) continue;  // a parameter that has not stepped yet
-        states.emplace_back(parameters[i], Layout::read(saved_states.at(key).toGenericDict(), parameters[i]));
+        states.push_back({parameters[i], g, Layout::read(saved_states.at(key).toGenericDict(), parameters[i], options[g])});
       }
     }
   } catch (const c10::Error& error) {
@@ -436,11 +455,16 @@ void load_state_dict_in(torch::optim::Optimizer& optimizer, const c10::IValue& s
   }
   for (std::size_t g = 0; g < options.size(); ++g)
     static_cast<Options&>(optimizer.param_groups()[g].options()) = options[g];
-  // Saved states replace the optimizer's; a parameter without one keeps what it has (only
-  // Adagrad has any before its first step: what it would start from).
-  for (auto& [parameter, state] : states) {
+  // Saved states replace the optimizer's, and an empty one (SGD's without a buffer) removes
+  // it; a parameter without one keeps what it has (only Adagrad has any before its first
+  // step: what it would start from).
+  for (auto& [parameter, group, state] : states) {
+    if (!state) {
+      optimizer.state().erase(parameter.unsafeGetTensorImpl());
+      continue;
+    }
     auto& current = optimizer.state()[parameter.unsafeGetTensorImpl()];
-    current = with_own_memory<Layout>(*state, current.get(), parameter);
+    current = with_own_memory<Layout>(*state, current.get(), parameter, options[group]);
   }
 }
 
