@@ -62,9 +62,6 @@ class AdaLomo : public PerParameterOptimizer<AdaLomoOptions> {
                                                        const NamedState& saved) const override;
 
  private:
-  // Its second moment, in float32: factored for a parameter of two dimensions or more.
-  static std::vector<StateTensor> moments_of(const torch::Tensor& parameter);
-
   // One more step of the beta2 schedule, in every group.
   void count_step();
 
@@ -113,7 +110,7 @@ TORCHTRAIN_INLINE void AdaLomo::update(std::size_t group, torch::Tensor& paramet
   }
   auto& state = *found;
   const bool factored = parameter.dim() >= 2;
-  if (state.tensors.empty()) state.tensors = zeros_of(moments_of(parameter), parameter.device());
+  if (state.tensors.empty()) state.tensors = fresh_tensors(group, parameter);
   state.step += 1;
 
   auto grad = gradient.to(torch::kFloat);  // the gradient itself when it is float32: not changed in place
@@ -147,16 +144,14 @@ TORCHTRAIN_INLINE void AdaLomo::update(std::size_t group, torch::Tensor& paramet
   if (!weights.is_same(parameter)) parameter.copy_(weights);
 }
 
-TORCHTRAIN_INLINE std::vector<StateTensor> AdaLomo::moments_of(const torch::Tensor& parameter) {
-  if (parameter.dim() < 2) return {{"exp_avg_sq", parameter.sizes().vec(), torch::kFloat}};
-  auto [rows, columns] = detail::factored_moment_shapes(parameter.sizes());
-  return {{"exp_avg_sq_row", std::move(rows), torch::kFloat}, {"exp_avg_sq_col", std::move(columns), torch::kFloat}};
-}
-
+// Its second moment, in float32: factored for a parameter of two dimensions or more.
 TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> AdaLomo::state_layout(std::size_t,
                                                                                  const torch::Tensor& parameter,
                                                                                  const NamedState&) const {
-  return moments_of(parameter);
+  if (parameter.dim() < 2) return std::vector<StateTensor>{{"exp_avg_sq", parameter.sizes().vec(), torch::kFloat}};
+  auto [rows, columns] = detail::factored_moment_shapes(parameter.sizes());
+  return std::vector<StateTensor>{{"exp_avg_sq_row", std::move(rows), torch::kFloat},
+                                  {"exp_avg_sq_col", std::move(columns), torch::kFloat}};
 }
 
 TORCHTRAIN_INLINE void AdaLomo::count_step() {

@@ -71,9 +71,6 @@ class AdamW8bit : public PerParameterOptimizer<AdamW8bitOptions> {
  private:
   // Whether a fresh state of `parameter` is quantized (else it keeps 32-bit moments).
   bool quantizes(const torch::Tensor& parameter, const AdamW8bitOptions& options) const;
-  // Its moments: 8-bit codes with their scales and maps, or float32.
-  std::vector<StateTensor> moments_of(const torch::Tensor& parameter, bool eight_bit) const;
-  void initialize(NamedState& state, const torch::Tensor& parameter, const AdamW8bitOptions& options);
 
   // bitsandbytes' _optimizer_update_8bit_blockwise_cpu for "adam", a slice of whole blocks at a
   // time: each value's arithmetic is the same, and only one slice's moments are ever float32.
@@ -130,7 +127,14 @@ TORCHTRAIN_INLINE AdamW8bit::AdamW8bit(std::vector<torch::optim::OptimizerParamG
 TORCHTRAIN_INLINE void AdamW8bit::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
   const auto& options = this->options(group);
   auto& state = state_of(parameter);
-  if (state.tensors.empty()) initialize(state, parameter, options);
+  if (state.tensors.empty()) {
+    state.tensors = fresh_tensors(group, parameter);
+    // Kept for bitsandbytes' layout; the updates use the same maps, held by the quantizers.
+    if (quantizes(parameter, options)) {
+      state.tensors["qmap1"] = first_moment_.map().to(parameter.device());
+      state.tensors["qmap2"] = second_moment_.map().to(parameter.device());
+    }
+  }
   state.step += 1;
   if (state.tensors.at("state1").scalar_type() == torch::kUInt8)
     update_8bit(state, parameter, gradient, options);
@@ -142,29 +146,6 @@ TORCHTRAIN_INLINE bool AdamW8bit::quantizes(const torch::Tensor& parameter, cons
   return parameter.numel() >= options.min_8bit_size() && !full_precision_.contains(parameter.unsafeGetTensorImpl());
 }
 
-TORCHTRAIN_INLINE std::vector<StateTensor> AdamW8bit::moments_of(const torch::Tensor& parameter,
-                                                                 bool eight_bit) const {
-  const auto shape = parameter.sizes().vec();
-  if (!eight_bit) return {{"state1", shape, torch::kFloat}, {"state2", shape, torch::kFloat}};
-  const std::vector<std::int64_t> blocks{BlockwiseQuantizer::blocks(parameter.numel())};
-  return {{"state1", shape, torch::kUInt8},
-          {"state2", shape, torch::kUInt8},
-          {"absmax1", blocks, torch::kFloat},
-          {"absmax2", blocks, torch::kFloat},
-          {"qmap1", first_moment_.map().sizes().vec(), torch::kFloat},
-          {"qmap2", second_moment_.map().sizes().vec(), torch::kFloat}};
-}
-
-TORCHTRAIN_INLINE void AdamW8bit::initialize(NamedState& state, const torch::Tensor& parameter,
-                                             const AdamW8bitOptions& options) {
-  const bool eight_bit = quantizes(parameter, options);
-  state.tensors = zeros_of(moments_of(parameter, eight_bit), parameter.device());
-  if (!eight_bit) return;
-  // Kept for bitsandbytes' layout; the updates use the same maps, held by the quantizers.
-  state.tensors["qmap1"] = first_moment_.map().to(parameter.device());
-  state.tensors["qmap2"] = second_moment_.map().to(parameter.device());
-}
-
 TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> AdamW8bit::state_layout(std::size_t group,
                                                                                    const torch::Tensor& parameter,
                                                                                    const NamedState& saved) const {
@@ -174,7 +155,16 @@ TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> AdamW8bit::state_layou
   const bool either = first != saved.tensors.end() &&
                       (first->second.scalar_type() == torch::kUInt8 || first->second.scalar_type() == torch::kFloat);
   const bool eight_bit = either ? first->second.scalar_type() == torch::kUInt8 : quantizes(parameter, options(group));
-  return moments_of(parameter, eight_bit);
+  // The moments: 8-bit codes with their scales and maps, or float32.
+  const auto shape = parameter.sizes().vec();
+  if (!eight_bit) return std::vector<StateTensor>{{"state1", shape, torch::kFloat}, {"state2", shape, torch::kFloat}};
+  const std::vector<std::int64_t> blocks{BlockwiseQuantizer::blocks(parameter.numel())};
+  return std::vector<StateTensor>{{"state1", shape, torch::kUInt8},
+                                  {"state2", shape, torch::kUInt8},
+                                  {"absmax1", blocks, torch::kFloat},
+                                  {"absmax2", blocks, torch::kFloat},
+                                  {"qmap1", first_moment_.map().sizes().vec(), torch::kFloat},
+                                  {"qmap2", second_moment_.map().sizes().vec(), torch::kFloat}};
 }
 
 TORCHTRAIN_INLINE void AdamW8bit::update_8bit(NamedState& state, torch::Tensor& parameter,

@@ -68,10 +68,6 @@ class AdEMAMix : public PerParameterOptimizer<AdEMAMixOptions> {
   void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
   std::optional<std::vector<StateTensor>> state_layout(std::size_t group, const torch::Tensor& parameter,
                                                        const NamedState& saved) const override;
-
- private:
-  // Its fast and slow averages, stacked, and its second moment, in float32.
-  static std::vector<StateTensor> moments_of(const torch::Tensor& parameter);
 };
 
 /// `--optim ademamix` as the Python Trainer builds it: bitsandbytes' 32-bit AdEMAMix with
@@ -117,7 +113,7 @@ TORCHTRAIN_INLINE double AdEMAMix::beta3_at(const AdEMAMixOptions& settings, dou
 TORCHTRAIN_INLINE void AdEMAMix::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
   const auto& settings = options(group);
   auto& state = state_of(parameter);
-  if (state.tensors.empty()) state.tensors = zeros_of(moments_of(parameter), parameter.device());
+  if (state.tensors.empty()) state.tensors = fresh_tensors(group, parameter);
   auto& averages = state.tensors.at("state1");
   auto& squared_average = state.tensors.at("state2");
   state.step += 1;
@@ -141,16 +137,13 @@ TORCHTRAIN_INLINE void AdEMAMix::update(std::size_t group, torch::Tensor& parame
   if (!weights.is_same(parameter)) parameter.copy_(weights);
 }
 
-TORCHTRAIN_INLINE std::vector<StateTensor> AdEMAMix::moments_of(const torch::Tensor& parameter) {
-  auto averages = parameter.sizes().vec();
-  averages.insert(averages.begin(), 2);
-  return {{"state1", averages, torch::kFloat}, {"state2", parameter.sizes().vec(), torch::kFloat}};
-}
-
+// Its fast and slow averages, stacked, and its second moment, in float32.
 TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> AdEMAMix::state_layout(std::size_t,
                                                                                   const torch::Tensor& parameter,
                                                                                   const NamedState&) const {
-  return moments_of(parameter);
+  auto averages = parameter.sizes().vec();
+  averages.insert(averages.begin(), 2);
+  return std::vector<StateTensor>{{"state1", averages, torch::kFloat}, {"state2", parameter.sizes().vec(), torch::kFloat}};
 }
 
 TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_ademamix(const torch::nn::Module& model,

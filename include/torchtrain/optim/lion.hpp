@@ -50,10 +50,6 @@ class Lion : public PerParameterOptimizer<LionOptions> {
   void update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) override;
   std::optional<std::vector<StateTensor>> state_layout(std::size_t group, const torch::Tensor& parameter,
                                                        const NamedState& saved) const override;
-
- private:
-  // Its momentum, in float32.
-  static std::vector<StateTensor> momentum_of(const torch::Tensor& parameter);
 };
 
 /// `--optim lion_32bit` as the Python Trainer builds it: bitsandbytes' Lion with learning_rate,
@@ -79,7 +75,7 @@ namespace torchtrain::optim {
 TORCHTRAIN_INLINE void Lion::update(std::size_t group, torch::Tensor& parameter, const torch::Tensor& gradient) {
   const auto& settings = options(group);
   auto& state = state_of(parameter);
-  if (state.tensors.empty()) state.tensors = zeros_of(momentum_of(parameter), parameter.device());
+  if (state.tensors.empty()) state.tensors = fresh_tensors(group, parameter);
   auto& momentum = state.tensors.at("state1");
   state.step += 1;
 
@@ -93,14 +89,11 @@ TORCHTRAIN_INLINE void Lion::update(std::size_t group, torch::Tensor& parameter,
   if (!weights.is_same(parameter)) parameter.copy_(weights);
 }
 
-TORCHTRAIN_INLINE std::vector<StateTensor> Lion::momentum_of(const torch::Tensor& parameter) {
-  return {{"state1", parameter.sizes().vec(), torch::kFloat}};
-}
-
+// Its momentum, in float32.
 TORCHTRAIN_INLINE std::optional<std::vector<StateTensor>> Lion::state_layout(std::size_t,
                                                                               const torch::Tensor& parameter,
                                                                               const NamedState&) const {
-  return momentum_of(parameter);
+  return std::vector<StateTensor>{{"state1", parameter.sizes().vec(), torch::kFloat}};
 }
 
 TORCHTRAIN_INLINE std::unique_ptr<torch::optim::Optimizer> make_lion(const torch::nn::Module& model,

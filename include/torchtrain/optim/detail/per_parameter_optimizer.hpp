@@ -103,9 +103,9 @@ class PerParameterOptimizerBase : public torch::optim::Optimizer, public Updates
                                                                const NamedState& /*saved*/) const {
     return std::nullopt;
   }
-  /// Zeros of each tensor of `layout`, on `device`, by name: a fresh state's tensors.
-  static std::map<std::string, torch::Tensor> zeros_of(const std::vector<StateTensor>& layout,
-                                                       const torch::Device& device);
+  /// A fresh state's tensors for `parameter` (of group `group`): zeros of each tensor
+  /// state_layout() declares, by name, on the parameter's device.
+  std::map<std::string, torch::Tensor> fresh_tensors(std::size_t group, const torch::Tensor& parameter) const;
 
  private:
   // The optimizer's class, which save() writes and load() requires.
@@ -333,11 +333,13 @@ TORCHTRAIN_INLINE void PerParameterOptimizerBase::load(torch::serialize::InputAr
   for (auto& [key, state] : states) state_[key] = std::move(state);
 }
 
-TORCHTRAIN_INLINE std::map<std::string, torch::Tensor> PerParameterOptimizerBase::zeros_of(
-    const std::vector<StateTensor>& layout, const torch::Device& device) {
+TORCHTRAIN_INLINE std::map<std::string, torch::Tensor> PerParameterOptimizerBase::fresh_tensors(
+    std::size_t group, const torch::Tensor& parameter) const {
+  const auto layout = state_layout(group, parameter, NamedState());
+  TORCH_CHECK(layout, kind(), " makes fresh states from a state_layout() it does not declare");
   std::map<std::string, torch::Tensor> tensors;
-  for (const auto& kept : layout)
-    tensors[kept.name] = torch::zeros(kept.shape, torch::TensorOptions().dtype(kept.dtype).device(device));
+  for (const auto& kept : *layout)
+    tensors[kept.name] = torch::zeros(kept.shape, torch::TensorOptions().dtype(kept.dtype).device(parameter.device()));
   return tensors;
 }
 
