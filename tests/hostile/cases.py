@@ -139,12 +139,12 @@ def json_text(name, transform):
     return edit
 
 
-def optimizer_state_dict(change):
-    """Rewrites optimizer.pt with Python's torch after `change` edited its state dict: a file
-    Python itself would write, whose meaning is wrong."""
+def state_dict_edit(name, change):
+    """Rewrites a torch.save file (optimizer.pt, scheduler.pt) with Python's torch after
+    `change` edited its state dict: a file Python itself would write, whose meaning is wrong."""
     def edit(folder):
         import torch  # the wheel the suite installs; only these cases need it
-        path = folder / "optimizer.pt"
+        path = folder / name
         state_dict = torch.load(path, weights_only=True)
         change(state_dict)
         torch.save(state_dict, path)
@@ -562,9 +562,11 @@ def sgd_momentum_buffer_of_another_shape(state_dict):
     state_dict["state"][0] = {"momentum_buffer": torch.zeros(3)}
 
 
-checkpoint("optimizer.pt: an SGD momentum buffer of another shape", optimizer_state_dict(sgd_momentum_buffer_of_another_shape),
+checkpoint("optimizer.pt: an SGD momentum buffer of another shape", state_dict_edit("optimizer.pt", sgd_momentum_buffer_of_another_shape),
            ["optimizer.pt", "momentum_buffer", "has shape [3] for a parameter of shape"], optim="sgd",
            extra=("--optim", "sgd"))
+checkpoint("scheduler.pt last_epoch -5", state_dict_edit("scheduler.pt", lambda d: d.update(last_epoch=-5)),
+           ["scheduler.pt", "last_epoch", "-5"])
 checkpoint("galore checkpoint resumed with another rank", None, ["optimizer.pt", "ortho_matrix", "[2, 64]", "[1, 64]"],
            optim="galore_adamw", extra=("--optim", "galore_adamw", *galore(1)))
 checkpoint("resume latest: only damaged checkpoints", truncate("model.safetensors"), ["model.safetensors"],

@@ -335,10 +335,10 @@ DOCTEST_TEST_CASE("trainer_state.json: unknown keys are ignored, wrong types nam
   DOCTEST_CHECK_THROWS_WITH_AS(state_from("{}"), doctest::Contains("'trainer_state.json' has no global_step"),
                                tt::FileError);
   DOCTEST_CHECK_THROWS_WITH_AS(state_from(R"({"global_step": -5})"),
-                               doctest::Contains("'trainer_state.json': global_step is -5, which no run reaches"),
+                               doctest::Contains("'trainer_state.json': its 'global_step' is -5, which no run reaches"),
                                tt::FileError);
   DOCTEST_CHECK_THROWS_WITH_AS(state_from(R"({"global_step": 5, "epoch": NaN})"),
-                               doctest::Contains("epoch is nan, which no run reaches"), tt::FileError);
+                               doctest::Contains("its 'epoch' is nan, which no run reaches"), tt::FileError);
   tt::TrainerState bad;
   bad.stateful_callbacks["EarlyStoppingCallback"] = "{not json";
   DOCTEST_CHECK_THROWS_WITH_AS(tt::trainer_state_json(bad),

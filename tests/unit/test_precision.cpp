@@ -226,6 +226,34 @@ DOCTEST_TEST_CASE("GradScaler: an inf gradient skips the step and halves the sca
   DOCTEST_CHECK(defaults.growth_interval == 2000);
 }
 
+// Before this check such a file loaded: a scale of 0 made every gradient 0 (then inf once
+// unscaled) and the scaler skipped every step, without a word.
+DOCTEST_TEST_CASE("a scaler.pt whose scale or growth tracker no run reaches is refused, and the scaler keeps its state") {
+  tt::GradScaler scaler({.init_scale = 8.0, .growth_interval = 4});
+  const auto saved = [](c10::IValue scale, std::int64_t growth_tracker) {
+    auto state = tt::io::python_dict();
+    state.insert("scale", scale);
+    state.insert("_growth_tracker", growth_tracker);
+    return tt::io::torch_load_bytes(tt::io::torch_save_bytes(state), "scaler.pt");
+  };
+  scaler.load_state_dict(saved(1024.0, 3), "scaler.pt");
+  DOCTEST_CHECK(scaler.get_scale() == 1024.0);
+  DOCTEST_CHECK(scaler.growth_tracker() == 3);
+  for (const double scale : {0.0, -2.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    const auto words =
+        fmt::format("cannot restore the loss scale from 'scaler.pt': its 'scale' is {}, which no run reaches", scale);
+    DOCTEST_CHECK_THROWS_WITH_AS(scaler.load_state_dict(saved(scale, 3), "scaler.pt"), doctest::Contains(words.c_str()),
+                                 tt::FileError);
+  }
+  DOCTEST_CHECK_THROWS_WITH_AS(scaler.load_state_dict(saved(8.0, -1), "scaler.pt"),
+                               doctest::Contains("its '_growth_tracker' is -1, which no run reaches"), tt::FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(scaler.load_state_dict(saved(8.0, std::int64_t{1} << 40), "scaler.pt"),
+                               doctest::Contains("its '_growth_tracker' is 1099511627776, which no run reaches"),
+                               tt::FileError);
+  DOCTEST_CHECK(scaler.get_scale() == 1024.0);
+  DOCTEST_CHECK(scaler.growth_tracker() == 3);
+}
+
 DOCTEST_TEST_CASE("loss scaling in the trainer: a step with an inf gradient leaves weights and learning rate alone") {
   PoisonedOnce model;
   std::vector<double> scales;

@@ -94,6 +94,47 @@ DOCTEST_TEST_CASE("get_scheduler: LambdaLR semantics for every parameter group, 
   DOCTEST_CHECK_THROWS_AS(tt::get_scheduler("cosine_with_min_lr", optimizer, 0, 10), tt::ArgumentError);
 }
 
+// Before this check a negative last_epoch loaded and set the rates of no step of the run:
+// in a warmup, negative ones, and training climbed the loss without a word.
+DOCTEST_TEST_CASE("a scheduler.pt whose step or counts no run reaches is refused, and the schedule keeps its step") {
+  std::vector<torch::Tensor> parameters;
+  auto optimizer = two_group_sgd(parameters);
+  auto scheduler = tt::get_scheduler("linear", optimizer, 4, 10);
+  for (int step = 0; step < 3; ++step) scheduler.step();
+  const auto rates = scheduler.get_last_lr();
+  const auto changed = [&](const char* key, c10::IValue value) {
+    auto state = scheduler.state_dict().toGenericDict();
+    state.insert_or_assign(key, std::move(value));
+    return tt::io::torch_load_bytes(tt::io::torch_save_bytes(state), "scheduler.pt");
+  };
+  DOCTEST_CHECK_THROWS_WITH_AS(scheduler.load_state_dict(changed("last_epoch", std::int64_t{-5}), "scheduler.pt"),
+                               "cannot restore the learning-rate schedule from 'scheduler.pt': its 'last_epoch' is -5, "
+                               "which no run reaches: the file was edited or is damaged; resume from another checkpoint",
+                               tt::FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      scheduler.load_state_dict(changed("last_epoch", std::int64_t{1} << 40), "scheduler.pt"),
+      doctest::Contains("its 'last_epoch' is 1099511627776, which no run reaches"), tt::FileError);
+  DOCTEST_CHECK(scheduler.steps_taken() == 3);
+  DOCTEST_CHECK(scheduler.get_last_lr() == rates);
+  scheduler.load_state_dict(changed("last_epoch", std::int64_t{1}), "scheduler.pt");  // a step a run reaches
+  DOCTEST_CHECK(scheduler.steps_taken() == 1);
+
+  // A plateau schedule's counters and best metric, likewise.
+  auto plateau = tt::get_scheduler("reduce_lr_on_plateau", optimizer, 0, 10);
+  const auto plateau_changed = [&](const char* key, c10::IValue value) {
+    auto state = plateau.state_dict().toGenericDict();
+    state.insert_or_assign(key, std::move(value));
+    return tt::io::torch_load_bytes(tt::io::torch_save_bytes(state), "scheduler.pt");
+  };
+  DOCTEST_CHECK_THROWS_WITH_AS(plateau.load_state_dict(plateau_changed("num_bad_epochs", std::int64_t{-1}), "scheduler.pt"),
+                               doctest::Contains("its 'num_bad_epochs' is -1, which no run reaches"), tt::FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(
+      plateau.load_state_dict(plateau_changed("best", std::numeric_limits<double>::quiet_NaN()), "scheduler.pt"),
+      doctest::Contains("its 'best' is nan, which no run reaches"), tt::FileError);
+  DOCTEST_CHECK_NOTHROW(  // a plateau schedule's best before any evaluation
+      plateau.load_state_dict(plateau_changed("best", std::numeric_limits<double>::infinity()), "scheduler.pt"));
+}
+
 DOCTEST_TEST_CASE("reduce_lr_on_plateau and greedy step on metric_for_best_model, of a named eval set too") {
   torch::manual_seed(0);
   auto inputs = torch::randn({40, 3});

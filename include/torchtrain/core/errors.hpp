@@ -2,6 +2,8 @@
 #pragma once
 
 #include <stdexcept>
+#include <string>
+#include <string_view>
 
 namespace torchtrain {
 
@@ -18,6 +20,13 @@ class ArgumentError : public std::invalid_argument {
 struct FileError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// Why a value in a checkpoint's file is refused that no run could have saved there (a
+/// negative count, NaN): what a FileError says after the file's name.
+inline std::string no_run_reaches(std::string_view key, std::string_view value) {
+  return std::string("its '").append(key).append("' is ").append(value).append(
+      ", which no run reaches: the file was edited or is damaged; resume from another checkpoint");
+}
 
 /// Thrown when training cannot go on because of what it computed, e.g. a loss that is not
 /// a finite number under `--debug underflow_overflow`. The message names the step, the

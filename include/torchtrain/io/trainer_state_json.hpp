@@ -95,9 +95,7 @@ TORCHTRAIN_INLINE TrainerState trainer_state_from_json(std::string_view text, st
                                 file_name));
   const auto require_not_negative = [&](std::string_view key, double value) {
     if (!(value >= 0))  // nan too
-      throw FileError(fmt::format("'{}': {} is {}, which no run reaches: the file was edited or is damaged; resume "
-                                  "from another checkpoint",
-                                  file_name, key, value));
+      throw FileError(fmt::format("'{}': {}", file_name, no_run_reaches(key, fmt::format("{}", value))));
   };
   require_not_negative("global_step", state.global_step);
   require_not_negative("max_steps", state.max_steps);

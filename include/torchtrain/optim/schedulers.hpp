@@ -422,15 +422,26 @@ TORCHTRAIN_INLINE c10::IValue LRScheduler::state_dict() const {
 }
 
 TORCHTRAIN_INLINE void LRScheduler::load_state_dict(const c10::IValue& saved, std::string_view source) {
+  const auto fail = [&](const std::string& why) {
+    return FileError(fmt::format("cannot restore the learning-rate schedule from '{}': {}", source, why));
+  };
+  // Checked for meaning: a negative step would set rates of no step of the run (a warmup's
+  // negative rate), and a count past an int's range would wrap.
+  const auto unreached = [&](const char* key, auto value) { return fail(no_run_reaches(key, fmt::format("{}", value))); };
   try {
     TORCH_CHECK(saved.isGenericDict(), "it holds no state dict");
     const auto state = saved.toGenericDict();
-    const auto count_or = [&](const char* key, int otherwise) {
-      return state.contains(key) ? static_cast<int>(state.at(key).toInt()) : otherwise;
+    const auto count = [&](const char* key, std::int64_t value) {
+      if (value < 0 || value > std::numeric_limits<int>::max()) throw unreached(key, value);
+      return static_cast<int>(value);
     };
-    const std::int64_t step = io::value_at(state, "last_epoch").toInt();
+    const auto count_or = [&](const char* key, int otherwise) {
+      return state.contains(key) ? count(key, state.at(key).toInt()) : otherwise;
+    };
+    const std::int64_t step = count("last_epoch", io::value_at(state, "last_epoch").toInt());
     double best = best_;
     if (state.contains("best")) best = state.at("best").isInt() ? static_cast<double>(state.at("best").toInt()) : state.at("best").toDouble();
+    if (std::isnan(best)) throw unreached("best", best);  // NaN is never the best
     std::vector<double> recent;
     if (state.contains("_streaming_avg"))
       for (const auto& value : io::value_at(state.at("_streaming_avg").toGenericDict(), "values").toListRef())
@@ -447,9 +458,7 @@ TORCHTRAIN_INLINE void LRScheduler::load_state_dict(const c10::IValue& saved, st
     reset_start_ = reset_start;
     recent_ = std::move(recent);
   } catch (const c10::Error& error) {
-    throw FileError(fmt::format("cannot restore the learning-rate schedule from '{}': {}; it was written for "
-                                "another scheduler or is damaged",
-                                source, error.what_without_backtrace()));
+    throw fail(fmt::format("{}; it was written for another scheduler or is damaged", error.what_without_backtrace()));
   }
   apply();
 }

@@ -66,7 +66,9 @@ class GradScaler {
 
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -116,15 +118,25 @@ TORCHTRAIN_INLINE c10::IValue GradScaler::state_dict() const {
 }
 
 TORCHTRAIN_INLINE void GradScaler::load_state_dict(const c10::IValue& saved, std::string_view source) {
+  const auto fail = [&](const std::string& why) {
+    return FileError(fmt::format("cannot restore the loss scale from '{}': {}", source, why));
+  };
+  double scale = 0;
+  std::int64_t growth_tracker = 0;
   try {
     const auto state = saved.toGenericDict();
-    const auto scale = io::value_at(state, "scale");
-    load_state(scale.isInt() ? static_cast<double>(scale.toInt()) : scale.toDouble(),
-               static_cast<int>(io::value_at(state, "_growth_tracker").toInt()));
+    const auto saved_scale = io::value_at(state, "scale");
+    scale = saved_scale.isInt() ? static_cast<double>(saved_scale.toInt()) : saved_scale.toDouble();
+    growth_tracker = io::value_at(state, "_growth_tracker").toInt();
   } catch (const c10::Error& error) {
-    throw FileError(fmt::format("cannot restore the loss scale from '{}': {}; it is no GradScaler state",
-                                source, error.what_without_backtrace()));
+    throw fail(fmt::format("{}; it is no GradScaler state", error.what_without_backtrace()));
   }
+  // Checked for meaning: a scale of 0, below 0 or not finite would make every step's
+  // gradients zero, reversed or NaN, and the scaler would skip or spoil every step in silence.
+  if (!std::isfinite(scale) || scale <= 0) throw fail(no_run_reaches("scale", fmt::format("{}", scale)));
+  if (growth_tracker < 0 || growth_tracker > std::numeric_limits<int>::max())
+    throw fail(no_run_reaches("_growth_tracker", fmt::format("{}", growth_tracker)));
+  load_state(scale, static_cast<int>(growth_tracker));
 }
 
 }  // namespace torchtrain
