@@ -368,6 +368,27 @@ DOCTEST_TEST_CASE("a damaged checkpoint file is named, never a crash") {
   DOCTEST_CHECK_NOTHROW(train<>(args, good));  // the good one was never touched
 }
 
+// Before this check a stream resumed from such a file started at a negative epoch and
+// trained epochs the run never planned.
+DOCTEST_TEST_CASE("a loop_state.pt whose epoch position no run reaches is refused") {
+  torch::nn::Linear model(2, 2);
+  tt::TrainingProgress progress(tt::TrainingArguments{});
+  progress.begin(*model, torch::kCPU);
+  const auto load = [&](tt::EpochPosition position) {
+    return tt::load_loop_state(tt::loop_state_bytes(progress, position), "loop_state.pt", progress, torch::kCPU);
+  };
+  const auto loaded = load({.epoch = 2, .batches_taken = 5});
+  DOCTEST_REQUIRE(loaded);
+  DOCTEST_CHECK(loaded->epoch == 2);
+  DOCTEST_CHECK(loaded->batches_taken == 5);
+  DOCTEST_CHECK_THROWS_WITH_AS(load({.epoch = -1, .batches_taken = 5}),
+                               "cannot restore from 'loop_state.pt': its 'epoch' is -1, which no run reaches: the file "
+                               "was edited or is damaged; resume from another checkpoint",
+                               tt::FileError);
+  DOCTEST_CHECK_THROWS_WITH_AS(load({.epoch = 0, .batches_taken = -3}),
+                               doctest::Contains("its 'epoch_batches_taken' is -3, which no run reaches"), tt::FileError);
+}
+
 // A file whose bytes are sound (the manifest vouches for them) but whose dict lacks what its
 // reader needs: found by the fuzzer, where c10's Dict::at escaped as std::out_of_range.
 DOCTEST_TEST_CASE("a torch.save file without an entry its reader needs is named, with the entry") {
