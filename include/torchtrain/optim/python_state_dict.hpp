@@ -92,15 +92,21 @@ inline torch::Tensor tensor_like(const Dict& dict, const char* key, const torch:
               " for a parameter of shape ", parameter.sizes());
   return tensor.to(parameter.options());
 }
+// Whether a state holds a tensor under `key` (not None). One it lacks is refused where the
+// optimizer keeps it (`kept_when`: "with amsgrad", "for a matrix"): the step would fail on it.
+inline bool has_state_tensor(const Dict& dict, const char* key, const torch::Tensor& parameter, const char* optimizer,
+                             const char* kept_when) {
+  if (dict.contains(key) && dict.at(key).isTensor()) return true;
+  TORCH_CHECK(kept_when == nullptr, "its state of a parameter of shape ", parameter.sizes(), " has no '", key,
+              "', which ", optimizer, " keeps ", kept_when);
+  return false;
+}
 // A state tensor the optimizer keeps only with some options: as tensor_like where it is
-// there; where it is not (missing, or None), undefined, unless the group's options need it
-// (`needed_by` names the option), which the step would then fail on.
+// there, else undefined (or refused, see has_state_tensor).
 inline torch::Tensor optional_tensor_like(const Dict& dict, const char* key, const torch::Tensor& parameter,
-                                          const char* optimizer, const char* needed_by = nullptr) {
-  if (dict.contains(key) && dict.at(key).isTensor()) return tensor_like(dict, key, parameter);
-  TORCH_CHECK(needed_by == nullptr, "its state of a parameter of shape ", parameter.sizes(), " has no '", key,
-              "', which ", optimizer, " keeps with ", needed_by);
-  return torch::Tensor();
+                                          const char* optimizer, const char* kept_when = nullptr) {
+  return has_state_tensor(dict, key, parameter, optimizer, kept_when) ? tensor_like(dict, key, parameter)
+                                                                      : torch::Tensor();
 }
 // Python keeps the step of AdamW, Adagrad and RMSprop as a float32 0-dim tensor.
 inline torch::Tensor step_tensor(std::int64_t step) { return torch::tensor(static_cast<float>(step)); }
@@ -146,7 +152,7 @@ struct AdamWLayout {
         .exp_avg(tensor_like(entry, "exp_avg", parameter))
         .exp_avg_sq(tensor_like(entry, "exp_avg_sq", parameter))
         .max_exp_avg_sq(optional_tensor_like(entry, "max_exp_avg_sq", parameter, name,
-                                             options.amsgrad() ? "amsgrad" : nullptr));
+                                             options.amsgrad() ? "with amsgrad" : nullptr));
     return state;
   }
 };
@@ -258,8 +264,8 @@ struct RMSpropLayout {
     state->step(count(io::value_at(entry, "step")))
         .square_avg(tensor_like(entry, "square_avg", parameter))
         .momentum_buffer(optional_tensor_like(entry, "momentum_buffer", parameter, name,
-                                              options.momentum() > 0 ? "momentum" : nullptr))
-        .grad_avg(optional_tensor_like(entry, "grad_avg", parameter, name, options.centered() ? "centered" : nullptr));
+                                              options.momentum() > 0 ? "with momentum" : nullptr))
+        .grad_avg(optional_tensor_like(entry, "grad_avg", parameter, name, options.centered() ? "with centered" : nullptr));
     return state;
   }
 };
@@ -310,12 +316,8 @@ struct AdafactorLayout {
     // Adafactor keeps its moments in float32 whatever the parameter's type: the second one
     // factored for a matrix (the mean squares of its rows and columns), whole for a vector;
     // the first one (with beta1) whole.
-    const auto moment = [&](const char* key, torch::IntArrayRef shape, const char* needed_by) {
-      if (!entry.contains(key) || !entry.at(key).isTensor()) {
-        TORCH_CHECK(needed_by == nullptr, "its state of a parameter of shape ", parameter.sizes(), " has no '", key,
-                    "', which Adafactor keeps ", needed_by);
-        return torch::Tensor();
-      }
+    const auto moment = [&](const char* key, torch::IntArrayRef shape, const char* kept_when) {
+      if (!has_state_tensor(entry, key, parameter, name, kept_when)) return torch::Tensor();
       const auto tensor = entry.at(key).toTensor();
       TORCH_CHECK(tensor.sizes() == shape, "its '", key, "' has shape ", tensor.sizes(), " for a parameter of shape ",
                   parameter.sizes(), ", where Adafactor keeps ", shape);
