@@ -102,11 +102,13 @@ DOCTEST_TEST_CASE("a scheduler.pt whose step or counts no run reaches is refused
   auto scheduler = tt::get_scheduler("linear", optimizer, 4, 10);
   for (int step = 0; step < 3; ++step) scheduler.step();
   const auto rates = scheduler.get_last_lr();
-  const auto changed = [&](const char* key, c10::IValue value) {
-    auto state = scheduler.state_dict().toGenericDict();
+  // The scheduler.pt of `from`'s state with `key` set to `value`.
+  const auto changed_state = [](const tt::optim::LRScheduler& from, const char* key, c10::IValue value) {
+    auto state = from.state_dict().toGenericDict();
     state.insert_or_assign(key, std::move(value));
     return tt::io::torch_load_bytes(tt::io::torch_save_bytes(state), "scheduler.pt");
   };
+  const auto changed = [&](const char* key, c10::IValue value) { return changed_state(scheduler, key, std::move(value)); };
   DOCTEST_CHECK_THROWS_WITH_AS(scheduler.load_state_dict(changed("last_epoch", std::int64_t{-5}), "scheduler.pt"),
                                "cannot restore the learning-rate schedule from 'scheduler.pt': its 'last_epoch' is -5, "
                                "which no run reaches: the file was edited or is damaged; resume from another checkpoint",
@@ -122,9 +124,7 @@ DOCTEST_TEST_CASE("a scheduler.pt whose step or counts no run reaches is refused
   // A plateau schedule's counters and best metric, likewise.
   auto plateau = tt::get_scheduler("reduce_lr_on_plateau", optimizer, 0, 10);
   const auto plateau_changed = [&](const char* key, c10::IValue value) {
-    auto state = plateau.state_dict().toGenericDict();
-    state.insert_or_assign(key, std::move(value));
-    return tt::io::torch_load_bytes(tt::io::torch_save_bytes(state), "scheduler.pt");
+    return changed_state(plateau, key, std::move(value));
   };
   DOCTEST_CHECK_THROWS_WITH_AS(plateau.load_state_dict(plateau_changed("num_bad_epochs", std::int64_t{-1}), "scheduler.pt"),
                                doctest::Contains("its 'num_bad_epochs' is -1, which no run reaches"), tt::FileError);
