@@ -7,7 +7,12 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <boost/hana/at.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "support/recording_callback.hpp"
 
@@ -191,7 +196,13 @@ DOCTEST_TEST_CASE("each control flag set by a callback changes the loop as in Py
   }
 }
 
-DOCTEST_TEST_CASE("EarlyStopping stops after patience evaluations without improvement, and resumes its count") {
+DOCTEST_TEST_CASE("EarlyStopping stops after patience evaluations without improvement, and resumes as Python does") {
+  const char* reference_file = std::getenv("TORCHTRAIN_EARLY_STOPPING_REFERENCE");
+  DOCTEST_REQUIRE_MESSAGE(reference_file,
+                          "set TORCHTRAIN_EARLY_STOPPING_REFERENCE (tests/unit/early_stopping_reference.py)");
+  std::ifstream reference_text(reference_file);
+  const auto python = nlohmann::json::parse(reference_text);
+  // The settings of the Python runs in early_stopping_reference.py.
   tt::TrainingArguments args{.output_dir = fresh_folder("early_stopping").string(),
                              .num_train_epochs = 20,
                              .logging_strategy = tt::IntervalStrategy::no,
@@ -201,30 +212,34 @@ DOCTEST_TEST_CASE("EarlyStopping stops after patience evaluations without improv
                              .metric_for_best_model = "score"};
   const auto data = regression_data(8);
   // Scores 0.5, 0.6 improve; 0.55 and 0.58 do not: with patience 2, training stops at the
-  // fourth evaluation, step 8, of 20.
+  // fourth evaluation, step 8, of 20 (Python's too).
   const std::vector<double> scores{0.5, 0.6, 0.55, 0.58, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9};
-  const auto train = [&](std::size_t first_score, const tt::ResumeFrom& resume) {
+  const auto train = [&](std::size_t first_score, int patience, const tt::ResumeFrom& resume) {
     torch::nn::Linear model(4, 1);
     ScriptedScore score{scores};
     *score.next = first_score;
     tt::Trainer<> trainer(model, args, data, data, tt::loss::mean_squared_error, score,
-                          tt::callbacks(tt::EarlyStopping{.patience = 2}));
+                          tt::callbacks(tt::EarlyStopping{.patience = patience}));
     return trainer.train(resume).global_step;
   };
-  DOCTEST_CHECK(train(0, {}) == 8);
-  // From checkpoint-6 (after the third evaluation) the count is 1, so the next
-  // evaluation without improvement stops training, as in the uninterrupted run.
+  const auto saved_state = [&](int step) {
+    std::ifstream state_file(tt::checkpoint_folder(args.output_dir, step) / "trainer_state.json");
+    return nlohmann::json::parse(state_file)["stateful_callbacks"]["EarlyStoppingCallback"];
+  };
+  DOCTEST_CHECK(train(0, 2, {}) == python.at("uninterrupted").get<int>());
+  // From checkpoint-6 (after the third evaluation) the count is 1.
   const auto checkpoint = tt::checkpoint_folder(args.output_dir, 6);
-  std::ifstream state_file(checkpoint / "trainer_state.json");
-  const auto state = nlohmann::json::parse(state_file);
-  DOCTEST_CHECK(state["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"]["early_stopping_patience_counter"] ==
-                1);
-  // Without restore_callback_states_from_checkpoint (the Python default) the count starts
-  // at 0 again: 0.58 at step 8 counts 1, 0.9 at step 10 improves and resets it, and the
-  // two 0.9 after it stop training at step 14.
-  DOCTEST_CHECK(train(3, checkpoint) == 14);
+  DOCTEST_CHECK(saved_state(6)["attributes"]["early_stopping_patience_counter"] == 1);
+  // Resumed with patience 5. Without restore_callback_states_from_checkpoint (the Python
+  // default) the count starts at 0 again and patience 5 holds: 0.58 counts 1, 0.9 at step
+  // 10 resets it, and the 0.9s after it reach 5 at step 20, the last (Python's too).
+  DOCTEST_CHECK(train(3, 5, checkpoint) == python.at("resumed").get<int>());
+  // With it, the count 1 and the saved patience 2 come back (Python rebuilds the callback
+  // from its saved arguments), so the next evaluation without improvement stops training,
+  // as in the uninterrupted run.
   args.restore_callback_states_from_checkpoint = true;
-  DOCTEST_CHECK(train(3, checkpoint) == 8);
+  DOCTEST_CHECK(train(3, 5, checkpoint) == python.at("resumed_restoring").get<int>());
+  DOCTEST_CHECK(saved_state(8) == python.at("restored_state"));
 
   // A threshold: an improvement must be larger than it.
   tt::EarlyStopping strict{.patience = 1, .threshold = 0.2};
@@ -246,6 +261,55 @@ DOCTEST_TEST_CASE("EarlyStopping stops after patience evaluations without improv
   DOCTEST_CHECK_THROWS_WITH_AS(tt::Trainer<>(model, args, data, data, tt::loss::mean_squared_error, tt::NoMetrics{},
                                              tt::callbacks(tt::EarlyStopping{})),
                                doctest::Contains("EarlyStopping needs evaluations"), tt::ArgumentError);
+}
+
+DOCTEST_TEST_CASE("a saved EarlyStopping state that no run reaches is refused, naming the file, and the callback "
+                  "keeps its state") {
+  const std::string file = "checkpoint-6/trainer_state.json";
+  const auto restore = [&](const std::string& saved) {
+    auto callbacks = tt::callbacks(tt::EarlyStopping{.patience = 3, .threshold = 0.1, .patience_counter = 1});
+    tt::TrainerState state;
+    state.stateful_callbacks["EarlyStoppingCallback"] = saved;
+    auto& stopping = boost::hana::at_c<0>(callbacks);
+    try {
+      tt::restore_callback_states(callbacks, state, file);
+    } catch (...) {
+      DOCTEST_CHECK(stopping.patience == 3);
+      DOCTEST_CHECK(stopping.threshold == 0.1);
+      DOCTEST_CHECK(stopping.patience_counter == 1);
+      throw;
+    }
+    return stopping;
+  };
+  const auto saved = [](std::string_view patience, std::string_view threshold, std::string_view counter) {
+    return fmt::format(R"({{"args": {{"early_stopping_patience": {}, "early_stopping_threshold": {}}}, )"
+                       R"("attributes": {{"early_stopping_patience_counter": {}}}}})",
+                       patience, threshold, counter);
+  };
+  const auto restored = restore(saved("2", "0.0", "1"));
+  DOCTEST_CHECK(restored.patience == 2);
+  DOCTEST_CHECK(restored.threshold == 0.0);
+  DOCTEST_CHECK(restored.patience_counter == 1);
+
+  const std::string prefix = "'" + file + "': the saved state of EarlyStoppingCallback: ";
+  for (const char* counter : {"-1", "1.5", "1099511627776"})
+    DOCTEST_CHECK_THROWS_WITH_AS(restore(saved("2", "0.0", counter)),
+                                 (prefix + "its 'early_stopping_patience_counter' is " + counter +
+                                  ", which no run reaches: the file was edited or is damaged; resume from another "
+                                  "checkpoint")
+                                     .c_str(),
+                                 tt::FileError);
+  for (const char* patience : {"2.5", "\"2\""})
+    DOCTEST_CHECK_THROWS_WITH_AS(
+        restore(saved(patience, "0.0", "1")),
+        doctest::Contains((prefix + "its 'early_stopping_patience' is " + patience + ", which no run reaches").c_str()),
+        tt::FileError);
+  // A threshold that is not a number, or no arguments: nlohmann's words, with the file and
+  // the callback.
+  const std::string does_not_fit = "'" + file + "': the saved state of EarlyStoppingCallback does not fit it";
+  for (const auto& state : {saved("2", "null", "1"),
+                            std::string(R"({"attributes": {"early_stopping_patience_counter": 1}})")})
+    DOCTEST_CHECK_THROWS_WITH_AS(restore(state), doctest::Contains(does_not_fit.c_str()), tt::FileError);
 }
 
 DOCTEST_TEST_CASE("RuntimeCallbacks: callbacks added, popped and removed while the program runs") {

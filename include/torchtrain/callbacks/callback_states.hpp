@@ -26,8 +26,9 @@ std::string callback_state_text(const Callback& callback) {
 }
 
 // Parses `saved` (the JSON text of `state_key`'s state in `file_name`) and gives it to
-// `load`; FileError naming the file and the callback when the text is not JSON or the
-// state does not fit its callback (`load` threw nlohmann's exception).
+// `load`; FileError naming the file and the callback when the text is not JSON, the state
+// does not fit its callback (`load` threw nlohmann's exception) or the callback refuses a
+// value in it (`load` threw std::invalid_argument saying why).
 TORCHTRAIN_INLINE void load_callback_state(std::string_view saved, std::string_view file_name,
                                            std::string_view state_key,
                                            const std::function<void(const nlohmann::json&)>& load);
@@ -46,7 +47,9 @@ void save_callback_states(const Callbacks& callbacks, const TrainerControl& cont
 }
 
 /// Gives each stateful callback its saved state from `state`; FileError naming `file_name`
-/// when a state does not fit its callback.
+/// when a state does not fit its callback or the callback refuses it. A callback's
+/// `load_state` refuses a value by throwing std::invalid_argument with the reason, e.g.
+/// `no_run_reaches(key, value)`, before it changes anything.
 template <class Callbacks>
 void restore_callback_states(Callbacks& callbacks, const TrainerState& state, std::string_view file_name) {
   boost::hana::for_each(callbacks, [&](auto& callback) {
@@ -62,6 +65,8 @@ void restore_callback_states(Callbacks& callbacks, const TrainerState& state, st
 }  // namespace torchtrain
 
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
+
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -87,6 +92,8 @@ TORCHTRAIN_INLINE void load_callback_state(std::string_view saved, std::string_v
   } catch (const nlohmann::json::exception& error) {
     throw FileError(fmt::format("'{}': the saved state of {} does not fit it ({}); resume with another checkpoint",
                                 file_name, state_key, error.what()));
+  } catch (const std::invalid_argument& refusal) {
+    throw FileError(fmt::format("'{}': the saved state of {}: {}", file_name, state_key, refusal.what()));
   }
 }
 

@@ -17,8 +17,9 @@ namespace torchtrain {
 /// Stops training after `patience` evaluations in a row that do not beat the best
 /// `metric_for_best_model` by more than `threshold`, as the Python EarlyStoppingCallback
 /// does. Needs --metric_for_best_model (or --load_best_model_at_end, which implies
-/// "loss") and an evaluation strategy, and says so before training. Its counter is saved
-/// in checkpoints (trainer_state.json's stateful_callbacks) and restored on resume.
+/// "loss") and an evaluation strategy, and says so before training. Its state (arguments
+/// and counter) is saved in checkpoints (trainer_state.json's stateful_callbacks) and, with
+/// --restore_callback_states_from_checkpoint, restored on resume.
 struct EarlyStopping {
   int patience = 1;        // the Python early_stopping_patience
   double threshold = 0.0;  // the Python early_stopping_threshold
@@ -35,6 +36,9 @@ struct EarlyStopping {
 
   /// The Python callback's saved state: its arguments and its counter.
   nlohmann::json state() const;
+  /// Takes the saved arguments and counter, as Python does (it rebuilds the callback from
+  /// the saved arguments, so they win over this run's). std::invalid_argument, with this
+  /// callback unchanged, for a counter no run reaches or a patience that is not an int.
   void load_state(const nlohmann::json& saved);
 };
 
@@ -47,6 +51,8 @@ extern template std::string detail::callback_state_text<EarlyStopping>(const Ear
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
 
 #include <cmath>
+#include <limits>
+#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -83,7 +89,23 @@ TORCHTRAIN_INLINE nlohmann::json EarlyStopping::state() const {
 }
 
 TORCHTRAIN_INLINE void EarlyStopping::load_state(const nlohmann::json& saved) {
-  patience_counter = saved.at("attributes").at("early_stopping_patience_counter").get<int>();
+  // Python writes every key; one that is missing or of another type fails in nlohmann's
+  // words, which load_callback_state names the file for.
+  const auto& arguments = saved.at("args");
+  const auto& counter = saved.at("attributes").at("early_stopping_patience_counter");
+  const auto& saved_patience = arguments.at("early_stopping_patience");
+  const auto is_int = [](const nlohmann::json& value) {
+    return value.is_number_integer() && value >= std::numeric_limits<int>::min() &&
+           value <= std::numeric_limits<int>::max();
+  };
+  if (!is_int(counter) || counter < 0)
+    throw std::invalid_argument(no_run_reaches("early_stopping_patience_counter", counter.dump()));
+  if (!is_int(saved_patience))
+    throw std::invalid_argument(no_run_reaches("early_stopping_patience", saved_patience.dump()));
+  const double saved_threshold = arguments.at("early_stopping_threshold").get<double>();
+  patience = saved_patience.get<int>();
+  threshold = saved_threshold;
+  patience_counter = counter.get<int>();
 }
 
 }  // namespace torchtrain

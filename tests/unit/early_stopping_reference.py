@@ -1,0 +1,77 @@
+"""Where the real Python Trainer stops with EarlyStoppingCallback, run through and resumed, for test_callbacks.cpp.
+
+Settings, as the C++ test's: 8 regression samples in one batch (one step an epoch), 20
+epochs, an evaluation and a save every 2 steps, metric_for_best_model "score" (greater is
+better), the scores 0.5, 0.6, 0.55, 0.58, then 0.9 from the fifth evaluation on, and
+patience 2. The resumed runs start from checkpoint-6 with a callback of patience 5, with
+and without restore_callback_states_from_checkpoint: Python rebuilds a restored callback
+from the saved arguments, so the saved patience 2 is the one that counts there.
+
+Writes JSON: the global step at which each run ended, and the restored callback's state.
+"""
+import json
+import os
+import sys
+
+SCORES = [0.5, 0.6, 0.55, 0.58, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]
+
+
+def runs(output_dir):
+    import torch
+    from torch.utils.data import Dataset
+    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+
+    class Regression(Dataset):
+        def __init__(self, samples):
+            self.inputs = torch.randn(samples, 4)
+
+        def __len__(self):
+            return len(self.inputs)
+
+        def __getitem__(self, i):
+            return {"inputs": self.inputs[i], "labels": self.inputs[i].sum(0, keepdim=True)}
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 1)
+
+        def forward(self, inputs, labels):
+            predictions = self.linear(inputs)
+            return {"loss": torch.nn.functional.mse_loss(predictions, labels), "logits": predictions}
+
+    data = Regression(8)
+
+    def train(first_score, patience, resume_from_checkpoint=None, restore=False):
+        next_score = [first_score]
+
+        def scripted_score(prediction):
+            score = SCORES[next_score[0]]
+            next_score[0] += 1
+            return {"score": score}
+
+        args = TrainingArguments(output_dir=output_dir, num_train_epochs=20, per_device_train_batch_size=8,
+                                 per_device_eval_batch_size=8, logging_strategy="no", eval_strategy="steps",
+                                 eval_steps=2, save_steps=2, metric_for_best_model="score",
+                                 restore_callback_states_from_checkpoint=restore, report_to="none", use_cpu=True,
+                                 disable_tqdm=True)
+        trainer = Trainer(model=Model(), args=args, train_dataset=data, eval_dataset=data,
+                          compute_metrics=scripted_score,
+                          callbacks=[EarlyStoppingCallback(early_stopping_patience=patience)])
+        trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+        stopping = [c for c in trainer.callback_handler.callbacks if isinstance(c, EarlyStoppingCallback)]
+        return trainer.state.global_step, stopping[0].state()
+
+    checkpoint = os.path.join(output_dir, "checkpoint-6")
+    uninterrupted, _ = train(0, 2)
+    resumed, _ = train(3, 5, checkpoint)
+    resumed_restoring, restored = train(3, 5, checkpoint, restore=True)
+    return {"uninterrupted": uninterrupted, "resumed": resumed, "resumed_restoring": resumed_restoring,
+            "restored_state": restored}
+
+
+if __name__ == "__main__":
+    output = sys.argv[1]
+    result = runs(output + ".run")
+    with open(output, "w") as file:
+        json.dump(result, file, indent=2)
