@@ -241,6 +241,31 @@ DOCTEST_TEST_CASE("EarlyStopping stops after patience evaluations without improv
   DOCTEST_CHECK(train(3, 5, checkpoint) == python.at("resumed_restoring").get<int>());
   DOCTEST_CHECK(saved_state(8) == python.at("restored_state"));
 
+  // Two EarlyStoppings, of patience 2 and 3: their states are saved as a list, in order.
+  // Python 5.x appends the states to that list at every save (its list in checkpoint-6 holds
+  // those of the saves at steps 2, 4 and 6, and those of the start), so ours is the end of
+  // Python's, and both read the end of a list.
+  args.output_dir = fresh_folder("early_stopping_two").string();
+  args.restore_callback_states_from_checkpoint = false;
+  {
+    torch::nn::Linear model(4, 1);
+    ScriptedScore score{scores};
+    tt::Trainer<> trainer(model, args, data, data, tt::loss::mean_squared_error, score,
+                          tt::callbacks(tt::EarlyStopping{.patience = 2}, tt::EarlyStopping{.patience = 3}));
+    trainer.train();
+  }
+  const auto& python_list = python.at("two_states");
+  DOCTEST_REQUIRE(python_list.size() > 2);
+  DOCTEST_CHECK(saved_state(6) == nlohmann::json(python_list.end() - 2, python_list.end()));
+  auto two = tt::callbacks(tt::EarlyStopping{.patience = 7}, tt::EarlyStopping{.patience = 7});
+  tt::TrainerState from_python;
+  from_python.stateful_callbacks["EarlyStoppingCallback"] = python_list.dump();
+  tt::restore_callback_states(two, from_python, "trainer_state.json");
+  DOCTEST_CHECK(boost::hana::at_c<0>(two).patience == 2);
+  DOCTEST_CHECK(boost::hana::at_c<1>(two).patience == 3);
+  DOCTEST_CHECK(boost::hana::at_c<0>(two).patience_counter == 1);
+  DOCTEST_CHECK(boost::hana::at_c<1>(two).patience_counter == 1);
+
   // A threshold: an improvement must be larger than it.
   tt::EarlyStopping strict{.patience = 1, .threshold = 0.2};
   tt::TrainerState best;
@@ -270,6 +295,7 @@ DOCTEST_TEST_CASE("a saved EarlyStopping state that no run reaches is refused, n
     auto callbacks = tt::callbacks(tt::EarlyStopping{.patience = 3, .threshold = 0.1, .patience_counter = 1});
     tt::TrainerState state;
     state.stateful_callbacks["EarlyStoppingCallback"] = saved;
+    state.stateful_callbacks["TrainerControl"] = R"({"args": {}, "attributes": {}})";
     auto& stopping = boost::hana::at_c<0>(callbacks);
     try {
       tt::restore_callback_states(callbacks, state, file);
@@ -286,7 +312,8 @@ DOCTEST_TEST_CASE("a saved EarlyStopping state that no run reaches is refused, n
                        R"("attributes": {{"early_stopping_patience_counter": {}}}}})",
                        patience, threshold, counter);
   };
-  const auto restored = restore(saved("2", "0.0", "1"));
+  tt::EarlyStopping restored;
+  DOCTEST_CHECK(test_support::stderr_of([&] { restored = restore(saved("2", "0.0", "1")); }).empty());
   DOCTEST_CHECK(restored.patience == 2);
   DOCTEST_CHECK(restored.threshold == 0.0);
   DOCTEST_CHECK(restored.patience_counter == 1);
@@ -310,6 +337,20 @@ DOCTEST_TEST_CASE("a saved EarlyStopping state that no run reaches is refused, n
   for (const auto& state : {saved("2", "null", "1"),
                             std::string(R"({"attributes": {"early_stopping_patience_counter": 1}})")})
     DOCTEST_CHECK_THROWS_WITH_AS(restore(state), doctest::Contains(does_not_fit.c_str()), tt::FileError);
+}
+
+DOCTEST_TEST_CASE("saved states of callbacks the run does not have are left, with a warning that names them") {
+  auto callbacks = tt::callbacks(tt::EarlyStopping{.patience = 3});
+  tt::TrainerState state;
+  state.stateful_callbacks["TrainerControl"] = R"({"args": {}, "attributes": {}})";
+  state.stateful_callbacks["MyCounter"] = R"({"args": {}, "attributes": {"count": 4}})";
+  state.stateful_callbacks["MyTimer"] = "{}";
+  const auto warnings =
+      test_support::stderr_of([&] { tt::restore_callback_states(callbacks, state, "trainer_state.json"); });
+  DOCTEST_CHECK(warnings ==
+                "torchtrain warning: 'trainer_state.json' holds the saved state of MyCounter, MyTimer, which this run "
+                "does not have among its callbacks; ignoring it\n");
+  DOCTEST_CHECK(boost::hana::at_c<0>(callbacks).patience == 3);
 }
 
 DOCTEST_TEST_CASE("RuntimeCallbacks: callbacks added, popped and removed while the program runs") {

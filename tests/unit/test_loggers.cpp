@@ -28,6 +28,7 @@ namespace loggers_tests {
 using test_support::contains;
 using test_support::file_error_of;
 using test_support::fresh_folder;
+using test_support::stderr_of;
 // The readers of what the loggers write, written from the formats' descriptions (tests/support/).
 using test_support::bitwise_crc32c;
 using test_support::decode_event_file;
@@ -165,31 +166,6 @@ tt::TrainerState train_tiny(tt::TrainingArguments args) {
                                    tt::loss::mean_squared_error);
   trainer.train();
   return trainer.state();
-}
-
-// What `action` prints on stderr (file descriptor 2, where torchtrain's messages go).
-std::string stderr_of(const std::function<void()>& action) {
-  std::fflush(stderr);
-  const int saved = ::dup(2);
-  std::FILE* capture = std::tmpfile();
-  ::dup2(::fileno(capture), 2);
-  try {
-    action();
-  } catch (...) {
-    std::fflush(stderr);
-    ::dup2(saved, 2);
-    ::close(saved);
-    std::fclose(capture);
-    throw;
-  }
-  std::fflush(stderr);
-  ::dup2(saved, 2);
-  ::close(saved);
-  std::rewind(capture);
-  std::string text;
-  for (int c; (c = std::fgetc(capture)) != EOF;) text += static_cast<char>(c);
-  std::fclose(capture);
-  return text;
 }
 
 // The steps of the interval logs (those with a training loss) in a log history.
