@@ -8,20 +8,12 @@ python_trainer compares more scenarios, with the step, epoch and flags at each e
 import sys
 
 
-def from_the_python_trainer(output_dir):
+def regression_task():
+    """The C++ tests' regression as Python classes: a Dataset of `samples` random inputs of 4,
+    each labelled with its sum, and a Linear(4, 1) that returns its loss and its predictions
+    (as logits, for compute_metrics)."""
     import torch
     from torch.utils.data import Dataset
-    from transformers import Trainer, TrainerCallback, TrainingArguments
-
-    events = []
-
-    class Recorder(TrainerCallback):
-        pass
-
-    for name in ["on_init_end", "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
-                 "on_step_begin", "on_substep_end", "on_pre_optimizer_step", "on_optimizer_step", "on_step_end",
-                 "on_evaluate", "on_predict", "on_save", "on_log", "on_prediction_step"]:
-        setattr(Recorder, name, lambda self, *args, _name=name, **kwargs: events.append(_name))
 
     class Regression(Dataset):
         def __init__(self, samples):
@@ -39,7 +31,26 @@ def from_the_python_trainer(output_dir):
             self.linear = torch.nn.Linear(4, 1)
 
         def forward(self, inputs, labels):
-            return {"loss": torch.nn.functional.mse_loss(self.linear(inputs), labels)}
+            predictions = self.linear(inputs)
+            return {"loss": torch.nn.functional.mse_loss(predictions, labels), "logits": predictions}
+
+    return Regression, Model
+
+
+def from_the_python_trainer(output_dir):
+    from transformers import Trainer, TrainerCallback, TrainingArguments
+
+    events = []
+
+    class Recorder(TrainerCallback):
+        pass
+
+    for name in ["on_init_end", "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+                 "on_step_begin", "on_substep_end", "on_pre_optimizer_step", "on_optimizer_step", "on_step_end",
+                 "on_evaluate", "on_predict", "on_save", "on_log", "on_prediction_step"]:
+        setattr(Recorder, name, lambda self, *args, _name=name, **kwargs: events.append(_name))
+
+    Regression, Model = regression_task()
 
     args = TrainingArguments(output_dir=output_dir, num_train_epochs=2, per_device_train_batch_size=2,
                              per_device_eval_batch_size=2, gradient_accumulation_steps=2, logging_steps=2,

@@ -20,29 +20,11 @@ SCORES = [0.5, 0.6, 0.55, 0.58, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]
 
 
 def runs(output_dir):
-    import torch
-    from torch.utils.data import Dataset
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
-    class Regression(Dataset):
-        def __init__(self, samples):
-            self.inputs = torch.randn(samples, 4)
+    from callback_events_reference import regression_task
 
-        def __len__(self):
-            return len(self.inputs)
-
-        def __getitem__(self, i):
-            return {"inputs": self.inputs[i], "labels": self.inputs[i].sum(0, keepdim=True)}
-
-    class Model(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.linear = torch.nn.Linear(4, 1)
-
-        def forward(self, inputs, labels):
-            predictions = self.linear(inputs)
-            return {"loss": torch.nn.functional.mse_loss(predictions, labels), "logits": predictions}
-
+    Regression, Model = regression_task()
     data = Regression(8)
 
     def train(first_score, patiences, resume_from_checkpoint=None, restore=False, folder=output_dir):
