@@ -541,6 +541,17 @@ checkpoint("trainer_state.json NUL", json_text("trainer_state.json", lambda t: t
 checkpoint("trainer_state.json invalid UTF-8",
            json_text("trainer_state.json", lambda t: t.replace(b'"best_model_checkpoint": "', b'"best_model_checkpoint": "\xff', 1)),
            ["trainer_state.json"])
+def a_saved_early_stopping(d):
+    d["stateful_callbacks"]["EarlyStoppingCallback"] = {
+        "args": {"early_stopping_patience": 2, "early_stopping_threshold": 0.0},
+        "attributes": {"early_stopping_patience_counter": 1}}
+
+
+# digits has no EarlyStopping: its saved state is left, with Python's warning, and training goes on.
+checkpoint("trainer_state.json a callback state this run has no callback for",
+           edit_json("trainer_state.json", a_saved_early_stopping),
+           ["trainer_state.json", "EarlyStoppingCallback", "ignoring it"], rc=0,
+           extra=("--restore_callback_states_from_checkpoint", "true"))
 checkpoint("optimizer.pt empty", replace("optimizer.pt", b""), ["optimizer.pt"])
 checkpoint("optimizer.pt truncated (manifest agrees)", truncate("optimizer.pt"), ["optimizer.pt"])
 checkpoint("optimizer.pt garbage", replace("optimizer.pt", GARBAGE), ["optimizer.pt"])
