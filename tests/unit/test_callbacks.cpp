@@ -265,6 +265,20 @@ DOCTEST_TEST_CASE("EarlyStopping stops after patience evaluations without improv
   DOCTEST_CHECK(boost::hana::at_c<1>(two).patience == 3);
   DOCTEST_CHECK(boost::hana::at_c<0>(two).patience_counter == 1);
   DOCTEST_CHECK(boost::hana::at_c<1>(two).patience_counter == 1);
+  // More callbacks of the type than saved states: the others start afresh, as in Python.
+  auto three = tt::callbacks(tt::EarlyStopping{.patience = 7}, tt::EarlyStopping{.patience = 7},
+                             tt::EarlyStopping{.patience = 7});
+  tt::TrainerState ours;
+  ours.stateful_callbacks["EarlyStoppingCallback"] = saved_state(6).dump();
+  tt::restore_callback_states(three, ours, "trainer_state.json");
+  DOCTEST_CHECK(boost::hana::at_c<0>(three).patience == 2);
+  DOCTEST_CHECK(boost::hana::at_c<1>(three).patience == 3);
+  DOCTEST_CHECK(boost::hana::at_c<2>(three).patience == 7);
+  ours.stateful_callbacks["EarlyStoppingCallback"] = saved_state(6)[1].dump();  // one state, not a list
+  auto fresh_two = tt::callbacks(tt::EarlyStopping{.patience = 7}, tt::EarlyStopping{.patience = 7});
+  tt::restore_callback_states(fresh_two, ours, "trainer_state.json");
+  DOCTEST_CHECK(boost::hana::at_c<0>(fresh_two).patience == 3);
+  DOCTEST_CHECK(boost::hana::at_c<1>(fresh_two).patience == 7);
 
   // A threshold: an improvement must be larger than it.
   tt::EarlyStopping strict{.patience = 1, .threshold = 0.2};

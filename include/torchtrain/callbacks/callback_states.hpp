@@ -36,8 +36,8 @@ TORCHTRAIN_INLINE std::string one_or_list(const std::vector<std::string>& states
 // Parses `saved` (the JSON text under `state_key` in `file_name`) and gives `load` the
 // state of the `instance`-th of the run's `instances` callbacks of that type (counting from
 // 0): the whole when it is one state; from a list, the `instance`-th of its last
-// `instances` (Python 5.x appends the states to the list at every save, so the current ones
-// are the last). Nothing when there is none for it: those callbacks start afresh, as in
+// `instances` (transformers 5.x appends the states to the list at every save, so the current
+// ones are the last). Nothing when there is none for it: those callbacks start afresh, as in
 // Python. FileError naming the file and the callback when the text is not JSON, the state
 // does not fit its callback (`load` threw nlohmann's exception) or the callback refuses a
 // value in it (`load` threw std::invalid_argument saying why).

@@ -89,8 +89,8 @@ TORCHTRAIN_INLINE nlohmann::json EarlyStopping::state() const {
 }
 
 TORCHTRAIN_INLINE void EarlyStopping::load_state(const nlohmann::json& saved) {
-  // Python writes every key; one that is missing or of another type fails in nlohmann's
-  // words, which load_callback_state names the file for.
+  // Python writes every key: a missing one, or a threshold that is no number, fails in
+  // nlohmann's words, for which load_callback_state names the file.
   const auto& arguments = saved.at("args");
   const auto& counter = saved.at("attributes").at("early_stopping_patience_counter");
   const auto& saved_patience = arguments.at("early_stopping_patience");
