@@ -242,8 +242,8 @@ DOCTEST_TEST_CASE("EarlyStopping stops after patience evaluations without improv
   DOCTEST_CHECK(saved_state(8) == python.at("restored_state"));
 
   // Two EarlyStoppings, of patience 2 and 3: their states are saved as a list, in order.
-  // Python 5.x appends the states to that list at every save (its list in checkpoint-6 holds
-  // those of the saves at steps 2, 4 and 6, and those of the start), so ours is the end of
+  // transformers 5.x appends the states to that list at every save (its list in checkpoint-6
+  // holds those of the saves at steps 2, 4 and 6, and those of the start), so ours is the end of
   // Python's, and both read the end of a list.
   args.output_dir = fresh_folder("early_stopping_two").string();
   args.restore_callback_states_from_checkpoint = false;
