@@ -51,13 +51,13 @@ extern template std::string detail::callback_state_text<EarlyStopping>(const Ear
 #if TORCHTRAIN_DEFINITIONS  // header-only, or the library (core/config.hpp)
 
 #include <cmath>
-#include <limits>
 #include <stdexcept>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include <torchtrain/core/errors.hpp>
+#include <torchtrain/io/json_field.hpp>
 
 namespace torchtrain {
 
@@ -92,20 +92,19 @@ TORCHTRAIN_INLINE void EarlyStopping::load_state(const nlohmann::json& saved) {
   // Python writes every key: a missing one, or a threshold that is no number, fails in
   // nlohmann's words, for which load_callback_state names the file.
   const auto& arguments = saved.at("args");
-  const auto& counter = saved.at("attributes").at("early_stopping_patience_counter");
+  const auto& saved_counter = saved.at("attributes").at("early_stopping_patience_counter");
   const auto& saved_patience = arguments.at("early_stopping_patience");
-  const auto is_int = [](const nlohmann::json& value) {
-    return value.is_number_integer() && value >= std::numeric_limits<int>::min() &&
-           value <= std::numeric_limits<int>::max();
-  };
-  if (!is_int(counter) || counter < 0)
-    throw std::invalid_argument(no_run_reaches("early_stopping_patience_counter", counter.dump()));
-  if (!is_int(saved_patience))
+  // An int, as the JSON readers of our files take one: no fraction, nothing beyond int.
+  int restored_counter = 0;
+  int restored_patience = 0;
+  if (!io::detail::assign_from_json(saved_counter, restored_counter) || restored_counter < 0)
+    throw std::invalid_argument(no_run_reaches("early_stopping_patience_counter", saved_counter.dump()));
+  if (!io::detail::assign_from_json(saved_patience, restored_patience))
     throw std::invalid_argument(no_run_reaches("early_stopping_patience", saved_patience.dump()));
-  const double saved_threshold = arguments.at("early_stopping_threshold").get<double>();
-  patience = saved_patience.get<int>();
-  threshold = saved_threshold;
-  patience_counter = counter.get<int>();
+  const double restored_threshold = arguments.at("early_stopping_threshold").get<double>();
+  patience = restored_patience;
+  threshold = restored_threshold;
+  patience_counter = restored_counter;
 }
 
 }  // namespace torchtrain
